@@ -1,0 +1,116 @@
+package casesync
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Config is the engine's policy. Zero values are replaced by the defaults
+// documented on each field (see WithDefaults).
+type Config struct {
+	// GooglePollingWindow: how far before the last poll the Google search
+	// reaches back (search indexes lag). Default 30 min.
+	GooglePollingWindow time.Duration
+	// CompanyPollingWindow: the same for the CRM. Default 5 min.
+	CompanyPollingWindow time.Duration
+	// MaxCaseAge: Google cases created longer ago than this get no CRM case.
+	// Default 30 days.
+	MaxCaseAge time.Duration
+	// CleanupAfter: a mapping is deleted this long after resolution.
+	// Default 30 days.
+	CleanupAfter time.Duration
+	// MaxAttachmentBytes: larger attachments are not mirrored; a comment on
+	// the other side says so. Default 25 MiB.
+	MaxAttachmentBytes int64
+	// LeaseDuration: how long one reconciliation may hold a mapping.
+	// Default 2 min.
+	LeaseDuration time.Duration
+	// CreateRecheckDelay: after a crash during a counterpart creation, how
+	// long to keep looking for the created case (search indexes lag) before
+	// creating again. Default 5 min.
+	CreateRecheckDelay time.Duration
+	// Priorities maps CRM priority values to Google priorities and back.
+	Priorities PriorityTable
+	// GoogleCommentsPublic: whether Google comments land in the CRM as public
+	// replies (true) or internal notes (false). Default true.
+	GoogleCommentsPublic *bool
+	// SyncInternalNotes: whether CRM internal notes go to Google. Default
+	// false: internal notes never leave the CRM.
+	SyncInternalNotes bool
+	// ReopenPolicy says what happens when a CRM case is reopened after its
+	// Google case closed: ReopenComment (default) or ReopenNewCase.
+	ReopenPolicy ReopenPolicy
+	// CompanyTimeGranularity: the precision of the CRM's update times (RT:
+	// one second). Default 1 s.
+	CompanyTimeGranularity time.Duration
+}
+
+// ReopenPolicy is what to do when a CRM case reopens after its Google case
+// closed (CSAPI cannot reopen a case).
+type ReopenPolicy string
+
+const (
+	// ReopenComment posts a comment on the CRM case explaining that the
+	// Google case stays closed; nothing more syncs to Google.
+	ReopenComment ReopenPolicy = "comment"
+	// ReopenNewCase also creates a new Google case linked to the CRM case.
+	ReopenNewCase ReopenPolicy = "new-case"
+)
+
+// Engine runs the sync. One Engine serves every function; it holds no
+// per-request state.
+type Engine struct {
+	Google    Google
+	CRM       CRM
+	Store     Store
+	Publisher Publisher
+	Clock     Clock
+	Log       *slog.Logger
+	Config    Config
+}
+
+// PollResult reports what a poll did.
+type PollResult struct {
+	Found     int // cases the search returned
+	Published int // cases published as changed
+	Skipped   int // cases unchanged since their last reconciliation
+}
+
+// SyncResult reports what one reconciliation did.
+type SyncResult struct {
+	MappingID string
+	// Skipped is set with a reason when the case needed no work.
+	Skipped string
+	Actions []string
+}
+
+// OutageReport reports one outage-detection run.
+type OutageReport struct {
+	Checked   int
+	OutOfSync []string // mapping ids out of sync now
+	Notified  int      // outage comments posted
+	Resumed   int      // "Syncing has resumed." comments posted
+}
+
+// ErrOutage is returned (wrapped) by DetectOutages while any mapping is out
+// of sync, so monitoring sees a failing run.
+var ErrOutage = outageError{}
+
+type outageError struct{}
+
+func (outageError) Error() string { return "cases are out of sync" }
+
+var _ = context.Background
+
+// PollGoogle searches CSAPI for cases updated since the last poll (less the
+// polling window), publishes case-updated for those changed since their last
+// reconciliation, and records the poll. An idle poll writes one document.
+func (e *Engine) PollGoogle(ctx context.Context) (PollResult, error) {
+	return e.poll(ctx, SideGoogle)
+}
+
+// PollCRM does the same for the CRM's flagged or linked cases.
+func (e *Engine) PollCRM(ctx context.Context) (PollResult, error) {
+	return e.poll(ctx, SideCompany)
+}

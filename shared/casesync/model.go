@@ -1,0 +1,241 @@
+// Package casesync is casebridge's sync engine: it keeps a Google Cloud support
+// case and its counterpart in a company's CRM in step, both ways. It knows no
+// cloud SDK; it works through the small interfaces declared in ports.go, which
+// the CSAPI adapter, the CRM adapters and the Firestore store implement.
+package casesync
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Side names one of the two systems a case lives in.
+type Side string
+
+const (
+	SideGoogle  Side = "google"
+	SideCompany Side = "company"
+)
+
+// Other returns the opposite side.
+func (s Side) Other() Side {
+	if s == SideGoogle {
+		return SideCompany
+	}
+	return SideGoogle
+}
+
+// Valid reports whether s is one of the two known sides.
+func (s Side) Valid() bool { return s == SideGoogle || s == SideCompany }
+
+// Priority is a Google priority, P0 (most urgent) to P4. PriorityUnspecified
+// means none is known.
+type Priority int
+
+const (
+	PriorityUnspecified Priority = -1
+	P0                  Priority = 0
+	P1                  Priority = 1
+	P2                  Priority = 2
+	P3                  Priority = 3
+	P4                  Priority = 4
+)
+
+// String renders the priority the way CSAPI spells it ("P0".."P4").
+func (p Priority) String() string {
+	if p < P0 || p > P4 {
+		return "PRIORITY_UNSPECIFIED"
+	}
+	return fmt.Sprintf("P%d", int(p))
+}
+
+// ParsePriority reads "P0".."P4"; anything else is PriorityUnspecified.
+func ParsePriority(s string) Priority {
+	s = strings.TrimSpace(strings.ToUpper(s))
+	if len(s) == 2 && s[0] == 'P' && s[1] >= '0' && s[1] <= '4' {
+		return Priority(s[1] - '0')
+	}
+	return PriorityUnspecified
+}
+
+// GoogleCase is what the engine needs of a Cloud Support case.
+type GoogleCase struct {
+	// Name is the full resource name, e.g. "projects/p/cases/43595344".
+	Name        string
+	DisplayName string
+	Description string
+	Priority    Priority
+	// State is the CSAPI state (NEW, IN_PROGRESS_GOOGLE_SUPPORT, ... CLOSED).
+	State      string
+	CreateTime time.Time
+	UpdateTime time.Time
+}
+
+// Closed reports whether the Google case is closed.
+func (c GoogleCase) Closed() bool { return c.State == "CLOSED" }
+
+// NewGoogleCase is the input for creating a Google case.
+type NewGoogleCase struct {
+	DisplayName string
+	Description string
+	Priority    Priority
+}
+
+// CompanyCase is what the engine needs of a CRM case.
+type CompanyCase struct {
+	// ID is the CRM's stable identifier for the case (ticket id, key, sys_id).
+	ID          string
+	Subject     string
+	Description string
+	// Priority is the CRM's own priority value; the engine maps it through
+	// its PriorityTable.
+	Priority string
+	Closed   bool
+	// SyncFlag is the "sync with Google Cloud Support" custom field.
+	SyncFlag bool
+	// GoogleCase is the custom field holding the linked Google case name.
+	GoogleCase string
+	CreateTime time.Time
+	UpdateTime time.Time
+}
+
+// NewCompanyCase is the input for creating a CRM case.
+type NewCompanyCase struct {
+	Subject     string
+	Description string
+	Priority    string
+	// GoogleCase is written to the CRM's Google-case custom field at creation,
+	// which is how a retried creation finds the case it made before.
+	GoogleCase string
+}
+
+// Comment is a comment on either side.
+type Comment struct {
+	// ID is unique within its case (CSAPI: the last segment of the name).
+	ID         string
+	Body       string
+	AuthorName string
+	// GoogleSupport is true for comments written by Google Support agents.
+	GoogleSupport bool
+	// ByConnector is true when the adapter knows the comment was written by
+	// casebridge's own identity (service account or CRM sync user).
+	ByConnector bool
+	// Public is false for CRM internal notes. Google comments are public.
+	Public     bool
+	CreateTime time.Time
+}
+
+// Attachment is a file on either side. Google attachments belong to the case.
+type Attachment struct {
+	// ID is unique within its case (CSAPI: the last segment of the name).
+	ID       string
+	Filename string
+	MimeType string
+	Size     int64
+	// AuthorName is who uploaded it, when known.
+	AuthorName  string
+	ByConnector bool
+	CreateTime  time.Time
+}
+
+// Mapping links one Google case and one CRM case and records how far they are
+// in step. It is persisted by a Store.
+type Mapping struct {
+	ID            string
+	GoogleCase    string // full Google case name; "" until linked
+	CompanyCaseID string // CRM case id; "" until linked
+	// Origin is the side whose case came first.
+	Origin Side
+
+	CreatedAt    time.Time
+	NewContentAt time.Time
+	ResolvedAt   time.Time // zero while open
+
+	// GoogleUpdatesSyncedAt / CompanyUpdatesSyncedAt: when a reconciliation
+	// last finished with every change of that side applied to the other.
+	GoogleUpdatesSyncedAt  time.Time
+	CompanyUpdatesSyncedAt time.Time
+	// GooglePendingSince / CompanyPendingSince: set by a poller when it sees a
+	// change on that side not yet reconciled; cleared by the reconciliation.
+	GooglePendingSince  time.Time
+	CompanyPendingSince time.Time
+	// GoogleSeenUpdateTime / CompanySeenUpdateTime: the case update time the
+	// last completed reconciliation was based on. A poll result whose update
+	// time is not after it needs no work.
+	GoogleSeenUpdateTime  time.Time
+	CompanySeenUpdateTime time.Time
+
+	OutageCommentSentToGoogle  bool
+	OutageCommentSentToCompany bool
+
+	// Priority is the last priority both sides agreed on.
+	Priority Priority
+	// GoogleClosed / CompanyClosed: the close state last seen on each side.
+	GoogleClosed  bool
+	CompanyClosed bool
+	// ReopenNoticeSent is set once the CRM has been told that its reopened
+	// case cannot reopen the closed Google case.
+	ReopenNoticeSent bool
+	// PreviousGoogleCases lists Google cases this mapping was linked to before
+	// a reopen created a new one.
+	PreviousGoogleCases []string
+
+	// GoogleItemsDone / CompanyItemsDone: keys of comments and attachments of
+	// that side that need no more work (mirrored, skipped, or written by the
+	// connector). Keys are "c:<id>" for comments and "a:<id>" for attachments.
+	GoogleItemsDone  []string
+	CompanyItemsDone []string
+
+	// CreateIntentAt records that a reconciliation started creating the
+	// counterpart on CreateIntentSide; a retry looks for it before creating.
+	CreateIntentAt   time.Time
+	CreateIntentSide Side
+
+	// Lease: which reconciliation holds the mapping and until when.
+	LeaseHolder string
+	LeaseUntil  time.Time
+}
+
+// Linked reports whether both sides of the mapping are known.
+func (m Mapping) Linked() bool { return m.GoogleCase != "" && m.CompanyCaseID != "" }
+
+// Resolved reports whether the mapping's case has been resolved.
+func (m Mapping) Resolved() bool { return !m.ResolvedAt.IsZero() }
+
+// CaseNumber returns the trailing case number of a Google case name, which is
+// unique across an organization whatever the parent form (project id, project
+// number or organization).
+func CaseNumber(name string) string {
+	i := strings.LastIndex(name, "/cases/")
+	if i < 0 {
+		return ""
+	}
+	rest := name[i+len("/cases/"):]
+	if j := strings.IndexByte(rest, '/'); j >= 0 {
+		rest = rest[:j]
+	}
+	return rest
+}
+
+// PollState is the pollers' shared state: one small document.
+type PollState struct {
+	GoogleLastPolledAt  time.Time
+	CompanyLastPolledAt time.Time
+	// Heartbeats: when each poller last finished a poll successfully. The
+	// poll covered every change up to the time it started, which is what is
+	// stored.
+	GoogleHeartbeat  time.Time
+	CompanyHeartbeat time.Time
+}
+
+// CaseRef names a case on one side. It is the payload of case-updated and
+// sync-requested messages.
+type CaseRef struct {
+	Side Side   `json:"side"`
+	ID   string `json:"id"`
+	// UpdateTime is the case's update time as the poller saw it (optional).
+	UpdateTime time.Time `json:"updateTime,omitzero"`
+	// MappingID may name the mapping directly (sync-requested).
+	MappingID string `json:"mappingId,omitempty"`
+}

@@ -1,0 +1,188 @@
+package casesync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Google is the engine's view of the Cloud Support API. The CSAPI adapter
+// (shared/csapi) implements it.
+type Google interface {
+	// SearchUpdated returns every case under the configured parent (an
+	// organization covers its projects) whose update time is after since,
+	// following every page.
+	SearchUpdated(ctx context.Context, since time.Time) ([]GoogleCase, error)
+	// SearchText returns cases whose display name, description or comments
+	// contain the quoted phrase (CSAPI full-text search).
+	SearchText(ctx context.Context, phrase string) ([]GoogleCase, error)
+	GetCase(ctx context.Context, name string) (GoogleCase, error)
+	CreateCase(ctx context.Context, c NewGoogleCase) (GoogleCase, error)
+	// SetPriority patches the priority alone (updateMask=priority).
+	SetPriority(ctx context.Context, name string, p Priority) error
+	CloseCase(ctx context.Context, name string) error
+	// ListComments returns all comments of the case, oldest first.
+	ListComments(ctx context.Context, name string) ([]Comment, error)
+	// AddComment posts a comment; body must be at most MaxGoogleCommentLen.
+	AddComment(ctx context.Context, name, body string) (Comment, error)
+	// ListAttachments returns all attachments of the case, oldest first.
+	ListAttachments(ctx context.Context, name string) ([]Attachment, error)
+	// DownloadAttachment streams an attachment's bytes. The caller closes it.
+	DownloadAttachment(ctx context.Context, caseName, attachmentID string) (io.ReadCloser, error)
+	// UploadAttachment streams r to the case as one attachment.
+	UploadAttachment(ctx context.Context, caseName, filename, mimeType string, r io.Reader) (Attachment, error)
+}
+
+// MaxGoogleCommentLen is CSAPI's limit on a comment body, in characters.
+const MaxGoogleCommentLen = 12800
+
+// CRM is the engine's view of a company's helpdesk. Every CRM adapter
+// (Request Tracker, Zendesk, Jira Service Management, ServiceNow, the
+// simulator) implements it.
+type CRM interface {
+	// SearchUpdated returns the cases flagged for sync (SyncFlag) or linked to
+	// a Google case (GoogleCase set) whose update time is after since,
+	// following every page.
+	SearchUpdated(ctx context.Context, since time.Time) ([]CompanyCase, error)
+	GetCase(ctx context.Context, id string) (CompanyCase, error)
+	// FindByGoogleCase returns the case whose Google-case field holds name;
+	// ok is false when there is none.
+	FindByGoogleCase(ctx context.Context, googleCaseName string) (c CompanyCase, ok bool, err error)
+	CreateCase(ctx context.Context, c NewCompanyCase) (CompanyCase, error)
+	// SetGoogleCase writes the Google-case custom field (idempotent).
+	SetGoogleCase(ctx context.Context, id, googleCaseName string) error
+	// SetPriority sets the CRM's own priority value (idempotent).
+	SetPriority(ctx context.Context, id, priority string) error
+	// CloseCase closes the case (idempotent: closing a closed case is fine).
+	CloseCase(ctx context.Context, id string) error
+	// ListComments returns all comments, public and internal, oldest first.
+	ListComments(ctx context.Context, id string) ([]Comment, error)
+	// AddComment adds a public reply or an internal note.
+	AddComment(ctx context.Context, id, body string, public bool) (Comment, error)
+	ListAttachments(ctx context.Context, id string) ([]Attachment, error)
+	DownloadAttachment(ctx context.Context, id, attachmentID string) (io.ReadCloser, error)
+	UploadAttachment(ctx context.Context, id, filename, mimeType string, r io.Reader) (Attachment, error)
+}
+
+// Store persists mappings and poll state. The Firestore store
+// (shared/store) implements it; every read-modify-write is transactional and
+// uniqueness is enforced by document IDs.
+type Store interface {
+	// ResolveMapping returns the mapping that holds either key (a key left
+	// empty is not looked up). If none does and create is true, it creates one
+	// with both keys, initialised by init, and reports created. If the keys
+	// belong to two different mappings it returns ErrConflict. If a mapping
+	// holds one key and the other key is free and non-empty, the mapping
+	// gains it. ErrNotFound when there is none and create is false.
+	ResolveMapping(ctx context.Context, googleCase, companyCaseID string, create bool, init func(*Mapping)) (m Mapping, created bool, err error)
+	GetMapping(ctx context.Context, id string) (Mapping, error)
+	// LookupMappings returns the mappings holding the given keys of one side,
+	// keyed by the key given. Keys with no mapping are absent from the result.
+	LookupMappings(ctx context.Context, side Side, keys []string) (map[string]Mapping, error)
+	// UpdateMapping runs fn on the current mapping in a transaction and
+	// stores the result. fn may run more than once. If fn returns an error
+	// nothing is written and the error is returned.
+	UpdateMapping(ctx context.Context, id string, fn func(*Mapping) error) (Mapping, error)
+	// LinkKey gives mapping id the key of one side (a Google case name or a
+	// CRM case id) and records it on the mapping. ErrConflict if another
+	// mapping holds it.
+	LinkKey(ctx context.Context, id string, side Side, key string) (Mapping, error)
+	// AcquireLease gives holder the mapping until until, unless another
+	// holder's lease is still running at now: then ErrLeaseHeld.
+	AcquireLease(ctx context.Context, id, holder string, now, until time.Time) (Mapping, error)
+	// ReleaseLease ends holder's lease; a lease held by another is left alone.
+	ReleaseLease(ctx context.Context, id, holder string) error
+	// MarkPending sets the side's PendingSince to at on each mapping where it
+	// is not already set.
+	MarkPending(ctx context.Context, side Side, ids []string, at time.Time) error
+	// ListMappings calls fn for every mapping (open and resolved).
+	ListMappings(ctx context.Context, fn func(Mapping) error) error
+	// ListResolvedBefore returns the ids of mappings resolved before t.
+	ListResolvedBefore(ctx context.Context, t time.Time) ([]string, error)
+	// DeleteMapping deletes the mapping and its key documents.
+	DeleteMapping(ctx context.Context, id string) error
+	GetPollState(ctx context.Context) (PollState, error)
+	// RecordPoll sets the side's last-polled time and heartbeat.
+	RecordPoll(ctx context.Context, side Side, lastPolledAt, heartbeat time.Time) error
+}
+
+// Publisher sends case-updated facts and sync-requested commands.
+type Publisher interface {
+	PublishCaseUpdated(ctx context.Context, refs []CaseRef) error
+	PublishSyncRequested(ctx context.Context, ref CaseRef) error
+}
+
+// Clock tells the time. Production uses the system clock; the sandbox uses
+// one it can move forward.
+type Clock interface {
+	Now() time.Time
+}
+
+// Errors the ports return, checked with errors.Is.
+var (
+	ErrNotFound  = errors.New("not found")
+	ErrConflict  = errors.New("conflict")
+	ErrLeaseHeld = errors.New("mapping is being reconciled by another worker")
+)
+
+// APIError is the typed error the Google and CRM adapters return for a failed
+// call. Transient ones (429, 5xx, timeouts) are worth retrying; the rest are
+// not.
+type APIError struct {
+	Side      Side
+	Op        string // e.g. "cases.create", "tickets.get"
+	Status    int    // HTTP status, 0 for transport errors
+	Transient bool
+	// RetryAfter is the server's advice, if it gave one.
+	RetryAfter time.Duration
+	Err        error
+}
+
+func (e *APIError) Error() string {
+	kind := "permanent"
+	if e.Transient {
+		kind = "transient"
+	}
+	if e.Status != 0 {
+		return fmt.Sprintf("%s %s: %s error, HTTP %d: %v", e.Side, e.Op, kind, e.Status, e.Err)
+	}
+	return fmt.Sprintf("%s %s: %s error: %v", e.Side, e.Op, kind, e.Err)
+}
+
+func (e *APIError) Unwrap() error { return e.Err }
+
+// IsTransient reports whether err is worth retrying: a transient APIError,
+// a held lease, or an error wrapped as Transient by the store.
+func IsTransient(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Transient
+	}
+	var te *TransientError
+	if errors.As(err, &te) {
+		return true
+	}
+	return errors.Is(err, ErrLeaseHeld) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// TransientError marks an error (e.g. Firestore Aborted or Unavailable) as
+// worth retrying.
+type TransientError struct{ Err error }
+
+func (e *TransientError) Error() string { return e.Err.Error() }
+func (e *TransientError) Unwrap() error { return e.Err }
+
+// IsNotFound reports whether err means the thing does not exist (ErrNotFound,
+// or an APIError with HTTP 404).
+func IsNotFound(err error) bool {
+	if errors.Is(err, ErrNotFound) {
+		return true
+	}
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == 404
+}
