@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every casebridge test on this machine, from a fresh clone: unit tests,
+# the Firestore store against the Firestore emulator, the functions end to end
+# through the Pub/Sub emulator's push delivery, the simulators' conformance
+# with the official Google client, and the sandbox demo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/prerequisites.sh
+
+echo "== go vet"
+go vet ./...
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "not gofmt-ed:"; echo "$unformatted"; exit 1
+fi
+
+echo "== go test (all packages)"
+mkdir -p .cache
+set +e
+go test -json -count=1 -timeout 25m ./... > .cache/go-test.json
+status=$?
+set -e
+go run ./scripts/testsummary < .cache/go-test.json || status=1
+if [ "$status" -ne 0 ]; then
+  echo "go test failed (exit $status)"; exit "$status"
+fi
+
+echo "== sandbox demo"
+go run ./scripts/sandbox --demo

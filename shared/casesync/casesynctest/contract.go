@@ -1,0 +1,843 @@
+package casesynctest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/casebridge/casebridge/shared/casesync"
+	"github.com/google/go-cmp/cmp"
+)
+
+// RunStoreContract checks that a casesync.Store keeps the promises the
+// engine relies on. newStore must return an empty store, isolated from the
+// stores of other subtests (for Firestore: its own project or a reset
+// database).
+func RunStoreContract(t *testing.T, newStore func(t *testing.T) casesync.Store) {
+	t.Helper()
+	for _, tc := range contractCases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			tc.run(ctx, t, newStore(t))
+		})
+	}
+}
+
+type contractCase struct {
+	name string
+	run  func(ctx context.Context, t *testing.T, s casesync.Store)
+}
+
+// base is a fixed instant with sub-microsecond digits, to show that stores
+// keep microseconds.
+var base = time.Date(2026, 3, 14, 9, 26, 53, 589793238, time.UTC)
+
+var contractCases = []contractCase{
+	{"ResolveMapping creates a mapping with both keys when neither is known", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		m, created, err := s.ResolveMapping(ctx, "projects/p/cases/1001", "C-1", true, func(m *casesync.Mapping) {
+			m.Origin = casesync.SideCompany
+			m.CreatedAt = base
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !created {
+			t.Error("created = false for a new mapping")
+		}
+		if m.ID == "" {
+			t.Fatal("new mapping has no ID")
+		}
+		want := casesync.Mapping{
+			ID: m.ID, GoogleCase: "projects/p/cases/1001", CompanyCaseID: "C-1",
+			Origin: casesync.SideCompany, CreatedAt: base.Truncate(time.Microsecond), Priority: casesync.PriorityUnspecified,
+		}
+		if diff := cmp.Diff(want, m); diff != "" {
+			t.Errorf("returned mapping (-want +got):\n%s", diff)
+		}
+		got, err := s.GetMapping(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("stored mapping (-want +got):\n%s", diff)
+		}
+	}},
+	{"ResolveMapping keeps the ID and keys even if init changes them", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		m, _, err := s.ResolveMapping(ctx, "", "C-1", true, func(m *casesync.Mapping) {
+			m.ID, m.GoogleCase, m.CompanyCaseID = "chosen-by-init", "projects/p/cases/9", "C-9"
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.ID == "chosen-by-init" || m.GoogleCase != "" || m.CompanyCaseID != "C-1" {
+			t.Errorf("init changed identity: ID %q, GoogleCase %q, CompanyCaseID %q", m.ID, m.GoogleCase, m.CompanyCaseID)
+		}
+	}},
+	{"ResolveMapping returns ErrNotFound when no mapping holds the keys and create is false", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		_, _, err := s.ResolveMapping(ctx, "projects/p/cases/1001", "C-1", false, nil)
+		if !errors.Is(err, casesync.ErrNotFound) {
+			t.Errorf("error = %v, want ErrNotFound", err)
+		}
+		if n := countMappings(ctx, t, s); n != 0 {
+			t.Errorf("%d mappings exist after a lookup without create, want 0", n)
+		}
+	}},
+	{"ResolveMapping without any key is an error", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		if _, _, err := s.ResolveMapping(ctx, "", "", true, nil); err == nil {
+			t.Error("no error for two empty keys")
+		}
+		if n := countMappings(ctx, t, s); n != 0 {
+			t.Errorf("%d mappings exist, want 0", n)
+		}
+	}},
+	{"ResolveMapping finds an existing mapping by either key and does not create", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		orig := mustCreate(ctx, t, s, "projects/p/cases/1001", "C-1")
+		for _, keys := range [][2]string{
+			{"projects/p/cases/1001", ""},
+			{"", "C-1"},
+			{"projects/p/cases/1001", "C-1"},
+			{"projects/123456/cases/1001", ""}, // same case, parent as project number
+		} {
+			m, created, err := s.ResolveMapping(ctx, keys[0], keys[1], true, func(*casesync.Mapping) {
+				t.Errorf("init called for keys %q, which have a mapping", keys)
+			})
+			if err != nil {
+				t.Fatalf("keys %q: %v", keys, err)
+			}
+			if created {
+				t.Errorf("keys %q: created = true", keys)
+			}
+			if diff := cmp.Diff(orig, m); diff != "" {
+				t.Errorf("keys %q (-want +got):\n%s", keys, diff)
+			}
+		}
+		if n := countMappings(ctx, t, s); n != 1 {
+			t.Errorf("%d mappings, want 1", n)
+		}
+	}},
+	{"ResolveMapping gives a mapping the free key of the other side", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		orig := mustCreate(ctx, t, s, "projects/p/cases/1001", "")
+		m, created, err := s.ResolveMapping(ctx, "projects/p/cases/1001", "C-1", true, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if created || m.ID != orig.ID || m.CompanyCaseID != "C-1" {
+			t.Errorf("got created=%v ID %q CompanyCaseID %q, want false %q %q", created, m.ID, m.CompanyCaseID, orig.ID, "C-1")
+		}
+		byCompany, _, err := s.ResolveMapping(ctx, "", "C-1", false, nil)
+		if err != nil {
+			t.Fatalf("the gained key does not resolve: %v", err)
+		}
+		if byCompany.ID != orig.ID {
+			t.Errorf("CRM case resolves to %q, want %q", byCompany.ID, orig.ID)
+		}
+
+		// And the other way round.
+		orig2 := mustCreate(ctx, t, s, "", "C-2")
+		m2, _, err := s.ResolveMapping(ctx, "projects/p/cases/1002", "C-2", false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m2.ID != orig2.ID || m2.GoogleCase != "projects/p/cases/1002" {
+			t.Errorf("got ID %q GoogleCase %q, want %q %q", m2.ID, m2.GoogleCase, orig2.ID, "projects/p/cases/1002")
+		}
+		stored, err := s.GetMapping(ctx, orig2.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored.GoogleCase != "projects/p/cases/1002" {
+			t.Errorf("stored GoogleCase %q, want the gained key", stored.GoogleCase)
+		}
+	}},
+	{"ResolveMapping reports ErrConflict when the keys belong to two mappings", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		a := mustCreate(ctx, t, s, "projects/p/cases/1001", "")
+		b := mustCreate(ctx, t, s, "", "C-1")
+		_, _, err := s.ResolveMapping(ctx, "projects/p/cases/1001", "C-1", true, nil)
+		if !errors.Is(err, casesync.ErrConflict) {
+			t.Errorf("error = %v, want ErrConflict", err)
+		}
+		for _, want := range []casesync.Mapping{a, b} {
+			got, err := s.GetMapping(ctx, want.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("a conflict changed mapping %s (-want +got):\n%s", want.ID, diff)
+			}
+		}
+	}},
+	{"ResolveMapping reports ErrConflict when the mapping already holds another case of that side", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		a := mustCreate(ctx, t, s, "projects/p/cases/1001", "C-1")
+		_, _, err := s.ResolveMapping(ctx, "projects/p/cases/1001", "C-2", true, nil)
+		if !errors.Is(err, casesync.ErrConflict) {
+			t.Errorf("error = %v, want ErrConflict", err)
+		}
+		if _, _, err := s.ResolveMapping(ctx, "", "C-2", false, nil); !errors.Is(err, casesync.ErrNotFound) {
+			t.Errorf("the refused key resolves: error = %v, want ErrNotFound", err)
+		}
+		got, err := s.GetMapping(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(a, got); diff != "" {
+			t.Errorf("mapping changed (-want +got):\n%s", diff)
+		}
+	}},
+	{"ResolveMapping from 8 goroutines at once creates exactly one mapping", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		const n = 8
+		type result struct {
+			id      string
+			created bool
+			err     error
+		}
+		results := make([]result, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				m, created, err := s.ResolveMapping(ctx, "projects/p/cases/1001", "C-1", true, nil)
+				results[i] = result{m.ID, created, err}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		ids := map[string]bool{}
+		createdCount := 0
+		for i, r := range results {
+			if r.err != nil {
+				t.Errorf("goroutine %d: %v", i, r.err)
+				continue
+			}
+			ids[r.id] = true
+			if r.created {
+				createdCount++
+			}
+		}
+		if len(ids) != 1 || createdCount != 1 {
+			t.Errorf("got %d distinct mappings and %d creations, want 1 and 1", len(ids), createdCount)
+		}
+		if got := countMappings(ctx, t, s); got != 1 {
+			t.Errorf("%d mappings stored, want 1", got)
+		}
+	}},
+	{"GetMapping of an unknown id returns ErrNotFound", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		if _, err := s.GetMapping(ctx, "no-such-mapping"); !errors.Is(err, casesync.ErrNotFound) {
+			t.Errorf("error = %v, want ErrNotFound", err)
+		}
+	}},
+	{"LookupMappings returns the mappings of known keys keyed as given", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		a := mustCreate(ctx, t, s, "projects/p/cases/1001", "C-1")
+		b := mustCreate(ctx, t, s, "projects/p/cases/1002", "")
+		c := mustCreate(ctx, t, s, "", "C-3")
+
+		google, err := s.LookupMappings(ctx, casesync.SideGoogle,
+			[]string{"projects/p/cases/1001", "projects/42/cases/1002", "projects/p/cases/9999", ""})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantGoogle := map[string]casesync.Mapping{
+			"projects/p/cases/1001":  a,
+			"projects/42/cases/1002": b,
+		}
+		if diff := cmp.Diff(wantGoogle, google); diff != "" {
+			t.Errorf("Google lookup (-want +got):\n%s", diff)
+		}
+
+		company, err := s.LookupMappings(ctx, casesync.SideCompany, []string{"C-1", "C-3", "C-404"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantCompany := map[string]casesync.Mapping{"C-1": a, "C-3": c}
+		if diff := cmp.Diff(wantCompany, company); diff != "" {
+			t.Errorf("CRM lookup (-want +got):\n%s", diff)
+		}
+
+		none, err := s.LookupMappings(ctx, casesync.SideCompany, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(none) != 0 {
+			t.Errorf("lookup of no keys returned %d mappings", len(none))
+		}
+	}},
+	{"CRM case ids with slashes, percent signs and dots are keys like any other", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		keys := []string{"INC/2026/7", "50%", "..", ".", "__x__", "ÿ-ticket", "a b?c#d"}
+		ids := map[string]string{}
+		for _, k := range keys {
+			ids[k] = mustCreate(ctx, t, s, "", k).ID
+		}
+		got, err := s.LookupMappings(ctx, casesync.SideCompany, keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotIDs := map[string]string{}
+		for k, m := range got {
+			gotIDs[k] = m.ID
+			if m.CompanyCaseID != k {
+				t.Errorf("key %q: mapping holds %q", k, m.CompanyCaseID)
+			}
+		}
+		if diff := cmp.Diff(ids, gotIDs); diff != "" {
+			t.Errorf("lookup by key (-want +got):\n%s", diff)
+		}
+	}},
+	{"UpdateMapping stores and returns every field of the mapping", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		orig := mustCreate(ctx, t, s, "projects/p/cases/1001", "C-1")
+		full := fullMapping(orig.ID, orig.GoogleCase, orig.CompanyCaseID)
+		got, err := s.UpdateMapping(ctx, orig.ID, func(m *casesync.Mapping) error {
+			*m = full
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := truncated(full)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("returned mapping (-want +got):\n%s", diff)
+		}
+		stored, err := s.GetMapping(ctx, orig.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, stored); diff != "" {
+			t.Errorf("stored mapping (-want +got):\n%s", diff)
+		}
+
+		// Clearing every field clears it in the store too.
+		cleared, err := s.UpdateMapping(ctx, orig.ID, func(m *casesync.Mapping) error {
+			*m = casesync.Mapping{ID: m.ID, GoogleCase: m.GoogleCase, CompanyCaseID: m.CompanyCaseID, Priority: casesync.PriorityUnspecified}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored, err = s.GetMapping(ctx, orig.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantCleared := casesync.Mapping{ID: orig.ID, GoogleCase: orig.GoogleCase, CompanyCaseID: orig.CompanyCaseID, Priority: casesync.PriorityUnspecified}
+		if diff := cmp.Diff(wantCleared, stored); diff != "" {
+			t.Errorf("stored after clearing (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(wantCleared, cleared); diff != "" {
+			t.Errorf("returned after clearing (-want +got):\n%s", diff)
+		}
+	}},
+	{"UpdateMapping passes fn the stored mapping", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		orig := mustCreate(ctx, t, s, "projects/p/cases/1001", "C-1")
+		if _, err := s.UpdateMapping(ctx, orig.ID, func(m *casesync.Mapping) error {
+			m.GoogleItemsDone = append(m.GoogleItemsDone, "c:1")
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.UpdateMapping(ctx, orig.ID, func(m *casesync.Mapping) error {
+			m.GoogleItemsDone = append(m.GoogleItemsDone, "c:2")
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{"c:1", "c:2"}, got.GoogleItemsDone); diff != "" {
+			t.Errorf("GoogleItemsDone (-want +got):\n%s", diff)
+		}
+	}},
+	{"UpdateMapping writes nothing when fn returns an error", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		orig := mustCreate(ctx, t, s, "projects/p/cases/1001", "C-1")
+		errStop := errors.New("stop")
+		_, err := s.UpdateMapping(ctx, orig.ID, func(m *casesync.Mapping) error {
+			m.NewContentAt = base
+			m.Priority = casesync.P1
+			return errStop
+		})
+		if !errors.Is(err, errStop) {
+			t.Errorf("error = %v, want fn's error", err)
+		}
+		got, err := s.GetMapping(ctx, orig.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(orig, got); diff != "" {
+			t.Errorf("mapping changed (-want +got):\n%s", diff)
+		}
+	}},
+	{"UpdateMapping refuses to change the case keys", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		orig := mustCreate(ctx, t, s, "projects/p/cases/1001", "C-1")
+		for _, change := range []func(*casesync.Mapping){
+			func(m *casesync.Mapping) { m.GoogleCase = "projects/p/cases/2002" },
+			func(m *casesync.Mapping) { m.CompanyCaseID = "C-2" },
+			func(m *casesync.Mapping) { m.CompanyCaseID = "" },
+		} {
+			_, err := s.UpdateMapping(ctx, orig.ID, func(m *casesync.Mapping) error {
+				change(m)
+				m.ReopenNoticeSent = true
+				return nil
+			})
+			if !errors.Is(err, casesync.ErrConflict) {
+				t.Errorf("error = %v, want ErrConflict", err)
+			}
+		}
+		got, err := s.GetMapping(ctx, orig.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(orig, got); diff != "" {
+			t.Errorf("mapping changed (-want +got):\n%s", diff)
+		}
+	}},
+	{"UpdateMapping of an unknown id returns ErrNotFound", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		_, err := s.UpdateMapping(ctx, "no-such-mapping", func(*casesync.Mapping) error { return nil })
+		if !errors.Is(err, casesync.ErrNotFound) {
+			t.Errorf("error = %v, want ErrNotFound", err)
+		}
+		if n := countMappings(ctx, t, s); n != 0 {
+			t.Errorf("%d mappings exist, want 0", n)
+		}
+	}},
+	{"LinkKey gives a mapping a free key, which then resolves to it", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		orig := mustCreate(ctx, t, s, "projects/p/cases/1001", "")
+		m, err := s.LinkKey(ctx, orig.ID, casesync.SideCompany, "C-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.CompanyCaseID != "C-1" {
+			t.Errorf("CompanyCaseID = %q, want C-1", m.CompanyCaseID)
+		}
+		got, _, err := s.ResolveMapping(ctx, "", "C-1", false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ID != orig.ID {
+			t.Errorf("C-1 resolves to %q, want %q", got.ID, orig.ID)
+		}
+		again, err := s.LinkKey(ctx, orig.ID, casesync.SideCompany, "C-1")
+		if err != nil {
+			t.Fatalf("linking the same key again: %v", err)
+		}
+		if diff := cmp.Diff(m, again); diff != "" {
+			t.Errorf("linking again changed the mapping (-want +got):\n%s", diff)
+		}
+	}},
+	{"LinkKey of a key held by another mapping returns ErrConflict", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		a := mustCreate(ctx, t, s, "projects/p/cases/1001", "C-1")
+		b := mustCreate(ctx, t, s, "projects/p/cases/1002", "")
+		if _, err := s.LinkKey(ctx, b.ID, casesync.SideCompany, "C-1"); !errors.Is(err, casesync.ErrConflict) {
+			t.Errorf("CRM key: error = %v, want ErrConflict", err)
+		}
+		if _, err := s.LinkKey(ctx, b.ID, casesync.SideGoogle, "projects/777/cases/1001"); !errors.Is(err, casesync.ErrConflict) {
+			t.Errorf("Google key in another parent form: error = %v, want ErrConflict", err)
+		}
+		for _, want := range []casesync.Mapping{a, b} {
+			got, err := s.GetMapping(ctx, want.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("mapping %s changed (-want +got):\n%s", want.ID, diff)
+			}
+		}
+	}},
+	{"LinkKey of a new Google case keeps the old one as previous and still resolving", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		orig := mustCreate(ctx, t, s, "projects/p/cases/1001", "C-1")
+		m, err := s.LinkKey(ctx, orig.ID, casesync.SideGoogle, "projects/p/cases/2002")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.GoogleCase != "projects/p/cases/2002" {
+			t.Errorf("GoogleCase = %q, want the new case", m.GoogleCase)
+		}
+		if diff := cmp.Diff([]string{"projects/p/cases/1001"}, m.PreviousGoogleCases); diff != "" {
+			t.Errorf("PreviousGoogleCases (-want +got):\n%s", diff)
+		}
+		for _, name := range []string{"projects/p/cases/1001", "projects/p/cases/2002"} {
+			got, _, err := s.ResolveMapping(ctx, name, "", false, nil)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if got.ID != orig.ID {
+				t.Errorf("%s resolves to %q, want %q", name, got.ID, orig.ID)
+			}
+		}
+	}},
+	{"LinkKey of an unknown mapping returns ErrNotFound", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		if _, err := s.LinkKey(ctx, "no-such-mapping", casesync.SideCompany, "C-1"); !errors.Is(err, casesync.ErrNotFound) {
+			t.Errorf("error = %v, want ErrNotFound", err)
+		}
+		if _, _, err := s.ResolveMapping(ctx, "", "C-1", false, nil); !errors.Is(err, casesync.ErrNotFound) {
+			t.Errorf("the key was taken anyway: error = %v, want ErrNotFound", err)
+		}
+	}},
+	{"AcquireLease follows holder and expiry rules", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		m := mustCreate(ctx, t, s, "projects/p/cases/1001", "C-1")
+		steps := []struct {
+			desc    string
+			holder  string
+			now     time.Time
+			until   time.Time
+			wantErr error
+		}{
+			{"a free mapping is leased", "a", base, base.Add(2 * time.Minute), nil},
+			{"another holder is refused while the lease runs", "b", base.Add(time.Minute), base.Add(3 * time.Minute), casesync.ErrLeaseHeld},
+			{"the same holder renews", "a", base.Add(time.Minute), base.Add(4 * time.Minute), nil},
+			{"another holder is still refused just before the renewed expiry", "b", base.Add(4*time.Minute - time.Millisecond), base.Add(5 * time.Minute), casesync.ErrLeaseHeld},
+			{"another holder takes over at expiry", "b", base.Add(4 * time.Minute), base.Add(6 * time.Minute), nil},
+		}
+		wantHolder, wantUntil := "", time.Time{}
+		for _, st := range steps {
+			got, err := s.AcquireLease(ctx, m.ID, st.holder, st.now, st.until)
+			if !errors.Is(err, st.wantErr) {
+				t.Fatalf("%s: error = %v, want %v", st.desc, err, st.wantErr)
+			}
+			if err == nil {
+				wantHolder, wantUntil = st.holder, st.until.Truncate(time.Microsecond)
+				if got.LeaseHolder != wantHolder || !got.LeaseUntil.Equal(wantUntil) {
+					t.Errorf("%s: returned lease %q until %v, want %q until %v", st.desc, got.LeaseHolder, got.LeaseUntil, wantHolder, wantUntil)
+				}
+			}
+			stored, err := s.GetMapping(ctx, m.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stored.LeaseHolder != wantHolder || !stored.LeaseUntil.Equal(wantUntil) {
+				t.Errorf("%s: stored lease %q until %v, want %q until %v", st.desc, stored.LeaseHolder, stored.LeaseUntil, wantHolder, wantUntil)
+			}
+		}
+	}},
+	{"AcquireLease of an unknown mapping returns ErrNotFound", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		if _, err := s.AcquireLease(ctx, "no-such-mapping", "a", base, base.Add(time.Minute)); !errors.Is(err, casesync.ErrNotFound) {
+			t.Errorf("error = %v, want ErrNotFound", err)
+		}
+	}},
+	{"AcquireLease from 8 goroutines at once has exactly one winner", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		m := mustCreate(ctx, t, s, "projects/p/cases/1001", "C-1")
+		const n = 8
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				_, errs[i] = s.AcquireLease(ctx, m.ID, fmt.Sprintf("worker-%d", i), base, base.Add(time.Minute))
+			}()
+		}
+		close(start)
+		wg.Wait()
+		winner := ""
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				if winner != "" {
+					t.Errorf("both %s and worker-%d acquired the lease", winner, i)
+				}
+				winner = fmt.Sprintf("worker-%d", i)
+			case !errors.Is(err, casesync.ErrLeaseHeld):
+				t.Errorf("worker-%d: error = %v, want nil or ErrLeaseHeld", i, err)
+			}
+		}
+		if winner == "" {
+			t.Fatal("nobody acquired the lease")
+		}
+		stored, err := s.GetMapping(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored.LeaseHolder != winner {
+			t.Errorf("stored holder %q, want the winner %q", stored.LeaseHolder, winner)
+		}
+	}},
+	{"ReleaseLease ends the holder's lease and leaves another holder's alone", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		m := mustCreate(ctx, t, s, "projects/p/cases/1001", "C-1")
+		if _, err := s.AcquireLease(ctx, m.ID, "a", base, base.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ReleaseLease(ctx, m.ID, "b"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AcquireLease(ctx, m.ID, "b", base, base.Add(time.Minute)); !errors.Is(err, casesync.ErrLeaseHeld) {
+			t.Errorf("after a release by another holder: error = %v, want ErrLeaseHeld", err)
+		}
+		if err := s.ReleaseLease(ctx, m.ID, "a"); err != nil {
+			t.Fatal(err)
+		}
+		stored, err := s.GetMapping(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored.LeaseHolder != "" || !stored.LeaseUntil.IsZero() {
+			t.Errorf("after release: lease %q until %v, want none", stored.LeaseHolder, stored.LeaseUntil)
+		}
+		if _, err := s.AcquireLease(ctx, m.ID, "b", base, base.Add(time.Minute)); err != nil {
+			t.Errorf("after the holder's release: %v", err)
+		}
+	}},
+	{"MarkPending sets the side's pending time only where it is unset", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		a := mustCreate(ctx, t, s, "projects/p/cases/1001", "C-1")
+		b := mustCreate(ctx, t, s, "projects/p/cases/1002", "C-2")
+		c := mustCreate(ctx, t, s, "projects/p/cases/1003", "C-3")
+		earlier := base.Add(-time.Hour)
+		if _, err := s.UpdateMapping(ctx, b.ID, func(m *casesync.Mapping) error {
+			m.GooglePendingSince = earlier
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.MarkPending(ctx, casesync.SideGoogle, []string{a.ID, b.ID, "no-such-mapping"}, base); err != nil {
+			t.Fatal(err)
+		}
+		us := base.Truncate(time.Microsecond)
+		want := map[string][2]time.Time{
+			a.ID: {us, {}},
+			b.ID: {earlier.Truncate(time.Microsecond), {}},
+			c.ID: {{}, {}},
+		}
+		got := map[string][2]time.Time{}
+		for id := range want {
+			m, err := s.GetMapping(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[id] = [2]time.Time{m.GooglePendingSince, m.CompanyPendingSince}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("pending times [Google, CRM] (-want +got):\n%s", diff)
+		}
+		if err := s.MarkPending(ctx, casesync.SideCompany, []string{a.ID}, base.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		m, err := s.GetMapping(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !m.GooglePendingSince.Equal(us) || !m.CompanyPendingSince.Equal(us.Add(time.Minute)) {
+			t.Errorf("after marking the CRM side: Google %v, CRM %v; want %v, %v", m.GooglePendingSince, m.CompanyPendingSince, us, us.Add(time.Minute))
+		}
+		if err := s.MarkPending(ctx, casesync.SideCompany, nil, base); err != nil {
+			t.Errorf("marking no mappings: %v", err)
+		}
+	}},
+	{"ListMappings visits every mapping, open and resolved, and stops at fn's error", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		want := []string{}
+		for i := range 3 {
+			m := mustCreate(ctx, t, s, "", fmt.Sprintf("C-%d", i))
+			want = append(want, m.ID)
+		}
+		if _, err := s.UpdateMapping(ctx, want[1], func(m *casesync.Mapping) error {
+			m.ResolvedAt = base
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		if err := s.ListMappings(ctx, func(m casesync.Mapping) error {
+			got = append(got, m.ID)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		sort.Strings(want)
+		sort.Strings(got)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("ids (-want +got):\n%s", diff)
+		}
+
+		errStop := errors.New("stop")
+		calls := 0
+		err := s.ListMappings(ctx, func(casesync.Mapping) error {
+			calls++
+			return errStop
+		})
+		if !errors.Is(err, errStop) || calls != 1 {
+			t.Errorf("got error %v after %d calls, want fn's error after 1", err, calls)
+		}
+	}},
+	{"ListResolvedBefore returns only mappings resolved before the time", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		resolve := func(key string, at time.Time) string {
+			m := mustCreate(ctx, t, s, "", key)
+			if at.IsZero() {
+				return m.ID
+			}
+			if _, err := s.UpdateMapping(ctx, m.ID, func(m *casesync.Mapping) error {
+				m.ResolvedAt = at
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return m.ID
+		}
+		old := resolve("C-old", base.Add(-40*24*time.Hour))
+		older := resolve("C-older", base.Add(-50*24*time.Hour))
+		resolve("C-open", time.Time{})
+		resolve("C-recent", base.Add(-time.Hour))
+		// Stores keep microseconds, so a cutoff with nanoseconds would make
+		// "at the cutoff" ambiguous.
+		cutoff := base.Truncate(time.Microsecond).Add(-30 * 24 * time.Hour)
+		resolve("C-at-cutoff", cutoff)
+
+		got, err := s.ListResolvedBefore(ctx, cutoff)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{old, older}
+		sort.Strings(want)
+		sort.Strings(got)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("ids (-want +got):\n%s", diff)
+		}
+	}},
+	{"DeleteMapping removes the mapping and frees its keys", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		m := mustCreate(ctx, t, s, "projects/p/cases/1001", "C-1")
+		if _, err := s.LinkKey(ctx, m.ID, casesync.SideGoogle, "projects/p/cases/2002"); err != nil {
+			t.Fatal(err)
+		}
+		keep := mustCreate(ctx, t, s, "projects/p/cases/3003", "C-3")
+		if err := s.DeleteMapping(ctx, m.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.GetMapping(ctx, m.ID); !errors.Is(err, casesync.ErrNotFound) {
+			t.Errorf("GetMapping after delete: error = %v, want ErrNotFound", err)
+		}
+		for _, keys := range [][2]string{{"projects/p/cases/1001", ""}, {"projects/p/cases/2002", ""}, {"", "C-1"}} {
+			if _, _, err := s.ResolveMapping(ctx, keys[0], keys[1], false, nil); !errors.Is(err, casesync.ErrNotFound) {
+				t.Errorf("keys %q after delete: error = %v, want ErrNotFound", keys, err)
+			}
+		}
+		fresh, created, err := s.ResolveMapping(ctx, "projects/p/cases/1001", "C-1", true, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !created || fresh.ID == m.ID {
+			t.Errorf("re-resolving the freed keys: created=%v ID %q, want a new mapping", created, fresh.ID)
+		}
+		got, err := s.GetMapping(ctx, keep.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(keep, got); diff != "" {
+			t.Errorf("another mapping changed (-want +got):\n%s", diff)
+		}
+		if err := s.DeleteMapping(ctx, m.ID); err != nil {
+			t.Errorf("deleting a deleted mapping: %v", err)
+		}
+	}},
+	{"GetPollState is zero before any poll", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		got, err := s.GetPollState(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(casesync.PollState{}, got); diff != "" {
+			t.Errorf("poll state (-want +got):\n%s", diff)
+		}
+	}},
+	{"RecordPoll sets one side's times without clobbering the other side", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		us := base.Truncate(time.Microsecond)
+		steps := []struct {
+			side      casesync.Side
+			last, hb  time.Time
+			wantState casesync.PollState
+		}{
+			{casesync.SideGoogle, base, base.Add(time.Second), casesync.PollState{
+				GoogleLastPolledAt: us, GoogleHeartbeat: us.Add(time.Second)}},
+			{casesync.SideCompany, base.Add(time.Minute), base.Add(time.Minute + time.Second), casesync.PollState{
+				GoogleLastPolledAt: us, GoogleHeartbeat: us.Add(time.Second),
+				CompanyLastPolledAt: us.Add(time.Minute), CompanyHeartbeat: us.Add(time.Minute + time.Second)}},
+			{casesync.SideGoogle, base.Add(2 * time.Minute), base.Add(2*time.Minute + time.Second), casesync.PollState{
+				GoogleLastPolledAt: us.Add(2 * time.Minute), GoogleHeartbeat: us.Add(2*time.Minute + time.Second),
+				CompanyLastPolledAt: us.Add(time.Minute), CompanyHeartbeat: us.Add(time.Minute + time.Second)}},
+		}
+		for i, st := range steps {
+			if err := s.RecordPoll(ctx, st.side, st.last, st.hb); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.GetPollState(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(st.wantState, got); diff != "" {
+				t.Errorf("after poll %d of %s (-want +got):\n%s", i+1, st.side, diff)
+			}
+		}
+	}},
+}
+
+// mustCreate creates a mapping for the keys, failing the test if one exists.
+func mustCreate(ctx context.Context, t *testing.T, s casesync.Store, googleCase, companyCaseID string) casesync.Mapping {
+	t.Helper()
+	m, created, err := s.ResolveMapping(ctx, googleCase, companyCaseID, true, func(m *casesync.Mapping) {
+		m.CreatedAt = base
+		m.Origin = casesync.SideGoogle
+	})
+	if err != nil {
+		t.Fatalf("creating mapping for %q/%q: %v", googleCase, companyCaseID, err)
+	}
+	if !created {
+		t.Fatalf("mapping for %q/%q already existed", googleCase, companyCaseID)
+	}
+	return m
+}
+
+func countMappings(ctx context.Context, t *testing.T, s casesync.Store) int {
+	t.Helper()
+	n := 0
+	if err := s.ListMappings(ctx, func(casesync.Mapping) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// fullMapping returns a mapping with every field set to a distinct value.
+func fullMapping(id, googleCase, companyCaseID string) casesync.Mapping {
+	at := func(minutes int) time.Time { return base.Add(time.Duration(minutes) * time.Minute) }
+	return casesync.Mapping{
+		ID:                         id,
+		GoogleCase:                 googleCase,
+		CompanyCaseID:              companyCaseID,
+		Origin:                     casesync.SideCompany,
+		CreatedAt:                  at(1),
+		NewContentAt:               at(2),
+		ResolvedAt:                 at(3),
+		GoogleUpdatesSyncedAt:      at(4),
+		CompanyUpdatesSyncedAt:     at(5),
+		GooglePendingSince:         at(6),
+		CompanyPendingSince:        at(7),
+		GoogleSeenUpdateTime:       at(8),
+		CompanySeenUpdateTime:      at(9),
+		OutageCommentSentToGoogle:  true,
+		OutageCommentSentToCompany: true,
+		Priority:                   casesync.P2,
+		GoogleClosed:               true,
+		CompanyClosed:              true,
+		ReopenNoticeSent:           true,
+		PreviousGoogleCases:        []string{"projects/p/cases/900", "projects/p/cases/901"},
+		GoogleItemsDone:            []string{"c:1", "a:2"},
+		CompanyItemsDone:           []string{"c:3", "a:4", "c:5"},
+		CreateIntentAt:             at(10),
+		CreateIntentSide:           casesync.SideGoogle,
+		LeaseHolder:                "worker-1",
+		LeaseUntil:                 at(11),
+	}
+}
+
+// truncated returns m with its times at microsecond precision, as stores
+// keep them.
+func truncated(m casesync.Mapping) casesync.Mapping {
+	for _, t := range []*time.Time{
+		&m.CreatedAt, &m.NewContentAt, &m.ResolvedAt,
+		&m.GoogleUpdatesSyncedAt, &m.CompanyUpdatesSyncedAt,
+		&m.GooglePendingSince, &m.CompanyPendingSince,
+		&m.GoogleSeenUpdateTime, &m.CompanySeenUpdateTime,
+		&m.CreateIntentAt, &m.LeaseUntil,
+	} {
+		*t = t.Truncate(time.Microsecond)
+	}
+	return m
+}

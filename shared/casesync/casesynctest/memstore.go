@@ -1,0 +1,402 @@
+// Package casesynctest holds test doubles for the sync engine's ports: an
+// in-memory Store for pure engine unit tests, and the contract suite every
+// Store implementation must pass.
+package casesynctest
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/casebridge/casebridge/shared/casesync"
+)
+
+// MemStore is an in-memory casesync.Store with the semantics of the Firestore
+// store (shared/store): keys are unique per side, a Google case is keyed by
+// its case number whatever the parent form, times keep microsecond
+// precision, and every method is atomic. It is safe for concurrent use.
+//
+// Its zero value is not usable; call NewMemStore.
+type MemStore struct {
+	mu       sync.Mutex
+	mappings map[string]casesync.Mapping
+	keys     map[string]string // storeKey(side, key) -> mapping id
+	poll     casesync.PollState
+}
+
+var _ casesync.Store = (*MemStore)(nil)
+
+// NewMemStore returns an empty store.
+func NewMemStore() *MemStore {
+	return &MemStore{
+		mappings: map[string]casesync.Mapping{},
+		keys:     map[string]string{},
+	}
+}
+
+// storeKey is the unique key of a case: the side and, for Google, the case
+// number, so that "projects/p/cases/1" and "projects/123/cases/1" are one case.
+func storeKey(side casesync.Side, key string) string {
+	if side == casesync.SideGoogle {
+		if n := casesync.CaseNumber(key); n != "" {
+			key = n
+		}
+	}
+	return string(side) + "-" + key
+}
+
+// newID returns a random 20-character id like Firestore's auto ids.
+func newID() string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 20)
+	rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+// ResolveMapping implements casesync.Store.
+func (s *MemStore) ResolveMapping(ctx context.Context, googleCase, companyCaseID string, create bool, init func(*casesync.Mapping)) (casesync.Mapping, bool, error) {
+	if googleCase == "" && companyCaseID == "" {
+		return casesync.Mapping{}, false, errors.New("casesynctest: ResolveMapping needs a Google case or a CRM case id")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	var gID, cID string
+	if googleCase != "" {
+		gID = s.keys[storeKey(casesync.SideGoogle, googleCase)]
+	}
+	if companyCaseID != "" {
+		cID = s.keys[storeKey(casesync.SideCompany, companyCaseID)]
+	}
+	switch {
+	case gID != "" && cID != "" && gID != cID:
+		return casesync.Mapping{}, false, fmt.Errorf("Google case %s and CRM case %s belong to different mappings: %w", googleCase, companyCaseID, casesync.ErrConflict)
+	case gID != "" || cID != "":
+		id := gID
+		if id == "" {
+			id = cID
+		}
+		m := s.mappings[id]
+		switch {
+		case gID == "" && googleCase != "":
+			if m.GoogleCase != "" {
+				return casesync.Mapping{}, false, fmt.Errorf("mapping %s of CRM case %s is linked to another Google case: %w", id, companyCaseID, casesync.ErrConflict)
+			}
+			m.GoogleCase = googleCase
+			s.keys[storeKey(casesync.SideGoogle, googleCase)] = id
+		case cID == "" && companyCaseID != "":
+			if m.CompanyCaseID != "" {
+				return casesync.Mapping{}, false, fmt.Errorf("mapping %s of Google case %s is linked to another CRM case: %w", id, googleCase, casesync.ErrConflict)
+			}
+			m.CompanyCaseID = companyCaseID
+			s.keys[storeKey(casesync.SideCompany, companyCaseID)] = id
+		}
+		s.mappings[id] = m
+		return clone(m), false, nil
+	case !create:
+		return casesync.Mapping{}, false, casesync.ErrNotFound
+	}
+
+	m := casesync.Mapping{Priority: casesync.PriorityUnspecified}
+	if init != nil {
+		init(&m)
+	}
+	m.ID = newID()
+	m.GoogleCase = googleCase
+	m.CompanyCaseID = companyCaseID
+	m = normalize(m)
+	s.mappings[m.ID] = m
+	if googleCase != "" {
+		s.keys[storeKey(casesync.SideGoogle, googleCase)] = m.ID
+	}
+	if companyCaseID != "" {
+		s.keys[storeKey(casesync.SideCompany, companyCaseID)] = m.ID
+	}
+	return clone(m), true, nil
+}
+
+// GetMapping implements casesync.Store.
+func (s *MemStore) GetMapping(ctx context.Context, id string) (casesync.Mapping, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.mappings[id]
+	if !ok {
+		return casesync.Mapping{}, fmt.Errorf("mapping %s: %w", id, casesync.ErrNotFound)
+	}
+	return clone(m), nil
+}
+
+// LookupMappings implements casesync.Store.
+func (s *MemStore) LookupMappings(ctx context.Context, side casesync.Side, keys []string) (map[string]casesync.Mapping, error) {
+	if !side.Valid() {
+		return nil, fmt.Errorf("casesynctest: invalid side %q", side)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]casesync.Mapping{}
+	for _, k := range keys {
+		if k == "" {
+			continue
+		}
+		if id, ok := s.keys[storeKey(side, k)]; ok {
+			out[k] = clone(s.mappings[id])
+		}
+	}
+	return out, nil
+}
+
+// UpdateMapping implements casesync.Store. fn may not change the mapping's
+// keys (use LinkKey); if it does, nothing is written and the error wraps
+// casesync.ErrConflict.
+func (s *MemStore) UpdateMapping(ctx context.Context, id string, fn func(*casesync.Mapping) error) (casesync.Mapping, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.mappings[id]
+	if !ok {
+		return casesync.Mapping{}, fmt.Errorf("mapping %s: %w", id, casesync.ErrNotFound)
+	}
+	m := clone(cur)
+	if err := fn(&m); err != nil {
+		return casesync.Mapping{}, err
+	}
+	m.ID = id
+	if err := checkKeysUnchanged(cur, m); err != nil {
+		return casesync.Mapping{}, err
+	}
+	m = normalize(m)
+	s.mappings[id] = m
+	return clone(m), nil
+}
+
+// checkKeysUnchanged returns an error wrapping casesync.ErrConflict when
+// next changes the case keys of prev: keys change only through LinkKey and
+// ResolveMapping, which keep the key index in step. A Google case name may
+// change its parent form (project id or number) but not its case number.
+func checkKeysUnchanged(prev, next casesync.Mapping) error {
+	if storeKey(casesync.SideGoogle, prev.GoogleCase) != storeKey(casesync.SideGoogle, next.GoogleCase) {
+		return fmt.Errorf("mapping %s: UpdateMapping may not change the Google case (use LinkKey): %w", prev.ID, casesync.ErrConflict)
+	}
+	if prev.CompanyCaseID != next.CompanyCaseID {
+		return fmt.Errorf("mapping %s: UpdateMapping may not change the CRM case (use LinkKey): %w", prev.ID, casesync.ErrConflict)
+	}
+	return nil
+}
+
+// LinkKey implements casesync.Store. Linking a new Google case keeps the
+// previous one in PreviousGoogleCases, and its key keeps pointing to the
+// mapping; linking a new CRM case frees the previous CRM case id.
+func (s *MemStore) LinkKey(ctx context.Context, id string, side casesync.Side, key string) (casesync.Mapping, error) {
+	if !side.Valid() || key == "" {
+		return casesync.Mapping{}, fmt.Errorf("casesynctest: LinkKey needs a valid side and a key, got %q %q", side, key)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.mappings[id]
+	if !ok {
+		return casesync.Mapping{}, fmt.Errorf("mapping %s: %w", id, casesync.ErrNotFound)
+	}
+	sk := storeKey(side, key)
+	if holder, ok := s.keys[sk]; ok && holder != id {
+		return casesync.Mapping{}, fmt.Errorf("%s case %s belongs to mapping %s: %w", side, key, holder, casesync.ErrConflict)
+	}
+	m = clone(m)
+	if side == casesync.SideGoogle {
+		if m.GoogleCase != "" && storeKey(side, m.GoogleCase) != sk && !slices.Contains(m.PreviousGoogleCases, m.GoogleCase) {
+			m.PreviousGoogleCases = append(m.PreviousGoogleCases, m.GoogleCase)
+		}
+		m.GoogleCase = key
+	} else {
+		if m.CompanyCaseID != "" && m.CompanyCaseID != key {
+			delete(s.keys, storeKey(side, m.CompanyCaseID))
+		}
+		m.CompanyCaseID = key
+	}
+	s.keys[sk] = id
+	s.mappings[id] = m
+	return clone(m), nil
+}
+
+// AcquireLease implements casesync.Store.
+func (s *MemStore) AcquireLease(ctx context.Context, id, holder string, now, until time.Time) (casesync.Mapping, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.mappings[id]
+	if !ok {
+		return casesync.Mapping{}, fmt.Errorf("mapping %s: %w", id, casesync.ErrNotFound)
+	}
+	if m.LeaseHolder != "" && m.LeaseHolder != holder && m.LeaseUntil.After(now) {
+		return casesync.Mapping{}, fmt.Errorf("mapping %s: %w", id, casesync.ErrLeaseHeld)
+	}
+	m.LeaseHolder = holder
+	m.LeaseUntil = until
+	m = normalize(m)
+	s.mappings[id] = m
+	return clone(m), nil
+}
+
+// ReleaseLease implements casesync.Store.
+func (s *MemStore) ReleaseLease(ctx context.Context, id, holder string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.mappings[id]
+	if !ok {
+		return fmt.Errorf("mapping %s: %w", id, casesync.ErrNotFound)
+	}
+	if m.LeaseHolder == holder {
+		m.LeaseHolder = ""
+		m.LeaseUntil = time.Time{}
+		s.mappings[id] = m
+	}
+	return nil
+}
+
+// MarkPending implements casesync.Store. Ids with no mapping are ignored.
+func (s *MemStore) MarkPending(ctx context.Context, side casesync.Side, ids []string, at time.Time) error {
+	if !side.Valid() {
+		return fmt.Errorf("casesynctest: invalid side %q", side)
+	}
+	at = normTime(at)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		m, ok := s.mappings[id]
+		if !ok {
+			continue
+		}
+		p := &m.GooglePendingSince
+		if side == casesync.SideCompany {
+			p = &m.CompanyPendingSince
+		}
+		if p.IsZero() {
+			*p = at
+			s.mappings[id] = m
+		}
+	}
+	return nil
+}
+
+// ListMappings implements casesync.Store. It calls fn in id order, without
+// holding the store's lock, so fn may use the store.
+func (s *MemStore) ListMappings(ctx context.Context, fn func(casesync.Mapping) error) error {
+	s.mu.Lock()
+	all := make([]casesync.Mapping, 0, len(s.mappings))
+	for _, m := range s.mappings {
+		all = append(all, clone(m))
+	}
+	s.mu.Unlock()
+	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
+	for _, m := range all {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ListResolvedBefore implements casesync.Store. Ids come oldest resolution
+// first.
+func (s *MemStore) ListResolvedBefore(ctx context.Context, t time.Time) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var found []casesync.Mapping
+	for _, m := range s.mappings {
+		if !m.ResolvedAt.IsZero() && m.ResolvedAt.Before(t) {
+			found = append(found, m)
+		}
+	}
+	sort.Slice(found, func(i, j int) bool { return found[i].ResolvedAt.Before(found[j].ResolvedAt) })
+	var ids []string
+	for _, m := range found {
+		ids = append(ids, m.ID)
+	}
+	return ids, nil
+}
+
+// DeleteMapping implements casesync.Store. Deleting a mapping that does not
+// exist is not an error, so a repeated cleanup is harmless.
+func (s *MemStore) DeleteMapping(ctx context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.mappings[id]; !ok {
+		return nil
+	}
+	for k, holder := range s.keys {
+		if holder == id {
+			delete(s.keys, k)
+		}
+	}
+	delete(s.mappings, id)
+	return nil
+}
+
+// GetPollState implements casesync.Store. Before any poll it is all zero.
+func (s *MemStore) GetPollState(ctx context.Context) (casesync.PollState, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.poll, nil
+}
+
+// RecordPoll implements casesync.Store.
+func (s *MemStore) RecordPoll(ctx context.Context, side casesync.Side, lastPolledAt, heartbeat time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch side {
+	case casesync.SideGoogle:
+		s.poll.GoogleLastPolledAt, s.poll.GoogleHeartbeat = normTime(lastPolledAt), normTime(heartbeat)
+	case casesync.SideCompany:
+		s.poll.CompanyLastPolledAt, s.poll.CompanyHeartbeat = normTime(lastPolledAt), normTime(heartbeat)
+	default:
+		return fmt.Errorf("casesynctest: invalid side %q", side)
+	}
+	return nil
+}
+
+// clone copies m so that callers never share its slices with the store.
+func clone(m casesync.Mapping) casesync.Mapping {
+	m.PreviousGoogleCases = cloneStrings(m.PreviousGoogleCases)
+	m.GoogleItemsDone = cloneStrings(m.GoogleItemsDone)
+	m.CompanyItemsDone = cloneStrings(m.CompanyItemsDone)
+	return m
+}
+
+// cloneStrings copies s; an empty slice becomes nil, as Firestore returns it.
+func cloneStrings(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return append([]string(nil), s...)
+}
+
+// normalize gives m's times Firestore's microsecond precision and copies
+// its slices.
+func normalize(m casesync.Mapping) casesync.Mapping {
+	for _, t := range []*time.Time{
+		&m.CreatedAt, &m.NewContentAt, &m.ResolvedAt,
+		&m.GoogleUpdatesSyncedAt, &m.CompanyUpdatesSyncedAt,
+		&m.GooglePendingSince, &m.CompanyPendingSince,
+		&m.GoogleSeenUpdateTime, &m.CompanySeenUpdateTime,
+		&m.CreateIntentAt, &m.LeaseUntil,
+	} {
+		*t = normTime(*t)
+	}
+	return clone(m)
+}
+
+// normTime truncates t to microseconds, the precision Firestore keeps.
+func normTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.Truncate(time.Microsecond).UTC()
+}

@@ -1,0 +1,614 @@
+package casesync_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/casebridge/casebridge/shared/casesync"
+	"github.com/casebridge/casebridge/shared/crmsim"
+	"github.com/casebridge/casebridge/shared/csapi/csapitest"
+)
+
+func (w *world) crmComments(id string) []casesync.Comment {
+	w.t.Helper()
+	cs, err := w.crm.ListComments(w.ctx, id)
+	if err != nil {
+		w.t.Fatalf("list CRM comments: %v", err)
+	}
+	return cs
+}
+
+func (w *world) googleBodies(name string) []string {
+	var out []string
+	for _, c := range w.google.Comments(name) {
+		out = append(out, c.Body)
+	}
+	return out
+}
+
+func countWithPrefix(bodies []string, prefix string) int {
+	n := 0
+	for _, b := range bodies {
+		if strings.HasPrefix(b, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+func bodiesOf(cs []casesync.Comment) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.Body)
+	}
+	return out
+}
+
+func TestAGoogleCaseGetsOneCRMCaseAndTheLinkComment(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name := w.newGoogleCase("VM will not boot", "P1")
+	w.settle()
+	w.settle()
+
+	m := w.mapping(name)
+	c, err := w.crm.GetCase(w.ctx, m.CompanyCaseID)
+	if err != nil {
+		t.Fatalf("CRM case: %v", err)
+	}
+	if c.GoogleCase != name || c.Subject != "VM will not boot" || c.Priority != "urgent" {
+		t.Errorf("CRM case = %+v; want subject, Google case field and priority urgent (P1)", c)
+	}
+	if !strings.HasPrefix(c.Description, "CONTENT MIRRORED FROM GOOGLE SUPPORT:\n") {
+		t.Errorf("CRM description %q lacks the mirrored-content prefix", c.Description)
+	}
+	if got := countWithPrefix(w.googleBodies(name), casesync.LinkLine(m.CompanyCaseID)); got != 1 {
+		t.Errorf("link comments on the Google case = %d, want 1", got)
+	}
+	if n := len(w.crm.Tickets()); n != 1 {
+		t.Errorf("CRM has %d tickets, want 1", n)
+	}
+}
+
+func TestAFlaggedCRMCaseGetsOneGoogleCase(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	id := w.crm.CreateTicket(crmsim.Ticket{Subject: "Billing export empty", Description: "Since Monday.", Priority: "high", SyncFlag: true, Requester: "bob"})
+	unflagged := w.crm.CreateTicket(crmsim.Ticket{Subject: "Printer", Description: "jammed", Priority: "low"})
+	w.settle()
+	w.settle()
+
+	c, _ := w.crm.GetCase(w.ctx, id)
+	if c.GoogleCase == "" {
+		t.Fatalf("the flagged CRM case was not linked to a Google case")
+	}
+	g, ok := w.google.Case(c.GoogleCase)
+	if !ok {
+		t.Fatalf("Google case %s does not exist", c.GoogleCase)
+	}
+	if g.DisplayName != "Billing export empty" || g.Priority != "P2" || !g.TestCase {
+		t.Errorf("Google case = %+v; want the subject, P2 and testCase", g)
+	}
+	if !strings.Contains(g.Description, casesync.LinkLine(id)) {
+		t.Errorf("Google description lacks the link line")
+	}
+	if n := len(w.google.Cases()); n != 1 {
+		t.Errorf("Google has %d cases, want 1 (the unflagged CRM case %s must not sync)", n, unflagged)
+	}
+}
+
+func TestExistingCounterpartsAreLinkedNotDuplicated(t *testing.T) {
+	t.Run("a CRM case whose Google-case field names an existing Google case links to it", func(t *testing.T) {
+		w := newWorld(t, casesync.Config{})
+		name := w.newGoogleCase("Existing", "P3")
+		id := w.crm.CreateTicket(crmsim.Ticket{Subject: "Existing", Description: "d", Priority: "normal", GoogleCase: name})
+		w.settle()
+		w.settle()
+		if n := len(w.crm.Tickets()); n != 1 {
+			t.Errorf("CRM has %d tickets, want 1", n)
+		}
+		if n := len(w.google.Cases()); n != 1 {
+			t.Errorf("Google has %d cases, want 1", n)
+		}
+		if got := w.mapping(name).CompanyCaseID; got != id {
+			t.Errorf("mapping links CRM case %q, want %q", got, id)
+		}
+	})
+	t.Run("a Google case carrying the link comment for a flagged CRM case is linked to it", func(t *testing.T) {
+		w := newWorld(t, casesync.Config{})
+		id := w.crm.CreateTicket(crmsim.Ticket{Subject: "Linked by hand", Description: "d", Priority: "normal", SyncFlag: true})
+		// An old Google case, outside the age limit, carries the link comment.
+		name := w.newGoogleCase("Linked by hand", "P3")
+		if _, err := w.google.AddComment(name, casesync.LinkLine(id), csapitest.Actor{DisplayName: "casebridge", Email: connectorEmail}); err != nil {
+			t.Fatal(err)
+		}
+		w.settle()
+		w.settle()
+		if n := len(w.google.Cases()); n != 1 {
+			t.Errorf("Google has %d cases, want 1", n)
+		}
+		if n := len(w.crm.Tickets()); n != 1 {
+			t.Errorf("CRM has %d tickets, want 1", n)
+		}
+		c, _ := w.crm.GetCase(w.ctx, id)
+		if c.GoogleCase != name {
+			t.Errorf("CRM case links %q, want %q", c.GoogleCase, name)
+		}
+	})
+}
+
+func TestCommentsMirrorBothWaysOnceWithoutEcho(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name := w.newGoogleCase("Comments", "P2")
+	w.settle()
+	id := w.mapping(name).CompanyCaseID
+
+	if _, err := w.google.AddComment(name, "Customer detail from the console.", csapitest.Actor{DisplayName: "Alice", Email: customer}); err != nil {
+		t.Fatal(err)
+	}
+	agentName, err := w.google.AddAgentComment(name, "Please send the serial console log.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.crm.AddHumanComment(id, "Bob", "Here is what we see.", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.crm.AddHumanComment(id, "Bob", "Internal: customer is on a trial.", false); err != nil {
+		t.Fatal(err)
+	}
+	w.settle()
+	w.settle()
+
+	crmBodies := bodiesOf(w.crmComments(id))
+	if got := countWithPrefix(crmBodies, "[Google Comment "); got != 2 {
+		t.Errorf("CRM has %d mirrored Google comments, want 2: %q", got, crmBodies)
+	}
+	agentID := agentName[strings.LastIndex(agentName, "/")+1:]
+	agent := ""
+	for _, b := range crmBodies {
+		if strings.HasPrefix(b, "[Google Comment "+agentID+" by ") {
+			agent = b
+		}
+	}
+	if !strings.Contains(agent, "(Google Support)]") || !strings.HasSuffix(agent, "Please send the serial console log.") {
+		t.Errorf("agent comment in the CRM = %q; want it attributed to Google Support with its text", agent)
+	}
+	gBodies := w.googleBodies(name)
+	if got := countWithPrefix(gBodies, "[Company Comment "); got != 1 {
+		t.Errorf("Google has %d mirrored CRM comments, want exactly 1 (the public one): %q", got, gBodies)
+	}
+	for _, b := range gBodies {
+		if strings.Contains(b, "trial") {
+			t.Errorf("an internal CRM note reached Google: %q", b)
+		}
+		if strings.HasPrefix(b, "[Google Comment ") {
+			t.Errorf("a mirrored comment echoed back to Google: %q", b)
+		}
+	}
+	for _, b := range crmBodies {
+		if strings.HasPrefix(b, "[Company Comment ") {
+			t.Errorf("a mirrored comment echoed back to the CRM: %q", b)
+		}
+	}
+}
+
+func TestALongCRMCommentIsSplitIntoNumberedParts(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name := w.newGoogleCase("Long", "P3")
+	w.settle()
+	id := w.mapping(name).CompanyCaseID
+	long := strings.Repeat("log line with details\n", 1500) // 33,000 characters
+	if _, err := w.crm.AddHumanComment(id, "Bob", long, true); err != nil {
+		t.Fatal(err)
+	}
+	w.settle()
+	var parts []string
+	for _, b := range w.googleBodies(name) {
+		if strings.HasPrefix(b, "[Company Comment ") {
+			parts = append(parts, b)
+		}
+	}
+	if len(parts) != 3 {
+		t.Fatalf("got %d parts on Google, want 3", len(parts))
+	}
+	var joined strings.Builder
+	for i := 1; i <= 3; i++ {
+		found := false
+		for _, p := range parts {
+			if _, rest, ok := strings.Cut(p, " (part "+string(rune('0'+i))+"/3)\n\n"); ok {
+				joined.WriteString(rest)
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("part %d/3 is missing", i)
+		}
+	}
+	if joined.String() != long {
+		t.Errorf("the parts joined do not give back the comment (%d vs %d characters)", joined.Len(), len(long))
+	}
+}
+
+func TestAttachmentsCopyBothWaysBytesIntact(t *testing.T) {
+	w := newWorld(t, casesync.Config{MaxAttachmentBytes: 1 << 20})
+	name := w.newGoogleCase("Files", "P3")
+	w.settle()
+	id := w.mapping(name).CompanyCaseID
+
+	bin := []byte{0, 1, 2, 0, 255, 0, 'P', 'K', 3, 4, 0, 0}
+	if _, err := w.google.AddAttachment(name, "dump.bin", "application/octet-stream", bin, csapitest.Actor{DisplayName: "Alice", Email: customer}); err != nil {
+		t.Fatal(err)
+	}
+	text := []byte("crm side log\x00with a NUL\n")
+	if _, err := w.crm.AddHumanAttachment(id, "Bob", "crm.log", "text/plain", text); err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte{7}, 2<<20)
+	if _, err := w.crm.AddHumanAttachment(id, "Bob", "huge.iso", "application/octet-stream", big); err != nil {
+		t.Fatal(err)
+	}
+	w.settle()
+	w.settle()
+
+	catts, err := w.crm.ListAttachments(w.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(catts) != 3 {
+		t.Errorf("CRM has %d attachments, want 3 (two of its own, one copied)", len(catts))
+	}
+	for _, a := range catts {
+		if a.Filename != "dump.bin" {
+			continue
+		}
+		rc, err := w.crm.DownloadAttachment(w.ctx, id, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(rc)
+		rc.Close()
+		if !bytes.Equal(got, bin) {
+			t.Errorf("dump.bin in the CRM = %v, want %v", got, bin)
+		}
+	}
+	gatts := w.google.Attachments(name)
+	if len(gatts) != 2 {
+		t.Errorf("Google has %d attachments, want 2 (its own and crm.log; huge.iso is over the limit)", len(gatts))
+	}
+	for _, a := range gatts {
+		if a.Filename == "crm.log" {
+			data, _ := w.google.AttachmentData(a.Name)
+			if !bytes.Equal(data, text) {
+				t.Errorf("crm.log on Google = %q, want %q", data, text)
+			}
+		}
+		if a.Filename == "huge.iso" {
+			t.Errorf("huge.iso was copied although it is over the limit")
+		}
+	}
+	notices := 0
+	for _, b := range w.googleBodies(name) {
+		if strings.HasPrefix(b, "[Company Attachment ") && strings.Contains(b, `"huge.iso"`) && strings.Contains(b, "limit") {
+			notices++
+		}
+	}
+	if notices != 1 {
+		t.Errorf("Google has %d notices about huge.iso, want 1", notices)
+	}
+}
+
+func TestPriorityChangesCrossOver(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name := w.newGoogleCase("Priority", "P3")
+	w.settle()
+	id := w.mapping(name).CompanyCaseID
+
+	t.Run("a Google change reaches the CRM", func(t *testing.T) {
+		if err := w.google.SetPriority(name, "P1"); err != nil {
+			t.Fatal(err)
+		}
+		w.settle()
+		if c, _ := w.crm.GetCase(w.ctx, id); c.Priority != "urgent" {
+			t.Errorf("CRM priority = %q, want urgent", c.Priority)
+		}
+	})
+	t.Run("a CRM change reaches Google", func(t *testing.T) {
+		if err := w.crm.SetHumanPriority(id, "low"); err != nil {
+			t.Fatal(err)
+		}
+		w.settle()
+		if g, _ := w.google.Case(name); g.Priority != "P4" {
+			t.Errorf("Google priority = %q, want P4", g.Priority)
+		}
+	})
+	t.Run("when both change, the more urgent one wins", func(t *testing.T) {
+		if err := w.crm.SetHumanPriority(id, "high"); err != nil { // P2
+			t.Fatal(err)
+		}
+		if err := w.google.SetPriority(name, "P0"); err != nil {
+			t.Fatal(err)
+		}
+		w.settle()
+		g, _ := w.google.Case(name)
+		c, _ := w.crm.GetCase(w.ctx, id)
+		if g.Priority != "P0" || c.Priority != "critical" {
+			t.Errorf("priorities = Google %q, CRM %q; want P0 and critical", g.Priority, c.Priority)
+		}
+	})
+}
+
+func TestClosingCarriesOverAndCleanupFollows(t *testing.T) {
+	t.Run("closing the Google case closes the CRM case", func(t *testing.T) {
+		w := newWorld(t, casesync.Config{})
+		name := w.newGoogleCase("Close me", "P3")
+		w.settle()
+		id := w.mapping(name).CompanyCaseID
+		if err := w.google.CloseCase(name); err != nil {
+			t.Fatal(err)
+		}
+		w.settle()
+		if c, _ := w.crm.GetCase(w.ctx, id); !c.Closed {
+			t.Errorf("CRM case still open")
+		}
+		m := w.mapping(name)
+		if m.ResolvedAt.IsZero() {
+			t.Fatalf("mapping not resolved")
+		}
+		w.clock.Advance(29 * 24 * time.Hour)
+		if n, err := w.engine.Cleanup(w.ctx); err != nil || n != 0 {
+			t.Errorf("Cleanup after 29 days = %d, %v; want 0", n, err)
+		}
+		w.clock.Advance(2 * 24 * time.Hour)
+		if n, err := w.engine.Cleanup(w.ctx); err != nil || n != 1 {
+			t.Errorf("Cleanup after 31 days = %d, %v; want 1", n, err)
+		}
+		if n, err := w.engine.Cleanup(w.ctx); err != nil || n != 0 {
+			t.Errorf("second Cleanup = %d, %v; want 0", n, err)
+		}
+	})
+	t.Run("closing the CRM case closes the Google case", func(t *testing.T) {
+		w := newWorld(t, casesync.Config{})
+		id := w.crm.CreateTicket(crmsim.Ticket{Subject: "Close from CRM", Description: "d", Priority: "normal", SyncFlag: true})
+		w.settle()
+		c, _ := w.crm.GetCase(w.ctx, id)
+		if err := w.crm.HumanClose(id); err != nil {
+			t.Fatal(err)
+		}
+		w.settle()
+		if g, _ := w.google.Case(c.GoogleCase); g.State != "CLOSED" {
+			t.Errorf("Google case state = %q, want CLOSED", g.State)
+		}
+	})
+}
+
+func TestReopenPolicy(t *testing.T) {
+	setup := func(t *testing.T, policy casesync.ReopenPolicy) (*world, string, string) {
+		w := newWorld(t, casesync.Config{ReopenPolicy: policy})
+		name := w.newGoogleCase("Reopen", "P3")
+		w.settle()
+		id := w.mapping(name).CompanyCaseID
+		if err := w.crm.HumanClose(id); err != nil {
+			t.Fatal(err)
+		}
+		w.settle()
+		if err := w.crm.HumanReopen(id); err != nil {
+			t.Fatal(err)
+		}
+		w.settle()
+		w.settle()
+		return w, name, id
+	}
+	t.Run("by default the reopened CRM case is told once and stays open", func(t *testing.T) {
+		w, name, id := setup(t, "")
+		c, _ := w.crm.GetCase(w.ctx, id)
+		if c.Closed {
+			t.Errorf("casebridge closed the reopened CRM case again")
+		}
+		if got := countWithPrefix(bodiesOf(w.crmComments(id)), "This case was reopened, but its Google Cloud support case "+name); got != 1 {
+			t.Errorf("reopen notices = %d, want 1", got)
+		}
+		if n := len(w.google.Cases()); n != 1 {
+			t.Errorf("Google has %d cases, want 1", n)
+		}
+	})
+	t.Run("with the new-case policy a new linked Google case is opened", func(t *testing.T) {
+		w, name, id := setup(t, casesync.ReopenNewCase)
+		c, _ := w.crm.GetCase(w.ctx, id)
+		if c.GoogleCase == name || c.GoogleCase == "" {
+			t.Fatalf("CRM case links %q; want a new Google case", c.GoogleCase)
+		}
+		if n := len(w.google.Cases()); n != 2 {
+			t.Errorf("Google has %d cases, want 2", n)
+		}
+		if _, err := w.crm.AddHumanComment(id, "Bob", "It broke again.", true); err != nil {
+			t.Fatal(err)
+		}
+		w.settle()
+		if got := countWithPrefix(w.googleBodies(c.GoogleCase), "[Company Comment "); got != 1 {
+			t.Errorf("the new Google case got %d mirrored comments, want 1", got)
+		}
+	})
+}
+
+func TestDuplicateDeliveriesRunConcurrentlyEndWithOneCopy(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name := w.newGoogleCase("Twice", "P3")
+	w.settle()
+	id := w.mapping(name).CompanyCaseID
+	if _, err := w.google.AddComment(name, "only once please", csapitest.Actor{DisplayName: "Alice", Email: customer}); err != nil {
+		t.Fatal(err)
+	}
+	w.tick()
+	g, _ := w.google.Case(name)
+	upd, _ := time.Parse(time.RFC3339Nano, g.UpdateTime)
+	ref := casesync.CaseRef{Side: casesync.SideGoogle, ID: name, UpdateTime: upd}
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = w.engine.SyncCase(w.ctx, ref)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, casesync.ErrLeaseHeld) {
+			t.Errorf("SyncCase: %v", err)
+		}
+	}
+	// Redelivery of the ones that found the lease held.
+	for range errs {
+		if _, err := w.engine.SyncCase(w.ctx, ref); err != nil {
+			t.Errorf("redelivered SyncCase: %v", err)
+		}
+	}
+	w.settle()
+	if got := countWithPrefix(bodiesOf(w.crmComments(id)), "[Google Comment "); got != 1 {
+		t.Errorf("CRM has %d copies, want 1", got)
+	}
+}
+
+func TestACrashAfterTheSideEffectLeavesOneCopy(t *testing.T) {
+	tests := []struct {
+		name  string
+		crm   string // CRM call that crashes after doing its work
+		goog  string // Google call that crashes after doing its work
+		setup func(w *world) (check func(t *testing.T))
+	}{
+		{
+			name: "a Google comment mirrored to the CRM",
+			crm:  "AddComment",
+			setup: func(w *world) func(t *testing.T) {
+				name := w.newGoogleCase("c", "P3")
+				w.settle()
+				id := w.mapping(name).CompanyCaseID
+				w.google.AddComment(name, "hello", csapitest.Actor{DisplayName: "Alice", Email: customer})
+				return func(t *testing.T) {
+					if got := countWithPrefix(bodiesOf(w.crmComments(id)), "[Google Comment "); got != 1 {
+						t.Errorf("CRM copies = %d, want 1", got)
+					}
+				}
+			},
+		},
+		{
+			name: "a CRM comment mirrored to Google",
+			goog: "AddComment",
+			setup: func(w *world) func(t *testing.T) {
+				name := w.newGoogleCase("c", "P3")
+				w.settle()
+				id := w.mapping(name).CompanyCaseID
+				w.crm.AddHumanComment(id, "Bob", "hi", true)
+				return func(t *testing.T) {
+					if got := countWithPrefix(w.googleBodies(name), "[Company Comment "); got != 1 {
+						t.Errorf("Google copies = %d, want 1", got)
+					}
+				}
+			},
+		},
+		{
+			name: "a CRM case created for a Google case",
+			crm:  "CreateCase",
+			setup: func(w *world) func(t *testing.T) {
+				w.newGoogleCase("c", "P3")
+				return func(t *testing.T) {
+					if n := len(w.crm.Tickets()); n != 1 {
+						t.Errorf("CRM tickets = %d, want 1", n)
+					}
+				}
+			},
+		},
+		{
+			name: "a Google case created for a CRM case, with the search index lagging",
+			goog: "CreateCase",
+			setup: func(w *world) func(t *testing.T) {
+				w.crm.CreateTicket(crmsim.Ticket{Subject: "c", Description: "d", Priority: "normal", SyncFlag: true})
+				w.google.SetSearchLag(3 * time.Second)
+				return func(t *testing.T) {
+					if n := len(w.google.Cases()); n != 1 {
+						t.Errorf("Google cases = %d, want 1", n)
+					}
+				}
+			},
+		},
+		{
+			name: "an attachment copied to Google",
+			goog: "UploadAttachment",
+			setup: func(w *world) func(t *testing.T) {
+				name := w.newGoogleCase("c", "P3")
+				w.settle()
+				id := w.mapping(name).CompanyCaseID
+				w.crm.AddHumanAttachment(id, "Bob", "a.bin", "application/octet-stream", []byte{0, 1, 0})
+				return func(t *testing.T) {
+					if n := len(w.google.Attachments(name)); n != 1 {
+						t.Errorf("Google attachments = %d, want 1", n)
+					}
+					if as, _ := w.crm.ListAttachments(w.ctx, id); len(as) != 1 {
+						t.Errorf("CRM attachments = %d, want 1 (no copy back)", len(as))
+					}
+				}
+			},
+		},
+		{
+			name: "an attachment copied to the CRM",
+			crm:  "UploadAttachment",
+			setup: func(w *world) func(t *testing.T) {
+				name := w.newGoogleCase("c", "P3")
+				w.settle()
+				id := w.mapping(name).CompanyCaseID
+				w.google.AddAttachment(name, "g.bin", "application/octet-stream", []byte{9, 0, 9}, csapitest.Actor{DisplayName: "Alice", Email: customer})
+				return func(t *testing.T) {
+					if as, _ := w.crm.ListAttachments(w.ctx, id); len(as) != 1 {
+						t.Errorf("CRM attachments = %d, want 1", len(as))
+					}
+					if n := len(w.google.Attachments(name)); n != 1 {
+						t.Errorf("Google attachments = %d, want 1 (no copy back)", n)
+					}
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t, casesync.Config{CreateRecheckDelay: 10 * time.Second})
+			check := tt.setup(w)
+			crash := &crashAfter{}
+			if tt.crm != "" {
+				crash.op, crash.left = tt.crm, 1
+				w.engine.CRM = crashingCRM{CRM: w.crm, crashAfter: crash}
+			} else {
+				crash.op, crash.left = tt.goog, 1
+				w.engine.Google = crashingGoogle{Google: w.engine.Google, crashAfter: crash}
+			}
+			// Deliver like Pub/Sub: a failed event comes back.
+			for round := 0; round < 20; round++ {
+				w.tick()
+				w.engine.PollGoogle(w.ctx)
+				w.engine.PollCRM(w.ctx)
+				refs := w.queue.take()
+				retry := false
+				for _, ref := range refs {
+					if _, err := w.engine.SyncCase(w.ctx, ref); err != nil {
+						if !casesync.IsTransient(err) {
+							t.Fatalf("SyncCase: permanent error %v", err)
+						}
+						retry = true
+						w.queue.PublishSyncRequested(w.ctx, ref)
+					}
+				}
+				if !retry && len(refs) == 0 && crash.left == 0 {
+					break
+				}
+			}
+			if crash.left != 0 {
+				t.Fatalf("the crash was never injected")
+			}
+			w.settle()
+			check(t)
+		})
+	}
+}

@@ -1,0 +1,178 @@
+package casesync
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Every comment casebridge writes starts with a recognisable first line, so
+// that it is never mirrored back (no echo) and so that a reconciliation that
+// crashed after writing can find what it wrote (exactly once).
+//
+//	[Google Comment 123 by Jane Doe]                    a mirrored Google comment
+//	[Company Comment 42 by Bob] (part 2/3)              one part of a long CRM comment
+//	[Google Attachment 0684M00000P3h1fQAB by Jane Doe]  an attachment that could not be copied
+//	This case is now syncing with Company Case: 42
+//	This case has not synced properly in 25m.
+//	Syncing has resumed.
+
+var markerRE = regexp.MustCompile(`^\[(Google|Company) (Comment|Attachment) ([^\s\]]+) by ([^\n]*?)\](?: \(part (\d+)/(\d+)\))?(?:\n|$)`)
+
+// marker is the parsed origin line of a comment casebridge wrote.
+type marker struct {
+	From  Side   // the side the mirrored item came from
+	Kind  string // "Comment" or "Attachment"
+	ID    string // the item's id on its own side
+	Part  int    // 1-based part number of a split comment; 0 when not split
+	Parts int
+}
+
+func parseMarker(body string) (marker, bool) {
+	m := markerRE.FindStringSubmatch(body)
+	if m == nil {
+		return marker{}, false
+	}
+	mk := marker{From: SideGoogle, Kind: m[2], ID: m[3]}
+	if m[1] == "Company" {
+		mk.From = SideCompany
+	}
+	if m[5] != "" {
+		mk.Part, _ = strconv.Atoi(m[5])
+		mk.Parts, _ = strconv.Atoi(m[6])
+	}
+	return mk, true
+}
+
+// sideLabel is how a side is named in markers.
+func sideLabel(s Side) string {
+	if s == SideGoogle {
+		return "Google"
+	}
+	return "Company"
+}
+
+func commentHeader(from Side, id, author string) string {
+	return fmt.Sprintf("[%s Comment %s by %s]", sideLabel(from), id, oneLine(author))
+}
+
+func attachmentHeader(from Side, id, author string) string {
+	return fmt.Sprintf("[%s Attachment %s by %s]", sideLabel(from), id, oneLine(author))
+}
+
+// oneLine keeps an author name from breaking the marker line.
+func oneLine(s string) string {
+	s = strings.Map(func(r rune) rune {
+		switch r {
+		case '\n', '\r', ']':
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+const linkPrefix = "This case is now syncing with Company Case: "
+
+// LinkLine is the line that ties a Google case to a CRM case: posted as a
+// comment on Google cases that got a CRM case, and written into the
+// description of Google cases created from a CRM case.
+func LinkLine(companyCaseID string) string { return linkPrefix + companyCaseID }
+
+// hasLinkLine reports whether text holds the link line for exactly this id
+// on a line of its own ("42" does not match "420").
+func hasLinkLine(text, companyCaseID string) bool {
+	want := LinkLine(companyCaseID)
+	for _, line := range strings.Split(text, "\n") {
+		if strings.TrimSpace(line) == want {
+			return true
+		}
+	}
+	return false
+}
+
+const resumedText = "Syncing has resumed."
+
+var outageRE = regexp.MustCompile(`^This case has not synced properly in [0-9hms.]+\.$`)
+
+// OutageText is the comment posted when a case has not synced in d.
+func OutageText(d time.Duration) string {
+	return fmt.Sprintf("This case has not synced properly in %s.", roundDuration(d))
+}
+
+func roundDuration(d time.Duration) time.Duration {
+	if d >= time.Minute {
+		return d.Round(time.Minute)
+	}
+	return d.Round(time.Second)
+}
+
+const reopenPrefix = "This case was reopened, but its Google Cloud support case "
+
+func reopenText(googleCase string, policy ReopenPolicy, newCase string) string {
+	if policy == ReopenNewCase && newCase != "" {
+		return reopenPrefix + googleCase + " is closed and cannot be reopened. A new Google Cloud support case, " + newCase + ", now syncs with this case."
+	}
+	return reopenPrefix + googleCase + " is closed and cannot be reopened. Comments added here are no longer sent to Google; open a new case to reach Google Cloud Support."
+}
+
+// notice kinds for outage bookkeeping.
+type noticeKind int
+
+const (
+	noticeNone noticeKind = iota
+	noticeOutage
+	noticeResumed
+)
+
+// connectorText reports whether a comment body is one casebridge writes
+// (a mirrored item or one of its notices), and which notice it is.
+func connectorText(body string) (bool, noticeKind) {
+	if _, ok := parseMarker(body); ok {
+		return true, noticeNone
+	}
+	b := strings.TrimSpace(body)
+	switch {
+	case b == resumedText:
+		return true, noticeResumed
+	case outageRE.MatchString(b):
+		return true, noticeOutage
+	case strings.HasPrefix(b, linkPrefix) && !strings.Contains(b, "\n"):
+		return true, noticeNone
+	case strings.HasPrefix(b, reopenPrefix):
+		return true, noticeNone
+	}
+	return false, noticeNone
+}
+
+// splitComment splits text into chunks of at most limit runes, preferring to
+// break after a newline or a space near the end of a chunk. Nothing is lost:
+// concatenating the chunks gives text back.
+func splitComment(text string, limit int) []string {
+	r := []rune(text)
+	if len(r) <= limit {
+		return []string{text}
+	}
+	var parts []string
+	for len(r) > limit {
+		cut := limit
+		for i := limit; i > limit*3/4; i-- {
+			if r[i-1] == '\n' || r[i-1] == ' ' {
+				cut = i
+				break
+			}
+		}
+		parts = append(parts, string(r[:cut]))
+		r = r[cut:]
+	}
+	if len(r) > 0 {
+		parts = append(parts, string(r))
+	}
+	return parts
+}

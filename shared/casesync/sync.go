@@ -1,0 +1,1157 @@
+package casesync
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// SyncCase reconciles the mapping of one case, both ways: it links or creates
+// the counterpart, mirrors new comments and attachments each way exactly
+// once, carries priority changes, and closes. It is safe to run twice and
+// safe to crash at any line: before writing anything to a side it checks that
+// side for casebridge's marker of the same item, and no two reconciliations of
+// one mapping run at once (a lease on the mapping).
+func (e *Engine) SyncCase(ctx context.Context, ref CaseRef) (SyncResult, error) {
+	if ref.MappingID == "" && (!ref.Side.Valid() || ref.ID == "") {
+		return SyncResult{}, &InputError{Reason: fmt.Sprintf("case reference needs a side (google or company) and an id, or a mapping id; got side %q id %q", ref.Side, ref.ID)}
+	}
+	r := &reconciliation{e: e, cfg: e.cfg(), start: e.now()}
+	r.log = e.log().With("side", string(ref.Side), "case", ref.ID)
+
+	m, skip, err := r.resolve(ctx, ref)
+	if err != nil || skip != "" {
+		return SyncResult{MappingID: m.ID, Skipped: skip}, err
+	}
+	if !ref.UpdateTime.IsZero() && !ref.UpdateTime.After(m.seenUpdateTime(ref.Side)) && m.Linked() {
+		return SyncResult{MappingID: m.ID, Skipped: "unchanged since its last reconciliation"}, nil
+	}
+
+	r.holder = newHolder()
+	m, err = e.Store.AcquireLease(ctx, m.ID, r.holder, r.start, r.start.Add(r.cfg.LeaseDuration))
+	if err != nil {
+		return SyncResult{MappingID: m.ID}, err
+	}
+	r.m = m
+	r.log = r.log.With("mapping", m.ID)
+	defer func() {
+		// Release even if the caller's context is gone.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := e.Store.ReleaseLease(rctx, m.ID, r.holder); err != nil {
+			r.log.WarnContext(ctx, "release lease", "error", err)
+		}
+	}()
+	// A second look under the lease: another worker may have just finished.
+	if !ref.UpdateTime.IsZero() && !ref.UpdateTime.After(r.m.seenUpdateTime(ref.Side)) && r.m.Linked() {
+		return SyncResult{MappingID: m.ID, Skipped: "unchanged since its last reconciliation"}, nil
+	}
+
+	err = r.run(ctx)
+	if serr := r.save(ctx, err == nil); serr != nil && err == nil {
+		err = serr
+	}
+	res := SyncResult{MappingID: m.ID, Actions: r.actions}
+	if err != nil {
+		r.log.WarnContext(ctx, "reconciliation failed", "error", err, "transient", IsTransient(err), "actions", len(r.actions))
+		return res, err
+	}
+	r.log.InfoContext(ctx, "reconciliation finished", "actions", len(r.actions))
+	return res, nil
+}
+
+// InputError is a permanent error about a malformed request.
+type InputError struct{ Reason string }
+
+func (e *InputError) Error() string { return e.Reason }
+
+func newHolder() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// reconciliation is the state of one SyncCase run.
+type reconciliation struct {
+	e      *Engine
+	cfg    Config
+	log    *slog.Logger
+	start  time.Time
+	holder string
+	m      Mapping
+
+	g    *GoogleCase
+	c    *CompanyCase
+	gAt  time.Time // when g was read
+	cAt  time.Time
+	gCom, cCom []Comment    // nil until listed
+	gAtt, cAtt []Attachment // nil until listed
+	gComOK, cComOK, gAttOK, cAttOK bool
+
+	// What this run learnt, saved at the end (also after a failure).
+	doneG, doneC map[string]bool
+	newContent   bool
+	actions      []string
+	priority     *Priority
+	closedG      *bool
+	closedC      *bool
+	resolvedAt   *time.Time
+	reopenNotice *bool
+}
+
+func (r *reconciliation) act(format string, args ...any) {
+	r.actions = append(r.actions, fmt.Sprintf(format, args...))
+}
+
+// resolve finds (or creates) the mapping for ref. skip is non-empty when the
+// case needs no mapping.
+func (r *reconciliation) resolve(ctx context.Context, ref CaseRef) (Mapping, string, error) {
+	e := r.e
+	if ref.MappingID != "" {
+		m, err := e.Store.GetMapping(ctx, ref.MappingID)
+		if IsNotFound(err) {
+			return Mapping{}, "mapping no longer exists", nil
+		}
+		return m, "", err
+	}
+	init := func(origin Side, p Priority) func(*Mapping) {
+		return func(m *Mapping) {
+			m.Origin = origin
+			m.CreatedAt = r.start
+			m.NewContentAt = r.start
+			m.Priority = p
+			// The origin side is fully read by the first reconciliation; the
+			// other side has nothing yet.
+			m.GoogleUpdatesSyncedAt = r.start
+			m.CompanyUpdatesSyncedAt = r.start
+		}
+	}
+	if ref.Side == SideGoogle {
+		m, _, err := e.Store.ResolveMapping(ctx, ref.ID, "", false, nil)
+		if err == nil {
+			return m, "", nil
+		}
+		if !IsNotFound(err) {
+			return Mapping{}, "", err
+		}
+		g, err := r.getGoogle(ctx, ref.ID)
+		if IsNotFound(err) {
+			return Mapping{}, "Google case does not exist", nil
+		}
+		if err != nil {
+			return Mapping{}, "", err
+		}
+		if g.Closed() {
+			return Mapping{}, "closed Google case without a counterpart", nil
+		}
+		if r.start.Sub(g.CreateTime) >= r.cfg.MaxCaseAge {
+			return Mapping{}, "Google case is older than the age limit", nil
+		}
+		m, created, err := e.Store.ResolveMapping(ctx, g.Name, "", true, init(SideGoogle, g.Priority))
+		if created {
+			r.log.InfoContext(ctx, "mapping created", "mapping", m.ID, "origin", "google")
+		}
+		return m, "", err
+	}
+
+	c, err := r.getCompany(ctx, ref.ID)
+	if IsNotFound(err) {
+		return Mapping{}, "CRM case does not exist", nil
+	}
+	if err != nil {
+		return Mapping{}, "", err
+	}
+	eligible := !c.Closed && (c.SyncFlag || c.GoogleCase != "")
+	p, ok := r.cfg.Priorities.Google(c.Priority)
+	if !ok {
+		p = P3
+	}
+	m, created, err := e.Store.ResolveMapping(ctx, c.GoogleCase, c.ID, eligible, init(SideCompany, p))
+	if IsNotFound(err) {
+		return Mapping{}, "CRM case is not flagged for sync", nil
+	}
+	if created {
+		r.log.InfoContext(ctx, "mapping created", "mapping", m.ID, "origin", "company")
+	}
+	return m, "", err
+}
+
+func (r *reconciliation) getGoogle(ctx context.Context, name string) (*GoogleCase, error) {
+	at := r.e.now()
+	g, err := r.e.Google.GetCase(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	r.g, r.gAt = &g, at
+	return r.g, nil
+}
+
+func (r *reconciliation) getCompany(ctx context.Context, id string) (*CompanyCase, error) {
+	at := r.e.now()
+	c, err := r.e.CRM.GetCase(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	r.c, r.cAt = &c, at
+	return r.c, nil
+}
+
+func (r *reconciliation) run(ctx context.Context) error {
+	r.doneG = map[string]bool{}
+	r.doneC = map[string]bool{}
+	m := &r.m
+	// Read each known side once (a case read while resolving is reused).
+	if m.GoogleCase != "" && (r.g == nil || r.g.Name != m.GoogleCase) {
+		if _, err := r.getGoogle(ctx, m.GoogleCase); err != nil {
+			return err
+		}
+	}
+	if m.CompanyCaseID != "" && (r.c == nil || r.c.ID != m.CompanyCaseID) {
+		if _, err := r.getCompany(ctx, m.CompanyCaseID); err != nil {
+			return err
+		}
+	}
+	if err := r.link(ctx); err != nil {
+		return err
+	}
+	if err := r.reopen(ctx); err != nil {
+		return err
+	}
+	if err := r.comments(ctx); err != nil {
+		return err
+	}
+	if err := r.attachments(ctx); err != nil {
+		return err
+	}
+	if err := r.syncPriority(ctx); err != nil {
+		return err
+	}
+	return r.close(ctx)
+}
+
+// keepLease renews the lease before a side effect if it is running out, so a
+// long reconciliation (large attachments) does not lose it.
+func (r *reconciliation) keepLease(ctx context.Context) error {
+	now := r.e.now()
+	if r.m.LeaseUntil.Sub(now) > r.cfg.LeaseDuration/2 {
+		return nil
+	}
+	m, err := r.e.Store.AcquireLease(ctx, r.m.ID, r.holder, now, now.Add(r.cfg.LeaseDuration))
+	if err != nil {
+		return fmt.Errorf("renew lease: %w", err)
+	}
+	r.m.LeaseUntil = m.LeaseUntil
+	return nil
+}
+
+// ---- linking and creation ----
+
+func (r *reconciliation) link(ctx context.Context) error {
+	m := &r.m
+	if m.CompanyCaseID == "" {
+		if err := r.linkCompany(ctx); err != nil {
+			return err
+		}
+	}
+	if m.GoogleCase == "" {
+		if err := r.linkGoogle(ctx); err != nil {
+			return err
+		}
+	}
+	// The CRM's Google-case field names the linked case (idempotent).
+	if r.c != nil && r.c.GoogleCase != m.GoogleCase {
+		if err := r.keepLease(ctx); err != nil {
+			return err
+		}
+		if err := r.e.CRM.SetGoogleCase(ctx, r.c.ID, m.GoogleCase); err != nil {
+			return err
+		}
+		r.c.GoogleCase = m.GoogleCase
+		r.act("set the CRM case's Google case field")
+	}
+	// A Google case that got its CRM case says so, once.
+	// Checked until the first complete run has recorded the CRM side.
+	if m.Origin == SideGoogle && m.CompanySeenUpdateTime.IsZero() {
+		coms, err := r.googleComments(ctx)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(coms, func(c Comment) bool { return hasLinkLine(c.Body, m.CompanyCaseID) }) &&
+			!hasLinkLine(r.g.Description, m.CompanyCaseID) {
+			if err := r.keepLease(ctx); err != nil {
+				return err
+			}
+			c, err := r.e.Google.AddComment(ctx, m.GoogleCase, LinkLine(m.CompanyCaseID))
+			if err != nil {
+				return err
+			}
+			r.gCom = append(r.gCom, c)
+			r.doneG["c:"+c.ID] = true
+			r.act("posted the link comment on the Google case")
+		}
+	}
+	return nil
+}
+
+// linkCompany finds or creates the CRM case for a Google-origin mapping.
+func (r *reconciliation) linkCompany(ctx context.Context) error {
+	e, m := r.e, &r.m
+	found, ok, err := e.CRM.FindByGoogleCase(ctx, m.GoogleCase)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if err := r.recordIntent(ctx, SideCompany); err != nil {
+			return err
+		}
+		p, _ := r.cfg.Priorities.Company(orDefault(r.g.Priority))
+		found, err = e.CRM.CreateCase(ctx, NewCompanyCase{
+			Subject:     r.g.DisplayName,
+			Description: "CONTENT MIRRORED FROM GOOGLE SUPPORT:\n" + r.g.Description,
+			Priority:    p,
+			GoogleCase:  m.GoogleCase,
+		})
+		if err != nil {
+			return err
+		}
+		r.act("created CRM case %s", found.ID)
+	} else {
+		r.act("linked existing CRM case %s", found.ID)
+	}
+	lm, err := e.Store.LinkKey(ctx, m.ID, SideCompany, found.ID)
+	if err != nil {
+		return err
+	}
+	m.CompanyCaseID = lm.CompanyCaseID
+	m.CreateIntentAt, m.CreateIntentSide = time.Time{}, ""
+	r.c, r.cAt = &found, e.now()
+	return nil
+}
+
+// linkGoogle finds or creates the Google case for a CRM-origin mapping.
+func (r *reconciliation) linkGoogle(ctx context.Context) error {
+	e, m := r.e, &r.m
+	name, err := r.findLinkedGoogleCase(ctx, m.CompanyCaseID, nil)
+	if err != nil {
+		return err
+	}
+	if name == "" {
+		if m.CreateIntentSide == SideGoogle && r.start.Sub(m.CreateIntentAt) < r.cfg.CreateRecheckDelay {
+			// An earlier attempt may have created the case without the
+			// search index showing it yet. Wait rather than duplicate.
+			return &TransientError{Err: fmt.Errorf("a Google case for CRM case %s may have been created at %s; waiting for search to show it", m.CompanyCaseID, m.CreateIntentAt.Format(time.RFC3339))}
+		}
+		if err := r.recordIntent(ctx, SideGoogle); err != nil {
+			return err
+		}
+		g, err := e.Google.CreateCase(ctx, r.newGoogleCase(""))
+		if err != nil {
+			return err
+		}
+		name = g.Name
+		r.g, r.gAt = &g, e.now()
+		r.act("created Google case %s", name)
+	} else {
+		if _, err := r.getGoogle(ctx, name); err != nil {
+			return err
+		}
+		r.act("linked existing Google case %s", name)
+	}
+	lm, err := e.Store.LinkKey(ctx, m.ID, SideGoogle, name)
+	if err != nil {
+		return err
+	}
+	m.GoogleCase = lm.GoogleCase
+	m.CreateIntentAt, m.CreateIntentSide = time.Time{}, ""
+	return nil
+}
+
+func (r *reconciliation) newGoogleCase(preface string) NewGoogleCase {
+	c := r.c
+	subject := strings.TrimSpace(c.Subject)
+	if subject == "" {
+		subject = "CRM case " + c.ID
+	}
+	desc := strings.TrimSpace(c.Description)
+	if desc == "" {
+		desc = "(The CRM case has no description.)"
+	}
+	if preface != "" {
+		desc = preface + "\n\n" + desc
+	}
+	p, ok := r.cfg.Priorities.Google(c.Priority)
+	if !ok {
+		p = P3
+	}
+	return NewGoogleCase{DisplayName: subject, Description: desc + "\n\n" + LinkLine(c.ID), Priority: p}
+}
+
+// findLinkedGoogleCase searches Google for an open case carrying the link
+// line for this CRM case, in its description or its comments, skipping the
+// names in exclude. The oldest match wins.
+func (r *reconciliation) findLinkedGoogleCase(ctx context.Context, companyID string, exclude []string) (string, error) {
+	cands, err := r.e.Google.SearchText(ctx, LinkLine(companyID))
+	if err != nil {
+		return "", err
+	}
+	sort.Slice(cands, func(i, j int) bool { return cands[i].CreateTime.Before(cands[j].CreateTime) })
+	for _, g := range cands {
+		if g.Closed() || slices.Contains(exclude, g.Name) {
+			continue
+		}
+		if hasLinkLine(g.Description, companyID) {
+			return g.Name, nil
+		}
+		coms, err := r.e.Google.ListComments(ctx, g.Name)
+		if err != nil {
+			return "", err
+		}
+		for _, c := range coms {
+			if hasLinkLine(c.Body, companyID) {
+				return g.Name, nil
+			}
+		}
+	}
+	return "", nil
+}
+
+func (r *reconciliation) recordIntent(ctx context.Context, side Side) error {
+	if err := r.keepLease(ctx); err != nil {
+		return err
+	}
+	now := r.e.now()
+	_, err := r.e.Store.UpdateMapping(ctx, r.m.ID, func(m *Mapping) error {
+		if m.CreateIntentSide != side {
+			m.CreateIntentAt, m.CreateIntentSide = now, side
+		}
+		return nil
+	})
+	if err == nil && r.m.CreateIntentSide != side {
+		r.m.CreateIntentAt, r.m.CreateIntentSide = now, side
+	}
+	return err
+}
+
+func orDefault(p Priority) Priority {
+	if p < P0 || p > P4 {
+		return P3
+	}
+	return p
+}
+
+// ---- reopen ----
+
+// reopen handles a CRM case that is open again after both cases closed.
+func (r *reconciliation) reopen(ctx context.Context) error {
+	m := &r.m
+	if r.g == nil || r.c == nil || !r.g.Closed() || r.c.Closed || !m.CompanyClosed {
+		return nil
+	}
+	if m.ReopenNoticeSent {
+		return nil
+	}
+	if r.cfg.ReopenPolicy == ReopenNewCase {
+		return r.reopenWithNewCase(ctx)
+	}
+	coms, err := r.companyComments(ctx)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(coms, func(c Comment) bool { return strings.HasPrefix(c.Body, reopenPrefix+m.GoogleCase+" ") }) {
+		if err := r.keepLease(ctx); err != nil {
+			return err
+		}
+		c, err := r.e.CRM.AddComment(ctx, m.CompanyCaseID, reopenText(m.GoogleCase, ReopenComment, ""), true)
+		if err != nil {
+			return err
+		}
+		r.doneC["c:"+c.ID] = true
+		r.act("told the reopened CRM case that the Google case stays closed")
+	}
+	t := true
+	r.reopenNotice = &t
+	return nil
+}
+
+func (r *reconciliation) reopenWithNewCase(ctx context.Context) error {
+	e, m := r.e, &r.m
+	old := m.GoogleCase
+	exclude := append(slices.Clone(m.PreviousGoogleCases), old)
+	name, err := r.findLinkedGoogleCase(ctx, m.CompanyCaseID, exclude)
+	if err != nil {
+		return err
+	}
+	if name == "" {
+		if m.CreateIntentSide == SideGoogle && r.start.Sub(m.CreateIntentAt) < r.cfg.CreateRecheckDelay {
+			return &TransientError{Err: fmt.Errorf("a new Google case for reopened CRM case %s may have been created at %s; waiting for search to show it", m.CompanyCaseID, m.CreateIntentAt.Format(time.RFC3339))}
+		}
+		if err := r.recordIntent(ctx, SideGoogle); err != nil {
+			return err
+		}
+		g, err := e.Google.CreateCase(ctx, r.newGoogleCase("This case continues closed Google Cloud support case "+old+", whose CRM case was reopened."))
+		if err != nil {
+			return err
+		}
+		name = g.Name
+		r.act("created Google case %s for the reopened CRM case", name)
+	}
+	if _, err := e.Store.UpdateMapping(ctx, m.ID, func(x *Mapping) error {
+		if x.GoogleCase == old {
+			x.PreviousGoogleCases = append(x.PreviousGoogleCases, old)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	lm, err := e.Store.LinkKey(ctx, m.ID, SideGoogle, name)
+	if err != nil {
+		return err
+	}
+	if _, err := e.Store.UpdateMapping(ctx, m.ID, func(x *Mapping) error {
+		x.GoogleCase = name
+		x.GoogleItemsDone = nil
+		x.GoogleSeenUpdateTime = time.Time{}
+		x.GoogleClosed, x.CompanyClosed = false, false
+		x.ResolvedAt = time.Time{}
+		x.CreateIntentAt, x.CreateIntentSide = time.Time{}, ""
+		return nil
+	}); err != nil {
+		return err
+	}
+	m.PreviousGoogleCases = append(m.PreviousGoogleCases, old)
+	m.GoogleCase = lm.GoogleCase
+	m.GoogleItemsDone, m.GoogleSeenUpdateTime = nil, time.Time{}
+	m.GoogleClosed, m.CompanyClosed, m.ResolvedAt = false, false, time.Time{}
+	m.CreateIntentAt, m.CreateIntentSide = time.Time{}, ""
+	r.gCom, r.gComOK, r.gAtt, r.gAttOK = nil, false, nil, false
+	if _, err := r.getGoogle(ctx, name); err != nil {
+		return err
+	}
+	coms, err := r.companyComments(ctx)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(coms, func(c Comment) bool { return strings.HasPrefix(c.Body, reopenPrefix+old+" ") }) {
+		c, err := e.CRM.AddComment(ctx, m.CompanyCaseID, reopenText(old, ReopenNewCase, name), true)
+		if err != nil {
+			return err
+		}
+		r.doneC["c:"+c.ID] = true
+	}
+	// Everything said on the CRM case so far was for the old case.
+	for _, c := range coms {
+		r.doneC["c:"+c.ID] = true
+	}
+	atts, err := r.companyAttachments(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range atts {
+		r.doneC["a:"+a.ID] = true
+	}
+	return nil
+}
+
+// ---- listing, lazily ----
+
+func (r *reconciliation) googleChanged() bool {
+	return r.g != nil && r.g.UpdateTime.After(r.m.GoogleSeenUpdateTime)
+}
+
+func (r *reconciliation) companyChanged() bool {
+	return r.c != nil && r.c.UpdateTime.After(r.m.CompanySeenUpdateTime)
+}
+
+func (r *reconciliation) googleComments(ctx context.Context) ([]Comment, error) {
+	if !r.gComOK {
+		cs, err := r.e.Google.ListComments(ctx, r.m.GoogleCase)
+		if err != nil {
+			return nil, err
+		}
+		r.gCom, r.gComOK = append(cs, r.gCom...), true
+	}
+	return r.gCom, nil
+}
+
+func (r *reconciliation) companyComments(ctx context.Context) ([]Comment, error) {
+	if !r.cComOK {
+		cs, err := r.e.CRM.ListComments(ctx, r.m.CompanyCaseID)
+		if err != nil {
+			return nil, err
+		}
+		r.cCom, r.cComOK = append(cs, r.cCom...), true
+	}
+	return r.cCom, nil
+}
+
+func (r *reconciliation) googleAttachments(ctx context.Context) ([]Attachment, error) {
+	if !r.gAttOK {
+		as, err := r.e.Google.ListAttachments(ctx, r.m.GoogleCase)
+		if err != nil {
+			return nil, err
+		}
+		r.gAtt, r.gAttOK = append(as, r.gAtt...), true
+	}
+	return r.gAtt, nil
+}
+
+func (r *reconciliation) companyAttachments(ctx context.Context) ([]Attachment, error) {
+	if !r.cAttOK {
+		as, err := r.e.CRM.ListAttachments(ctx, r.m.CompanyCaseID)
+		if err != nil {
+			return nil, err
+		}
+		r.cAtt, r.cAttOK = append(as, r.cAtt...), true
+	}
+	return r.cAtt, nil
+}
+
+func (r *reconciliation) isDone(side Side, key string) bool {
+	if side == SideGoogle {
+		return r.doneG[key] || slices.Contains(r.m.GoogleItemsDone, key)
+	}
+	return r.doneC[key] || slices.Contains(r.m.CompanyItemsDone, key)
+}
+
+func (r *reconciliation) markDone(side Side, key string) {
+	if side == SideGoogle {
+		r.doneG[key] = true
+	} else {
+		r.doneC[key] = true
+	}
+}
+
+// ---- comments ----
+
+func (r *reconciliation) comments(ctx context.Context) error {
+	if !r.m.Linked() {
+		return nil
+	}
+	googleOpen := !r.g.Closed()
+	var newG, newC []Comment
+	if r.googleChanged() {
+		cs, err := r.googleComments(ctx)
+		if err != nil {
+			return err
+		}
+		newG = r.newComments(SideGoogle, cs)
+	}
+	if r.companyChanged() {
+		cs, err := r.companyComments(ctx)
+		if err != nil {
+			return err
+		}
+		newC = r.newComments(SideCompany, cs)
+	}
+	// Pair what casebridge already wrote (possibly just before a crash) with
+	// its source, so it is neither written again nor mirrored back.
+	if len(newC) > 0 && googleOpen {
+		if _, err := r.googleComments(ctx); err != nil {
+			return err
+		}
+	}
+	if len(newG) > 0 {
+		if _, err := r.companyComments(ctx); err != nil {
+			return err
+		}
+	}
+	written := map[string]map[int]bool{} // "<from>:<id>" -> parts already on the target
+	pair := func(side Side, cs []Comment) {
+		for _, c := range cs {
+			mk, ok := parseMarker(c.Body)
+			if !ok || mk.Kind != "Comment" || mk.From == side {
+				continue
+			}
+			k := string(mk.From) + ":" + mk.ID
+			if written[k] == nil {
+				written[k] = map[int]bool{}
+			}
+			written[k][max(mk.Part, 1)] = true
+		}
+	}
+	if r.gComOK {
+		pair(SideGoogle, r.gCom)
+	}
+	if r.cComOK {
+		pair(SideCompany, r.cCom)
+	}
+
+	for _, c := range newG {
+		if err := r.mirrorComment(ctx, SideGoogle, c, written[string(SideGoogle)+":"+c.ID]); err != nil {
+			return err
+		}
+	}
+	for _, c := range newC {
+		if !googleOpen {
+			// A closed Google case takes no more comments; the reopen
+			// notice (or the new case) tells the CRM side.
+			r.markDone(SideCompany, "c:"+c.ID)
+			continue
+		}
+		if err := r.mirrorComment(ctx, SideCompany, c, written[string(SideCompany)+":"+c.ID]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// newComments returns the comments of one side that still need a decision,
+// marking casebridge's own and, for the CRM, internal notes as done.
+func (r *reconciliation) newComments(side Side, cs []Comment) []Comment {
+	var out []Comment
+	for _, c := range cs {
+		key := "c:" + c.ID
+		if r.isDone(side, key) {
+			continue
+		}
+		if own, _ := connectorText(c.Body); own || c.ByConnector {
+			r.markDone(side, key)
+			continue
+		}
+		if side == SideCompany && !c.Public && !r.cfg.SyncInternalNotes {
+			// Internal notes never leave the CRM.
+			r.markDone(side, key)
+			continue
+		}
+		out = append(out, c)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].CreateTime.Before(out[j].CreateTime) })
+	return out
+}
+
+func authorOf(c Comment) string {
+	if c.GoogleSupport {
+		if c.AuthorName == "" {
+			return "Google Support"
+		}
+		return c.AuthorName + " (Google Support)"
+	}
+	return c.AuthorName
+}
+
+// mirrorComment writes c to the other side, skipping the parts that side
+// already has.
+func (r *reconciliation) mirrorComment(ctx context.Context, from Side, c Comment, have map[int]bool) error {
+	header := commentHeader(from, c.ID, authorOf(c))
+	if from == SideGoogle {
+		if !have[1] {
+			if err := r.keepLease(ctx); err != nil {
+				return err
+			}
+			w, err := r.e.CRM.AddComment(ctx, r.m.CompanyCaseID, header+"\n\n"+c.Body, *r.cfg.GoogleCommentsPublic)
+			if err != nil {
+				return err
+			}
+			r.markDone(SideCompany, "c:"+w.ID)
+			r.act("mirrored Google comment %s to the CRM", c.ID)
+		}
+		r.markDone(SideGoogle, "c:"+c.ID)
+		r.newContent = true
+		return nil
+	}
+	// Leave room for the header and the part label on every part.
+	room := MaxGoogleCommentLen - len([]rune(header)) - len(" (part 999/999)\n\n")
+	parts := splitComment(c.Body, room)
+	for i, p := range parts {
+		if have[i+1] || (len(parts) == 1 && have[1]) {
+			continue
+		}
+		body := header + "\n\n" + p
+		if len(parts) > 1 {
+			body = fmt.Sprintf("%s (part %d/%d)\n\n%s", header, i+1, len(parts), p)
+		}
+		if err := r.keepLease(ctx); err != nil {
+			return err
+		}
+		w, err := r.e.Google.AddComment(ctx, r.m.GoogleCase, body)
+		if err != nil {
+			return err
+		}
+		r.markDone(SideGoogle, "c:"+w.ID)
+	}
+	if len(parts) > 1 {
+		r.act("mirrored CRM comment %s to Google in %d parts", c.ID, len(parts))
+	} else {
+		r.act("mirrored CRM comment %s to Google", c.ID)
+	}
+	r.markDone(SideCompany, "c:"+c.ID)
+	r.newContent = true
+	return nil
+}
+
+// ---- attachments ----
+
+func (r *reconciliation) attachments(ctx context.Context) error {
+	if !r.m.Linked() {
+		return nil
+	}
+	googleOpen := !r.g.Closed()
+	var newG, newC []Attachment
+	if r.googleChanged() {
+		as, err := r.googleAttachments(ctx)
+		if err != nil {
+			return err
+		}
+		newG = r.newAttachments(SideGoogle, as)
+	}
+	if r.companyChanged() {
+		as, err := r.companyAttachments(ctx)
+		if err != nil {
+			return err
+		}
+		newC = r.newAttachments(SideCompany, as)
+	}
+	for _, a := range newG {
+		if err := r.mirrorAttachment(ctx, SideGoogle, a); err != nil {
+			return err
+		}
+	}
+	for _, a := range newC {
+		if !googleOpen {
+			r.markDone(SideCompany, "a:"+a.ID)
+			continue
+		}
+		if err := r.mirrorAttachment(ctx, SideCompany, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *reconciliation) newAttachments(side Side, as []Attachment) []Attachment {
+	var out []Attachment
+	for _, a := range as {
+		if r.isDone(side, "a:"+a.ID) {
+			continue
+		}
+		out = append(out, a)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].CreateTime.Before(out[j].CreateTime) })
+	return out
+}
+
+// mirrorAttachment copies a to the other side unless that side already has
+// an unpaired file of the same name and size (written by an earlier attempt
+// that crashed before recording it, or uploaded there too), in which case the
+// two are paired. A file casebridge uploaded itself is paired the same way
+// and never copied back.
+func (r *reconciliation) mirrorAttachment(ctx context.Context, from Side, a Attachment) error {
+	to := from.Other()
+	var others []Attachment
+	var err error
+	if to == SideGoogle {
+		others, err = r.googleAttachments(ctx)
+	} else {
+		others, err = r.companyAttachments(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	for _, o := range others {
+		if o.Filename == a.Filename && o.Size == a.Size && !r.isDone(to, "a:"+o.ID) {
+			r.markDone(to, "a:"+o.ID)
+			r.markDone(from, "a:"+a.ID)
+			return nil
+		}
+	}
+	if a.ByConnector {
+		// Ours, but its counterpart is gone: never copy it back.
+		r.markDone(from, "a:"+a.ID)
+		return nil
+	}
+	r.newContent = true
+	if a.Size > r.cfg.MaxAttachmentBytes {
+		return r.attachmentNotice(ctx, from, a)
+	}
+	if err := r.keepLease(ctx); err != nil {
+		return err
+	}
+	var rc io.ReadCloser
+	if from == SideGoogle {
+		rc, err = r.e.Google.DownloadAttachment(ctx, r.m.GoogleCase, a.ID)
+	} else {
+		rc, err = r.e.CRM.DownloadAttachment(ctx, r.m.CompanyCaseID, a.ID)
+	}
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	body := &limitedReader{r: rc, left: r.cfg.MaxAttachmentBytes}
+	mime := a.MimeType
+	if mime == "" {
+		mime = "application/octet-stream"
+	}
+	var w Attachment
+	if to == SideGoogle {
+		w, err = r.e.Google.UploadAttachment(ctx, r.m.GoogleCase, a.Filename, mime, body)
+	} else {
+		w, err = r.e.CRM.UploadAttachment(ctx, r.m.CompanyCaseID, a.Filename, mime, body)
+	}
+	if errors.Is(err, errTooLarge) || body.over {
+		return r.attachmentNotice(ctx, from, a)
+	}
+	if err != nil {
+		return err
+	}
+	r.markDone(to, "a:"+w.ID)
+	r.markDone(from, "a:"+a.ID)
+	if to == SideGoogle {
+		r.gAtt = append(r.gAtt, w)
+	} else {
+		r.cAtt = append(r.cAtt, w)
+	}
+	r.act("copied %s attachment %s (%d bytes) to the other side", from, a.ID, a.Size)
+	return nil
+}
+
+// attachmentNotice tells the other side that a file was not copied, once.
+func (r *reconciliation) attachmentNotice(ctx context.Context, from Side, a Attachment) error {
+	to := from.Other()
+	header := attachmentHeader(from, a.ID, a.AuthorName)
+	var coms []Comment
+	var err error
+	if to == SideGoogle {
+		coms, err = r.googleComments(ctx)
+	} else {
+		coms, err = r.companyComments(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(coms, func(c Comment) bool { return strings.HasPrefix(c.Body, header) }) {
+		text := fmt.Sprintf("%s\n\nThe file %q (%d bytes) was not copied from the %s case: it is larger than the %d-byte limit for copied attachments. Find it on the %s case.",
+			header, a.Filename, a.Size, strings.ToLower(sideLabel(from)), r.cfg.MaxAttachmentBytes, strings.ToLower(sideLabel(from)))
+		if err := r.keepLease(ctx); err != nil {
+			return err
+		}
+		var w Comment
+		if to == SideGoogle {
+			w, err = r.e.Google.AddComment(ctx, r.m.GoogleCase, text)
+		} else {
+			w, err = r.e.CRM.AddComment(ctx, r.m.CompanyCaseID, text, true)
+		}
+		if err != nil {
+			return err
+		}
+		r.markDone(to, "c:"+w.ID)
+		r.act("noted on the other side that %s attachment %s is over the size limit", from, a.ID)
+	}
+	r.markDone(from, "a:"+a.ID)
+	return nil
+}
+
+var errTooLarge = errors.New("attachment is larger than the configured limit")
+
+// limitedReader fails once more than left bytes have been read, so a file
+// whose listed size was wrong cannot exceed the limit.
+type limitedReader struct {
+	r    io.Reader
+	left int64
+	over bool
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.left < 0 {
+		l.over = true
+		return 0, errTooLarge
+	}
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		l.over = true
+		return n, errTooLarge
+	}
+	return n, err
+}
+
+// ---- priority ----
+
+// syncPriority carries a priority change across. When both sides changed
+// since they last agreed, the more urgent priority wins: casebridge never
+// lowers the urgency someone asked for.
+func (r *reconciliation) syncPriority(ctx context.Context) error {
+	if !r.m.Linked() || r.g.Closed() || r.c.Closed {
+		return nil
+	}
+	base := r.m.Priority
+	gp := r.g.Priority
+	cp, ok := r.cfg.Priorities.Google(r.c.Priority)
+	if !ok {
+		r.log.WarnContext(ctx, "CRM priority value is not in the priority table; leaving priorities alone", "value", r.c.Priority)
+		return nil
+	}
+	if gp == PriorityUnspecified {
+		gp = base
+	}
+	want := gp
+	switch {
+	case gp == cp:
+		want = gp
+	case gp != base && cp == base:
+		want = gp
+	case cp != base && gp == base:
+		want = cp
+	default:
+		want = min(gp, cp)
+	}
+	if want != gp {
+		if err := r.keepLease(ctx); err != nil {
+			return err
+		}
+		if err := r.e.Google.SetPriority(ctx, r.m.GoogleCase, want); err != nil {
+			return err
+		}
+		r.act("set Google priority to %s", want)
+	}
+	if want != cp {
+		v, _ := r.cfg.Priorities.Company(want)
+		if err := r.keepLease(ctx); err != nil {
+			return err
+		}
+		if err := r.e.CRM.SetPriority(ctx, r.m.CompanyCaseID, v); err != nil {
+			return err
+		}
+		r.act("set CRM priority to %s", v)
+	}
+	r.priority = &want
+	return nil
+}
+
+// ---- close ----
+
+func (r *reconciliation) close(ctx context.Context) error {
+	if !r.m.Linked() {
+		return nil
+	}
+	gClosed, cClosed := r.g.Closed(), r.c.Closed
+	// A CRM case open again after both closed is a reopen (see reopen),
+	// not a close to carry over.
+	reopened := r.m.CompanyClosed || r.m.ReopenNoticeSent || (r.reopenNotice != nil && *r.reopenNotice)
+	switch {
+	case gClosed && !cClosed && !reopened:
+		if err := r.keepLease(ctx); err != nil {
+			return err
+		}
+		if err := r.e.CRM.CloseCase(ctx, r.m.CompanyCaseID); err != nil {
+			return err
+		}
+		r.act("closed the CRM case")
+		cClosed = true
+	case cClosed && !gClosed:
+		if err := r.keepLease(ctx); err != nil {
+			return err
+		}
+		if err := r.e.Google.CloseCase(ctx, r.m.GoogleCase); err != nil {
+			return err
+		}
+		r.act("closed the Google case")
+		gClosed = true
+	}
+	r.closedG, r.closedC = &gClosed, &cClosed
+	if gClosed && cClosed && r.m.ResolvedAt.IsZero() {
+		t := r.e.now()
+		r.resolvedAt = &t
+	}
+	if cClosed {
+		// A later reopen gets its own notice.
+		f := false
+		r.reopenNotice = &f
+	}
+	return nil
+}
+
+// ---- saving ----
+
+// save records what this run did. After a failure it still records the
+// items written, so a retry does not look for them again; only a complete run
+// moves the seen update times and the synced-at times.
+func (r *reconciliation) save(ctx context.Context, complete bool) error {
+	if r.doneG == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	defer cancel()
+	now := r.e.now()
+	seenG, seenC := time.Time{}, time.Time{}
+	if r.g != nil {
+		seenG = r.g.UpdateTime
+	}
+	if r.c != nil {
+		seenC = r.c.UpdateTime
+		// The CRM's update time is coarse: a change in the same tick as our
+		// read would carry the same update time, so leave such a read
+		// unseen and look once more.
+		if r.cAt.Sub(r.c.UpdateTime) < r.cfg.CompanyTimeGranularity {
+			seenC = seenC.Add(-time.Nanosecond)
+		}
+	}
+	googleName, companyID := r.m.GoogleCase, r.m.CompanyCaseID
+	_, err := r.e.Store.UpdateMapping(ctx, r.m.ID, func(m *Mapping) error {
+		if m.GoogleCase != googleName {
+			// A reopen swapped the Google case mid-run.
+			return nil
+		}
+		m.GoogleItemsDone = mergeKeys(m.GoogleItemsDone, r.doneG)
+		m.CompanyItemsDone = mergeKeys(m.CompanyItemsDone, r.doneC)
+		if r.newContent {
+			m.NewContentAt = now
+		}
+		if !complete {
+			return nil
+		}
+		if googleName != "" && seenG.After(m.GoogleSeenUpdateTime) {
+			m.GoogleSeenUpdateTime = seenG
+		}
+		if companyID != "" && seenC.After(m.CompanySeenUpdateTime) {
+			m.CompanySeenUpdateTime = seenC
+		}
+		if m.Linked() {
+			m.GoogleUpdatesSyncedAt, m.CompanyUpdatesSyncedAt = now, now
+			if !m.GooglePendingSince.After(r.start) {
+				m.GooglePendingSince = time.Time{}
+			}
+			if !m.CompanyPendingSince.After(r.start) {
+				m.CompanyPendingSince = time.Time{}
+			}
+		}
+		if r.priority != nil {
+			m.Priority = *r.priority
+		}
+		if r.closedG != nil {
+			m.GoogleClosed, m.CompanyClosed = *r.closedG, *r.closedC
+		}
+		if r.resolvedAt != nil && m.ResolvedAt.IsZero() {
+			m.ResolvedAt = *r.resolvedAt
+		}
+		if r.reopenNotice != nil {
+			m.ReopenNoticeSent = *r.reopenNotice
+		}
+		return nil
+	})
+	return err
+}
+
+func mergeKeys(have []string, add map[string]bool) []string {
+	if len(add) == 0 {
+		return have
+	}
+	out := slices.Clone(have)
+	for k := range add {
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,79 @@
+// Package csapitest is a faithful in-memory simulator of the Cloud Support
+// API v2 (cloudsupport.googleapis.com), for tests and the local sandbox. The
+// official Go client google.golang.org/api/cloudsupport/v2 talks to it
+// unchanged through option.WithEndpoint(s.URL()) and
+// option.WithoutAuthentication().
+//
+// # What it simulates
+//
+// One organization (Options.Organization) with child projects
+// (Options.Projects, ID to number; names accept either). Cases are named
+// with the project number: "projects/200/cases/43595344". The methods are
+// cases.{get,list,search,create,patch,close,escalate},
+// cases.comments.{list,create,get}, cases.attachments.{list,get},
+// media.{upload,download} and caseClassifications.search, on /v2/... and
+// /upload/v2/..., with custom verbs (":search", ":close", ":download") parsed
+// by hand. Behaviour follows the reference notes:
+//
+//   - JSON out is camelCase with false and empty fields omitted and int64
+//     (sizeBytes) as strings; JSON in accepts camelCase and snake_case and
+//     rejects unknown fields with 400 INVALID_ARGUMENT.
+//   - Lists default to 10 items per page and clamp pageSize at 100. Page
+//     tokens are opaque and bound to the method, parent and filter; a token
+//     used with another request answers 400.
+//   - cases.list returns direct children of the parent only; cases.search on
+//     an organization covers its projects too. Both order cases newest first.
+//   - Filters (list) support state=OPEN|CLOSED, priority=P0..P4 (OR allowed
+//     only inside parentheses), creator.email="x", joined by AND. Search
+//     queries also support update_time>"RFC 3339 with zone" and bare quoted
+//     full-text terms over displayName, description and comment bodies.
+//     Anything else answers 400 INVALID_ARGUMENT.
+//   - cases.create requires displayName, description, a seeded
+//     classification.id and priority; the case starts NEW with an 8-digit
+//     number and the caller (Options.CallerEmail) as creator.
+//   - cases.patch honours updateMask (priority, display_name,
+//     subscriber_email_addresses; an empty mask replaces all three).
+//   - cases.close sets CLOSED; closing again answers 400 FAILED_PRECONDITION.
+//   - Comments list newest first; bodies over 12,800 characters answer 400.
+//     A Google Support comment moves an open case to ACTION_REQUIRED; a
+//     customer comment on ACTION_REQUIRED or SOLUTION_PROVIDED moves it to
+//     IN_PROGRESS_GOOGLE_SUPPORT.
+//   - Attachments list newest first and have 18-character Salesforce-style
+//     IDs. Uploads accept multipart/related (JSON part, then media) and a raw
+//     body with the attachment.filename query parameter; resumable uploads
+//     answer 400. ":download?alt=media" returns the bytes.
+//   - Every change, comment or attachment bumps the case updateTime.
+//   - Errors use Google's envelope {"error":{"code","message","status"}}:
+//     404 NOT_FOUND for unknown names, 403 PERMISSION_DENIED for parents
+//     outside the organization.
+//
+// # Faults and metering
+//
+// InjectFault makes matching calls fail (e.g. 429 RESOURCE_EXHAUSTED with a
+// Retry-After header) or slow; SetDown answers 503 UNAVAILABLE to
+// everything; SetSearchLag makes cases.search see the data as it was some
+// time ago; Calls counts API calls by method name.
+//
+// # HTTP test hooks
+//
+// A running simulator is driven by other processes through /_sim/, with
+// small JSON bodies. Durations are Go duration strings ("250ms") or numbers
+// of seconds. Errors use the same envelope as the API.
+//
+//	POST   /_sim/cases              {"parent","displayName","description","priority","creatorEmail"} -> {"name"}
+//	POST   /_sim/comments           {"case","body","creator":{"displayName","email","username","googleSupport"}} -> {"name"}
+//	POST   /_sim/agent-comments     {"case","body"} -> {"name"}
+//	POST   /_sim/attachments        {"case","filename","mimeType","data":"<base64>","creator":{...}} -> {"name"}
+//	POST   /_sim/priority           {"case","priority"}
+//	POST   /_sim/case-state         {"case","state"}
+//	POST   /_sim/close              {"case"}
+//	POST   /_sim/faults             {"method","status","retryAfter","count","latency"}
+//	DELETE /_sim/faults
+//	POST   /_sim/down               {"down":true}
+//	POST   /_sim/search-lag         {"lag":"30s"}
+//	POST   /_sim/escalation-denied  {"denied":true}
+//	GET    /_sim/calls              -> {"cases.search":3,...}
+//	DELETE /_sim/calls
+//	GET    /_sim/state              -> {"cases":[{"case":{...},"comments":[...],"attachments":[...]}]}
+//	GET    /_sim/attachment-data?name=<attachment name>  -> raw bytes
+package csapitest
