@@ -1,0 +1,171 @@
+// Command sandbox runs casebridge locally: the Firestore and Pub/Sub
+// emulators, the CSAPI and CRM simulators, every function behind the same
+// push subscriptions as production, and a ticker in place of Cloud
+// Scheduler. It prints the endpoints as KEY=value lines, then what the
+// functions do, until SIGINT or SIGTERM, and stops everything.
+//
+//	go run ./scripts/sandbox [--poll-every 2s] [--detect-outages-every 30s]
+//	    [--cleanup-every 60s] [--endpoints-file FILE] [--log-level info] [--raw-logs]
+//
+// Exit status: 0 after a clean stop, 1 on failure, 2 when an emulator (or
+// the Cloud SDK or Java) is missing, with the instructions to install it.
+//
+// Other files of this package may add modes (e.g. a scripted demo): see
+// registerMode.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/casebridge/casebridge/shared/emulators"
+	"github.com/casebridge/casebridge/shared/localstack"
+)
+
+// mode is a way to use the running stack other than waiting for a signal.
+type mode struct {
+	// enabled reports, after flag parsing, whether the mode was asked for.
+	enabled func() bool
+	// run uses the stack; the sandbox stops everything when it returns.
+	// ctx ends on SIGINT or SIGTERM.
+	run func(ctx context.Context, st *localstack.Stack, out io.Writer) error
+}
+
+var modes []mode
+
+// registerMode adds a mode; call it from an init function that also
+// defines the mode's flag on flag.CommandLine (e.g. --demo).
+func registerMode(enabled func() bool, run func(ctx context.Context, st *localstack.Stack, out io.Writer) error) {
+	modes = append(modes, mode{enabled: enabled, run: run})
+}
+
+func main() {
+	var (
+		pollEvery     = flag.Duration("poll-every", 2*time.Second, "how often the pollers are ticked (negative: never)")
+		outageEvery   = flag.Duration("detect-outages-every", 30*time.Second, "how often outage detection is ticked (negative: never)")
+		cleanupEvery  = flag.Duration("cleanup-every", 60*time.Second, "how often cleanup is ticked (negative: never)")
+		endpointsFile = flag.String("endpoints-file", "", "also write the KEY=value endpoint lines to this file")
+		logLevel      = flag.String("log-level", "info", "LOG_LEVEL of the functions: debug, info, warning or error")
+		rawLogs       = flag.Bool("raw-logs", false, "print the functions' JSON log lines as they are")
+	)
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Stdout, localstack.Options{
+		PollEvery:          *pollEvery,
+		DetectOutagesEvery: *outageEvery,
+		CleanupEvery:       *cleanupEvery,
+		Env:                map[string]string{"LOG_LEVEL": *logLevel},
+	}, *endpointsFile, *rawLogs)
+	switch {
+	case err == nil:
+	case errors.Is(err, emulators.ErrNotInstalled):
+		fmt.Fprintln(os.Stderr, "sandbox:", err)
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "sandbox:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, out io.Writer, opts localstack.Options, endpointsFile string, raw bool) (err error) {
+	fmt.Fprintln(out, "# starting the casebridge sandbox (emulators, simulators, functions)...")
+	st, err := localstack.Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Fprintln(out, "# stopping...")
+		if serr := st.Stop(); serr != nil && err == nil {
+			err = fmt.Errorf("stopping the sandbox: %w", serr)
+		}
+		if err == nil {
+			fmt.Fprintln(out, "# stopped; nothing left running")
+		}
+	}()
+
+	lines := endpointLines(st.Endpoints())
+	fmt.Fprint(out, lines)
+	if endpointsFile != "" {
+		if err := os.WriteFile(endpointsFile, []byte(lines), 0o644); err != nil {
+			return fmt.Errorf("writing %s: %w", endpointsFile, err)
+		}
+	}
+
+	logs, unsubscribe := st.SubscribeLogs()
+	defer unsubscribe()
+	go func() {
+		for l := range logs {
+			if raw {
+				fmt.Fprintln(out, l.Raw)
+			} else if s := Condense(l); s != "" {
+				fmt.Fprintln(out, s)
+			}
+		}
+	}()
+
+	for _, m := range modes {
+		if m.enabled() {
+			return m.run(ctx, st, out)
+		}
+	}
+	fmt.Fprintln(out, "# running; press Ctrl-C to stop")
+	<-ctx.Done()
+	return nil
+}
+
+// endpointLines renders the endpoints as sorted KEY=value lines.
+func endpointLines(eps map[string]string) string {
+	keys := make([]string, 0, len(eps))
+	for k := range eps {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%s\n", k, eps[k])
+	}
+	return b.String()
+}
+
+// Condense renders one functions log line on one short line:
+// "15:04:05 INFO    SyncCase  case reconciled caseSide=google ...". Plain
+// lines (functions-framework's own) are returned as they are; lines it
+// has nothing to say about give "".
+func Condense(l localstack.LogLine) string {
+	if l.Fields == nil {
+		return strings.TrimSpace(l.Raw)
+	}
+	ts := "--:--:--"
+	if t, err := time.Parse(time.RFC3339Nano, l.Str("timestamp")); err == nil {
+		ts = t.Local().Format("15:04:05")
+	}
+	var extra []string
+	keys := make([]string, 0, len(l.Fields))
+	for k := range l.Fields {
+		switch k {
+		case "timestamp", "severity", "message", "function", "eventId":
+			continue
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		extra = append(extra, fmt.Sprintf("%s=%v", k, l.Fields[k]))
+	}
+	s := fmt.Sprintf("%s %-8s %-13s %s", ts, l.Severity(), l.Str("function"), l.Message())
+	if len(extra) > 0 {
+		s += "  " + strings.Join(extra, " ")
+	}
+	return s
+}

@@ -1,0 +1,305 @@
+// Package appconfig reads casebridge's configuration from the environment,
+// once per process, validates it with messages that say which variable to
+// set and how, and builds the engine and adapters every function shares.
+package appconfig
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/casebridge/casebridge/shared/casesync"
+	"github.com/casebridge/casebridge/shared/clock"
+	"github.com/casebridge/casebridge/shared/eventing"
+	"github.com/casebridge/casebridge/shared/logging"
+)
+
+// The environment variables casebridge reads.
+const (
+	EnvProject              = "GOOGLE_CLOUD_PROJECT"
+	EnvCSAPIParent          = "CSAPI_PARENT"
+	EnvCSAPICreateParent    = "CSAPI_CREATE_PARENT"
+	EnvCSAPIClassification  = "CSAPI_CLASSIFICATION_ID"
+	EnvCSAPITestCase        = "CSAPI_TEST_CASE"
+	EnvCSAPIEndpoint        = "CSAPI_ENDPOINT"
+	EnvCSAPIConnectorEmail  = "CSAPI_CONNECTOR_EMAIL"
+	EnvCSAPITimeZone        = "CSAPI_TIME_ZONE"
+	EnvCRMKind              = "CRM_KIND"
+	EnvCRMURL               = "CRM_URL"
+	EnvCRMPriorityMap       = "CRM_PRIORITY_MAP"
+	EnvGooglePollingWindow  = "GOOGLE_POLLING_WINDOW"
+	EnvCompanyPollingWindow = "COMPANY_POLLING_WINDOW"
+	EnvMaxAttachmentBytes   = "MAX_ATTACHMENT_BYTES"
+	EnvReopenPolicy         = "REOPEN_POLICY"
+	EnvGoogleCommentsPublic = "GOOGLE_COMMENTS_PUBLIC"
+	EnvSyncInternalNotes    = "SYNC_INTERNAL_NOTES"
+	EnvTopicCaseUpdated     = "TOPIC_CASE_UPDATED"
+	EnvTopicSyncRequested   = "TOPIC_SYNC_REQUESTED"
+	EnvEventMaxAge          = "EVENT_MAX_AGE"
+	EnvLogLevel             = "LOG_LEVEL"
+	EnvClockFile            = clock.EnvFile
+)
+
+// CRMSimulator is the CRM_KIND of the CRM simulator.
+const CRMSimulator = "simulator"
+
+// KnownCRMKinds lists the CRM_KIND values casebridge can talk to.
+var KnownCRMKinds = []string{CRMSimulator}
+
+// Config is casebridge's configuration, read from the environment.
+type Config struct {
+	// Project is the Google Cloud project holding Firestore and Pub/Sub.
+	Project string
+
+	// CSAPIParent is searched for cases: organizations/N or projects/P.
+	CSAPIParent string
+	// CSAPICreateParent is where new Google cases are created.
+	CSAPICreateParent string
+	// CSAPIClassificationID is the classification of created cases.
+	CSAPIClassificationID string
+	// CSAPITestCase marks created cases as test cases (true unless
+	// CSAPI_TEST_CASE=false).
+	CSAPITestCase bool
+	// CSAPIEndpoint, when set, is a CSAPI simulator's base URL: no auth.
+	CSAPIEndpoint string
+	// CSAPIConnectorEmail is the identity casebridge writes Google comments
+	// as, used to recognise its own comments.
+	CSAPIConnectorEmail string
+	// CSAPITimeZone is the time zone of created cases (IANA name).
+	CSAPITimeZone string
+
+	// CRMKind says which CRM adapter to use (see KnownCRMKinds).
+	CRMKind string
+	// CRMURL is the CRM's base URL.
+	CRMURL string
+
+	// Engine is the sync policy.
+	Engine casesync.Config
+
+	// TopicCaseUpdated and TopicSyncRequested are topic ids in Project.
+	TopicCaseUpdated   string
+	TopicSyncRequested string
+	// EventMaxAge is how old a case event may be and still be handled.
+	EventMaxAge time.Duration
+
+	// LogLevel is the minimum level logged.
+	LogLevel slog.Level
+	// ClockFile, when set, names the sandbox's clock offset file.
+	ClockFile string
+}
+
+// Problem is one thing wrong with the environment.
+type Problem struct {
+	// Var is the environment variable to set or fix.
+	Var string
+	// Message says what is wrong and what to set it to.
+	Message string
+}
+
+// Error lists everything wrong with the environment at once, so one failed
+// start shows every variable to fix.
+type Error struct {
+	Problems []Problem
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("casebridge configuration is invalid:")
+	for _, p := range e.Problems {
+		fmt.Fprintf(&b, "\n  %s %s", p.Var, p.Message)
+	}
+	return b.String()
+}
+
+// Vars returns the variables named by the problems, in order.
+func (e *Error) Vars() []string {
+	var out []string
+	for _, p := range e.Problems {
+		out = append(out, p.Var)
+	}
+	return out
+}
+
+var (
+	orgParent     = regexp.MustCompile(`^organizations/[0-9]+$`)
+	projectParent = regexp.MustCompile(`^projects/[a-z0-9][a-z0-9:.-]*[a-z0-9]$`)
+)
+
+// Parse reads the configuration through getenv (os.Getenv in production)
+// and validates it.
+func Parse(getenv func(string) string) (Config, error) {
+	p := parser{getenv: getenv}
+	var c Config
+
+	c.Project = p.required(EnvProject, "set it to the Google Cloud project id that holds casebridge's Firestore database and Pub/Sub topics")
+
+	c.CSAPIParent = p.required(EnvCSAPIParent, "set it to organizations/<number> (all projects of the organization) or projects/<id>")
+	if c.CSAPIParent != "" && !orgParent.MatchString(c.CSAPIParent) && !projectParent.MatchString(c.CSAPIParent) {
+		p.problem(EnvCSAPIParent, fmt.Sprintf("is %q: set it to organizations/<number> or projects/<id>", c.CSAPIParent))
+	}
+	c.CSAPICreateParent = p.str(EnvCSAPICreateParent, c.CSAPIParent)
+	if v := p.getenv(EnvCSAPICreateParent); v != "" && !orgParent.MatchString(v) && !projectParent.MatchString(v) {
+		p.problem(EnvCSAPICreateParent, fmt.Sprintf("is %q: set it to projects/<id> (where new cases are created) or organizations/<number>", v))
+	}
+	c.CSAPIClassificationID = p.required(EnvCSAPIClassification, "set it to the id of the case classification new Google cases get (see cloudsupport caseClassifications.search)")
+	c.CSAPITestCase = p.boolean(EnvCSAPITestCase, true)
+	c.CSAPIEndpoint = p.url(EnvCSAPIEndpoint, false, "set it to the CSAPI simulator's base URL, or leave it unset to use the real Cloud Support API")
+	c.CSAPIConnectorEmail = p.required(EnvCSAPIConnectorEmail, "set it to the email of the service account casebridge calls the Cloud Support API as")
+	if c.CSAPIConnectorEmail != "" && !strings.Contains(c.CSAPIConnectorEmail, "@") {
+		p.problem(EnvCSAPIConnectorEmail, fmt.Sprintf("is %q: set it to an email address", c.CSAPIConnectorEmail))
+	}
+	c.CSAPITimeZone = p.str(EnvCSAPITimeZone, "UTC")
+	if _, err := time.LoadLocation(c.CSAPITimeZone); err != nil {
+		p.problem(EnvCSAPITimeZone, fmt.Sprintf("is %q: set it to an IANA time zone such as Europe/Paris", c.CSAPITimeZone))
+	}
+
+	c.CRMKind = p.required(EnvCRMKind, "set it to one of: "+strings.Join(KnownCRMKinds, ", "))
+	if c.CRMKind != "" && !slices.Contains(KnownCRMKinds, c.CRMKind) {
+		p.problem(EnvCRMKind, fmt.Sprintf("is %q, which casebridge does not know: set it to one of: %s", c.CRMKind, strings.Join(KnownCRMKinds, ", ")))
+	}
+	c.CRMURL = p.url(EnvCRMURL, c.CRMKind == CRMSimulator, "set it to the CRM's base URL, e.g. http://127.0.0.1:8081")
+
+	e := casesync.Config{}
+	e.Priorities = casesync.DefaultPriorityTable()
+	if v := p.getenv(EnvCRMPriorityMap); v != "" {
+		t, err := casesync.ParsePriorityTable(v)
+		if err != nil {
+			p.problem(EnvCRMPriorityMap, fmt.Sprintf("is invalid (%v): set it to crmValue=P0,...,crmValue=P4 with a value for every priority", err))
+		} else {
+			e.Priorities = t
+		}
+	}
+	e.GooglePollingWindow = p.duration(EnvGooglePollingWindow, 30*time.Minute)
+	e.CompanyPollingWindow = p.duration(EnvCompanyPollingWindow, 5*time.Minute)
+	e.MaxAttachmentBytes = p.positiveInt(EnvMaxAttachmentBytes, 26214400)
+	switch v := casesync.ReopenPolicy(p.str(EnvReopenPolicy, string(casesync.ReopenComment))); v {
+	case casesync.ReopenComment, casesync.ReopenNewCase:
+		e.ReopenPolicy = v
+	default:
+		p.problem(EnvReopenPolicy, fmt.Sprintf("is %q: set it to %q or %q", v, casesync.ReopenComment, casesync.ReopenNewCase))
+	}
+	public := p.boolean(EnvGoogleCommentsPublic, true)
+	e.GoogleCommentsPublic = &public
+	e.SyncInternalNotes = p.boolean(EnvSyncInternalNotes, false)
+	c.Engine = e
+
+	c.TopicCaseUpdated = p.topic(EnvTopicCaseUpdated, eventing.TopicCaseUpdated)
+	c.TopicSyncRequested = p.topic(EnvTopicSyncRequested, eventing.TopicSyncRequested)
+	c.EventMaxAge = p.duration(EnvEventMaxAge, 24*time.Hour)
+
+	lvl, err := logging.ParseLevel(p.getenv(EnvLogLevel))
+	if err != nil {
+		p.problem(EnvLogLevel, fmt.Sprintf("is %q: set it to debug, info, warning or error", p.getenv(EnvLogLevel)))
+	}
+	c.LogLevel = lvl
+	c.ClockFile = p.getenv(EnvClockFile)
+
+	if len(p.problems) > 0 {
+		return Config{}, &Error{Problems: p.problems}
+	}
+	return c, nil
+}
+
+// FromEnv parses the process environment.
+func FromEnv() (Config, error) { return Parse(os.Getenv) }
+
+// Warnings lists settings that are valid but probably not intended.
+func (c Config) Warnings() []string {
+	var w []string
+	if c.CSAPIEndpoint == "" && c.CSAPITestCase {
+		w = append(w, "CSAPI_TEST_CASE is not \"false\": Google cases casebridge creates are marked as test cases and Google Support will not work on them; set CSAPI_TEST_CASE=false in production")
+	}
+	return w
+}
+
+type parser struct {
+	getenv   func(string) string
+	problems []Problem
+}
+
+func (p *parser) problem(v, msg string) {
+	p.problems = append(p.problems, Problem{Var: v, Message: msg})
+}
+
+func (p *parser) str(v, def string) string {
+	if s := strings.TrimSpace(p.getenv(v)); s != "" {
+		return s
+	}
+	return def
+}
+
+func (p *parser) required(v, hint string) string {
+	s := strings.TrimSpace(p.getenv(v))
+	if s == "" {
+		p.problem(v, "is not set: "+hint)
+	}
+	return s
+}
+
+func (p *parser) boolean(v string, def bool) bool {
+	s := strings.TrimSpace(p.getenv(v))
+	if s == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		p.problem(v, fmt.Sprintf("is %q: set it to true or false", s))
+		return def
+	}
+	return b
+}
+
+func (p *parser) duration(v string, def time.Duration) time.Duration {
+	s := strings.TrimSpace(p.getenv(v))
+	if s == "" {
+		return def
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		p.problem(v, fmt.Sprintf("is %q: set it to a positive Go duration such as %s", s, def))
+		return def
+	}
+	return d
+}
+
+func (p *parser) positiveInt(v string, def int64) int64 {
+	s := strings.TrimSpace(p.getenv(v))
+	if s == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		p.problem(v, fmt.Sprintf("is %q: set it to a positive number of bytes such as %d", s, def))
+		return def
+	}
+	return n
+}
+
+func (p *parser) url(v string, required bool, hint string) string {
+	s := strings.TrimRight(strings.TrimSpace(p.getenv(v)), "/")
+	if s == "" {
+		if required {
+			p.problem(v, "is not set: "+hint)
+		}
+		return ""
+	}
+	if !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://") {
+		p.problem(v, fmt.Sprintf("is %q, not an http(s) URL: %s", s, hint))
+	}
+	return s
+}
+
+var topicID = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9._~%+-]{2,254}$`)
+
+func (p *parser) topic(v, def string) string {
+	s := p.str(v, def)
+	if !topicID.MatchString(s) {
+		p.problem(v, fmt.Sprintf("is %q: set it to a Pub/Sub topic id (letters first, 3 to 255 characters)", s))
+	}
+	return s
+}

@@ -1,0 +1,205 @@
+package appconfig
+
+import (
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/casebridge/casebridge/shared/casesync"
+	"github.com/google/go-cmp/cmp"
+)
+
+// minimal is the smallest valid environment.
+func minimal() map[string]string {
+	return map[string]string{
+		EnvProject:             "cb-prod",
+		EnvCSAPIParent:         "organizations/123456",
+		EnvCSAPIClassification: "100H41Q3DTMN0TBKCKD0SGRVNQ",
+		EnvCSAPIConnectorEmail: "casebridge@cb-prod.iam.gserviceaccount.com",
+		EnvCRMKind:             "simulator",
+		EnvCRMURL:              "http://127.0.0.1:8081/",
+	}
+}
+
+func with(env map[string]string, kv ...string) map[string]string {
+	out := map[string]string{}
+	for k, v := range env {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i]] = kv[i+1]
+	}
+	return out
+}
+
+func getenv(env map[string]string) func(string) string {
+	return func(k string) string { return env[k] }
+}
+
+func TestParseDefaults(t *testing.T) {
+	got, err := Parse(getenv(minimal()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	public := true
+	want := Config{
+		Project:               "cb-prod",
+		CSAPIParent:           "organizations/123456",
+		CSAPICreateParent:     "organizations/123456",
+		CSAPIClassificationID: "100H41Q3DTMN0TBKCKD0SGRVNQ",
+		CSAPITestCase:         true,
+		CSAPIConnectorEmail:   "casebridge@cb-prod.iam.gserviceaccount.com",
+		CSAPITimeZone:         "UTC",
+		CRMKind:               "simulator",
+		CRMURL:                "http://127.0.0.1:8081",
+		Engine: casesync.Config{
+			GooglePollingWindow:  30 * time.Minute,
+			CompanyPollingWindow: 5 * time.Minute,
+			MaxAttachmentBytes:   26214400,
+			Priorities:           casesync.DefaultPriorityTable(),
+			GoogleCommentsPublic: &public,
+			ReopenPolicy:         casesync.ReopenComment,
+		},
+		TopicCaseUpdated:   "case-updated",
+		TopicSyncRequested: "sync-requested",
+		EventMaxAge:        24 * time.Hour,
+		LogLevel:           slog.LevelInfo,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Parse (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseOverrides(t *testing.T) {
+	env := with(minimal(),
+		EnvCSAPICreateParent, "projects/cb-support",
+		EnvCSAPITestCase, "false",
+		EnvCSAPIEndpoint, "http://127.0.0.1:9000",
+		EnvCRMPriorityMap, "1=P0,2=P1,3=P2,4=P3,5=P4",
+		EnvGooglePollingWindow, "45m",
+		EnvCompanyPollingWindow, "2m",
+		EnvMaxAttachmentBytes, "1048576",
+		EnvReopenPolicy, "new-case",
+		EnvGoogleCommentsPublic, "false",
+		EnvSyncInternalNotes, "true",
+		EnvTopicCaseUpdated, "cb-case-updated",
+		EnvTopicSyncRequested, "cb-sync-requested",
+		EnvEventMaxAge, "6h",
+		EnvLogLevel, "debug",
+		EnvClockFile, "/tmp/clock",
+	)
+	got, err := Parse(getenv(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prio, err := casesync.ParsePriorityTable("1=P0,2=P1,3=P2,4=P3,5=P4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type view struct {
+		CreateParent, Endpoint, Topics, ClockFile string
+		TestCase, Public, Internal                bool
+		Windows                                   [2]time.Duration
+		MaxBytes                                  int64
+		Reopen                                    casesync.ReopenPolicy
+		Prio                                      casesync.PriorityTable
+		MaxAge                                    time.Duration
+		Level                                     slog.Level
+	}
+	want := view{"projects/cb-support", "http://127.0.0.1:9000", "cb-case-updated cb-sync-requested", "/tmp/clock",
+		false, false, true, [2]time.Duration{45 * time.Minute, 2 * time.Minute}, 1048576, casesync.ReopenNewCase, prio, 6 * time.Hour, slog.LevelDebug}
+	gotv := view{got.CSAPICreateParent, got.CSAPIEndpoint, got.TopicCaseUpdated + " " + got.TopicSyncRequested, got.ClockFile,
+		got.CSAPITestCase, *got.Engine.GoogleCommentsPublic, got.Engine.SyncInternalNotes,
+		[2]time.Duration{got.Engine.GooglePollingWindow, got.Engine.CompanyPollingWindow}, got.Engine.MaxAttachmentBytes,
+		got.Engine.ReopenPolicy, got.Engine.Priorities, got.EventMaxAge, got.LogLevel}
+	if diff := cmp.Diff(want, gotv); diff != "" {
+		t.Errorf("Parse (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseProblems(t *testing.T) {
+	tests := []struct {
+		name     string
+		env      map[string]string
+		wantVars []string
+		// wantHint must appear in the message of the first problem.
+		wantHint string
+	}{
+		{name: "an empty environment names every required variable", env: map[string]string{},
+			wantVars: []string{EnvProject, EnvCSAPIParent, EnvCSAPIClassification, EnvCSAPIConnectorEmail, EnvCRMKind},
+			wantHint: "is not set"},
+		{name: "a missing parent says what to set it to", env: with(minimal(), EnvCSAPIParent, ""),
+			wantVars: []string{EnvCSAPIParent}, wantHint: "organizations/<number>"},
+		{name: "a parent of the wrong form is rejected", env: with(minimal(), EnvCSAPIParent, "org/12"),
+			wantVars: []string{EnvCSAPIParent}, wantHint: `"org/12"`},
+		{name: "an unknown CRM kind lists the known ones", env: with(minimal(), EnvCRMKind, "zendesk"),
+			wantVars: []string{EnvCRMKind}, wantHint: "simulator"},
+		{name: "the simulator needs its URL", env: with(minimal(), EnvCRMURL, ""),
+			wantVars: []string{EnvCRMURL}, wantHint: "is not set"},
+		{name: "a CRM URL that is not http is rejected", env: with(minimal(), EnvCRMURL, "crm.example.com"),
+			wantVars: []string{EnvCRMURL}, wantHint: "not an http(s) URL"},
+		{name: "an incomplete priority map is rejected", env: with(minimal(), EnvCRMPriorityMap, "high=P0"),
+			wantVars: []string{EnvCRMPriorityMap}, wantHint: "P1"},
+		{name: "a test-case flag that is not a boolean is rejected", env: with(minimal(), EnvCSAPITestCase, "no"),
+			wantVars: []string{EnvCSAPITestCase}, wantHint: "true or false"},
+		{name: "a window that is not a duration is rejected", env: with(minimal(), EnvGooglePollingWindow, "30"),
+			wantVars: []string{EnvGooglePollingWindow}, wantHint: "Go duration"},
+		{name: "a negative attachment limit is rejected", env: with(minimal(), EnvMaxAttachmentBytes, "-1"),
+			wantVars: []string{EnvMaxAttachmentBytes}, wantHint: "positive"},
+		{name: "an unknown reopen policy is rejected", env: with(minimal(), EnvReopenPolicy, "reopen"),
+			wantVars: []string{EnvReopenPolicy}, wantHint: "new-case"},
+		{name: "an invalid topic id is rejected", env: with(minimal(), EnvTopicCaseUpdated, "1/2"),
+			wantVars: []string{EnvTopicCaseUpdated}, wantHint: "topic id"},
+		{name: "an unknown log level is rejected", env: with(minimal(), EnvLogLevel, "verbose"),
+			wantVars: []string{EnvLogLevel}, wantHint: "debug"},
+		{name: "an unknown time zone is rejected", env: with(minimal(), EnvCSAPITimeZone, "Mars/Olympus"),
+			wantVars: []string{EnvCSAPITimeZone}, wantHint: "IANA"},
+		{name: "a connector email without @ is rejected", env: with(minimal(), EnvCSAPIConnectorEmail, "casebridge"),
+			wantVars: []string{EnvCSAPIConnectorEmail}, wantHint: "email"},
+		{name: "several problems are reported together", env: with(minimal(), EnvProject, "", EnvEventMaxAge, "a day"),
+			wantVars: []string{EnvProject, EnvEventMaxAge}, wantHint: "Firestore"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(getenv(tt.env))
+			var cerr *Error
+			if !errors.As(err, &cerr) {
+				t.Fatalf("Parse error = %v, want an *appconfig.Error", err)
+			}
+			if diff := cmp.Diff(tt.wantVars, cerr.Vars()); diff != "" {
+				t.Errorf("variables named (-want +got):\n%s", diff)
+			}
+			if !strings.Contains(cerr.Problems[0].Message, tt.wantHint) {
+				t.Errorf("first problem %q does not say %q", cerr.Problems[0].Message, tt.wantHint)
+			}
+			if !strings.Contains(err.Error(), tt.wantVars[0]) {
+				t.Errorf("error text %q does not name %s", err.Error(), tt.wantVars[0])
+			}
+		})
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want int
+	}{
+		{name: "test cases against the real API are warned about", env: minimal(), want: 1},
+		{name: "production cases against the real API are fine", env: with(minimal(), EnvCSAPITestCase, "false"), want: 0},
+		{name: "test cases against the simulator are fine", env: with(minimal(), EnvCSAPIEndpoint, "http://127.0.0.1:9"), want: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse(getenv(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, len(c.Warnings())); diff != "" {
+				t.Errorf("warnings %q (-want +got count):\n%s", c.Warnings(), diff)
+			}
+		})
+	}
+}

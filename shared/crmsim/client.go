@@ -1,0 +1,377 @@
+package crmsim
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/casebridge/casebridge/shared/casesync"
+)
+
+// Client implements casesync.CRM over the simulator's REST API (Handler),
+// the way the sandbox's functions reach a simulator in another process.
+//
+// It maps HTTP statuses to *casesync.APIError (429 and 5xx transient, 404
+// recognised by casesync.IsNotFound, Retry-After in RetryAfter) and retries
+// a few times with short backoff: 429 always (the request was refused before
+// any work), 503 and transport failures only for calls that are safe to
+// repeat. A create or comment that may have been processed is not repeated;
+// an upload is never repeated, because its stream has been consumed.
+type Client struct {
+	base string
+	http *http.Client
+
+	// MaxAttempts is how many times a call is tried in all. Default 3.
+	MaxAttempts int
+	// MinBackoff is the first wait between attempts, doubled each time.
+	// Default 50 ms.
+	MinBackoff time.Duration
+	// MaxRetryWait is the longest the Client waits before a retry, however
+	// long the server's Retry-After asks; a longer advice ends the retries
+	// and the error carries it. Default 2 s.
+	MaxRetryWait time.Duration
+	// PageSize is the search page size asked for. Default 0 lets the server
+	// choose (10).
+	PageSize int
+}
+
+var _ casesync.CRM = (*Client)(nil)
+
+// NewClient returns a Client for the simulator at baseURL (e.g.
+// "http://127.0.0.1:8090"). A nil httpClient means http.DefaultClient.
+func NewClient(baseURL string, httpClient *http.Client) *Client {
+	if httpClient == nil {
+		httpClient = http.DefaultClient
+	}
+	return &Client{base: strings.TrimRight(baseURL, "/"), http: httpClient, MaxAttempts: 3, MinBackoff: 50 * time.Millisecond, MaxRetryWait: 2 * time.Second}
+}
+
+// retryMode says when a call may be repeated.
+type retryMode int
+
+const (
+	retrySafe      retryMode = iota // reads and idempotent writes: 429, 503, transport errors
+	retryIfRefused                  // creates: only 429, which did no work
+	retryNever                      // streamed uploads
+)
+
+// request is one API call to make.
+type request struct {
+	op          string
+	method      string
+	path        string
+	query       url.Values
+	contentType string
+	body        []byte    // sent again on a retry
+	stream      io.Reader // sent once
+	mode        retryMode
+}
+
+// do sends req, retrying as its mode allows, and returns the response of a
+// 2xx answer; the caller closes its body.
+func (c *Client) do(ctx context.Context, req request) (*http.Response, error) {
+	attempts := max(c.MaxAttempts, 1)
+	wait := c.MinBackoff
+	for attempt := 1; ; attempt++ {
+		resp, err := c.once(ctx, req)
+		if err == nil {
+			return resp, nil
+		}
+		var ae *casesync.APIError
+		if !errors.As(err, &ae) || attempt >= attempts || !retryable(req.mode, ae) || ctx.Err() != nil {
+			return nil, err
+		}
+		d := wait
+		if ae.RetryAfter > d {
+			d = ae.RetryAfter
+		}
+		if d > c.MaxRetryWait {
+			return nil, err
+		}
+		timer := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, err
+		case <-timer.C:
+		}
+		wait *= 2
+	}
+}
+
+func retryable(mode retryMode, ae *casesync.APIError) bool {
+	switch mode {
+	case retrySafe:
+		return ae.Status == http.StatusTooManyRequests || ae.Status == http.StatusServiceUnavailable || (ae.Status == 0 && ae.Transient)
+	case retryIfRefused:
+		return ae.Status == http.StatusTooManyRequests
+	}
+	return false
+}
+
+func (c *Client) once(ctx context.Context, req request) (*http.Response, error) {
+	u := c.base + req.path
+	if len(req.query) > 0 {
+		u += "?" + req.query.Encode()
+	}
+	var body io.Reader
+	switch {
+	case req.stream != nil:
+		body = req.stream
+	case req.body != nil:
+		body = bytes.NewReader(req.body)
+	}
+	hr, err := http.NewRequestWithContext(ctx, req.method, u, body)
+	if err != nil {
+		return nil, &casesync.APIError{Side: casesync.SideCompany, Op: req.op, Err: err}
+	}
+	if req.contentType != "" {
+		hr.Header.Set("Content-Type", req.contentType)
+	}
+	resp, err := c.http.Do(hr)
+	if err != nil {
+		// A transport failure: worth retrying unless the caller gave up.
+		transient := ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded)
+		return nil, &casesync.APIError{Side: casesync.SideCompany, Op: req.op, Transient: transient, Err: err}
+	}
+	if resp.StatusCode/100 == 2 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	return nil, errorFromResponse(req.op, resp)
+}
+
+// errorFromResponse builds the typed error of a failed answer. The reason
+// comes from the error code the server sends; the body's text is not kept
+// beyond that.
+func errorFromResponse(op string, resp *http.Response) error {
+	ae := newError(op, resp.StatusCode, nil)
+	if s := resp.Header.Get("Retry-After"); s != "" {
+		if secs, err := strconv.Atoi(s); err == nil && secs > 0 {
+			ae.RetryAfter = time.Duration(secs) * time.Second
+		} else if t, err := http.ParseTime(s); err == nil {
+			ae.RetryAfter = max(time.Until(t), 0)
+		}
+	}
+	var we wireError
+	_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&we)
+	reason := reasonOf(we.Code)
+	switch {
+	case reason == casesync.ErrNotFound:
+		ae.Err = &notFoundError{what: "resource"}
+	case reason != nil:
+		ae.Err = reason
+	case resp.StatusCode == http.StatusNotFound:
+		ae.Err = &notFoundError{what: "resource"}
+	default:
+		ae.Err = fmt.Errorf("HTTP %s", resp.Status)
+	}
+	return ae
+}
+
+// call makes req and decodes its JSON answer into v (nil: no answer
+// expected).
+func (c *Client) call(ctx context.Context, req request, v any) error {
+	resp, err := c.do(ctx, req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if v == nil {
+		io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return &casesync.APIError{Side: casesync.SideCompany, Op: req.op, Status: resp.StatusCode, Transient: true, Err: fmt.Errorf("reading the answer: %w", err)}
+	}
+	return nil
+}
+
+func jsonBody(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only plain structs of strings and bools are marshalled here.
+		panic(err)
+	}
+	return b
+}
+
+func ticketPath(id string, rest ...string) string {
+	p := "/api/tickets/" + url.PathEscape(id)
+	for _, r := range rest {
+		p += "/" + r
+	}
+	return p
+}
+
+// SearchUpdated returns the flagged or linked tickets updated after since,
+// following every page. A ticket seen on two pages (updated while paging)
+// is returned once, as last seen.
+func (c *Client) SearchUpdated(ctx context.Context, since time.Time) ([]casesync.CompanyCase, error) {
+	q := url.Values{"updatedAfter": {since.UTC().Format(time.RFC3339Nano)}}
+	if c.PageSize > 0 {
+		q.Set("pageSize", strconv.Itoa(c.PageSize))
+	}
+	var out []casesync.CompanyCase
+	index := map[string]int{}
+	for {
+		var page wireCaseList
+		if err := c.call(ctx, request{op: OpSearch, method: http.MethodGet, path: "/api/tickets", query: q, mode: retrySafe}, &page); err != nil {
+			return nil, err
+		}
+		for _, w := range page.Tickets {
+			if i, ok := index[w.ID]; ok {
+				out[i] = w.domain()
+				continue
+			}
+			index[w.ID] = len(out)
+			out = append(out, w.domain())
+		}
+		if page.NextPageToken == "" {
+			return out, nil
+		}
+		q = cloneValues(q)
+		q.Set("pageToken", page.NextPageToken)
+	}
+}
+
+func cloneValues(q url.Values) url.Values {
+	out := url.Values{}
+	for k, v := range q {
+		out[k] = append([]string(nil), v...)
+	}
+	return out
+}
+
+// GetCase returns one ticket.
+func (c *Client) GetCase(ctx context.Context, id string) (casesync.CompanyCase, error) {
+	var w wireCase
+	if err := c.call(ctx, request{op: OpGet, method: http.MethodGet, path: ticketPath(id), mode: retrySafe}, &w); err != nil {
+		return casesync.CompanyCase{}, err
+	}
+	return w.domain(), nil
+}
+
+// FindByGoogleCase returns the ticket whose Google-case field holds name.
+func (c *Client) FindByGoogleCase(ctx context.Context, googleCaseName string) (casesync.CompanyCase, bool, error) {
+	var page wireCaseList
+	q := url.Values{"googleCase": {googleCaseName}}
+	if err := c.call(ctx, request{op: OpFind, method: http.MethodGet, path: "/api/tickets", query: q, mode: retrySafe}, &page); err != nil {
+		return casesync.CompanyCase{}, false, err
+	}
+	if len(page.Tickets) == 0 {
+		return casesync.CompanyCase{}, false, nil
+	}
+	return page.Tickets[0].domain(), true, nil
+}
+
+// CreateCase opens a ticket with the Google-case field set.
+func (c *Client) CreateCase(ctx context.Context, nc casesync.NewCompanyCase) (casesync.CompanyCase, error) {
+	// JSON would silently replace bytes that are not UTF-8; refuse them as
+	// the CRM would rather than send something else.
+	if !utf8.ValidString(nc.Subject) || !utf8.ValidString(nc.Description) || !utf8.ValidString(nc.GoogleCase) {
+		return casesync.CompanyCase{}, newError(OpCreate, http.StatusBadRequest, ErrInvalidUTF8)
+	}
+	body := jsonBody(wireNewCase{Subject: nc.Subject, Description: nc.Description, Priority: nc.Priority, GoogleCase: nc.GoogleCase})
+	var w wireCase
+	if err := c.call(ctx, request{op: OpCreate, method: http.MethodPost, path: "/api/tickets", contentType: "application/json", body: body, mode: retryIfRefused}, &w); err != nil {
+		return casesync.CompanyCase{}, err
+	}
+	return w.domain(), nil
+}
+
+// SetGoogleCase writes the Google-case field.
+func (c *Client) SetGoogleCase(ctx context.Context, id, googleCaseName string) error {
+	if !utf8.ValidString(googleCaseName) {
+		return newError(OpSetGoogleCase, http.StatusBadRequest, ErrInvalidUTF8)
+	}
+	body := jsonBody(wireGoogleCase{GoogleCase: googleCaseName})
+	return c.call(ctx, request{op: OpSetGoogleCase, method: http.MethodPut, path: ticketPath(id, "google-case"), contentType: "application/json", body: body, mode: retrySafe}, nil)
+}
+
+// SetPriority sets the ticket's priority.
+func (c *Client) SetPriority(ctx context.Context, id, priority string) error {
+	body := jsonBody(wirePriority{Priority: priority})
+	return c.call(ctx, request{op: OpSetPriority, method: http.MethodPut, path: ticketPath(id, "priority"), contentType: "application/json", body: body, mode: retrySafe}, nil)
+}
+
+// CloseCase closes the ticket.
+func (c *Client) CloseCase(ctx context.Context, id string) error {
+	return c.call(ctx, request{op: OpClose, method: http.MethodPost, path: ticketPath(id, "close"), mode: retrySafe}, nil)
+}
+
+// ListComments returns the ticket's replies and notes, oldest first.
+func (c *Client) ListComments(ctx context.Context, id string) ([]casesync.Comment, error) {
+	var ws []wireComment
+	if err := c.call(ctx, request{op: OpListComments, method: http.MethodGet, path: ticketPath(id, "comments"), mode: retrySafe}, &ws); err != nil {
+		return nil, err
+	}
+	out := make([]casesync.Comment, 0, len(ws))
+	for _, w := range ws {
+		out = append(out, w.domain())
+	}
+	return out, nil
+}
+
+// AddComment adds a public reply or an internal note. The body is sent
+// as raw bytes, so the CRM judges it as given.
+func (c *Client) AddComment(ctx context.Context, id, body string, public bool) (casesync.Comment, error) {
+	q := url.Values{"public": {strconv.FormatBool(public)}}
+	var w wireComment
+	req := request{op: OpAddComment, method: http.MethodPost, path: ticketPath(id, "comments"), query: q,
+		contentType: "text/plain; charset=utf-8", body: []byte(body), mode: retryIfRefused}
+	if err := c.call(ctx, req, &w); err != nil {
+		return casesync.Comment{}, err
+	}
+	return w.domain(), nil
+}
+
+// ListAttachments returns the ticket's attachments, oldest first.
+func (c *Client) ListAttachments(ctx context.Context, id string) ([]casesync.Attachment, error) {
+	var ws []wireAttachment
+	if err := c.call(ctx, request{op: OpListAttachments, method: http.MethodGet, path: ticketPath(id, "attachments"), mode: retrySafe}, &ws); err != nil {
+		return nil, err
+	}
+	out := make([]casesync.Attachment, 0, len(ws))
+	for _, w := range ws {
+		out = append(out, w.domain())
+	}
+	return out, nil
+}
+
+// DownloadAttachment streams an attachment's bytes; the caller closes the
+// reader.
+func (c *Client) DownloadAttachment(ctx context.Context, id, attachmentID string) (io.ReadCloser, error) {
+	resp, err := c.do(ctx, request{op: OpDownloadAttachment, method: http.MethodGet, path: ticketPath(id, "attachments", url.PathEscape(attachmentID)), mode: retrySafe})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+// UploadAttachment streams r to the ticket as one attachment.
+func (c *Client) UploadAttachment(ctx context.Context, id, filename, mimeType string, r io.Reader) (casesync.Attachment, error) {
+	if mimeType == "" {
+		mimeType = "application/octet-stream"
+	}
+	if r == nil {
+		r = bytes.NewReader(nil)
+	}
+	q := url.Values{"filename": {filename}}
+	var w wireAttachment
+	req := request{op: OpUploadAttachment, method: http.MethodPost, path: ticketPath(id, "attachments"), query: q,
+		contentType: mimeType, stream: r, mode: retryNever}
+	if err := c.call(ctx, req, &w); err != nil {
+		return casesync.Attachment{}, err
+	}
+	return w.domain(), nil
+}

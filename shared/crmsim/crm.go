@@ -1,0 +1,528 @@
+// Package crmsim is a generic helpdesk that casebridge's tests and sandbox
+// use in place of a company's CRM. It keeps tickets, public replies, internal
+// notes and attachments in memory, lets tests act as the helpdesk's human
+// agents, injects faults, and counts the calls the connector makes.
+//
+// A CRM implements casesync.CRM directly, acting as the connector's sync
+// user. Handler serves the same state as a small JSON REST API, and Client
+// implements casesync.CRM over that API, the way the sandbox's functions
+// reach the simulator across processes.
+//
+// Like a real helpdesk, every change bumps the ticket's update time, and
+// update times are truncated to a granularity (whole seconds by default, as
+// in Request Tracker).
+package crmsim
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/casebridge/casebridge/shared/casesync"
+)
+
+// Options configures a simulated CRM. The zero value is usable.
+type Options struct {
+	// Clock tells the simulator the time. Default time.Now.
+	Clock func() time.Time
+	// SyncUser is the connector's user name in the CRM. Comments and
+	// attachments it writes carry this author. Default "casebridge".
+	SyncUser string
+	// Priorities are the allowed priority values. Default critical, urgent,
+	// high, normal, low.
+	Priorities []string
+	// MaxAttachmentBytes is the largest upload accepted; larger ones are
+	// rejected with HTTP 413. Default 50 MiB.
+	MaxAttachmentBytes int64
+	// TimeGranularity is the precision of the update times the CRM reports
+	// (Request Tracker: whole seconds). Default 1s.
+	TimeGranularity time.Duration
+}
+
+// DefaultPriorities are the priority values a CRM allows unless Options
+// says otherwise.
+var DefaultPriorities = []string{"critical", "urgent", "high", "normal", "low"}
+
+// DefaultSyncUser is the connector's user name unless Options says otherwise.
+const DefaultSyncUser = "casebridge"
+
+// DefaultMaxAttachmentBytes is the upload limit unless Options says otherwise.
+const DefaultMaxAttachmentBytes = 50 << 20
+
+// maxCommentBytes bounds a comment body, so that a runaway caller cannot
+// exhaust the simulator's memory.
+const maxCommentBytes = 4 << 20
+
+// Ticket is what a human agent enters to open a ticket by hand.
+type Ticket struct {
+	Subject     string
+	Description string
+	// Priority is taken as given (a human may pick any value the CRM shows).
+	Priority string
+	// SyncFlag is the "sync with Google Cloud Support" custom field.
+	SyncFlag bool
+	// GoogleCase is the Google-case custom field, when a human fills it in.
+	GoogleCase string
+	// Requester is the customer who asked; informational only.
+	Requester string
+}
+
+// TicketState is everything the simulator holds about one ticket, for
+// tests to inspect.
+type TicketState struct {
+	casesync.CompanyCase
+	Requester string
+	// Comments are the public replies and internal notes, oldest first.
+	Comments []casesync.Comment
+	// Attachments are the files, oldest first, with their bytes.
+	Attachments []AttachmentState
+}
+
+// AttachmentState is one stored attachment with its bytes.
+type AttachmentState struct {
+	casesync.Attachment
+	Data []byte
+}
+
+// CRM is an in-memory helpdesk. It implements casesync.CRM, acting as the
+// sync user. It is safe for concurrent use.
+type CRM struct {
+	opts Options
+
+	mu      sync.Mutex
+	nextID  int64 // ticket ids
+	nextSub int64 // comment and attachment ids, like RT's transaction ids
+	tickets map[string]*ticket
+	order   []string // ticket ids in creation order
+	down    bool
+	faults  []*Fault
+	calls   map[string]int
+}
+
+var _ casesync.CRM = (*CRM)(nil)
+
+type ticket struct {
+	casesync.CompanyCase
+	requester   string
+	comments    []casesync.Comment
+	attachments []AttachmentState
+}
+
+// New returns an empty CRM.
+func New(opts Options) *CRM {
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.SyncUser == "" {
+		opts.SyncUser = DefaultSyncUser
+	}
+	if len(opts.Priorities) == 0 {
+		opts.Priorities = DefaultPriorities
+	}
+	opts.Priorities = slices.Clone(opts.Priorities)
+	if opts.MaxAttachmentBytes <= 0 {
+		opts.MaxAttachmentBytes = DefaultMaxAttachmentBytes
+	}
+	if opts.TimeGranularity <= 0 {
+		opts.TimeGranularity = time.Second
+	}
+	return &CRM{opts: opts, tickets: map[string]*ticket{}, calls: map[string]int{}}
+}
+
+// SyncUser returns the connector's user name in this CRM.
+func (c *CRM) SyncUser() string { return c.opts.SyncUser }
+
+// Priorities returns the allowed priority values.
+func (c *CRM) Priorities() []string { return slices.Clone(c.opts.Priorities) }
+
+// MaxAttachmentBytes returns the upload limit.
+func (c *CRM) MaxAttachmentBytes() int64 { return c.opts.MaxAttachmentBytes }
+
+// now returns the clock's time truncated to the CRM's granularity, in UTC.
+func (c *CRM) now() time.Time {
+	return c.opts.Clock().UTC().Truncate(c.opts.TimeGranularity)
+}
+
+// enter counts a port call and applies the outage switch and injected
+// faults. Callers must not hold c.mu.
+func (c *CRM) enter(ctx context.Context, op string) error {
+	if err := ctx.Err(); err != nil {
+		return &casesync.APIError{Side: casesync.SideCompany, Op: op, Transient: errors.Is(err, context.DeadlineExceeded), Err: err}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls[op]++
+	if c.down {
+		return newError(op, 503, ErrUnavailable)
+	}
+	if f := c.takeFaultLocked(op); f != nil {
+		e := newError(op, f.Status, faultErr(f.Status))
+		e.RetryAfter = f.RetryAfter
+		return e
+	}
+	return nil
+}
+
+func (c *CRM) getLocked(op, id string) (*ticket, error) {
+	t, ok := c.tickets[id]
+	if !ok {
+		return nil, notFound(op, "ticket")
+	}
+	return t, nil
+}
+
+func (c *CRM) validPriority(p string) bool { return slices.Contains(c.opts.Priorities, p) }
+
+// SearchUpdated returns the tickets flagged for sync or linked to a Google
+// case whose update time is strictly after since, by update time then id.
+func (c *CRM) SearchUpdated(ctx context.Context, since time.Time) ([]casesync.CompanyCase, error) {
+	if err := c.enter(ctx, OpSearch); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.searchLocked(since), nil
+}
+
+func (c *CRM) searchLocked(since time.Time) []casesync.CompanyCase {
+	var out []casesync.CompanyCase
+	for _, id := range c.order {
+		t := c.tickets[id]
+		if (t.SyncFlag || t.GoogleCase != "") && t.UpdateTime.After(since) {
+			out = append(out, t.CompanyCase)
+		}
+	}
+	slices.SortStableFunc(out, compareCases)
+	return out
+}
+
+// compareCases orders cases by update time, then by numeric id.
+func compareCases(a, b casesync.CompanyCase) int {
+	if c := a.UpdateTime.Compare(b.UpdateTime); c != 0 {
+		return c
+	}
+	return compareIDs(a.ID, b.ID)
+}
+
+func compareIDs(a, b string) int {
+	x, errX := strconv.ParseInt(a, 10, 64)
+	y, errY := strconv.ParseInt(b, 10, 64)
+	if errX != nil || errY != nil {
+		return strings.Compare(a, b)
+	}
+	switch {
+	case x < y:
+		return -1
+	case x > y:
+		return 1
+	}
+	return 0
+}
+
+// GetCase returns one ticket.
+func (c *CRM) GetCase(ctx context.Context, id string) (casesync.CompanyCase, error) {
+	if err := c.enter(ctx, OpGet); err != nil {
+		return casesync.CompanyCase{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, err := c.getLocked(OpGet, id)
+	if err != nil {
+		return casesync.CompanyCase{}, err
+	}
+	return t.CompanyCase, nil
+}
+
+// FindByGoogleCase returns the oldest ticket whose Google-case field holds
+// name.
+func (c *CRM) FindByGoogleCase(ctx context.Context, googleCaseName string) (casesync.CompanyCase, bool, error) {
+	if err := c.enter(ctx, OpFind); err != nil {
+		return casesync.CompanyCase{}, false, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if googleCaseName == "" {
+		return casesync.CompanyCase{}, false, nil
+	}
+	for _, id := range c.order {
+		if t := c.tickets[id]; t.GoogleCase == googleCaseName {
+			return t.CompanyCase, true, nil
+		}
+	}
+	return casesync.CompanyCase{}, false, nil
+}
+
+// CreateCase opens a ticket as the sync user, with the Google-case field
+// set. An empty priority is allowed; any other value must be one of the
+// CRM's priorities.
+func (c *CRM) CreateCase(ctx context.Context, nc casesync.NewCompanyCase) (casesync.CompanyCase, error) {
+	if err := c.enter(ctx, OpCreate); err != nil {
+		return casesync.CompanyCase{}, err
+	}
+	if !utf8.ValidString(nc.Subject) || !utf8.ValidString(nc.Description) || !utf8.ValidString(nc.GoogleCase) {
+		return casesync.CompanyCase{}, newError(OpCreate, 400, ErrInvalidUTF8)
+	}
+	if nc.Priority != "" && !c.validPriority(nc.Priority) {
+		return casesync.CompanyCase{}, newError(OpCreate, 400, ErrInvalidPriority)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := c.createLocked(Ticket{Subject: nc.Subject, Description: nc.Description, Priority: nc.Priority, GoogleCase: nc.GoogleCase}, c.opts.SyncUser)
+	return t.CompanyCase, nil
+}
+
+func (c *CRM) createLocked(in Ticket, requester string) *ticket {
+	c.nextID++
+	id := strconv.FormatInt(c.nextID, 10)
+	now := c.now()
+	t := &ticket{
+		CompanyCase: casesync.CompanyCase{
+			ID: id, Subject: in.Subject, Description: in.Description, Priority: in.Priority,
+			SyncFlag: in.SyncFlag, GoogleCase: in.GoogleCase, CreateTime: now, UpdateTime: now,
+		},
+		requester: requester,
+	}
+	if in.Requester != "" {
+		t.requester = in.Requester
+	}
+	c.tickets[id] = t
+	c.order = append(c.order, id)
+	return t
+}
+
+// SetGoogleCase writes the Google-case field. Writing the value it already
+// holds changes nothing, not even the update time.
+func (c *CRM) SetGoogleCase(ctx context.Context, id, googleCaseName string) error {
+	if err := c.enter(ctx, OpSetGoogleCase); err != nil {
+		return err
+	}
+	if !utf8.ValidString(googleCaseName) {
+		return newError(OpSetGoogleCase, 400, ErrInvalidUTF8)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, err := c.getLocked(OpSetGoogleCase, id)
+	if err != nil {
+		return err
+	}
+	if t.GoogleCase != googleCaseName {
+		t.GoogleCase = googleCaseName
+		t.UpdateTime = c.now()
+	}
+	return nil
+}
+
+// SetPriority sets the ticket's priority; values the CRM does not allow are
+// rejected with a permanent error (HTTP 400). Setting the current value
+// changes nothing.
+func (c *CRM) SetPriority(ctx context.Context, id, priority string) error {
+	if err := c.enter(ctx, OpSetPriority); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.setPriorityLocked(OpSetPriority, id, priority)
+}
+
+func (c *CRM) setPriorityLocked(op, id, priority string) error {
+	t, err := c.getLocked(op, id)
+	if err != nil {
+		return err
+	}
+	if !c.validPriority(priority) {
+		return newError(op, 400, ErrInvalidPriority)
+	}
+	if t.Priority != priority {
+		t.Priority = priority
+		t.UpdateTime = c.now()
+	}
+	return nil
+}
+
+// CloseCase closes the ticket; closing a closed ticket is fine and changes
+// nothing.
+func (c *CRM) CloseCase(ctx context.Context, id string) error {
+	if err := c.enter(ctx, OpClose); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.setClosedLocked(OpClose, id, true)
+}
+
+func (c *CRM) setClosedLocked(op, id string, closed bool) error {
+	t, err := c.getLocked(op, id)
+	if err != nil {
+		return err
+	}
+	if t.Closed != closed {
+		t.Closed = closed
+		t.UpdateTime = c.now()
+	}
+	return nil
+}
+
+// ListComments returns the ticket's public replies and internal notes,
+// oldest first.
+func (c *CRM) ListComments(ctx context.Context, id string) ([]casesync.Comment, error) {
+	if err := c.enter(ctx, OpListComments); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, err := c.getLocked(OpListComments, id)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(t.comments), nil
+}
+
+// AddComment adds a public reply or an internal note as the sync user. The
+// body must be valid UTF-8.
+func (c *CRM) AddComment(ctx context.Context, id, body string, public bool) (casesync.Comment, error) {
+	if err := c.enter(ctx, OpAddComment); err != nil {
+		return casesync.Comment{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.addCommentLocked(OpAddComment, id, c.opts.SyncUser, body, public)
+}
+
+func (c *CRM) addCommentLocked(op, id, author, body string, public bool) (casesync.Comment, error) {
+	t, err := c.getLocked(op, id)
+	if err != nil {
+		return casesync.Comment{}, err
+	}
+	if !utf8.ValidString(body) || !utf8.ValidString(author) {
+		return casesync.Comment{}, newError(op, 400, ErrInvalidUTF8)
+	}
+	if len(body) > maxCommentBytes {
+		return casesync.Comment{}, newError(op, 413, ErrTooLarge)
+	}
+	if body == "" {
+		return casesync.Comment{}, newError(op, 400, ErrEmptyComment)
+	}
+	c.nextSub++
+	now := c.now()
+	cm := casesync.Comment{
+		ID: strconv.FormatInt(c.nextSub, 10), Body: body, AuthorName: author,
+		ByConnector: author == c.opts.SyncUser, Public: public, CreateTime: now,
+	}
+	t.comments = append(t.comments, cm)
+	t.UpdateTime = now
+	return cm, nil
+}
+
+// ListAttachments returns the ticket's attachments, oldest first.
+func (c *CRM) ListAttachments(ctx context.Context, id string) ([]casesync.Attachment, error) {
+	if err := c.enter(ctx, OpListAttachments); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, err := c.getLocked(OpListAttachments, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]casesync.Attachment, 0, len(t.attachments))
+	for _, a := range t.attachments {
+		out = append(out, a.Attachment)
+	}
+	return out, nil
+}
+
+// DownloadAttachment streams one attachment's bytes.
+func (c *CRM) DownloadAttachment(ctx context.Context, id, attachmentID string) (io.ReadCloser, error) {
+	if err := c.enter(ctx, OpDownloadAttachment); err != nil {
+		return nil, err
+	}
+	_, data, err := c.attachment(OpDownloadAttachment, id, attachmentID)
+	if err != nil {
+		return nil, err
+	}
+	return io.NopCloser(bytes.NewReader(data)), nil
+}
+
+// attachment returns one attachment of a ticket. The bytes are never
+// modified once stored, so they may be read without the lock.
+func (c *CRM) attachment(op, id, attachmentID string) (casesync.Attachment, []byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, err := c.getLocked(op, id)
+	if err != nil {
+		return casesync.Attachment{}, nil, err
+	}
+	for _, a := range t.attachments {
+		if a.ID == attachmentID {
+			return a.Attachment, a.Data, nil
+		}
+	}
+	return casesync.Attachment{}, nil, notFound(op, "attachment")
+}
+
+// UploadAttachment reads r to its end and stores it on the ticket as the
+// sync user. Uploads over MaxAttachmentBytes are rejected (HTTP 413).
+func (c *CRM) UploadAttachment(ctx context.Context, id, filename, mimeType string, r io.Reader) (casesync.Attachment, error) {
+	if err := c.enter(ctx, OpUploadAttachment); err != nil {
+		return casesync.Attachment{}, err
+	}
+	return c.upload(ctx, OpUploadAttachment, id, c.opts.SyncUser, filename, mimeType, r)
+}
+
+func (c *CRM) upload(ctx context.Context, op, id, author, filename, mimeType string, r io.Reader) (casesync.Attachment, error) {
+	if filename == "" {
+		return casesync.Attachment{}, newError(op, 400, ErrNoFilename)
+	}
+	if !utf8.ValidString(filename) || !utf8.ValidString(mimeType) || !utf8.ValidString(author) {
+		return casesync.Attachment{}, newError(op, 400, ErrInvalidUTF8)
+	}
+	// Fail fast on an unknown ticket before reading a large body.
+	c.mu.Lock()
+	_, err := c.getLocked(op, id)
+	c.mu.Unlock()
+	if err != nil {
+		return casesync.Attachment{}, err
+	}
+	// The body is read without the lock: a slow uploader must not stall
+	// every other call.
+	limit := c.opts.MaxAttachmentBytes
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			err = ctxErr
+		}
+		return casesync.Attachment{}, &casesync.APIError{Side: casesync.SideCompany, Op: op, Status: 400, Err: fmt.Errorf("%w: %w", ErrUploadInterrupted, err)}
+	}
+	if int64(len(data)) > limit {
+		return casesync.Attachment{}, newError(op, 413, ErrTooLarge)
+	}
+	if mimeType == "" {
+		mimeType = "application/octet-stream"
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, err := c.getLocked(op, id)
+	if err != nil {
+		return casesync.Attachment{}, err
+	}
+	c.nextSub++
+	now := c.now()
+	a := AttachmentState{
+		Attachment: casesync.Attachment{
+			ID: strconv.FormatInt(c.nextSub, 10), Filename: filename, MimeType: mimeType, Size: int64(len(data)),
+			AuthorName: author, ByConnector: author == c.opts.SyncUser, CreateTime: now,
+		},
+		Data: data,
+	}
+	t.attachments = append(t.attachments, a)
+	t.UpdateTime = now
+	return a.Attachment, nil
+}

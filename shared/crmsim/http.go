@@ -1,0 +1,447 @@
+package crmsim
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/casebridge/casebridge/shared/casesync"
+)
+
+// The REST API Handler serves. Port operations (as the sync user):
+//
+//	GET    /api/tickets?updatedAfter=RFC3339&pageSize=N&pageToken=T  search, paged
+//	GET    /api/tickets?googleCase=NAME                               find
+//	POST   /api/tickets                          {subject,description,priority,googleCase}
+//	GET    /api/tickets/{id}
+//	PUT    /api/tickets/{id}/google-case         {googleCase}
+//	PUT    /api/tickets/{id}/priority            {priority}
+//	POST   /api/tickets/{id}/close
+//	GET    /api/tickets/{id}/comments
+//	POST   /api/tickets/{id}/comments?public=B   raw UTF-8 body
+//	GET    /api/tickets/{id}/attachments
+//	POST   /api/tickets/{id}/attachments?filename=F  raw bytes, Content-Type
+//	GET    /api/tickets/{id}/attachments/{aid}   raw bytes
+//
+// Test hooks (no faults, not metered):
+//
+//	POST   /_sim/tickets                         Ticket → {id}
+//	GET    /_sim/tickets, /_sim/tickets/{id}     TicketState
+//	POST   /_sim/tickets/{id}/comments           {author,body,public} → {id}
+//	POST   /_sim/tickets/{id}/attachments?filename=F&author=A  raw bytes → {id}
+//	PUT    /_sim/tickets/{id}/priority           {priority}
+//	POST   /_sim/tickets/{id}/close, /reopen
+//	PUT    /_sim/down                            {down}
+//	POST   /_sim/faults  Fault;  DELETE /_sim/faults
+//	GET    /_sim/calls;  DELETE /_sim/calls
+//
+// Errors answer {"error": message, "code": reason} with the status, and a
+// Retry-After header (whole seconds) when the fault advises one.
+
+// defaultPageSize and maxPageSize bound a search page, as real helpdesks
+// do (RT and ServiceNow cap at 100).
+const (
+	defaultPageSize = 10
+	maxPageSize     = 100
+)
+
+// wireCase is a ticket on the wire.
+type wireCase struct {
+	ID          string    `json:"id"`
+	Subject     string    `json:"subject"`
+	Description string    `json:"description"`
+	Priority    string    `json:"priority"`
+	Closed      bool      `json:"closed"`
+	SyncFlag    bool      `json:"syncFlag"`
+	GoogleCase  string    `json:"googleCase"`
+	CreateTime  time.Time `json:"createTime"`
+	UpdateTime  time.Time `json:"updateTime"`
+}
+
+func toWireCase(c casesync.CompanyCase) wireCase {
+	return wireCase{ID: c.ID, Subject: c.Subject, Description: c.Description, Priority: c.Priority, Closed: c.Closed,
+		SyncFlag: c.SyncFlag, GoogleCase: c.GoogleCase, CreateTime: c.CreateTime, UpdateTime: c.UpdateTime}
+}
+
+func (w wireCase) domain() casesync.CompanyCase {
+	return casesync.CompanyCase{ID: w.ID, Subject: w.Subject, Description: w.Description, Priority: w.Priority, Closed: w.Closed,
+		SyncFlag: w.SyncFlag, GoogleCase: w.GoogleCase, CreateTime: w.CreateTime, UpdateTime: w.UpdateTime}
+}
+
+type wireCaseList struct {
+	Tickets       []wireCase `json:"tickets"`
+	NextPageToken string     `json:"nextPageToken,omitempty"`
+}
+
+type wireNewCase struct {
+	Subject     string `json:"subject"`
+	Description string `json:"description"`
+	Priority    string `json:"priority"`
+	GoogleCase  string `json:"googleCase"`
+}
+
+// wireComment is a comment on the wire. byConnector says the calling user
+// (the sync user) wrote it.
+type wireComment struct {
+	ID          string    `json:"id"`
+	Body        string    `json:"body"`
+	Author      string    `json:"author"`
+	ByConnector bool      `json:"byConnector"`
+	Public      bool      `json:"public"`
+	CreateTime  time.Time `json:"createTime"`
+}
+
+func toWireComment(c casesync.Comment) wireComment {
+	return wireComment{ID: c.ID, Body: c.Body, Author: c.AuthorName, ByConnector: c.ByConnector, Public: c.Public, CreateTime: c.CreateTime}
+}
+
+func (w wireComment) domain() casesync.Comment {
+	return casesync.Comment{ID: w.ID, Body: w.Body, AuthorName: w.Author, ByConnector: w.ByConnector, Public: w.Public, CreateTime: w.CreateTime}
+}
+
+type wireAttachment struct {
+	ID          string    `json:"id"`
+	Filename    string    `json:"filename"`
+	MimeType    string    `json:"mimeType"`
+	Size        int64     `json:"size"`
+	Author      string    `json:"author"`
+	ByConnector bool      `json:"byConnector"`
+	CreateTime  time.Time `json:"createTime"`
+}
+
+func toWireAttachment(a casesync.Attachment) wireAttachment {
+	return wireAttachment{ID: a.ID, Filename: a.Filename, MimeType: a.MimeType, Size: a.Size, Author: a.AuthorName, ByConnector: a.ByConnector, CreateTime: a.CreateTime}
+}
+
+func (w wireAttachment) domain() casesync.Attachment {
+	return casesync.Attachment{ID: w.ID, Filename: w.Filename, MimeType: w.MimeType, Size: w.Size, AuthorName: w.Author, ByConnector: w.ByConnector, CreateTime: w.CreateTime}
+}
+
+type wireError struct {
+	Error string `json:"error"`
+	Code  string `json:"code,omitempty"`
+}
+
+type wireID struct {
+	ID string `json:"id"`
+}
+
+type wireHumanComment struct {
+	Author string `json:"author"`
+	Body   string `json:"body"`
+	Public bool   `json:"public"`
+}
+
+type wireGoogleCase struct {
+	GoogleCase string `json:"googleCase"`
+}
+
+type wirePriority struct {
+	Priority string `json:"priority"`
+}
+
+type wireDown struct {
+	Down bool `json:"down"`
+}
+
+// Handler serves the simulator's REST API over the same state as c.
+func (c *CRM) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/tickets", c.serveSearch)
+	mux.HandleFunc("POST /api/tickets", c.serveCreate)
+	mux.HandleFunc("GET /api/tickets/{id}", func(w http.ResponseWriter, r *http.Request) {
+		tc, err := c.GetCase(r.Context(), r.PathValue("id"))
+		respond(w, http.StatusOK, toWireCase(tc), err)
+	})
+	mux.HandleFunc("PUT /api/tickets/{id}/google-case", func(w http.ResponseWriter, r *http.Request) {
+		var in wireGoogleCase
+		if !decode(w, r, OpSetGoogleCase, &in) {
+			return
+		}
+		respond(w, http.StatusNoContent, nil, c.SetGoogleCase(r.Context(), r.PathValue("id"), in.GoogleCase))
+	})
+	mux.HandleFunc("PUT /api/tickets/{id}/priority", func(w http.ResponseWriter, r *http.Request) {
+		var in wirePriority
+		if !decode(w, r, OpSetPriority, &in) {
+			return
+		}
+		respond(w, http.StatusNoContent, nil, c.SetPriority(r.Context(), r.PathValue("id"), in.Priority))
+	})
+	mux.HandleFunc("POST /api/tickets/{id}/close", func(w http.ResponseWriter, r *http.Request) {
+		respond(w, http.StatusNoContent, nil, c.CloseCase(r.Context(), r.PathValue("id")))
+	})
+	mux.HandleFunc("GET /api/tickets/{id}/comments", func(w http.ResponseWriter, r *http.Request) {
+		cs, err := c.ListComments(r.Context(), r.PathValue("id"))
+		out := make([]wireComment, 0, len(cs))
+		for _, cm := range cs {
+			out = append(out, toWireComment(cm))
+		}
+		respond(w, http.StatusOK, out, err)
+	})
+	mux.HandleFunc("POST /api/tickets/{id}/comments", c.serveAddComment)
+	mux.HandleFunc("GET /api/tickets/{id}/attachments", func(w http.ResponseWriter, r *http.Request) {
+		as, err := c.ListAttachments(r.Context(), r.PathValue("id"))
+		out := make([]wireAttachment, 0, len(as))
+		for _, a := range as {
+			out = append(out, toWireAttachment(a))
+		}
+		respond(w, http.StatusOK, out, err)
+	})
+	mux.HandleFunc("POST /api/tickets/{id}/attachments", func(w http.ResponseWriter, r *http.Request) {
+		if err := c.enter(r.Context(), OpUploadAttachment); err != nil {
+			respond(w, 0, nil, err)
+			return
+		}
+		a, err := c.upload(r.Context(), OpUploadAttachment, r.PathValue("id"), c.opts.SyncUser, r.URL.Query().Get("filename"), r.Header.Get("Content-Type"), r.Body)
+		if err != nil {
+			drain(r)
+		}
+		respond(w, http.StatusCreated, toWireAttachment(a), err)
+	})
+	mux.HandleFunc("GET /api/tickets/{id}/attachments/{aid}", c.serveDownload)
+
+	mux.HandleFunc("POST /_sim/tickets", func(w http.ResponseWriter, r *http.Request) {
+		var in Ticket
+		if !decode(w, r, "human.create", &in) {
+			return
+		}
+		respond(w, http.StatusCreated, wireID{ID: c.CreateTicket(in)}, nil)
+	})
+	mux.HandleFunc("GET /_sim/tickets", func(w http.ResponseWriter, r *http.Request) {
+		respond(w, http.StatusOK, c.Tickets(), nil)
+	})
+	mux.HandleFunc("GET /_sim/tickets/{id}", func(w http.ResponseWriter, r *http.Request) {
+		t, ok := c.Ticket(r.PathValue("id"))
+		if !ok {
+			respond(w, 0, nil, notFound("human.ticket", "ticket"))
+			return
+		}
+		respond(w, http.StatusOK, t, nil)
+	})
+	mux.HandleFunc("POST /_sim/tickets/{id}/comments", func(w http.ResponseWriter, r *http.Request) {
+		var in wireHumanComment
+		if !decode(w, r, "human.comment", &in) {
+			return
+		}
+		id, err := c.AddHumanComment(r.PathValue("id"), in.Author, in.Body, in.Public)
+		respond(w, http.StatusCreated, wireID{ID: id}, err)
+	})
+	mux.HandleFunc("POST /_sim/tickets/{id}/attachments", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		a, err := c.upload(r.Context(), "human.attachment", r.PathValue("id"), q.Get("author"), q.Get("filename"), r.Header.Get("Content-Type"), r.Body)
+		if err != nil {
+			drain(r)
+		}
+		respond(w, http.StatusCreated, wireID{ID: a.ID}, err)
+	})
+	mux.HandleFunc("PUT /_sim/tickets/{id}/priority", func(w http.ResponseWriter, r *http.Request) {
+		var in wirePriority
+		if !decode(w, r, "human.priority", &in) {
+			return
+		}
+		respond(w, http.StatusNoContent, nil, c.SetHumanPriority(r.PathValue("id"), in.Priority))
+	})
+	mux.HandleFunc("POST /_sim/tickets/{id}/close", func(w http.ResponseWriter, r *http.Request) {
+		respond(w, http.StatusNoContent, nil, c.HumanClose(r.PathValue("id")))
+	})
+	mux.HandleFunc("POST /_sim/tickets/{id}/reopen", func(w http.ResponseWriter, r *http.Request) {
+		respond(w, http.StatusNoContent, nil, c.HumanReopen(r.PathValue("id")))
+	})
+	mux.HandleFunc("PUT /_sim/down", func(w http.ResponseWriter, r *http.Request) {
+		var in wireDown
+		if !decode(w, r, "sim.down", &in) {
+			return
+		}
+		c.SetDown(in.Down)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
+		var in Fault
+		if !decode(w, r, "sim.faults", &in) {
+			return
+		}
+		c.InjectFault(in)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("DELETE /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
+		c.ClearFaults()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /_sim/calls", func(w http.ResponseWriter, r *http.Request) {
+		respond(w, http.StatusOK, c.Calls(), nil)
+	})
+	mux.HandleFunc("DELETE /_sim/calls", func(w http.ResponseWriter, r *http.Request) {
+		c.ResetCalls()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	return mux
+}
+
+func (c *CRM) serveSearch(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Has("googleCase") {
+		tc, ok, err := c.FindByGoogleCase(r.Context(), q.Get("googleCase"))
+		out := wireCaseList{Tickets: []wireCase{}}
+		if ok {
+			out.Tickets = append(out.Tickets, toWireCase(tc))
+		}
+		respond(w, http.StatusOK, out, err)
+		return
+	}
+	var since time.Time
+	if s := q.Get("updatedAfter"); s != "" {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			respond(w, 0, nil, newError(OpSearch, http.StatusBadRequest, ErrBadRequest))
+			return
+		}
+		since = t
+	}
+	size := defaultPageSize
+	if s := q.Get("pageSize"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			respond(w, 0, nil, newError(OpSearch, http.StatusBadRequest, ErrBadRequest))
+			return
+		}
+		size = min(n, maxPageSize)
+	}
+	after, err := parsePageToken(q.Get("pageToken"))
+	if err != nil {
+		respond(w, 0, nil, newError(OpSearch, http.StatusBadRequest, ErrBadRequest))
+		return
+	}
+	all, err := c.SearchUpdated(r.Context(), since)
+	if err != nil {
+		respond(w, 0, nil, err)
+		return
+	}
+	// The page token is the sort key of the last ticket sent (keyset
+	// paging), so tickets changing between pages are neither skipped nor
+	// shifted; a ticket updated meanwhile may come again on a later page.
+	out := wireCaseList{Tickets: []wireCase{}}
+	for _, tc := range all {
+		if after != nil && compareCases(tc, *after) <= 0 {
+			continue
+		}
+		if len(out.Tickets) == size {
+			last := out.Tickets[len(out.Tickets)-1]
+			out.NextPageToken = last.UpdateTime.Format(time.RFC3339Nano) + "," + last.ID
+			break
+		}
+		out.Tickets = append(out.Tickets, toWireCase(tc))
+	}
+	respond(w, http.StatusOK, out, nil)
+}
+
+func parsePageToken(s string) (*casesync.CompanyCase, error) {
+	if s == "" {
+		return nil, nil
+	}
+	ts, id, ok := strings.Cut(s, ",")
+	if !ok {
+		return nil, ErrBadRequest
+	}
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil {
+		return nil, err
+	}
+	return &casesync.CompanyCase{ID: id, UpdateTime: t}, nil
+}
+
+func (c *CRM) serveCreate(w http.ResponseWriter, r *http.Request) {
+	var in wireNewCase
+	if !decode(w, r, OpCreate, &in) {
+		return
+	}
+	tc, err := c.CreateCase(r.Context(), casesync.NewCompanyCase{Subject: in.Subject, Description: in.Description, Priority: in.Priority, GoogleCase: in.GoogleCase})
+	respond(w, http.StatusCreated, toWireCase(tc), err)
+}
+
+// serveAddComment takes the body raw rather than in JSON, so that bytes
+// that are not UTF-8 reach the CRM as sent (JSON encoders silently replace
+// them) and are rejected there.
+func (c *CRM) serveAddComment(w http.ResponseWriter, r *http.Request) {
+	public, err := strconv.ParseBool(r.URL.Query().Get("public"))
+	if err != nil {
+		respond(w, 0, nil, newError(OpAddComment, http.StatusBadRequest, ErrBadRequest))
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxCommentBytes+1))
+	if err != nil {
+		respond(w, 0, nil, newError(OpAddComment, http.StatusBadRequest, ErrUploadInterrupted))
+		return
+	}
+	cm, err := c.AddComment(r.Context(), r.PathValue("id"), string(body), public)
+	respond(w, http.StatusCreated, toWireComment(cm), err)
+}
+
+func (c *CRM) serveDownload(w http.ResponseWriter, r *http.Request) {
+	if err := c.enter(r.Context(), OpDownloadAttachment); err != nil {
+		respond(w, 0, nil, err)
+		return
+	}
+	a, data, err := c.attachment(OpDownloadAttachment, r.PathValue("id"), r.PathValue("aid"))
+	if err != nil {
+		respond(w, 0, nil, err)
+		return
+	}
+	w.Header().Set("Content-Type", a.MimeType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(data)
+}
+
+// maxDrain is how much of a refused upload the server still reads, so that
+// the client, still sending, gets the answer rather than a reset connection.
+const maxDrain = 64 << 20
+
+// drain reads and discards what is left of a refused request's body, up to
+// maxDrain; past that the connection is closed.
+func drain(r *http.Request) {
+	io.CopyN(io.Discard, r.Body, maxDrain)
+}
+
+// decode reads a JSON request body into v, answering 400 when it cannot.
+func decode(w http.ResponseWriter, r *http.Request, op string, v any) bool {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxCommentBytes+4096))
+	if err := dec.Decode(v); err != nil {
+		respond(w, 0, nil, newError(op, http.StatusBadRequest, ErrBadRequest))
+		return false
+	}
+	return true
+}
+
+// respond writes v with status, or err as an error answer. Error messages
+// are the simulator's own fixed texts: they never carry request content.
+func respond(w http.ResponseWriter, status int, v any, err error) {
+	if err != nil {
+		var ae *casesync.APIError
+		if !errors.As(err, &ae) {
+			ae = newError("", http.StatusInternalServerError, err)
+		}
+		st := ae.Status
+		if st == 0 { // the request's context ended
+			st = http.StatusServiceUnavailable
+		}
+		if ae.RetryAfter > 0 {
+			secs := int64((ae.RetryAfter + time.Second - 1) / time.Second)
+			w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(st)
+		json.NewEncoder(w).Encode(wireError{Error: ae.Err.Error(), Code: codeOf(ae.Err)})
+		return
+	}
+	if v == nil {
+		w.WriteHeader(status)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,110 @@
+package eventing
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/casebridge/casebridge/shared/casesync"
+	"github.com/casebridge/casebridge/shared/logging"
+	"github.com/cloudevents/sdk-go/v2/event"
+)
+
+// The functions' entry-point names. Locally each is served at /<Name>; in
+// production each is deployed with FUNCTION_TARGET=<Name>.
+const (
+	FunctionPollGoogle    = "PollGoogle"
+	FunctionPollCRM       = "PollCRM"
+	FunctionSyncCase      = "SyncCase"
+	FunctionCleanup       = "Cleanup"
+	FunctionDetectOutages = "DetectOutages"
+)
+
+// Handler turns a function's work into a CloudEvent handler that applies
+// the retry contract: a transient failure returns an error, so Pub/Sub
+// redelivers with backoff; anything else is logged with its reason and
+// acknowledged; an event older than MaxAge is dropped with a log line.
+type Handler struct {
+	// Function is the entry-point name, attached to every log line.
+	Function string
+	Log      *slog.Logger
+	// MaxAge is how old an event may be and still be handled.
+	MaxAge time.Duration
+	// Now tells the real time, which is what Pub/Sub stamps messages with
+	// (never the sandbox's shifted clock). Nil means time.Now.
+	Now func() time.Time
+}
+
+// Tick returns the handler of a scheduled function: the message body is
+// ignored, run does the work.
+func (h Handler) Tick(run func(ctx context.Context, log *slog.Logger) error) func(context.Context, event.Event) error {
+	return func(ctx context.Context, e event.Event) error {
+		log := logging.WithFunction(h.Log, h.Function)
+		msg, err := Decode(e)
+		if err != nil {
+			return Settle(logging.WithEvent(log, e.ID()), err)
+		}
+		log = logging.WithEvent(log, msg.Message.MessageID)
+		if h.tooOld(log, msg) {
+			return nil
+		}
+		return Settle(log, run(ctx, log))
+	}
+}
+
+// Case returns the handler of a function fed case-updated or sync-requested
+// messages: the body is decoded into a CaseRef (a malformed body is logged
+// and acknowledged) and run reconciles it.
+func (h Handler) Case(run func(ctx context.Context, log *slog.Logger, ref casesync.CaseRef) error) func(context.Context, event.Event) error {
+	return func(ctx context.Context, e event.Event) error {
+		log := logging.WithFunction(h.Log, h.Function)
+		msg, err := Decode(e)
+		if err != nil {
+			return Settle(logging.WithEvent(log, e.ID()), err)
+		}
+		log = logging.WithEvent(log, msg.Message.MessageID)
+		ref, err := DecodeCaseRef(msg.Message.Data)
+		if err != nil {
+			return Settle(log, err)
+		}
+		log = logging.WithCase(log, ref)
+		if h.tooOld(log, msg) {
+			return nil
+		}
+		return Settle(log, run(ctx, log, ref))
+	}
+}
+
+func (h Handler) tooOld(log *slog.Logger, msg MessagePublishedData) bool {
+	if h.MaxAge <= 0 || msg.Message.PublishTime.IsZero() {
+		return false
+	}
+	now := time.Now
+	if h.Now != nil {
+		now = h.Now
+	}
+	age := now().Sub(msg.Message.PublishTime)
+	if age <= h.MaxAge {
+		return false
+	}
+	log.Warn("event dropped: older than the age cutoff",
+		"age", age.Round(time.Second).String(), "maxAge", h.MaxAge.String())
+	return true
+}
+
+// Settle applies the retry contract to the outcome of handling one event
+// and logs it once: nil stays nil; a transient error (casesync.IsTransient)
+// is logged as a warning and returned, so Pub/Sub redelivers; any other
+// error is permanent: it is logged with its reason and nil is returned, so
+// the message is acknowledged and never loops.
+func Settle(log *slog.Logger, err error) error {
+	if err == nil {
+		return nil
+	}
+	if casesync.IsTransient(err) {
+		log.Warn("transient failure: Pub/Sub will redeliver", logging.Err(err))
+		return err
+	}
+	log.Error("permanent failure: message acknowledged without retry", logging.Err(err))
+	return nil
+}

@@ -1,0 +1,651 @@
+// Package localstack runs casebridge on one machine, the way the sandbox
+// and the end-to-end tests need it: the official Firestore and Pub/Sub
+// emulators, the CSAPI and CRM simulators (in this process, on a clock the
+// stack can move forward), every function in one functions-framework child
+// process, the production topology of topics, push subscriptions,
+// retry policies and dead-letter topics on the Pub/Sub emulator, and a
+// ticker standing in for Cloud Scheduler. Everything listens on 127.0.0.1
+// on free ports, and Stop leaves nothing running.
+package localstack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"github.com/casebridge/casebridge/shared/appconfig"
+	"github.com/casebridge/casebridge/shared/clock"
+	"github.com/casebridge/casebridge/shared/crmsim"
+	"github.com/casebridge/casebridge/shared/csapi/csapitest"
+	"github.com/casebridge/casebridge/shared/emulators"
+	"github.com/casebridge/casebridge/shared/eventing"
+)
+
+// Options configure a Stack. Zero values take the defaults documented on
+// each field.
+type Options struct {
+	// Project is the Firestore and Pub/Sub project. Default
+	// "casebridge-local".
+	Project string
+	// Organization is the simulated Google organization. Default
+	// "organizations/100".
+	Organization string
+	// Projects maps the simulated Google projects (ids to numbers) of the
+	// organization. Default {"sandbox-project": "200"}.
+	Projects map[string]string
+	// CreateProject is the project new Google cases are created in
+	// (CSAPI_CREATE_PARENT). Default: the only project, or
+	// "sandbox-project".
+	CreateProject string
+	// ConnectorEmail is casebridge's identity at CSAPI. Default
+	// "casebridge@sandbox-project.iam.gserviceaccount.com".
+	ConnectorEmail string
+	// ClassificationID is the classification of created cases. Default:
+	// the simulator's first.
+	ClassificationID string
+	// CRMSyncUser is the CRM simulator user casebridge writes as. Default
+	// "casebridge".
+	CRMSyncUser string
+
+	// PollEvery is how often the ticker publishes tick-poll-google and
+	// tick-poll-crm. Default 2 s. Negative: no poll ticks.
+	PollEvery time.Duration
+	// DetectOutagesEvery: tick-detect-outages. Default 30 s. Negative: none.
+	DetectOutagesEvery time.Duration
+	// CleanupEvery: tick-cleanup. Default 60 s. Negative: none.
+	CleanupEvery time.Duration
+
+	// MinBackoff, MaxBackoff and MaxDeliveryAttempts replace the
+	// production retry policy on every subscription, so redeliveries and
+	// dead-lettering happen in seconds. Defaults 1 s, 10 s and 5.
+	MinBackoff          time.Duration
+	MaxBackoff          time.Duration
+	MaxDeliveryAttempts int
+
+	// Env adds or overrides variables of the functions process (e.g.
+	// LOG_LEVEL=debug, REOPEN_POLICY=new-case).
+	Env map[string]string
+	// FunctionsBinary is a prebuilt scripts/functions binary. Default: built
+	// with `go build` from the module holding the working directory.
+	FunctionsBinary string
+	// LogOutput, if set, receives every line the functions process writes.
+	LogOutput io.Writer
+}
+
+func (o *Options) defaults() {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&o.Project, "casebridge-local")
+	def(&o.Organization, "organizations/100")
+	def(&o.ConnectorEmail, "casebridge@sandbox-project.iam.gserviceaccount.com")
+	def(&o.ClassificationID, csapitest.DefaultClassifications()[0].ID)
+	def(&o.CRMSyncUser, "casebridge")
+	if len(o.Projects) == 0 {
+		o.Projects = map[string]string{"sandbox-project": "200"}
+	}
+	if o.CreateProject == "" {
+		for id := range o.Projects {
+			if o.CreateProject == "" || id < o.CreateProject {
+				o.CreateProject = id
+			}
+		}
+	}
+	dur := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	dur(&o.PollEvery, 2*time.Second)
+	dur(&o.DetectOutagesEvery, 30*time.Second)
+	dur(&o.CleanupEvery, 60*time.Second)
+	dur(&o.MinBackoff, time.Second)
+	dur(&o.MaxBackoff, 10*time.Second)
+	if o.MaxDeliveryAttempts == 0 {
+		o.MaxDeliveryAttempts = 5
+	}
+}
+
+// Stack is a running local casebridge.
+type Stack struct {
+	opts Options
+
+	// Firestore and PubSub are the emulators.
+	Firestore *emulators.Emulator
+	PubSub    *emulators.Emulator
+	// CSAPI is the Cloud Support API simulator (hooks, call counts).
+	CSAPI *csapitest.Server
+	// CRM is the CRM simulator (hooks, call counts).
+	CRM *crmsim.CRM
+	// Clock is the stack's shifted clock, shared by the simulators and,
+	// through the clock file, the functions process.
+	Clock *clock.FileOffset
+
+	dir        string
+	clockFile  string
+	crmServer  *http.Server
+	crmURL     string
+	crmDown    atomic.Bool
+	psClient   *pubsub.Client
+	topo       []eventing.Subscription
+	tickPubs   map[string]*pubsub.Publisher
+	funcCmd    *exec.Cmd
+	funcURL    string
+	funcExited chan struct{}
+	funcErr    error
+	logs       *logHub
+
+	stopTicker context.CancelFunc
+	tickerDone sync.WaitGroup
+	stopOnce   sync.Once
+	stopErr    error
+}
+
+// Start starts the whole stack. If anything fails, or ctx ends, before it
+// is up, whatever was started is stopped again. A missing emulator gives an
+// error wrapping emulators.ErrNotInstalled with the install instructions.
+func Start(ctx context.Context, opts Options) (s *Stack, err error) {
+	opts.defaults()
+	s = &Stack{opts: opts, logs: newLogHub(), tickPubs: map[string]*pubsub.Publisher{}}
+	defer func() {
+		if err != nil {
+			s.Stop()
+			s = nil
+		}
+	}()
+
+	s.dir, err = os.MkdirTemp("", "casebridge-localstack-")
+	if err != nil {
+		return s, err
+	}
+	s.clockFile = filepath.Join(s.dir, "clock-offset")
+	if err := clock.WriteOffset(s.clockFile, 0); err != nil {
+		return s, err
+	}
+	s.Clock = clock.NewFileOffset(s.clockFile)
+
+	bin := opts.FunctionsBinary
+	if bin == "" {
+		if bin, err = BuildFunctions(ctx); err != nil {
+			return s, err
+		}
+	}
+
+	// The emulators start in parallel: each takes a second or two.
+	var wg sync.WaitGroup
+	var fsErr, psErr error
+	wg.Add(2)
+	go func() { defer wg.Done(); s.Firestore, fsErr = emulators.StartFirestore(ctx) }()
+	go func() { defer wg.Done(); s.PubSub, psErr = emulators.StartPubSub(ctx) }()
+	wg.Wait()
+	if err := errors.Join(fsErr, psErr); err != nil {
+		return s, err
+	}
+
+	if err := s.startSimulators(); err != nil {
+		return s, err
+	}
+
+	s.psClient, err = eventing.NewEmulatorClient(ctx, opts.Project, s.PubSub.Host)
+	if err != nil {
+		return s, fmt.Errorf("connecting to the Pub/Sub emulator: %w", err)
+	}
+
+	if err := s.startFunctions(ctx, bin); err != nil {
+		return s, err
+	}
+
+	s.topo = eventing.Topology("")
+	for i := range s.topo {
+		s.topo[i].MinBackoff = opts.MinBackoff
+		s.topo[i].MaxBackoff = opts.MaxBackoff
+		s.topo[i].MaxDeliveryAttempts = opts.MaxDeliveryAttempts
+	}
+	if err := eventing.EnsureTopology(ctx, s.psClient, opts.Project, s.funcURL, s.topo); err != nil {
+		return s, fmt.Errorf("creating the Pub/Sub topology: %w", err)
+	}
+	for _, t := range eventing.Ticks("") {
+		s.tickPubs[t.Function] = s.psClient.Publisher(t.Topic)
+	}
+	s.startTicker()
+	return s, nil
+}
+
+func (s *Stack) startSimulators() error {
+	now := s.Clock.Now
+	s.CSAPI = csapitest.New(csapitest.Options{
+		Organization: s.opts.Organization,
+		Projects:     s.opts.Projects,
+		CallerEmail:  s.opts.ConnectorEmail,
+		Clock:        now,
+	})
+	if err := s.CSAPI.Start("127.0.0.1:0"); err != nil {
+		s.CSAPI = nil
+		return fmt.Errorf("starting the CSAPI simulator: %w", err)
+	}
+
+	s.CRM = crmsim.New(crmsim.Options{Clock: now, SyncUser: s.opts.CRMSyncUser})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("starting the CRM simulator: %w", err)
+	}
+	crm := s.CRM.Handler()
+	s.crmServer = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.crmDown.Load() {
+			http.Error(w, "CRM is down (simulated outage)", http.StatusServiceUnavailable)
+			return
+		}
+		crm.ServeHTTP(w, r)
+	}), ReadHeaderTimeout: 10 * time.Second}
+	s.crmURL = "http://" + ln.Addr().String()
+	go s.crmServer.Serve(ln)
+	return nil
+}
+
+// functionsEnv is the functions process's environment.
+func (s *Stack) functionsEnv(port int) []string {
+	vars := map[string]string{
+		appconfig.EnvProject:             s.opts.Project,
+		"FIRESTORE_EMULATOR_HOST":        s.Firestore.Host,
+		"PUBSUB_EMULATOR_HOST":           s.PubSub.Host,
+		appconfig.EnvCSAPIParent:         s.opts.Organization,
+		appconfig.EnvCSAPICreateParent:   "projects/" + s.opts.CreateProject,
+		appconfig.EnvCSAPIClassification: s.opts.ClassificationID,
+		appconfig.EnvCSAPITestCase:       "true",
+		appconfig.EnvCSAPIEndpoint:       s.CSAPI.URL(),
+		appconfig.EnvCSAPIConnectorEmail: s.opts.ConnectorEmail,
+		appconfig.EnvCRMKind:             appconfig.CRMSimulator,
+		appconfig.EnvCRMURL:              s.crmURL,
+		appconfig.EnvTopicCaseUpdated:    eventing.TopicCaseUpdated,
+		appconfig.EnvTopicSyncRequested:  eventing.TopicSyncRequested,
+		appconfig.EnvClockFile:           s.clockFile,
+		"PORT":                           strconv.Itoa(port),
+	}
+	for k, v := range s.opts.Env {
+		vars[k] = v
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, ours := vars[k]; ours || k == "FUNCTION_TARGET" || k == "K_SERVICE" || k == "GOOGLE_APPLICATION_CREDENTIALS" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	for k, v := range vars {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+func (s *Stack) startFunctions(ctx context.Context, bin string) error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(bin, "--host", "127.0.0.1", "--port", strconv.Itoa(port))
+	cmd.Env = s.functionsEnv(port)
+	cmd.SysProcAttr = childAttrs()
+	pr, pw := io.Pipe()
+	var out io.Writer = pw
+	if s.opts.LogOutput != nil {
+		out = io.MultiWriter(pw, s.opts.LogOutput)
+	}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		pw.Close()
+		return fmt.Errorf("starting the functions process: %w", err)
+	}
+	s.funcCmd = cmd
+	s.funcURL = "http://127.0.0.1:" + strconv.Itoa(port)
+	s.funcExited = make(chan struct{})
+	go s.logs.read(pr)
+	go func() {
+		s.funcErr = cmd.Wait()
+		pw.Close()
+		close(s.funcExited)
+	}()
+
+	// Ready when /Metrics answers (the configuration loaded and the
+	// server listens); failed if the process exits first.
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	for {
+		resp, err := client.Get(s.funcURL + "/Metrics")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-s.funcExited:
+			<-s.logs.done
+			return &FunctionsExitedError{Err: s.funcErr, Tail: s.logs.tail(20)}
+		case <-ctx.Done():
+			return fmt.Errorf("the functions process did not answer on %s: %w", s.funcURL, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// FunctionsExitedError says the functions process ended during start,
+// with its last lines (a configuration error is among them).
+type FunctionsExitedError struct {
+	Err  error
+	Tail []LogLine
+}
+
+func (e *FunctionsExitedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "the functions process exited during start (%v); its last lines:", e.Err)
+	for _, l := range e.Tail {
+		b.WriteString("\n  " + l.Raw)
+	}
+	return b.String()
+}
+
+func (e *FunctionsExitedError) Unwrap() error { return e.Err }
+
+func (s *Stack) startTicker() {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopTicker = cancel
+	every := map[string]time.Duration{
+		eventing.FunctionPollGoogle:    s.opts.PollEvery,
+		eventing.FunctionPollCRM:       s.opts.PollEvery,
+		eventing.FunctionDetectOutages: s.opts.DetectOutagesEvery,
+		eventing.FunctionCleanup:       s.opts.CleanupEvery,
+	}
+	for fn, d := range every {
+		if d < 0 {
+			continue
+		}
+		s.tickerDone.Add(1)
+		go func() {
+			defer s.tickerDone.Done()
+			t := time.NewTicker(d)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
+					if _, err := s.PublishTick(pctx, fn); err != nil && ctx.Err() == nil {
+						// Shown among the functions' lines, where the
+						// sandbox user is looking.
+						s.logs.add(LogLine{Raw: "scheduler tick for " + fn + " not published: " + err.Error()})
+					}
+					pcancel()
+				}
+			}
+		}()
+	}
+}
+
+// PublishTick publishes one scheduler tick for function (e.g.
+// "PollGoogle") and returns the Pub/Sub message id, which the function
+// logs as eventId.
+func (s *Stack) PublishTick(ctx context.Context, function string) (string, error) {
+	p, ok := s.tickPubs[function]
+	if !ok {
+		return "", fmt.Errorf("no scheduler tick triggers %q", function)
+	}
+	return p.Publish(ctx, &pubsub.Message{Data: []byte("tick")}).Get(ctx)
+}
+
+// Publish publishes a raw message on a topic of the stack (e.g. a
+// hand-made case-updated message) and returns its message id.
+func (s *Stack) Publish(ctx context.Context, topic string, data []byte) (string, error) {
+	p := s.psClient.Publisher(topic)
+	defer p.Stop()
+	return p.Publish(ctx, &pubsub.Message{Data: data}).Get(ctx)
+}
+
+// PubSubClient is the stack's client on the Pub/Sub emulator.
+func (s *Stack) PubSubClient() *pubsub.Client { return s.psClient }
+
+// Topology is the subscriptions the stack created.
+func (s *Stack) Topology() []eventing.Subscription { return s.topo }
+
+// Project is the Firestore and Pub/Sub project.
+func (s *Stack) Project() string { return s.opts.Project }
+
+// Endpoint names, as printed by the sandbox.
+const (
+	EndpointCSAPI     = "CSAPI_URL"
+	EndpointCRM       = "CRM_URL"
+	EndpointFirestore = "FIRESTORE_EMULATOR_HOST"
+	EndpointPubSub    = "PUBSUB_EMULATOR_HOST"
+	EndpointFunctions = "FUNCTIONS_URL"
+	EndpointProject   = "GOOGLE_CLOUD_PROJECT"
+	EndpointClockFile = "CASEBRIDGE_CLOCK_FILE"
+)
+
+// Endpoints returns where each part of the stack listens.
+func (s *Stack) Endpoints() map[string]string {
+	return map[string]string{
+		EndpointCSAPI:     s.CSAPI.URL(),
+		EndpointCRM:       s.crmURL,
+		EndpointFirestore: s.Firestore.Host,
+		EndpointPubSub:    s.PubSub.Host,
+		EndpointFunctions: s.funcURL,
+		EndpointProject:   s.opts.Project,
+		EndpointClockFile: s.clockFile,
+	}
+}
+
+// ClockFile is the file holding the clock offset (CASEBRIDGE_CLOCK_FILE).
+func (s *Stack) ClockFile() string { return s.clockFile }
+
+// Advance moves the whole stack's clock forward by d and returns the new
+// offset. The functions process sees it within 50 ms.
+func (s *Stack) Advance(d time.Duration) (time.Duration, error) {
+	return clock.Advance(s.clockFile, d)
+}
+
+// SetCRMDown makes the CRM simulator answer 503 to everything (true) or
+// serve again (false), to show outages and recovery.
+func (s *Stack) SetCRMDown(down bool) { s.crmDown.Store(down) }
+
+// FirestoreCounts are the functions process's Firestore operations.
+type FirestoreCounts struct {
+	Reads  int64 `json:"firestoreReads"`
+	Writes int64 `json:"firestoreWrites"`
+}
+
+// FirestoreCounts asks the functions process how many Firestore reads and
+// writes it has made.
+func (s *Stack) FirestoreCounts(ctx context.Context) (FirestoreCounts, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.funcURL+"/Metrics", nil)
+	if err != nil {
+		return FirestoreCounts{}, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return FirestoreCounts{}, fmt.Errorf("asking the functions process for its counts: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return FirestoreCounts{}, fmt.Errorf("asking the functions process for its counts: HTTP %d", resp.StatusCode)
+	}
+	var c FirestoreCounts
+	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {
+		return FirestoreCounts{}, fmt.Errorf("reading the functions process's counts: %w", err)
+	}
+	return c, nil
+}
+
+// SubscribeLogs returns the lines the functions process writes from now
+// on, and a function to stop receiving them. A subscriber that falls more
+// than 1024 lines behind misses lines.
+func (s *Stack) SubscribeLogs() (<-chan LogLine, func()) { return s.logs.subscribe() }
+
+// WaitForLogs waits until the functions process has written at least n
+// lines matching match (since it started) and returns them; on timeout it
+// returns those seen and ctx's error.
+func (s *Stack) WaitForLogs(ctx context.Context, n int, match func(LogLine) bool) ([]LogLine, error) {
+	return s.logs.wait(ctx, n, match)
+}
+
+// Logs returns the lines the functions process wrote so far matching match
+// (all when match is nil).
+func (s *Stack) Logs(match func(LogLine) bool) []LogLine {
+	lines, _ := s.logs.snapshot()
+	var out []LogLine
+	for _, l := range lines {
+		if match == nil || match(l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// FunctionsPID is the functions process's id (0 if not running).
+func (s *Stack) FunctionsPID() int {
+	if s.funcCmd == nil || s.funcCmd.Process == nil {
+		return 0
+	}
+	return s.funcCmd.Process.Pid
+}
+
+// Stop stops everything the stack started, in an order that leaves nothing
+// pushing to a stopped process: the ticker, the subscriptions and topics,
+// the functions process, the simulators, the emulators, the temporary
+// files. It is safe to call more than once and on a half-started stack.
+func (s *Stack) Stop() error {
+	s.stopOnce.Do(func() {
+		var errs []error
+		if s.stopTicker != nil {
+			s.stopTicker()
+			s.tickerDone.Wait()
+		}
+		for _, p := range s.tickPubs {
+			p.Stop()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if s.psClient != nil {
+			if len(s.topo) > 0 {
+				if err := eventing.DeleteTopology(ctx, s.psClient, s.opts.Project, s.topo); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			s.psClient.Close()
+		}
+		if s.funcCmd != nil {
+			errs = append(errs, s.stopFunctions())
+		}
+		if s.CSAPI != nil {
+			s.CSAPI.Close()
+		}
+		if s.crmServer != nil {
+			s.crmServer.Close()
+		}
+		for _, e := range []*emulators.Emulator{s.PubSub, s.Firestore} {
+			if e != nil {
+				errs = append(errs, e.Stop())
+			}
+		}
+		if s.dir != "" {
+			errs = append(errs, os.RemoveAll(s.dir))
+		}
+		s.stopErr = errors.Join(errs...)
+	})
+	return s.stopErr
+}
+
+func (s *Stack) stopFunctions() error {
+	pgid := s.funcCmd.Process.Pid
+	syscall.Kill(-pgid, syscall.SIGTERM)
+	select {
+	case <-s.funcExited:
+	case <-time.After(5 * time.Second):
+		syscall.Kill(-pgid, syscall.SIGKILL)
+		select {
+		case <-s.funcExited:
+		case <-time.After(5 * time.Second):
+			return fmt.Errorf("the functions process %d did not exit", pgid)
+		}
+	}
+	return nil
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("finding a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+var (
+	buildMu   sync.Mutex
+	buildPath string
+)
+
+// BuildFunctions builds scripts/functions of the module holding the working
+// directory into the user's cache directory (once per process; go build's
+// own cache makes later builds quick) and returns the binary's path.
+func BuildFunctions(ctx context.Context) (string, error) {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if buildPath != "" {
+		return buildPath, nil
+	}
+	var out bytes.Buffer
+	gomod := exec.CommandContext(ctx, "go", "env", "GOMOD")
+	gomod.Stdout, gomod.Stderr = &out, &out
+	if err := gomod.Run(); err != nil {
+		return "", fmt.Errorf("finding the casebridge module (go env GOMOD): %v: %s", err, out.String())
+	}
+	mod := strings.TrimSpace(out.String())
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("run this from inside the casebridge module: go env GOMOD names no go.mod")
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	dir := filepath.Join(cache, "casebridge")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	// Build under a name of this process's own, then rename: concurrent
+	// test binaries never see a half-written file.
+	bin := filepath.Join(dir, "functions")
+	tmp := fmt.Sprintf("%s.%d.tmp", bin, os.Getpid())
+	out.Reset()
+	build := exec.CommandContext(ctx, "go", "build", "-o", tmp, "./scripts/functions")
+	build.Dir = filepath.Dir(mod)
+	build.Stdout, build.Stderr = &out, &out
+	if err := build.Run(); err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("building the functions process (go build ./scripts/functions): %v\n%s", err, out.String())
+	}
+	if err := os.Rename(tmp, bin); err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
+	buildPath = bin
+	return bin, nil
+}
