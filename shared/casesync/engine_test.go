@@ -2,7 +2,6 @@ package casesync_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"strings"
@@ -121,7 +120,9 @@ func TestExistingCounterpartsAreLinkedNotDuplicated(t *testing.T) {
 	t.Run("a Google case carrying the link comment for a flagged CRM case is linked to it", func(t *testing.T) {
 		w := newWorld(t, casesync.Config{})
 		id := w.crm.CreateTicket(crmsim.Ticket{Subject: "Linked by hand", Description: "d", Priority: "normal", SyncFlag: true})
-		// An old Google case, outside the age limit, carries the link comment.
+		// The Google case names the CRM case in a link comment, but the CRM
+		// case's Google-case field is empty: both sides are picked up on their
+		// own and must end as one mapping.
 		name := w.newGoogleCase("Linked by hand", "P3")
 		if _, err := w.google.AddComment(name, casesync.LinkLine(id), csapitest.Actor{DisplayName: "casebridge", Email: connectorEmail}); err != nil {
 			t.Fatal(err)

@@ -88,12 +88,12 @@ type reconciliation struct {
 	holder string
 	m      Mapping
 
-	g    *GoogleCase
-	c    *CompanyCase
-	gAt  time.Time // when g was read
-	cAt  time.Time
-	gCom, cCom []Comment    // nil until listed
-	gAtt, cAtt []Attachment // nil until listed
+	g                              *GoogleCase
+	c                              *CompanyCase
+	gAt                            time.Time // when g was read
+	cAt                            time.Time
+	gCom, cCom                     []Comment    // nil until listed
+	gAtt, cAtt                     []Attachment // nil until listed
 	gComOK, cComOK, gAttOK, cAttOK bool
 
 	// What this run learnt, saved at the end (also after a failure).
@@ -105,6 +105,7 @@ type reconciliation struct {
 	closedC      *bool
 	resolvedAt   *time.Time
 	reopenNotice *bool
+	merged       bool // this mapping was merged into another and deleted
 }
 
 func (r *reconciliation) act(format string, args ...any) {
@@ -309,6 +310,22 @@ func (r *reconciliation) linkCompany(ctx context.Context) error {
 		return err
 	}
 	if !ok {
+		// The Google case may name its CRM case in a link line.
+		id, err := r.linkedCompanyID(ctx)
+		if err != nil {
+			return err
+		}
+		if id != "" {
+			c, err := e.CRM.GetCase(ctx, id)
+			switch {
+			case err == nil:
+				found, ok = c, true
+			case !IsNotFound(err):
+				return err
+			}
+		}
+	}
+	if !ok {
 		if err := r.recordIntent(ctx, SideCompany); err != nil {
 			return err
 		}
@@ -326,7 +343,7 @@ func (r *reconciliation) linkCompany(ctx context.Context) error {
 	} else {
 		r.act("linked existing CRM case %s", found.ID)
 	}
-	lm, err := e.Store.LinkKey(ctx, m.ID, SideCompany, found.ID)
+	lm, err := r.linkKey(ctx, SideCompany, found.ID)
 	if err != nil {
 		return err
 	}
@@ -334,6 +351,27 @@ func (r *reconciliation) linkCompany(ctx context.Context) error {
 	m.CreateIntentAt, m.CreateIntentSide = time.Time{}, ""
 	r.c, r.cAt = &found, e.now()
 	return nil
+}
+
+// linkedCompanyID returns the CRM case id named by a link line in the Google
+// case's description or comments, the earliest one first.
+func (r *reconciliation) linkedCompanyID(ctx context.Context) (string, error) {
+	texts := []string{r.g.Description}
+	coms, err := r.googleComments(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, c := range coms {
+		texts = append(texts, c.Body)
+	}
+	for _, t := range texts {
+		for _, line := range strings.Split(t, "\n") {
+			if id, ok := strings.CutPrefix(strings.TrimSpace(line), linkPrefix); ok && id != "" && !strings.ContainsAny(id, " \t") {
+				return id, nil
+			}
+		}
+	}
+	return "", nil
 }
 
 // linkGoogle finds or creates the Google case for a CRM-origin mapping.
@@ -365,7 +403,7 @@ func (r *reconciliation) linkGoogle(ctx context.Context) error {
 		}
 		r.act("linked existing Google case %s", name)
 	}
-	lm, err := e.Store.LinkKey(ctx, m.ID, SideGoogle, name)
+	lm, err := r.linkKey(ctx, SideGoogle, name)
 	if err != nil {
 		return err
 	}
@@ -373,6 +411,56 @@ func (r *reconciliation) linkGoogle(ctx context.Context) error {
 	m.CreateIntentAt, m.CreateIntentSide = time.Time{}, ""
 	return nil
 }
+
+// linkKey gives this mapping the other side's key. When another mapping
+// already holds it, both cases were picked up on their own before they were
+// linked (a Google case and a CRM case that name each other). The mapping of
+// the CRM side then merges into the Google side's: it deletes itself and gives
+// its CRM key to the other, and the event is retried against that mapping.
+// The Google side's mapping waits for that (a transient error). Two cases
+// that each already have a different counterpart are a permanent conflict.
+func (r *reconciliation) linkKey(ctx context.Context, side Side, key string) (Mapping, error) {
+	e := r.e
+	lm, err := e.Store.LinkKey(ctx, r.m.ID, side, key)
+	if !errors.Is(err, ErrConflict) {
+		return lm, err
+	}
+	var other Mapping
+	if side == SideGoogle {
+		other, _, err = e.Store.ResolveMapping(ctx, key, "", false, nil)
+	} else {
+		other, _, err = e.Store.ResolveMapping(ctx, "", key, false, nil)
+	}
+	if err != nil {
+		return Mapping{}, &TransientError{Err: fmt.Errorf("find the mapping holding %s case %s: %w", side, key, err)}
+	}
+	switch {
+	case side == SideGoogle && other.CompanyCaseID == "":
+		// We are the CRM side's mapping, with no Google key of our own.
+		if err := e.Store.DeleteMapping(ctx, r.m.ID); err != nil {
+			return Mapping{}, err
+		}
+		if _, err := e.Store.LinkKey(ctx, other.ID, SideCompany, r.m.CompanyCaseID); err != nil {
+			return Mapping{}, err
+		}
+		r.act("merged into mapping %s, which holds Google case %s", other.ID, key)
+		r.merged = true
+		return Mapping{}, &TransientError{Err: fmt.Errorf("mapping %s merged into %s; retry against it", r.m.ID, other.ID)}
+	case side == SideCompany && other.GoogleCase == "":
+		return Mapping{}, &TransientError{Err: fmt.Errorf("CRM case %s is held by mapping %s, which will merge into mapping %s", key, other.ID, r.m.ID)}
+	}
+	return Mapping{}, &ConflictError{GoogleCase: r.m.GoogleCase + other.GoogleCase, CompanyCaseID: r.m.CompanyCaseID + other.CompanyCaseID, Reason: fmt.Sprintf("%s case %s is already linked by mapping %s", side, key, other.ID)}
+}
+
+// ConflictError is a permanent error: two cases claim the same counterpart.
+// It needs a person to decide which link is right.
+type ConflictError struct {
+	GoogleCase, CompanyCaseID string
+	Reason                    string
+}
+
+func (e *ConflictError) Error() string { return "link conflict: " + e.Reason }
+func (e *ConflictError) Unwrap() error { return ErrConflict }
 
 func (r *reconciliation) newGoogleCase(preface string) NewGoogleCase {
 	c := r.c
@@ -511,7 +599,7 @@ func (r *reconciliation) reopenWithNewCase(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	lm, err := e.Store.LinkKey(ctx, m.ID, SideGoogle, name)
+	lm, err := r.linkKey(ctx, SideGoogle, name)
 	if err != nil {
 		return err
 	}
@@ -810,11 +898,17 @@ func (r *reconciliation) attachments(ctx context.Context) error {
 		newC = r.newAttachments(SideCompany, as)
 	}
 	for _, a := range newG {
+		if r.isDone(SideGoogle, "a:"+a.ID) {
+			continue // paired while handling an earlier one
+		}
 		if err := r.mirrorAttachment(ctx, SideGoogle, a); err != nil {
 			return err
 		}
 	}
 	for _, a := range newC {
+		if r.isDone(SideCompany, "a:"+a.ID) {
+			continue
+		}
 		if !googleOpen {
 			r.markDone(SideCompany, "a:"+a.ID)
 			continue
@@ -1077,7 +1171,7 @@ func (r *reconciliation) close(ctx context.Context) error {
 // items written, so a retry does not look for them again; only a complete run
 // moves the seen update times and the synced-at times.
 func (r *reconciliation) save(ctx context.Context, complete bool) error {
-	if r.doneG == nil {
+	if r.doneG == nil || r.merged {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
