@@ -591,20 +591,13 @@ func (r *reconciliation) reopenWithNewCase(ctx context.Context) error {
 		name = g.Name
 		r.act("created Google case %s for the reopened CRM case", name)
 	}
-	if _, err := e.Store.UpdateMapping(ctx, m.ID, func(x *Mapping) error {
-		if x.GoogleCase == old {
-			x.PreviousGoogleCases = append(x.PreviousGoogleCases, old)
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
+	// LinkKey moves the old case to PreviousGoogleCases; its key still
+	// leads here, so late events about it find this mapping.
 	lm, err := r.linkKey(ctx, SideGoogle, name)
 	if err != nil {
 		return err
 	}
 	if _, err := e.Store.UpdateMapping(ctx, m.ID, func(x *Mapping) error {
-		x.GoogleCase = name
 		x.GoogleItemsDone = nil
 		x.GoogleSeenUpdateTime = time.Time{}
 		x.GoogleClosed, x.CompanyClosed = false, false
@@ -614,7 +607,7 @@ func (r *reconciliation) reopenWithNewCase(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	m.PreviousGoogleCases = append(m.PreviousGoogleCases, old)
+	m.PreviousGoogleCases = lm.PreviousGoogleCases
 	m.GoogleCase = lm.GoogleCase
 	m.GoogleItemsDone, m.GoogleSeenUpdateTime = nil, time.Time{}
 	m.GoogleClosed, m.CompanyClosed, m.ResolvedAt = false, false, time.Time{}

@@ -1,0 +1,163 @@
+package store
+
+import (
+	"time"
+
+	"cloud.google.com/go/firestore"
+
+	"github.com/casebridge/casebridge/shared/casesync"
+)
+
+// Field names of a mapping document that are written or queried on their
+// own.
+const (
+	fieldGoogleCase          = "googleCaseName"
+	fieldCompanyCaseID       = "companyCaseID"
+	fieldResolvedAt          = "resolvedAt"
+	fieldGooglePendingSince  = "googlePendingSince"
+	fieldCompanyPendingSince = "companyPendingSince"
+	fieldLeaseHolder         = "leaseHolder"
+	fieldLeaseUntil          = "leaseUntil"
+	fieldPreviousGoogleCases = "previousGoogleCases"
+)
+
+// mappingDoc is the persisted form of a casesync.Mapping. Times are pointers
+// so that an unset time is stored as null: a null resolvedAt never matches
+// the range query of ListResolvedBefore.
+type mappingDoc struct {
+	GoogleCase    string `firestore:"googleCaseName"`
+	CompanyCaseID string `firestore:"companyCaseID"`
+	Origin        string `firestore:"origin"`
+
+	CreatedAt    *time.Time `firestore:"createdAt"`
+	NewContentAt *time.Time `firestore:"newContentAt"`
+	ResolvedAt   *time.Time `firestore:"resolvedAt"`
+
+	GoogleUpdatesSyncedAt  *time.Time `firestore:"googleUpdatesSyncedAt"`
+	CompanyUpdatesSyncedAt *time.Time `firestore:"companyUpdatesSyncedAt"`
+	GooglePendingSince     *time.Time `firestore:"googlePendingSince"`
+	CompanyPendingSince    *time.Time `firestore:"companyPendingSince"`
+	GoogleSeenUpdateTime   *time.Time `firestore:"googleSeenUpdateTime"`
+	CompanySeenUpdateTime  *time.Time `firestore:"companySeenUpdateTime"`
+
+	OutageCommentSentToGoogle  bool `firestore:"outageCommentSentToGoogle"`
+	OutageCommentSentToCompany bool `firestore:"outageCommentSentToCompany"`
+
+	// Priority is spelled as CSAPI does: "P0".."P4" or "PRIORITY_UNSPECIFIED".
+	Priority         string   `firestore:"priority"`
+	GoogleClosed     bool     `firestore:"googleClosed"`
+	CompanyClosed    bool     `firestore:"companyClosed"`
+	ReopenNoticeSent bool     `firestore:"reopenNoticeSent"`
+	PreviousGoogle   []string `firestore:"previousGoogleCases"`
+
+	GoogleItemsDone  []string `firestore:"googleItemsDone"`
+	CompanyItemsDone []string `firestore:"companyItemsDone"`
+
+	CreateIntentAt   *time.Time `firestore:"createIntentAt"`
+	CreateIntentSide string     `firestore:"createIntentSide"`
+
+	LeaseHolder string     `firestore:"leaseHolder"`
+	LeaseUntil  *time.Time `firestore:"leaseUntil"`
+}
+
+func toDoc(m casesync.Mapping) mappingDoc {
+	return mappingDoc{
+		GoogleCase:                 m.GoogleCase,
+		CompanyCaseID:              m.CompanyCaseID,
+		Origin:                     string(m.Origin),
+		CreatedAt:                  timePtr(m.CreatedAt),
+		NewContentAt:               timePtr(m.NewContentAt),
+		ResolvedAt:                 timePtr(m.ResolvedAt),
+		GoogleUpdatesSyncedAt:      timePtr(m.GoogleUpdatesSyncedAt),
+		CompanyUpdatesSyncedAt:     timePtr(m.CompanyUpdatesSyncedAt),
+		GooglePendingSince:         timePtr(m.GooglePendingSince),
+		CompanyPendingSince:        timePtr(m.CompanyPendingSince),
+		GoogleSeenUpdateTime:       timePtr(m.GoogleSeenUpdateTime),
+		CompanySeenUpdateTime:      timePtr(m.CompanySeenUpdateTime),
+		OutageCommentSentToGoogle:  m.OutageCommentSentToGoogle,
+		OutageCommentSentToCompany: m.OutageCommentSentToCompany,
+		Priority:                   m.Priority.String(),
+		GoogleClosed:               m.GoogleClosed,
+		CompanyClosed:              m.CompanyClosed,
+		ReopenNoticeSent:           m.ReopenNoticeSent,
+		PreviousGoogle:             m.PreviousGoogleCases,
+		GoogleItemsDone:            m.GoogleItemsDone,
+		CompanyItemsDone:           m.CompanyItemsDone,
+		CreateIntentAt:             timePtr(m.CreateIntentAt),
+		CreateIntentSide:           string(m.CreateIntentSide),
+		LeaseHolder:                m.LeaseHolder,
+		LeaseUntil:                 timePtr(m.LeaseUntil),
+	}
+}
+
+func (d mappingDoc) toMapping(id string) casesync.Mapping {
+	return casesync.Mapping{
+		ID:                         id,
+		GoogleCase:                 d.GoogleCase,
+		CompanyCaseID:              d.CompanyCaseID,
+		Origin:                     casesync.Side(d.Origin),
+		CreatedAt:                  timeVal(d.CreatedAt),
+		NewContentAt:               timeVal(d.NewContentAt),
+		ResolvedAt:                 timeVal(d.ResolvedAt),
+		GoogleUpdatesSyncedAt:      timeVal(d.GoogleUpdatesSyncedAt),
+		CompanyUpdatesSyncedAt:     timeVal(d.CompanyUpdatesSyncedAt),
+		GooglePendingSince:         timeVal(d.GooglePendingSince),
+		CompanyPendingSince:        timeVal(d.CompanyPendingSince),
+		GoogleSeenUpdateTime:       timeVal(d.GoogleSeenUpdateTime),
+		CompanySeenUpdateTime:      timeVal(d.CompanySeenUpdateTime),
+		OutageCommentSentToGoogle:  d.OutageCommentSentToGoogle,
+		OutageCommentSentToCompany: d.OutageCommentSentToCompany,
+		Priority:                   casesync.ParsePriority(d.Priority),
+		GoogleClosed:               d.GoogleClosed,
+		CompanyClosed:              d.CompanyClosed,
+		ReopenNoticeSent:           d.ReopenNoticeSent,
+		PreviousGoogleCases:        nilIfEmpty(d.PreviousGoogle),
+		GoogleItemsDone:            nilIfEmpty(d.GoogleItemsDone),
+		CompanyItemsDone:           nilIfEmpty(d.CompanyItemsDone),
+		CreateIntentAt:             timeVal(d.CreateIntentAt),
+		CreateIntentSide:           casesync.Side(d.CreateIntentSide),
+		LeaseHolder:                d.LeaseHolder,
+		LeaseUntil:                 timeVal(d.LeaseUntil),
+	}
+}
+
+// decodeMapping reads a mapping document.
+func decodeMapping(snap *firestore.DocumentSnapshot) (casesync.Mapping, error) {
+	var d mappingDoc
+	if err := snap.DataTo(&d); err != nil {
+		return casesync.Mapping{}, err
+	}
+	return d.toMapping(snap.Ref.ID), nil
+}
+
+// timePtr stores a zero time as null.
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func timeVal(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// timeValue is a time as a field value for an update: null when zero.
+func timeValue(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+// nilIfEmpty returns nil for an empty list, as the engine sees a list never
+// written.
+func nilIfEmpty(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}

@@ -1,0 +1,673 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/iterator"
+
+	"github.com/casebridge/casebridge/shared/casesync"
+)
+
+// ResolveMapping implements casesync.Store. A new mapping starts with
+// PriorityUnspecified before init runs; init cannot change its ID or keys.
+// When a mapping already holds a different case of the side a key belongs
+// to, the key is not taken and the error wraps casesync.ErrConflict.
+func (s *Store) ResolveMapping(ctx context.Context, googleCase, companyCaseID string, create bool, init func(*casesync.Mapping)) (casesync.Mapping, bool, error) {
+	if googleCase == "" && companyCaseID == "" {
+		return casesync.Mapping{}, false, errors.New("store: ResolveMapping needs a Google case or a CRM case id")
+	}
+	type wanted struct {
+		side casesync.Side
+		key  string
+		ref  *firestore.DocumentRef
+	}
+	var ws []wanted
+	if googleCase != "" {
+		ws = append(ws, wanted{casesync.SideGoogle, googleCase, s.keyRef(casesync.SideGoogle, googleCase)})
+	}
+	if companyCaseID != "" {
+		ws = append(ws, wanted{casesync.SideCompany, companyCaseID, s.keyRef(casesync.SideCompany, companyCaseID)})
+	}
+
+	var out casesync.Mapping
+	var created bool
+	err := s.run(ctx, "resolve mapping", func(ctx context.Context, t *txn) error {
+		created = false
+		refs := make([]*firestore.DocumentRef, len(ws))
+		for i, w := range ws {
+			refs[i] = w.ref
+		}
+		keySnaps, err := t.getAll(refs...)
+		if err != nil {
+			return err
+		}
+		holders := make([]string, len(ws)) // mapping id per wanted key, "" if free
+		for i, snap := range keySnaps {
+			if !snap.Exists() {
+				continue
+			}
+			var k keyDoc
+			if err := snap.DataTo(&k); err != nil {
+				return err
+			}
+			holders[i] = k.MappingID
+		}
+		id := ""
+		for i, h := range holders {
+			switch {
+			case h == "":
+			case id == "":
+				id = h
+			case h != id:
+				return fmt.Errorf("%s case %s and %s case %s belong to different mappings: %w",
+					ws[0].side, ws[0].key, ws[i].side, ws[i].key, casesync.ErrConflict)
+			}
+		}
+
+		if id != "" {
+			mRef := s.mappings.Doc(id)
+			snap, err := t.get(mRef)
+			if err != nil {
+				return err
+			}
+			if snap.Exists() {
+				m, err := decodeMapping(snap)
+				if err != nil {
+					return err
+				}
+				var updates []firestore.Update
+				for i, w := range ws {
+					if holders[i] != "" {
+						continue
+					}
+					// The mapping gains the free key, unless it already
+					// holds another case of that side.
+					field, cur := fieldGoogleCase, &m.GoogleCase
+					if w.side == casesync.SideCompany {
+						field, cur = fieldCompanyCaseID, &m.CompanyCaseID
+					}
+					if *cur != "" && s.keyRef(w.side, *cur).ID != w.ref.ID {
+						return fmt.Errorf("mapping %s is linked to %s case %s, not %s: %w", id, w.side, *cur, w.key, casesync.ErrConflict)
+					}
+					if *cur == "" {
+						*cur = w.key
+						updates = append(updates, firestore.Update{Path: field, Value: w.key})
+					}
+				}
+				for i, w := range ws {
+					if holders[i] == "" {
+						if err := t.set(w.ref, keyDoc{MappingID: id, Side: string(w.side), Key: w.key}); err != nil {
+							return err
+						}
+					}
+				}
+				if len(updates) > 0 {
+					if err := t.update(mRef, updates); err != nil {
+						return err
+					}
+				}
+				out = m
+				return nil
+			}
+			// A key naming a mapping that no longer exists is free.
+		}
+
+		if !create {
+			return notFound(fmt.Sprintf("for Google case %q / CRM case %q", googleCase, companyCaseID))
+		}
+		mRef := s.mappings.NewDoc()
+		m := casesync.Mapping{Priority: casesync.PriorityUnspecified}
+		if init != nil {
+			init(&m)
+		}
+		m.ID, m.GoogleCase, m.CompanyCaseID = mRef.ID, googleCase, companyCaseID
+		if err := t.create(mRef, toDoc(m)); err != nil {
+			return err
+		}
+		for _, w := range ws {
+			// Set, not Create: the transaction read the key as free, and
+			// a stale key of a deleted mapping is overwritten.
+			if err := t.set(w.ref, keyDoc{MappingID: m.ID, Side: string(w.side), Key: w.key}); err != nil {
+				return err
+			}
+		}
+		out, created = m, true
+		return nil
+	})
+	if err != nil {
+		return casesync.Mapping{}, false, err
+	}
+	return normalized(out), created, nil
+}
+
+// GetMapping implements casesync.Store.
+func (s *Store) GetMapping(ctx context.Context, id string) (casesync.Mapping, error) {
+	if id == "" {
+		return casesync.Mapping{}, notFound(`""`)
+	}
+	snap, err := s.mappings.Doc(id).Get(ctx)
+	s.reads.Add(1)
+	if err != nil {
+		return casesync.Mapping{}, classify("get mapping "+id, err)
+	}
+	m, err := decodeMapping(snap)
+	if err != nil {
+		return casesync.Mapping{}, fmt.Errorf("store: decoding mapping %s: %w", id, err)
+	}
+	return m, nil
+}
+
+// LookupMappings implements casesync.Store. It reads each key document and
+// each mapping found once, in two batched reads.
+func (s *Store) LookupMappings(ctx context.Context, side casesync.Side, keys []string) (map[string]casesync.Mapping, error) {
+	if !side.Valid() {
+		return nil, fmt.Errorf("store: invalid side %q", side)
+	}
+	out := map[string]casesync.Mapping{}
+	var given []string
+	var keyRefs []*firestore.DocumentRef
+	for _, k := range keys {
+		if k == "" || slices.Contains(given, k) {
+			continue
+		}
+		given = append(given, k)
+		keyRefs = append(keyRefs, s.keyRef(side, k))
+	}
+	if len(keyRefs) == 0 {
+		return out, nil
+	}
+	keySnaps, err := s.client.GetAll(ctx, keyRefs)
+	if err != nil {
+		return nil, classify("lookup mappings", err)
+	}
+	s.reads.Add(int64(len(keyRefs)))
+
+	idOf := map[string]string{} // given key -> mapping id
+	var mRefs []*firestore.DocumentRef
+	seen := map[string]bool{}
+	for i, snap := range keySnaps {
+		if !snap.Exists() {
+			continue
+		}
+		var k keyDoc
+		if err := snap.DataTo(&k); err != nil {
+			return nil, fmt.Errorf("store: decoding case key %s: %w", snap.Ref.ID, err)
+		}
+		idOf[given[i]] = k.MappingID
+		if !seen[k.MappingID] {
+			seen[k.MappingID] = true
+			mRefs = append(mRefs, s.mappings.Doc(k.MappingID))
+		}
+	}
+	if len(mRefs) == 0 {
+		return out, nil
+	}
+	mSnaps, err := s.client.GetAll(ctx, mRefs)
+	if err != nil {
+		return nil, classify("lookup mappings", err)
+	}
+	s.reads.Add(int64(len(mRefs)))
+	byID := map[string]casesync.Mapping{}
+	for _, snap := range mSnaps {
+		if !snap.Exists() {
+			continue
+		}
+		m, err := decodeMapping(snap)
+		if err != nil {
+			return nil, fmt.Errorf("store: decoding mapping %s: %w", snap.Ref.ID, err)
+		}
+		byID[m.ID] = m
+	}
+	for k, id := range idOf {
+		if m, ok := byID[id]; ok {
+			out[k] = m
+		}
+	}
+	return out, nil
+}
+
+// UpdateMapping implements casesync.Store. fn may not change the mapping's
+// case keys (LinkKey does that); if it does, nothing is written and the
+// error wraps casesync.ErrConflict.
+func (s *Store) UpdateMapping(ctx context.Context, id string, fn func(*casesync.Mapping) error) (casesync.Mapping, error) {
+	if id == "" {
+		return casesync.Mapping{}, notFound(`""`)
+	}
+	ref := s.mappings.Doc(id)
+	var out casesync.Mapping
+	err := s.run(ctx, "update mapping "+id, func(ctx context.Context, t *txn) error {
+		snap, err := t.get(ref)
+		if err != nil {
+			return err
+		}
+		if !snap.Exists() {
+			return notFound(id)
+		}
+		cur, err := decodeMapping(snap)
+		if err != nil {
+			return err
+		}
+		m := cur
+		m.PreviousGoogleCases = slices.Clone(cur.PreviousGoogleCases)
+		m.GoogleItemsDone = slices.Clone(cur.GoogleItemsDone)
+		m.CompanyItemsDone = slices.Clone(cur.CompanyItemsDone)
+		if err := fn(&m); err != nil {
+			return err
+		}
+		m.ID = id
+		if err := s.checkKeysUnchanged(cur, m); err != nil {
+			return err
+		}
+		if err := t.set(ref, toDoc(m)); err != nil {
+			return err
+		}
+		out = m
+		return nil
+	})
+	if err != nil {
+		return casesync.Mapping{}, err
+	}
+	return normalized(out), nil
+}
+
+// checkKeysUnchanged refuses a change of the case keys outside LinkKey, which
+// would leave the key documents pointing elsewhere. A Google case name may
+// change its parent form but not its case number.
+func (s *Store) checkKeysUnchanged(prev, next casesync.Mapping) error {
+	if s.keyRef(casesync.SideGoogle, prev.GoogleCase).ID != s.keyRef(casesync.SideGoogle, next.GoogleCase).ID {
+		return fmt.Errorf("mapping %s: UpdateMapping may not change the Google case (use LinkKey): %w", prev.ID, casesync.ErrConflict)
+	}
+	if prev.CompanyCaseID != next.CompanyCaseID {
+		return fmt.Errorf("mapping %s: UpdateMapping may not change the CRM case (use LinkKey): %w", prev.ID, casesync.ErrConflict)
+	}
+	return nil
+}
+
+// LinkKey implements casesync.Store. Linking a new Google case keeps the
+// previous one in PreviousGoogleCases, and its key keeps naming the mapping,
+// so events about the old case still find it; linking a new CRM case frees
+// the previous CRM case id.
+func (s *Store) LinkKey(ctx context.Context, id string, side casesync.Side, key string) (casesync.Mapping, error) {
+	if !side.Valid() || key == "" {
+		return casesync.Mapping{}, fmt.Errorf("store: LinkKey needs a valid side and a key, got %q %q", side, key)
+	}
+	if id == "" {
+		return casesync.Mapping{}, notFound(`""`)
+	}
+	mRef := s.mappings.Doc(id)
+	kRef := s.keyRef(side, key)
+	var out casesync.Mapping
+	err := s.run(ctx, "link key", func(ctx context.Context, t *txn) error {
+		snaps, err := t.getAll(mRef, kRef)
+		if err != nil {
+			return err
+		}
+		if !snaps[0].Exists() {
+			return notFound(id)
+		}
+		m, err := decodeMapping(snaps[0])
+		if err != nil {
+			return err
+		}
+		keyHeld := false
+		if snaps[1].Exists() {
+			var k keyDoc
+			if err := snaps[1].DataTo(&k); err != nil {
+				return err
+			}
+			if k.MappingID != id {
+				other, err := t.get(s.mappings.Doc(k.MappingID))
+				if err != nil {
+					return err
+				}
+				if other.Exists() {
+					return fmt.Errorf("%s case %s belongs to mapping %s: %w", side, key, k.MappingID, casesync.ErrConflict)
+				}
+			} else {
+				keyHeld = true
+			}
+		}
+		// The previous CRM key is freed, but only if it is still ours.
+		var oldRef *firestore.DocumentRef
+		if side == casesync.SideCompany && m.CompanyCaseID != "" && m.CompanyCaseID != key {
+			r := s.keyRef(side, m.CompanyCaseID)
+			snap, err := t.get(r)
+			if err != nil {
+				return err
+			}
+			if snap.Exists() {
+				var k keyDoc
+				if err := snap.DataTo(&k); err != nil {
+					return err
+				}
+				if k.MappingID == id {
+					oldRef = r
+				}
+			}
+		}
+
+		var updates []firestore.Update
+		if side == casesync.SideGoogle {
+			if m.GoogleCase != "" && s.keyRef(side, m.GoogleCase).ID != kRef.ID && !slices.Contains(m.PreviousGoogleCases, m.GoogleCase) {
+				m.PreviousGoogleCases = append(m.PreviousGoogleCases, m.GoogleCase)
+				updates = append(updates, firestore.Update{Path: fieldPreviousGoogleCases, Value: m.PreviousGoogleCases})
+			}
+			if m.GoogleCase != key {
+				m.GoogleCase = key
+				updates = append(updates, firestore.Update{Path: fieldGoogleCase, Value: key})
+			}
+		} else if m.CompanyCaseID != key {
+			m.CompanyCaseID = key
+			updates = append(updates, firestore.Update{Path: fieldCompanyCaseID, Value: key})
+		}
+		if !keyHeld {
+			if err := t.set(kRef, keyDoc{MappingID: id, Side: string(side), Key: key}); err != nil {
+				return err
+			}
+		}
+		if oldRef != nil {
+			if err := t.delete(oldRef); err != nil {
+				return err
+			}
+		}
+		if len(updates) > 0 {
+			if err := t.update(mRef, updates); err != nil {
+				return err
+			}
+		}
+		out = m
+		return nil
+	})
+	if err != nil {
+		return casesync.Mapping{}, err
+	}
+	return normalized(out), nil
+}
+
+// AcquireLease implements casesync.Store.
+func (s *Store) AcquireLease(ctx context.Context, id, holder string, now, until time.Time) (casesync.Mapping, error) {
+	if id == "" {
+		return casesync.Mapping{}, notFound(`""`)
+	}
+	ref := s.mappings.Doc(id)
+	var out casesync.Mapping
+	err := s.run(ctx, "acquire lease", func(ctx context.Context, t *txn) error {
+		snap, err := t.get(ref)
+		if err != nil {
+			return err
+		}
+		if !snap.Exists() {
+			return notFound(id)
+		}
+		m, err := decodeMapping(snap)
+		if err != nil {
+			return err
+		}
+		if m.LeaseHolder != "" && m.LeaseHolder != holder && m.LeaseUntil.After(now) {
+			return fmt.Errorf("mapping %s: %w", id, casesync.ErrLeaseHeld)
+		}
+		m.LeaseHolder, m.LeaseUntil = holder, until
+		out = m
+		return t.update(ref, []firestore.Update{
+			{Path: fieldLeaseHolder, Value: holder},
+			{Path: fieldLeaseUntil, Value: timeValue(until)},
+		})
+	})
+	if err != nil {
+		return casesync.Mapping{}, err
+	}
+	return normalized(out), nil
+}
+
+// ReleaseLease implements casesync.Store.
+func (s *Store) ReleaseLease(ctx context.Context, id, holder string) error {
+	if id == "" {
+		return notFound(`""`)
+	}
+	ref := s.mappings.Doc(id)
+	return s.run(ctx, "release lease", func(ctx context.Context, t *txn) error {
+		snap, err := t.get(ref)
+		if err != nil {
+			return err
+		}
+		if !snap.Exists() {
+			return notFound(id)
+		}
+		var lease struct {
+			Holder string `firestore:"leaseHolder"`
+		}
+		if err := snap.DataTo(&lease); err != nil {
+			return err
+		}
+		if lease.Holder != holder {
+			return nil
+		}
+		return t.update(ref, []firestore.Update{
+			{Path: fieldLeaseHolder, Value: ""},
+			{Path: fieldLeaseUntil, Value: nil},
+		})
+	})
+}
+
+// MarkPending implements casesync.Store: one transaction per 500 mappings,
+// writing only the mappings whose pending time was unset. Ids with no
+// mapping are ignored (cleanup may have deleted them).
+func (s *Store) MarkPending(ctx context.Context, side casesync.Side, ids []string, at time.Time) error {
+	field := fieldGooglePendingSince
+	switch side {
+	case casesync.SideGoogle:
+	case casesync.SideCompany:
+		field = fieldCompanyPendingSince
+	default:
+		return fmt.Errorf("store: invalid side %q", side)
+	}
+	for _, chunk := range chunks(ids, maxTxWrites) {
+		refs := make([]*firestore.DocumentRef, len(chunk))
+		for i, id := range chunk {
+			refs[i] = s.mappings.Doc(id)
+		}
+		err := s.run(ctx, "mark pending", func(ctx context.Context, t *txn) error {
+			snaps, err := t.getAll(refs...)
+			if err != nil {
+				return err
+			}
+			for _, snap := range snaps {
+				if !snap.Exists() {
+					continue
+				}
+				v, err := snap.DataAt(field)
+				if err == nil && v != nil {
+					continue // already pending
+				}
+				if err := t.update(snap.Ref, []firestore.Update{{Path: field, Value: timeValue(at)}}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ListMappings implements casesync.Store. It streams the collection and
+// stops at fn's first error, which it returns unchanged.
+func (s *Store) ListMappings(ctx context.Context, fn func(casesync.Mapping) error) error {
+	it := s.mappings.Documents(ctx)
+	defer it.Stop()
+	for {
+		snap, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return nil
+		}
+		if err != nil {
+			return classify("list mappings", err)
+		}
+		s.reads.Add(1)
+		m, err := decodeMapping(snap)
+		if err != nil {
+			return fmt.Errorf("store: decoding mapping %s: %w", snap.Ref.ID, err)
+		}
+		if err := fn(m); err != nil {
+			return err
+		}
+	}
+}
+
+// ListResolvedBefore implements casesync.Store with a range query on
+// resolvedAt, which open mappings (null) never match. Only document ids are
+// fetched.
+func (s *Store) ListResolvedBefore(ctx context.Context, t time.Time) ([]string, error) {
+	it := s.mappings.Where(fieldResolvedAt, "<", t).OrderBy(fieldResolvedAt, firestore.Asc).Select().Documents(ctx)
+	defer it.Stop()
+	var ids []string
+	for {
+		snap, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return ids, nil
+		}
+		if err != nil {
+			return nil, classify("list resolved mappings", err)
+		}
+		s.reads.Add(1)
+		ids = append(ids, snap.Ref.ID)
+	}
+}
+
+// DeleteMapping implements casesync.Store. It deletes the mapping and every
+// key document that names it (its Google case, previous Google cases and CRM
+// case). Deleting a mapping that does not exist is not an error, so a
+// repeated cleanup is harmless.
+func (s *Store) DeleteMapping(ctx context.Context, id string) error {
+	if id == "" {
+		return nil
+	}
+	mRef := s.mappings.Doc(id)
+	return s.run(ctx, "delete mapping "+id, func(ctx context.Context, t *txn) error {
+		snap, err := t.get(mRef)
+		if err != nil {
+			return err
+		}
+		if !snap.Exists() {
+			return nil
+		}
+		m, err := decodeMapping(snap)
+		if err != nil {
+			return err
+		}
+		var refs []*firestore.DocumentRef
+		seen := map[string]bool{}
+		add := func(side casesync.Side, key string) {
+			if key == "" {
+				return
+			}
+			r := s.keyRef(side, key)
+			if !seen[r.ID] {
+				seen[r.ID] = true
+				refs = append(refs, r)
+			}
+		}
+		add(casesync.SideGoogle, m.GoogleCase)
+		for _, g := range m.PreviousGoogleCases {
+			add(casesync.SideGoogle, g)
+		}
+		add(casesync.SideCompany, m.CompanyCaseID)
+		if len(refs) > 0 {
+			keySnaps, err := t.getAll(refs...)
+			if err != nil {
+				return err
+			}
+			for _, ks := range keySnaps {
+				if !ks.Exists() {
+					continue
+				}
+				var k keyDoc
+				if err := ks.DataTo(&k); err != nil {
+					return err
+				}
+				if k.MappingID != id {
+					continue // another mapping's key: leave it
+				}
+				if err := t.delete(ks.Ref); err != nil {
+					return err
+				}
+			}
+		}
+		return t.delete(mRef)
+	})
+}
+
+// pollDoc is the persisted form of casesync.PollState, named as in the
+// design's global document.
+type pollDoc struct {
+	GoogleLastPolledAt  *time.Time `firestore:"google_last_polled_at"`
+	CompanyLastPolledAt *time.Time `firestore:"company_last_polled_at"`
+	GoogleHeartbeat     *time.Time `firestore:"google_heartbeat"`
+	CompanyHeartbeat    *time.Time `firestore:"company_heartbeat"`
+}
+
+// GetPollState implements casesync.Store. Before any poll it is all zero.
+func (s *Store) GetPollState(ctx context.Context) (casesync.PollState, error) {
+	snap, err := s.global.Get(ctx)
+	s.reads.Add(1)
+	if err != nil {
+		if snap != nil && !snap.Exists() {
+			return casesync.PollState{}, nil
+		}
+		return casesync.PollState{}, classify("get poll state", err)
+	}
+	var d pollDoc
+	if err := snap.DataTo(&d); err != nil {
+		return casesync.PollState{}, fmt.Errorf("store: decoding poll state: %w", err)
+	}
+	return casesync.PollState{
+		GoogleLastPolledAt:  timeVal(d.GoogleLastPolledAt),
+		CompanyLastPolledAt: timeVal(d.CompanyLastPolledAt),
+		GoogleHeartbeat:     timeVal(d.GoogleHeartbeat),
+		CompanyHeartbeat:    timeVal(d.CompanyHeartbeat),
+	}, nil
+}
+
+// RecordPoll implements casesync.Store with one merge write of the side's
+// two fields; it reads nothing and leaves the other side's fields alone.
+func (s *Store) RecordPoll(ctx context.Context, side casesync.Side, lastPolledAt, heartbeat time.Time) error {
+	if !side.Valid() {
+		return fmt.Errorf("store: invalid side %q", side)
+	}
+	_, err := s.global.Set(ctx, map[string]any{
+		string(side) + "_last_polled_at": timeValue(lastPolledAt),
+		string(side) + "_heartbeat":      timeValue(heartbeat),
+	}, firestore.MergeAll)
+	if err != nil {
+		return classify("record poll", err)
+	}
+	s.writes.Add(1)
+	return nil
+}
+
+// normalized gives m the microsecond precision Firestore stores, so that what
+// a write returns equals what a later read returns.
+func normalized(m casesync.Mapping) casesync.Mapping {
+	for _, t := range []*time.Time{
+		&m.CreatedAt, &m.NewContentAt, &m.ResolvedAt,
+		&m.GoogleUpdatesSyncedAt, &m.CompanyUpdatesSyncedAt,
+		&m.GooglePendingSince, &m.CompanyPendingSince,
+		&m.GoogleSeenUpdateTime, &m.CompanySeenUpdateTime,
+		&m.CreateIntentAt, &m.LeaseUntil,
+	} {
+		if !t.IsZero() {
+			*t = t.Truncate(time.Microsecond).UTC()
+		}
+	}
+	m.PreviousGoogleCases = nilIfEmpty(m.PreviousGoogleCases)
+	m.GoogleItemsDone = nilIfEmpty(m.GoogleItemsDone)
+	m.CompanyItemsDone = nilIfEmpty(m.CompanyItemsDone)
+	return m
+}
