@@ -186,3 +186,17 @@ func IsNotFound(err error) bool {
 	var ae *APIError
 	return errors.As(err, &ae) && ae.Status == 404
 }
+
+// IsPermanent reports whether err is known to be one retrying cannot fix: a
+// non-transient APIError (a 4xx), a malformed request, or a link conflict.
+// An error that is neither known transient nor known permanent should be
+// retried, so that a message is dead-lettered rather than lost.
+func IsPermanent(err error) bool {
+	if err == nil || IsTransient(err) {
+		return false
+	}
+	var ae *APIError
+	var ie *InputError
+	var ce *ConflictError
+	return errors.As(err, &ae) || errors.As(err, &ie) || errors.As(err, &ce)
+}

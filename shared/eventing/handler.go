@@ -93,18 +93,24 @@ func (h Handler) tooOld(log *slog.Logger, msg MessagePublishedData) bool {
 }
 
 // Settle applies the retry contract to the outcome of handling one event
-// and logs it once: nil stays nil; a transient error (casesync.IsTransient)
-// is logged as a warning and returned, so Pub/Sub redelivers; any other
-// error is permanent: it is logged with its reason and nil is returned, so
-// the message is acknowledged and never loops.
+// and logs it once: nil stays nil; an error known to be permanent (a
+// malformed message, a 4xx, a link conflict) is logged with its reason and
+// nil is returned, so the message is acknowledged and never loops; any other
+// error, transient or unknown, is logged and returned, so Pub/Sub redelivers
+// it with backoff and, after the last attempt, dead-letters it: nothing is
+// dropped because its error was not recognised.
 func Settle(log *slog.Logger, err error) error {
 	if err == nil {
 		return nil
 	}
+	if IsPermanent(err) || casesync.IsPermanent(err) {
+		log.Error("permanent failure: message acknowledged without retry", logging.Err(err))
+		return nil
+	}
 	if casesync.IsTransient(err) {
 		log.Warn("transient failure: Pub/Sub will redeliver", logging.Err(err))
-		return err
+	} else {
+		log.Error("unexpected failure: Pub/Sub will redeliver, then dead-letter", logging.Err(err))
 	}
-	log.Error("permanent failure: message acknowledged without retry", logging.Err(err))
-	return nil
+	return err
 }

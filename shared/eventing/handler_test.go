@@ -189,7 +189,8 @@ func TestTickHandler(t *testing.T) {
 		{name: "a fresh tick runs the work", age: time.Second, wantRun: true},
 		{name: "a tick older than its period is dropped", age: 2 * time.Minute, wantRun: false},
 		{name: "a transient failure is returned", age: time.Second, runErr: &casesync.TransientError{Err: errors.New("aborted")}, wantErr: true, wantRun: true},
-		{name: "a permanent failure is acked", age: time.Second, runErr: errors.New("not implemented"), wantRun: true},
+		{name: "a permanent failure is acked", age: time.Second, runErr: &casesync.APIError{Side: casesync.SideCompany, Op: "search", Status: 400, Err: errors.New("bad query")}, wantRun: true},
+		{name: "an unrecognised failure is returned, to be retried and then dead-lettered", age: time.Second, runErr: errors.New("something unexpected"), wantErr: true, wantRun: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
