@@ -436,7 +436,13 @@ func TestReopenPolicy(t *testing.T) {
 }
 
 func TestDuplicateDeliveriesRunConcurrentlyEndWithOneCopy(t *testing.T) {
-	w := newWorld(t, casesync.Config{})
+	for _, sk := range storeKinds {
+		t.Run("with the store "+sk.name, func(t *testing.T) { testDuplicateDeliveries(t, sk) })
+	}
+}
+
+func testDuplicateDeliveries(t *testing.T, sk storeKind) {
+	w := newWorldOn(t, casesync.Config{}, sk)
 	name := w.newGoogleCase("Twice", "P3")
 	w.settle()
 	id := w.mapping(name).CompanyCaseID
@@ -573,43 +579,45 @@ func TestACrashAfterTheSideEffectLeavesOneCopy(t *testing.T) {
 			},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld(t, casesync.Config{CreateRecheckDelay: 10 * time.Second})
-			check := tt.setup(w)
-			crash := &crashAfter{}
-			if tt.crm != "" {
-				crash.op, crash.left = tt.crm, 1
-				w.engine.CRM = crashingCRM{CRM: w.crm, crashAfter: crash}
-			} else {
-				crash.op, crash.left = tt.goog, 1
-				w.engine.Google = crashingGoogle{Google: w.engine.Google, crashAfter: crash}
-			}
-			// Deliver like Pub/Sub: a failed event comes back.
-			for round := 0; round < 20; round++ {
-				w.tick()
-				w.engine.PollGoogle(w.ctx)
-				w.engine.PollCRM(w.ctx)
-				refs := w.queue.take()
-				retry := false
-				for _, ref := range refs {
-					if _, err := w.engine.SyncCase(w.ctx, ref); err != nil {
-						if !casesync.IsTransient(err) {
-							t.Fatalf("SyncCase: permanent error %v", err)
+	for _, sk := range storeKinds {
+		for _, tt := range tests {
+			t.Run(tt.name+", with the store "+sk.name, func(t *testing.T) {
+				w := newWorldOn(t, casesync.Config{CreateRecheckDelay: 10 * time.Second}, sk)
+				check := tt.setup(w)
+				crash := &crashAfter{}
+				if tt.crm != "" {
+					crash.op, crash.left = tt.crm, 1
+					w.engine.CRM = crashingCRM{CRM: w.crm, crashAfter: crash}
+				} else {
+					crash.op, crash.left = tt.goog, 1
+					w.engine.Google = crashingGoogle{Google: w.engine.Google, crashAfter: crash}
+				}
+				// Deliver like Pub/Sub: a failed event comes back.
+				for round := 0; round < 20; round++ {
+					w.tick()
+					w.engine.PollGoogle(w.ctx)
+					w.engine.PollCRM(w.ctx)
+					refs := w.queue.take()
+					retry := false
+					for _, ref := range refs {
+						if _, err := w.engine.SyncCase(w.ctx, ref); err != nil {
+							if !casesync.IsTransient(err) {
+								t.Fatalf("SyncCase: permanent error %v", err)
+							}
+							retry = true
+							w.queue.PublishSyncRequested(w.ctx, ref)
 						}
-						retry = true
-						w.queue.PublishSyncRequested(w.ctx, ref)
+					}
+					if !retry && len(refs) == 0 && crash.left == 0 {
+						break
 					}
 				}
-				if !retry && len(refs) == 0 && crash.left == 0 {
-					break
+				if crash.left != 0 {
+					t.Fatalf("the crash was never injected")
 				}
-			}
-			if crash.left != 0 {
-				t.Fatalf("the crash was never injected")
-			}
-			w.settle()
-			check(t)
-		})
+				w.settle()
+				check(t)
+			})
+		}
 	}
 }

@@ -3,8 +3,11 @@ package casesync_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,7 +18,45 @@ import (
 	"github.com/casebridge/casebridge/shared/crmsim"
 	"github.com/casebridge/casebridge/shared/csapi"
 	"github.com/casebridge/casebridge/shared/csapi/csapitest"
+	"github.com/casebridge/casebridge/shared/emulators"
+	"github.com/casebridge/casebridge/shared/store"
 )
+
+// TestMain starts one Firestore emulator for the tests that run the engine on
+// the real store; each such test uses a project of its own.
+func TestMain(m *testing.M) {
+	em, err := emulators.StartFirestore(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "the engine's tests need the Firestore emulator:", err)
+		os.Exit(1)
+	}
+	os.Setenv("FIRESTORE_EMULATOR_HOST", em.Host)
+	code := m.Run()
+	if err := em.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stop the Firestore emulator:", err)
+	}
+	os.Exit(code)
+}
+
+// storeKind is a Store implementation the engine's tests run on.
+type storeKind struct {
+	name string
+	new  func(t *testing.T) casesync.Store
+}
+
+var projectSeq atomic.Int64
+
+var storeKinds = []storeKind{
+	{"in memory", func(t *testing.T) casesync.Store { return casesynctest.NewMemStore() }},
+	{"on Firestore", func(t *testing.T) casesync.Store {
+		s, err := store.New(context.Background(), fmt.Sprintf("engine-test-%d-%d", os.Getpid(), projectSeq.Add(1)))
+		if err != nil {
+			t.Fatalf("Firestore store: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}},
+}
 
 const (
 	org            = "organizations/100"
@@ -84,6 +125,11 @@ type world struct {
 
 func newWorld(t *testing.T, cfg casesync.Config) *world {
 	t.Helper()
+	return newWorldOn(t, cfg, storeKinds[0])
+}
+
+func newWorldOn(t *testing.T, cfg casesync.Config, sk storeKind) *world {
+	t.Helper()
 	ctx := context.Background()
 	clk := &testClock{now: time.Now().UTC().Truncate(time.Second)}
 	sim := csapitest.NewServer(t, csapitest.Options{Organization: org, CallerEmail: connectorEmail, Clock: clk.Now})
@@ -96,7 +142,7 @@ func newWorld(t *testing.T, cfg casesync.Config) *world {
 	}
 	crm := crmsim.New(crmsim.Options{Clock: clk.Now})
 	q := &queue{}
-	w := &world{t: t, ctx: ctx, clock: clk, google: sim, crm: crm, store: casesynctest.NewMemStore(), queue: q}
+	w := &world{t: t, ctx: ctx, clock: clk, google: sim, crm: crm, store: sk.new(t), queue: q}
 	w.engine = &casesync.Engine{Google: g, CRM: crm, Store: w.store, Publisher: q, Clock: clk, Config: cfg}
 	return w
 }
