@@ -14,7 +14,6 @@ import (
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	"github.com/casebridge/casebridge/shared/appconfig"
-	"github.com/casebridge/casebridge/shared/casesync"
 	"github.com/casebridge/casebridge/shared/eventing"
 	"github.com/cloudevents/sdk-go/v2/event"
 )
@@ -28,7 +27,7 @@ func init() {
 	app := appconfig.MustLoad(Name)
 	h := eventing.Handler{Function: Name, Log: app.Log, MaxAge: eventing.TickPeriod(Name)}
 	handler = h.Tick(func(ctx context.Context, log *slog.Logger) error {
-		n, err := engine(app, log).Cleanup(ctx)
+		n, err := app.EngineFor(log).Cleanup(ctx)
 		if err != nil {
 			return err
 		}
@@ -41,11 +40,3 @@ func init() {
 // Handle handles one Pub/Sub push converted to a CloudEvent. The local
 // functions process also serves it under /Cleanup/projects/P/topics/T.
 func Handle(ctx context.Context, e event.Event) error { return handler(ctx, e) }
-
-// engine returns the shared engine logging through the event's logger, so
-// the engine's own lines carry the function name and event id too.
-func engine(app *appconfig.App, log *slog.Logger) *casesync.Engine {
-	e := *app.Engine
-	e.Log = log
-	return &e
-}

@@ -30,7 +30,7 @@ func init() {
 	app := appconfig.MustLoad(Name)
 	h := eventing.Handler{Function: Name, Log: app.Log, MaxAge: eventing.TickPeriod(Name)}
 	handler = h.Tick(func(ctx context.Context, log *slog.Logger) error {
-		rep, err := engine(app, log).DetectOutages(ctx)
+		rep, err := app.EngineFor(log).DetectOutages(ctx)
 		attrs := []any{"checked", rep.Checked, "outOfSync", len(rep.OutOfSync), "notified", rep.Notified, "resumed", rep.Resumed}
 		if errors.Is(err, casesync.ErrOutage) {
 			// The failing status monitoring alerts on is this ERROR entry.
@@ -51,11 +51,3 @@ func init() {
 // Handle handles one Pub/Sub push converted to a CloudEvent. The local
 // functions process also serves it under /DetectOutages/projects/P/topics/T.
 func Handle(ctx context.Context, e event.Event) error { return handler(ctx, e) }
-
-// engine returns the shared engine logging through the event's logger, so
-// the engine's own lines carry the function name and event id too.
-func engine(app *appconfig.App, log *slog.Logger) *casesync.Engine {
-	e := *app.Engine
-	e.Log = log
-	return &e
-}

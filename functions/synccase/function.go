@@ -29,7 +29,7 @@ func init() {
 	app := appconfig.MustLoad(Name)
 	h := eventing.Handler{Function: Name, Log: app.Log, MaxAge: app.Config.EventMaxAge}
 	handler = h.Case(func(ctx context.Context, log *slog.Logger, ref casesync.CaseRef) error {
-		res, err := engine(app, log).SyncCase(ctx, ref)
+		res, err := app.EngineFor(log).SyncCase(ctx, ref)
 		if err != nil {
 			return err
 		}
@@ -46,11 +46,3 @@ func init() {
 // Handle handles one Pub/Sub push converted to a CloudEvent. The local
 // functions process also serves it under /SyncCase/projects/P/topics/T.
 func Handle(ctx context.Context, e event.Event) error { return handler(ctx, e) }
-
-// engine returns the shared engine logging through the event's logger, so
-// the engine's own lines carry the function name and event id too.
-func engine(app *appconfig.App, log *slog.Logger) *casesync.Engine {
-	e := *app.Engine
-	e.Log = log
-	return &e
-}

@@ -148,3 +148,11 @@ func (a *App) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// EngineFor returns the shared engine logging through log, so the engine's
+// own lines carry the function name, event id and case of the event at hand.
+func (a *App) EngineFor(log *slog.Logger) *casesync.Engine {
+	e := *a.Engine
+	e.Log = log
+	return &e
+}
