@@ -131,7 +131,8 @@ func newWorld(t *testing.T, cfg casesync.Config) *world {
 func newWorldOn(t *testing.T, cfg casesync.Config, sk storeKind) *world {
 	t.Helper()
 	ctx := context.Background()
-	clk := &testClock{now: time.Now().UTC().Truncate(time.Second)}
+	// Nanoseconds, as CSAPI reports them; stores keep microseconds.
+	clk := &testClock{now: time.Now().UTC().Truncate(time.Second).Add(123456789)}
 	sim := csapitest.NewServer(t, csapitest.Options{Organization: org, CallerEmail: connectorEmail, Clock: clk.Now})
 	g, err := csapi.New(ctx, csapi.Config{
 		Parent: org, CreateParent: project, ClassificationID: classification, TestCase: true,

@@ -94,7 +94,13 @@ func TestAStalledPollerIsSeenWithoutPerMappingWrites(t *testing.T) {
 }
 
 func TestAnUnchangedCaseCostsNothingButTheSearch(t *testing.T) {
-	w := newWorld(t, casesync.Config{})
+	for _, sk := range storeKinds {
+		t.Run("with the store "+sk.name, func(t *testing.T) { testUnchangedCaseCost(t, sk) })
+	}
+}
+
+func testUnchangedCaseCost(t *testing.T, sk storeKind) {
+	w := newWorldOn(t, casesync.Config{}, sk)
 	name := w.newGoogleCase("Cost", "P3")
 	w.settle()
 	w.settle()

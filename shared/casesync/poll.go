@@ -121,7 +121,7 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 	for _, f := range found {
 		m, ok := mappings[f.key]
 		if ok {
-			if !f.updateTime.After(m.seenUpdateTime(side)) {
+			if !changedSince(f.updateTime, m.seenUpdateTime(side)) {
 				res.Skipped++
 				continue
 			}
@@ -150,6 +150,14 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 	e.log().InfoContext(ctx, "poll finished", "side", string(side), "found", res.Found,
 		"published", res.Published, "unchanged", res.Skipped, "since", since)
 	return res, nil
+}
+
+// changedSince reports whether a case's update time is after the one a
+// reconciliation was based on. Stores keep times to the microsecond (as
+// Firestore does) while CSAPI reports nanoseconds, so both are compared at
+// microsecond precision; otherwise every case would look changed forever.
+func changedSince(updateTime, seen time.Time) bool {
+	return updateTime.Truncate(time.Microsecond).After(seen.Truncate(time.Microsecond))
 }
 
 func (m Mapping) seenUpdateTime(side Side) time.Time {

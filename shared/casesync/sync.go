@@ -31,7 +31,7 @@ func (e *Engine) SyncCase(ctx context.Context, ref CaseRef) (SyncResult, error) 
 	if err != nil || skip != "" {
 		return SyncResult{MappingID: m.ID, Skipped: skip}, err
 	}
-	if !ref.UpdateTime.IsZero() && !ref.UpdateTime.After(m.seenUpdateTime(ref.Side)) && m.Linked() {
+	if !ref.UpdateTime.IsZero() && !changedSince(ref.UpdateTime, m.seenUpdateTime(ref.Side)) && m.Linked() {
 		return SyncResult{MappingID: m.ID, Skipped: "unchanged since its last reconciliation"}, nil
 	}
 
@@ -51,7 +51,7 @@ func (e *Engine) SyncCase(ctx context.Context, ref CaseRef) (SyncResult, error) 
 		}
 	}()
 	// A second look under the lease: another worker may have just finished.
-	if !ref.UpdateTime.IsZero() && !ref.UpdateTime.After(r.m.seenUpdateTime(ref.Side)) && r.m.Linked() {
+	if !ref.UpdateTime.IsZero() && !changedSince(ref.UpdateTime, r.m.seenUpdateTime(ref.Side)) && r.m.Linked() {
 		return SyncResult{MappingID: m.ID, Skipped: "unchanged since its last reconciliation"}, nil
 	}
 
@@ -644,11 +644,11 @@ func (r *reconciliation) reopenWithNewCase(ctx context.Context) error {
 // ---- listing, lazily ----
 
 func (r *reconciliation) googleChanged() bool {
-	return r.g != nil && r.g.UpdateTime.After(r.m.GoogleSeenUpdateTime)
+	return r.g != nil && changedSince(r.g.UpdateTime, r.m.GoogleSeenUpdateTime)
 }
 
 func (r *reconciliation) companyChanged() bool {
-	return r.c != nil && r.c.UpdateTime.After(r.m.CompanySeenUpdateTime)
+	return r.c != nil && changedSince(r.c.UpdateTime, r.m.CompanySeenUpdateTime)
 }
 
 func (r *reconciliation) googleComments(ctx context.Context) ([]Comment, error) {
