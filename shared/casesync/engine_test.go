@@ -621,3 +621,21 @@ func TestACrashAfterTheSideEffectLeavesOneCopy(t *testing.T) {
 		}
 	}
 }
+
+func TestTwoCRMCasesClaimingOneGoogleCaseIsAPermanentConflict(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name := w.newGoogleCase("Claimed twice", "P3")
+	w.settle()
+	second := w.crm.CreateTicket(crmsim.Ticket{Subject: "Also mine", Description: "d", Priority: "normal", GoogleCase: name})
+	_, err := w.engine.SyncCase(w.ctx, casesync.CaseRef{Side: casesync.SideCompany, ID: second})
+	var ce *casesync.ConflictError
+	if !errors.As(err, &ce) || !casesync.IsPermanent(err) {
+		t.Fatalf("SyncCase of a second CRM case naming %s = %v; want a permanent ConflictError", name, err)
+	}
+	if n := len(w.crm.Tickets()); n != 2 {
+		t.Errorf("CRM has %d tickets, want the 2 people made", n)
+	}
+	if n := len(w.google.Cases()); n != 1 {
+		t.Errorf("Google has %d cases, want 1", n)
+	}
+}

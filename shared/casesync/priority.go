@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // PriorityTable maps the CRM's priority values to Google priorities and
@@ -16,13 +17,15 @@ type PriorityTable struct {
 
 // DefaultPriorityTable is the table for a CRM with the values critical,
 // urgent, high, normal and low (the CRM simulator's).
-func DefaultPriorityTable() PriorityTable {
+func DefaultPriorityTable() PriorityTable { return defaultPriorityTable() }
+
+var defaultPriorityTable = sync.OnceValue(func() PriorityTable {
 	t, err := ParsePriorityTable("critical=P0,urgent=P1,high=P2,normal=P3,low=P4")
 	if err != nil {
 		panic(err)
 	}
 	return t
-}
+})
 
 // ParsePriorityTable reads "crmValue=P0,other=P1,...". The first CRM value
 // given for a Google priority is the one written to the CRM. Every Google

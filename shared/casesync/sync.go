@@ -46,7 +46,7 @@ func (e *Engine) SyncCase(ctx context.Context, ref CaseRef) (SyncResult, error) 
 		// Release even if the caller's context is gone.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		if err := e.Store.ReleaseLease(rctx, m.ID, r.holder); err != nil {
+		if err := e.Store.ReleaseLease(rctx, m.ID, r.holder); err != nil && !(r.merged && IsNotFound(err)) {
 			r.log.WarnContext(ctx, "release lease", "error", err)
 		}
 	}()
@@ -178,6 +178,11 @@ func (r *reconciliation) resolve(ctx context.Context, ref CaseRef) (Mapping, str
 	m, created, err := e.Store.ResolveMapping(ctx, c.GoogleCase, c.ID, eligible, init(SideCompany, p))
 	if IsNotFound(err) {
 		return Mapping{}, "CRM case is not flagged for sync", nil
+	}
+	if errors.Is(err, ErrConflict) {
+		// The CRM case names a Google case that another CRM case syncs with.
+		return Mapping{}, "", &ConflictError{GoogleCase: c.GoogleCase, CompanyCaseID: c.ID,
+			Reason: fmt.Sprintf("CRM case %s names Google case %s, which already syncs with another CRM case", c.ID, c.GoogleCase)}
 	}
 	if created {
 		r.log.InfoContext(ctx, "mapping created", "mapping", m.ID, "origin", "company")
