@@ -639,3 +639,24 @@ func TestTwoCRMCasesClaimingOneGoogleCaseIsAPermanentConflict(t *testing.T) {
 		t.Errorf("Google has %d cases, want 1", n)
 	}
 }
+
+func TestAPendingMarkLeftByClockSkewIsClearedByTheNextDelivery(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name := w.newGoogleCase("Skew", "P3")
+	w.settle()
+	m := w.mapping(name)
+	g, _ := w.google.Case(name)
+	upd, _ := time.Parse(time.RFC3339Nano, g.UpdateTime)
+	// A poller whose clock runs ahead marked the change pending after the
+	// reconciliation that covered it had started.
+	if err := w.store.MarkPending(w.ctx, casesync.SideGoogle, []string{m.ID}, w.clock.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	res, err := w.engine.SyncCase(w.ctx, casesync.CaseRef{Side: casesync.SideGoogle, ID: name, UpdateTime: upd})
+	if err != nil || res.Skipped == "" {
+		t.Fatalf("SyncCase = %+v, %v; want it skipped as unchanged", res, err)
+	}
+	if p := w.mapping(name).GooglePendingSince; !p.IsZero() {
+		t.Errorf("the pending mark %v survived a delivery of a change already reconciled", p)
+	}
+}

@@ -32,7 +32,7 @@ func (e *Engine) SyncCase(ctx context.Context, ref CaseRef) (SyncResult, error) 
 		return SyncResult{MappingID: m.ID, Skipped: skip}, err
 	}
 	if !ref.UpdateTime.IsZero() && !changedSince(ref.UpdateTime, m.seenUpdateTime(ref.Side)) && m.Linked() {
-		return SyncResult{MappingID: m.ID, Skipped: "unchanged since its last reconciliation"}, nil
+		return SyncResult{MappingID: m.ID, Skipped: "unchanged since its last reconciliation"}, e.clearCoveredPending(ctx, m, ref)
 	}
 
 	r.holder = newHolder()
@@ -52,7 +52,7 @@ func (e *Engine) SyncCase(ctx context.Context, ref CaseRef) (SyncResult, error) 
 	}()
 	// A second look under the lease: another worker may have just finished.
 	if !ref.UpdateTime.IsZero() && !changedSince(ref.UpdateTime, r.m.seenUpdateTime(ref.Side)) && r.m.Linked() {
-		return SyncResult{MappingID: m.ID, Skipped: "unchanged since its last reconciliation"}, nil
+		return SyncResult{MappingID: m.ID, Skipped: "unchanged since its last reconciliation"}, e.clearCoveredPending(ctx, r.m, ref)
 	}
 
 	err = r.run(ctx)
@@ -66,6 +66,37 @@ func (e *Engine) SyncCase(ctx context.Context, ref CaseRef) (SyncResult, error) 
 	}
 	r.log.InfoContext(ctx, "reconciliation finished", "actions", len(r.actions))
 	return res, nil
+}
+
+// clearCoveredPending clears the side's pending mark when the change the
+// event reports is already covered by a completed reconciliation. The
+// reconciliation itself clears only marks set before it started; with clocks
+// that differ between instances (or a poll that ran while it did) a mark can
+// outlive the change it was for, and outage detection would then see the
+// mapping stuck. It writes only when a mark is set.
+func (e *Engine) clearCoveredPending(ctx context.Context, m Mapping, ref CaseRef) error {
+	if m.pendingSince(ref.Side).IsZero() {
+		return nil
+	}
+	_, err := e.Store.UpdateMapping(ctx, m.ID, func(x *Mapping) error {
+		if changedSince(ref.UpdateTime, x.seenUpdateTime(ref.Side)) {
+			return nil
+		}
+		if ref.Side == SideGoogle {
+			x.GooglePendingSince = time.Time{}
+		} else {
+			x.CompanyPendingSince = time.Time{}
+		}
+		return nil
+	})
+	return err
+}
+
+func (m Mapping) pendingSince(side Side) time.Time {
+	if side == SideGoogle {
+		return m.GooglePendingSince
+	}
+	return m.CompanyPendingSince
 }
 
 // InputError is a permanent error about a malformed request.
