@@ -9,12 +9,12 @@ import (
 	"os"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/casebridge/casebridge/shared/casesync"
 	"github.com/casebridge/casebridge/shared/clock"
+	"github.com/casebridge/casebridge/shared/envconf"
 	"github.com/casebridge/casebridge/shared/eventing"
 	"github.com/casebridge/casebridge/shared/logging"
 )
@@ -94,12 +94,7 @@ type Config struct {
 }
 
 // Problem is one thing wrong with the environment.
-type Problem struct {
-	// Var is the environment variable to set or fix.
-	Var string
-	// Message says what is wrong and what to set it to.
-	Message string
-}
+type Problem = envconf.Problem
 
 // Error lists everything wrong with the environment at once, so one failed
 // start shows every variable to fix.
@@ -133,74 +128,74 @@ var (
 // Parse reads the configuration through getenv (os.Getenv in production)
 // and validates it.
 func Parse(getenv func(string) string) (Config, error) {
-	p := parser{getenv: getenv}
+	p := envconf.NewReader(getenv)
 	var c Config
 
-	c.Project = p.required(EnvProject, "set it to the Google Cloud project id that holds casebridge's Firestore database and Pub/Sub topics")
+	c.Project = p.Required(EnvProject, "set it to the Google Cloud project id that holds casebridge's Firestore database and Pub/Sub topics")
 
-	c.CSAPIParent = p.required(EnvCSAPIParent, "set it to organizations/<number> (all projects of the organization) or projects/<id>")
+	c.CSAPIParent = p.Required(EnvCSAPIParent, "set it to organizations/<number> (all projects of the organization) or projects/<id>")
 	if c.CSAPIParent != "" && !orgParent.MatchString(c.CSAPIParent) && !projectParent.MatchString(c.CSAPIParent) {
-		p.problem(EnvCSAPIParent, fmt.Sprintf("is %q: set it to organizations/<number> or projects/<id>", c.CSAPIParent))
+		problem(p, EnvCSAPIParent, fmt.Sprintf("is %q: set it to organizations/<number> or projects/<id>", c.CSAPIParent))
 	}
-	c.CSAPICreateParent = p.str(EnvCSAPICreateParent, c.CSAPIParent)
-	if v := p.getenv(EnvCSAPICreateParent); v != "" && !orgParent.MatchString(v) && !projectParent.MatchString(v) {
-		p.problem(EnvCSAPICreateParent, fmt.Sprintf("is %q: set it to projects/<id> (where new cases are created) or organizations/<number>", v))
+	c.CSAPICreateParent = p.Str(EnvCSAPICreateParent, c.CSAPIParent)
+	if v := p.Get(EnvCSAPICreateParent); v != "" && !orgParent.MatchString(v) && !projectParent.MatchString(v) {
+		problem(p, EnvCSAPICreateParent, fmt.Sprintf("is %q: set it to projects/<id> (where new cases are created) or organizations/<number>", v))
 	}
-	c.CSAPIClassificationID = p.required(EnvCSAPIClassification, "set it to the id of the case classification new Google cases get (see cloudsupport caseClassifications.search)")
-	c.CSAPITestCase = p.boolean(EnvCSAPITestCase, true)
-	c.CSAPIEndpoint = p.url(EnvCSAPIEndpoint, false, "set it to the CSAPI simulator's base URL, or leave it unset to use the real Cloud Support API")
-	c.CSAPIConnectorEmail = p.required(EnvCSAPIConnectorEmail, "set it to the email of the service account casebridge calls the Cloud Support API as")
+	c.CSAPIClassificationID = p.Required(EnvCSAPIClassification, "set it to the id of the case classification new Google cases get (see cloudsupport caseClassifications.search)")
+	c.CSAPITestCase = p.Bool(EnvCSAPITestCase, true)
+	c.CSAPIEndpoint = p.URL(EnvCSAPIEndpoint, false, "set it to the CSAPI simulator's base URL, or leave it unset to use the real Cloud Support API")
+	c.CSAPIConnectorEmail = p.Required(EnvCSAPIConnectorEmail, "set it to the email of the service account casebridge calls the Cloud Support API as")
 	if c.CSAPIConnectorEmail != "" && !strings.Contains(c.CSAPIConnectorEmail, "@") {
-		p.problem(EnvCSAPIConnectorEmail, fmt.Sprintf("is %q: set it to an email address", c.CSAPIConnectorEmail))
+		problem(p, EnvCSAPIConnectorEmail, fmt.Sprintf("is %q: set it to an email address", c.CSAPIConnectorEmail))
 	}
-	c.CSAPITimeZone = p.str(EnvCSAPITimeZone, "UTC")
+	c.CSAPITimeZone = p.Str(EnvCSAPITimeZone, "UTC")
 	if _, err := time.LoadLocation(c.CSAPITimeZone); err != nil {
-		p.problem(EnvCSAPITimeZone, fmt.Sprintf("is %q: set it to an IANA time zone such as Europe/Paris", c.CSAPITimeZone))
+		problem(p, EnvCSAPITimeZone, fmt.Sprintf("is %q: set it to an IANA time zone such as Europe/Paris", c.CSAPITimeZone))
 	}
 
-	c.CRMKind = p.required(EnvCRMKind, "set it to one of: "+strings.Join(KnownCRMKinds, ", "))
+	c.CRMKind = p.Required(EnvCRMKind, "set it to one of: "+strings.Join(KnownCRMKinds, ", "))
 	if c.CRMKind != "" && !slices.Contains(KnownCRMKinds, c.CRMKind) {
-		p.problem(EnvCRMKind, fmt.Sprintf("is %q, which casebridge does not know: set it to one of: %s", c.CRMKind, strings.Join(KnownCRMKinds, ", ")))
+		problem(p, EnvCRMKind, fmt.Sprintf("is %q, which casebridge does not know: set it to one of: %s", c.CRMKind, strings.Join(KnownCRMKinds, ", ")))
 	}
-	c.CRMURL = p.url(EnvCRMURL, c.CRMKind == CRMSimulator, "set it to the CRM's base URL, e.g. http://127.0.0.1:8081")
+	c.CRMURL = p.URL(EnvCRMURL, c.CRMKind == CRMSimulator, "set it to the CRM's base URL, e.g. http://127.0.0.1:8081")
 
 	e := casesync.Config{}
 	e.Priorities = casesync.DefaultPriorityTable()
-	if v := p.getenv(EnvCRMPriorityMap); v != "" {
+	if v := p.Get(EnvCRMPriorityMap); v != "" {
 		t, err := casesync.ParsePriorityTable(v)
 		if err != nil {
-			p.problem(EnvCRMPriorityMap, fmt.Sprintf("is invalid (%v): set it to crmValue=P0,...,crmValue=P4 with a value for every priority", err))
+			problem(p, EnvCRMPriorityMap, fmt.Sprintf("is invalid (%v): set it to crmValue=P0,...,crmValue=P4 with a value for every priority", err))
 		} else {
 			e.Priorities = t
 		}
 	}
-	e.GooglePollingWindow = p.duration(EnvGooglePollingWindow, 30*time.Minute)
-	e.CompanyPollingWindow = p.duration(EnvCompanyPollingWindow, 5*time.Minute)
-	e.MaxAttachmentBytes = p.positiveInt(EnvMaxAttachmentBytes, 26214400)
-	switch v := casesync.ReopenPolicy(p.str(EnvReopenPolicy, string(casesync.ReopenComment))); v {
+	e.GooglePollingWindow = p.Duration(EnvGooglePollingWindow, 30*time.Minute)
+	e.CompanyPollingWindow = p.Duration(EnvCompanyPollingWindow, 5*time.Minute)
+	e.MaxAttachmentBytes = p.Int(EnvMaxAttachmentBytes, 26214400)
+	switch v := casesync.ReopenPolicy(p.Str(EnvReopenPolicy, string(casesync.ReopenComment))); v {
 	case casesync.ReopenComment, casesync.ReopenNewCase:
 		e.ReopenPolicy = v
 	default:
-		p.problem(EnvReopenPolicy, fmt.Sprintf("is %q: set it to %q or %q", v, casesync.ReopenComment, casesync.ReopenNewCase))
+		problem(p, EnvReopenPolicy, fmt.Sprintf("is %q: set it to %q or %q", v, casesync.ReopenComment, casesync.ReopenNewCase))
 	}
-	public := p.boolean(EnvGoogleCommentsPublic, true)
+	public := p.Bool(EnvGoogleCommentsPublic, true)
 	e.GoogleCommentsPublic = &public
-	e.SyncInternalNotes = p.boolean(EnvSyncInternalNotes, false)
+	e.SyncInternalNotes = p.Bool(EnvSyncInternalNotes, false)
 	c.Engine = e
 
-	c.TopicCaseUpdated = p.topic(EnvTopicCaseUpdated, eventing.TopicCaseUpdated)
-	c.TopicSyncRequested = p.topic(EnvTopicSyncRequested, eventing.TopicSyncRequested)
-	c.EventMaxAge = p.duration(EnvEventMaxAge, 24*time.Hour)
+	c.TopicCaseUpdated = topic(p, EnvTopicCaseUpdated, eventing.TopicCaseUpdated)
+	c.TopicSyncRequested = topic(p, EnvTopicSyncRequested, eventing.TopicSyncRequested)
+	c.EventMaxAge = p.Duration(EnvEventMaxAge, 24*time.Hour)
 
-	lvl, err := logging.ParseLevel(p.getenv(EnvLogLevel))
+	lvl, err := logging.ParseLevel(p.Get(EnvLogLevel))
 	if err != nil {
-		p.problem(EnvLogLevel, fmt.Sprintf("is %q: set it to debug, info, warning or error", p.getenv(EnvLogLevel)))
+		problem(p, EnvLogLevel, fmt.Sprintf("is %q: set it to debug, info, warning or error", p.Get(EnvLogLevel)))
 	}
 	c.LogLevel = lvl
-	c.ClockFile = p.getenv(EnvClockFile)
+	c.ClockFile = p.Get(EnvClockFile)
 
-	if len(p.problems) > 0 {
-		return Config{}, &Error{Problems: p.problems}
+	if len(p.Problems()) > 0 {
+		return Config{}, &Error{Problems: p.Problems()}
 	}
 	return c, nil
 }
@@ -217,89 +212,15 @@ func (c Config) Warnings() []string {
 	return w
 }
 
-type parser struct {
-	getenv   func(string) string
-	problems []Problem
-}
-
-func (p *parser) problem(v, msg string) {
-	p.problems = append(p.problems, Problem{Var: v, Message: msg})
-}
-
-func (p *parser) str(v, def string) string {
-	if s := strings.TrimSpace(p.getenv(v)); s != "" {
-		return s
-	}
-	return def
-}
-
-func (p *parser) required(v, hint string) string {
-	s := strings.TrimSpace(p.getenv(v))
-	if s == "" {
-		p.problem(v, "is not set: "+hint)
-	}
-	return s
-}
-
-func (p *parser) boolean(v string, def bool) bool {
-	s := strings.TrimSpace(p.getenv(v))
-	if s == "" {
-		return def
-	}
-	b, err := strconv.ParseBool(s)
-	if err != nil {
-		p.problem(v, fmt.Sprintf("is %q: set it to true or false", s))
-		return def
-	}
-	return b
-}
-
-func (p *parser) duration(v string, def time.Duration) time.Duration {
-	s := strings.TrimSpace(p.getenv(v))
-	if s == "" {
-		return def
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		p.problem(v, fmt.Sprintf("is %q: set it to a positive Go duration such as %s", s, def))
-		return def
-	}
-	return d
-}
-
-func (p *parser) positiveInt(v string, def int64) int64 {
-	s := strings.TrimSpace(p.getenv(v))
-	if s == "" {
-		return def
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n <= 0 {
-		p.problem(v, fmt.Sprintf("is %q: set it to a positive number of bytes such as %d", s, def))
-		return def
-	}
-	return n
-}
-
-func (p *parser) url(v string, required bool, hint string) string {
-	s := strings.TrimRight(strings.TrimSpace(p.getenv(v)), "/")
-	if s == "" {
-		if required {
-			p.problem(v, "is not set: "+hint)
-		}
-		return ""
-	}
-	if !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://") {
-		p.problem(v, fmt.Sprintf("is %q, not an http(s) URL: %s", s, hint))
-	}
-	return s
-}
-
 var topicID = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9._~%+-]{2,254}$`)
 
-func (p *parser) topic(v, def string) string {
-	s := p.str(v, def)
+func topic(p *envconf.Reader, v, def string) string {
+	s := p.Str(v, def)
 	if !topicID.MatchString(s) {
-		p.problem(v, fmt.Sprintf("is %q: set it to a Pub/Sub topic id (letters first, 3 to 255 characters)", s))
+		problem(p, v, fmt.Sprintf("is %q: set it to a Pub/Sub topic id (letters first, 3 to 255 characters)", s))
 	}
 	return s
 }
+
+// problem records a problem whose message is already formatted.
+func problem(p *envconf.Reader, v, msg string) { p.Problemf(v, "%s", msg) }

@@ -342,6 +342,45 @@ func TestPriorityChangesCrossOver(t *testing.T) {
 	})
 }
 
+func TestACRMWithFewerPrioritiesDoesNotFlattenGooglesPriority(t *testing.T) {
+	table, err := casesync.ParsePriorityTable("critical=P0,critical=P1,high=P2,normal=P3,low=P4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(t, casesync.Config{Priorities: table})
+	name := w.newGoogleCase("Shared priority value", "P1")
+	w.settle()
+	id := w.mapping(name).CompanyCaseID
+	check := func(t *testing.T, wantGoogle, wantCRM string) {
+		t.Helper()
+		g, _ := w.google.Case(name)
+		c, _ := w.crm.GetCase(w.ctx, id)
+		if g.Priority != wantGoogle || c.Priority != wantCRM {
+			t.Errorf("priorities = Google %q, CRM %q; want %s and %s", g.Priority, c.Priority, wantGoogle, wantCRM)
+		}
+	}
+	t.Run("a Google P1 is written as the shared value and stays P1", func(t *testing.T) {
+		check(t, "P1", "critical")
+		w.clock.Advance(time.Minute)
+		w.settle()
+		check(t, "P1", "critical")
+	})
+	t.Run("a CRM change still reaches Google", func(t *testing.T) {
+		if err := w.crm.SetHumanPriority(id, "high"); err != nil {
+			t.Fatal(err)
+		}
+		w.settle()
+		check(t, "P2", "high")
+	})
+	t.Run("a Google P0 becomes the shared value and Google keeps P0", func(t *testing.T) {
+		if err := w.google.SetPriority(name, "P0"); err != nil {
+			t.Fatal(err)
+		}
+		w.settle()
+		check(t, "P0", "critical")
+	})
+}
+
 func TestClosingCarriesOverAndCleanupFollows(t *testing.T) {
 	t.Run("closing the Google case closes the CRM case", func(t *testing.T) {
 		w := newWorld(t, casesync.Config{})

@@ -110,10 +110,41 @@ func TestParsePriorityTable(t *testing.T) {
 	if _, ok := tab.Google("unknown"); ok {
 		t.Errorf("an unknown CRM value mapped")
 	}
-	for _, bad := range []string{"a=P0,b=P1", "a=P0,b=P1,c=P2,d=P3,e=P9", "a=P0,a=P1,c=P2,d=P3,e=P4", "nonsense"} {
+	for _, bad := range []string{"a=P0,b=P1", "a=P0,b=P1,c=P2,d=P3,e=P9", "nonsense", "=P0"} {
 		if _, err := ParsePriorityTable(bad); err == nil {
 			t.Errorf("ParsePriorityTable(%q) accepted a bad table", bad)
 		}
+	}
+}
+
+func TestAPriorityTableMayShareACRMValueBetweenGooglePriorities(t *testing.T) {
+	tab, err := ParsePriorityTable("High=P0,High=P1,Medium=P2,Low=P3,Low=P4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		p          Priority
+		wantValue  string
+		wantBucket Priority
+	}{
+		{P0, "High", P0},
+		{P1, "High", P0},
+		{P2, "Medium", P2},
+		{P3, "Low", P3},
+		{P4, "Low", P3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.p.String()+" is written as "+tc.wantValue, func(t *testing.T) {
+			if v, _ := tab.Company(tc.p); v != tc.wantValue {
+				t.Errorf("Company(%v) = %q, want %q", tc.p, v, tc.wantValue)
+			}
+			if b := tab.Bucket(tc.p); b != tc.wantBucket {
+				t.Errorf("Bucket(%v) = %v, want %v", tc.p, b, tc.wantBucket)
+			}
+		})
+	}
+	if p, _ := tab.Google("high"); p != P0 {
+		t.Errorf("Google(high) = %v, want P0 (its first listing)", p)
 	}
 }
 

@@ -28,8 +28,11 @@ var defaultPriorityTable = sync.OnceValue(func() PriorityTable {
 })
 
 // ParsePriorityTable reads "crmValue=P0,other=P1,...". The first CRM value
-// given for a Google priority is the one written to the CRM. Every Google
-// priority P0..P4 must have at least one CRM value.
+// given for a Google priority is the one written to the CRM. A CRM with
+// fewer priorities than Google may list one value for several Google
+// priorities ("High=P0,High=P1,..."): the first listing is the Google
+// priority that value reads as. Every Google priority P0..P4 must have at
+// least one CRM value.
 func ParsePriorityTable(s string) (PriorityTable, error) {
 	t := PriorityTable{ToGoogle: map[string]Priority{}, ToCompany: map[Priority]string{}}
 	for _, pair := range strings.Split(s, ",") {
@@ -46,10 +49,9 @@ func ParsePriorityTable(s string) (PriorityTable, error) {
 		if p == PriorityUnspecified {
 			return PriorityTable{}, fmt.Errorf("priority table entry %q: %q is not one of P0..P4", pair, strings.TrimSpace(v))
 		}
-		if _, dup := t.ToGoogle[strings.ToLower(k)]; dup {
-			return PriorityTable{}, fmt.Errorf("priority table: CRM value %q is listed twice", k)
+		if _, seen := t.ToGoogle[strings.ToLower(k)]; !seen {
+			t.ToGoogle[strings.ToLower(k)] = p
 		}
-		t.ToGoogle[strings.ToLower(k)] = p
 		if _, ok := t.ToCompany[p]; !ok {
 			t.ToCompany[p] = k
 		}
@@ -77,4 +79,19 @@ func (t PriorityTable) Google(crmValue string) (Priority, bool) {
 func (t PriorityTable) Company(p Priority) (string, bool) {
 	v, ok := t.ToCompany[p]
 	return v, ok
+}
+
+// Bucket returns the Google priority the CRM value written for p reads back
+// as: p itself when the CRM has a value of its own for p, otherwise the
+// priority that shares p's CRM value. PriorityUnspecified if p has none.
+func (t PriorityTable) Bucket(p Priority) Priority {
+	v, ok := t.Company(p)
+	if !ok {
+		return PriorityUnspecified
+	}
+	b, ok := t.Google(v)
+	if !ok {
+		return PriorityUnspecified
+	}
+	return b
 }

@@ -1117,14 +1117,20 @@ func (r *reconciliation) syncPriority(ctx context.Context) error {
 	if gp == PriorityUnspecified {
 		gp = base
 	}
-	want := gp
+	// The CRM may have fewer priorities than Google: compare in the CRM's
+	// terms, so a Google P0 written as a CRM value that reads back as P1 is
+	// not taken for a change on the CRM side.
+	bucket := r.cfg.Priorities.Bucket
+	googleChanged := gp != base
+	companyChanged := cp != bucket(base)
+	var want Priority
 	switch {
-	case gp == cp:
+	case !companyChanged:
 		want = gp
-	case gp != base && cp == base:
-		want = gp
-	case cp != base && gp == base:
+	case !googleChanged:
 		want = cp
+	case bucket(gp) == cp:
+		want = gp
 	default:
 		want = min(gp, cp)
 	}
@@ -1137,7 +1143,7 @@ func (r *reconciliation) syncPriority(ctx context.Context) error {
 		}
 		r.act("set Google priority to %s", want)
 	}
-	if want != cp {
+	if bucket(want) != cp {
 		v, _ := r.cfg.Priorities.Company(want)
 		if err := r.keepLease(ctx); err != nil {
 			return err

@@ -1,0 +1,94 @@
+package crmhttp
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/casebridge/casebridge/shared/casesync"
+)
+
+// Reasons for refusing a call before it is made, checked with errors.Is.
+var (
+	ErrInvalidInput = errors.New("invalid input")
+	ErrTooLarge     = errors.New("content exceeds the CRM's size limit")
+)
+
+// Invalid is the permanent error of a call refused before it was made
+// (bad input). The message must not hold case text.
+func Invalid(vendor, op, format string, args ...any) *casesync.APIError {
+	return &casesync.APIError{Side: casesync.SideCompany, Op: op,
+		Err: fmt.Errorf("%s: %w: %s", vendor, ErrInvalidInput, fmt.Sprintf(format, args...))}
+}
+
+// NotFoundError is the permanent error for a record the CRM does not hold
+// (what: e.g. "ticket 12"); casesync.IsNotFound recognises it.
+func NotFoundError(vendor, op, what string) *casesync.APIError {
+	return &casesync.APIError{Side: casesync.SideCompany, Op: op, Status: http.StatusNotFound,
+		Err: &StatusError{Vendor: vendor, Status: http.StatusNotFound, Detail: what + " does not exist"}}
+}
+
+// TooLarge is the permanent error for content over the CRM's size limit.
+func TooLarge(vendor, op string, limit int64) *casesync.APIError {
+	return &casesync.APIError{Side: casesync.SideCompany, Op: op, Status: http.StatusRequestEntityTooLarge,
+		Err: fmt.Errorf("%s: %w of %d bytes", vendor, ErrTooLarge, limit)}
+}
+
+// CheckText refuses an empty or non-UTF-8 text before it is sent.
+func CheckText(vendor, op, text string) error {
+	switch {
+	case strings.TrimSpace(text) == "":
+		return Invalid(vendor, op, "the text is empty")
+	case !utf8.ValidString(text):
+		return Invalid(vendor, op, "the text is not valid UTF-8")
+	}
+	return nil
+}
+
+// LimitReader reads r and fails with a TooLarge error once more than limit
+// bytes have come through (limit <= 0: no limit).
+func LimitReader(r io.Reader, limit int64, vendor, op string) io.Reader {
+	if limit <= 0 {
+		return r
+	}
+	return &limitedReader{r: r, left: limit, limit: limit, vendor: vendor, op: op}
+}
+
+type limitedReader struct {
+	r           io.Reader
+	left, limit int64
+	vendor, op  string
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.left < 0 {
+		return 0, TooLarge(l.vendor, l.op, l.limit)
+	}
+	// Ask for one byte more than allowed, to notice an overflow.
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		return 0, TooLarge(l.vendor, l.op, l.limit)
+	}
+	return n, err
+}
+
+// ReadAllLimited reads r whole, refusing content over limit bytes with a
+// TooLarge error before anything is sent.
+func ReadAllLimited(r io.Reader, limit int64, vendor, op string) ([]byte, error) {
+	data, err := io.ReadAll(LimitReader(r, limit, vendor, op))
+	if err != nil {
+		var ae *casesync.APIError
+		if errors.As(err, &ae) {
+			return nil, err
+		}
+		return nil, Invalid(vendor, op, "reading the file to upload: %v", err)
+	}
+	return data, nil
+}
