@@ -513,3 +513,29 @@ func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
 }
+
+// engineHarness runs the engine suite against the simulator over HTTP, on
+// the real clock the suite's other side keeps.
+type engineHarness struct {
+	httpHarness
+}
+
+func (h *engineHarness) PriorityMap() string { return "critical=P0,urgent=P1,high=P2,normal=P3,low=P4" }
+
+func (h *engineHarness) Calls() map[string]int64 {
+	out := map[string]int64{}
+	for op, n := range h.sim.Calls() {
+		out[op] = int64(n)
+	}
+	return out
+}
+
+func TestTheSyncEngineRunsEndToEndOverTheHTTPClient(t *testing.T) {
+	crmcontract.RunEngine(t, func(t *testing.T) crmcontract.EngineHarness {
+		sim := crmsim.New(crmsim.Options{MaxAttachmentBytes: testLimit})
+		srv := httptest.NewServer(sim.Handler())
+		t.Cleanup(srv.Close)
+		client := crmsim.NewClient(srv.URL, srv.Client())
+		return &engineHarness{httpHarness{memHarness: memHarness{sim: sim, crm: client}, ctl: crmsim.NewControl(srv.URL, srv.Client())}}
+	})
+}
