@@ -270,6 +270,12 @@ func (c *Client) once(ctx context.Context, req Request) (*http.Response, error) 
 	c.count(req.Op)
 	resp, err := c.http.Do(hr)
 	if err != nil {
+		// A streamed body cut off by LimitReader: the refusal is ours and
+		// permanent, not a transport failure.
+		var tooLarge *casesync.APIError
+		if errors.Is(err, ErrTooLarge) && errors.As(err, &tooLarge) {
+			return nil, tooLarge
+		}
 		// A transport failure is worth retrying unless the caller gave up.
 		transient := ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded)
 		return nil, &casesync.APIError{Side: casesync.SideCompany, Op: req.Op, Transient: transient, Err: fmt.Errorf("%s: %w", c.cfg.Vendor, scrubURL(err))}

@@ -310,3 +310,13 @@ func TestReadAllLimited(t *testing.T) {
 		})
 	}
 }
+
+func TestAStreamOverTheLimitIsAPermanentRefusal(t *testing.T) {
+	s := &scripted{statuses: []int{201}}
+	c, _ := newClient(t, s, crmhttp.Config{})
+	body := crmhttp.LimitReader(bytes.NewReader(make([]byte, 5000)), 1000, "TestCRM", "attachments.upload")
+	_, err := c.Do(context.Background(), crmhttp.Request{Op: "attachments.upload", Method: "POST", Path: "/uploads", Stream: body})
+	if !errors.Is(err, crmhttp.ErrTooLarge) || !casesync.IsPermanent(err) {
+		t.Fatalf("error %v, want a permanent ErrTooLarge", err)
+	}
+}

@@ -1,0 +1,833 @@
+package jirasm
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	_ "time/tzdata" // the sync user's IANA time zone must load on any host
+
+	"github.com/casebridge/casebridge/shared/casesync"
+	"github.com/casebridge/casebridge/shared/crmhttp"
+)
+
+// The operations the adapter makes, as errors and Calls name them.
+const (
+	OpMyself              = "myself"
+	OpSearch              = "issues.search"
+	OpGet                 = "issues.get"
+	OpCreate              = "issues.create"
+	OpEdit                = "issues.edit"
+	OpListTransitions     = "transitions.list"
+	OpTransition          = "transitions.do"
+	OpListComments        = "comments.list"
+	OpAddComment          = "comments.add"
+	OpListAttachments     = "attachments.list"
+	OpDownloadAttachment  = "attachments.download"
+	OpUploadAttachment    = "attachments.upload"
+	defaultUploadBuffered = 8 << 20
+)
+
+// Client is the Jira Service Management adapter. It implements
+// casesync.CRM and is safe for concurrent use.
+type Client struct {
+	cfg        Config
+	http       *crmhttp.Client
+	priorities map[string]string // lower-case name → configured name
+	closed     map[string]bool   // lower-case status names counted as closed
+
+	// UploadBufferBytes: files up to this size are sent from memory (and
+	// tried again after a 429); larger ones are streamed once. Default 8 MiB.
+	UploadBufferBytes int64
+
+	mu sync.Mutex
+	me *myself
+}
+
+// myself is the sync user, looked up once.
+type myself struct {
+	AccountID string `json:"accountId"`
+	TimeZone  string `json:"timeZone"`
+	loc       *time.Location
+	// zoneKnown is false when the time zone could not be loaded; searches
+	// then reach back a day more to be safe.
+	zoneKnown bool
+}
+
+var _ casesync.CRM = (*Client)(nil)
+
+// New returns a Client for cfg. It makes no call.
+func New(cfg Config) (*Client, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	c := &Client{cfg: cfg, priorities: map[string]string{}, closed: map[string]bool{}, UploadBufferBytes: defaultUploadBuffered}
+	for _, p := range cfg.Priorities {
+		c.priorities[strings.ToLower(p)] = p
+	}
+	for _, s := range cfg.ClosedStatuses {
+		c.closed[strings.ToLower(s)] = true
+	}
+	c.http = crmhttp.New(crmhttp.Config{
+		Vendor:  vendor,
+		BaseURL: cfg.BaseURL,
+		HTTP:    cfg.HTTP,
+		Authorize: func(r *http.Request) {
+			r.SetBasicAuth(cfg.Email, cfg.APIToken)
+		},
+		CredentialVars: []string{EnvEmail, EnvAPIToken},
+		RatePerSecond:  cfg.RatePerSecond,
+		ErrorDetail:    errorDetail,
+	})
+	return c, nil
+}
+
+// Calls returns how many attempts each operation has made.
+func (c *Client) Calls() map[string]int64 { return c.http.Calls() }
+
+// Check proves the site URL and credentials work with one cheap call.
+func (c *Client) Check(ctx context.Context) error {
+	_, err := c.lookupMyself(ctx)
+	return err
+}
+
+// errorDetail gives Jira's error message and the names of the fields it
+// refused, never their values. It reads both the platform API's body
+// {"errorMessages":[…],"errors":{field:…}} and the service desk API's
+// {"errorMessage":…,"i18nErrorMessage":{"i18nKey":…}}.
+func errorDetail(status int, body []byte) string {
+	var e struct {
+		ErrorMessages []string          `json:"errorMessages"`
+		Errors        map[string]string `json:"errors"`
+		ErrorMessage  string            `json:"errorMessage"`
+		I18n          struct {
+			Key string `json:"i18nKey"`
+		} `json:"i18nErrorMessage"`
+	}
+	if json.Unmarshal(body, &e) != nil {
+		return ""
+	}
+	var parts []string
+	if len(e.ErrorMessages) > 0 {
+		parts = append(parts, clip(e.ErrorMessages[0], 200))
+	}
+	if e.I18n.Key != "" {
+		parts = append(parts, e.I18n.Key)
+	} else if e.ErrorMessage != "" {
+		parts = append(parts, clip(e.ErrorMessage, 200))
+	}
+	if len(e.Errors) > 0 {
+		fields := make([]string, 0, len(e.Errors))
+		for f := range e.Errors {
+			fields = append(fields, f)
+		}
+		slices.Sort(fields)
+		parts = append(parts, "refused fields: "+strings.Join(fields, ", "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
+
+// lookupMyself asks who the sync user is and caches the answer.
+func (c *Client) lookupMyself(ctx context.Context) (*myself, error) {
+	var me myself
+	if err := c.http.JSON(ctx, crmhttp.Request{Op: OpMyself, Path: "/rest/api/3/myself", Mode: crmhttp.Safe}, &me); err != nil {
+		return nil, err
+	}
+	if me.AccountID == "" {
+		return nil, &casesync.APIError{Side: casesync.SideCompany, Op: OpMyself, Transient: true,
+			Err: fmt.Errorf("%s: the who-am-I answer has no accountId", vendor)}
+	}
+	me.loc, me.zoneKnown = time.UTC, false
+	if me.TimeZone != "" {
+		if loc, err := time.LoadLocation(me.TimeZone); err == nil {
+			me.loc, me.zoneKnown = loc, true
+		}
+	}
+	c.mu.Lock()
+	c.me = &me
+	c.mu.Unlock()
+	return &me, nil
+}
+
+// whoAmI returns the cached sync user, looking it up the first time.
+func (c *Client) whoAmI(ctx context.Context) (*myself, error) {
+	c.mu.Lock()
+	me := c.me
+	c.mu.Unlock()
+	if me != nil {
+		return me, nil
+	}
+	return c.lookupMyself(ctx)
+}
+
+// issuePath is the platform API path of an issue.
+func issuePath(id string, rest ...string) string {
+	return "/rest/api/3/issue/" + url.PathEscape(id) + strings.Join(rest, "")
+}
+
+// caseFields are the fields a CompanyCase is read from.
+func (c *Client) caseFields() []string {
+	return []string{"summary", "description", "priority", "status", "created", "updated", c.cfg.SyncFlagField, c.cfg.GoogleCaseField}
+}
+
+// issueJSON is an issue as the platform API gives it.
+type issueJSON struct {
+	ID     string                     `json:"id"`
+	Key    string                     `json:"key"`
+	Fields map[string]json.RawMessage `json:"fields"`
+}
+
+// jiraTime reads Jira's timestamps, e.g. "2026-03-01T10:00:05.123+0100".
+func jiraTime(raw json.RawMessage) time.Time {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return time.Time{}
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05.000-0700", "2006-01-02T15:04:05-0700", time.RFC3339Nano} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t
+		}
+	}
+	return time.Time{}
+}
+
+func (c *Client) toCase(is issueJSON) casesync.CompanyCase {
+	f := is.Fields
+	var summary string
+	_ = json.Unmarshal(f["summary"], &summary)
+	var prio struct {
+		Name string `json:"name"`
+	}
+	_ = json.Unmarshal(f["priority"], &prio)
+	var gc string
+	_ = json.Unmarshal(f[c.cfg.GoogleCaseField], &gc)
+	return casesync.CompanyCase{
+		ID:          is.Key,
+		Subject:     summary,
+		Description: adfToText(f["description"]),
+		Priority:    prio.Name,
+		Closed:      c.isClosed(f["status"]),
+		SyncFlag:    c.flagged(f[c.cfg.SyncFlagField]),
+		GoogleCase:  gc,
+		CreateTime:  jiraTime(f["created"]),
+		UpdateTime:  jiraTime(f["updated"]),
+	}
+}
+
+// isClosed: the status is in the Done category, or a configured one.
+func (c *Client) isClosed(raw json.RawMessage) bool {
+	var st struct {
+		Name     string `json:"name"`
+		Category struct {
+			Key string `json:"key"`
+		} `json:"statusCategory"`
+	}
+	if json.Unmarshal(raw, &st) != nil {
+		return false
+	}
+	return st.Category.Key == "done" || c.closed[strings.ToLower(st.Name)]
+}
+
+// flagged reads the sync flag: a checkbox (array of options), a select
+// (one option), or a boolean-like value.
+func (c *Client) flagged(raw json.RawMessage) bool {
+	type option struct {
+		Value string `json:"value"`
+	}
+	var opts []option
+	if json.Unmarshal(raw, &opts) == nil {
+		for _, o := range opts {
+			if strings.EqualFold(o.Value, c.cfg.SyncFlagValue) {
+				return true
+			}
+		}
+		return false
+	}
+	var one option
+	if json.Unmarshal(raw, &one) == nil && one.Value != "" {
+		return strings.EqualFold(one.Value, c.cfg.SyncFlagValue)
+	}
+	var b bool
+	if json.Unmarshal(raw, &b) == nil {
+		return b
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return strings.EqualFold(s, c.cfg.SyncFlagValue)
+	}
+	return false
+}
+
+// GetCase reads one issue.
+func (c *Client) GetCase(ctx context.Context, id string) (casesync.CompanyCase, error) {
+	if err := checkID(OpGet, id); err != nil {
+		return casesync.CompanyCase{}, err
+	}
+	var is issueJSON
+	err := c.http.JSON(ctx, crmhttp.Request{Op: OpGet, Path: issuePath(id),
+		Query: url.Values{"fields": {strings.Join(c.caseFields(), ",")}}, Mode: crmhttp.Safe}, &is)
+	if err != nil {
+		return casesync.CompanyCase{}, err
+	}
+	return c.toCase(is), nil
+}
+
+// checkID refuses an id that cannot name an issue, as not found.
+func checkID(op, id string) error {
+	if strings.TrimSpace(id) == "" || strings.ContainsAny(id, "/?#") {
+		return crmhttp.NotFoundError(vendor, op, "issue "+strconv.Quote(id))
+	}
+	return nil
+}
+
+// jqlString quotes a JQL string value.
+func jqlString(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+// cf names a custom field in JQL: customfield_10050 → cf[10050].
+func cf(field string) string {
+	return "cf[" + strings.TrimPrefix(field, "customfield_") + "]"
+}
+
+// jqlSince renders the lower bound of a search. JQL dates are read in the
+// sync user's time zone at minute granularity: the bound is moved a minute
+// earlier and truncated, an hour more around a daylight-saving change
+// (where a local time is ambiguous), and a day more when the zone is
+// unknown. Results are filtered exactly afterwards.
+func jqlSince(since time.Time, me *myself) string {
+	t := since.Add(-time.Minute)
+	_, before := t.Add(-2 * time.Hour).In(me.loc).Zone()
+	_, now := t.In(me.loc).Zone()
+	_, after := t.Add(2 * time.Hour).In(me.loc).Zone()
+	if before != now || now != after {
+		t = t.Add(-time.Hour)
+	}
+	if !me.zoneKnown {
+		t = t.Add(-26 * time.Hour)
+	}
+	return t.In(me.loc).Format("2006-01-02 15:04")
+}
+
+// search runs a JQL query over every page.
+func (c *Client) search(ctx context.Context, jql string) ([]issueJSON, error) {
+	var out []issueJSON
+	token := ""
+	for {
+		body := map[string]any{"jql": jql, "fields": c.caseFields(), "maxResults": c.cfg.PageSize}
+		if token != "" {
+			body["nextPageToken"] = token
+		}
+		var page struct {
+			Issues        []issueJSON `json:"issues"`
+			NextPageToken string      `json:"nextPageToken"`
+			IsLast        *bool       `json:"isLast"`
+		}
+		err := c.http.JSON(ctx, crmhttp.Request{Op: OpSearch, Method: http.MethodPost, Path: "/rest/api/3/search/jql",
+			Body: crmhttp.JSONBody(body), ContentType: "application/json", Mode: crmhttp.Safe}, &page)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Issues...)
+		if page.NextPageToken == "" || (page.IsLast != nil && *page.IsLast) {
+			return out, nil
+		}
+		if page.NextPageToken == token {
+			return nil, &casesync.APIError{Side: casesync.SideCompany, Op: OpSearch, Transient: true,
+				Err: fmt.Errorf("%s: search gave the same page token twice", vendor)}
+		}
+		token = page.NextPageToken
+	}
+}
+
+// SearchUpdated returns the flagged or linked issues of the project
+// updated strictly after since.
+func (c *Client) SearchUpdated(ctx context.Context, since time.Time) ([]casesync.CompanyCase, error) {
+	me, err := c.whoAmI(ctx)
+	if err != nil {
+		return nil, err
+	}
+	clauses := []string{"project = " + jqlString(c.cfg.ProjectKey)}
+	if !since.IsZero() {
+		clauses = append(clauses, "updated >= "+jqlString(jqlSince(since, me)))
+	}
+	clauses = append(clauses, fmt.Sprintf("(%s = %s OR %s is not EMPTY)",
+		cf(c.cfg.SyncFlagField), jqlString(c.cfg.SyncFlagValue), cf(c.cfg.GoogleCaseField)))
+	issues, err := c.search(ctx, strings.Join(clauses, " AND ")+" ORDER BY updated ASC")
+	if err != nil {
+		return nil, err
+	}
+	index := map[string]int{}
+	var out []casesync.CompanyCase
+	for _, is := range issues {
+		cc := c.toCase(is)
+		if !cc.UpdateTime.After(since) || (!cc.SyncFlag && cc.GoogleCase == "") {
+			continue
+		}
+		if i, ok := index[cc.ID]; ok {
+			// The issue moved between pages while we read: keep the newer.
+			if cc.UpdateTime.After(out[i].UpdateTime) {
+				out[i] = cc
+			}
+			continue
+		}
+		index[cc.ID] = len(out)
+		out = append(out, cc)
+	}
+	return out, nil
+}
+
+// FindByGoogleCase finds the issue whose Google-case field holds name. The
+// field is text, which JQL searches by phrase; the match is made exact
+// here. With several, the oldest wins.
+func (c *Client) FindByGoogleCase(ctx context.Context, name string) (casesync.CompanyCase, bool, error) {
+	if strings.TrimSpace(name) == "" {
+		return casesync.CompanyCase{}, false, nil
+	}
+	jql := fmt.Sprintf("project = %s AND %s ~ %s ORDER BY created ASC",
+		jqlString(c.cfg.ProjectKey), cf(c.cfg.GoogleCaseField), jqlString(`"`+name+`"`))
+	issues, err := c.search(ctx, jql)
+	if err != nil {
+		return casesync.CompanyCase{}, false, err
+	}
+	var best casesync.CompanyCase
+	found := false
+	for _, is := range issues {
+		cc := c.toCase(is)
+		if cc.GoogleCase != name {
+			continue
+		}
+		if !found || cc.CreateTime.Before(best.CreateTime) {
+			best, found = cc, true
+		}
+	}
+	return best, found, nil
+}
+
+// priority returns the configured spelling of a priority value.
+func (c *Client) priority(op, p string) (string, error) {
+	v, ok := c.priorities[strings.ToLower(strings.TrimSpace(p))]
+	if !ok {
+		return "", crmhttp.Invalid(vendor, op, "priority %q is not one of %s (set %s)", p, strings.Join(c.cfg.Priorities, ", "), EnvPriorities)
+	}
+	return v, nil
+}
+
+// summary makes a Google case's title a valid Jira summary: one line of at
+// most 255 characters.
+func summary(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > 255 {
+		s = string(r[:254]) + "…"
+	}
+	if s == "" {
+		s = "(no subject)"
+	}
+	return s
+}
+
+// CreateCase creates an issue with its Google case set, then reads it back.
+func (c *Client) CreateCase(ctx context.Context, nc casesync.NewCompanyCase) (casesync.CompanyCase, error) {
+	fields := map[string]any{
+		"project":   map[string]string{"key": c.cfg.ProjectKey},
+		"issuetype": c.cfg.issueTypeJSON(),
+		"summary":   summary(nc.Subject),
+	}
+	if doc := textToADF(nc.Description); doc != nil {
+		fields["description"] = doc
+	}
+	if nc.Priority != "" {
+		p, err := c.priority(OpCreate, nc.Priority)
+		if err != nil {
+			return casesync.CompanyCase{}, err
+		}
+		fields["priority"] = map[string]string{"name": p}
+	}
+	if nc.GoogleCase != "" {
+		fields[c.cfg.GoogleCaseField] = nc.GoogleCase
+	}
+	if c.cfg.RequestTypeField != "" {
+		fields[c.cfg.RequestTypeField] = c.cfg.RequestTypeID
+	}
+	var created struct {
+		Key string `json:"key"`
+	}
+	err := c.http.JSON(ctx, crmhttp.Request{Op: OpCreate, Method: http.MethodPost, Path: "/rest/api/3/issue",
+		Body: crmhttp.JSONBody(map[string]any{"fields": fields}), ContentType: "application/json", Mode: crmhttp.IfRefused}, &created)
+	if err != nil {
+		return casesync.CompanyCase{}, err
+	}
+	if created.Key == "" {
+		return casesync.CompanyCase{}, &casesync.APIError{Side: casesync.SideCompany, Op: OpCreate,
+			Err: fmt.Errorf("%s: the created issue's key is missing from the answer", vendor)}
+	}
+	got, err := c.GetCase(ctx, created.Key)
+	if err != nil {
+		// The issue exists: report what was written rather than make the
+		// engine create it again.
+		now := time.Now()
+		return casesync.CompanyCase{ID: created.Key, Subject: summary(nc.Subject), Description: nc.Description,
+			Priority: fieldString(fields["priority"]), GoogleCase: nc.GoogleCase, CreateTime: now, UpdateTime: now}, nil
+	}
+	return got, nil
+}
+
+func fieldString(v any) string {
+	if m, ok := v.(map[string]string); ok {
+		return m["name"]
+	}
+	return ""
+}
+
+// edit sets fields of an issue (idempotent).
+func (c *Client) edit(ctx context.Context, id string, fields map[string]any) error {
+	if err := checkID(OpEdit, id); err != nil {
+		return err
+	}
+	return c.http.JSON(ctx, crmhttp.Request{Op: OpEdit, Method: http.MethodPut, Path: issuePath(id),
+		Body: crmhttp.JSONBody(map[string]any{"fields": fields}), ContentType: "application/json", Mode: crmhttp.Safe}, nil)
+}
+
+// SetGoogleCase writes the Google-case field.
+func (c *Client) SetGoogleCase(ctx context.Context, id, googleCaseName string) error {
+	return c.edit(ctx, id, map[string]any{c.cfg.GoogleCaseField: googleCaseName})
+}
+
+// SetPriority sets the issue's priority by name.
+func (c *Client) SetPriority(ctx context.Context, id, priority string) error {
+	p, err := c.priority(OpEdit, priority)
+	if err != nil {
+		return err
+	}
+	return c.edit(ctx, id, map[string]any{"priority": map[string]string{"name": p}})
+}
+
+// CloseCase moves the issue along the close transition, unless it is
+// already closed.
+func (c *Client) CloseCase(ctx context.Context, id string) error {
+	if err := checkID(OpGet, id); err != nil {
+		return err
+	}
+	var is issueJSON
+	err := c.http.JSON(ctx, crmhttp.Request{Op: OpGet, Path: issuePath(id), Query: url.Values{"fields": {"status"}}, Mode: crmhttp.Safe}, &is)
+	if err != nil {
+		return err
+	}
+	if c.isClosed(is.Fields["status"]) {
+		return nil
+	}
+	var list struct {
+		Transitions []struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+		} `json:"transitions"`
+	}
+	if err := c.http.JSON(ctx, crmhttp.Request{Op: OpListTransitions, Path: issuePath(id, "/transitions"), Mode: crmhttp.Safe}, &list); err != nil {
+		return err
+	}
+	var names []string
+	for _, t := range list.Transitions {
+		if !strings.EqualFold(strings.TrimSpace(t.Name), c.cfg.CloseTransition) {
+			names = append(names, strconv.Quote(t.Name))
+			continue
+		}
+		body := map[string]any{"transition": map[string]string{"id": t.ID}}
+		if c.cfg.CloseResolution != "" {
+			body["fields"] = map[string]any{"resolution": map[string]string{"name": c.cfg.CloseResolution}}
+		}
+		return c.http.JSON(ctx, crmhttp.Request{Op: OpTransition, Method: http.MethodPost, Path: issuePath(id, "/transitions"),
+			Body: crmhttp.JSONBody(body), ContentType: "application/json", Mode: crmhttp.IfRefused}, nil)
+	}
+	return crmhttp.Invalid(vendor, OpTransition, "issue %s has no transition named %q (set %s to one of: %s)",
+		id, c.cfg.CloseTransition, EnvCloseTransition, strings.Join(names, ", "))
+}
+
+// commentJSON is a comment as the service desk API gives it.
+type commentJSON struct {
+	ID     string `json:"id"`
+	Body   string `json:"body"`
+	Public bool   `json:"public"`
+	Author struct {
+		AccountID   string `json:"accountId"`
+		DisplayName string `json:"displayName"`
+	} `json:"author"`
+	Created struct {
+		EpochMillis int64  `json:"epochMillis"`
+		ISO8601     string `json:"iso8601"`
+	} `json:"created"`
+}
+
+func (c *Client) toComment(cj commentJSON, me *myself) casesync.Comment {
+	created := time.UnixMilli(cj.Created.EpochMillis)
+	if cj.Created.EpochMillis == 0 {
+		created, _ = time.Parse("2006-01-02T15:04:05-0700", cj.Created.ISO8601)
+	}
+	return casesync.Comment{
+		ID:          cj.ID,
+		Body:        cj.Body,
+		AuthorName:  cj.Author.DisplayName,
+		ByConnector: cj.Author.AccountID != "" && cj.Author.AccountID == me.AccountID,
+		Public:      cj.Public,
+		CreateTime:  created,
+	}
+}
+
+// commentPath is the service desk API path of a request's comments.
+func commentPath(id string) string {
+	return "/rest/servicedeskapi/request/" + url.PathEscape(id) + "/comment"
+}
+
+// ListComments returns every public reply and internal note, oldest first.
+// The service desk API does not list the description as a comment.
+func (c *Client) ListComments(ctx context.Context, id string) ([]casesync.Comment, error) {
+	if err := checkID(OpListComments, id); err != nil {
+		return nil, err
+	}
+	me, err := c.whoAmI(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []casesync.Comment
+	for start := 0; ; {
+		var page struct {
+			Size       int           `json:"size"`
+			IsLastPage bool          `json:"isLastPage"`
+			Values     []commentJSON `json:"values"`
+		}
+		q := url.Values{"start": {strconv.Itoa(start)}, "limit": {strconv.Itoa(c.cfg.PageSize)}}
+		if err := c.http.JSON(ctx, crmhttp.Request{Op: OpListComments, Path: commentPath(id), Query: q, Mode: crmhttp.Safe}, &page); err != nil {
+			return nil, err
+		}
+		for _, cj := range page.Values {
+			out = append(out, c.toComment(cj, me))
+		}
+		if page.IsLastPage || len(page.Values) == 0 {
+			break
+		}
+		start += len(page.Values)
+	}
+	slices.SortStableFunc(out, func(a, b casesync.Comment) int { return a.CreateTime.Compare(b.CreateTime) })
+	return out, nil
+}
+
+// AddComment adds a public reply or an internal note as the sync user.
+func (c *Client) AddComment(ctx context.Context, id, body string, public bool) (casesync.Comment, error) {
+	if err := crmhttp.CheckText(vendor, OpAddComment, body); err != nil {
+		return casesync.Comment{}, err
+	}
+	if err := checkID(OpAddComment, id); err != nil {
+		return casesync.Comment{}, err
+	}
+	me, err := c.whoAmI(ctx)
+	if err != nil {
+		return casesync.Comment{}, err
+	}
+	var cj commentJSON
+	err = c.http.JSON(ctx, crmhttp.Request{Op: OpAddComment, Method: http.MethodPost, Path: commentPath(id),
+		Body: crmhttp.JSONBody(map[string]any{"body": body, "public": public}), ContentType: "application/json", Mode: crmhttp.IfRefused}, &cj)
+	if err != nil {
+		return casesync.Comment{}, err
+	}
+	return c.toComment(cj, me), nil
+}
+
+// attachmentJSON is an attachment as the platform API gives it.
+type attachmentJSON struct {
+	ID       string `json:"id"`
+	Filename string `json:"filename"`
+	Author   struct {
+		AccountID   string `json:"accountId"`
+		DisplayName string `json:"displayName"`
+	} `json:"author"`
+	Created  json.RawMessage `json:"created"`
+	Size     int64           `json:"size"`
+	MimeType string          `json:"mimeType"`
+}
+
+func (c *Client) toAttachment(a attachmentJSON, me *myself) casesync.Attachment {
+	return casesync.Attachment{
+		ID:          a.ID,
+		Filename:    a.Filename,
+		MimeType:    a.MimeType,
+		Size:        a.Size,
+		AuthorName:  a.Author.DisplayName,
+		ByConnector: a.Author.AccountID != "" && a.Author.AccountID == me.AccountID,
+		CreateTime:  jiraTime(a.Created),
+	}
+}
+
+// ListAttachments lists the files of the issue's attachment field, oldest
+// first.
+func (c *Client) ListAttachments(ctx context.Context, id string) ([]casesync.Attachment, error) {
+	if err := checkID(OpListAttachments, id); err != nil {
+		return nil, err
+	}
+	me, err := c.whoAmI(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var is struct {
+		Fields struct {
+			Attachment []attachmentJSON `json:"attachment"`
+		} `json:"fields"`
+	}
+	err = c.http.JSON(ctx, crmhttp.Request{Op: OpListAttachments, Path: issuePath(id), Query: url.Values{"fields": {"attachment"}}, Mode: crmhttp.Safe}, &is)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]casesync.Attachment, 0, len(is.Fields.Attachment))
+	for _, a := range is.Fields.Attachment {
+		out = append(out, c.toAttachment(a, me))
+	}
+	slices.SortStableFunc(out, func(a, b casesync.Attachment) int { return a.CreateTime.Compare(b.CreateTime) })
+	return out, nil
+}
+
+// DownloadAttachment streams an attachment's bytes. Jira answers with a
+// redirect to its media host, which the HTTP client follows (without the
+// site's credentials). Attachment ids are unique across the site, so the
+// issue id is not needed to fetch one.
+func (c *Client) DownloadAttachment(ctx context.Context, id, attachmentID string) (io.ReadCloser, error) {
+	if _, err := strconv.ParseUint(attachmentID, 10, 64); err != nil {
+		return nil, crmhttp.NotFoundError(vendor, OpDownloadAttachment, "attachment "+strconv.Quote(attachmentID))
+	}
+	if err := checkID(OpDownloadAttachment, id); err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(ctx, crmhttp.Request{Op: OpDownloadAttachment, Path: "/rest/api/3/attachment/content/" + attachmentID,
+		Header: http.Header{"Accept": {"*/*"}}, Mode: crmhttp.Safe})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+// UploadAttachment attaches a file to the issue as the sync user. A file
+// over MaxAttachmentBytes is refused for good and nothing is stored.
+func (c *Client) UploadAttachment(ctx context.Context, id, filename, mimeType string, r io.Reader) (casesync.Attachment, error) {
+	if strings.TrimSpace(filename) == "" {
+		return casesync.Attachment{}, crmhttp.Invalid(vendor, OpUploadAttachment, "the file has no name")
+	}
+	if err := checkID(OpUploadAttachment, id); err != nil {
+		return casesync.Attachment{}, err
+	}
+	me, err := c.whoAmI(ctx)
+	if err != nil {
+		return casesync.Attachment{}, err
+	}
+	if mimeType == "" {
+		mimeType = "application/octet-stream"
+	}
+	limit := c.cfg.MaxAttachmentBytes
+	// Read what fits in memory; a file that ends within it is sent from
+	// memory, so that a 429 can be answered by sending it again.
+	head := c.UploadBufferBytes
+	if limit > 0 && limit < head {
+		head = limit
+	}
+	buf, err := io.ReadAll(io.LimitReader(r, head+1))
+	if err != nil {
+		return casesync.Attachment{}, crmhttp.Invalid(vendor, OpUploadAttachment, "reading the file to upload: %v", err)
+	}
+	if limit > 0 && int64(len(buf)) > limit {
+		return casesync.Attachment{}, crmhttp.TooLarge(vendor, OpUploadAttachment, limit)
+	}
+	req := crmhttp.Request{Op: OpUploadAttachment, Method: http.MethodPost, Path: issuePath(id, "/attachments"),
+		Header: http.Header{"X-Atlassian-Token": {"no-check"}}}
+	var overLimit *limitSpy
+	if int64(len(buf)) <= head {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		if err := writePart(mw, filename, mimeType, bytes.NewReader(buf)); err != nil {
+			return casesync.Attachment{}, crmhttp.Invalid(vendor, OpUploadAttachment, "building the upload: %v", err)
+		}
+		req.Body, req.ContentType, req.Mode = body.Bytes(), mw.FormDataContentType(), crmhttp.IfRefused
+	} else {
+		src := io.MultiReader(bytes.NewReader(buf), r)
+		overLimit = &limitSpy{r: crmhttp.LimitReader(src, limit, vendor, OpUploadAttachment)}
+		pr, pw := io.Pipe()
+		mw := multipart.NewWriter(pw)
+		go func() {
+			pw.CloseWithError(writePart(mw, filename, mimeType, overLimit))
+		}()
+		defer pr.Close()
+		req.Stream, req.ContentType, req.Mode = pr, mw.FormDataContentType(), crmhttp.Never
+	}
+	var created []attachmentJSON
+	err = c.http.JSON(ctx, req, &created)
+	if overLimit != nil && overLimit.tooLarge() != nil {
+		return casesync.Attachment{}, overLimit.tooLarge()
+	}
+	if err != nil {
+		return casesync.Attachment{}, err
+	}
+	if len(created) == 0 {
+		return casesync.Attachment{}, &casesync.APIError{Side: casesync.SideCompany, Op: OpUploadAttachment,
+			Err: fmt.Errorf("%s: the upload's answer lists no attachment", vendor)}
+	}
+	return c.toAttachment(created[0], me), nil
+}
+
+// writePart writes the multipart body of one file under the name "file"
+// and closes the writer.
+func writePart(mw *multipart.Writer, filename, mimeType string, r io.Reader) error {
+	h := textproto.MIMEHeader{}
+	escape := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\r", "", "\n", "")
+	h.Set("Content-Disposition", `form-data; name="file"; filename="`+escape.Replace(filename)+`"`)
+	h.Set("Content-Type", mimeType)
+	part, err := mw.CreatePart(h)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(part, r); err != nil {
+		return err
+	}
+	return mw.Close()
+}
+
+// limitSpy remembers the TooLarge error of the limit reader it wraps, which
+// the HTTP transport would otherwise report as a failed send.
+type limitSpy struct {
+	r  io.Reader
+	mu sync.Mutex
+	ae *casesync.APIError
+}
+
+func (l *limitSpy) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	var ae *casesync.APIError
+	if err != nil && errors.As(err, &ae) {
+		l.mu.Lock()
+		l.ae = ae
+		l.mu.Unlock()
+	}
+	return n, err
+}
+
+func (l *limitSpy) tooLarge() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ae == nil {
+		return nil
+	}
+	return l.ae
+}

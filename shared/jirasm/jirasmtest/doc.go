@@ -1,0 +1,60 @@
+// Package jirasmtest is an in-memory simulator of the parts of the Jira
+// Cloud platform REST API (v3) and the Jira Service Management API that
+// casebridge's Jira Service Management adapter (shared/jirasm) calls,
+// written from Atlassian's public documentation. Tests start it with
+// NewServer and act as the helpdesk's human agents through its methods.
+//
+// What it models:
+//   - Basic authentication with one sync user (email + API token); a wrong
+//     pair answers 401 with Jira Cloud's plain-text body. Humans are
+//     accounts of their own, named by display name.
+//   - GET /rest/api/3/myself with the sync user's accountId and time zone.
+//   - POST /rest/api/3/issue (fields: project, issuetype, summary,
+//     description as an Atlassian Document, priority by name or id, the
+//     Google-case text field and the sync-flag checkbox field), with Jira's
+//     400 body {"errorMessages":[...],"errors":{field:msg}} for a missing or
+//     invalid field; GET and PUT /rest/api/3/issue/{issueIdOrKey} with the
+//     fields parameter; an issue is reached by key or numeric id.
+//   - Search: GET and POST /rest/api/3/search/jql with nextPageToken paging
+//     (maxResults at most 100; only the issue id when no fields are asked
+//     for, like Jira), and the removed GET/POST /rest/api/3/search answering
+//     410 with Atlassian's message. JQL: AND, OR, NOT, parentheses,
+//     project =, key =, updated/created with = != < <= > >=, cf[N] or
+//     customfield_N with = (checkbox options), ~ (text contains), is
+//     [not] EMPTY, and ORDER BY updated|created|key ASC|DESC. Dates in JQL
+//     are read in the sync user's time zone at minute granularity, as Jira
+//     does; timestamps in answers carry that zone's offset and milliseconds.
+//   - A service-desk workflow: Waiting for support (To Do) → In Progress →
+//     Resolved (Done), with GET/POST /rest/api/3/issue/{key}/transitions;
+//     "Resolve this issue" resolves, "Reopen issue" reopens. A transition
+//     not available from the current status answers 400.
+//   - Comments through GET/POST /rest/servicedeskapi/request/{key}/comment:
+//     plain-text bodies, public true/false, start/limit/isLastPage paging,
+//     author accountId/displayName, created {iso8601, jira, epochMillis};
+//     JSM's error body {"errorMessage", "i18nErrorMessage"} for them.
+//   - Attachments: the issue's attachment field; POST
+//     /rest/api/3/issue/{key}/attachments (multipart "file", refused with
+//     403 without X-Atlassian-Token: no-check, 413 over the size limit,
+//     nothing stored then); GET /rest/api/3/attachment/content/{id}
+//     redirects (303) to a second server standing for Atlassian's media
+//     host, which serves the bytes against a token in the URL and needs no
+//     credentials (redirect=false serves them directly).
+//   - Every change, a comment or attachment included, moves the issue's
+//     updated time; a write that changes nothing does not.
+//   - Injected faults: a status (429 with Retry-After and RateLimit-Reason,
+//     or a 5xx) answered to the next matching requests. Requests are counted
+//     by "METHOD pattern", e.g. "GET /rest/api/3/issue/{issueIdOrKey}".
+//
+// What it simplifies:
+//   - One project, one service desk, one workflow; no permissions,
+//     screens, request types, customers or portal. The JSM comment API works
+//     on every issue of the project.
+//   - Text search (~) is a case-insensitive substring match of the phrase,
+//     not Lucene tokens; search results are consistent at once (no index
+//     lag); nextPageToken is an offset, so an issue updated while paging
+//     may move between pages (callers must not rely on stable pages).
+//   - Descriptions are stored as sent; ADF is checked only for its outer
+//     shape (type doc, version 1, a content array).
+//   - No webhooks, no changelog, no notifications, no rate limit of its own
+//     beyond the injected faults.
+package jirasmtest

@@ -1,0 +1,218 @@
+package jirasmtest
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ErrNoIssue is returned by the human actions for an unknown issue.
+var ErrNoIssue = errors.New("no such issue")
+
+// NewIssue is an issue a human opens in the agent view.
+type NewIssue struct {
+	Summary string
+	// Description is plain text: the editor turns blank-line separated
+	// blocks into paragraphs and single newlines into line breaks.
+	Description string
+	// DescriptionADF, when set, is stored as the description instead.
+	DescriptionADF json.RawMessage
+	// Priority is a priority name; "" is the default (the middle one).
+	Priority   string
+	SyncFlag   bool
+	GoogleCase string
+	// Reporter is the human's display name; default "Requester".
+	Reporter string
+}
+
+// Issue is a snapshot of an issue, for tests.
+type Issue struct {
+	ID, Key     string
+	Summary     string
+	Description json.RawMessage
+	Priority    string
+	Status      string
+	Resolution  string
+	SyncFlag    bool
+	GoogleCase  string
+	Created     time.Time
+	Updated     time.Time
+	Comments    []Comment
+	Attachments []Attachment
+}
+
+// Comment is a snapshot of a comment.
+type Comment struct {
+	ID, Body, AuthorID, AuthorName string
+	Public                         bool
+	Created                        time.Time
+}
+
+// Attachment is a snapshot of an attachment.
+type Attachment struct {
+	ID, Filename, MimeType, AuthorID string
+	Data                             []byte
+}
+
+// CreateIssue opens an issue as a human and returns its key.
+func (s *Server) CreateIssue(in NewIssue) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if in.Reporter == "" {
+		in.Reporter = "Requester"
+	}
+	desc := in.DescriptionADF
+	if desc == nil && in.Description != "" {
+		desc = editorADF(in.Description)
+	}
+	is := &issue{summary: in.Summary, description: desc, priority: in.Priority, status: StatusWaiting,
+		syncFlag: in.SyncFlag, googleCase: in.GoogleCase, reporter: s.accountFor(in.Reporter)}
+	s.add(is)
+	return is.key
+}
+
+// AddComment adds a public reply or internal note written by the named
+// human and returns its id.
+func (s *Server) AddComment(key, author, body string, public bool) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	is := s.lookup(key)
+	if is == nil {
+		return "", ErrNoIssue
+	}
+	return s.comment(is, s.accountFor(author), body, public).id, nil
+}
+
+// AddAttachment attaches a file as the named human and returns its id.
+func (s *Server) AddAttachment(key, author, filename, mimeType string, data []byte) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	is := s.lookup(key)
+	if is == nil {
+		return "", ErrNoIssue
+	}
+	if mimeType == "" {
+		mimeType = "application/octet-stream"
+	}
+	return s.attach(is, s.accountFor(author), filename, mimeType, data).id, nil
+}
+
+// SetPriority changes the priority as a human.
+func (s *Server) SetPriority(key, priority string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	is := s.lookup(key)
+	if is == nil {
+		return ErrNoIssue
+	}
+	if !slices.Contains(s.opts.Priorities, priority) {
+		return errors.New("unknown priority")
+	}
+	if is.priority != priority {
+		is.priority = priority
+		s.bump(is)
+	}
+	return nil
+}
+
+// Transition moves the issue along the named transition as a human (e.g.
+// TransitionResolve, TransitionReopen).
+func (s *Server) Transition(key, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	is := s.lookup(key)
+	if is == nil {
+		return ErrNoIssue
+	}
+	for _, t := range s.transitionsFrom(is.status) {
+		if t.name == name {
+			if msg := s.transition(is, t.id, "Done"); msg != "" {
+				return errors.New(msg)
+			}
+			return nil
+		}
+	}
+	return errors.New("transition not available from " + is.status)
+}
+
+// Issue returns a snapshot of the issue with that key or id.
+func (s *Server) Issue(key string) (Issue, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	is := s.lookup(key)
+	if is == nil {
+		return Issue{}, false
+	}
+	out := Issue{ID: is.id, Key: is.key, Summary: is.summary, Description: slices.Clone(is.description),
+		Priority: is.priority, Status: is.status, Resolution: is.resolution, SyncFlag: is.syncFlag,
+		GoogleCase: is.googleCase, Created: is.created, Updated: is.updated}
+	for _, c := range is.comments {
+		out.Comments = append(out.Comments, Comment{ID: c.id, Body: c.body, AuthorID: c.author.ID,
+			AuthorName: c.author.Name, Public: c.public, Created: c.created})
+	}
+	for _, id := range is.attachmentIDs {
+		a := s.attachments[id]
+		out.Attachments = append(out.Attachments, Attachment{ID: a.id, Filename: a.filename,
+			MimeType: a.mimeType, AuthorID: a.author.ID, Data: slices.Clone(a.data)})
+	}
+	return out, true
+}
+
+// Keys returns every issue's key, oldest first.
+func (s *Server) Keys() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, is := range s.issues {
+		out = append(out, is.key)
+	}
+	return out
+}
+
+// editorADF renders plain text as the Jira editor stores it: blocks
+// separated by a blank line become paragraphs, other newlines hard breaks.
+func editorADF(text string) json.RawMessage {
+	type node = map[string]any
+	var paras []any
+	for _, block := range strings.Split(text, "\n\n") {
+		var inline []any
+		for i, line := range strings.Split(block, "\n") {
+			if i > 0 {
+				inline = append(inline, node{"type": "hardBreak"})
+			}
+			if line != "" {
+				inline = append(inline, node{"type": "text", "text": line})
+			}
+		}
+		p := node{"type": "paragraph"}
+		if inline != nil {
+			p["content"] = inline
+		}
+		paras = append(paras, p)
+	}
+	b, _ := json.Marshal(node{"type": "doc", "version": 1, "content": paras})
+	return b
+}
+
+// validADF checks an Atlassian Document's outer shape.
+func validADF(raw json.RawMessage) bool {
+	var doc struct {
+		Type    string            `json:"type"`
+		Version int               `json:"version"`
+		Content []json.RawMessage `json:"content"`
+	}
+	if json.Unmarshal(raw, &doc) != nil || doc.Type != "doc" || doc.Version != 1 || doc.Content == nil {
+		return false
+	}
+	for _, c := range doc.Content {
+		var n struct {
+			Type string `json:"type"`
+		}
+		if json.Unmarshal(c, &n) != nil || n.Type == "" {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,137 @@
+package servicenow_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/casebridge/casebridge/shared/casesync"
+	"github.com/casebridge/casebridge/shared/crmcontract"
+	"github.com/casebridge/casebridge/shared/servicenow"
+	"github.com/casebridge/casebridge/shared/servicenow/servicenowtest"
+)
+
+// testLimit keeps the oversized-upload case small.
+const testLimit = 256 << 10
+
+// human is the user_name the harness's human agent works as.
+const human = "abel.tuter"
+
+// steppingClock moves one second on at every reading, so that every change
+// gets an update time of its own under whole-second granularity.
+type steppingClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newSteppingClock() *steppingClock {
+	return &steppingClock{now: time.Now().UTC().Truncate(time.Second)}
+}
+
+func (c *steppingClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(time.Second)
+	return c.now
+}
+
+// harness runs the adapter over HTTP against the simulator and acts as the
+// instance's humans through the simulator's methods.
+type harness struct {
+	sim *servicenowtest.Server
+	crm *servicenow.Client
+}
+
+// newSim starts a simulator with the test size limit; clock nil keeps real
+// time.
+func newSim(t *testing.T, clock func() time.Time) *servicenowtest.Server {
+	t.Helper()
+	sim := servicenowtest.NewServer(t, servicenowtest.Options{Clock: clock, MaxAttachmentBytes: testLimit})
+	sim.AddUser(human, "Abel Tuter")
+	return sim
+}
+
+// newClient returns an adapter for sim; edit changes the configuration.
+func newClient(t *testing.T, sim *servicenowtest.Server, edit func(*servicenow.Config)) *servicenow.Client {
+	t.Helper()
+	o := sim.Options()
+	cfg := servicenow.Config{
+		BaseURL: sim.URL, User: o.User, Password: o.Password, HTTP: sim.Client(),
+		PageSize: 7, MaxAttachmentBytes: testLimit, // 25 tickets take four pages
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	crm, err := servicenow.New(cfg)
+	if err != nil {
+		t.Fatalf("servicenow.New: %v", err)
+	}
+	return crm
+}
+
+func newHarness(t *testing.T) crmcontract.Harness {
+	sim := newSim(t, newSteppingClock().Now)
+	return &harness{sim: sim, crm: newClient(t, sim, nil)}
+}
+
+func (h *harness) CRM() casesync.CRM { return h.crm }
+
+func (h *harness) CreateTicket(t *testing.T, subject, description, priority string, syncFlag bool) string {
+	t.Helper()
+	impact, urgency, ok := servicenowtest.ImpactUrgency(priority)
+	if !ok {
+		t.Fatalf("CreateTicket: priority %q is not 1..5", priority)
+	}
+	flag := "false"
+	if syncFlag {
+		flag = "true"
+	}
+	return h.sim.CreateRecord(human, map[string]string{"short_description": subject, "description": description,
+		"impact": impact, "urgency": urgency, "u_gcp_sync": flag})
+}
+
+func (h *harness) AddHumanComment(t *testing.T, id, author, body string, public bool) string {
+	t.Helper()
+	element := "work_notes"
+	if public {
+		element = "comments"
+	}
+	cid, err := h.sim.AddJournal(id, element, h.sim.UserNameFor(author), body)
+	if err != nil {
+		t.Fatalf("AddHumanComment: %v", err)
+	}
+	return cid
+}
+
+func (h *harness) AddHumanAttachment(t *testing.T, id, filename, mimeType string, data []byte) string {
+	t.Helper()
+	aid, err := h.sim.AddAttachment(id, human, filename, mimeType, data)
+	if err != nil {
+		t.Fatalf("AddHumanAttachment: %v", err)
+	}
+	return aid
+}
+
+func (h *harness) PriorityValues() []string { return []string{"1", "2", "3", "4", "5"} }
+
+func (h *harness) InjectRateLimit(t *testing.T) bool {
+	h.sim.InjectRateLimit(time.Second)
+	return true
+}
+
+func (h *harness) MaxAttachmentBytes() int64 { return testLimit }
+
+func (h *harness) PriorityMap() string { return servicenow.DefaultPriorityMap }
+
+func (h *harness) Calls() map[string]int64 { return h.crm.Calls() }
+
+func TestTheAdapterPassesTheContract(t *testing.T) {
+	crmcontract.Run(t, newHarness)
+}
+
+func TestTheSyncEngineRunsEndToEndOverServiceNow(t *testing.T) {
+	crmcontract.RunEngine(t, func(t *testing.T) crmcontract.EngineHarness {
+		sim := newSim(t, nil) // a real instance keeps real time
+		return &harness{sim: sim, crm: newClient(t, sim, nil)}
+	})
+}

@@ -1,0 +1,57 @@
+// Package servicenowtest is an in-memory ServiceNow instance for tests: the
+// Table API and the Attachment API over HTTP (httptest), written from
+// ServiceNow's REST API documentation, plus methods that act as the humans
+// working in the instance.
+//
+// What it models:
+//   - Paths: GET/POST /api/now/table/{table}, GET/PATCH/PUT
+//     /api/now/table/{table}/{sys_id}; GET /api/now/attachment (metadata
+//     list), GET /api/now/attachment/{sys_id}, GET
+//     /api/now/attachment/{sys_id}/file, POST /api/now/attachment/file
+//     ?table_name=&table_sys_id=&file_name= with the raw bytes and their
+//     Content-Type (mandatory).
+//   - Tables: the case table (default incident) with its custom sync-flag
+//     (boolean) and Google-case (string) columns, sys_journal_field (one row
+//     per comments / work_notes entry: element_id, element, name, value,
+//     sys_created_on, sys_created_by = the writer's user_name), sys_user and
+//     sys_attachment.
+//   - Encoded queries (sysparm_query) with ^ (AND), ^OR (binds tighter than
+//     AND), ^NQ, ORDERBY / ORDERBYDESC and the operators = != > >= < <= IN
+//     NOT IN LIKE NOTLIKE STARTSWITH ENDSWITH ISEMPTY ISNOTEMPTY; a condition
+//     on an unknown column is dropped, as the platform does by default.
+//   - Paging: sysparm_limit / sysparm_offset, X-Total-Count, and a Link
+//     header with first, prev, next and last. sysparm_fields.
+//   - Values on the wire are strings (sysparm_display_value=false); date-times
+//     are "yyyy-MM-dd HH:mm:ss" in UTC (the API user's time zone), kept to the
+//     second.
+//   - Writes: journal fields (comments, work_notes) become journal entries and
+//     read back empty; unknown and system columns are ignored; priority is
+//     computed from impact and urgency by the default lookup rules
+//     (impact + urgency - 1, 1 Critical .. 5 Planning); a write leaving state
+//     6 (Resolved) or 7 (Closed) without close_code and close_notes is refused
+//     with 403 "Data Policy Exception", changing nothing. A write that changes
+//     nothing does not move sys_updated_on.
+//   - Attachments do not update the case record (as on the platform: an
+//     attachment is a sys_attachment row, not a change of the record).
+//   - Auth: Basic (User/Password) or "Bearer <Token>"; anything else answers
+//     401 {"error":{"message":"User Not Authenticated","detail":"Required to
+//     provide Auth information"},"status":"failure"}.
+//   - Errors use the platform's body {"error":{"message","detail"},
+//     "status":"failure"}: 404 "No Record found", 400 "Invalid table",
+//     403 "Operation Failed" for writes to other tables.
+//   - Rate Limit Rules: an injected 429 carries Retry-After (seconds),
+//     X-RateLimit-Limit, X-RateLimit-Reset (Unix time) and X-RateLimit-Rule,
+//     with the documented "Rate limit exceeded" body.
+//   - com.glide.attachment.max_size: an upload over MaxAttachmentBytes is
+//     refused and nothing is stored. ServiceNow documents no status for this
+//     case (POST /attachment/file lists 201, 400, 404, 500); the simulator
+//     answers 400 "Failed to create the attachment", the status it documents
+//     for a refused upload.
+//
+// What it simplifies: one API user (every API write is made as it); no ACLs,
+// roles, business rules other than the priority lookup and the resolution
+// data policy, workflows, display values, dot-walking, reference links,
+// "^^" escapes or the versioned /api/now/v1 paths; the multipart
+// /attachment/upload endpoint is not served; a Rate Limit Rule is only
+// emulated by injection (InjectRateLimit), not counted per hour.
+package servicenowtest

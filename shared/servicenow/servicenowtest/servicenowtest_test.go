@@ -1,0 +1,132 @@
+package servicenowtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestEncodedQueries(t *testing.T) {
+	columns := map[string]bool{"a": true, "b": true, "c": true, "d": true}
+	rows := []map[string]string{
+		{"a": "1", "b": "1", "c": "", "d": "2026-01-01 10:00:00"},
+		{"a": "1", "b": "0", "c": "x", "d": "2026-01-01 10:00:01"},
+		{"a": "0", "b": "1", "c": "x", "d": "2026-01-01 09:59:59"},
+		{"a": "1", "b": "0", "c": "", "d": "2026-01-01 10:00:02"},
+	}
+	tests := []struct {
+		name  string
+		query string
+		want  []int
+	}{
+		{name: "^OR binds tighter than ^", query: "a=1^b=1^ORcISNOTEMPTY", want: []int{0, 1}},
+		{name: "^NQ adds a second query", query: "a=0^NQb=1^a=1", want: []int{0, 2}},
+		{name: "date-times compare in time order", query: "d>=2026-01-01 10:00:01", want: []int{1, 3}},
+		{name: "IN matches any listed value", query: "cINx,y", want: []int{1, 2}},
+		{name: "a condition on an unknown column is dropped", query: "zz=1^a=0", want: []int{2}},
+		{name: "ISEMPTY matches empty values", query: "cISEMPTY^a=1", want: []int{0, 3}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			q := parseQuery(tc.query, columns)
+			var got []int
+			for i, r := range rows {
+				if q.matches(r) {
+					got = append(got, i)
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("rows matching %q (-want +got):\n%s", tc.query, diff)
+			}
+		})
+	}
+}
+
+func call(t *testing.T, s *Server, method, path string, body []byte, contentType string) (*http.Response, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(s.opts.User, s.opts.Password)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := s.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp, out
+}
+
+func TestTheTableAPI(t *testing.T) {
+	s := NewServer(t, Options{MaxAttachmentBytes: 10})
+	for range 5 {
+		s.CreateRecord("abel.tuter", map[string]string{"u_gcp_sync": "true"})
+	}
+	id := s.CreateRecord("abel.tuter", nil)
+
+	t.Run("a page carries the total count and a next link", func(t *testing.T) {
+		resp, out := call(t, s, "GET", "/api/now/table/incident?sysparm_limit=2&sysparm_offset=2&sysparm_query="+url.QueryEscape("u_gcp_sync=true"), nil, "")
+		if got := resp.Header.Get("X-Total-Count"); got != "5" {
+			t.Errorf("X-Total-Count = %q, want 5", got)
+		}
+		link := resp.Header.Get("Link")
+		for _, rel := range []string{`rel="first"`, `rel="prev"`, `rel="next"`, `rel="last"`} {
+			if !strings.Contains(link, rel) {
+				t.Errorf("Link %q lacks %s", link, rel)
+			}
+		}
+		if n := len(out["result"].([]any)); n != 2 {
+			t.Errorf("page holds %d rows, want 2", n)
+		}
+	})
+	t.Run("priority follows impact and urgency", func(t *testing.T) {
+		_, out := call(t, s, "PATCH", "/api/now/table/incident/"+id, []byte(`{"impact":"1","urgency":"2","priority":"5"}`), "application/json")
+		if got := out["result"].(map[string]any)["priority"]; got != "2" {
+			t.Errorf("priority = %v, want 2", got)
+		}
+	})
+	t.Run("resolving without close code and notes is refused and changes nothing", func(t *testing.T) {
+		resp, out := call(t, s, "PATCH", "/api/now/table/incident/"+id, []byte(`{"state":"6"}`), "application/json")
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(mustJSON(out), "Data Policy Exception") {
+			t.Errorf("status %d body %v, want 403 with a data policy exception", resp.StatusCode, out)
+		}
+		if rec, _ := s.Record(id); rec["state"] != "1" {
+			t.Errorf("state = %q after the refused write, want 1", rec["state"])
+		}
+	})
+	t.Run("an unknown record answers the platform's 404 body", func(t *testing.T) {
+		resp, out := call(t, s, "GET", "/api/now/table/incident/nope", nil, "")
+		want := map[string]any{"error": map[string]any{"message": "No Record found", "detail": "Record doesn't exist or ACL restricts the record retrieval"}, "status": "failure"}
+		if diff := cmp.Diff(want, out); resp.StatusCode != 404 || diff != "" {
+			t.Errorf("status %d (-want +got):\n%s", resp.StatusCode, diff)
+		}
+	})
+	t.Run("an upload over the size limit stores nothing", func(t *testing.T) {
+		resp, _ := call(t, s, "POST", "/api/now/attachment/file?table_name=incident&table_sys_id="+id+"&file_name=a.bin", make([]byte, 11), "application/octet-stream")
+		if resp.StatusCode != http.StatusBadRequest || len(s.Attachments(id)) != 0 {
+			t.Errorf("status %d with %d attachments, want 400 and none", resp.StatusCode, len(s.Attachments(id)))
+		}
+	})
+	t.Run("wrong credentials answer 401", func(t *testing.T) {
+		req, _ := http.NewRequest("GET", s.URL+"/api/now/table/incident", nil)
+		req.SetBasicAuth(s.opts.User, "wrong")
+		resp, err := s.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("status %d, want 401", resp.StatusCode)
+		}
+	})
+}

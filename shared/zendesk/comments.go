@@ -1,0 +1,273 @@
+package zendesk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/casebridge/casebridge/shared/casesync"
+	"github.com/casebridge/casebridge/shared/crmhttp"
+)
+
+// allComments lists every comment of the ticket, oldest first, the first
+// (the ticket's description) included, with their authors' names.
+func (c *Client) allComments(ctx context.Context, op, id string) ([]zComment, map[int64]string, error) {
+	tid, err := ticketID(op, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	q := url.Values{"page[size]": {strconv.Itoa(c.cfg.PageSize)}, "include": {"users"}, "sort_order": {"asc"}}
+	var all []zComment
+	for {
+		var resp struct {
+			Comments []zComment `json:"comments"`
+			Users    []zUser    `json:"users"`
+			Meta     struct {
+				HasMore     bool    `json:"has_more"`
+				AfterCursor *string `json:"after_cursor"`
+			} `json:"meta"`
+		}
+		if err := c.http.JSON(ctx, crmhttp.Request{Op: op, Path: "/api/v2/tickets/" + tid + "/comments.json", Query: q}, &resp); err != nil {
+			return nil, nil, err
+		}
+		c.remember(resp.Users)
+		all = append(all, resp.Comments...)
+		if !resp.Meta.HasMore || len(resp.Comments) == 0 {
+			break
+		}
+		if resp.Meta.AfterCursor == nil || *resp.Meta.AfterCursor == "" {
+			return nil, nil, &casesync.APIError{Side: casesync.SideCompany, Op: op, Transient: true,
+				Err: errors.New("Zendesk: a comment page said there were more but gave no cursor")}
+		}
+		q.Set("page[after]", *resp.Meta.AfterCursor)
+	}
+	var authors []int64
+	for _, cm := range all {
+		authors = append(authors, cm.AuthorID)
+	}
+	names, err := c.userNames(ctx, authors)
+	if err != nil {
+		return nil, nil, err
+	}
+	return all, names, nil
+}
+
+// ListComments returns the ticket's comments, public replies and internal
+// notes, oldest first, without the first: Zendesk keeps the ticket's
+// description as its first comment.
+func (c *Client) ListComments(ctx context.Context, id string) ([]casesync.Comment, error) {
+	const op = "comments.list"
+	all, names, err := c.allComments(ctx, op, id)
+	if err != nil {
+		return nil, err
+	}
+	me, err := c.syncUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []casesync.Comment
+	for i, cm := range all {
+		if i == 0 {
+			continue // the description
+		}
+		out = append(out, casesync.Comment{
+			ID:          strconv.FormatInt(cm.ID, 10),
+			Body:        cm.Body,
+			AuthorName:  names[cm.AuthorID],
+			ByConnector: cm.AuthorID == *me.ID,
+			Public:      cm.Public,
+			CreateTime:  cm.CreatedAt.UTC(),
+		})
+	}
+	return out, nil
+}
+
+// addComment adds a comment (with uploads) and returns it as the audit
+// reports it.
+func (c *Client) addComment(ctx context.Context, op, id string, nc newComment) (zComment, zUser, error) {
+	me, err := c.syncUser(ctx)
+	if err != nil {
+		return zComment{}, zUser{}, err
+	}
+	var resp struct {
+		Audit zAudit `json:"audit"`
+	}
+	if err := c.update(ctx, op, id, ticketUpdate{Comment: &nc}, crmhttp.IfRefused, &resp); err != nil {
+		return zComment{}, zUser{}, err
+	}
+	for _, ev := range resp.Audit.Events {
+		if ev.Type == "Comment" && ev.ID != 0 {
+			if ev.CreatedAt.IsZero() {
+				ev.CreatedAt = resp.Audit.CreatedAt
+			}
+			return ev, me, nil
+		}
+	}
+	return zComment{}, zUser{}, &casesync.APIError{Side: casesync.SideCompany, Op: op, Status: http.StatusOK,
+		Err: errors.New("Zendesk: the update's audit holds no comment event")}
+}
+
+// AddComment adds a public reply or an internal note as the sync user.
+func (c *Client) AddComment(ctx context.Context, id, body string, public bool) (casesync.Comment, error) {
+	const op = "comments.add"
+	tid, err := ticketID(op, id)
+	if err != nil {
+		return casesync.Comment{}, err
+	}
+	if err := crmhttp.CheckText(vendor, op, body); err != nil {
+		return casesync.Comment{}, err
+	}
+	ev, me, err := c.addComment(ctx, op, tid, newComment{Body: body, Public: public})
+	if err != nil {
+		return casesync.Comment{}, err
+	}
+	return casesync.Comment{
+		ID:          strconv.FormatInt(ev.ID, 10),
+		Body:        body,
+		AuthorName:  me.Name,
+		ByConnector: true,
+		Public:      public,
+		CreateTime:  ev.CreatedAt.UTC(),
+	}, nil
+}
+
+func (c *Client) toAttachment(a zAttachment, cm zComment, names map[int64]string, meID int64) casesync.Attachment {
+	return casesync.Attachment{
+		ID:          strconv.FormatInt(a.ID, 10),
+		Filename:    a.FileName,
+		MimeType:    a.ContentType,
+		Size:        a.Size,
+		AuthorName:  names[cm.AuthorID],
+		ByConnector: cm.AuthorID == meID,
+		CreateTime:  cm.CreatedAt.UTC(),
+	}
+}
+
+// ListAttachments lists the files of every comment, the description's
+// included, oldest first.
+func (c *Client) ListAttachments(ctx context.Context, id string) ([]casesync.Attachment, error) {
+	const op = "attachments.list"
+	all, names, err := c.allComments(ctx, op, id)
+	if err != nil {
+		return nil, err
+	}
+	me, err := c.syncUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []casesync.Attachment
+	for _, cm := range all {
+		for _, a := range cm.Attachments {
+			out = append(out, c.toAttachment(a, cm, names, *me.ID))
+		}
+	}
+	return out, nil
+}
+
+// DownloadAttachment streams a file of the ticket from its content URL,
+// which must be on the account's host.
+func (c *Client) DownloadAttachment(ctx context.Context, id, attachmentID string) (io.ReadCloser, error) {
+	const op = "attachments.download"
+	all, _, err := c.allComments(ctx, op, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, cm := range all {
+		for _, a := range cm.Attachments {
+			if strconv.FormatInt(a.ID, 10) != attachmentID {
+				continue
+			}
+			resp, err := c.http.Do(ctx, crmhttp.Request{Op: op, URL: a.ContentURL, Header: http.Header{"Accept": {"*/*"}}})
+			if err != nil {
+				return nil, err
+			}
+			return resp.Body, nil
+		}
+	}
+	return nil, crmhttp.NotFoundError(vendor, op, fmt.Sprintf("attachment %q of ticket %s", attachmentID, id))
+}
+
+// overflowReader passes at most limit bytes and records whether the
+// source had more.
+type overflowReader struct {
+	r     io.Reader
+	left  int64
+	limit int64
+	over  bool
+}
+
+func (o *overflowReader) Read(p []byte) (int, error) {
+	if o.limit <= 0 {
+		return o.r.Read(p)
+	}
+	if int64(len(p)) > o.left+1 {
+		p = p[:o.left+1]
+	}
+	n, err := o.r.Read(p)
+	o.left -= int64(n)
+	if o.left < 0 {
+		o.over = true
+		return 0, crmhttp.TooLarge(vendor, "uploads.create", o.limit)
+	}
+	return n, err
+}
+
+// UploadAttachment streams r to Zendesk (POST /uploads) and attaches it to
+// the ticket in an internal note naming the file. A file over the size
+// limit is refused and nothing is attached.
+func (c *Client) UploadAttachment(ctx context.Context, id, filename, mimeType string, r io.Reader) (casesync.Attachment, error) {
+	const op = "uploads.create"
+	if filename == "" || !utf8.ValidString(filename) {
+		return casesync.Attachment{}, crmhttp.Invalid(vendor, op, "the file name is empty or not valid UTF-8")
+	}
+	t, err := c.getTicket(ctx, "tickets.get", id)
+	if err != nil {
+		return casesync.Attachment{}, err
+	}
+	if t.Status == "closed" {
+		return casesync.Attachment{}, &casesync.APIError{Side: casesync.SideCompany, Op: op, Status: http.StatusUnprocessableEntity,
+			Err: &crmhttp.StatusError{Vendor: vendor, Status: http.StatusUnprocessableEntity, Detail: "ticket " + id + " is closed; Zendesk refuses updates to closed tickets"}}
+	}
+	if mimeType == "" {
+		mimeType = "application/octet-stream"
+	}
+	body := &overflowReader{r: r, left: c.cfg.MaxAttachmentBytes, limit: c.cfg.MaxAttachmentBytes}
+	var up struct {
+		Upload struct {
+			Token      string      `json:"token"`
+			Attachment zAttachment `json:"attachment"`
+		} `json:"upload"`
+	}
+	req := crmhttp.Request{Op: op, Method: http.MethodPost, Path: "/api/v2/uploads.json",
+		Query: url.Values{"filename": {filename}}, Stream: body, ContentType: mimeType, Mode: crmhttp.Never}
+	err = c.http.JSON(ctx, req, &up)
+	if body.over {
+		return casesync.Attachment{}, crmhttp.TooLarge(vendor, op, c.cfg.MaxAttachmentBytes)
+	}
+	if err != nil {
+		return casesync.Attachment{}, err
+	}
+	if up.Upload.Token == "" {
+		return casesync.Attachment{}, &casesync.APIError{Side: casesync.SideCompany, Op: op, Status: http.StatusCreated,
+			Err: errors.New("Zendesk: the upload gave no token")}
+	}
+	ev, me, err := c.addComment(ctx, "comments.add", strconv.FormatInt(t.ID, 10),
+		newComment{Body: "Attached file: " + filename, Public: false, Uploads: []string{up.Upload.Token}})
+	if err != nil {
+		return casesync.Attachment{}, err
+	}
+	names := map[int64]string{*me.ID: me.Name}
+	ev.AuthorID = *me.ID
+	for _, a := range ev.Attachments {
+		if a.ID == up.Upload.Attachment.ID || len(ev.Attachments) == 1 {
+			return c.toAttachment(a, ev, names, *me.ID), nil
+		}
+	}
+	a := up.Upload.Attachment
+	return c.toAttachment(a, ev, names, *me.ID), nil
+}

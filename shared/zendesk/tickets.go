@@ -1,0 +1,298 @@
+package zendesk
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/casebridge/casebridge/shared/casesync"
+	"github.com/casebridge/casebridge/shared/crmhttp"
+)
+
+// exportStartMargin keeps the export's start_time older than Zendesk's
+// one-minute exclusion window (a start_time inside it is refused), with
+// room for clock skew.
+const exportStartMargin = 2 * time.Minute
+
+// maxExportPages bounds one search, in case a cursor never ends.
+const maxExportPages = 10000
+
+// SearchUpdated returns every flagged or linked ticket updated strictly
+// after since, through the cursor-based incremental ticket export (see the
+// package documentation for why not the Search API).
+func (c *Client) SearchUpdated(ctx context.Context, since time.Time) ([]casesync.CompanyCase, error) {
+	const op = "tickets.export"
+	// The export compares start_time with generated_timestamp, which is never
+	// before updated_at, so every ticket updated after since is included;
+	// the exact filter is applied here.
+	start := since.Add(-time.Second).Unix()
+	if latest := c.cfg.Now().Add(-exportStartMargin).Unix(); start > latest {
+		start = latest
+	}
+	start = max(start, 0)
+	q := url.Values{
+		"start_time":      {strconv.FormatInt(start, 10)},
+		"per_page":        {strconv.Itoa(c.cfg.ExportPageSize)},
+		"exclude_deleted": {"true"},
+	}
+	found := map[int64]zTicket{}
+	for page := 0; ; page++ {
+		if page >= maxExportPages {
+			return nil, &casesync.APIError{Side: casesync.SideCompany, Op: op, Transient: true,
+				Err: errors.New("Zendesk: the incremental export did not end after many pages")}
+		}
+		var resp struct {
+			Tickets     []zTicket `json:"tickets"`
+			AfterCursor *string   `json:"after_cursor"`
+			EndOfStream bool      `json:"end_of_stream"`
+		}
+		if err := c.http.JSON(ctx, crmhttp.Request{Op: op, Path: "/api/v2/incremental/tickets/cursor.json", Query: q}, &resp); err != nil {
+			return nil, err
+		}
+		for _, t := range resp.Tickets {
+			if t.Status == "deleted" || !t.UpdatedAt.After(since) {
+				continue
+			}
+			if !checkbox(t.field(c.cfg.SyncFlagFieldID)) && c.googleCaseOf(t) == "" {
+				// A ticket seen again later in the stream may have lost its
+				// flag: the later copy wins.
+				delete(found, t.ID)
+				continue
+			}
+			found[t.ID] = t // a later copy of a ticket is newer
+		}
+		if resp.EndOfStream || len(resp.Tickets) == 0 {
+			break
+		}
+		if resp.AfterCursor == nil || *resp.AfterCursor == "" {
+			return nil, &casesync.APIError{Side: casesync.SideCompany, Op: op, Transient: true,
+				Err: errors.New("Zendesk: the incremental export gave no cursor to continue")}
+		}
+		q = url.Values{"cursor": {*resp.AfterCursor}, "per_page": {strconv.Itoa(c.cfg.ExportPageSize)}, "exclude_deleted": {"true"}}
+	}
+	out := make([]casesync.CompanyCase, 0, len(found))
+	for _, t := range found {
+		out = append(out, c.toCase(t))
+	}
+	slices.SortFunc(out, func(a, b casesync.CompanyCase) int {
+		if d := a.UpdateTime.Compare(b.UpdateTime); d != 0 {
+			return d
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+func (c *Client) getTicket(ctx context.Context, op, id string) (zTicket, error) {
+	tid, err := ticketID(op, id)
+	if err != nil {
+		return zTicket{}, err
+	}
+	var out struct {
+		Ticket zTicket `json:"ticket"`
+	}
+	err = c.http.JSON(ctx, crmhttp.Request{Op: op, Path: "/api/v2/tickets/" + tid + ".json"}, &out)
+	return out.Ticket, err
+}
+
+// GetCase reads one ticket.
+func (c *Client) GetCase(ctx context.Context, id string) (casesync.CompanyCase, error) {
+	t, err := c.getTicket(ctx, "tickets.get", id)
+	if err != nil {
+		return casesync.CompanyCase{}, err
+	}
+	return c.toCase(t), nil
+}
+
+// FindByGoogleCase finds the ticket whose Google-case field holds name:
+// first by external id (which CreateCase and SetGoogleCase set, and which
+// Zendesk looks up without the search index's lag), then through the
+// Search API for tickets linked by hand whose external id was taken.
+func (c *Client) FindByGoogleCase(ctx context.Context, name string) (casesync.CompanyCase, bool, error) {
+	if name == "" {
+		return casesync.CompanyCase{}, false, nil
+	}
+	var listed struct {
+		Tickets []zTicket `json:"tickets"`
+	}
+	req := crmhttp.Request{Op: "tickets.find", Path: "/api/v2/tickets.json", Query: url.Values{"external_id": {name}}}
+	if err := c.http.JSON(ctx, req, &listed); err != nil {
+		return casesync.CompanyCase{}, false, err
+	}
+	if t, ok := c.pick(listed.Tickets, name); ok {
+		return c.toCase(t), true, nil
+	}
+	query := `type:ticket custom_field_` + strconv.FormatInt(c.cfg.GoogleCaseFieldID, 10) + `:"` + strings.ReplaceAll(name, `"`, ``) + `"`
+	q := url.Values{"query": {query}, "per_page": {strconv.Itoa(c.cfg.PageSize)}}
+	var all []zTicket
+	for page := 1; page <= 1000/c.cfg.PageSize; page++ {
+		q.Set("page", strconv.Itoa(page))
+		var resp struct {
+			Results  []zTicket `json:"results"`
+			NextPage *string   `json:"next_page"`
+		}
+		if err := c.http.JSON(ctx, crmhttp.Request{Op: "tickets.search", Path: "/api/v2/search.json", Query: q}, &resp); err != nil {
+			return casesync.CompanyCase{}, false, err
+		}
+		all = append(all, resp.Results...)
+		if resp.NextPage == nil || len(resp.Results) == 0 {
+			break
+		}
+	}
+	if t, ok := c.pick(all, name); ok {
+		return c.toCase(t), true, nil
+	}
+	return casesync.CompanyCase{}, false, nil
+}
+
+// pick returns the oldest ticket whose Google-case field is exactly name.
+func (c *Client) pick(ts []zTicket, name string) (zTicket, bool) {
+	var best zTicket
+	ok := false
+	for _, t := range ts {
+		if c.googleCaseOf(t) == name && t.Status != "deleted" && (!ok || t.ID < best.ID) {
+			best, ok = t, true
+		}
+	}
+	return best, ok
+}
+
+type ticketBody struct {
+	Ticket ticketUpdate `json:"ticket"`
+}
+
+type ticketUpdate struct {
+	Subject      string      `json:"subject,omitempty"`
+	Comment      *newComment `json:"comment,omitempty"`
+	Priority     string      `json:"priority,omitempty"`
+	Status       string      `json:"status,omitempty"`
+	CustomFields []zField    `json:"custom_fields,omitempty"`
+	ExternalID   *string     `json:"external_id,omitempty"`
+}
+
+type newComment struct {
+	Body    string   `json:"body"`
+	Public  bool     `json:"public"`
+	Uploads []string `json:"uploads,omitempty"`
+}
+
+// validPriority checks p against the configured values.
+func (c *Client) validPriority(op, p string) error {
+	if !slices.Contains(c.cfg.Priorities, p) {
+		return crmhttp.Invalid(vendor, op, "priority %q is not one of %s", p, strings.Join(c.cfg.Priorities, ", "))
+	}
+	return nil
+}
+
+// CreateCase opens a ticket linked to a Google case: the Google-case field
+// and the external id both hold its name. The description is the ticket's
+// first comment.
+func (c *Client) CreateCase(ctx context.Context, nc casesync.NewCompanyCase) (casesync.CompanyCase, error) {
+	const op = "tickets.create"
+	desc := nc.Description
+	if strings.TrimSpace(desc) == "" {
+		desc = nc.Subject // Zendesk refuses a ticket without a description
+	}
+	if err := crmhttp.CheckText(vendor, op, desc); err != nil {
+		return casesync.CompanyCase{}, err
+	}
+	if !utf8.ValidString(nc.Subject) || !utf8.ValidString(nc.GoogleCase) {
+		return casesync.CompanyCase{}, crmhttp.Invalid(vendor, op, "the subject or the Google case name is not valid UTF-8")
+	}
+	if nc.Priority != "" {
+		if err := c.validPriority(op, nc.Priority); err != nil {
+			return casesync.CompanyCase{}, err
+		}
+	}
+	in := ticketUpdate{Subject: nc.Subject, Comment: &newComment{Body: desc, Public: true}, Priority: nc.Priority}
+	if nc.GoogleCase != "" {
+		name := nc.GoogleCase
+		in.CustomFields = []zField{{ID: c.cfg.GoogleCaseFieldID, Value: name}}
+		in.ExternalID = &name
+	}
+	var out struct {
+		Ticket zTicket `json:"ticket"`
+	}
+	req := crmhttp.Request{Op: op, Method: http.MethodPost, Path: "/api/v2/tickets.json", Body: crmhttp.JSONBody(ticketBody{in}),
+		ContentType: "application/json", Mode: crmhttp.IfRefused}
+	if err := c.http.JSON(ctx, req, &out); err != nil {
+		return casesync.CompanyCase{}, err
+	}
+	return c.toCase(out.Ticket), nil
+}
+
+// update sends a ticket update.
+func (c *Client) update(ctx context.Context, op, id string, in ticketUpdate, mode crmhttp.RetryMode, out any) error {
+	req := crmhttp.Request{Op: op, Method: http.MethodPut, Path: "/api/v2/tickets/" + id + ".json", Body: crmhttp.JSONBody(ticketBody{in}),
+		ContentType: "application/json", Mode: mode}
+	return c.http.JSON(ctx, req, out)
+}
+
+// SetGoogleCase writes the Google-case field (and the external id, when it
+// is free or held the previous link), unless it already holds name.
+func (c *Client) SetGoogleCase(ctx context.Context, id, name string) error {
+	const op = "tickets.update"
+	if err := crmhttp.CheckText(vendor, op, name); err != nil {
+		return err
+	}
+	t, err := c.getTicket(ctx, op, id)
+	if err != nil {
+		return err
+	}
+	if c.googleCaseOf(t) == name {
+		return nil
+	}
+	in := ticketUpdate{CustomFields: []zField{{ID: c.cfg.GoogleCaseFieldID, Value: name}}}
+	if t.ExternalID == nil || *t.ExternalID == "" || *t.ExternalID == c.googleCaseOf(t) {
+		in.ExternalID = &name
+	}
+	return c.update(ctx, op, strconv.FormatInt(t.ID, 10), in, crmhttp.Safe, nil)
+}
+
+// SetPriority sets the ticket's priority unless it already has it. Zendesk
+// lets the priority of a closed ticket change.
+func (c *Client) SetPriority(ctx context.Context, id, priority string) error {
+	const op = "tickets.update"
+	if _, err := ticketID(op, id); err != nil {
+		return err
+	}
+	if err := c.validPriority(op, priority); err != nil {
+		return err
+	}
+	t, err := c.getTicket(ctx, op, id)
+	if err != nil {
+		return err
+	}
+	if t.Priority != nil && *t.Priority == priority {
+		return nil
+	}
+	return c.update(ctx, op, strconv.FormatInt(t.ID, 10), ticketUpdate{Priority: priority}, crmhttp.Safe, nil)
+}
+
+// CloseCase sets the close status unless the ticket already counts as
+// closed. A closed ticket cannot be updated, so it is left alone.
+func (c *Client) CloseCase(ctx context.Context, id string) error {
+	const op = "tickets.update"
+	t, err := c.getTicket(ctx, op, id)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(c.cfg.ClosedStatuses, t.Status) {
+		return nil
+	}
+	err = c.update(ctx, op, strconv.FormatInt(t.ID, 10), ticketUpdate{Status: c.cfg.CloseStatus}, crmhttp.Safe, nil)
+	var ae *casesync.APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusUnprocessableEntity {
+		// Closed in the meantime (closed tickets refuse updates)?
+		if t, gerr := c.getTicket(ctx, op, id); gerr == nil && slices.Contains(c.cfg.ClosedStatuses, t.Status) {
+			return nil
+		}
+	}
+	return err
+}

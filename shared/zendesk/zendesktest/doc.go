@@ -1,0 +1,64 @@
+// Package zendesktest is an in-memory simulator of the parts of the Zendesk
+// Support REST API (base {url}/api/v2) that casebridge's Zendesk adapter
+// uses, written from Zendesk's public API reference. Tests and the sandbox
+// start it with NewServer (an httptest server closed on cleanup) or serve
+// New(...).Handler() themselves, and act as the helpdesk's humans through
+// the Server's methods.
+//
+// What it models, as Zendesk documents it:
+//   - Authentication: Basic "{email}/token:{api_token}" or a Bearer OAuth
+//     token. Wrong or missing credentials answer 401
+//     {"error":"Couldn't authenticate you"}; GET /users/me without any
+//     credentials answers the anonymous user (id null), as Zendesk does.
+//   - Tickets: GET /tickets/{id}, GET /tickets?external_id=, POST /tickets
+//     (the comment body becomes the description and the first comment),
+//     PUT /tickets/{id} (status, priority, subject, custom_fields,
+//     external_id, tags, and a comment with uploads). Custom fields are
+//     listed by numeric id ({id, value}); the sync flag is a checkbox, the
+//     Google case a text field. Timestamps are whole seconds, UTC.
+//   - Statuses new, open, pending, hold, solved, closed. Solving a ticket
+//     without an assignee assigns the acting agent. A closed ticket accepts
+//     changes to its subject, tags and priority only; anything else (a
+//     comment, a status, a custom field) answers 422 RecordInvalid "Status:
+//     closed prevents ticket update". A priority, once set, cannot be reset
+//     to none (422). Priorities are low, normal, high, urgent.
+//   - Comments: GET /tickets/{id}/comments with cursor pagination
+//     (page[size] at most 100, page[after], meta.has_more, links.next),
+//     oldest first, with the users sideload (include=users). PUT answers
+//     the audit, whose Comment event carries the new comment's id.
+//   - Attachments: POST /uploads?filename= with the raw bytes answers a
+//     token; a comment's uploads:[token] attaches the files. Attachments
+//     are listed in comments[].attachments and downloaded from their
+//     content_url on the same host (/attachments/token/{token}/?name=).
+//     Uploads over Options.MaxAttachmentBytes (Zendesk: 50 MB) answer 413.
+//   - Users: GET /users/me, GET /users/{id}, GET /users/show_many?ids=.
+//   - Changed tickets: GET /incremental/tickets/cursor (start_time or
+//     cursor, per_page up to 1000, after_cursor, end_of_stream), ordered by
+//     generated_timestamp, every ticket whatever its fields. With
+//     Options.ExportExclusion set (Zendesk: one minute) tickets changed
+//     within that span before the request are held back and a start_time
+//     inside it answers 400.
+//   - Search: GET /search?query= with type:ticket, custom_field_{id}:value
+//     and external_id:value terms, offset pages of at most 100 and at most
+//     1000 results (a page past them answers 422).
+//   - Errors as Zendesk sends them: 404 {"error":"RecordNotFound",
+//     "description":"Not found"}, 422 {"error":"RecordInvalid",
+//     "description":"Record validation errors","details":{...}}, 429 with
+//     Retry-After and {"error":"APIRateLimitExceeded",...}.
+//   - Rate limits: an optional requests-per-minute cap (429 + Retry-After
+//     with X-Rate-Limit headers) and injected faults (InjectFault).
+//
+// What it simplifies:
+//   - No groups, organizations, forms, triggers, SLAs, custom statuses,
+//     side conversations, or the end-user rule that reopens solved tickets.
+//   - content_url is served directly (Zendesk redirects to a storage host)
+//     and always needs authentication (as with private attachments on).
+//   - The search is exact (case-insensitive) on whole values and has no
+//     index lag; Zendesk tokenises text and indexes with a lag of minutes.
+//   - generated_timestamp moves only with updated_at (Zendesk also moves it
+//     on system updates).
+//   - The texts of some error bodies (413, 400 on paging parameters and a
+//     too recent start_time) are plausible, not copied from Zendesk.
+//   - Export and search rate limits (10 and 100 a minute) are not enforced
+//     separately.
+package zendesktest

@@ -1,0 +1,242 @@
+package zendesktest
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// ErrNoTicket is returned by the human actions for an unknown ticket id.
+var ErrNoTicket = errors.New("no such ticket")
+
+// Ticket is what a human fills in to open a ticket.
+type Ticket struct {
+	Subject, Description string
+	// Priority is low, normal, high, urgent or "" (none).
+	Priority string
+	SyncFlag bool
+	// GoogleCase fills the Google-case field (usually left empty by humans).
+	GoogleCase string
+	// Requester is the end user's name (default "Requester"); Agent the
+	// agent who submits it (default "Human Agent").
+	Requester, Agent string
+}
+
+// TicketView is a snapshot of a ticket, for assertions.
+type TicketView struct {
+	ID                   string
+	Subject, Description string
+	Status, Priority     string
+	SyncFlag             bool
+	GoogleCase           string
+	ExternalID           string
+	CreatedAt, UpdatedAt time.Time
+	Comments             []CommentView
+}
+
+// CommentView is a snapshot of a comment, the description included.
+type CommentView struct {
+	ID          string
+	Author      string
+	Body        string
+	Public      bool
+	CreatedAt   time.Time
+	Attachments []AttachmentView
+}
+
+// AttachmentView is a snapshot of an attachment.
+type AttachmentView struct {
+	ID, FileName, ContentType string
+	Size                      int64
+}
+
+const humanBase = "http://zendesk.invalid"
+
+func (s *Server) ticketLocked(id string) (*ticket, error) {
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("ticket %q: %w", id, ErrNoTicket)
+	}
+	t, ok := s.tickets[n]
+	if !ok {
+		return nil, fmt.Errorf("ticket %s: %w", id, ErrNoTicket)
+	}
+	return t, nil
+}
+
+func asError(herr *httpError) error {
+	if herr == nil {
+		return nil
+	}
+	return herr
+}
+
+// CreateTicket opens a ticket as a human agent on behalf of an end user and
+// returns its id. The description is the ticket's first comment.
+func (s *Server) CreateTicket(in Ticket) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	requester := s.requester
+	if in.Requester != "" {
+		requester = nil
+		for _, u := range s.users {
+			if u.Name == in.Requester && u.Role == "end-user" {
+				requester = u
+			}
+		}
+		if requester == nil {
+			requester = s.addUserLocked(in.Requester, "", "end-user")
+		}
+	}
+	agent := s.agentLocked(defaultString(in.Agent, "Human Agent"))
+	desc := defaultString(in.Description, in.Subject)
+	public := true
+	input := ticketInput{
+		Subject:      &in.Subject,
+		Comment:      &commentInput{Body: &desc, Public: &public, AuthorID: &requester.ID},
+		RequesterID:  &requester.ID,
+		CustomFields: []fieldInput{{ID: s.opts.SyncFlagFieldID, Value: in.SyncFlag}},
+	}
+	if in.Priority != "" {
+		input.Priority = []byte(strconv.Quote(in.Priority))
+	}
+	if in.GoogleCase != "" {
+		input.CustomFields = append(input.CustomFields, fieldInput{ID: s.opts.GoogleCaseFieldID, Value: in.GoogleCase})
+	}
+	t, _, herr := s.createLocked(humanBase, input, agent)
+	if herr != nil {
+		panic(fmt.Sprintf("zendesktest: creating a human ticket: %v", herr))
+	}
+	return strconv.FormatInt(t.ID, 10)
+}
+
+func defaultString(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// AddHumanComment adds a public reply or internal note written by the
+// agent called author and returns the comment's id.
+func (s *Server) AddHumanComment(id, author, body string, public bool) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, err := s.ticketLocked(id)
+	if err != nil {
+		return "", err
+	}
+	agent := s.agentLocked(author)
+	if _, herr := s.applyLocked(humanBase, t, ticketInput{Comment: &commentInput{Body: &body, Public: &public}}, agent); herr != nil {
+		return "", herr
+	}
+	return strconv.FormatInt(t.Comments[len(t.Comments)-1].ID, 10), nil
+}
+
+// AddHumanAttachment attaches a file as the agent called author, in an
+// internal note naming the file, and returns the attachment's id.
+func (s *Server) AddHumanAttachment(id, author, filename, mimeType string, data []byte) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, err := s.ticketLocked(id)
+	if err != nil {
+		return "", err
+	}
+	if int64(len(data)) > s.opts.MaxAttachmentBytes {
+		return "", fmt.Errorf("attachment of %d bytes: over the limit of %d", len(data), s.opts.MaxAttachmentBytes)
+	}
+	if mimeType == "" {
+		mimeType = "application/octet-stream"
+	}
+	s.nextAttach++
+	a := &attachment{ID: s.nextAttach, FileName: filename, ContentType: mimeType, Data: append([]byte{}, data...), Token: randomToken()}
+	tok := randomToken()
+	s.uploads[tok] = []*attachment{a}
+	body := "Attached " + filename
+	public := false
+	in := ticketInput{Comment: &commentInput{Body: &body, Public: &public, Uploads: []string{tok}}}
+	if _, herr := s.applyLocked(humanBase, t, in, s.agentLocked(author)); herr != nil {
+		delete(s.uploads, tok)
+		return "", herr
+	}
+	return strconv.FormatInt(a.ID, 10), nil
+}
+
+func (s *Server) humanUpdate(id string, in ticketInput) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, err := s.ticketLocked(id)
+	if err != nil {
+		return err
+	}
+	_, herr := s.applyLocked(humanBase, t, in, s.agentLocked("Human Agent"))
+	return asError(herr)
+}
+
+// SetHumanPriority changes the priority as a human agent.
+func (s *Server) SetHumanPriority(id, priority string) error {
+	return s.humanUpdate(id, ticketInput{Priority: []byte(strconv.Quote(priority))})
+}
+
+// SetHumanStatus changes the status as a human agent (e.g. "solved",
+// "closed", or "open" to reopen a solved ticket).
+func (s *Server) SetHumanStatus(id, status string) error {
+	return s.humanUpdate(id, ticketInput{Status: &status})
+}
+
+// SetHumanSyncFlag ticks or clears the sync flag as a human agent.
+func (s *Server) SetHumanSyncFlag(id string, on bool) error {
+	return s.humanUpdate(id, ticketInput{CustomFields: []fieldInput{{ID: s.opts.SyncFlagFieldID, Value: on}}})
+}
+
+// SetHumanExternalID sets the ticket's external id as another integration
+// would.
+func (s *Server) SetHumanExternalID(id, externalID string) error {
+	return s.humanUpdate(id, ticketInput{ExternalID: &externalID})
+}
+
+// TicketState returns a snapshot of the ticket.
+func (s *Server) TicketState(id string) (TicketView, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, err := s.ticketLocked(id)
+	if err != nil {
+		return TicketView{}, err
+	}
+	return s.viewLocked(t), nil
+}
+
+// Tickets returns a snapshot of every ticket, by id.
+func (s *Server) Tickets() []TicketView {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []TicketView
+	for _, id := range s.sortedIDsLocked() {
+		out = append(out, s.viewLocked(s.tickets[id]))
+	}
+	return out
+}
+
+func (s *Server) viewLocked(t *ticket) TicketView {
+	v := TicketView{
+		ID: strconv.FormatInt(t.ID, 10), Subject: t.Subject, Description: t.Description,
+		Status: t.Status, Priority: t.Priority, ExternalID: t.ExternalID,
+		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
+	}
+	v.SyncFlag, _ = checkbox(t.CustomFields[s.opts.SyncFlagFieldID])
+	if g, ok := t.CustomFields[s.opts.GoogleCaseFieldID].(string); ok {
+		v.GoogleCase = g
+	}
+	for _, c := range t.Comments {
+		cv := CommentView{ID: strconv.FormatInt(c.ID, 10), Body: c.Body, Public: c.Public, CreatedAt: c.CreatedAt}
+		if u, ok := s.users[c.AuthorID]; ok {
+			cv.Author = u.Name
+		}
+		for _, a := range c.Attachments {
+			cv.Attachments = append(cv.Attachments, AttachmentView{ID: strconv.FormatInt(a.ID, 10), FileName: a.FileName, ContentType: a.ContentType, Size: int64(len(a.Data))})
+		}
+		v.Comments = append(v.Comments, cv)
+	}
+	return v
+}

@@ -1,0 +1,173 @@
+package zendesktest_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/casebridge/casebridge/shared/zendesk/zendesktest"
+	"github.com/google/go-cmp/cmp"
+)
+
+// call makes a raw request and returns the status, the Retry-After header
+// and the decoded JSON body.
+func call(t *testing.T, s *zendesktest.Server, method, path, auth string, body []byte) (int, string, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	_ = json.Unmarshal(raw, &out)
+	return resp.StatusCode, resp.Header.Get("Retry-After"), out
+}
+
+func basic(o zendesktest.Options) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(o.Email+"/token:"+o.APIToken))
+}
+
+func TestTheSimulatorAnswersAsZendeskDocuments(t *testing.T) {
+	s := zendesktest.NewServer(t, zendesktest.Options{MaxAttachmentBytes: 10, ExportExclusion: time.Minute})
+	auth := basic(s.Options())
+	open := s.CreateTicket(zendesktest.Ticket{Subject: "open", Description: "d"})
+	closed := s.CreateTicket(zendesktest.Ticket{Subject: "closed", Description: "d"})
+	if err := s.SetHumanStatus(closed, "closed"); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		method     string
+		path, auth string
+		body       string
+		wantStatus int
+		wantError  any // the body's "error", nil when none
+	}{
+		{name: "wrong credentials answer 401", method: "GET", path: "/api/v2/tickets/" + open + ".json", auth: "Basic " + base64.StdEncoding.EncodeToString([]byte("x/token:y")),
+			wantStatus: 401, wantError: "Couldn't authenticate you"},
+		{name: "no credentials on who-am-I answer the anonymous user", method: "GET", path: "/api/v2/users/me.json", wantStatus: 200},
+		{name: "an unknown ticket is RecordNotFound", method: "GET", path: "/api/v2/tickets/987654321.json", auth: auth, wantStatus: 404, wantError: "RecordNotFound"},
+		{name: "a comment on a closed ticket is RecordInvalid", method: "PUT", path: "/api/v2/tickets/" + closed + ".json", auth: auth,
+			body: `{"ticket":{"comment":{"body":"late"}}}`, wantStatus: 422, wantError: "RecordInvalid"},
+		{name: "the priority of a closed ticket may change", method: "PUT", path: "/api/v2/tickets/" + closed + ".json", auth: auth,
+			body: `{"ticket":{"priority":"high"}}`, wantStatus: 200},
+		{name: "an unknown priority is RecordInvalid", method: "PUT", path: "/api/v2/tickets/" + open + ".json", auth: auth,
+			body: `{"ticket":{"priority":"critical"}}`, wantStatus: 422, wantError: "RecordInvalid"},
+		{name: "a blank comment is RecordInvalid", method: "PUT", path: "/api/v2/tickets/" + open + ".json", auth: auth,
+			body: `{"ticket":{"comment":{"body":"  "}}}`, wantStatus: 422, wantError: "RecordInvalid"},
+		{name: "an upload over the limit answers 413", method: "POST", path: "/api/v2/uploads.json?filename=a.bin", auth: auth,
+			body: "01234567890", wantStatus: 413, wantError: "FileTooLarge"},
+		{name: "an export start_time inside the exclusion window answers 400", method: "GET",
+			path: "/api/v2/incremental/tickets/cursor.json?start_time=" + itoa(time.Now().Unix()), auth: auth, wantStatus: 400, wantError: "InvalidValue"},
+		{name: "comment pages hold at most 100", method: "GET", path: "/api/v2/tickets/" + open + "/comments.json?page[size]=101", auth: auth,
+			wantStatus: 400, wantError: "InvalidPaginationParameter"},
+		{name: "search pages past 1000 results answer 422", method: "GET", path: "/api/v2/search.json?query=type:ticket&page=11", auth: auth,
+			wantStatus: 422, wantError: "InsufficientResourceError"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var body []byte
+			if tc.body != "" {
+				body = []byte(tc.body)
+			}
+			status, _, out := call(t, s, tc.method, tc.path, tc.auth, body)
+			if diff := cmp.Diff([]any{tc.wantStatus, tc.wantError}, []any{status, out["error"]}); diff != "" {
+				t.Errorf("[status, error] (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestInjectedFaultsAndTheMinuteLimit(t *testing.T) {
+	t.Run("an injected 429 answers once with Retry-After", func(t *testing.T) {
+		s := zendesktest.NewServer(t, zendesktest.Options{})
+		s.InjectRateLimit(3 * time.Second)
+		st1, ra, _ := call(t, s, "GET", "/api/v2/users/me.json", basic(s.Options()), nil)
+		st2, _, _ := call(t, s, "GET", "/api/v2/users/me.json", basic(s.Options()), nil)
+		if diff := cmp.Diff([]any{429, "3", 200}, []any{st1, ra, st2}); diff != "" {
+			t.Errorf("[first, Retry-After, second] (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(map[string]int{"GET /api/v2/users/me": 2}, s.Calls()); diff != "" {
+			t.Errorf("calls (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("requests past the minute's limit answer 429 until the minute ends", func(t *testing.T) {
+		s := zendesktest.NewServer(t, zendesktest.Options{RequestsPerMinute: 2})
+		var got []int
+		for range 3 {
+			st, _, _ := call(t, s, "GET", "/api/v2/users/me.json", basic(s.Options()), nil)
+			got = append(got, st)
+		}
+		if diff := cmp.Diff([]int{200, 200, 429}, got); diff != "" {
+			t.Errorf("statuses (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("a down simulator answers 503", func(t *testing.T) {
+		s := zendesktest.NewServer(t, zendesktest.Options{})
+		s.SetDown(true)
+		st, _, _ := call(t, s, "GET", "/api/v2/users/me.json", basic(s.Options()), nil)
+		if st != 503 {
+			t.Errorf("status %d, want 503", st)
+		}
+	})
+}
+
+func TestHumanActionsMoveTheUpdateTime(t *testing.T) {
+	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	s := zendesktest.New(zendesktest.Options{Clock: func() time.Time { return now }})
+	id := s.CreateTicket(zendesktest.Ticket{Subject: "s", Description: "d", Priority: "low"})
+	steps := []struct {
+		name     string
+		act      func() error
+		wantBump bool
+	}{
+		{"a human comment moves it", func() error { _, err := s.AddHumanComment(id, "Bob", "hi", true); return err }, true},
+		{"a human attachment moves it", func() error { _, err := s.AddHumanAttachment(id, "Bob", "a.txt", "", []byte("x")); return err }, true},
+		{"a new priority moves it", func() error { return s.SetHumanPriority(id, "high") }, true},
+		{"the same priority does not", func() error { return s.SetHumanPriority(id, "high") }, false},
+		{"solving moves it", func() error { return s.SetHumanStatus(id, "solved") }, true},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			before, _ := s.TicketState(id)
+			now = now.Add(time.Second)
+			if err := st.act(); err != nil {
+				t.Fatal(err)
+			}
+			after, _ := s.TicketState(id)
+			if bumped := after.UpdatedAt.After(before.UpdatedAt); bumped != st.wantBump {
+				t.Errorf("update time moved = %v, want %v", bumped, st.wantBump)
+			}
+		})
+	}
+	v, _ := s.TicketState(id)
+	var authors []string
+	for _, c := range v.Comments {
+		authors = append(authors, c.Author)
+	}
+	if diff := cmp.Diff([]string{"Requester", "Bob", "Bob"}, authors); diff != "" {
+		t.Errorf("comment authors, the description first (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(v.Comments[2].Attachments[0].FileName, "a.txt") || v.Description != "d" {
+		t.Errorf("ticket = %+v", v)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
