@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks, and where it can installs, what casebridge's tests and sandbox need:
-# Go, Java 17 and the official Firestore and Pub/Sub emulators.
+# Go, Java 17, the official Firestore and Pub/Sub emulators, and Request
+# Tracker 5 (the real helpdesk the RT adapter is tested against).
 set -euo pipefail
 
 missing=0
@@ -31,5 +32,13 @@ else
       missing=1
     fi
   done
+fi
+here=$(cd "$(dirname "$0")" && pwd)
+if ! "$here/rt.sh" check 2>/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    "$here/rt.sh" install
+  else
+    "$here/rt.sh" check || missing=1
+  fi
 fi
 exit "$missing"

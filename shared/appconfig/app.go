@@ -5,15 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"sync"
-	"time"
 
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/casebridge/casebridge/shared/casesync"
 	"github.com/casebridge/casebridge/shared/clock"
-	"github.com/casebridge/casebridge/shared/crmsim"
 	"github.com/casebridge/casebridge/shared/csapi"
 	"github.com/casebridge/casebridge/shared/eventing"
 	"github.com/casebridge/casebridge/shared/logging"
@@ -109,12 +106,9 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (app *App, err err
 		return nil, fmt.Errorf("creating the Cloud Support API client: %w", err)
 	}
 
-	var crm casesync.CRM
-	switch cfg.CRMKind {
-	case CRMSimulator:
-		crm = crmsim.NewClient(cfg.CRMURL, &http.Client{Timeout: 30 * time.Second})
-	default:
-		return nil, fmt.Errorf("CRM_KIND %q has no adapter", cfg.CRMKind)
+	crm, err := buildCRM(cfg)
+	if err != nil {
+		return nil, err
 	}
 
 	var clk casesync.Clock = clock.System{}

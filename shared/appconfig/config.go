@@ -45,12 +45,6 @@ const (
 	EnvClockFile            = clock.EnvFile
 )
 
-// CRMSimulator is the CRM_KIND of the CRM simulator.
-const CRMSimulator = "simulator"
-
-// KnownCRMKinds lists the CRM_KIND values casebridge can talk to.
-var KnownCRMKinds = []string{CRMSimulator}
-
 // Config is casebridge's configuration, read from the environment.
 type Config struct {
 	// Project is the Google Cloud project holding Firestore and Pub/Sub.
@@ -77,6 +71,9 @@ type Config struct {
 	CRMKind string
 	// CRMURL is the CRM's base URL.
 	CRMURL string
+	// CRM holds the chosen CRM adapter's own settings (credentials among
+	// them: never log a Config).
+	CRM CRMConfig
 
 	// Engine is the sync policy.
 	Engine casesync.Config
@@ -157,10 +154,21 @@ func Parse(getenv func(string) string) (Config, error) {
 	if c.CRMKind != "" && !slices.Contains(KnownCRMKinds, c.CRMKind) {
 		problem(p, EnvCRMKind, fmt.Sprintf("is %q, which casebridge does not know: set it to one of: %s", c.CRMKind, strings.Join(KnownCRMKinds, ", ")))
 	}
-	c.CRMURL = p.URL(EnvCRMURL, c.CRMKind == CRMSimulator, "set it to the CRM's base URL, e.g. http://127.0.0.1:8081")
+	c.CRMURL = p.URL(EnvCRMURL, c.CRMKind != "", "set it to the CRM's base URL, e.g. https://rt.example.com or https://example.zendesk.com")
+	defaultPriorities := ""
+	if c.CRMURL != "" {
+		defaultPriorities = parseCRM(p, c.CRMKind, c.CRMURL, &c.CRM)
+	}
 
 	e := casesync.Config{}
 	e.Priorities = casesync.DefaultPriorityTable()
+	if defaultPriorities != "" {
+		t, err := casesync.ParsePriorityTable(defaultPriorities)
+		if err != nil {
+			panic(fmt.Sprintf("the %s adapter's default priority map is invalid: %v", c.CRMKind, err))
+		}
+		e.Priorities = t
+	}
 	if v := p.Get(EnvCRMPriorityMap); v != "" {
 		t, err := casesync.ParsePriorityTable(v)
 		if err != nil {
@@ -171,6 +179,11 @@ func Parse(getenv func(string) string) (Config, error) {
 	}
 	e.GooglePollingWindow = p.Duration(EnvGooglePollingWindow, 30*time.Minute)
 	e.CompanyPollingWindow = p.Duration(EnvCompanyPollingWindow, 5*time.Minute)
+	if c.CRMKind == CRMZendesk && e.CompanyPollingWindow < 3*time.Minute {
+		// Zendesk's incremental export holds the last minute back and
+		// refuses a start time under a minute old.
+		problem(p, EnvCompanyPollingWindow, fmt.Sprintf("is %s: with Zendesk set it to 3m or more (Zendesk holds back the last minute of changes)", e.CompanyPollingWindow))
+	}
 	e.MaxAttachmentBytes = p.Int(EnvMaxAttachmentBytes, 26214400)
 	switch v := casesync.ReopenPolicy(p.Str(EnvReopenPolicy, string(casesync.ReopenComment))); v {
 	case casesync.ReopenComment, casesync.ReopenNewCase:

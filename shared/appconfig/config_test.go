@@ -3,6 +3,7 @@ package appconfig
 import (
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -134,8 +135,8 @@ func TestParseProblems(t *testing.T) {
 			wantVars: []string{EnvCSAPIParent}, wantHint: "organizations/<number>"},
 		{name: "a parent of the wrong form is rejected", env: with(minimal(), EnvCSAPIParent, "org/12"),
 			wantVars: []string{EnvCSAPIParent}, wantHint: `"org/12"`},
-		{name: "an unknown CRM kind lists the known ones", env: with(minimal(), EnvCRMKind, "zendesk"),
-			wantVars: []string{EnvCRMKind}, wantHint: "simulator"},
+		{name: "an unknown CRM kind lists the known ones", env: with(minimal(), EnvCRMKind, "freshdesk"),
+			wantVars: []string{EnvCRMKind}, wantHint: "rt, zendesk, jira, servicenow, simulator"},
 		{name: "the simulator needs its URL", env: with(minimal(), EnvCRMURL, ""),
 			wantVars: []string{EnvCRMURL}, wantHint: "is not set"},
 		{name: "a CRM URL that is not http is rejected", env: with(minimal(), EnvCRMURL, "crm.example.com"),
@@ -202,4 +203,74 @@ func TestWarnings(t *testing.T) {
 			}
 		})
 	}
+}
+
+// crmEnvs is a complete environment for each real CRM kind.
+var crmEnvs = map[string][]string{
+	CRMRequestTracker: {EnvCRMKind, "rt", EnvCRMURL, "https://rt.example.com", "RT_TOKEN", "1-14-secret"},
+	CRMZendesk: {EnvCRMKind, "zendesk", EnvCRMURL, "https://acme.zendesk.com", "ZENDESK_EMAIL", "sync@acme.com",
+		"ZENDESK_API_TOKEN", "secret", "ZENDESK_SYNC_FLAG_FIELD_ID", "360001", "ZENDESK_GOOGLE_CASE_FIELD_ID", "360002"},
+	CRMJira: {EnvCRMKind, "jira", EnvCRMURL, "https://acme.atlassian.net", "JIRA_EMAIL", "sync@acme.com",
+		"JIRA_API_TOKEN", "secret", "JIRA_PROJECT_KEY", "SUP", "JIRA_SYNC_FLAG_FIELD", "customfield_10051",
+		"JIRA_GOOGLE_CASE_FIELD", "customfield_10050"},
+	CRMServiceNow: {EnvCRMKind, "servicenow", EnvCRMURL, "https://acme.service-now.com", "SERVICENOW_USER", "casebridge",
+		"SERVICENOW_PASSWORD", "secret"},
+}
+
+func TestEveryCRMKindReadsItsOwnSettings(t *testing.T) {
+	tests := []struct {
+		kind string
+		// wantHigh is what the kind's default priority table writes for P1.
+		wantP1 string
+		// credVar is a credential variable whose absence must be named.
+		credVar string
+	}{
+		{CRMRequestTracker, "High", "RT_TOKEN"},
+		{CRMZendesk, "urgent", "ZENDESK_API_TOKEN"},
+		{CRMJira, "High", "JIRA_API_TOKEN"},
+		{CRMServiceNow, "2", "SERVICENOW_PASSWORD"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.kind+" parses with its default priority table", func(t *testing.T) {
+			c, err := Parse(getenv(with(minimal(), crmEnvs[tc.kind]...)))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if v, _ := c.Engine.Priorities.Company(casesync.P1); v != tc.wantP1 {
+				t.Errorf("P1 is written as %q, want %q", v, tc.wantP1)
+			}
+			if _, err := buildCRM(c); err != nil {
+				t.Errorf("building the adapter: %v", err)
+			}
+		})
+		t.Run(tc.kind+" without its credential names the variable and never prints a secret", func(t *testing.T) {
+			_, err := Parse(getenv(with(minimal(), append(slices.Clone(crmEnvs[tc.kind]), tc.credVar, "")...)))
+			var cerr *Error
+			if !errors.As(err, &cerr) {
+				t.Fatalf("Parse error = %v, want an *appconfig.Error", err)
+			}
+			if !strings.Contains(err.Error(), tc.credVar) {
+				t.Errorf("error %q does not name %s", err, tc.credVar)
+			}
+			if strings.Contains(err.Error(), "secret") {
+				t.Errorf("error %q prints a credential", err)
+			}
+		})
+	}
+	t.Run("an explicit priority map overrides the kind's default", func(t *testing.T) {
+		c, err := Parse(getenv(with(minimal(), append(slices.Clone(crmEnvs[CRMZendesk]), EnvCRMPriorityMap, "urgent=P0,high=P1,high=P2,normal=P3,low=P4")...)))
+		if err != nil {
+			t.Fatalf("Parse: %v", err)
+		}
+		if v, _ := c.Engine.Priorities.Company(casesync.P1); v != "high" {
+			t.Errorf("P1 is written as %q, want high", v)
+		}
+	})
+	t.Run("Zendesk refuses a CRM polling window under its export's hold-back", func(t *testing.T) {
+		_, err := Parse(getenv(with(minimal(), append(slices.Clone(crmEnvs[CRMZendesk]), EnvCompanyPollingWindow, "1m")...)))
+		var cerr *Error
+		if !errors.As(err, &cerr) || !slices.Contains(cerr.Vars(), EnvCompanyPollingWindow) {
+			t.Errorf("Parse error = %v, want a problem with %s", err, EnvCompanyPollingWindow)
+		}
+	})
 }

@@ -1,0 +1,106 @@
+# Request Tracker initialdata for a casebridge test or sandbox instance,
+# loaded by scripts/rt.sh start with rt-setup-database-5 --action insert.
+#
+# It adds the two custom fields the connector uses on queue General, the
+# connector's sync user with only the rights it needs, and a group of human
+# agents who can do what a support agent does. Passwords come from the
+# environment rt.sh sets; the sync user's auth token and root's new password
+# are written to files in the instance directory.
+use strict;
+use warnings;
+
+my $dir = $ENV{CB_RT_DIR} or die "CB_RT_DIR is not set\n";
+my %password = (
+    sync  => $ENV{CB_RT_SYNC_PASSWORD}  || die("CB_RT_SYNC_PASSWORD is not set\n"),
+    root  => $ENV{CB_RT_ROOT_PASSWORD}  || die("CB_RT_ROOT_PASSWORD is not set\n"),
+    agent => $ENV{CB_RT_AGENT_PASSWORD} || die("CB_RT_AGENT_PASSWORD is not set\n"),
+);
+
+our @CustomFields = (
+    {
+        Name        => 'GCP Case',
+        Description => 'The linked Google Cloud support case (projects/.../cases/...)',
+        Type        => 'FreeformSingle',
+        LookupType  => 'RT::Queue-RT::Ticket',
+        ApplyTo     => 'General',
+    },
+    {
+        Name        => 'GCP Sync',
+        Description => 'Sync this ticket with Google Cloud Support',
+        Type        => 'SelectSingle',
+        RenderType  => 'Dropdown',
+        LookupType  => 'RT::Queue-RT::Ticket',
+        ApplyTo     => 'General',
+        Values      => [
+            { Name => 'yes', SortOrder => 1 },
+            { Name => 'no',  SortOrder => 2 },
+        ],
+    },
+);
+
+our @Users = (
+    {
+        Name         => 'gcp-sync',
+        RealName     => 'Google Cloud Sync',
+        EmailAddress => 'gcp-sync@example.test',
+        Password     => $password{sync},
+        Privileged   => 1,
+    },
+    map {
+        {
+            Name         => $_->[0],
+            RealName     => $_->[1],
+            EmailAddress => "$_->[0]\@example.test",
+            Password     => $password{agent},
+            Privileged   => 1,
+        }
+    } (
+        [ 'agent-alice', 'Alice Agent' ],
+        [ 'agent-bob',   'Bob Agent' ],
+    ),
+);
+
+our @Groups = (
+    {
+        Name        => 'Human Agents',
+        Description => 'Support agents of the test helpdesk',
+        Members     => { Users => [ 'agent-alice', 'agent-bob' ] },
+    },
+);
+
+# What the connector does on queue General: read tickets and their history
+# including internal comments (ShowTicket, ShowTicketComments), create them,
+# reply and comment, change priority and status (ModifyTicket), and read and
+# write the two custom fields (SeeCustomField, ModifyCustomField). SeeQueue
+# lets it name the queue on create.
+my @sync_rights = qw(SeeQueue ShowTicket CreateTicket ReplyToTicket CommentOnTicket
+    ModifyTicket ShowTicketComments SeeCustomField ModifyCustomField);
+my @agent_rights = (@sync_rights, qw(OwnTicket TakeTicket));
+
+our @ACL = (
+    { UserId => 'gcp-sync', Queue => 'General', Right => \@sync_rights },
+    map {
+        { GroupDomain => 'UserDefined', GroupId => 'Human Agents', Queue => 'General', Right => $_ }
+    } @agent_rights,
+);
+
+our @Final = (
+    sub {
+        my $root = RT::User->new( RT->SystemUser );
+        $root->Load('root');
+        my ( $ok, $msg ) = $root->SetPassword( $password{root} );
+        die "setting root's password: $msg\n" unless $ok;
+
+        my $sync = RT::User->new( RT->SystemUser );
+        $sync->Load('gcp-sync');
+        die "the sync user was not created\n" unless $sync->id;
+        my $token = RT::AuthToken->new( RT->SystemUser );
+        my ( $id, $tmsg, $authstring ) = $token->Create( Owner => $sync->id, Description => 'casebridge' );
+        die "creating the sync user's token: $tmsg\n" unless $id;
+        open my $fh, '>', "$dir/sync-token" or die "writing $dir/sync-token: $!\n";
+        print $fh $authstring, "\n";
+        close $fh;
+    },
+);
+
+1;

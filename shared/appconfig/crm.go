@@ -1,0 +1,86 @@
+package appconfig
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/casebridge/casebridge/shared/casesync"
+	"github.com/casebridge/casebridge/shared/crmsim"
+	"github.com/casebridge/casebridge/shared/envconf"
+	"github.com/casebridge/casebridge/shared/jirasm"
+	"github.com/casebridge/casebridge/shared/rt"
+	"github.com/casebridge/casebridge/shared/servicenow"
+	"github.com/casebridge/casebridge/shared/zendesk"
+)
+
+// The CRM_KIND values.
+const (
+	CRMSimulator      = "simulator"
+	CRMRequestTracker = "rt"
+	CRMZendesk        = "zendesk"
+	CRMJira           = "jira"
+	CRMServiceNow     = "servicenow"
+)
+
+// KnownCRMKinds lists the CRM_KIND values casebridge can talk to.
+var KnownCRMKinds = []string{CRMRequestTracker, CRMZendesk, CRMJira, CRMServiceNow, CRMSimulator}
+
+// CRMConfig holds the settings of the CRM adapter CRM_KIND chose; only that
+// one is filled in. It holds credentials: it is never logged.
+type CRMConfig struct {
+	RT         rt.Config
+	Zendesk    zendesk.Config
+	Jira       jirasm.Config
+	ServiceNow servicenow.Config
+}
+
+// parseCRM reads the variables of the chosen CRM's adapter and returns its
+// default priority map.
+func parseCRM(p *envconf.Reader, kind, baseURL string, c *CRMConfig) (defaultPriorities string) {
+	var problems []envconf.Problem
+	switch kind {
+	case CRMRequestTracker:
+		c.RT, problems = rt.ConfigFromEnv(p.Get, baseURL)
+		defaultPriorities = rt.DefaultPriorityMap
+	case CRMZendesk:
+		c.Zendesk, problems = zendesk.ConfigFromEnv(p.Get, baseURL)
+		defaultPriorities = zendesk.DefaultPriorityMap
+	case CRMJira:
+		c.Jira, problems = jirasm.ConfigFromEnv(p.Get, baseURL)
+		defaultPriorities = jirasm.DefaultPriorityMap
+	case CRMServiceNow:
+		c.ServiceNow, problems = servicenow.ConfigFromEnv(p.Get, baseURL)
+		defaultPriorities = servicenow.DefaultPriorityMap
+	}
+	for _, pr := range problems {
+		p.Problemf(pr.Var, "%s", pr.Message)
+	}
+	return defaultPriorities
+}
+
+// buildCRM makes the adapter of cfg.CRMKind. It makes no call to the CRM.
+func buildCRM(cfg Config) (casesync.CRM, error) {
+	var (
+		crm casesync.CRM
+		err error
+	)
+	switch cfg.CRMKind {
+	case CRMSimulator:
+		crm = crmsim.NewClient(cfg.CRMURL, &http.Client{Timeout: 30 * time.Second})
+	case CRMRequestTracker:
+		crm, err = rt.New(cfg.CRM.RT)
+	case CRMZendesk:
+		crm, err = zendesk.New(cfg.CRM.Zendesk)
+	case CRMJira:
+		crm, err = jirasm.New(cfg.CRM.Jira)
+	case CRMServiceNow:
+		crm, err = servicenow.New(cfg.CRM.ServiceNow)
+	default:
+		return nil, fmt.Errorf("CRM_KIND %q has no adapter", cfg.CRMKind)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("configuring the %s adapter: %w", cfg.CRMKind, err)
+	}
+	return crm, nil
+}

@@ -1,0 +1,46 @@
+// Package rt is casebridge's adapter for Request Tracker 5 (REST2, under
+// /REST/2.0). It implements casesync.CRM as a dedicated RT user (the sync
+// user), authenticated by an auth token (RT_TOKEN) or a login and password
+// (RT_USER, RT_PASSWORD), through shared/crmhttp.
+//
+// How the port maps onto RT:
+//
+//   - A case is a ticket. The sync flag is a select custom field ("GCP Sync",
+//     value "yes") and the linked Google case a free-form one ("GCP Case").
+//     The description is the text of the ticket's Create transaction.
+//   - Priorities are RT's PriorityAsString names (Low, Medium, High by
+//     default). REST2 returns the number; the adapter reads it as the name
+//     with the largest value not above it, as RT displays it, and always
+//     writes numbers: REST2 stores a name given at creation literally, and
+//     an unknown name given to an update as 0, so unknown names are refused
+//     before any call.
+//   - Comments are the Correspond (public reply) and Comment (internal)
+//     transactions with a text body; the author is the creator's RealName,
+//     and ByConnector means the creator is the sync user. A body written in
+//     RT's rich-text editor (text/html only) is read as plain text.
+//   - Files are the MIME parts with a file name: RT stores every part of
+//     every message as an "attachment", bodies included. An upload is an
+//     internal comment of the sync user carrying only the file; having no
+//     text, that comment is not listed by ListComments.
+//   - A public reply to a resolved ticket makes RT reopen it (a default
+//     scrip). The adapter sends such a reply with the ticket's closed status,
+//     so the ticket ends closed: RT records a reopen and a close by the sync
+//     user beside the reply.
+//
+// REST2 quirks the adapter encodes: collection pages of a non-superuser
+// carry no total, so paging stops at a short page; dates are whole seconds,
+// so a search asks for LastUpdated from since's second and filters strictly
+// after since itself; GET /attachment/{id} gives base64 content and answers
+// 500 for an unknown id, so a download first checks the id among the
+// ticket's files; sub-resources of a missing ticket answer an empty list or
+// 400 "Permission Denied", so the adapter then reads the ticket to report
+// 404; RT 5.0 has no "who am I" call, so the sync user is read by the login
+// (RT_USER) or the user id inside the token ("1-<user id>-<secret>").
+//
+// The sync user needs, on its queues: SeeQueue, ShowTicket, CreateTicket,
+// ReplyToTicket, CommentOnTicket, ModifyTicket, ShowTicketComments,
+// SeeCustomField and ModifyCustomField. Its rights decide which queues a
+// search covers; CreateCase opens tickets in RT_QUEUE.
+//
+// Package rttest runs a real RT for the tests and the sandbox.
+package rt
