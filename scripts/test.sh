@@ -2,7 +2,8 @@
 # Runs every casebridge test on this machine, from a fresh clone: unit tests,
 # the Firestore store against the Firestore emulator, the functions end to end
 # through the Pub/Sub emulator's push delivery, the simulators' conformance
-# with the official Google client, and the sandbox demo.
+# with the official Google client, every CRM adapter (Request Tracker against
+# a real RT 5), and the sandbox demo against the CRM simulator and a real RT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,5 +29,8 @@ if [ "$status" -ne 0 ]; then
   echo "go test failed (exit $status)"; exit "$status"
 fi
 
-echo "== sandbox demo"
+echo "== sandbox demo (CRM simulator)"
 go run ./scripts/sandbox --demo
+
+echo "== sandbox demo (a real Request Tracker)"
+go run ./scripts/sandbox --demo --crm rt

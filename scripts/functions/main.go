@@ -5,7 +5,8 @@
 // FUNCTION_TARGET is unset) and, for Pub/Sub push subscriptions, under
 // /<Name>/projects/<project>/topics/<topic>: functions-framework takes the
 // topic of a raw push body from that path. /Metrics answers with this
-// process's Firestore read and write counts.
+// process's Firestore read and write counts and, when the CRM adapter counts
+// them, its CRM calls by operation.
 //
 // Usage: functions --port 8080 [--host 127.0.0.1]
 //
@@ -32,13 +33,22 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 )
 
-// MetricsPath is where this process reports its Firestore counts.
+// MetricsPath is where this process reports its counts.
 const MetricsPath = "/Metrics"
 
 // Metrics is the body served at MetricsPath.
 type Metrics struct {
 	FirestoreReads  int64 `json:"firestoreReads"`
 	FirestoreWrites int64 `json:"firestoreWrites"`
+	// CRMCalls are the CRM adapter's calls by operation, retries included;
+	// absent when the adapter does not count them.
+	CRMCalls map[string]int64 `json:"crmCalls,omitempty"`
+}
+
+// callCounter is a CRM adapter that counts its calls (every adapter built
+// on shared/crmhttp).
+type callCounter interface {
+	Calls() map[string]int64
 }
 
 func main() {
@@ -83,5 +93,9 @@ func serveMetrics(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(Metrics{FirestoreReads: app.Store.Reads(), FirestoreWrites: app.Store.Writes()})
+	m := Metrics{FirestoreReads: app.Store.Reads(), FirestoreWrites: app.Store.Writes()}
+	if c, ok := app.Engine.CRM.(callCounter); ok {
+		m.CRMCalls = c.Calls()
+	}
+	json.NewEncoder(w).Encode(m)
 }

@@ -1,14 +1,16 @@
 // Command sandbox runs casebridge locally: the Firestore and Pub/Sub
-// emulators, the CSAPI and CRM simulators, every function behind the same
-// push subscriptions as production, and a ticker in place of Cloud
-// Scheduler. It prints the endpoints as KEY=value lines, then what the
-// functions do, until SIGINT or SIGTERM, and stops everything.
+// emulators, the CSAPI simulator, the CRM simulator or (--crm rt) a real
+// Request Tracker, every function behind the same push subscriptions as
+// production, and a ticker in place of Cloud Scheduler. It prints the
+// endpoints as KEY=value lines, then what the functions do, until SIGINT or
+// SIGTERM, and stops everything.
 //
-//	go run ./scripts/sandbox [--poll-every 2s] [--detect-outages-every 30s]
+//	go run ./scripts/sandbox [--crm simulator|rt] [--poll-every 2s] [--detect-outages-every 30s]
 //	    [--cleanup-every 60s] [--endpoints-file FILE] [--log-level info] [--raw-logs]
 //
 // Exit status: 0 after a clean stop, 1 on failure, 2 when an emulator (or
-// the Cloud SDK or Java) is missing, with the instructions to install it.
+// the Cloud SDK or Java) or, with --crm rt, Request Tracker is missing, with
+// the instructions to install it.
 //
 // Other files of this package may add modes (e.g. a scripted demo): see
 // registerMode.
@@ -29,6 +31,7 @@ import (
 
 	"github.com/casebridge/casebridge/shared/emulators"
 	"github.com/casebridge/casebridge/shared/localstack"
+	"github.com/casebridge/casebridge/shared/rt/rttest"
 )
 
 // mode is a way to use the running stack other than waiting for a signal.
@@ -56,12 +59,20 @@ func main() {
 		endpointsFile = flag.String("endpoints-file", "", "also write the KEY=value endpoint lines to this file")
 		logLevel      = flag.String("log-level", "info", "LOG_LEVEL of the functions: debug, info, warning or error")
 		rawLogs       = flag.Bool("raw-logs", false, "print the functions' JSON log lines as they are")
+		crm           = flag.String("crm", localstack.CRMSimulator, "the CRM casebridge talks to: "+localstack.CRMSimulator+
+			" (the in-process CRM simulator) or "+localstack.CRMRequestTracker+
+			" (a throw-away real Request Tracker 5 on real time; install it with scripts/rt.sh install)")
 	)
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *crm != localstack.CRMSimulator && *crm != localstack.CRMRequestTracker {
+		fmt.Fprintf(os.Stderr, "sandbox: --crm is %q: use %s or %s\n", *crm, localstack.CRMSimulator, localstack.CRMRequestTracker)
+		os.Exit(1)
+	}
 	err := run(ctx, os.Stdout, localstack.Options{
+		CRM:                *crm,
 		PollEvery:          *pollEvery,
 		DetectOutagesEvery: *outageEvery,
 		CleanupEvery:       *cleanupEvery,
@@ -69,7 +80,7 @@ func main() {
 	}, *endpointsFile, *rawLogs)
 	switch {
 	case err == nil:
-	case errors.Is(err, emulators.ErrNotInstalled):
+	case errors.Is(err, emulators.ErrNotInstalled), errors.Is(err, rttest.ErrNotInstalled):
 		fmt.Fprintln(os.Stderr, "sandbox:", err)
 		os.Exit(2)
 	default:
@@ -79,7 +90,11 @@ func main() {
 }
 
 func run(ctx context.Context, out io.Writer, opts localstack.Options, endpointsFile string, raw bool) (err error) {
-	fmt.Fprintln(out, "# starting the casebridge sandbox (emulators, simulators, functions)...")
+	what := "emulators, simulators, functions"
+	if opts.CRM == localstack.CRMRequestTracker {
+		what = "emulators, CSAPI simulator, Request Tracker, functions"
+	}
+	fmt.Fprintf(out, "# starting the casebridge sandbox (%s)...\n", what)
 	st, err := localstack.Start(ctx, opts)
 	if err != nil {
 		return err
@@ -96,6 +111,10 @@ func run(ctx context.Context, out io.Writer, opts localstack.Options, endpointsF
 
 	lines := endpointLines(st.Endpoints())
 	fmt.Fprint(out, lines)
+	if st.RT != nil {
+		fmt.Fprintf(out, "# Request Tracker: log in at %s as root, with the password in %s/root-password;\n"+
+			"# CRM_URL is the same RT behind the sandbox's outage switch. Its clock is real time.\n", st.RT.URL, st.RT.Dir)
+	}
 	if endpointsFile != "" {
 		if err := os.WriteFile(endpointsFile, []byte(lines), 0o644); err != nil {
 			return fmt.Errorf("writing %s: %w", endpointsFile, err)

@@ -1,7 +1,8 @@
 // Package localstack runs casebridge on one machine, the way the sandbox
 // and the end-to-end tests need it: the official Firestore and Pub/Sub
 // emulators, the CSAPI and CRM simulators (in this process, on a clock the
-// stack can move forward), every function in one functions-framework child
+// stack can move forward) or, in place of the CRM simulator, a real
+// Request Tracker (on real time), every function in one functions-framework child
 // process, the production topology of topics, push subscriptions,
 // retry policies and dead-letter topics on the Pub/Sub emulator, and a
 // ticker standing in for Cloud Scheduler. Everything listens on 127.0.0.1
@@ -17,6 +18,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +37,18 @@ import (
 	"github.com/casebridge/casebridge/shared/csapi/csapitest"
 	"github.com/casebridge/casebridge/shared/emulators"
 	"github.com/casebridge/casebridge/shared/eventing"
+	"github.com/casebridge/casebridge/shared/rt"
+	"github.com/casebridge/casebridge/shared/rt/rttest"
+)
+
+// The CRMs a stack can run (Options.CRM); the same names as CRM_KIND.
+const (
+	// CRMSimulator is the in-process CRM simulator, on the stack's clock.
+	CRMSimulator = appconfig.CRMSimulator
+	// CRMRequestTracker is a throw-away real Request Tracker started with
+	// rttest (scripts/rt.sh). Its clock is real time: Advance does not move
+	// it.
+	CRMRequestTracker = appconfig.CRMRequestTracker
 )
 
 // Options configure a Stack. Zero values take the defaults documented on
@@ -59,8 +74,13 @@ type Options struct {
 	// the simulator's first.
 	ClassificationID string
 	// CRMSyncUser is the CRM simulator user casebridge writes as. Default
-	// "casebridge".
+	// "casebridge". (Request Tracker's sync user is always rttest.SyncUser.)
 	CRMSyncUser string
+	// CRM is the CRM casebridge talks to: CRMSimulator (the default) or
+	// CRMRequestTracker. With Request Tracker the stack starts a
+	// throw-away instance (Request Tracker 5 must be installed: see
+	// scripts/rt.sh install) and stops it with the rest.
+	CRM string
 
 	// PollEvery is how often the ticker publishes tick-poll-google and
 	// tick-poll-crm. Default 2 s. Negative: no poll ticks.
@@ -98,6 +118,7 @@ func (o *Options) defaults() {
 	def(&o.ConnectorEmail, "casebridge@sandbox-project.iam.gserviceaccount.com")
 	def(&o.ClassificationID, csapitest.DefaultClassifications()[0].ID)
 	def(&o.CRMSyncUser, "casebridge")
+	def(&o.CRM, CRMSimulator)
 	if len(o.Projects) == 0 {
 		o.Projects = map[string]string{"sandbox-project": "200"}
 	}
@@ -132,8 +153,13 @@ type Stack struct {
 	PubSub    *emulators.Emulator
 	// CSAPI is the Cloud Support API simulator (hooks, call counts).
 	CSAPI *csapitest.Server
-	// CRM is the CRM simulator (hooks, call counts).
+	// CRM is the CRM simulator (hooks, call counts); nil when the stack
+	// runs Request Tracker.
 	CRM *crmsim.CRM
+	// RT is the Request Tracker instance when Options.CRM is
+	// CRMRequestTracker (its URL is RT itself; the functions process goes
+	// through the stack's proxy, so that SetCRMDown works); else nil.
+	RT *rttest.Instance
 	// Clock is the stack's shifted clock, shared by the simulators and,
 	// through the clock file, the functions process.
 	Clock *clock.FileOffset
@@ -160,9 +186,14 @@ type Stack struct {
 
 // Start starts the whole stack. If anything fails, or ctx ends, before it
 // is up, whatever was started is stopped again. A missing emulator gives an
-// error wrapping emulators.ErrNotInstalled with the install instructions.
+// error wrapping emulators.ErrNotInstalled with the install instructions;
+// a missing Request Tracker (Options.CRM "rt") one wrapping
+// rttest.ErrNotInstalled.
 func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	opts.defaults()
+	if opts.CRM != CRMSimulator && opts.CRM != CRMRequestTracker {
+		return nil, fmt.Errorf("the local stack runs the CRM %q or %q, not %q", CRMSimulator, CRMRequestTracker, opts.CRM)
+	}
 	s = &Stack{opts: opts, logs: newLogHub(), tickPubs: map[string]*pubsub.Publisher{}}
 	defer func() {
 		if err != nil {
@@ -188,14 +219,19 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		}
 	}
 
-	// The emulators start in parallel: each takes a second or two.
+	// The emulators (and Request Tracker) start in parallel: each takes a
+	// second or two (Request Tracker about eight).
 	var wg sync.WaitGroup
-	var fsErr, psErr error
+	var fsErr, psErr, rtErr error
 	wg.Add(2)
 	go func() { defer wg.Done(); s.Firestore, fsErr = emulators.StartFirestore(ctx) }()
 	go func() { defer wg.Done(); s.PubSub, psErr = emulators.StartPubSub(ctx) }()
+	if opts.CRM == CRMRequestTracker {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.RT, rtErr = rttest.Start(ctx, rttest.Options{}) }()
+	}
 	wg.Wait()
-	if err := errors.Join(fsErr, psErr); err != nil {
+	if err := errors.Join(fsErr, psErr, rtErr); err != nil {
 		return s, err
 	}
 
@@ -241,12 +277,25 @@ func (s *Stack) startSimulators() error {
 		return fmt.Errorf("starting the CSAPI simulator: %w", err)
 	}
 
-	s.CRM = crmsim.New(crmsim.Options{Clock: now, SyncUser: s.opts.CRMSyncUser})
+	var crm http.Handler
+	what := "the CRM simulator"
+	if s.RT != nil {
+		// Request Tracker serves itself; the functions process reaches it
+		// through this proxy, which SetCRMDown turns off.
+		target, err := url.Parse(s.RT.URL)
+		if err != nil {
+			return fmt.Errorf("the Request Tracker URL %q: %w", s.RT.URL, err)
+		}
+		crm = httputil.NewSingleHostReverseProxy(target)
+		what = "the proxy in front of Request Tracker"
+	} else {
+		s.CRM = crmsim.New(crmsim.Options{Clock: now, SyncUser: s.opts.CRMSyncUser})
+		crm = s.CRM.Handler()
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return fmt.Errorf("starting the CRM simulator: %w", err)
+		return fmt.Errorf("starting %s: %w", what, err)
 	}
-	crm := s.CRM.Handler()
 	s.crmServer = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.crmDown.Load() {
 			http.Error(w, "CRM is down (simulated outage)", http.StatusServiceUnavailable)
@@ -271,12 +320,22 @@ func (s *Stack) functionsEnv(port int) []string {
 		appconfig.EnvCSAPITestCase:       "true",
 		appconfig.EnvCSAPIEndpoint:       s.CSAPI.URL(),
 		appconfig.EnvCSAPIConnectorEmail: s.opts.ConnectorEmail,
-		appconfig.EnvCRMKind:             appconfig.CRMSimulator,
+		appconfig.EnvCRMKind:             s.opts.CRM,
 		appconfig.EnvCRMURL:              s.crmURL,
 		appconfig.EnvTopicCaseUpdated:    eventing.TopicCaseUpdated,
 		appconfig.EnvTopicSyncRequested:  eventing.TopicSyncRequested,
 		appconfig.EnvClockFile:           s.clockFile,
 		"PORT":                           strconv.Itoa(port),
+	}
+	if s.RT != nil {
+		// The sync user of the instance, by its token, and the fields and
+		// queue rttest's instance defines.
+		vars[rt.EnvToken] = s.RT.SyncToken
+		vars[rt.EnvUser] = rttest.SyncUser
+		vars[rt.EnvQueue] = rttest.Queue
+		vars[rt.EnvSyncFlagField] = rttest.SyncFlagField
+		vars[rt.EnvSyncFlagValue] = rttest.SyncFlagYes
+		vars[rt.EnvGoogleCaseField] = rttest.GoogleCaseField
 	}
 	for k, v := range s.opts.Env {
 		vars[k] = v
@@ -438,11 +497,14 @@ const (
 	EndpointFunctions = "FUNCTIONS_URL"
 	EndpointProject   = "GOOGLE_CLOUD_PROJECT"
 	EndpointClockFile = "CASEBRIDGE_CLOCK_FILE"
+	// EndpointRT is Request Tracker's own web root (no outage switch in
+	// front), when the stack runs it.
+	EndpointRT = "RT_WEB_URL"
 )
 
 // Endpoints returns where each part of the stack listens.
 func (s *Stack) Endpoints() map[string]string {
-	return map[string]string{
+	eps := map[string]string{
 		EndpointCSAPI:     s.CSAPI.URL(),
 		EndpointCRM:       s.crmURL,
 		EndpointFirestore: s.Firestore.Host,
@@ -451,19 +513,28 @@ func (s *Stack) Endpoints() map[string]string {
 		EndpointProject:   s.opts.Project,
 		EndpointClockFile: s.clockFile,
 	}
+	if s.RT != nil {
+		eps[EndpointRT] = s.RT.URL
+	}
+	return eps
 }
+
+// CRMKind is the CRM the stack runs: CRMSimulator or CRMRequestTracker.
+func (s *Stack) CRMKind() string { return s.opts.CRM }
 
 // ClockFile is the file holding the clock offset (CASEBRIDGE_CLOCK_FILE).
 func (s *Stack) ClockFile() string { return s.clockFile }
 
 // Advance moves the whole stack's clock forward by d and returns the new
-// offset. The functions process sees it within 50 ms.
+// offset. The functions process sees it within 50 ms. Request Tracker's
+// clock is real time: it does not move.
 func (s *Stack) Advance(d time.Duration) (time.Duration, error) {
 	return clock.Advance(s.clockFile, d)
 }
 
-// SetCRMDown makes the CRM simulator answer 503 to everything (true) or
-// serve again (false), to show outages and recovery.
+// SetCRMDown makes the CRM (the simulator, or the proxy in front of
+// Request Tracker) answer 503 to everything the functions process asks
+// (true) or serve again (false), to show outages and recovery.
 func (s *Stack) SetCRMDown(down bool) { s.crmDown.Store(down) }
 
 // FirestoreCounts are the functions process's Firestore operations.
@@ -472,26 +543,49 @@ type FirestoreCounts struct {
 	Writes int64 `json:"firestoreWrites"`
 }
 
-// FirestoreCounts asks the functions process how many Firestore reads and
-// writes it has made.
-func (s *Stack) FirestoreCounts(ctx context.Context) (FirestoreCounts, error) {
+// metrics is what the functions process reports at /Metrics.
+type metrics struct {
+	FirestoreCounts
+	// CRMCalls are the CRM adapter's calls by operation, when the adapter
+	// counts them (the Request Tracker adapter does; the simulator's
+	// client does not, the simulator counts them itself).
+	CRMCalls map[string]int64 `json:"crmCalls"`
+}
+
+func (s *Stack) metrics(ctx context.Context) (metrics, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.funcURL+"/Metrics", nil)
 	if err != nil {
-		return FirestoreCounts{}, err
+		return metrics{}, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return FirestoreCounts{}, fmt.Errorf("asking the functions process for its counts: %w", err)
+		return metrics{}, fmt.Errorf("asking the functions process for its counts: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return FirestoreCounts{}, fmt.Errorf("asking the functions process for its counts: HTTP %d", resp.StatusCode)
+		return metrics{}, fmt.Errorf("asking the functions process for its counts: HTTP %d", resp.StatusCode)
 	}
-	var c FirestoreCounts
-	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {
-		return FirestoreCounts{}, fmt.Errorf("reading the functions process's counts: %w", err)
+	var m metrics
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		return metrics{}, fmt.Errorf("reading the functions process's counts: %w", err)
 	}
-	return c, nil
+	return m, nil
+}
+
+// FirestoreCounts asks the functions process how many Firestore reads and
+// writes it has made.
+func (s *Stack) FirestoreCounts(ctx context.Context) (FirestoreCounts, error) {
+	m, err := s.metrics(ctx)
+	return m.FirestoreCounts, err
+}
+
+// CRMCalls asks the functions process how many calls its CRM adapter has
+// made, by operation (retries included). It returns nil, and no error,
+// when the adapter does not count its calls (the simulator's client: ask
+// Stack.CRM instead).
+func (s *Stack) CRMCalls(ctx context.Context) (map[string]int64, error) {
+	m, err := s.metrics(ctx)
+	return m.CRMCalls, err
 }
 
 // SubscribeLogs returns the lines the functions process writes from now
@@ -529,8 +623,8 @@ func (s *Stack) FunctionsPID() int {
 
 // Stop stops everything the stack started, in an order that leaves nothing
 // pushing to a stopped process: the ticker, the subscriptions and topics,
-// the functions process, the simulators, the emulators, the temporary
-// files. It is safe to call more than once and on a half-started stack.
+// the functions process, the simulators (and Request Tracker), the
+// emulators, the temporary files. It is safe to call more than once and on a half-started stack.
 func (s *Stack) Stop() error {
 	s.stopOnce.Do(func() {
 		var errs []error
@@ -559,6 +653,9 @@ func (s *Stack) Stop() error {
 		}
 		if s.crmServer != nil {
 			s.crmServer.Close()
+		}
+		if s.RT != nil {
+			errs = append(errs, s.RT.Stop())
 		}
 		for _, e := range []*emulators.Emulator{s.PubSub, s.Firestore} {
 			if e != nil {
