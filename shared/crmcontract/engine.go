@@ -101,6 +101,8 @@ type engineWorld struct {
 	// calls, so a case's own cost can be told apart from the polls'.
 	polls     int
 	pollCalls map[string]int64
+	// syncs counts the reconciliations settle ran.
+	syncs int
 }
 
 func newEngineWorld(t *testing.T, h EngineHarness) *engineWorld {
@@ -168,6 +170,7 @@ func (w *engineWorld) settle(t *testing.T) {
 			if _, err := w.engine.SyncCase(ctx, ref); err != nil {
 				t.Fatalf("SyncCase(%+v): %v", ref, err)
 			}
+			w.syncs++
 		}
 		// Update times may be second-granular: let a change made in this
 		// round be told apart from the next.
@@ -476,20 +479,37 @@ func RunEngine(t *testing.T, newHarness func(t *testing.T) EngineHarness) {
 		t.Logf("cost: idle CRM poll: %s CRM calls", formatCalls(callsSince(before, h.Calls())))
 		w.settle(t)
 
-		// measure reports the CRM calls of one change, the polls' apart.
+		// measure reports the CRM calls of one change: the reconciliation
+		// that carries it over, then the follow-up passes its own writes
+		// cause, with the polls' calls apart.
 		measure := func(what string, change func()) {
-			before, polls, pollsBefore := h.Calls(), w.polls, maps.Clone(w.pollCalls)
 			change()
-			w.settle(t)
-			all := callsSince(before, h.Calls())
-			byPolls := callsSince(pollsBefore, w.pollCalls)
-			for op, n := range byPolls {
-				if all[op] -= n; all[op] == 0 {
-					delete(all, op)
+			time.Sleep(300 * time.Millisecond)
+			before := h.Calls()
+			if _, err := w.engine.PollGoogle(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.engine.PollCRM(ctx); err != nil {
+				t.Fatal(err)
+			}
+			afterPolls := h.Calls()
+			refs := w.queue.take()
+			for _, ref := range refs {
+				if _, err := w.engine.SyncCase(ctx, ref); err != nil {
+					t.Fatalf("SyncCase(%+v): %v", ref, err)
 				}
 			}
-			t.Logf("cost: %s: %s CRM calls for the case (including the follow-up pass its own writes cause), plus %s for %d CRM polls",
-				what, formatCalls(all), formatCalls(byPolls), w.polls-polls)
+			work := callsSince(afterPolls, h.Calls())
+			before2, polls, syncs, pollsBefore := h.Calls(), w.polls, w.syncs, maps.Clone(w.pollCalls)
+			w.settle(t)
+			rest := callsSince(before2, h.Calls())
+			for op, n := range callsSince(pollsBefore, w.pollCalls) {
+				if rest[op] -= n; rest[op] == 0 {
+					delete(rest, op)
+				}
+			}
+			t.Logf("cost: %s: %s CRM calls in the %d reconciliation(s) that carried it over, after one CRM poll of %s; then %s in %d follow-up pass(es) over %d more CRM polls",
+				what, formatCalls(work), len(refs), formatCalls(callsSince(before, afterPolls)), formatCalls(rest), w.syncs-syncs, w.polls-polls)
 		}
 		measure("a Google comment mirrored to the CRM", func() {
 			if _, err := w.sim.AddComment(googleFirst, "One more detail.", csapitest.Actor{DisplayName: "Carol Customer", Email: engineCustomer}); err != nil {
