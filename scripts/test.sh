@@ -3,7 +3,9 @@
 # the Firestore store against the Firestore emulator, the functions end to end
 # through the Pub/Sub emulator's push delivery, the simulators' conformance
 # with the official Google client, every CRM adapter (Request Tracker against
-# a real RT 5), and the sandbox demo against the CRM simulator and a real RT.
+# a real RT 5), the dead-letter and operator tools, the packaging of every
+# function as the buildpack builds it, the Terraform deployment offline, and
+# the sandbox demo against the CRM simulator and a real RT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +30,9 @@ go run ./scripts/testsummary < .cache/go-test.json || status=1
 if [ "$status" -ne 0 ]; then
   echo "go test failed (exit $status)"; exit "$status"
 fi
+
+echo "== terraform (offline: fmt, validate, terraform test against a mock provider)"
+scripts/terraform-check.sh
 
 echo "== sandbox demo (CRM simulator)"
 go run ./scripts/sandbox --demo

@@ -1,12 +1,18 @@
-# casebridge's deployment. Provider requirements only so far; the resources
-# (topics, push subscriptions with dead-letter topics, functions, scheduler
-# jobs, Firestore, service accounts) mirror shared/eventing/topology.go.
+# casebridge's deployment: every resource Terraform creates is listed in the
+# README's deploy section. The topology (topics, push subscriptions, retry
+# and dead-letter settings, schedules) is read from topology.json, which
+# topology_test.go keeps equal to shared/eventing/topology.go.
 terraform {
-  required_version = ">= 1.7"
+  required_version = ">= 1.9"
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = ">= 6.0"
+      version = ">= 6.0, < 9.0"
     }
   }
+}
+
+provider "google" {
+  project = var.project_id
+  region  = var.region
 }

@@ -96,6 +96,7 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (app *App, err err
 	}
 	google, err := csapi.New(ctx, csapi.Config{
 		Parent:           cfg.CSAPIParent,
+		MoreParents:      cfg.CSAPIMoreParents,
 		CreateParent:     cfg.CSAPICreateParent,
 		ClassificationID: cfg.CSAPIClassificationID,
 		TestCase:         cfg.CSAPITestCase,

@@ -52,6 +52,9 @@ type Config struct {
 
 	// CSAPIParent is searched for cases: organizations/N or projects/P.
 	CSAPIParent string
+	// CSAPIMoreParents are further projects searched (CSAPI_PARENT may list
+	// several projects: an allowlist).
+	CSAPIMoreParents []string
 	// CSAPICreateParent is where new Google cases are created.
 	CSAPICreateParent string
 	// CSAPIClassificationID is the classification of created cases.
@@ -130,9 +133,21 @@ func Parse(getenv func(string) string) (Config, error) {
 
 	c.Project = p.Required(EnvProject, "set it to the Google Cloud project id that holds casebridge's Firestore database and Pub/Sub topics")
 
-	c.CSAPIParent = p.Required(EnvCSAPIParent, "set it to organizations/<number> (all projects of the organization) or projects/<id>")
-	if c.CSAPIParent != "" && !orgParent.MatchString(c.CSAPIParent) && !projectParent.MatchString(c.CSAPIParent) {
-		problem(p, EnvCSAPIParent, fmt.Sprintf("is %q: set it to organizations/<number> or projects/<id>", c.CSAPIParent))
+	parents := p.List(EnvCSAPIParent, nil)
+	if len(parents) == 0 {
+		p.Required(EnvCSAPIParent, "set it to organizations/<number> (all projects of the organization) or projects/<id>[,projects/<id>...] (an allowlist of projects)")
+	}
+	for i, parent := range parents {
+		switch {
+		case orgParent.MatchString(parent) && len(parents) > 1:
+			problem(p, EnvCSAPIParent, fmt.Sprintf("lists %q with other parents: an organization already covers its projects; set one organization, or only projects", parent))
+		case !orgParent.MatchString(parent) && !projectParent.MatchString(parent):
+			problem(p, EnvCSAPIParent, fmt.Sprintf("is %q: set it to organizations/<number> or projects/<id>[,projects/<id>...]", parent))
+		case i == 0:
+			c.CSAPIParent = parent
+		default:
+			c.CSAPIMoreParents = append(c.CSAPIMoreParents, parent)
+		}
 	}
 	c.CSAPICreateParent = p.Str(EnvCSAPICreateParent, c.CSAPIParent)
 	if v := p.Get(EnvCSAPICreateParent); v != "" && !orgParent.MatchString(v) && !projectParent.MatchString(v) {

@@ -135,6 +135,8 @@ func TestParseProblems(t *testing.T) {
 			wantVars: []string{EnvCSAPIParent}, wantHint: "organizations/<number>"},
 		{name: "a parent of the wrong form is rejected", env: with(minimal(), EnvCSAPIParent, "org/12"),
 			wantVars: []string{EnvCSAPIParent}, wantHint: `"org/12"`},
+		{name: "an organization listed with projects is rejected", env: with(minimal(), EnvCSAPIParent, "projects/a-1,organizations/12"),
+			wantVars: []string{EnvCSAPIParent}, wantHint: "already covers its projects"},
 		{name: "an unknown CRM kind lists the known ones", env: with(minimal(), EnvCRMKind, "freshdesk"),
 			wantVars: []string{EnvCRMKind}, wantHint: "rt, zendesk, jira, servicenow, simulator"},
 		{name: "the simulator needs its URL", env: with(minimal(), EnvCRMURL, ""),
@@ -215,6 +217,18 @@ var crmEnvs = map[string][]string{
 		"JIRA_GOOGLE_CASE_FIELD", "customfield_10050"},
 	CRMServiceNow: {EnvCRMKind, "servicenow", EnvCRMURL, "https://acme.service-now.com", "SERVICENOW_USER", "casebridge",
 		"SERVICENOW_PASSWORD", "secret"},
+}
+
+func TestSeveralProjectsMayBeListedAsAnAllowlist(t *testing.T) {
+	c, err := Parse(getenv(with(minimal(), EnvCSAPIParent, "projects/shop-prod, projects/shop-staging,projects/data-prod")))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	got := []any{c.CSAPIParent, c.CSAPIMoreParents, c.CSAPICreateParent}
+	want := []any{"projects/shop-prod", []string{"projects/shop-staging", "projects/data-prod"}, "projects/shop-prod"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("parents (-want +got):\n%s", diff)
+	}
 }
 
 func TestEveryCRMKindReadsItsOwnSettings(t *testing.T) {

@@ -174,13 +174,13 @@ func TestTolerance(t *testing.T) {
 
 func TestSyncedThrough(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	if got := syncedThrough(t0.Add(time.Hour), t0, t0.Add(2*time.Hour)); !got.Equal(t0.Add(time.Hour)) {
+	if got := SyncedThrough(t0.Add(time.Hour), t0, t0.Add(2*time.Hour)); !got.Equal(t0.Add(time.Hour)) {
 		t.Errorf("a pending change should bound the sync at its start, got %v", got)
 	}
-	if got := syncedThrough(time.Time{}, t0, t0.Add(2*time.Hour)); !got.Equal(t0.Add(2 * time.Hour)) {
+	if got := SyncedThrough(time.Time{}, t0, t0.Add(2*time.Hour)); !got.Equal(t0.Add(2 * time.Hour)) {
 		t.Errorf("with nothing pending the poller's heartbeat counts, got %v", got)
 	}
-	if got := syncedThrough(time.Time{}, t0.Add(3*time.Hour), t0.Add(2*time.Hour)); !got.Equal(t0.Add(3 * time.Hour)) {
+	if got := SyncedThrough(time.Time{}, t0.Add(3*time.Hour), t0.Add(2*time.Hour)); !got.Equal(t0.Add(3 * time.Hour)) {
 		t.Errorf("a later reconciliation counts over a stale heartbeat, got %v", got)
 	}
 }

@@ -35,11 +35,12 @@ func Tolerance(p Priority, sinceNewContent time.Duration) time.Duration {
 	}
 }
 
-// syncedThrough is the time up to which every change of one side is known to
+// SyncedThrough is the time up to which every change of one side is known to
 // have reached the other: the start of a pending change if there is one,
 // otherwise the later of the mapping's last reconciliation and the poller's
-// last successful poll (which found nothing new for it).
-func syncedThrough(pendingSince, syncedAt, heartbeat time.Time) time.Time {
+// last successful poll (which found nothing new for it). Outage detection
+// and the operator's status command both measure lag with it.
+func SyncedThrough(pendingSince, syncedAt, heartbeat time.Time) time.Time {
 	if !pendingSince.IsZero() {
 		return pendingSince
 	}
@@ -69,8 +70,8 @@ func (e *Engine) DetectOutages(ctx context.Context) (OutageReport, error) {
 		}
 		rep.Checked++
 		tol := Tolerance(m.Priority, now.Sub(m.NewContentAt))
-		gThrough := syncedThrough(m.GooglePendingSince, m.GoogleUpdatesSyncedAt, st.GoogleHeartbeat)
-		cThrough := syncedThrough(m.CompanyPendingSince, m.CompanyUpdatesSyncedAt, st.CompanyHeartbeat)
+		gThrough := SyncedThrough(m.GooglePendingSince, m.GoogleUpdatesSyncedAt, st.GoogleHeartbeat)
+		cThrough := SyncedThrough(m.CompanyPendingSince, m.CompanyUpdatesSyncedAt, st.CompanyHeartbeat)
 		through := gThrough
 		if cThrough.Before(through) {
 			through = cThrough

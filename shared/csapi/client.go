@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +24,10 @@ type Config struct {
 	// Parent is the search parent: "organizations/N" (which covers the
 	// organization's projects) or "projects/P".
 	Parent string
+	// MoreParents are further projects searched after Parent: an allowlist
+	// of projects ("projects/P") when the connector has rights on those
+	// projects only, not on their organization.
+	MoreParents []string
 	// CreateParent is where new cases are created; Parent when empty.
 	CreateParent string
 	// ClassificationID is the case classification id given to created cases.
@@ -68,6 +73,13 @@ func (cfg Config) withDefaults() (Config, error) {
 	cfg.ConnectorEmail = strings.TrimSpace(cfg.ConnectorEmail)
 	if !validParent(cfg.Parent) {
 		problems = append(problems, fmt.Sprintf("Parent %q must be \"organizations/NUMBER\" or \"projects/ID\"", cfg.Parent))
+	}
+	cfg.MoreParents = slices.Clone(cfg.MoreParents)
+	for i, p := range cfg.MoreParents {
+		cfg.MoreParents[i] = strings.TrimSpace(p)
+		if !strings.HasPrefix(cfg.MoreParents[i], "projects/") || !validParent(cfg.MoreParents[i]) {
+			problems = append(problems, fmt.Sprintf("MoreParents entry %q must be \"projects/ID\"", p))
+		}
 	}
 	if cfg.CreateParent == "" {
 		cfg.CreateParent = cfg.Parent
@@ -160,11 +172,22 @@ func (c *Client) SearchText(ctx context.Context, phrase string) ([]casesync.Goog
 }
 
 func (c *Client) search(ctx context.Context, query string) ([]casesync.GoogleCase, error) {
-	const op = "cases.search"
 	var out []casesync.GoogleCase
 	index := map[string]int{}
-	err := c.pages(ctx, op, func(actx context.Context, token string) (string, error) {
-		call := c.svc.Cases.Search(c.cfg.Parent).PageSize(c.cfg.PageSize).Context(actx)
+	for _, parent := range append([]string{c.cfg.Parent}, c.cfg.MoreParents...) {
+		if err := c.searchParent(ctx, parent, query, &out, index); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// searchParent appends the cases of one parent matching query to out,
+// keeping each case once (index: case name to its place in out).
+func (c *Client) searchParent(ctx context.Context, parent, query string, out *[]casesync.GoogleCase, index map[string]int) error {
+	const op = "cases.search"
+	return c.pages(ctx, op, func(actx context.Context, token string) (string, error) {
+		call := c.svc.Cases.Search(parent).PageSize(c.cfg.PageSize).Context(actx)
 		if query != "" {
 			call = call.Query(query)
 		}
@@ -185,18 +208,14 @@ func (c *Client) search(ctx context.Context, query string) ([]casesync.GoogleCas
 			}
 			// A case that moved between pages is kept once, latest copy.
 			if i, ok := index[gc.Name]; ok {
-				out[i] = gc
+				(*out)[i] = gc
 				continue
 			}
-			index[gc.Name] = len(out)
-			out = append(out, gc)
+			index[gc.Name] = len(*out)
+			*out = append(*out, gc)
 		}
 		return resp.NextPageToken, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // GetCase reads one case.

@@ -595,3 +595,35 @@ func TestAttachmentsRoundTripByteExact(t *testing.T) {
 		}
 	})
 }
+
+func TestAnAllowlistOfProjectsSearchesEachAndOnlyThem(t *testing.T) {
+	clock := newTestClock()
+	sim := csapitest.NewServer(t, csapitest.Options{
+		Organization: org,
+		Projects:     map[string]string{"alpha": "201", "beta": "202", "gamma": "203"},
+		CallerEmail:  connector,
+		Clock:        clock.Now,
+	})
+	var want []string
+	for _, p := range []string{"alpha", "beta", "gamma", "alpha"} {
+		clock.Advance(time.Minute)
+		name := mustCase(t, sim, "projects/"+p, "case in "+p, "P3")
+		if p != "gamma" {
+			want = append(want, name)
+		}
+	}
+	cfg := testConfig()
+	cfg.Parent, cfg.MoreParents, cfg.CreateParent = "projects/alpha", []string{"projects/beta"}, "projects/alpha"
+	c := newClient(t, sim.URL(), cfg)
+	before := sim.Calls()["cases.search"]
+	got, err := c.SearchUpdated(context.Background(), time.Time{})
+	if err != nil {
+		t.Fatalf("SearchUpdated: %v", err)
+	}
+	if diff := cmp.Diff(want, caseNames(got), sortStrings); diff != "" {
+		t.Errorf("cases of the allowlisted projects (-want +got):\n%s", diff)
+	}
+	if n := sim.Calls()["cases.search"] - before; n != 2 {
+		t.Errorf("search calls = %d, want 2 (one page for each allowlisted project)", n)
+	}
+}

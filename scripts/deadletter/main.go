@@ -1,0 +1,318 @@
+// Command deadletter lists, inspects, replays and purges the messages
+// casebridge's functions could not handle: those Pub/Sub moved to the
+// dead-letter topics after the last retry.
+//
+//	go run ./scripts/deadletter list    [--project P] [--prefix X] [--subscription S]... [--limit N] [--json]
+//	go run ./scripts/deadletter inspect --id ID[,ID...] [...]
+//	go run ./scripts/deadletter replay  [--id ID[,ID...]] [--as original|sync-requested] [...]
+//	go run ./scripts/deadletter purge   [--id ID[,ID...]] --yes [...]
+//
+// list and inspect never remove a message: what they pull is handed back
+// (nacked) before they exit. replay republishes each message on its
+// original topic, or as a sync-requested command for its case, and
+// acknowledges the dead-lettered copy only after the republication was
+// accepted. purge acknowledges, which deletes, and needs --yes.
+//
+// It talks to the Pub/Sub emulator when PUBSUB_EMULATOR_HOST is set, else
+// to Pub/Sub with application default credentials
+// (gcloud auth application-default login); the caller needs
+// roles/pubsub.subscriber on the dead-letter subscriptions and, for
+// replay, roles/pubsub.publisher on the topics.
+//
+// Exit status: 0 on success, 1 on failure (e.g. a message not replayed),
+// 2 on a usage error.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"github.com/casebridge/casebridge/shared/eventing"
+	"github.com/casebridge/casebridge/shared/ops"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage: deadletter <list|inspect|replay|purge> [flags]
+
+  list      show the dead-lettered messages (nothing is removed)
+  inspect   show the given messages in full (--id; nothing is removed)
+  replay    republish messages, then remove them from the dead-letter subscription
+  purge     delete messages for good (needs --yes)
+
+Run "deadletter <command> -h" for the flags.
+`
+
+// listFlag collects a repeatable, comma-separated flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
+
+type options struct {
+	project  string
+	prefix   string
+	subs     listFlag
+	ids      listFlag
+	limit    int
+	as       string
+	yes      bool
+	json     bool
+	pullWait time.Duration
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd := args[0]
+	switch cmd {
+	case "list", "inspect", "replay", "purge":
+	default:
+		fmt.Fprintf(stderr, "deadletter: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	fs := flag.NewFlagSet("deadletter "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	fs.StringVar(&o.project, "project", os.Getenv("GOOGLE_CLOUD_PROJECT"), "the project holding the Pub/Sub topics (default $GOOGLE_CLOUD_PROJECT)")
+	fs.StringVar(&o.prefix, "prefix", "", "the prefix of casebridge's topic and subscription names, exactly as it precedes \"case-updated\" (e.g. \"casebridge-\"; \"\" for the local sandbox)")
+	fs.Var(&o.subs, "subscription", "a dead-letter pull subscription to read (repeatable or comma-separated; default: every one of the topology)")
+	fs.Var(&o.ids, "id", "message ids to act on (repeatable or comma-separated; default for list, replay, purge: all)")
+	fs.IntVar(&o.limit, "limit", 100, "act on at most this many messages per run (ignored with --id; 0: no limit)")
+	fs.BoolVar(&o.json, "json", false, "print JSON instead of text")
+	fs.DurationVar(&o.pullWait, "pull-wait", 3*time.Second, "how long a pull waits for messages before a subscription counts as drained")
+	if cmd == "replay" {
+		fs.StringVar(&o.as, "as", string(ops.ReplayOriginal), "republish on the original topic (original) or as a sync-requested command for the message's case (sync-requested)")
+	}
+	if cmd == "purge" {
+		fs.BoolVar(&o.yes, "yes", false, "really delete the messages")
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "deadletter %s: unexpected arguments %q\n", cmd, fs.Args())
+		return 2
+	}
+	if o.project == "" {
+		fmt.Fprintf(stderr, "deadletter %s: no project: pass --project or set GOOGLE_CLOUD_PROJECT\n", cmd)
+		return 2
+	}
+	if cmd == "inspect" && len(o.ids) == 0 {
+		fmt.Fprintln(stderr, "deadletter inspect: name the messages with --id (see deadletter list)")
+		return 2
+	}
+	if cmd == "replay" && o.as != string(ops.ReplayOriginal) && o.as != string(ops.ReplaySyncRequested) {
+		fmt.Fprintf(stderr, "deadletter replay: --as is %q: use %s or %s\n", o.as, ops.ReplayOriginal, ops.ReplaySyncRequested)
+		return 2
+	}
+	if cmd == "purge" && !o.yes {
+		fmt.Fprintln(stderr, "deadletter purge: purging deletes messages for good; run deadletter list first, then add --yes")
+		return 2
+	}
+
+	client, err := pubsub.NewClient(ctx, o.project)
+	if err != nil {
+		fmt.Fprintf(stderr, "deadletter: connecting to Pub/Sub: %v\n", err)
+		return 1
+	}
+	defer client.Close()
+	q := &ops.DeadLetterQueues{
+		Client:   client,
+		Project:  o.project,
+		Topology: eventing.Topology(o.prefix),
+		PullWait: o.pullWait,
+	}
+	sel := ops.Selection{IDs: o.ids, Limit: o.limit}
+	emulator := os.Getenv("PUBSUB_EMULATOR_HOST") != ""
+
+	switch cmd {
+	case "list", "inspect":
+		dls, err := q.List(ctx, o.subs, sel)
+		if len(dls) > 0 || err == nil {
+			if o.json {
+				writeJSON(stdout, dls)
+			} else if cmd == "list" {
+				printList(stdout, dls, sel)
+			} else {
+				printInspect(stdout, dls, o.project, emulator)
+			}
+		}
+		return fail(stderr, cmd, err)
+	case "replay":
+		res, err := q.Replay(ctx, o.subs, sel, ops.ReplayAs(o.as))
+		if o.json {
+			writeJSON(stdout, res)
+		} else {
+			printReplay(stdout, res)
+		}
+		return fail(stderr, cmd, err)
+	default: // purge
+		dls, err := q.Purge(ctx, o.subs, sel)
+		if o.json {
+			writeJSON(stdout, dls)
+		} else {
+			fmt.Fprintf(stdout, "purged %d message(s)\n", len(dls))
+			for _, d := range dls {
+				fmt.Fprintf(stdout, "  %s  %s  %s\n", d.MessageID, d.DeadLetterSubscription, describeBody(d))
+			}
+		}
+		return fail(stderr, cmd, err)
+	}
+}
+
+func fail(stderr io.Writer, cmd string, err error) int {
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "deadletter %s: %v\n", cmd, err)
+	return 1
+}
+
+func writeJSON(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// describeBody is a message's content in one line: the case reference (ids
+// only, never case text), or what kind of message it is.
+func describeBody(d ops.DeadLetter) string {
+	switch d.Kind {
+	case ops.KindTick:
+		return "scheduler tick (no case)"
+	case ops.KindMalformed:
+		return fmt.Sprintf("not a case reference: %s (%d bytes)", d.Problem, d.Size)
+	}
+	if d.Case == nil {
+		return "?"
+	}
+	var parts []string
+	if d.Case.ID != "" {
+		parts = append(parts, string(d.Case.Side)+" case "+d.Case.ID)
+	}
+	if d.Case.MappingID != "" {
+		parts = append(parts, "mapping "+d.Case.MappingID)
+	}
+	if !d.Case.UpdateTime.IsZero() {
+		parts = append(parts, "updated "+d.Case.UpdateTime.Format(time.RFC3339))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func printList(w io.Writer, dls []ops.DeadLetter, sel ops.Selection) {
+	if len(dls) == 0 {
+		fmt.Fprintln(w, "no dead-lettered messages")
+		return
+	}
+	more := ""
+	if len(sel.IDs) == 0 && sel.Limit > 0 && len(dls) >= sel.Limit {
+		more = fmt.Sprintf(" (the first %d: raise --limit to see more)", sel.Limit)
+	}
+	fmt.Fprintf(w, "%d dead-lettered message(s)%s\n", len(dls), more)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MESSAGE ID\tFROM SUBSCRIPTION\tDELIVERIES\tFIRST PUBLISHED\tCONTENT")
+	for _, d := range dls {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", d.MessageID, d.SourceSubscription, d.DeliveryCount, formatTime(d.FirstPublishTime), describeBody(d))
+	}
+	tw.Flush()
+}
+
+func printInspect(w io.Writer, dls []ops.DeadLetter, project string, emulator bool) {
+	for i, d := range dls {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "message\t%s\n", d.MessageID)
+		fmt.Fprintf(tw, "dead-letter subscription\t%s\n", d.DeadLetterSubscription)
+		fmt.Fprintf(tw, "from subscription\t%s\n", d.SourceSubscription)
+		fmt.Fprintf(tw, "from topic\t%s\n", orUnknown(d.SourceTopic))
+		fmt.Fprintf(tw, "function\t%s\n", orUnknown(d.Function))
+		fmt.Fprintf(tw, "content\t%s\n", describeBody(d))
+		if d.OrderingKey != "" {
+			fmt.Fprintf(tw, "ordering key\t%s\n", d.OrderingKey)
+		}
+		fmt.Fprintf(tw, "delivery attempts\t%d\n", d.DeliveryCount)
+		fmt.Fprintf(tw, "first published\t%s\n", formatTime(d.FirstPublishTime))
+		fmt.Fprintf(tw, "dead-lettered\t%s\n", formatTime(d.DeadLetteredAt))
+		if d.ReplayOf != "" {
+			fmt.Fprintf(tw, "replay of\t%s (it failed again after a replay)\n", d.ReplayOf)
+		}
+		lastErr := d.LastError
+		if lastErr == ops.UnknownError {
+			lastErr = "unknown: the error does not travel with the message; the function logged it with every failed attempt"
+		}
+		fmt.Fprintf(tw, "last error\t%s\n", lastErr)
+		tw.Flush()
+		if d.LogFilter != "" {
+			if emulator {
+				fmt.Fprintf(w, "  the local functions process logged the attempts: look for the lines matching %s\n", d.LogFilter)
+			} else {
+				fmt.Fprintf(w, "  read the attempts' errors with:\n    gcloud logging read '%s' --project %s --limit 10 --format 'value(timestamp,severity,jsonPayload.message,jsonPayload.error)'\n", d.LogFilter, project)
+			}
+		}
+	}
+}
+
+func printReplay(w io.Writer, res []ops.Replayed) {
+	ok := 0
+	for _, r := range res {
+		if r.Error == "" {
+			ok++
+		}
+	}
+	fmt.Fprintf(w, "replayed %d of %d message(s)\n", ok, len(res))
+	for _, r := range res {
+		if r.Error != "" {
+			fmt.Fprintf(w, "  %s  NOT replayed (left in %s): %s\n", r.MessageID, r.DeadLetterSubscription, r.Error)
+			continue
+		}
+		fmt.Fprintf(w, "  %s  -> %s as message %s  (%s)\n", r.MessageID, r.Topic, r.NewMessageID, describeBody(r.DeadLetter))
+	}
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown (not in the topology of this --prefix)"
+	}
+	return s
+}

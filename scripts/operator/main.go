@@ -1,0 +1,389 @@
+// Command operator shows the state of a casebridge deployment and asks for
+// one case to be synced again.
+//
+//	go run ./scripts/operator status [--project P] [--prefix X] [--depth auto|pull|monitoring|none] [--json]
+//	go run ./scripts/operator resync (--google-case NAME | --crm-case ID | --mapping ID) [--project P] [--prefix X]
+//
+// status reads Firestore (mapping counts, the mappings out of sync and by
+// how long, outage flags, the pollers' watermarks and heartbeats) and the
+// depth of every dead-letter subscription. resync publishes one
+// sync-requested command, which SyncCase handles like any other: it
+// reconciles the case both ways, or creates its counterpart.
+//
+// It talks to the emulators when FIRESTORE_EMULATOR_HOST and
+// PUBSUB_EMULATOR_HOST are set, else to Google Cloud with application
+// default credentials; the caller needs roles/datastore.viewer,
+// roles/pubsub.subscriber on the dead-letter subscriptions (status, with
+// --depth pull), roles/monitoring.viewer (status, with --depth monitoring)
+// and roles/pubsub.publisher on the sync-requested topic (resync). With
+// CASEBRIDGE_CLOCK_FILE set (the sandbox), status uses the sandbox's clock.
+//
+// Exit status: 0 when all is well, 1 on failure, 2 on a usage error, 3 when
+// status finds mappings out of sync, a stale poller or dead-lettered
+// messages (so scripts and probes can act on it).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"github.com/casebridge/casebridge/shared/casesync"
+	"github.com/casebridge/casebridge/shared/clock"
+	"github.com/casebridge/casebridge/shared/eventing"
+	"github.com/casebridge/casebridge/shared/ops"
+	"github.com/casebridge/casebridge/shared/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage: operator <status|resync> [flags]
+
+  status    mappings, out-of-sync cases and their lag, outage flags, pollers, dead-letter depth
+  resync    publish sync-requested for one case (--google-case, --crm-case or --mapping)
+
+Run "operator <command> -h" for the flags.
+`
+
+// Exit codes.
+const (
+	exitOK        = 0
+	exitFailure   = 1
+	exitUsage     = 2
+	exitAttention = 3
+)
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	cmd := args[0]
+	fs := flag.NewFlagSet("operator "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	project := fs.String("project", os.Getenv("GOOGLE_CLOUD_PROJECT"), "the project holding casebridge's Firestore database and Pub/Sub topics (default $GOOGLE_CLOUD_PROJECT)")
+	prefix := fs.String("prefix", "", "the prefix of casebridge's topic and subscription names, exactly as it precedes \"case-updated\" (e.g. \"casebridge-\"; \"\" for the local sandbox)")
+	switch cmd {
+	case "status":
+		depth := fs.String("depth", "auto", "how to count dead-lettered messages: pull (pull and hand back every message), monitoring (Cloud Monitoring's num_undelivered_messages), none, or auto (pull on the emulator, monitoring on Pub/Sub)")
+		asJSON := fs.Bool("json", false, "print JSON instead of text")
+		if code, ok := parse(fs, args[1:], stderr); !ok {
+			return code
+		}
+		return status(ctx, *project, *prefix, *depth, *asJSON, stdout, stderr)
+	case "resync":
+		googleCase := fs.String("google-case", "", "the Google case name, e.g. projects/my-project/cases/12345")
+		crmCase := fs.String("crm-case", "", "the CRM case id, e.g. an RT ticket number or a Jira issue key")
+		mapping := fs.String("mapping", "", "the mapping id (see operator status)")
+		if code, ok := parse(fs, args[1:], stderr); !ok {
+			return code
+		}
+		return resync(ctx, *project, *prefix, *googleCase, *crmCase, *mapping, stdout, stderr)
+	default:
+		fmt.Fprintf(stderr, "operator: unknown command %q\n\n%s", cmd, usage)
+		return exitUsage
+	}
+}
+
+// parse parses the flags; ok is false when run should return code.
+func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected arguments %q\n", fs.Name(), fs.Args())
+		return exitUsage, false
+	}
+	if fs.Lookup("project").Value.String() == "" {
+		fmt.Fprintf(stderr, "%s: no project: pass --project or set GOOGLE_CLOUD_PROJECT\n", fs.Name())
+		return exitUsage, false
+	}
+	return exitOK, true
+}
+
+func status(ctx context.Context, project, prefix, depth string, asJSON bool, stdout, stderr io.Writer) int {
+	switch depth {
+	case "auto", ops.DepthByPull, ops.DepthByMonitoring, "none":
+	default:
+		fmt.Fprintf(stderr, "operator status: --depth is %q: use auto, pull, monitoring or none\n", depth)
+		return exitUsage
+	}
+	st, err := store.New(ctx, project)
+	if err != nil {
+		fmt.Fprintf(stderr, "operator status: %v\n", err)
+		return exitFailure
+	}
+	defer st.Close()
+	s, err := ops.ReadStatus(ctx, st, clock.FromEnv().Now())
+	if err != nil {
+		fmt.Fprintf(stderr, "operator status: %v\n", err)
+		return exitFailure
+	}
+
+	topo := eventing.Topology(prefix)
+	if depth == "auto" {
+		depth = ops.DepthByMonitoring
+		if os.Getenv("PUBSUB_EMULATOR_HOST") != "" {
+			depth = ops.DepthByPull
+		}
+	}
+	var dlqs []string
+	for _, sub := range topo {
+		dlqs = append(dlqs, sub.DeadLetterSubscription())
+	}
+	switch depth {
+	case ops.DepthByPull:
+		client, err := pubsub.NewClient(ctx, project)
+		if err != nil {
+			fmt.Fprintf(stderr, "operator status: connecting to Pub/Sub: %v\n", err)
+			return exitFailure
+		}
+		defer client.Close()
+		q := &ops.DeadLetterQueues{Client: client, Project: project, Topology: topo, PullWait: 2 * time.Second}
+		s.DeadLetters = q.PullDepths(ctx, dlqs)
+	case ops.DepthByMonitoring:
+		ds, err := ops.MonitoringDepths(ctx, project, dlqs)
+		if err != nil {
+			fmt.Fprintf(stderr, "operator status: %v\n", err)
+			return exitFailure
+		}
+		s.DeadLetters = ds
+	}
+
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(jsonStatus(s))
+	} else {
+		printStatus(stdout, s)
+	}
+	if needsAttention(s) {
+		return exitAttention
+	}
+	return exitOK
+}
+
+// needsAttention reports whether an operator should look: a mapping out
+// of sync, a stale poller, or a dead-lettered message.
+func needsAttention(s ops.Status) bool {
+	if len(s.OutOfSync) > 0 {
+		return true
+	}
+	for _, p := range s.Pollers {
+		if p.Stale {
+			return true
+		}
+	}
+	for _, d := range s.DeadLetters {
+		if d.Messages > 0 || d.Error != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// jsonStatus renders durations as strings ("1h2m3s") for people reading
+// the JSON, and seconds for programs.
+func jsonStatus(s ops.Status) any {
+	type outOfSync struct {
+		ops.OutOfSync
+		Lag              string  `json:"lag"`
+		LagSeconds       float64 `json:"lagSeconds"`
+		Tolerance        string  `json:"tolerance"`
+		ToleranceSeconds float64 `json:"toleranceSeconds"`
+	}
+	type poller struct {
+		ops.PollerStatus
+		HeartbeatAge        string  `json:"heartbeatAge,omitempty"`
+		HeartbeatAgeSeconds float64 `json:"heartbeatAgeSeconds,omitempty"`
+	}
+	out := struct {
+		ops.Status
+		Pollers   []poller    `json:"pollers"`
+		OutOfSync []outOfSync `json:"outOfSync"`
+	}{Status: s, Pollers: []poller{}, OutOfSync: []outOfSync{}}
+	for _, p := range s.Pollers {
+		jp := poller{PollerStatus: p}
+		if !p.Heartbeat.IsZero() {
+			jp.HeartbeatAge, jp.HeartbeatAgeSeconds = p.HeartbeatAge.Round(time.Second).String(), p.HeartbeatAge.Seconds()
+		}
+		out.Pollers = append(out.Pollers, jp)
+	}
+	for _, o := range s.OutOfSync {
+		out.OutOfSync = append(out.OutOfSync, outOfSync{OutOfSync: o,
+			Lag: o.Lag.Round(time.Second).String(), LagSeconds: o.Lag.Seconds(),
+			Tolerance: o.Tolerance.String(), ToleranceSeconds: o.Tolerance.Seconds()})
+	}
+	return out
+}
+
+func printStatus(w io.Writer, s ops.Status) {
+	fmt.Fprintf(w, "casebridge status at %s\n\n", s.Now.UTC().Format(time.RFC3339))
+	m := s.Mappings
+	fmt.Fprintf(w, "mappings: %d open, %d resolved (%d not yet linked, %d with a change waiting to sync)\n\n", m.Open, m.Resolved, m.Unlinked, m.Pending)
+
+	fmt.Fprintln(w, "pollers:")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  SIDE\tLAST POLLED (WATERMARK)\tHEARTBEAT\tAGE\tSTATE")
+	for _, p := range s.Pollers {
+		state, age := "ok", "-"
+		if p.Stale {
+			state = "STALE"
+		}
+		if !p.Heartbeat.IsZero() {
+			age = p.HeartbeatAge.Round(time.Second).String()
+		} else {
+			state = "NEVER POLLED"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", p.Side, formatTime(p.LastPolledAt), formatTime(p.Heartbeat), age, state)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+
+	if len(s.OutOfSync) == 0 {
+		fmt.Fprintln(w, "out of sync: none")
+	} else {
+		fmt.Fprintf(w, "out of sync: %d mapping(s)\n", len(s.OutOfSync))
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  MAPPING\tGOOGLE CASE\tCRM CASE\tPRIORITY\tLAG\tTOLERANCE\tWAITING SIDE")
+		for _, o := range s.OutOfSync {
+			var waiting []string
+			if o.GooglePending {
+				waiting = append(waiting, "google")
+			}
+			if o.CompanyPending {
+				waiting = append(waiting, "company")
+			}
+			if len(waiting) == 0 {
+				waiting = append(waiting, "-")
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", o.MappingID, o.GoogleCase, o.CompanyCaseID, o.PriorityName,
+				o.Lag.Round(time.Second), o.Tolerance, strings.Join(waiting, ","))
+		}
+		tw.Flush()
+	}
+	fmt.Fprintln(w)
+
+	if len(s.OutageFlags) == 0 {
+		fmt.Fprintln(w, "outage comments posted: none")
+	} else {
+		fmt.Fprintf(w, "outage comments posted: %d mapping(s)\n", len(s.OutageFlags))
+		for _, f := range s.OutageFlags {
+			var sides []string
+			if f.SentToGoogle {
+				sides = append(sides, "google")
+			}
+			if f.SentToCompany {
+				sides = append(sides, "company")
+			}
+			fmt.Fprintf(w, "  %s  (%s / %s)  on %s\n", f.MappingID, f.GoogleCase, f.CompanyCaseID, strings.Join(sides, " and "))
+		}
+	}
+	fmt.Fprintln(w)
+
+	if len(s.DeadLetters) == 0 {
+		fmt.Fprintln(w, "dead letters: not counted")
+		return
+	}
+	fmt.Fprintln(w, "dead letters:")
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  SUBSCRIPTION\tMESSAGES\tCOUNTED BY")
+	for _, d := range s.DeadLetters {
+		n := fmt.Sprint(d.Messages)
+		if d.Error != "" {
+			n = "? (" + d.Error + ")"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", d.Subscription, n, d.Method)
+	}
+	tw.Flush()
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func resync(ctx context.Context, project, prefix, googleCase, crmCase, mapping string, stdout, stderr io.Writer) int {
+	var ref casesync.CaseRef
+	n := 0
+	if googleCase != "" {
+		n++
+		ref = casesync.CaseRef{Side: casesync.SideGoogle, ID: googleCase}
+	}
+	if crmCase != "" {
+		n++
+		ref = casesync.CaseRef{Side: casesync.SideCompany, ID: crmCase}
+	}
+	if mapping != "" {
+		n++
+		ref = casesync.CaseRef{MappingID: mapping}
+	}
+	if n != 1 {
+		fmt.Fprintln(stderr, "operator resync: name exactly one case: --google-case NAME, --crm-case ID or --mapping ID")
+		return exitUsage
+	}
+	if googleCase != "" && casesync.CaseNumber(googleCase) == "" {
+		fmt.Fprintf(stderr, "operator resync: --google-case is %q: give the full case name, e.g. projects/my-project/cases/12345\n", googleCase)
+		return exitUsage
+	}
+	if mapping != "" {
+		// A mapping id that does not exist would only be logged and dropped
+		// by SyncCase: say so now.
+		st, err := store.New(ctx, project)
+		if err != nil {
+			fmt.Fprintf(stderr, "operator resync: %v\n", err)
+			return exitFailure
+		}
+		_, err = st.GetMapping(ctx, mapping)
+		st.Close()
+		if casesync.IsNotFound(err) {
+			fmt.Fprintf(stderr, "operator resync: there is no mapping %q (see operator status)\n", mapping)
+			return exitFailure
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "operator resync: reading mapping %s: %v\n", mapping, err)
+			return exitFailure
+		}
+	}
+	client, err := pubsub.NewClient(ctx, project)
+	if err != nil {
+		fmt.Fprintf(stderr, "operator resync: connecting to Pub/Sub: %v\n", err)
+		return exitFailure
+	}
+	defer client.Close()
+	topic := prefix + eventing.TopicSyncRequested
+	pub := eventing.NewPublisher(client, prefix+eventing.TopicCaseUpdated, topic)
+	defer pub.Stop()
+	if err := pub.PublishSyncRequested(ctx, ref); err != nil {
+		fmt.Fprintf(stderr, "operator resync: %v\n", err)
+		return exitFailure
+	}
+	what := "mapping " + ref.MappingID
+	if ref.ID != "" {
+		what = string(ref.Side) + " case " + ref.ID
+	}
+	fmt.Fprintf(stdout, "published sync-requested for %s on %s\n", what, topic)
+	return exitOK
+}

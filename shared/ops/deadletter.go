@@ -1,0 +1,654 @@
+// Package ops is what casebridge's operator tools share: reading,
+// replaying and purging the dead-letter subscriptions without losing a
+// message, counting what they hold, and the status of the deployment
+// computed from Firestore the way outage detection sees it.
+//
+// Pulling never loses a message: every message pulled is held (its lease
+// extended) until the command has decided what to do with it, and every
+// message that is not acknowledged is handed back with a zero ack deadline
+// (a nack), so it is immediately available again. A replayed message is
+// acknowledged only after its republication was accepted by Pub/Sub.
+package ops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"github.com/casebridge/casebridge/shared/casesync"
+	"github.com/casebridge/casebridge/shared/eventing"
+	"github.com/casebridge/casebridge/shared/logging"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// The attributes Pub/Sub adds to a message it dead-letters.
+const (
+	AttrDeliveryCount      = "CloudPubSubDeadLetterSourceDeliveryCount"
+	AttrSourceSubscription = "CloudPubSubDeadLetterSourceSubscription"
+	AttrSourceProject      = "CloudPubSubDeadLetterSourceSubscriptionProject"
+	AttrSourcePublishTime  = "CloudPubSubDeadLetterSourceTopicPublishTime"
+	deadLetterAttrPrefix   = "CloudPubSubDeadLetter"
+)
+
+// AttrReplayOf is the attribute a replayed message carries: the id of the
+// dead-lettered message it was made from, so its handling can be traced.
+const AttrReplayOf = "casebridgeReplayOf"
+
+// Kind says what a dead-lettered message is.
+type Kind string
+
+const (
+	// KindCase is a case-updated or sync-requested message: a case
+	// reference.
+	KindCase Kind = "case"
+	// KindTick is a scheduler tick; its body means nothing.
+	KindTick Kind = "tick"
+	// KindMalformed is a message on a case topic whose body is not a case
+	// reference.
+	KindMalformed Kind = "malformed"
+)
+
+// UnknownError is what LastError says when the error that made a message
+// fail is not recorded anywhere the tool can read.
+const UnknownError = "unknown"
+
+// DeadLetter is one message held by a dead-letter subscription.
+type DeadLetter struct {
+	// MessageID is the message's id on the dead-letter topic (the id --id
+	// takes).
+	MessageID string `json:"messageId"`
+	// DeadLetterSubscription is the pull subscription it was read from.
+	DeadLetterSubscription string `json:"deadLetterSubscription"`
+	// SourceSubscription and SourceTopic are where it failed.
+	SourceSubscription string `json:"sourceSubscription"`
+	SourceTopic        string `json:"sourceTopic,omitempty"`
+	// Function is the function the source subscription feeds.
+	Function string `json:"function,omitempty"`
+	Kind     Kind   `json:"kind"`
+	// Case is the case reference the body holds (KindCase).
+	Case *casesync.CaseRef `json:"case,omitempty"`
+	// Problem says why the body is not a case reference (KindMalformed).
+	// It never quotes the body.
+	Problem string `json:"problem,omitempty"`
+	// Size is the body's length in bytes.
+	Size        int    `json:"size"`
+	OrderingKey string `json:"orderingKey,omitempty"`
+	// DeliveryCount is how often the source subscription tried it.
+	DeliveryCount int `json:"deliveryCount"`
+	// FirstPublishTime is when it was first published on its source topic.
+	FirstPublishTime time.Time `json:"firstPublishTime,omitzero"`
+	// DeadLetteredAt is when it was published on the dead-letter topic.
+	DeadLetteredAt time.Time `json:"deadLetteredAt,omitzero"`
+	// ReplayOf is set when the message was itself a replay of an earlier
+	// dead-lettered message (and failed again).
+	ReplayOf string `json:"replayOf,omitempty"`
+	// LastError is the error of its last attempt when known, else
+	// UnknownError: the error does not travel with the message; the
+	// function logged it (see LogFilter).
+	LastError string `json:"lastError"`
+	// LogFilter is a Cloud Logging filter that finds the failed attempts'
+	// log entries, which hold the error.
+	LogFilter string `json:"logFilter,omitempty"`
+
+	data  []byte
+	attrs map[string]string
+}
+
+// Selection picks messages of the dead-letter subscriptions.
+type Selection struct {
+	// IDs are the message ids to act on; empty means every message.
+	IDs []string
+	// Limit caps how many messages are acted on (0: no cap). With IDs it
+	// is ignored.
+	Limit int
+}
+
+func (s Selection) wants(id string) bool { return len(s.IDs) == 0 || slices.Contains(s.IDs, id) }
+
+// DeadLetterQueues reads, replays and purges the dead-letter pull
+// subscriptions of a topology.
+type DeadLetterQueues struct {
+	Client  *pubsub.Client
+	Project string
+	// Topology is the deployment's subscriptions (eventing.Topology with
+	// its prefix): it maps a dead-letter subscription to the subscription
+	// and topic its messages came from.
+	Topology []eventing.Subscription
+	// SyncRequestedTopic is the topic id replays "as sync-requested" go to.
+	// Default: the topic of the topology's sync-requested subscription.
+	SyncRequestedTopic string
+	// PullWait is how long one pull waits for messages before the
+	// subscription counts as drained. Default 3 s.
+	PullWait time.Duration
+	// Hold is the lease taken on every pulled message while a command
+	// runs. Default 2 minutes.
+	Hold time.Duration
+}
+
+// DeadLetterSubscriptions returns the ids of the topology's dead-letter
+// pull subscriptions, in topology order.
+func (q *DeadLetterQueues) DeadLetterSubscriptions() []string {
+	var out []string
+	for _, s := range q.Topology {
+		out = append(out, s.DeadLetterSubscription())
+	}
+	return out
+}
+
+func (q *DeadLetterQueues) pullWait() time.Duration {
+	if q.PullWait > 0 {
+		return q.PullWait
+	}
+	return 3 * time.Second
+}
+
+func (q *DeadLetterQueues) hold() time.Duration {
+	if q.Hold > 0 {
+		return q.Hold
+	}
+	return 2 * time.Minute
+}
+
+func (q *DeadLetterQueues) syncRequestedTopic() string {
+	if q.SyncRequestedTopic != "" {
+		return q.SyncRequestedTopic
+	}
+	for _, s := range q.Topology {
+		if strings.HasSuffix(s.Topic, eventing.TopicSyncRequested) && s.Function == eventing.FunctionSyncCase {
+			return s.Topic
+		}
+	}
+	return eventing.TopicSyncRequested
+}
+
+func (q *DeadLetterQueues) subName(id string) string {
+	if strings.HasPrefix(id, "projects/") {
+		return id
+	}
+	return "projects/" + q.Project + "/subscriptions/" + id
+}
+
+// held is one pulled message whose lease the session holds.
+type held struct {
+	dl     DeadLetter
+	sub    string // full subscription name
+	ackIDs []string
+}
+
+// session holds pulled messages until each is acknowledged or handed back.
+// close hands back everything not acknowledged.
+type session struct {
+	q       *DeadLetterQueues
+	msgs    []*held
+	settled map[*held]bool
+}
+
+func (q *DeadLetterQueues) newSession() *session {
+	return &session{q: q, settled: map[*held]bool{}}
+}
+
+// pull reads sub until it is drained or, without IDs, limit messages are
+// selected. Every message read is held; the selected ones are returned.
+func (s *session) pull(ctx context.Context, subID string, sel Selection, selected *[]*held) error {
+	sub := s.q.subName(subID)
+	byID := map[string]*held{}
+	for {
+		if len(sel.IDs) == 0 && sel.Limit > 0 && len(*selected) >= sel.Limit {
+			return nil
+		}
+		if len(sel.IDs) > 0 && allFound(sel.IDs, *selected) {
+			return nil
+		}
+		pctx, cancel := context.WithTimeout(ctx, s.q.pullWait())
+		resp, err := s.q.Client.SubscriptionAdminClient.Pull(pctx, &pubsubpb.PullRequest{Subscription: sub, MaxMessages: 100})
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded) {
+				return nil // nothing more arrived in PullWait: drained
+			}
+			if status.Code(err) == codes.NotFound {
+				return fmt.Errorf("dead-letter subscription %s does not exist (check --project and --prefix): %w", subID, err)
+			}
+			return fmt.Errorf("pulling %s: %w", subID, err)
+		}
+		if len(resp.ReceivedMessages) == 0 {
+			return nil
+		}
+		ackIDs := make([]string, 0, len(resp.ReceivedMessages))
+		for _, rm := range resp.ReceivedMessages {
+			ackIDs = append(ackIDs, rm.AckId)
+		}
+		// Hold what was read for the rest of the command.
+		if err := s.q.Client.SubscriptionAdminClient.ModifyAckDeadline(ctx, &pubsubpb.ModifyAckDeadlineRequest{
+			Subscription: sub, AckIds: ackIDs, AckDeadlineSeconds: int32(s.q.hold() / time.Second),
+		}); err != nil {
+			// Not fatal: the message comes back when its deadline passes.
+			// Remember it so it is handed back now.
+			s.msgs = append(s.msgs, &held{sub: sub, ackIDs: ackIDs})
+			return fmt.Errorf("holding the messages pulled from %s: %w", subID, err)
+		}
+		fresh := 0
+		for _, rm := range resp.ReceivedMessages {
+			if h, dup := byID[rm.Message.MessageId]; dup {
+				// A duplicate delivery of a message already held.
+				h.ackIDs = append(h.ackIDs, rm.AckId)
+				continue
+			}
+			fresh++
+			h := &held{dl: s.q.describe(subID, rm.Message), sub: sub, ackIDs: []string{rm.AckId}}
+			byID[h.dl.MessageID] = h
+			s.msgs = append(s.msgs, h)
+			if sel.wants(h.dl.MessageID) && (len(sel.IDs) > 0 || sel.Limit <= 0 || len(*selected) < sel.Limit) {
+				*selected = append(*selected, h)
+			}
+		}
+		if fresh == 0 {
+			return nil
+		}
+	}
+}
+
+func allFound(ids []string, selected []*held) bool {
+	for _, id := range ids {
+		if !slices.ContainsFunc(selected, func(h *held) bool { return h.dl.MessageID == id }) {
+			return false
+		}
+	}
+	return true
+}
+
+// ack acknowledges h: it leaves the dead-letter subscription for good.
+func (s *session) ack(ctx context.Context, h *held) error {
+	if err := s.q.Client.SubscriptionAdminClient.Acknowledge(ctx, &pubsubpb.AcknowledgeRequest{Subscription: h.sub, AckIds: h.ackIDs}); err != nil {
+		return fmt.Errorf("acknowledging message %s: %w", h.dl.MessageID, err)
+	}
+	s.settled[h] = true
+	return nil
+}
+
+// close hands every message not acknowledged back to its subscription
+// (a nack), even when ctx has ended.
+func (s *session) close(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	bySub := map[string][]string{}
+	for _, h := range s.msgs {
+		if !s.settled[h] {
+			bySub[h.sub] = append(bySub[h.sub], h.ackIDs...)
+		}
+	}
+	var errs []error
+	for sub, ids := range bySub {
+		for chunk := range slices.Chunk(ids, 1000) {
+			if err := s.q.Client.SubscriptionAdminClient.ModifyAckDeadline(ctx, &pubsubpb.ModifyAckDeadlineRequest{
+				Subscription: sub, AckIds: chunk, AckDeadlineSeconds: 0,
+			}); err != nil {
+				errs = append(errs, fmt.Errorf("handing %d messages back to %s (they return by themselves when their lease ends): %w", len(chunk), sub, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// describe decodes a pulled message.
+func (q *DeadLetterQueues) describe(dlqSub string, m *pubsubpb.PubsubMessage) DeadLetter {
+	attrs := m.GetAttributes()
+	dl := DeadLetter{
+		MessageID:              m.GetMessageId(),
+		DeadLetterSubscription: dlqSub,
+		SourceSubscription:     shortName(attrs[AttrSourceSubscription]),
+		Size:                   len(m.GetData()),
+		OrderingKey:            m.GetOrderingKey(),
+		ReplayOf:               attrs[AttrReplayOf],
+		LastError:              UnknownError,
+		data:                   m.GetData(),
+		attrs:                  attrs,
+	}
+	if m.GetPublishTime() != nil {
+		dl.DeadLetteredAt = m.GetPublishTime().AsTime().UTC()
+	}
+	if n, err := strconv.Atoi(attrs[AttrDeliveryCount]); err == nil {
+		dl.DeliveryCount = n
+	}
+	if t, ok := parseTime(attrs[AttrSourcePublishTime]); ok {
+		dl.FirstPublishTime = t
+	}
+	// The topology knows where a dead-letter subscription's messages come
+	// from; the attribute says the same for a message Pub/Sub moved.
+	for _, s := range q.Topology {
+		if s.DeadLetterSubscription() == dlqSub || (dl.SourceSubscription != "" && s.Name == dl.SourceSubscription) {
+			if dl.SourceSubscription == "" {
+				dl.SourceSubscription = s.Name
+			}
+			dl.SourceTopic = s.Topic
+			dl.Function = s.Function
+			break
+		}
+	}
+	switch {
+	case isTickFunction(dl.Function):
+		dl.Kind = KindTick
+	default:
+		ref, err := eventing.DecodeCaseRef(dl.data)
+		if err != nil {
+			dl.Kind = KindMalformed
+			dl.Problem = err.Error()
+		} else {
+			dl.Kind = KindCase
+			dl.Case = &ref
+		}
+	}
+	dl.LogFilter = logFilter(dl)
+	return dl
+}
+
+func isTickFunction(fn string) bool {
+	return fn != "" && eventing.TickPeriod(fn) > 0
+}
+
+// logFilter is a Cloud Logging filter for the log entries of the failed
+// attempts: by case for a case message, by function for a tick.
+func logFilter(dl DeadLetter) string {
+	var parts []string
+	if dl.Function != "" {
+		parts = append(parts, fmt.Sprintf("jsonPayload.%s=%q", logging.KeyFunction, dl.Function))
+	}
+	switch {
+	case dl.Case != nil && dl.Case.ID != "":
+		parts = append(parts, fmt.Sprintf("jsonPayload.%s=%q", logging.KeyCaseSide, dl.Case.Side),
+			fmt.Sprintf("jsonPayload.%s=%q", logging.KeyCaseID, dl.Case.ID))
+	case dl.Case != nil && dl.Case.MappingID != "":
+		parts = append(parts, fmt.Sprintf("jsonPayload.%s=%q", logging.KeyMappingID, dl.Case.MappingID))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	parts = append(parts, "severity>=WARNING")
+	if !dl.FirstPublishTime.IsZero() {
+		parts = append(parts, fmt.Sprintf("timestamp>=%q", dl.FirstPublishTime.Format(time.RFC3339)))
+	}
+	return strings.Join(parts, " AND ")
+}
+
+func shortName(name string) string {
+	if i := strings.LastIndex(name, "/"); i >= 0 {
+		return name[i+1:]
+	}
+	return name
+}
+
+func parseTime(s string) (time.Time, bool) {
+	if s == "" {
+		return time.Time{}, false
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z07:00"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), true
+		}
+	}
+	// Some emit milliseconds since the epoch.
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.UnixMilli(ms).UTC(), true
+	}
+	return time.Time{}, false
+}
+
+// resolveSubs checks that every requested dead-letter subscription is
+// known, or returns all of the topology's when none is requested.
+func (q *DeadLetterQueues) resolveSubs(subs []string) []string {
+	if len(subs) == 0 {
+		return q.DeadLetterSubscriptions()
+	}
+	out := make([]string, 0, len(subs))
+	for _, s := range subs {
+		out = append(out, shortName(s))
+	}
+	return out
+}
+
+// collect pulls the selected messages of subs into a session.
+func (q *DeadLetterQueues) collect(ctx context.Context, subs []string, sel Selection) (*session, []*held, error) {
+	s := q.newSession()
+	var selected []*held
+	for _, sub := range q.resolveSubs(subs) {
+		if err := s.pull(ctx, sub, sel, &selected); err != nil {
+			return s, selected, err
+		}
+	}
+	if len(sel.IDs) > 0 {
+		var missing []string
+		for _, id := range sel.IDs {
+			if !slices.ContainsFunc(selected, func(h *held) bool { return h.dl.MessageID == id }) {
+				missing = append(missing, id)
+			}
+		}
+		if len(missing) > 0 {
+			return s, selected, &NotFoundError{IDs: missing}
+		}
+	}
+	return s, selected, nil
+}
+
+// NotFoundError names requested message ids no dead-letter subscription
+// holds (or holds but another reader had leased).
+type NotFoundError struct{ IDs []string }
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("no dead-letter subscription holds message %s (already replayed or purged, or leased by another reader: try again in a minute)", strings.Join(e.IDs, ", "))
+}
+
+// List returns the selected messages of the dead-letter subscriptions subs
+// (all of the topology's when empty) and hands every one back: nothing is
+// removed.
+func (q *DeadLetterQueues) List(ctx context.Context, subs []string, sel Selection) (_ []DeadLetter, err error) {
+	s, selected, err := q.collect(ctx, subs, sel)
+	defer func() { err = errors.Join(err, s.close(ctx)) }()
+	out := make([]DeadLetter, 0, len(selected))
+	for _, h := range selected {
+		out = append(out, h.dl)
+	}
+	sortLetters(out)
+	return out, err
+}
+
+// Count returns how many messages the dead-letter subscription sub holds,
+// by pulling every one and handing it back. It suits the emulator and
+// small queues; on Pub/Sub, MonitoringDepth reads the same number without
+// touching the messages.
+func (q *DeadLetterQueues) Count(ctx context.Context, sub string) (n int, err error) {
+	s := q.newSession()
+	var selected []*held
+	defer func() { err = errors.Join(err, s.close(ctx)) }()
+	err = s.pull(ctx, sub, Selection{}, &selected)
+	return len(selected), err
+}
+
+// ReplayAs says where a replay republishes.
+type ReplayAs string
+
+const (
+	// ReplayOriginal republishes the message as it was, on its source topic.
+	ReplayOriginal ReplayAs = "original"
+	// ReplaySyncRequested publishes a sync-requested command for the
+	// message's case (case messages only).
+	ReplaySyncRequested ReplayAs = "sync-requested"
+)
+
+// Replayed is the outcome of replaying one message.
+type Replayed struct {
+	DeadLetter
+	// Topic is where it was republished.
+	Topic string `json:"topic,omitempty"`
+	// NewMessageID is the republished message's id.
+	NewMessageID string `json:"newMessageId,omitempty"`
+	// Error says why it was not replayed; the message then stays in its
+	// dead-letter subscription.
+	Error string `json:"error,omitempty"`
+}
+
+// Replay republishes the selected messages and acknowledges each only
+// after its republication was accepted; a message that could not be
+// republished (or acknowledged) stays in its dead-letter subscription. The
+// error reports every message not replayed.
+func (q *DeadLetterQueues) Replay(ctx context.Context, subs []string, sel Selection, as ReplayAs) (_ []Replayed, err error) {
+	if as != ReplayOriginal && as != ReplaySyncRequested {
+		return nil, fmt.Errorf("replay as %q: want %q or %q", as, ReplayOriginal, ReplaySyncRequested)
+	}
+	s, selected, err := q.collect(ctx, subs, sel)
+	defer func() { err = errors.Join(err, s.close(ctx)) }()
+	if err != nil {
+		return nil, err
+	}
+	pubs := newPublishers(q.Client)
+	defer pubs.stop()
+
+	out := make([]Replayed, 0, len(selected))
+	var failed int
+	for _, h := range selected {
+		r := Replayed{DeadLetter: h.dl}
+		msg, topic, perr := q.replayMessage(h.dl, as)
+		r.Topic = topic
+		if perr == nil {
+			r.NewMessageID, perr = pubs.publish(ctx, topic, msg)
+		}
+		if perr == nil {
+			// Only now may the dead-lettered copy go. If the ack fails the
+			// message stays and a second replay republishes it, which the
+			// functions handle idempotently.
+			perr = s.ack(ctx, h)
+			if perr != nil {
+				perr = fmt.Errorf("republished as %s but not removed from the dead-letter subscription: %w", r.NewMessageID, perr)
+			}
+		}
+		if perr != nil {
+			r.Error = perr.Error()
+			failed++
+		}
+		out = append(out, r)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return lessLetter(out[i].DeadLetter, out[j].DeadLetter) })
+	if failed > 0 {
+		return out, fmt.Errorf("%d of %d messages not replayed; they stay in their dead-letter subscriptions", failed, len(out))
+	}
+	return out, nil
+}
+
+// replayMessage builds the message a replay publishes and its topic id.
+func (q *DeadLetterQueues) replayMessage(dl DeadLetter, as ReplayAs) (*pubsub.Message, string, error) {
+	attrs := map[string]string{AttrReplayOf: dl.MessageID}
+	if dl.ReplayOf != "" {
+		// Keep pointing at the first dead-lettered copy.
+		attrs[AttrReplayOf] = dl.ReplayOf
+	}
+	for k, v := range dl.attrs {
+		if !strings.HasPrefix(k, deadLetterAttrPrefix) && k != AttrReplayOf {
+			attrs[k] = v
+		}
+	}
+	switch as {
+	case ReplaySyncRequested:
+		topic := q.syncRequestedTopic()
+		if dl.Case == nil {
+			return nil, topic, fmt.Errorf("a %s message names no case: replay it as %s", dl.Kind, ReplayOriginal)
+		}
+		// A command to reconcile now: without the update time, which
+		// would let the reconciliation skip a case it thinks it has seen.
+		body, err := eventing.EncodeCaseRef(casesync.CaseRef{Side: dl.Case.Side, ID: dl.Case.ID, MappingID: dl.Case.MappingID})
+		if err != nil {
+			return nil, topic, err
+		}
+		return &pubsub.Message{Data: body, Attributes: attrs}, topic, nil
+	default:
+		if dl.SourceTopic == "" {
+			return nil, "", fmt.Errorf("the source topic of subscription %q is unknown (not in the topology of this --prefix)", dl.SourceSubscription)
+		}
+		key := dl.OrderingKey
+		if key == "" && dl.Case != nil && dl.Case.ID != "" && strings.HasSuffix(dl.SourceTopic, eventing.TopicCaseUpdated) {
+			key = eventing.OrderingKey(*dl.Case)
+		}
+		return &pubsub.Message{Data: dl.data, Attributes: attrs, OrderingKey: key}, dl.SourceTopic, nil
+	}
+}
+
+// Purge acknowledges the selected messages: they are gone for good.
+func (q *DeadLetterQueues) Purge(ctx context.Context, subs []string, sel Selection) (_ []DeadLetter, err error) {
+	s, selected, err := q.collect(ctx, subs, sel)
+	defer func() { err = errors.Join(err, s.close(ctx)) }()
+	if err != nil {
+		return nil, err
+	}
+	var out []DeadLetter
+	var errs []error
+	for _, h := range selected {
+		if err := s.ack(ctx, h); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, h.dl)
+	}
+	sortLetters(out)
+	return out, errors.Join(errs...)
+}
+
+func sortLetters(dls []DeadLetter) {
+	sort.SliceStable(dls, func(i, j int) bool { return lessLetter(dls[i], dls[j]) })
+}
+
+func lessLetter(a, b DeadLetter) bool {
+	if a.DeadLetterSubscription != b.DeadLetterSubscription {
+		return a.DeadLetterSubscription < b.DeadLetterSubscription
+	}
+	if !a.FirstPublishTime.Equal(b.FirstPublishTime) {
+		return a.FirstPublishTime.Before(b.FirstPublishTime)
+	}
+	return a.MessageID < b.MessageID
+}
+
+// publishers keeps one publisher per topic and ordering mode.
+type publishers struct {
+	c  *pubsub.Client
+	mu sync.Mutex
+	m  map[string]*pubsub.Publisher
+}
+
+func newPublishers(c *pubsub.Client) *publishers {
+	return &publishers{c: c, m: map[string]*pubsub.Publisher{}}
+}
+
+func (p *publishers) publish(ctx context.Context, topic string, msg *pubsub.Message) (string, error) {
+	p.mu.Lock()
+	key := topic
+	if msg.OrderingKey != "" {
+		key += "\x00ordered"
+	}
+	pub, ok := p.m[key]
+	if !ok {
+		pub = p.c.Publisher(topic)
+		pub.EnableMessageOrdering = msg.OrderingKey != ""
+		p.m[key] = pub
+	}
+	p.mu.Unlock()
+	id, err := pub.Publish(ctx, msg).Get(ctx)
+	if err != nil {
+		if msg.OrderingKey != "" {
+			pub.ResumePublish(msg.OrderingKey)
+		}
+		return "", fmt.Errorf("republishing on %s: %w", topic, err)
+	}
+	return id, nil
+}
+
+func (p *publishers) stop() {
+	for _, pub := range p.m {
+		pub.Stop()
+	}
+}

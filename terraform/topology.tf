@@ -1,0 +1,76 @@
+# The topology casebridge runs on, read from topology.json (which
+# topology_test.go keeps equal to shared/eventing/topology.go), with every
+# name prefixed by "<prefix>-".
+locals {
+  topology = jsondecode(file("${path.module}/topology.json"))
+
+  # The operator tools and eventing.Topology take this as their prefix.
+  name_prefix = "${var.prefix}-"
+
+  # Function directory → its deployed name and entry point.
+  functions = {
+    for dir, f in local.topology.functions : dir => {
+      name        = "${local.name_prefix}${f.name}"
+      entry_point = f.entry_point
+    }
+  }
+  entry_point_dirs = { for dir, f in local.topology.functions : f.entry_point => dir }
+
+  topic_case_updated   = "${local.name_prefix}${local.topology.topics.case_updated}"
+  topic_sync_requested = "${local.name_prefix}${local.topology.topics.sync_requested}"
+
+  # Every topic a subscription reads, except the dead-letter topics (the
+  # function module creates those with their subscriptions).
+  source_topics = toset([for s in local.topology.subscriptions : "${local.name_prefix}${s.topic}"])
+
+  # Scheduler ticks, keyed by the unprefixed name of the function they
+  # trigger (e.g. "poll-google").
+  ticks = {
+    for k in local.topology.ticks : local.topology.functions[local.entry_point_dirs[k.function]].name => {
+      topic    = "${local.name_prefix}${k.topic}"
+      schedule = k.schedule
+    }
+  }
+
+  # Push subscriptions of each function directory, keyed by the topic they
+  # read without the prefix (e.g. "case-updated", "tick-poll-google").
+  subscriptions = {
+    for dir, f in local.topology.functions : dir => {
+      for s in local.topology.subscriptions : s.topic => {
+        name                  = "${local.name_prefix}${s.name}"
+        topic                 = "${local.name_prefix}${s.topic}"
+        dead_letter_topic     = "${local.name_prefix}${s.dead_letter_topic}"
+        minimum_backoff       = "${s.min_backoff_seconds}s"
+        maximum_backoff       = "${s.max_backoff_seconds}s"
+        max_delivery_attempts = s.max_delivery_attempts
+        ack_deadline_seconds  = s.ack_deadline_seconds
+        ordered               = s.ordered
+      } if s.function == f.entry_point
+    }
+  }
+
+  # What each function touches, so each service account gets only what its
+  # function uses (see the engine in shared/casesync):
+  #   csapi:     calls the Cloud Support API
+  #   publishes: the topics it publishes to
+  # Every function reads and writes Firestore. Every function also needs the
+  # CRM credentials to start: shared/appconfig builds the CRM adapter in every
+  # function and refuses to start without them.
+  uses = {
+    pollgoogle    = { csapi = true, publishes = [local.topic_case_updated] }
+    pollcrm       = { csapi = false, publishes = [local.topic_case_updated] }
+    synccase      = { csapi = true, publishes = [] }
+    detectoutages = { csapi = true, publishes = [local.topic_sync_requested] }
+    cleanup       = { csapi = false, publishes = [] }
+  }
+  csapi_functions = toset([for dir, u in local.uses : dir if u.csapi])
+
+  # casebridge writes Google comments and attachments as sync-case's service
+  # account; CSAPI_CONNECTOR_EMAIL names it so they are never mirrored back.
+  # (detect-outages' notices are recognised by their text.)
+  connector_email = "${local.functions["synccase"].name}@${var.project_id}.iam.gserviceaccount.com"
+
+  csapi_parent = length(var.project_allowlist) > 0 ? join(",", [for p in var.project_allowlist : "projects/${p}"]) : "organizations/${var.organization_id}"
+
+  labels = merge(var.labels, { app = "casebridge", deployment = var.prefix })
+}
