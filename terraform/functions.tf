@@ -48,11 +48,11 @@ module "function" {
   max_instances         = var.function_max_instances
   ingress_settings      = var.function_ingress
 
-  environment = local.function_environment
-
-  # Every function needs the CRM credentials to start (see local.uses).
-  secret_environment = { for v, id in local.crm_secret_ids : v => google_secret_manager_secret.crm[v].secret_id }
-  secret_ids         = { for v, id in local.crm_secret_ids : v => google_secret_manager_secret.crm[v].id }
+  # Only the functions that call the CRM get its settings and may read its
+  # credential secrets (see local.uses).
+  environment        = local.uses[each.key].crm ? merge(local.function_environment, local.crm_environment) : local.function_environment
+  secret_environment = local.uses[each.key].crm ? { for v, id in local.crm_secret_ids : v => google_secret_manager_secret.crm[v].secret_id } : {}
+  secret_ids         = local.uses[each.key].crm ? { for v, id in local.crm_secret_ids : v => google_secret_manager_secret.crm[v].id } : {}
 
   publishes_to  = { for t in local.uses[each.key].publishes : t => google_pubsub_topic.source[t].id }
   subscriptions = local.subscriptions[each.key]
@@ -81,8 +81,6 @@ locals {
       CSAPI_TEST_CASE         = tostring(var.csapi_test_case)
       CSAPI_CONNECTOR_EMAIL   = local.connector_email
       CSAPI_TIME_ZONE         = var.csapi_time_zone
-      CRM_KIND                = var.crm_kind
-      CRM_URL                 = var.crm_url
       GOOGLE_POLLING_WINDOW   = var.google_polling_window
       COMPANY_POLLING_WINDOW  = var.company_polling_window
       MAX_ATTACHMENT_BYTES    = tostring(var.max_attachment_bytes)
@@ -95,6 +93,10 @@ locals {
       LOG_LEVEL               = var.log_level
     },
     var.csapi_create_parent == "" ? {} : { CSAPI_CREATE_PARENT = var.csapi_create_parent },
+  )
+  # The CRM's settings, for the functions that call it.
+  crm_environment = merge(
+    { CRM_KIND = var.crm_kind, CRM_URL = var.crm_url },
     var.crm_priority_map == "" ? {} : { CRM_PRIORITY_MAP = var.crm_priority_map },
     var.crm_settings,
   )

@@ -52,16 +52,17 @@ locals {
   # What each function touches, so each service account gets only what its
   # function uses (see the engine in shared/casesync):
   #   csapi:     calls the Cloud Support API
+  #   crm:       calls the CRM, so gets its settings and reads its credential
+  #              secrets (shared/appconfig NeedsCRM: poll-google and cleanup
+  #              never call it and start without them)
   #   publishes: the topics it publishes to
-  # Every function reads and writes Firestore. Every function also needs the
-  # CRM credentials to start: shared/appconfig builds the CRM adapter in every
-  # function and refuses to start without them.
+  # Every function reads and writes Firestore.
   uses = {
-    pollgoogle    = { csapi = true, publishes = [local.topic_case_updated] }
-    pollcrm       = { csapi = false, publishes = [local.topic_case_updated] }
-    synccase      = { csapi = true, publishes = [] }
-    detectoutages = { csapi = true, publishes = [local.topic_sync_requested] }
-    cleanup       = { csapi = false, publishes = [] }
+    pollgoogle    = { csapi = true, crm = false, publishes = [local.topic_case_updated] }
+    pollcrm       = { csapi = false, crm = true, publishes = [local.topic_case_updated] }
+    synccase      = { csapi = true, crm = true, publishes = [] }
+    detectoutages = { csapi = true, crm = true, publishes = [local.topic_sync_requested] }
+    cleanup       = { csapi = false, crm = false, publishes = [] }
   }
   csapi_functions = toset([for dir, u in local.uses : dir if u.csapi])
 

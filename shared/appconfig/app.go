@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 
 	"cloud.google.com/go/pubsub/v2"
@@ -39,9 +40,11 @@ var (
 // Load reads the environment and builds the App once per process; every
 // later call returns the same App, or the same error: a failed build is
 // never retried into a half-made App.
-func Load() (*App, error) {
+func Load() (*App, error) { return load(true) }
+
+func load(requireCRM bool) (*App, error) {
 	loadOnce.Do(func() {
-		cfg, err := FromEnv()
+		cfg, err := ParseFor(os.Getenv, requireCRM)
 		if err != nil {
 			loadErr = err
 			return
@@ -56,7 +59,10 @@ func Load() (*App, error) {
 // as one CRITICAL JSON line and exits with status 1, so a misconfigured
 // deployment fails to start instead of failing every event.
 func MustLoad(function string) *App {
-	app, err := Load()
+	app, err := load(NeedsCRM(function))
+	if err == nil && NeedsCRM(function) && app.Config.CRMKind == "" {
+		err = &Error{Problems: []Problem{{Var: EnvCRMKind, Message: "is not set: " + function + " calls the CRM; set it to one of: " + strings.Join(KnownCRMKinds, ", ")}}}
+	}
 	if err != nil {
 		log := logging.WithFunction(logging.New(os.Stdout, slog.LevelInfo), function)
 		log.Log(context.Background(), logging.LevelCritical, "casebridge cannot start", logging.Err(err))

@@ -127,7 +127,12 @@ var (
 
 // Parse reads the configuration through getenv (os.Getenv in production)
 // and validates it.
-func Parse(getenv func(string) string) (Config, error) {
+func Parse(getenv func(string) string) (Config, error) { return ParseFor(getenv, true) }
+
+// ParseFor is Parse for a function that may not need the CRM: with
+// requireCRM false, an unset CRM_KIND is no problem and the configuration
+// has no CRM (see NeedsCRM); a set one is read and checked as usual.
+func ParseFor(getenv func(string) string, requireCRM bool) (Config, error) {
 	p := envconf.NewReader(getenv)
 	var c Config
 
@@ -165,7 +170,11 @@ func Parse(getenv func(string) string) (Config, error) {
 		problem(p, EnvCSAPITimeZone, fmt.Sprintf("is %q: set it to an IANA time zone such as Europe/Paris", c.CSAPITimeZone))
 	}
 
-	c.CRMKind = p.Required(EnvCRMKind, "set it to one of: "+strings.Join(KnownCRMKinds, ", "))
+	if requireCRM {
+		c.CRMKind = p.Required(EnvCRMKind, "set it to one of: "+strings.Join(KnownCRMKinds, ", "))
+	} else {
+		c.CRMKind = p.Get(EnvCRMKind)
+	}
 	if c.CRMKind != "" && !slices.Contains(KnownCRMKinds, c.CRMKind) {
 		problem(p, EnvCRMKind, fmt.Sprintf("is %q, which casebridge does not know: set it to one of: %s", c.CRMKind, strings.Join(KnownCRMKinds, ", ")))
 	}
@@ -230,6 +239,17 @@ func Parse(getenv func(string) string) (Config, error) {
 
 // FromEnv parses the process environment.
 func FromEnv() (Config, error) { return Parse(os.Getenv) }
+
+// NeedsCRM reports whether a function calls the CRM. PollGoogle and Cleanup
+// do not: they are deployed without the CRM's settings and credentials, so
+// their service accounts need no access to the CRM secrets.
+func NeedsCRM(function string) bool {
+	switch function {
+	case eventing.FunctionPollGoogle, eventing.FunctionCleanup:
+		return false
+	}
+	return true
+}
 
 // Warnings lists settings that are valid but probably not intended.
 func (c Config) Warnings() []string {

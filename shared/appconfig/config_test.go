@@ -1,6 +1,7 @@
 package appconfig
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/casebridge/casebridge/shared/casesync"
+	"github.com/casebridge/casebridge/shared/eventing"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -285,6 +287,48 @@ func TestEveryCRMKindReadsItsOwnSettings(t *testing.T) {
 		var cerr *Error
 		if !errors.As(err, &cerr) || !slices.Contains(cerr.Vars(), EnvCompanyPollingWindow) {
 			t.Errorf("Parse error = %v, want a problem with %s", err, EnvCompanyPollingWindow)
+		}
+	})
+}
+
+func TestFunctionsThatNeverCallTheCRMStartWithoutItsSettings(t *testing.T) {
+	noCRMEnv := with(minimal(), EnvCRMKind, "", EnvCRMURL, "")
+	t.Run("which functions call the CRM", func(t *testing.T) {
+		got := map[string]bool{}
+		for _, f := range []string{eventing.FunctionPollGoogle, eventing.FunctionPollCRM, eventing.FunctionSyncCase, eventing.FunctionDetectOutages, eventing.FunctionCleanup} {
+			got[f] = NeedsCRM(f)
+		}
+		want := map[string]bool{eventing.FunctionPollGoogle: false, eventing.FunctionPollCRM: true, eventing.FunctionSyncCase: true, eventing.FunctionDetectOutages: true, eventing.FunctionCleanup: false}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("NeedsCRM (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("without CRM_KIND a function that needs no CRM parses, and its CRM refuses every call for good", func(t *testing.T) {
+		c, err := ParseFor(getenv(noCRMEnv), false)
+		if err != nil {
+			t.Fatalf("ParseFor: %v", err)
+		}
+		crm, err := buildCRM(c)
+		if err != nil {
+			t.Fatalf("buildCRM: %v", err)
+		}
+		_, err = crm.SearchUpdated(context.Background(), time.Now())
+		if !casesync.IsPermanent(err) || !strings.Contains(err.Error(), EnvCRMKind) {
+			t.Errorf("SearchUpdated without a CRM = %v, want a permanent error naming %s", err, EnvCRMKind)
+		}
+	})
+	t.Run("without CRM_KIND a function that needs the CRM is refused", func(t *testing.T) {
+		_, err := ParseFor(getenv(noCRMEnv), true)
+		var cerr *Error
+		if !errors.As(err, &cerr) || !slices.Contains(cerr.Vars(), EnvCRMKind) {
+			t.Errorf("ParseFor = %v, want a problem with %s", err, EnvCRMKind)
+		}
+	})
+	t.Run("a CRM that is set is still checked for a function that needs none", func(t *testing.T) {
+		_, err := ParseFor(getenv(with(minimal(), EnvCRMKind, "zendesk", EnvCRMURL, "https://acme.zendesk.com")), false)
+		var cerr *Error
+		if !errors.As(err, &cerr) || !slices.Contains(cerr.Vars(), "ZENDESK_SYNC_FLAG_FIELD_ID") {
+			t.Errorf("ParseFor = %v, want the Zendesk settings checked", err)
 		}
 	})
 }

@@ -1,7 +1,9 @@
 package appconfig
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -66,6 +68,10 @@ func buildCRM(cfg Config) (casesync.CRM, error) {
 		err error
 	)
 	switch cfg.CRMKind {
+	case "":
+		// A function that never calls the CRM (NeedsCRM) is deployed
+		// without its settings.
+		return noCRM{}, nil
 	case CRMSimulator:
 		crm = crmsim.NewClient(cfg.CRMURL, &http.Client{Timeout: 30 * time.Second})
 	case CRMRequestTracker:
@@ -83,4 +89,43 @@ func buildCRM(cfg Config) (casesync.CRM, error) {
 		return nil, fmt.Errorf("configuring the %s adapter: %w", cfg.CRMKind, err)
 	}
 	return crm, nil
+}
+
+// errNoCRM is what every call to the CRM answers in a function deployed
+// without the CRM's settings: a call there is a bug, reported for good.
+var errNoCRM = &casesync.APIError{Side: casesync.SideCompany, Op: "none",
+	Err: fmt.Errorf("this function is deployed without the CRM's settings (%s is unset) and cannot call it", EnvCRMKind)}
+
+// noCRM is the CRM of a function that never calls it.
+type noCRM struct{}
+
+func (noCRM) SearchUpdated(context.Context, time.Time) ([]casesync.CompanyCase, error) {
+	return nil, errNoCRM
+}
+func (noCRM) GetCase(context.Context, string) (casesync.CompanyCase, error) {
+	return casesync.CompanyCase{}, errNoCRM
+}
+func (noCRM) FindByGoogleCase(context.Context, string) (casesync.CompanyCase, bool, error) {
+	return casesync.CompanyCase{}, false, errNoCRM
+}
+func (noCRM) CreateCase(context.Context, casesync.NewCompanyCase) (casesync.CompanyCase, error) {
+	return casesync.CompanyCase{}, errNoCRM
+}
+func (noCRM) SetGoogleCase(context.Context, string, string) error { return errNoCRM }
+func (noCRM) SetPriority(context.Context, string, string) error   { return errNoCRM }
+func (noCRM) CloseCase(context.Context, string) error             { return errNoCRM }
+func (noCRM) ListComments(context.Context, string) ([]casesync.Comment, error) {
+	return nil, errNoCRM
+}
+func (noCRM) AddComment(context.Context, string, string, bool) (casesync.Comment, error) {
+	return casesync.Comment{}, errNoCRM
+}
+func (noCRM) ListAttachments(context.Context, string) ([]casesync.Attachment, error) {
+	return nil, errNoCRM
+}
+func (noCRM) DownloadAttachment(context.Context, string, string) (io.ReadCloser, error) {
+	return nil, errNoCRM
+}
+func (noCRM) UploadAttachment(context.Context, string, string, string, io.Reader) (casesync.Attachment, error) {
+	return casesync.Attachment{}, errNoCRM
 }

@@ -183,7 +183,6 @@ run "one_service_account_per_function_with_only_its_roles" {
       } == {
       cleanup = sort([
         "roles/datastore.user project casebridge-test",
-        "roles/secretmanager.secretAccessor secret ${google_secret_manager_secret.crm["RT_TOKEN"].id}",
       ])
       detectoutages = sort([
         "roles/datastore.user project casebridge-test",
@@ -200,7 +199,6 @@ run "one_service_account_per_function_with_only_its_roles" {
       pollgoogle = sort([
         "roles/datastore.user project casebridge-test",
         "roles/pubsub.publisher topic ${google_pubsub_topic.source["cb-case-updated"].id}",
-        "roles/secretmanager.secretAccessor secret ${google_secret_manager_secret.crm["RT_TOKEN"].id}",
         "roles/cloudsupport.techSupportEditor organization 123456789",
         "roles/resourcemanager.organizationViewer organization 123456789",
       ])
@@ -351,12 +349,27 @@ run "the_functions_get_their_configuration_and_no_credential_in_plain_text" {
   }
 
   assert {
-    condition = alltrue([
-      for dir, m in module.function : [
+    condition = {
+      for dir, m in module.function : dir => [
         for s in m.function.service_config[0].secret_environment_variables : "${s.key}=${s.secret}@${s.version}"
-      ] == ["RT_TOKEN=cb-rt-token@latest"]
+      ]
+      } == {
+      cleanup       = []
+      detectoutages = ["RT_TOKEN=cb-rt-token@latest"]
+      pollcrm       = ["RT_TOKEN=cb-rt-token@latest"]
+      pollgoogle    = []
+      synccase      = ["RT_TOKEN=cb-rt-token@latest"]
+    }
+    error_message = "The functions that call the CRM (poll-crm, sync-case, detect-outages) must read RT_TOKEN from Secret Manager, and only they."
+  }
+
+  assert {
+    condition = alltrue([
+      for dir in ["pollgoogle", "cleanup"] : length([
+        for k in keys(module.function[dir].function.service_config[0].environment_variables) : k if startswith(k, "CRM_") || startswith(k, "RT_")
+      ]) == 0
     ])
-    error_message = "Every function must read RT_TOKEN from Secret Manager (appconfig needs it to start)."
+    error_message = "poll-google and cleanup never call the CRM and must get none of its settings."
   }
 
   assert {
