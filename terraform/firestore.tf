@@ -1,6 +1,6 @@
-# The (default) Firestore database in native mode: the mappings, case keys
-# and poll watermarks. It is protected from deletion and abandoned, not
-# deleted, by terraform destroy.
+# The (default) Firestore database in native mode: the mappings, case keys,
+# poll watermarks and delivery failures. It is protected from deletion and
+# abandoned, not deleted, by terraform destroy.
 resource "google_firestore_database" "default" {
   count = var.create_firestore_database ? 1 : 0
 
@@ -12,4 +12,23 @@ resource "google_firestore_database" "default" {
   deletion_policy         = "ABANDON"
 
   depends_on = [google_project_service.apis]
+}
+
+# The functions record the last failed attempt of every message Pub/Sub will
+# redeliver in deliveryFailures/{function and case}, for the dead-letter tool
+# (shared/store/failures.go). Each record carries expireAt, 32 days after the
+# failure (longer than the longest dead-letter retention, 31 days), and
+# Firestore's TTL policy deletes it after that. The field is never queried,
+# so its single-field indexes are turned off, as Firestore advises for TTL
+# timestamps.
+resource "google_firestore_field" "delivery_failures_ttl" {
+  project    = var.project_id
+  database   = "(default)"
+  collection = "deliveryFailures"
+  field      = "expireAt"
+
+  ttl_config {}
+  index_config {}
+
+  depends_on = [google_project_service.apis, google_firestore_database.default]
 }

@@ -28,7 +28,7 @@ var handler func(context.Context, event.Event) error
 
 func init() {
 	app := appconfig.MustLoad(Name)
-	h := eventing.Handler{Function: Name, Log: app.Log, MaxAge: eventing.TickPeriod(Name)}
+	h := eventing.Handler{Function: Name, Log: app.Log, MaxAge: eventing.TickPeriod(Name), Failures: app.Store}
 	handler = h.Tick(func(ctx context.Context, log *slog.Logger) error {
 		rep, err := app.EngineFor(log).DetectOutages(ctx)
 		attrs := []any{"checked", rep.Checked, "outOfSync", len(rep.OutOfSync), "notified", rep.Notified, "resumed", rep.Resumed}

@@ -25,7 +25,7 @@ var handler func(context.Context, event.Event) error
 
 func init() {
 	app := appconfig.MustLoad(Name)
-	h := eventing.Handler{Function: Name, Log: app.Log, MaxAge: eventing.TickPeriod(Name)}
+	h := eventing.Handler{Function: Name, Log: app.Log, MaxAge: eventing.TickPeriod(Name), Failures: app.Store}
 	handler = h.Tick(func(ctx context.Context, log *slog.Logger) error {
 		res, err := app.EngineFor(log).PollCRM(ctx)
 		if err != nil {

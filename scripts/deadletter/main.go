@@ -13,11 +13,17 @@
 // acknowledges the dead-lettered copy only after the republication was
 // accepted. purge acknowledges, which deletes, and needs --yes.
 //
-// It talks to the Pub/Sub emulator when PUBSUB_EMULATOR_HOST is set, else
-// to Pub/Sub with application default credentials
-// (gcloud auth application-default login); the caller needs
-// roles/pubsub.subscriber on the dead-letter subscriptions and, for
-// replay, roles/pubsub.publisher on the topics.
+// list and inspect show each message's last error, which the functions
+// record in Firestore (deliveryFailures) when an attempt fails, when that
+// record belongs to the message; otherwise "unknown", with the Cloud Logging
+// filter that finds the failed attempts.
+//
+// It talks to the Pub/Sub and Firestore emulators when PUBSUB_EMULATOR_HOST
+// and FIRESTORE_EMULATOR_HOST are set, else to Google Cloud with
+// application default credentials (gcloud auth application-default login);
+// the caller needs roles/pubsub.subscriber on the dead-letter subscriptions,
+// roles/datastore.viewer to read the last errors (without it they show as
+// unknown) and, for replay, roles/pubsub.publisher on the topics.
 //
 // Exit status: 0 on success, 1 on failure (e.g. a message not replayed),
 // 2 on a usage error.
@@ -40,6 +46,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/casebridge/casebridge/shared/eventing"
 	"github.com/casebridge/casebridge/shared/ops"
+	"github.com/casebridge/casebridge/shared/store"
 )
 
 func main() {
@@ -159,6 +166,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	switch cmd {
 	case "list", "inspect":
+		if st := openFailures(ctx, o.project, emulator, stderr); st != nil {
+			defer st.Close()
+			q.Failures = st
+		}
 		dls, err := q.List(ctx, o.subs, sel)
 		if len(dls) > 0 || err == nil {
 			if o.json {
@@ -190,6 +201,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return fail(stderr, cmd, err)
 	}
+}
+
+// openFailures opens the Firestore database where the functions record
+// their failures, or says on stderr why the last errors will show as
+// unknown and returns nil.
+func openFailures(ctx context.Context, project string, emulator bool, stderr io.Writer) *store.Store {
+	if emulator && os.Getenv("FIRESTORE_EMULATOR_HOST") == "" {
+		fmt.Fprintln(stderr, "deadletter: PUBSUB_EMULATOR_HOST is set but FIRESTORE_EMULATOR_HOST is not: the last errors show as unknown (set it as the sandbox prints it)")
+		return nil
+	}
+	st, err := store.New(ctx, project)
+	if err != nil {
+		fmt.Fprintf(stderr, "deadletter: the last errors cannot be read from Firestore, they show as unknown: %v\n", err)
+		return nil
+	}
+	return st
 }
 
 func fail(stderr io.Writer, cmd string, err error) int {
@@ -242,11 +269,33 @@ func printList(w io.Writer, dls []ops.DeadLetter, sel ops.Selection) {
 	}
 	fmt.Fprintf(w, "%d dead-lettered message(s)%s\n", len(dls), more)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "MESSAGE ID\tFROM SUBSCRIPTION\tDELIVERIES\tFIRST PUBLISHED\tCONTENT")
+	fmt.Fprintln(tw, "MESSAGE ID\tFROM SUBSCRIPTION\tDELIVERIES\tFIRST PUBLISHED\tCONTENT\tLAST ERROR")
 	for _, d := range dls {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", d.MessageID, d.SourceSubscription, d.DeliveryCount, formatTime(d.FirstPublishTime), describeBody(d))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", d.MessageID, d.SourceSubscription, d.DeliveryCount, formatTime(d.FirstPublishTime), describeBody(d), shortError(d))
 	}
 	tw.Flush()
+	for _, d := range dls {
+		if d.LastErrorProblem != "" {
+			fmt.Fprintf(w, "last errors unknown: %s\n", d.LastErrorProblem)
+			break
+		}
+	}
+}
+
+// listErrorLen is how much of an error the list shows (inspect and --json
+// show all of it).
+const listErrorLen = 100
+
+// shortError is a message's last error in one short line, with its time.
+func shortError(d ops.DeadLetter) string {
+	if d.LastError == ops.UnknownError {
+		return d.LastError
+	}
+	e := strings.Join(strings.Fields(d.LastError), " ")
+	if r := []rune(e); len(r) > listErrorLen {
+		e = string(r[:listErrorLen-1]) + "…"
+	}
+	return formatTime(d.LastErrorAt) + " " + e
 }
 
 func printInspect(w io.Writer, dls []ops.DeadLetter, project string, emulator bool) {
@@ -270,11 +319,16 @@ func printInspect(w io.Writer, dls []ops.DeadLetter, project string, emulator bo
 		if d.ReplayOf != "" {
 			fmt.Fprintf(tw, "replay of\t%s (it failed again after a replay)\n", d.ReplayOf)
 		}
-		lastErr := d.LastError
-		if lastErr == ops.UnknownError {
-			lastErr = "unknown: the error does not travel with the message; the function logged it with every failed attempt"
+		if d.LastError == ops.UnknownError {
+			why := "no failure record of this function and case was written during the message's life (none kept, expired, or overwritten by a newer message)"
+			if d.LastErrorProblem != "" {
+				why = d.LastErrorProblem
+			}
+			fmt.Fprintf(tw, "last error\tunknown: %s; the function logged the error of every failed attempt\n", why)
+		} else {
+			fmt.Fprintf(tw, "last error\t%s\n", d.LastError)
+			fmt.Fprintf(tw, "last error at\t%s\n", formatTime(d.LastErrorAt))
 		}
-		fmt.Fprintf(tw, "last error\t%s\n", lastErr)
 		tw.Flush()
 		if d.LogFilter != "" {
 			if emulator {

@@ -37,9 +37,9 @@ func listJSON(t *testing.T) []ops.DeadLetter {
 
 // TestPoisonMessageRoundTrip is the issue's round trip on the local stack:
 // a sync request that cannot succeed while the CRM is down is retried, then
-// dead-lettered; the tool shows it; once the CRM is back, replaying it
-// syncs the case exactly once and leaves the dead-letter subscription
-// empty.
+// dead-lettered; the tool shows it with the error of its last attempt; once
+// the CRM is back, replaying it syncs the case exactly once and leaves the
+// dead-letter subscription empty.
 func TestPoisonMessageRoundTrip(t *testing.T) {
 	ctx := t.Context()
 	st, err := localstack.Start(ctx, localstack.Options{
@@ -55,6 +55,7 @@ func TestPoisonMessageRoundTrip(t *testing.T) {
 		}
 	})
 	t.Setenv("PUBSUB_EMULATOR_HOST", st.PubSub.Host)
+	t.Setenv("FIRESTORE_EMULATOR_HOST", st.Firestore.Host)
 	t.Setenv("GOOGLE_CLOUD_PROJECT", st.Project())
 
 	caseName, err := st.CSAPI.CreateCase("projects/sandbox-project", "VM will not boot", "since the upgrade", "P2", "alice@example.com")
@@ -96,6 +97,25 @@ func TestPoisonMessageRoundTrip(t *testing.T) {
 			t.Errorf("dead letter from %q after %d attempts, want sync-case-sync-requested after 5", poison.SourceSubscription, poison.DeliveryCount)
 		}
 	})
+
+	t.Run("list shows the error of the last attempt: the CRM's 503, when it happened", func(t *testing.T) {
+		t.Logf("last error at %v: %s", poison.LastErrorAt, poison.LastError)
+		if !regexp.MustCompile(`503|(?i)unavailable`).MatchString(poison.LastError) {
+			t.Errorf("last error %q, want the CRM's 503 (service unavailable)", poison.LastError)
+		}
+		if poison.LastErrorAt.Before(poison.FirstPublishTime) || poison.LastErrorAt.After(poison.DeadLetteredAt) {
+			t.Errorf("last error at %v, want between the first publication %v and the dead-lettering %v", poison.LastErrorAt, poison.FirstPublishTime, poison.DeadLetteredAt)
+		}
+		if poison.LogFilter == "" {
+			t.Error("the log filter is gone, want it kept beside the last error")
+		}
+		failed := st.Logs(func(l localstack.LogLine) bool {
+			return l.Str("function") == eventing.FunctionSyncCase && l.Str("caseId") == caseName && strings.Contains(l.Message(), "Pub/Sub will redeliver")
+		})
+		if len(failed) == 0 || failed[len(failed)-1].Str("error") != poison.LastError {
+			t.Errorf("last error %q, want the error SyncCase logged for its last attempt (%d attempts logged)", poison.LastError, len(failed))
+		}
+	})
 	if poison.MessageID == "" {
 		t.FailNow()
 	}
@@ -112,7 +132,8 @@ func TestPoisonMessageRoundTrip(t *testing.T) {
 			`content\s+google case ` + regexp.QuoteMeta(caseName),
 			`delivery attempts\s+5`,
 			`first published\s+\d{4}-`,
-			`last error\s+unknown`,
+			`last error\s+.*(503|(?i)unavailable)`,
+			`last error at\s+\d{4}-`,
 		} {
 			if !regexp.MustCompile(want).MatchString(out) {
 				t.Errorf("inspect output lacks %q:\n%s", want, out)

@@ -22,8 +22,9 @@ const (
 
 // Handler turns a function's work into a CloudEvent handler that applies
 // the retry contract: a transient failure returns an error, so Pub/Sub
-// redelivers with backoff; anything else is logged with its reason and
-// acknowledged; an event older than MaxAge is dropped with a log line.
+// redelivers with backoff (and the error is recorded in Failures, if set);
+// anything else is logged with its reason and acknowledged; an event older
+// than MaxAge is dropped with a log line.
 type Handler struct {
 	// Function is the entry-point name, attached to every log line.
 	Function string
@@ -33,6 +34,17 @@ type Handler struct {
 	// Now tells the real time, which is what Pub/Sub stamps messages with
 	// (never the sandbox's shifted clock). Nil means time.Now.
 	Now func() time.Time
+	// Failures, when set, keeps the error of every attempt that Pub/Sub
+	// will redeliver, for the dead-letter tool (best effort; nothing is
+	// written when a message is handled or acknowledged).
+	Failures FailureRecorder
+}
+
+func (h Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
 }
 
 // Tick returns the handler of a scheduled function: the message body is
@@ -48,7 +60,9 @@ func (h Handler) Tick(run func(ctx context.Context, log *slog.Logger) error) fun
 		if h.tooOld(log, msg) {
 			return nil
 		}
-		return Settle(log, run(ctx, log))
+		err = Settle(log, run(ctx, log))
+		h.recordFailure(ctx, log, msg, nil, err)
+		return err
 	}
 }
 
@@ -71,7 +85,9 @@ func (h Handler) Case(run func(ctx context.Context, log *slog.Logger, ref casesy
 		if h.tooOld(log, msg) {
 			return nil
 		}
-		return Settle(log, run(ctx, log, ref))
+		err = Settle(log, run(ctx, log, ref))
+		h.recordFailure(ctx, log, msg, &ref, err)
+		return err
 	}
 }
 
@@ -79,11 +95,7 @@ func (h Handler) tooOld(log *slog.Logger, msg MessagePublishedData) bool {
 	if h.MaxAge <= 0 || msg.Message.PublishTime.IsZero() {
 		return false
 	}
-	now := time.Now
-	if h.Now != nil {
-		now = h.Now
-	}
-	age := now().Sub(msg.Message.PublishTime)
+	age := h.now().Sub(msg.Message.PublishTime)
 	if age <= h.MaxAge {
 		return false
 	}

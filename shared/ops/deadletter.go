@@ -58,7 +58,9 @@ const (
 )
 
 // UnknownError is what LastError says when the error that made a message
-// fail is not recorded anywhere the tool can read.
+// fail is not known: no failure record was read (none kept, expired, or
+// unreadable), or the record was written outside the message's life, by
+// another message of the same function and case.
 const UnknownError = "unknown"
 
 // DeadLetter is one message held by a dead-letter subscription.
@@ -91,12 +93,19 @@ type DeadLetter struct {
 	// ReplayOf is set when the message was itself a replay of an earlier
 	// dead-lettered message (and failed again).
 	ReplayOf string `json:"replayOf,omitempty"`
-	// LastError is the error of its last attempt when known, else
-	// UnknownError: the error does not travel with the message; the
-	// function logged it (see LogFilter).
+	// LastError is the error of its last failed attempt when known, else
+	// UnknownError. The error does not travel with the message: the
+	// function's handler records it (eventing.FailureRecorder) under the
+	// function and case, and List reads it back when it was recorded after
+	// the message's first publication and no later than its dead-lettering.
 	LastError string `json:"lastError"`
+	// LastErrorAt is when that attempt failed (zero when unknown).
+	LastErrorAt time.Time `json:"lastErrorAt,omitzero"`
+	// LastErrorProblem says why the failure record could not be read, when
+	// that is why LastError is unknown.
+	LastErrorProblem string `json:"lastErrorProblem,omitempty"`
 	// LogFilter is a Cloud Logging filter that finds the failed attempts'
-	// log entries, which hold the error.
+	// log entries, which hold each attempt's error.
 	LogFilter string `json:"logFilter,omitempty"`
 
 	data  []byte
@@ -123,6 +132,9 @@ type DeadLetterQueues struct {
 	// its prefix): it maps a dead-letter subscription to the subscription
 	// and topic its messages came from.
 	Topology []eventing.Subscription
+	// Failures, when set, is where List reads each message's last error
+	// (shared/store.Store); without it LastError stays UnknownError.
+	Failures FailureReader
 	// SyncRequestedTopic is the topic id replays "as sync-requested" go to.
 	// Default: the topic of the topology's sync-requested subscription.
 	SyncRequestedTopic string
@@ -132,6 +144,12 @@ type DeadLetterQueues struct {
 	// Hold is the lease taken on every pulled message while a command
 	// runs. Default 2 minutes.
 	Hold time.Duration
+}
+
+// FailureReader reads the failure records the functions keep of their
+// attempts that Pub/Sub redelivers (shared/store.Store).
+type FailureReader interface {
+	GetFailure(ctx context.Context, key string) (eventing.DeliveryFailure, bool, error)
 }
 
 // DeadLetterSubscriptions returns the ids of the topology's dead-letter
@@ -447,8 +465,8 @@ func (e *NotFoundError) Error() string {
 }
 
 // List returns the selected messages of the dead-letter subscriptions subs
-// (all of the topology's when empty) and hands every one back: nothing is
-// removed.
+// (all of the topology's when empty), with their last errors when Failures
+// knows them, and hands every one back: nothing is removed.
 func (q *DeadLetterQueues) List(ctx context.Context, subs []string, sel Selection) (_ []DeadLetter, err error) {
 	s, selected, err := q.collect(ctx, subs, sel)
 	defer func() { err = errors.Join(err, s.close(ctx)) }()
@@ -456,8 +474,82 @@ func (q *DeadLetterQueues) List(ctx context.Context, subs []string, sel Selectio
 	for _, h := range selected {
 		out = append(out, h.dl)
 	}
+	q.lastErrors(ctx, out)
 	sortLetters(out)
 	return out, err
+}
+
+// lastErrors sets the last error of each message from the failure record of
+// its function and case (or tick), read once per key. A record counts only
+// when it was written after the message's first publication and no later
+// than its dead-lettering, i.e. by one of the message's own attempts; a
+// later record is a newer message's. After a read fails, the rest are not
+// tried (the cause, e.g. a missing role, is the same) and each says why.
+func (q *DeadLetterQueues) lastErrors(ctx context.Context, dls []DeadLetter) {
+	if q.Failures == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	type record struct {
+		f  eventing.DeliveryFailure
+		ok bool
+	}
+	read := map[string]record{}
+	var readErr error
+	for i := range dls {
+		d := &dls[i]
+		key, ok := failureKey(*d)
+		if !ok {
+			continue
+		}
+		r, seen := read[key]
+		if !seen && readErr == nil {
+			f, found, err := q.Failures.GetFailure(ctx, key)
+			if err != nil {
+				readErr = err
+			} else {
+				r = record{f, found}
+				read[key] = r
+			}
+		}
+		if !seen && readErr != nil {
+			d.LastErrorProblem = "the failure record could not be read: " + readErr.Error()
+			continue
+		}
+		if r.ok && explains(r.f, *d) {
+			d.LastError, d.LastErrorAt = r.f.Error, r.f.At
+		}
+	}
+}
+
+// lookupTimeout bounds the reading of the failure records of one List: the
+// messages are held meanwhile, and an unreachable Firestore must not hang
+// the tool.
+const lookupTimeout = 30 * time.Second
+
+// failureKey is the key under which the function that failed on d recorded
+// its error (eventing.FailureKey); false for a message no function reads
+// as a case or a tick.
+func failureKey(d DeadLetter) (string, bool) {
+	switch {
+	case d.Function == "":
+		return "", false
+	case d.Kind == KindTick:
+		return eventing.FailureKey(d.Function, nil), true
+	case d.Kind == KindCase && d.Case != nil:
+		return eventing.FailureKey(d.Function, d.Case), true
+	}
+	return "", false
+}
+
+// explains reports whether failure f was recorded by one of d's attempts:
+// after d was first published and no later than it was dead-lettered.
+func explains(f eventing.DeliveryFailure, d DeadLetter) bool {
+	if d.DeadLetteredAt.IsZero() || f.At.After(d.DeadLetteredAt) {
+		return false
+	}
+	return d.FirstPublishTime.IsZero() || f.At.After(d.FirstPublishTime)
 }
 
 // Count returns how many messages the dead-letter subscription sub holds,

@@ -18,6 +18,7 @@ import (
 	"github.com/casebridge/casebridge/shared/casesync"
 	"github.com/casebridge/casebridge/shared/emulators"
 	"github.com/casebridge/casebridge/shared/eventing"
+	"github.com/casebridge/casebridge/shared/store"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -62,11 +63,13 @@ func (p *pushTarget) got() []pushed {
 
 // fixture is a Pub/Sub emulator with casebridge's topology (prefix "t-")
 // pushing to a pushTarget, with a retry policy short enough that a failing
-// message is dead-lettered in seconds.
+// message is dead-lettered in seconds, and a Firestore emulator holding the
+// failure records the queues read (no function writes them here).
 type fixture struct {
 	client *pubsub.Client
 	topo   []eventing.Subscription
 	target *pushTarget
+	store  *store.Store
 	q      *DeadLetterQueues
 }
 
@@ -77,6 +80,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	st := newFailureStore(t)
 	target := &pushTarget{}
 	target.failing.Store(true)
 	srv := httptest.NewServer(target)
@@ -102,8 +106,22 @@ func newFixture(t *testing.T) *fixture {
 		srv.Close()
 		c.Close()
 	})
-	return &fixture{client: c, topo: topo, target: target,
-		q: &DeadLetterQueues{Client: c, Project: testProject, Topology: topo, PullWait: 2 * time.Second}}
+	return &fixture{client: c, topo: topo, target: target, store: st,
+		q: &DeadLetterQueues{Client: c, Project: testProject, Topology: topo, PullWait: 2 * time.Second, Failures: st}}
+}
+
+// newFailureStore starts a Firestore emulator for the test and returns a
+// store on it.
+func newFailureStore(t *testing.T) *store.Store {
+	t.Helper()
+	emu := emulators.StartFirestoreForTest(t)
+	t.Setenv("FIRESTORE_EMULATOR_HOST", emu.Host)
+	st, err := store.New(t.Context(), testProject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
 
 // publish publishes data on topic (an ordering key makes it ordered) and
@@ -215,6 +233,40 @@ func TestDeadLetterQueues(t *testing.T) {
 			}
 			if d.DeadLetteredAt.Before(d.FirstPublishTime) {
 				t.Errorf("message %s dead-lettered at %v, before its first publication %v", d.MessageID, d.DeadLetteredAt, d.FirstPublishTime)
+			}
+		}
+	})
+
+	t.Run("a failure recorded during a message's life is shown as its last error", func(t *testing.T) {
+		m := byCase(dls, case2.ID)
+		f2 := eventing.DeliveryFailure{Key: eventing.FailureKey(eventing.FunctionSyncCase, &case2), Function: eventing.FunctionSyncCase,
+			Error: "CRM tickets.get: HTTP 503: unavailable", At: m.DeadLetteredAt.Add(-time.Millisecond).Truncate(time.Microsecond), CaseRef: &case2}
+		if err := f.store.RecordFailure(ctx, f2); err != nil {
+			t.Fatal(err)
+		}
+		got, err := f.q.List(ctx, nil, Selection{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string][2]any{}
+		for _, d := range dls {
+			want[d.MessageID] = [2]any{UnknownError, time.Time{}}
+		}
+		want[m.MessageID] = [2]any{f2.Error, f2.At}
+		gotErrs := map[string][2]any{}
+		for _, d := range got {
+			gotErrs[d.MessageID] = [2]any{d.LastError, d.LastErrorAt}
+			if d.LogFilter == "" {
+				t.Errorf("message %s has no log filter", d.MessageID)
+			}
+		}
+		if diff := cmp.Diff(want, gotErrs); diff != "" {
+			t.Errorf("last errors and their times by message (-want +got):\n%s", diff)
+		}
+		// The record stays: what the later subtests compare against knows it.
+		for i := range dls {
+			if dls[i].MessageID == m.MessageID {
+				dls[i].LastError, dls[i].LastErrorAt = f2.Error, f2.At
 			}
 		}
 	})

@@ -10,6 +10,10 @@
 //     its name uses the project id or the project number; a CRM case id is
 //     path-escaped so that any string makes a valid document id.
 //   - state/global: the last-polled times and heartbeats of both pollers.
+//   - deliveryFailures/{key}: the last failed attempt to handle a message
+//     Pub/Sub will redeliver, keyed by eventing.FailureKey (function and
+//     case, or function and "tick"), for the dead-letter tool. Firestore's
+//     TTL policy deletes it by its expireAt field.
 //
 // Every read-modify-write runs in a transaction, which the client retries
 // when Firestore aborts it for contention.

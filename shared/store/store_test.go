@@ -9,9 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/firestore"
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/casebridge/casebridge/shared/casesync"
 	"github.com/casebridge/casebridge/shared/casesync/casesynctest"
 	"github.com/casebridge/casebridge/shared/emulators"
+	"github.com/casebridge/casebridge/shared/eventing"
 	"github.com/casebridge/casebridge/shared/store"
 )
 
@@ -43,6 +47,14 @@ func run(m *testing.M) int {
 // newStore returns a Store on a fresh, empty project of the emulator.
 func newStore(t *testing.T) *store.Store {
 	t.Helper()
+	s, _ := newStoreIn(t)
+	return s
+}
+
+// newStoreIn is newStore that also names the project, for tests that read
+// the documents themselves.
+func newStoreIn(t *testing.T) (*store.Store, string) {
+	t.Helper()
 	project := fmt.Sprintf("store-test-%d-%d", os.Getpid(), projectSeq.Add(1))
 	s, err := store.New(context.Background(), project)
 	if err != nil {
@@ -56,7 +68,7 @@ func newStore(t *testing.T) *store.Store {
 			t.Errorf("clearing project %s: %v", project, err)
 		}
 	})
-	return s
+	return s, project
 }
 
 func TestFirestoreStoreKeepsTheStoreContract(t *testing.T) {
@@ -155,3 +167,85 @@ func TestOperationsWriteOnlyWhatTheyChange(t *testing.T) {
 }
 
 var errTest = errors.New("test error")
+
+func TestDeliveryFailureRecords(t *testing.T) {
+	ctx := context.Background()
+	s, project := newStoreIn(t)
+	at := time.Date(2026, 5, 1, 9, 0, 0, 123456000, time.UTC)
+	ref := casesync.CaseRef{Side: casesync.SideGoogle, ID: "projects/p/cases/1234", UpdateTime: at.Add(-time.Hour)}
+	first := eventing.DeliveryFailure{Key: eventing.FailureKey(eventing.FunctionSyncCase, &ref), Function: eventing.FunctionSyncCase,
+		Subscription: "projects/p/subscriptions/sync-case-case-updated", Error: "CRM tickets.create: HTTP 503: unavailable", At: at, CaseRef: &ref}
+	second := first
+	second.Error, second.At, second.Subscription = "CRM tickets.create: HTTP 502: bad gateway", at.Add(time.Minute), ""
+	tick := eventing.DeliveryFailure{Key: eventing.FailureKey(eventing.FunctionPollCRM, nil), Function: eventing.FunctionPollCRM, Error: "aborted", At: at}
+
+	tests := []struct {
+		name       string
+		record     []eventing.DeliveryFailure
+		key        string
+		want       eventing.DeliveryFailure
+		wantOK     bool
+		wantWrites int64
+	}{
+		{name: "a key never recorded is not found", key: "SyncCase-company-none"},
+		{name: "a recorded case failure reads back with its case", record: []eventing.DeliveryFailure{first}, key: first.Key,
+			want: first, wantOK: true, wantWrites: 1},
+		{name: "a later failure of the same key replaces the earlier one", record: []eventing.DeliveryFailure{second}, key: first.Key,
+			want: second, wantOK: true, wantWrites: 1},
+		{name: "a tick failure reads back without a case", record: []eventing.DeliveryFailure{tick}, key: "PollCRM-tick",
+			want: tick, wantOK: true, wantWrites: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := s.Writes()
+			for _, f := range tt.record {
+				if err := s.RecordFailure(ctx, f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := s.Writes() - before; got != tt.wantWrites {
+				t.Errorf("wrote %d documents, want %d", got, tt.wantWrites)
+			}
+			got, ok, err := s.GetFailure(ctx, tt.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.wantOK, ok); diff != "" {
+				t.Errorf("GetFailure found (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("GetFailure (-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	t.Run("the record expires by its expireAt field, 32 days after the failure", func(t *testing.T) {
+		client, err := firestore.NewClient(ctx, project)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer client.Close()
+		snap, err := client.Collection(store.FailuresCollection).Doc(first.Key).Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := snap.DataAt("expireAt")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(second.At.Add(32*24*time.Hour), got); diff != "" {
+			t.Errorf("expireAt (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("a key that is not a document id is refused", func(t *testing.T) {
+		bad := first
+		bad.Key = "SyncCase-google-projects/p/cases/1"
+		if err := s.RecordFailure(ctx, bad); err == nil {
+			t.Error("RecordFailure accepted a key with a '/'")
+		}
+		if _, _, err := s.GetFailure(ctx, ""); err == nil {
+			t.Error("GetFailure accepted an empty key")
+		}
+	})
+}

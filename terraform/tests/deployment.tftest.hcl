@@ -316,6 +316,46 @@ run "the_schedules_are_those_of_the_design" {
   }
 }
 
+run "delivery_failure_records_expire_by_a_ttl_policy" {
+  command = apply
+
+  assert {
+    condition = (
+      google_firestore_field.delivery_failures_ttl.project == "casebridge-test" &&
+      google_firestore_field.delivery_failures_ttl.database == "(default)" &&
+      google_firestore_field.delivery_failures_ttl.collection == "deliveryFailures" &&
+      google_firestore_field.delivery_failures_ttl.field == "expireAt"
+    )
+    error_message = "The TTL policy must be on deliveryFailures.expireAt of the (default) database, the collection and field shared/store writes."
+  }
+
+  assert {
+    condition     = length(google_firestore_field.delivery_failures_ttl.ttl_config) == 1
+    error_message = "deliveryFailures.expireAt must have a TTL policy (ttl_config), so failure records are deleted after they expire."
+  }
+
+  assert {
+    condition = (
+      length(google_firestore_field.delivery_failures_ttl.index_config) == 1 &&
+      length(google_firestore_field.delivery_failures_ttl.index_config[0].indexes) == 0
+    )
+    error_message = "expireAt is never queried: its single-field indexes must be off, as Firestore advises for TTL fields."
+  }
+}
+
+run "the_ttl_policy_is_kept_when_the_database_already_exists" {
+  command = apply
+
+  variables {
+    create_firestore_database = false
+  }
+
+  assert {
+    condition     = length(google_firestore_database.default) == 0 && length(google_firestore_field.delivery_failures_ttl.ttl_config) == 1
+    error_message = "With an existing database, the TTL policy on deliveryFailures.expireAt must still be created."
+  }
+}
+
 run "the_functions_get_their_configuration_and_no_credential_in_plain_text" {
   command = apply
 
