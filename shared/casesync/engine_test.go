@@ -2,6 +2,7 @@ package casesync_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"strings"
@@ -569,6 +570,19 @@ func TestACrashAfterTheSideEffectLeavesOneCopy(t *testing.T) {
 			},
 		},
 		{
+			name: "a CRM case created for a Google case, with the CRM's search lagging",
+			crm:  "CreateCase",
+			setup: func(w *world) func(t *testing.T) {
+				w.engine.CRM = laggingCRM{CRM: w.crm, lag: 7 * time.Second, now: w.clock.Now}
+				w.newGoogleCase("c", "P3")
+				return func(t *testing.T) {
+					if n := len(w.crm.Tickets()); n != 1 {
+						t.Errorf("CRM tickets = %d, want 1", n)
+					}
+				}
+			},
+		},
+		{
 			name: "a Google case created for a CRM case, with the search index lagging",
 			goog: "CreateCase",
 			setup: func(w *world) func(t *testing.T) {
@@ -626,7 +640,7 @@ func TestACrashAfterTheSideEffectLeavesOneCopy(t *testing.T) {
 				crash := &crashAfter{}
 				if tt.crm != "" {
 					crash.op, crash.left = tt.crm, 1
-					w.engine.CRM = crashingCRM{CRM: w.crm, crashAfter: crash}
+					w.engine.CRM = crashingCRM{CRM: w.engine.CRM, crashAfter: crash}
 				} else {
 					crash.op, crash.left = tt.goog, 1
 					w.engine.Google = crashingGoogle{Google: w.engine.Google, crashAfter: crash}
@@ -697,5 +711,48 @@ func TestAPendingMarkLeftByClockSkewIsClearedByTheNextDelivery(t *testing.T) {
 	}
 	if p := w.mapping(name).GooglePendingSince; !p.IsZero() {
 		t.Errorf("the pending mark %v survived a delivery of a change already reconciled", p)
+	}
+}
+
+// refusingCRM refuses uploads over limit bytes with a 413, as a CRM whose
+// own attachment limit is lower than casebridge's does.
+type refusingCRM struct {
+	casesync.CRM
+	limit int64
+}
+
+func (c refusingCRM) UploadAttachment(ctx context.Context, id, filename, mime string, r io.Reader) (casesync.Attachment, error) {
+	n, _ := io.Copy(io.Discard, r)
+	if n > c.limit {
+		return casesync.Attachment{}, &casesync.APIError{Side: casesync.SideCompany, Op: "attachments.upload", Status: 413, Err: errors.New("too large")}
+	}
+	return c.CRM.UploadAttachment(ctx, id, filename, mime, bytes.NewReader(make([]byte, n)))
+}
+
+func TestAFileTheCRMRefusesAsTooLargeGetsANoticeAndSyncGoesOn(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	w.engine.CRM = refusingCRM{CRM: w.crm, limit: 1000}
+	name := w.newGoogleCase("Refused file", "P3")
+	w.settle()
+	id := w.mapping(name).CompanyCaseID
+	if _, err := w.google.AddAttachment(name, "big.log", "text/plain", bytes.Repeat([]byte("x"), 5000), csapitest.Actor{DisplayName: "Alice", Email: customer}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.google.SetPriority(name, "P1"); err != nil {
+		t.Fatal(err)
+	}
+	w.settle()
+	w.settle()
+	notices := 0
+	for _, b := range bodiesOf(w.crmComments(id)) {
+		if strings.HasPrefix(b, "[Google Attachment ") && strings.Contains(b, `"big.log"`) && strings.Contains(b, "refused it") {
+			notices++
+		}
+	}
+	if notices != 1 {
+		t.Errorf("the CRM has %d notices about big.log, want 1", notices)
+	}
+	if c, _ := w.crm.GetCase(w.ctx, id); c.Priority != "urgent" {
+		t.Errorf("CRM priority = %q, want urgent: a refused file must not hold the rest of the sync back", c.Priority)
 	}
 }

@@ -239,6 +239,32 @@ func (c crashingCRM) AddComment(ctx context.Context, id, body string, public boo
 	return got, err
 }
 
+// CreationLookupLag passes on the wrapped CRM's lag, if it has one.
+func (c crashingCRM) CreationLookupLag() time.Duration {
+	if l, ok := c.CRM.(casesync.CreationLookupLag); ok {
+		return l.CreationLookupLag()
+	}
+	return 0
+}
+
+// laggingCRM is a CRM whose FindByGoogleCase does not see a case until lag
+// after its creation, like a CRM that looks cases up through a search index.
+type laggingCRM struct {
+	casesync.CRM
+	lag time.Duration
+	now func() time.Time
+}
+
+func (c laggingCRM) CreationLookupLag() time.Duration { return c.lag }
+
+func (c laggingCRM) FindByGoogleCase(ctx context.Context, name string) (casesync.CompanyCase, bool, error) {
+	got, ok, err := c.CRM.FindByGoogleCase(ctx, name)
+	if ok && c.now().Sub(got.CreateTime) < c.lag {
+		return casesync.CompanyCase{}, false, err
+	}
+	return got, ok, err
+}
+
 func (c crashingCRM) CreateCase(ctx context.Context, n casesync.NewCompanyCase) (casesync.CompanyCase, error) {
 	got, err := c.CRM.CreateCase(ctx, n)
 	if err == nil && c.hit("CreateCase") {

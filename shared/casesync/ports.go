@@ -66,6 +66,16 @@ type CRM interface {
 	UploadAttachment(ctx context.Context, id, filename, mimeType string, r io.Reader) (Attachment, error)
 }
 
+// CreationLookupLag is implemented by a CRM adapter whose FindByGoogleCase
+// reads a search index that lags behind writes (Jira's JQL search, say):
+// FindByGoogleCase may miss a case created up to CreationLookupLag ago. After
+// a reconciliation crashed while creating a CRM case, the engine then waits
+// that long for the case to show before creating another. CRMs that find a
+// new case at once do not implement it.
+type CreationLookupLag interface {
+	CreationLookupLag() time.Duration
+}
+
 // Store persists mappings and poll state. The Firestore store
 // (shared/store) implements it; every read-modify-write is transactional and
 // uniqueness is enforced by document IDs.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -338,6 +339,15 @@ func (r *reconciliation) link(ctx context.Context) error {
 	return nil
 }
 
+// crmLookupLag is how long the CRM's FindByGoogleCase may miss a case just
+// created (CreationLookupLag); zero for CRMs that find it at once.
+func crmLookupLag(crm CRM) time.Duration {
+	if l, ok := crm.(CreationLookupLag); ok {
+		return l.CreationLookupLag()
+	}
+	return 0
+}
+
 // linkCompany finds or creates the CRM case for a Google-origin mapping.
 func (r *reconciliation) linkCompany(ctx context.Context) error {
 	e, m := r.e, &r.m
@@ -362,6 +372,11 @@ func (r *reconciliation) linkCompany(ctx context.Context) error {
 		}
 	}
 	if !ok {
+		if lag := crmLookupLag(e.CRM); m.CreateIntentSide == SideCompany && lag > 0 && r.start.Sub(m.CreateIntentAt) < lag {
+			// An earlier attempt may have created the CRM case without the
+			// CRM's search showing it yet. Wait rather than duplicate.
+			return &TransientError{Err: fmt.Errorf("a CRM case for Google case %s may have been created at %s; waiting up to %s for the CRM's search to show it", m.GoogleCase, m.CreateIntentAt.Format(time.RFC3339), lag)}
+		}
 		if err := r.recordIntent(ctx, SideCompany); err != nil {
 			return err
 		}
@@ -992,7 +1007,7 @@ func (r *reconciliation) mirrorAttachment(ctx context.Context, from Side, a Atta
 	}
 	r.newContent = true
 	if a.Size > r.cfg.MaxAttachmentBytes {
-		return r.attachmentNotice(ctx, from, a)
+		return r.attachmentNotice(ctx, from, a, false)
 	}
 	if err := r.keepLease(ctx); err != nil {
 		return err
@@ -1019,7 +1034,11 @@ func (r *reconciliation) mirrorAttachment(ctx context.Context, from Side, a Atta
 		w, err = r.e.CRM.UploadAttachment(ctx, r.m.CompanyCaseID, a.Filename, mime, body)
 	}
 	if errors.Is(err, errTooLarge) || body.over {
-		return r.attachmentNotice(ctx, from, a)
+		return r.attachmentNotice(ctx, from, a, false)
+	}
+	if refusedAsTooLarge(err) {
+		// The other side's own limit is lower than casebridge's.
+		return r.attachmentNotice(ctx, from, a, true)
 	}
 	if err != nil {
 		return err
@@ -1035,8 +1054,17 @@ func (r *reconciliation) mirrorAttachment(ctx context.Context, from Side, a Atta
 	return nil
 }
 
+// refusedAsTooLarge reports whether a side refused an upload as too large
+// (HTTP 413): no retry can copy the file.
+func refusedAsTooLarge(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusRequestEntityTooLarge && !ae.Transient
+}
+
 // attachmentNotice tells the other side that a file was not copied, once.
-func (r *reconciliation) attachmentNotice(ctx context.Context, from Side, a Attachment) error {
+// refused says the receiving side refused it as too large, below
+// casebridge's own limit.
+func (r *reconciliation) attachmentNotice(ctx context.Context, from Side, a Attachment, refused bool) error {
 	to := from.Other()
 	header := attachmentHeader(from, a.ID, a.AuthorName)
 	var coms []Comment
@@ -1050,8 +1078,12 @@ func (r *reconciliation) attachmentNotice(ctx context.Context, from Side, a Atta
 		return err
 	}
 	if !slices.ContainsFunc(coms, func(c Comment) bool { return strings.HasPrefix(c.Body, header) }) {
-		text := fmt.Sprintf("%s\n\nThe file %q (%d bytes) was not copied from the %s case: it is larger than the %d-byte limit for copied attachments. Find it on the %s case.",
-			header, a.Filename, a.Size, strings.ToLower(sideLabel(from)), r.cfg.MaxAttachmentBytes, strings.ToLower(sideLabel(from)))
+		why := fmt.Sprintf("it is larger than the %d-byte limit for copied attachments", r.cfg.MaxAttachmentBytes)
+		if refused {
+			why = "this side refused it as larger than it accepts"
+		}
+		text := fmt.Sprintf("%s\n\nThe file %q (%d bytes) was not copied from the %s case: %s. Find it on the %s case.",
+			header, a.Filename, a.Size, strings.ToLower(sideLabel(from)), why, strings.ToLower(sideLabel(from)))
 		if err := r.keepLease(ctx); err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -63,7 +64,7 @@ type Config struct {
 	// Vendor names the CRM in error messages, e.g. "Zendesk".
 	Vendor  string
 	BaseURL string
-	// HTTP is the client used; nil means one with a 60 s timeout.
+	// HTTP is the client used; nil means DefaultHTTPClient.
 	HTTP *http.Client
 	// Authorize sets the authentication headers on every attempt.
 	Authorize func(*http.Request)
@@ -91,6 +92,18 @@ type Config struct {
 	NotFound func(status int, body []byte) bool
 }
 
+// DefaultHTTPClient is the client adapters use unless told otherwise. It
+// bounds connecting and waiting for an answer's headers (60 s), not the
+// whole exchange: a large attachment may take longer to stream, and the
+// caller's context bounds the call as a whole.
+func DefaultHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.ResponseHeaderTimeout = 60 * time.Second
+	t.TLSHandshakeTimeout = 15 * time.Second
+	t.DialContext = (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	return &http.Client{Transport: t}
+}
+
 // Client makes API calls to one CRM.
 type Client struct {
 	cfg     Config
@@ -105,7 +118,7 @@ type Client struct {
 // New returns a Client for cfg, filling in defaults.
 func New(cfg Config) *Client {
 	if cfg.HTTP == nil {
-		cfg.HTTP = &http.Client{Timeout: 60 * time.Second}
+		cfg.HTTP = DefaultHTTPClient()
 	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 4

@@ -320,3 +320,19 @@ func TestAStreamOverTheLimitIsAPermanentRefusal(t *testing.T) {
 		t.Fatalf("error %v, want a permanent ErrTooLarge", err)
 	}
 }
+
+func TestTheDefaultClientBoundsWaitingNotStreaming(t *testing.T) {
+	c := crmhttp.DefaultHTTPClient()
+	tr, ok := c.Transport.(*http.Transport)
+	if !ok {
+		t.Fatalf("transport is %T, want *http.Transport", c.Transport)
+	}
+	got := []time.Duration{c.Timeout, tr.ResponseHeaderTimeout, tr.TLSHandshakeTimeout}
+	want := []time.Duration{0, 60 * time.Second, 15 * time.Second}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("timeouts (whole exchange, response headers, TLS handshake) = %v, want %v: a large attachment must be able to stream for longer than a minute", got, want)
+			break
+		}
+	}
+}

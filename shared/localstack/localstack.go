@@ -336,6 +336,8 @@ func (s *Stack) functionsEnv(port int) []string {
 		vars[rt.EnvSyncFlagField] = rttest.SyncFlagField
 		vars[rt.EnvSyncFlagValue] = rttest.SyncFlagYes
 		vars[rt.EnvGoogleCaseField] = rttest.GoogleCaseField
+		// The throw-away RT runs on UTC (scripts/rt.sh), so searches ask exactly.
+		vars[rt.EnvTimeZone] = "UTC"
 	}
 	for k, v := range s.opts.Env {
 		vars[k] = v

@@ -245,10 +245,32 @@ func (c *Client) search(ctx context.Context, query string) ([]ticket, error) {
 				out = append(out, t)
 			}
 		}
-		if res.Count < c.cfg.PageSize || len(res.Items) == 0 {
+		// RT drops the records the user may not see after cutting the
+		// page, so a short page is not the last: only an empty one is.
+		if len(res.Items) == 0 {
 			return out, nil
 		}
 	}
+}
+
+// searchFrom is the lower bound of a search for changes after since, as
+// TicketSQL text. RT parses a search date as wall time in the sync user's
+// zone and drops the time of day from ISO forms ("…T…Z"), so the bound is
+// written "2006-01-02 15:04:05" in that zone; when the zone is unknown it
+// is written as UTC less 14 hours, which is at or before since whatever the
+// zone. A second earlier covers the truncation to whole seconds.
+func searchFrom(since time.Time, zone *time.Location) string {
+	from := since.Add(-time.Second)
+	if zone == nil {
+		from = from.UTC().Add(-14 * time.Hour)
+	} else {
+		// An hour more covers a daylight-saving change between the two.
+		from = from.In(zone).Add(-time.Hour)
+	}
+	if from.Year() < 1971 {
+		from = time.Date(1971, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return from.Format("2006-01-02 15:04:05")
 }
 
 // sqlString quotes s for TicketSQL.
@@ -264,13 +286,9 @@ func cfName(name string) string { return "'CF.{" + name + "}'" }
 // sync user's rights decide which queues are searched. Descriptions are
 // left empty (GetCase reads them).
 func (c *Client) SearchUpdated(ctx context.Context, since time.Time) ([]casesync.CompanyCase, error) {
-	from := since.UTC().Truncate(time.Second)
-	if from.Unix() < 1 {
-		from = time.Unix(1, 0).UTC()
-	}
 	query := fmt.Sprintf("(%s = %s OR %s IS NOT NULL) AND LastUpdated >= '%s'",
 		cfName(c.cfg.SyncFlagField), sqlString(c.cfg.SyncFlagValue), cfName(c.cfg.GoogleCaseField),
-		from.Format("2006-01-02T15:04:05Z"))
+		searchFrom(since, c.cfg.TimeZone))
 	ts, err := c.search(ctx, query)
 	if err != nil {
 		return nil, err
@@ -377,10 +395,13 @@ func listAll[T any](ctx context.Context, c *Client, op, p string, q url.Values) 
 		if err := c.http.JSON(ctx, crmhttp.Request{Op: op, Path: p, Query: qq}, &res); err != nil {
 			return nil, err
 		}
-		out = append(out, res.Items...)
-		if res.Count < MaxPageSize || len(res.Items) == 0 {
+		// A short page is not the last (RT hides records the user may not
+		// see, such as outgoing mail, after cutting the page): only an
+		// empty one is.
+		if len(res.Items) == 0 {
 			return out, nil
 		}
+		out = append(out, res.Items...)
 	}
 }
 

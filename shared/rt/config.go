@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+	_ "time/tzdata" // RT_TIME_ZONE loads on hosts without a zone database
 
 	"github.com/casebridge/casebridge/shared/envconf"
 )
@@ -26,6 +28,7 @@ const (
 	EnvRateLimit          = "RT_RATE_LIMIT"
 	EnvPageSize           = "RT_PAGE_SIZE"
 	EnvMaxAttachmentBytes = "RT_MAX_ATTACHMENT_BYTES"
+	EnvTimeZone           = "RT_TIME_ZONE"
 )
 
 // DefaultPriorityMap maps RT 5's default priority names to Google's
@@ -95,7 +98,14 @@ type Config struct {
 	PageSize int
 	// MaxAttachmentBytes is the largest file uploaded.
 	MaxAttachmentBytes int64
-	// HTTP is the client used; nil means one with a 60 s timeout.
+	// TimeZone is the zone RT reads the sync user's TicketSQL dates in: the
+	// user's Timezone preference, or RT's $Timezone when it has none. RT
+	// takes a date in a search as that zone's wall time, whatever zone the
+	// text names. Nil means unknown: searches then reach back 14 hours
+	// further (the widest offset there is), so no update is missed, and
+	// filter exactly here.
+	TimeZone *time.Location
+	// HTTP is the client used; nil means crmhttp.DefaultHTTPClient.
 	HTTP *http.Client
 }
 
@@ -126,6 +136,13 @@ func ConfigFromEnv(getenv func(string) string, baseURL string) (Config, []envcon
 		RatePerSecond:      r.Float(EnvRateLimit, DefaultRatePerSecond),
 		PageSize:           int(r.Int(EnvPageSize, DefaultPageSize)),
 		MaxAttachmentBytes: r.Int(EnvMaxAttachmentBytes, DefaultMaxAttachmentBytes),
+	}
+	if tz := r.Get(EnvTimeZone); tz != "" {
+		loc, err := time.LoadLocation(tz)
+		if err != nil {
+			r.Problemf(EnvTimeZone, "is %q: set it to the IANA time zone RT reads the sync user's dates in (the user's Timezone preference, else RT's $Timezone), e.g. America/New_York, or leave it unset", tz)
+		}
+		cfg.TimeZone = loc
 	}
 	switch {
 	case cfg.Token != "":

@@ -28,9 +28,13 @@
 //     user beside the reply.
 //
 // REST2 quirks the adapter encodes: collection pages of a non-superuser
-// carry no total, so paging stops at a short page; dates are whole seconds,
-// so a search asks for LastUpdated from since's second and filters strictly
-// after since itself; GET /attachment/{id} gives base64 content and answers
+// carry no total, and RT removes the records the user may not see (the
+// parts of outgoing mail, say) after cutting a page, so a short page is not
+// the last and paging stops only at an empty one; TicketSQL reads a date as
+// wall time in the sync user's zone (RT_TIME_ZONE; unknown: the search
+// reaches back 14 hours more) and drops the time of day from ISO forms, so
+// the bound is written "2006-01-02 15:04:05" and the results are filtered
+// strictly after since here; GET /attachment/{id} gives base64 content and answers
 // 500 for an unknown id, so a download first checks the id among the
 // ticket's files; sub-resources of a missing ticket answer an empty list or
 // 400 "Permission Denied", so the adapter then reads the ticket to report

@@ -348,9 +348,18 @@ func TestConfigFromEnv(t *testing.T) {
 			},
 		},
 		{
+			name: "RT's time zone is read when given",
+			env:  map[string]string{rt.EnvToken: "1-28-abc", rt.EnvTimeZone: "America/New_York"},
+			check: func(t *testing.T, c rt.Config) {
+				if c.TimeZone == nil || c.TimeZone.String() != "America/New_York" {
+					t.Errorf("TimeZone = %v, want America/New_York", c.TimeZone)
+				}
+			},
+		},
+		{
 			name:         "bad values are problems naming their variables",
-			env:          map[string]string{rt.EnvToken: "1-2-x", rt.EnvPageSize: "500", rt.EnvPriorities: "High", rt.EnvCloseStatus: "closed", rt.EnvRateLimit: "fast"},
-			wantProblems: []string{rt.EnvRateLimit, rt.EnvPageSize, rt.EnvPriorities, rt.EnvCloseStatus},
+			env:          map[string]string{rt.EnvToken: "1-2-x", rt.EnvPageSize: "500", rt.EnvPriorities: "High", rt.EnvCloseStatus: "closed", rt.EnvRateLimit: "fast", rt.EnvTimeZone: "Mars/Olympus"},
+			wantProblems: []string{rt.EnvRateLimit, rt.EnvTimeZone, rt.EnvPageSize, rt.EnvPriorities, rt.EnvCloseStatus},
 		},
 	}
 	for _, tc := range tests {

@@ -14,7 +14,8 @@ import (
 // REST2's JSON shapes, as far as the adapter reads them.
 
 // collection is one page of a REST2 collection. total and pages are null
-// for users who are not superusers, so paging stops on a short page.
+// for users who are not superusers, and records the user may not see are
+// removed after the page is cut: paging stops on an empty page.
 type collection[T any] struct {
 	Count   int `json:"count"`
 	PerPage int `json:"per_page"`

@@ -111,7 +111,7 @@ type Config struct {
 	PageSize int
 	// MaxAttachmentBytes is the largest upload; default 1024 MB.
 	MaxAttachmentBytes int64
-	// HTTP is the client to use; nil means one with a 60 s timeout.
+	// HTTP is the client to use; nil means crmhttp.DefaultHTTPClient.
 	HTTP *http.Client
 }
 
