@@ -66,6 +66,7 @@ type myself struct {
 }
 
 var _ casesync.CRM = (*Client)(nil)
+var _ casesync.CreationLookupLag = (*Client)(nil)
 
 // New returns a Client for cfg. It makes no call.
 func New(cfg Config) (*Client, error) {
@@ -93,6 +94,12 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// CreationLookupLag is how long after its creation an issue may still be
+// missing from FindByGoogleCase: JQL search is not read-after-write, so the
+// engine waits this long after a creation that may have happened before
+// creating again.
+func (c *Client) CreationLookupLag() time.Duration { return c.cfg.searchLag() }
+
 // Calls returns how many attempts each operation has made.
 func (c *Client) Calls() map[string]int64 { return c.http.Calls() }
 
@@ -103,17 +110,12 @@ func (c *Client) Check(ctx context.Context) error {
 }
 
 // errorDetail gives Jira's error message and the names of the fields it
-// refused, never their values. It reads both the platform API's body
-// {"errorMessages":[…],"errors":{field:…}} and the service desk API's
-// {"errorMessage":…,"i18nErrorMessage":{"i18nKey":…}}.
+// refused, never their values, from the platform API's body
+// {"errorMessages":[…],"errors":{field:…}}.
 func errorDetail(status int, body []byte) string {
 	var e struct {
 		ErrorMessages []string          `json:"errorMessages"`
 		Errors        map[string]string `json:"errors"`
-		ErrorMessage  string            `json:"errorMessage"`
-		I18n          struct {
-			Key string `json:"i18nKey"`
-		} `json:"i18nErrorMessage"`
 	}
 	if json.Unmarshal(body, &e) != nil {
 		return ""
@@ -121,11 +123,6 @@ func errorDetail(status int, body []byte) string {
 	var parts []string
 	if len(e.ErrorMessages) > 0 {
 		parts = append(parts, clip(e.ErrorMessages[0], 200))
-	}
-	if e.I18n.Key != "" {
-		parts = append(parts, e.I18n.Key)
-	} else if e.ErrorMessage != "" {
-		parts = append(parts, clip(e.ErrorMessage, 200))
 	}
 	if len(e.Errors) > 0 {
 		fields := make([]string, 0, len(e.Errors))
@@ -398,7 +395,8 @@ func (c *Client) SearchUpdated(ctx context.Context, since time.Time) ([]casesync
 
 // FindByGoogleCase finds the issue whose Google-case field holds name. The
 // field is text, which JQL searches by phrase; the match is made exact
-// here. With several, the oldest wins.
+// here. With several, the oldest wins. JQL search is eventually consistent:
+// an issue created or changed up to CreationLookupLag ago may be missed.
 func (c *Client) FindByGoogleCase(ctx context.Context, name string) (casesync.CompanyCase, bool, error) {
 	if strings.TrimSpace(name) == "" {
 		return casesync.CompanyCase{}, false, nil
@@ -561,43 +559,73 @@ func (c *Client) CloseCase(ctx context.Context, id string) error {
 		id, c.cfg.CloseTransition, EnvCloseTransition, strings.Join(names, ", "))
 }
 
-// commentJSON is a comment as the service desk API gives it.
+// internalProperty is the comment property Jira Service Management reads
+// to keep a comment agent-only: {"internal": true} makes it an internal
+// note. Comments written without it are public replies.
+const internalProperty = "sd.public.comment"
+
+// commentJSON is a comment as the platform API gives it (with
+// expand=properties).
 type commentJSON struct {
-	ID     string `json:"id"`
-	Body   string `json:"body"`
-	Public bool   `json:"public"`
+	ID     string          `json:"id"`
+	Body   json.RawMessage `json:"body"`
 	Author struct {
 		AccountID   string `json:"accountId"`
 		DisplayName string `json:"displayName"`
 	} `json:"author"`
-	Created struct {
-		EpochMillis int64  `json:"epochMillis"`
-		ISO8601     string `json:"iso8601"`
-	} `json:"created"`
+	Created json.RawMessage `json:"created"`
+	// JSDPublic is Jira's own reading of the property, when it gives one.
+	JSDPublic *bool `json:"jsdPublic"`
+	// Visibility restricts the comment to a role or group.
+	Visibility *struct {
+		Type  string `json:"type"`
+		Value string `json:"value"`
+	} `json:"visibility"`
+	Properties []struct {
+		Key   string          `json:"key"`
+		Value json.RawMessage `json:"value"`
+	} `json:"properties"`
+}
+
+// public reports whether customers see the comment: not marked internal
+// by the service desk property or by Jira's jsdPublic, and not restricted
+// to a role or group (such a comment must not leave the helpdesk either).
+func (cj commentJSON) public() bool {
+	if cj.JSDPublic != nil && !*cj.JSDPublic {
+		return false
+	}
+	if cj.Visibility != nil && (cj.Visibility.Type != "" || cj.Visibility.Value != "") {
+		return false
+	}
+	for _, p := range cj.Properties {
+		if p.Key != internalProperty {
+			continue
+		}
+		var v struct {
+			Internal bool `json:"internal"`
+		}
+		if json.Unmarshal(p.Value, &v) == nil && v.Internal {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *Client) toComment(cj commentJSON, me *myself) casesync.Comment {
-	created := time.UnixMilli(cj.Created.EpochMillis)
-	if cj.Created.EpochMillis == 0 {
-		created, _ = time.Parse("2006-01-02T15:04:05-0700", cj.Created.ISO8601)
-	}
 	return casesync.Comment{
 		ID:          cj.ID,
-		Body:        cj.Body,
+		Body:        adfToText(cj.Body),
 		AuthorName:  cj.Author.DisplayName,
 		ByConnector: cj.Author.AccountID != "" && cj.Author.AccountID == me.AccountID,
-		Public:      cj.Public,
-		CreateTime:  created,
+		Public:      cj.public(),
+		CreateTime:  jiraTime(cj.Created),
 	}
 }
 
-// commentPath is the service desk API path of a request's comments.
-func commentPath(id string) string {
-	return "/rest/servicedeskapi/request/" + url.PathEscape(id) + "/comment"
-}
-
-// ListComments returns every public reply and internal note, oldest first.
-// The service desk API does not list the description as a comment.
+// ListComments returns every public reply and internal note, oldest first,
+// through the platform API, which (unlike the service desk API) serves
+// issues without a request type. Jira does not list the description as a
+// comment.
 func (c *Client) ListComments(ctx context.Context, id string) ([]casesync.Comment, error) {
 	if err := checkID(OpListComments, id); err != nil {
 		return nil, err
@@ -607,29 +635,38 @@ func (c *Client) ListComments(ctx context.Context, id string) ([]casesync.Commen
 		return nil, err
 	}
 	var out []casesync.Comment
+	seen := map[string]bool{}
 	for start := 0; ; {
 		var page struct {
-			Size       int           `json:"size"`
-			IsLastPage bool          `json:"isLastPage"`
-			Values     []commentJSON `json:"values"`
+			StartAt  int           `json:"startAt"`
+			Total    int           `json:"total"`
+			Comments []commentJSON `json:"comments"`
 		}
-		q := url.Values{"start": {strconv.Itoa(start)}, "limit": {strconv.Itoa(c.cfg.PageSize)}}
-		if err := c.http.JSON(ctx, crmhttp.Request{Op: OpListComments, Path: commentPath(id), Query: q, Mode: crmhttp.Safe}, &page); err != nil {
+		q := url.Values{"startAt": {strconv.Itoa(start)}, "maxResults": {strconv.Itoa(c.cfg.PageSize)},
+			"orderBy": {"created"}, "expand": {"properties"}}
+		if err := c.http.JSON(ctx, crmhttp.Request{Op: OpListComments, Path: issuePath(id, "/comment"), Query: q, Mode: crmhttp.Safe}, &page); err != nil {
 			return nil, err
 		}
-		for _, cj := range page.Values {
+		for _, cj := range page.Comments {
+			// A comment added while we page may shift one onto the next page.
+			if seen[cj.ID] {
+				continue
+			}
+			seen[cj.ID] = true
 			out = append(out, c.toComment(cj, me))
 		}
-		if page.IsLastPage || len(page.Values) == 0 {
+		start += len(page.Comments)
+		if len(page.Comments) == 0 || start >= page.Total {
 			break
 		}
-		start += len(page.Values)
 	}
 	slices.SortStableFunc(out, func(a, b casesync.Comment) int { return a.CreateTime.Compare(b.CreateTime) })
 	return out, nil
 }
 
-// AddComment adds a public reply or an internal note as the sync user.
+// AddComment adds a public reply or an internal note as the sync user. The
+// body is sent as an Atlassian Document that reads back as written; an
+// internal note carries the service desk's internal property.
 func (c *Client) AddComment(ctx context.Context, id, body string, public bool) (casesync.Comment, error) {
 	if err := crmhttp.CheckText(vendor, OpAddComment, body); err != nil {
 		return casesync.Comment{}, err
@@ -641,13 +678,32 @@ func (c *Client) AddComment(ctx context.Context, id, body string, public bool) (
 	if err != nil {
 		return casesync.Comment{}, err
 	}
+	in := map[string]any{
+		"body": textToADF(body),
+		"properties": []any{map[string]any{
+			"key": internalProperty, "value": map[string]bool{"internal": !public},
+		}},
+	}
 	var cj commentJSON
-	err = c.http.JSON(ctx, crmhttp.Request{Op: OpAddComment, Method: http.MethodPost, Path: commentPath(id),
-		Body: crmhttp.JSONBody(map[string]any{"body": body, "public": public}), ContentType: "application/json", Mode: crmhttp.IfRefused}, &cj)
+	err = c.http.JSON(ctx, crmhttp.Request{Op: OpAddComment, Method: http.MethodPost, Path: issuePath(id, "/comment"),
+		Body: crmhttp.JSONBody(in), ContentType: "application/json", Mode: crmhttp.IfRefused}, &cj)
 	if err != nil {
 		return casesync.Comment{}, err
 	}
-	return c.toComment(cj, me), nil
+	if cj.ID == "" {
+		return casesync.Comment{}, &casesync.APIError{Side: casesync.SideCompany, Op: OpAddComment,
+			Err: fmt.Errorf("%s: the added comment's id is missing from the answer", vendor)}
+	}
+	got := c.toComment(cj, me)
+	// The answer carries no properties: what was sent is what was stored.
+	got.Public = public
+	if len(cj.Body) == 0 {
+		got.Body = body
+	}
+	if got.CreateTime.IsZero() {
+		got.CreateTime = time.Now()
+	}
+	return got, nil
 }
 
 // attachmentJSON is an attachment as the platform API gives it.

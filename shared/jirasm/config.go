@@ -1,18 +1,26 @@
 // Package jirasm is casebridge's adapter for Jira Service Management Cloud:
-// it implements casesync.CRM over Atlassian's REST APIs — the Jira
-// platform API v3 for issues, search, transitions and attachments, and the
-// Jira Service Management API for public replies and internal notes — with
-// Basic authentication (account email + API token).
+// it implements casesync.CRM over the Jira platform REST API v3 (issues,
+// search, transitions, comments and attachments) with Basic authentication
+// (account email + API token). It does not use the service desk API, which
+// refuses issues that have no request type.
 //
 // A case is an issue of one project; its id is the issue key (e.g.
 // "SUP-12"). The sync flag is a checkbox (or select) custom field holding
 // one option, the Google case name a single-line text custom field.
 // Issues are created with POST /rest/api/3/issue and an issue type, not
 // through the service desk's request form: the form only takes the fields
-// its request type shows customers, and the Google-case field must be set
-// in the same call so that a retried creation finds the issue it made.
+// its request type shows customers. The Google-case field is set in the
+// same call, so a retried creation can find the issue it made — but only
+// once JQL search has indexed it, which Atlassian documents as taking
+// seconds to minutes. The Client therefore declares a CreationLookupLag
+// (JIRA_SEARCH_LAG, default 5 minutes) for which the engine waits after a
+// creation that may have happened before creating again.
 // An optional request type can be set on the issue through the "Request
 // Type" custom field.
+//
+// Internal notes are comments carrying the property Jira Service
+// Management reads for agent-only comments, "sd.public.comment" with
+// value {"internal": true}.
 package jirasm
 
 import (
@@ -21,6 +29,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/casebridge/casebridge/shared/casesync"
 	"github.com/casebridge/casebridge/shared/envconf"
@@ -71,6 +80,9 @@ const (
 	EnvPageSize = "JIRA_PAGE_SIZE"
 	// EnvMaxAttachmentBytes is the largest file uploaded. Default 100 MiB.
 	EnvMaxAttachmentBytes = "JIRA_MAX_ATTACHMENT_BYTES"
+	// EnvSearchLag is how long JQL search may take to show a new or changed
+	// issue (a Go duration). Default 5m.
+	EnvSearchLag = "JIRA_SEARCH_LAG"
 )
 
 // DefaultPriorityMap maps Jira's default priorities to Google's, in
@@ -85,6 +97,7 @@ const (
 	DefaultRatePerSecond      = 5
 	DefaultPageSize           = 50
 	DefaultMaxAttachmentBytes = 100 << 20
+	DefaultSearchLag          = 5 * time.Minute
 )
 
 // DefaultPriorities are Jira's default priority names, most urgent first.
@@ -122,8 +135,24 @@ type Config struct {
 	PageSize int
 	// MaxAttachmentBytes is the largest file uploaded (0: no limit).
 	MaxAttachmentBytes int64
+	// SearchLag is how long JQL search may take to show a new or changed
+	// issue: FindByGoogleCase may miss an issue created that recently.
+	// 0 means DefaultSearchLag; a negative value means none (only for a
+	// simulator without index lag).
+	SearchLag time.Duration
 	// HTTP is the HTTP client; nil means crmhttp's default.
 	HTTP *http.Client
+}
+
+// searchLag is SearchLag with its default applied.
+func (c *Config) searchLag() time.Duration {
+	switch {
+	case c.SearchLag < 0:
+		return 0
+	case c.SearchLag == 0:
+		return DefaultSearchLag
+	}
+	return c.SearchLag
 }
 
 var customFieldPattern = regexp.MustCompile(`^(?:customfield_)?(\d+)$`)
@@ -158,6 +187,7 @@ func ConfigFromEnv(getenv func(string) string, baseURL string) (Config, []envcon
 		RatePerSecond:      r.Float(EnvRateLimit, DefaultRatePerSecond),
 		PageSize:           int(r.Int(EnvPageSize, DefaultPageSize)),
 		MaxAttachmentBytes: r.Int(EnvMaxAttachmentBytes, DefaultMaxAttachmentBytes),
+		SearchLag:          r.Duration(EnvSearchLag, DefaultSearchLag),
 	}
 	for _, f := range []struct {
 		v    string

@@ -35,6 +35,12 @@ func newSite(t *testing.T, opts jirasmtest.Options, edit func(*jirasm.Config)) (
 		opts.MaxAttachmentBytes = testLimit
 	}
 	sim := jirasmtest.NewServer(t, opts)
+	// The adapter declares the simulator's search lag: none by default, so
+	// that the engine never waits for the index in these tests.
+	searchLag := opts.SearchLag
+	if searchLag == 0 {
+		searchLag = -1
+	}
 	cfg := jirasm.Config{
 		BaseURL:            sim.URL,
 		Email:              sim.Email(),
@@ -44,6 +50,7 @@ func newSite(t *testing.T, opts jirasmtest.Options, edit func(*jirasm.Config)) (
 		GoogleCaseField:    "customfield_10050",
 		PageSize:           7, // 25 issues take four pages
 		MaxAttachmentBytes: sim.MaxAttachmentBytes(),
+		SearchLag:          searchLag,
 		HTTP:               &http.Client{Timeout: 30 * time.Second},
 	}
 	if edit != nil {

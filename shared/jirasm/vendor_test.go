@@ -116,9 +116,9 @@ func TestSearchAndCommentsFollowEveryPage(t *testing.T) {
 		t.Errorf("comments (-want +got):\n%s", diff)
 	}
 	wantRequests := map[string]int{
-		"POST /rest/api/3/search/jql":                             4, // 10 issues, 3 a page
-		"GET /rest/api/3/myself":                                  1,
-		"GET /rest/servicedeskapi/request/{issueIdOrKey}/comment": 3, // 8 comments, 3 a page
+		"POST /rest/api/3/search/jql":                  4, // 10 issues, 3 a page
+		"GET /rest/api/3/myself":                       1,
+		"GET /rest/api/3/issue/{issueIdOrKey}/comment": 3, // 8 comments, 3 a page
 	}
 	if diff := cmp.Diff(wantRequests, sim.Requests()); diff != "" {
 		t.Errorf("requests (-want +got):\n%s", diff)
@@ -414,7 +414,7 @@ func TestConfigFromEnv(t *testing.T) {
 	}{
 		{name: "a full environment gives defaults for the rest", getenv: with(nil), baseURL: "https://x.atlassian.net",
 			wantSettings: func(c jirasm.Config) bool {
-				return c.GoogleCaseField == "customfield_10050" && c.IssueType == jirasm.DefaultIssueType &&
+				return c.GoogleCaseField == "customfield_10050" && c.IssueType == jirasm.DefaultIssueType && c.SearchLag == 5*time.Minute &&
 					c.CloseTransition == "Resolve this issue" && c.PageSize == 50 && c.RatePerSecond == 5 &&
 					c.SyncFlagValue == "Yes" && len(c.Priorities) == 5 && c.MaxAttachmentBytes == 100<<20
 			}},
@@ -422,8 +422,11 @@ func TestConfigFromEnv(t *testing.T) {
 			wantVars: []string{jirasm.EnvEmail, jirasm.EnvAPIToken, jirasm.EnvProjectKey, jirasm.EnvSyncFlagField, jirasm.EnvGoogleCaseField, "CRM_URL"}},
 		{name: "bad values are named", baseURL: "https://x.atlassian.net",
 			getenv: with(map[string]string{jirasm.EnvSyncFlagField: "Sync flag", jirasm.EnvPageSize: "500",
-				jirasm.EnvRateLimit: "-1", jirasm.EnvRequestTypeField: "customfield_10010"}),
-			wantVars: []string{jirasm.EnvRateLimit, jirasm.EnvSyncFlagField, jirasm.EnvRequestTypeID, jirasm.EnvPageSize}},
+				jirasm.EnvRateLimit: "-1", jirasm.EnvRequestTypeField: "customfield_10010", jirasm.EnvSearchLag: "soon"}),
+			wantVars: []string{jirasm.EnvRateLimit, jirasm.EnvSearchLag, jirasm.EnvSyncFlagField, jirasm.EnvRequestTypeID, jirasm.EnvPageSize}},
+		{name: "a search lag is read as a duration", baseURL: "https://x.atlassian.net",
+			getenv:       with(map[string]string{jirasm.EnvSearchLag: "90s"}),
+			wantSettings: func(c jirasm.Config) bool { return c.SearchLag == 90*time.Second }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,6 @@
 // Package jirasmtest is an in-memory simulator of the parts of the Jira
-// Cloud platform REST API (v3) and the Jira Service Management API that
-// casebridge's Jira Service Management adapter (shared/jirasm) calls,
+// Cloud platform REST API (v3) that casebridge's Jira Service Management
+// adapter (shared/jirasm) calls,
 // written from Atlassian's public documentation. Tests start it with
 // NewServer and act as the helpdesk's human agents through its methods.
 //
@@ -28,10 +28,22 @@
 //     Resolved (Done), with GET/POST /rest/api/3/issue/{key}/transitions;
 //     "Resolve this issue" resolves, "Reopen issue" reopens. A transition
 //     not available from the current status answers 400.
-//   - Comments through GET/POST /rest/servicedeskapi/request/{key}/comment:
-//     plain-text bodies, public true/false, start/limit/isLastPage paging,
-//     author accountId/displayName, created {iso8601, jira, epochMillis};
-//     JSM's error body {"errorMessage", "i18nErrorMessage"} for them.
+//   - Comments through GET/POST /rest/api/3/issue/{key}/comment: bodies
+//     must be Atlassian Documents (400 {"errors":{"comment":…}} for a
+//     plain string or an empty document); entity properties sent with a
+//     comment are stored and returned only with expand=properties; the
+//     service desk's "sd.public.comment" {"internal": true} makes a comment
+//     internal, which jsdPublic reflects; a role or group visibility is
+//     stored and returned; startAt/maxResults/total paging (default and
+//     largest page 5000), orderBy created|+created|-created (400 for any
+//     other); author accountId/displayName; created in Jira's format.
+//     Humans write internal notes with the property, public replies
+//     without one. The service desk API (/rest/servicedeskapi) is not
+//     served at all: the adapter must not depend on it.
+//   - Search lag (Options.SearchLag, default 0): JQL search sees an issue
+//     as it was SearchLag ago — a new one is missing, a changed one matches
+//     and reads as before the change — while reads by key are current, as
+//     Atlassian documents for /rest/api/3/search/jql.
 //   - Attachments: the issue's attachment field; POST
 //     /rest/api/3/issue/{key}/attachments (multipart "file", refused with
 //     403 without X-Atlassian-Token: no-check, 413 over the size limit,
@@ -47,14 +59,15 @@
 //
 // What it simplifies:
 //   - One project, one service desk, one workflow; no permissions,
-//     screens, request types, customers or portal. The JSM comment API works
-//     on every issue of the project.
+//     screens, request types, customers or portal.
 //   - Text search (~) is a case-insensitive substring match of the phrase,
-//     not Lucene tokens; search results are consistent at once (no index
-//     lag); nextPageToken is an offset, so an issue updated while paging
+//     not Lucene tokens; the index lag is one fixed duration for every
+//     change (Jira's varies from seconds to minutes) and reconcileIssues is
+//     not modelled; nextPageToken is an offset, so an issue updated while paging
 //     may move between pages (callers must not rely on stable pages).
-//   - Descriptions are stored as sent; ADF is checked only for its outer
-//     shape (type doc, version 1, a content array).
+//   - Descriptions and comment bodies are stored as sent; ADF is checked
+//     only for its outer shape (type doc, version 1, a content array).
+//     Comments cannot be edited or deleted; no comment length limit.
 //   - No webhooks, no changelog, no notifications, no rate limit of its own
 //     beyond the injected faults.
 package jirasmtest

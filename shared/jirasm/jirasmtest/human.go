@@ -45,9 +45,28 @@ type Issue struct {
 
 // Comment is a snapshot of a comment.
 type Comment struct {
-	ID, Body, AuthorID, AuthorName string
-	Public                         bool
-	Created                        time.Time
+	ID, AuthorID, AuthorName string
+	// Body is the comment as stored, an Atlassian Document.
+	Body json.RawMessage
+	// Public is false when the service desk's internal property says so.
+	Public bool
+	// Visibility is the role or group the comment is restricted to, if any.
+	Visibility string
+	Created    time.Time
+}
+
+// HumanComment is a comment a human writes in the agent view.
+type HumanComment struct {
+	// Author is the human's display name.
+	Author string
+	// Body is plain text, stored as the editor would (see NewIssue).
+	Body string
+	// BodyADF, when set, is stored as the body instead.
+	BodyADF json.RawMessage
+	// Public is a reply to the customer; false is an internal note.
+	Public bool
+	// RestrictToRole, when set, restricts the comment to that project role.
+	RestrictToRole string
 }
 
 // Attachment is a snapshot of an attachment.
@@ -76,13 +95,32 @@ func (s *Server) CreateIssue(in NewIssue) string {
 // AddComment adds a public reply or internal note written by the named
 // human and returns its id.
 func (s *Server) AddComment(key, author, body string, public bool) (string, error) {
+	return s.AddHumanComment(key, HumanComment{Author: author, Body: body, Public: public})
+}
+
+// AddHumanComment adds a comment as a human and returns its id. An
+// internal note carries the service desk's internal property, as the agent
+// view writes it; a public reply carries none.
+func (s *Server) AddHumanComment(key string, c HumanComment) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	is := s.lookup(key)
 	if is == nil {
 		return "", ErrNoIssue
 	}
-	return s.comment(is, s.accountFor(author), body, public).id, nil
+	body := c.BodyADF
+	if body == nil {
+		body = editorADF(c.Body)
+	}
+	var props []property
+	if !c.Public {
+		props = []property{{Key: internalProperty, Value: json.RawMessage(`{"internal":true}`)}}
+	}
+	var vis *visibility
+	if c.RestrictToRole != "" {
+		vis = &visibility{Type: "role", Value: c.RestrictToRole}
+	}
+	return s.comment(is, s.accountFor(c.Author), body, props, vis).id, nil
 }
 
 // AddAttachment attaches a file as the named human and returns its id.
@@ -149,8 +187,12 @@ func (s *Server) Issue(key string) (Issue, bool) {
 		Priority: is.priority, Status: is.status, Resolution: is.resolution, SyncFlag: is.syncFlag,
 		GoogleCase: is.googleCase, Created: is.created, Updated: is.updated}
 	for _, c := range is.comments {
-		out.Comments = append(out.Comments, Comment{ID: c.id, Body: c.body, AuthorID: c.author.ID,
-			AuthorName: c.author.Name, Public: c.public, Created: c.created})
+		cs := Comment{ID: c.id, Body: slices.Clone(c.body), AuthorID: c.author.ID,
+			AuthorName: c.author.Name, Public: c.public(), Created: c.created}
+		if c.visibility != nil {
+			cs.Visibility = c.visibility.Type + ":" + c.visibility.Value
+		}
+		out.Comments = append(out.Comments, cs)
 	}
 	for _, id := range is.attachmentIDs {
 		a := s.attachments[id]
@@ -194,6 +236,15 @@ func editorADF(text string) json.RawMessage {
 	}
 	b, _ := json.Marshal(node{"type": "doc", "version": 1, "content": paras})
 	return b
+}
+
+// emptyADF reports whether a document has no content at all.
+func emptyADF(raw json.RawMessage) bool {
+	var doc struct {
+		Type    string            `json:"type"`
+		Content []json.RawMessage `json:"content"`
+	}
+	return json.Unmarshal(raw, &doc) == nil && doc.Type == "doc" && len(doc.Content) == 0
 }
 
 // validADF checks an Atlassian Document's outer shape.

@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/casebridge/casebridge/shared/jirasm/jirasmtest"
 	"github.com/google/go-cmp/cmp"
@@ -63,8 +65,23 @@ func TestTheSimulatorAnswersLikeJira(t *testing.T) {
 			wantStatus: 400, wantIn: `"description":"Operation value must be an Atlassian Document`},
 		{name: "an unknown issue is a 404 with Jira's body", method: "GET", path: "/rest/api/3/issue/987654321",
 			wantStatus: 404, wantIn: `"errorMessages":["Issue does not exist or you do not have permission to see it."]`},
-		{name: "comments of an unknown issue are a 404 with the service desk's body", method: "GET", path: "/rest/servicedeskapi/request/SUP-999/comment",
-			wantStatus: 404, wantIn: `"i18nKey":"sd.request.error.notfound"`},
+		{name: "comments of an unknown issue are a 404 with Jira's body", method: "GET", path: "/rest/api/3/issue/SUP-999/comment",
+			wantStatus: 404, wantIn: `"errorMessages":["Issue does not exist or you do not have permission to see it."]`},
+		{name: "a plain-text comment body is refused: it must be ADF", method: "POST", path: "/rest/api/3/issue/" + key + "/comment",
+			body: `{"body":"plain"}`, wantStatus: 400, wantIn: `"comment":"Operation value must be an Atlassian Document`},
+		{name: "an empty comment document is refused", method: "POST", path: "/rest/api/3/issue/" + key + "/comment",
+			body: `{"body":{"type":"doc","version":1,"content":[]}}`, wantStatus: 400, wantIn: `"comment":"Comment body can not be empty!"`},
+		{name: "a comment with the internal property is stored and answered with its id", method: "POST", path: "/rest/api/3/issue/" + key + "/comment",
+			body:       `{"body":{"type":"doc","version":1,"content":[{"type":"paragraph","content":[{"type":"text","text":"note"}]}]},"properties":[{"key":"sd.public.comment","value":{"internal":true}}]}`,
+			wantStatus: 201, wantIn: `"jsdPublic":false`},
+		{name: "comment properties come back only when expanded", method: "GET", path: "/rest/api/3/issue/" + key + "/comment?expand=properties",
+			wantStatus: 200, wantIn: `"properties":[{"key":"sd.public.comment","value":{"internal":true}}]`},
+		{name: "comments page with startAt, maxResults and total", method: "GET", path: "/rest/api/3/issue/" + key + "/comment?startAt=1&maxResults=1",
+			wantStatus: 200, wantIn: `"comments":[],"maxResults":1,"startAt":1,"total":1`},
+		{name: "an unknown comment order is a 400", method: "GET", path: "/rest/api/3/issue/" + key + "/comment?orderBy=author",
+			wantStatus: 400, wantIn: "Invalid orderBy value"},
+		{name: "the service desk comment API is not served", method: "GET", path: "/rest/servicedeskapi/request/" + key + "/comment",
+			wantStatus: 404, wantIn: "No API endpoint matches"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,5 +127,79 @@ func TestSearchPagesByToken(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("keys over every page (-want +got):\n%s", diff)
+	}
+}
+
+// clock is a time the test moves on.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func TestSearchLagsBehindWrites(t *testing.T) {
+	clk := &clock{now: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}
+	sim := jirasmtest.NewServer(t, jirasmtest.Options{SearchLag: time.Minute, Clock: clk.Now})
+	search := func(t *testing.T, jql string) []string {
+		t.Helper()
+		status, answer := call(t, sim, "GET", "/rest/api/3/search/jql?fields=summary&jql="+url.QueryEscape(jql), "", nil, sim.APIToken())
+		if status != 200 {
+			t.Fatalf("search answered %d %s", status, answer)
+		}
+		var page struct{ Issues []struct{ Key string } }
+		json.Unmarshal([]byte(answer), &page)
+		keys := []string{}
+		for _, is := range page.Issues {
+			keys = append(keys, is.Key)
+		}
+		return keys
+	}
+	key := sim.CreateIssue(jirasmtest.NewIssue{Summary: "s", GoogleCase: "projects/p/cases/1"})
+	linked := `cf[10050] ~ "\"projects/p/cases/1\""`
+	steps := []struct {
+		name    string
+		act     func()
+		jql     string
+		want    []string
+		wantKey bool
+	}{
+		{name: "a new issue is missing from search at once", jql: linked, want: []string{}},
+		{name: "but a read by key sees it", wantKey: true},
+		{name: "a minute later search finds it", act: func() { clk.Advance(time.Minute) }, jql: linked, want: []string{key}},
+		{name: "a change is not seen by search at once: the old version still matches", act: func() {
+			status, answer := call(t, sim, "PUT", "/rest/api/3/issue/"+key, `{"fields":{"customfield_10050":"projects/p/cases/2"}}`,
+				http.Header{"Content-Type": {"application/json"}}, sim.APIToken())
+			if status != 204 {
+				t.Fatalf("edit answered %d %s", status, answer)
+			}
+		}, jql: linked, want: []string{key}},
+		{name: "once the lag has passed search sees the change", act: func() { clk.Advance(time.Minute) }, jql: linked, want: []string{}},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if st.act != nil {
+				st.act()
+			}
+			if st.wantKey {
+				if status, _ := call(t, sim, "GET", "/rest/api/3/issue/"+key, "", nil, sim.APIToken()); status != 200 {
+					t.Errorf("GET issue answered %d", status)
+				}
+				return
+			}
+			if diff := cmp.Diff(st.want, search(t, st.jql)); diff != "" {
+				t.Errorf("search results (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -46,6 +46,11 @@ type Options struct {
 	MaxAttachmentBytes int64
 	// Clock tells the time. Default time.Now.
 	Clock func() time.Time
+	// SearchLag is how long JQL search takes to see a change: an issue
+	// created less than SearchLag ago is missing from search results, and
+	// one changed that recently is matched and shown as it was before.
+	// Reads by key are always current. Default 0 (search is current).
+	SearchLag time.Duration
 }
 
 // Fault is an answer the server gives instead of handling a request.
@@ -101,14 +106,55 @@ type issue struct {
 	resolved      time.Time
 	comments      []*comment
 	attachmentIDs []string
+	// versions are what search sees, newest last, when SearchLag is set.
+	versions []version
+}
+
+// version is an issue as the search index holds it from at on.
+type version struct {
+	at   time.Time
+	snap *issue
 }
 
 type comment struct {
-	id      string
-	body    string
-	public  bool
-	author  account
-	created time.Time
+	id         string
+	body       json.RawMessage // ADF
+	properties []property
+	visibility *visibility
+	author     account
+	created    time.Time
+}
+
+// property is an entity property of a comment.
+type property struct {
+	Key   string          `json:"key"`
+	Value json.RawMessage `json:"value"`
+}
+
+// visibility restricts a comment to a role or group.
+type visibility struct {
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
+// internalProperty is the property Jira Service Management reads to keep
+// a comment agent-only ({"internal": true}).
+const internalProperty = "sd.public.comment"
+
+// public reports whether the service desk shows the comment to customers.
+func (c *comment) public() bool {
+	for _, p := range c.properties {
+		if p.Key != internalProperty {
+			continue
+		}
+		var v struct {
+			Internal bool `json:"internal"`
+		}
+		if json.Unmarshal(p.Value, &v) == nil && v.Internal {
+			return false
+		}
+	}
+	return true
 }
 
 type attachment struct {
@@ -285,6 +331,41 @@ func (s *Server) bump(is *issue) {
 		now = is.updated.Add(time.Millisecond)
 	}
 	is.updated = now
+	s.reindex(is)
+}
+
+// reindex records the issue as search will see it once SearchLag has
+// passed. Callers hold mu.
+func (s *Server) reindex(is *issue) {
+	if s.opts.SearchLag <= 0 {
+		return
+	}
+	now := s.now()
+	snap := *is
+	snap.versions, snap.comments = nil, nil
+	snap.attachmentIDs = slices.Clone(is.attachmentIDs)
+	// Drop the versions no search can see any more: all but the newest of
+	// those already visible.
+	cutoff := now.Add(-s.opts.SearchLag)
+	for len(is.versions) > 1 && !is.versions[1].at.After(cutoff) {
+		is.versions = is.versions[1:]
+	}
+	is.versions = append(is.versions, version{at: now, snap: &snap})
+}
+
+// searchable returns the issue as search sees it now, or nil while it is
+// not yet indexed. Callers hold mu.
+func (s *Server) searchable(is *issue) *issue {
+	if s.opts.SearchLag <= 0 {
+		return is
+	}
+	cutoff := s.now().Add(-s.opts.SearchLag)
+	for i := len(is.versions) - 1; i >= 0; i-- {
+		if !is.versions[i].at.After(cutoff) {
+			return is.versions[i].snap
+		}
+	}
+	return nil
 }
 
 func (s *Server) newID() string {
@@ -385,8 +466,8 @@ func (s *Server) handler() http.Handler {
 	s.route(mux, "POST /rest/api/3/issue/{issueIdOrKey}/transitions", true, s.handleTransition)
 	s.route(mux, "POST /rest/api/3/issue/{issueIdOrKey}/attachments", true, s.handleUpload)
 	s.route(mux, "GET /rest/api/3/attachment/content/{id}", true, s.handleContent)
-	s.route(mux, "GET /rest/servicedeskapi/request/{issueIdOrKey}/comment", true, s.handleListComments)
-	s.route(mux, "POST /rest/servicedeskapi/request/{issueIdOrKey}/comment", true, s.handleAddComment)
+	s.route(mux, "GET /rest/api/3/issue/{issueIdOrKey}/comment", true, s.handleListComments)
+	s.route(mux, "POST /rest/api/3/issue/{issueIdOrKey}/comment", true, s.handleAddComment)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusNotFound, []string{"No API endpoint matches " + r.Method + " " + r.URL.Path}, nil)
 	})
@@ -411,14 +492,6 @@ func writeErrors(w http.ResponseWriter, status int, messages []string, fields ma
 	writeJSON(w, status, map[string]any{"errorMessages": messages, "errors": fields})
 }
 
-// writeJSMError answers the service desk API's error body.
-func writeJSMError(w http.ResponseWriter, status int, key, message string) {
-	writeJSON(w, status, map[string]any{
-		"errorMessage":     message,
-		"i18nErrorMessage": map[string]any{"i18nKey": key, "parameters": []string{}},
-	})
-}
-
 const issueNotFound = "Issue does not exist or you do not have permission to see it."
 
 func (s *Server) handleMyself(w http.ResponseWriter, r *http.Request) {
@@ -441,16 +514,6 @@ func (s *Server) handleRemovedSearch(w http.ResponseWriter, r *http.Request) {
 // jiraTime renders a time the way Jira does, in the sync user's zone.
 func (s *Server) jiraTime(t time.Time) string {
 	return t.In(s.opts.TimeZone).Format("2006-01-02T15:04:05.000-0700")
-}
-
-// dateTime renders the service desk API's date object.
-func (s *Server) dateTime(t time.Time) map[string]any {
-	return map[string]any{
-		"iso8601":     t.In(s.opts.TimeZone).Format("2006-01-02T15:04:05-0700"),
-		"jira":        s.jiraTime(t),
-		"friendly":    t.In(s.opts.TimeZone).Format("02/Jan/06 3:04 PM"),
-		"epochMillis": t.UnixMilli(),
-	}
 }
 
 func (s *Server) user(a account) map[string]any {
@@ -636,7 +699,11 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var matched []*issue
-	for _, is := range s.issues {
+	for _, current := range s.issues {
+		is := s.searchable(current)
+		if is == nil {
+			continue
+		}
 		ok, err := query.match(s, is)
 		if err != nil {
 			writeErrors(w, http.StatusBadRequest, []string{err.Error()}, nil)
@@ -852,6 +919,7 @@ func (s *Server) add(is *issue) {
 	}
 	s.issues = append(s.issues, is)
 	s.byKey[is.key] = is
+	s.reindex(is)
 }
 
 func (s *Server) handleEdit(w http.ResponseWriter, r *http.Request) {
@@ -1097,89 +1165,125 @@ func (s *Server) mediaHandler() http.Handler {
 	return mux
 }
 
-func (s *Server) commentJSON(is *issue, c *comment) map[string]any {
-	return map[string]any{
-		"id":      c.id,
-		"body":    c.body,
-		"public":  c.public,
-		"author":  s.user(c.author),
-		"created": s.dateTime(c.created),
-		"_links":  map[string]any{"self": s.URL + "/rest/servicedeskapi/request/" + is.id + "/comment/" + c.id},
+// commentJSON renders a comment as the platform API does; its properties
+// only when asked for with expand=properties.
+func (s *Server) commentJSON(is *issue, c *comment, withProperties bool) map[string]any {
+	out := map[string]any{
+		"self":         s.URL + "/rest/api/3/issue/" + is.id + "/comment/" + c.id,
+		"id":           c.id,
+		"author":       s.user(c.author),
+		"body":         c.body,
+		"updateAuthor": s.user(c.author),
+		"created":      s.jiraTime(c.created),
+		"updated":      s.jiraTime(c.created),
+		"jsdPublic":    c.public(),
 	}
+	if c.visibility != nil {
+		out["visibility"] = map[string]any{"type": c.visibility.Type, "value": c.visibility.Value, "identifier": c.visibility.Value}
+	}
+	if withProperties {
+		props := []any{}
+		for _, p := range c.properties {
+			props = append(props, map[string]any{"key": p.Key, "value": p.Value})
+		}
+		out["properties"] = props
+	}
+	return out
 }
+
+// maxCommentPage is the largest page of comments Jira gives.
+const maxCommentPage = 5000
 
 func (s *Server) handleListComments(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	start, limit := 0, 50
-	for name, dst := range map[string]*int{"start": &start, "limit": &limit} {
+	start, limit := 0, maxCommentPage
+	for name, dst := range map[string]*int{"startAt": &start, "maxResults": &limit} {
 		if v := q.Get(name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
-				writeJSMError(w, http.StatusBadRequest, "sd.common.error.pagination.invalid", "The pagination parameters are invalid.")
+				writeErrors(w, http.StatusBadRequest, []string{"The value '" + v + "' is invalid for " + name + "."}, nil)
 				return
 			}
 			*dst = n
 		}
 	}
-	limit = min(max(limit, 1), 100)
-	wantPublic, wantInternal := q.Get("public") != "false", q.Get("internal") != "false"
+	limit = min(max(limit, 1), maxCommentPage)
+	newestFirst := false
+	switch q.Get("orderBy") {
+	case "", "created", "+created":
+	case "-created":
+		newestFirst = true
+	default:
+		writeErrors(w, http.StatusBadRequest, []string{"Invalid orderBy value: only created, +created and -created are allowed."}, nil)
+		return
+	}
+	withProperties := slices.Contains(fieldList(q["expand"]), "properties")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	is := s.lookup(r.PathValue("issueIdOrKey"))
 	if is == nil {
-		writeJSMError(w, http.StatusNotFound, "sd.request.error.notfound", issueNotFound)
+		writeErrors(w, http.StatusNotFound, []string{issueNotFound}, nil)
 		return
 	}
-	var matched []*comment
-	for _, c := range is.comments {
-		if (c.public && wantPublic) || (!c.public && wantInternal) {
-			matched = append(matched, c)
+	ordered := slices.Clone(is.comments)
+	if newestFirst {
+		slices.Reverse(ordered)
+	}
+	list := []any{}
+	end := min(start+limit, len(ordered))
+	if start < len(ordered) {
+		for _, c := range ordered[start:end] {
+			list = append(list, s.commentJSON(is, c, withProperties))
 		}
 	}
-	values := []any{}
-	end := min(start+limit, len(matched))
-	if start < len(matched) {
-		for _, c := range matched[start:end] {
-			values = append(values, s.commentJSON(is, c))
-		}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"size": len(values), "start": start, "limit": limit, "isLastPage": end >= len(matched),
-		"values": values, "_links": map[string]any{"base": s.URL + "/rest/servicedeskapi"},
-	})
+	writeJSON(w, http.StatusOK, map[string]any{"startAt": start, "maxResults": limit, "total": len(ordered), "comments": list})
 }
 
 func (s *Server) handleAddComment(w http.ResponseWriter, r *http.Request) {
 	var in struct {
-		Body   *string `json:"body"`
-		Public *bool   `json:"public"`
+		Body       json.RawMessage `json:"body"`
+		Visibility *visibility     `json:"visibility"`
+		Properties []property      `json:"properties"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-		writeJSMError(w, http.StatusBadRequest, "sd.common.error.json.invalid", "The request body is not valid JSON.")
+		writeErrors(w, http.StatusBadRequest, []string{"Invalid request payload. Refer to the REST API documentation and try again."}, nil)
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	is := s.lookup(r.PathValue("issueIdOrKey"))
 	if is == nil {
-		writeJSMError(w, http.StatusNotFound, "sd.request.error.notfound", issueNotFound)
+		writeErrors(w, http.StatusNotFound, []string{issueNotFound}, nil)
 		return
 	}
-	if in.Body == nil || strings.TrimSpace(*in.Body) == "" {
-		writeJSMError(w, http.StatusBadRequest, "sd.comment.error.body.required", "The comment body is required.")
+	switch {
+	case len(in.Body) == 0 || string(in.Body) == "null" || emptyADF(in.Body):
+		writeErrors(w, http.StatusBadRequest, nil, map[string]string{"comment": "Comment body can not be empty!"})
+		return
+	case !validADF(in.Body):
+		writeErrors(w, http.StatusBadRequest, nil, map[string]string{"comment": "Operation value must be an Atlassian Document (see the Atlassian Document Format)"})
 		return
 	}
-	public := true
-	if in.Public != nil {
-		public = *in.Public
+	if v := in.Visibility; v != nil && ((v.Type != "role" && v.Type != "group") || v.Value == "") {
+		writeErrors(w, http.StatusBadRequest, nil, map[string]string{"visibility": "The visibility must name a role or group."})
+		return
 	}
-	c := s.comment(is, s.syncAccount(), *in.Body, public)
-	writeJSON(w, http.StatusCreated, s.commentJSON(is, c))
+	for _, p := range in.Properties {
+		if p.Key == "" || len(p.Key) > 255 || len(p.Value) == 0 || !json.Valid(p.Value) {
+			writeErrors(w, http.StatusBadRequest, nil, map[string]string{"properties": "Each property needs a key of at most 255 characters and a JSON value."})
+			return
+		}
+	}
+	c := s.comment(is, s.syncAccount(), in.Body, in.Properties, in.Visibility)
+	writeJSON(w, http.StatusCreated, s.commentJSON(is, c, false))
 }
 
 // comment adds a comment to an issue. Callers hold mu.
-func (s *Server) comment(is *issue, author account, body string, public bool) *comment {
-	c := &comment{id: s.newID(), body: body, public: public, author: author, created: s.now()}
+func (s *Server) comment(is *issue, author account, body json.RawMessage, props []property, vis *visibility) *comment {
+	c := &comment{id: s.newID(), body: slices.Clone(body), author: author, created: s.now(), visibility: vis}
+	for _, p := range props {
+		c.properties = append(c.properties, property{Key: p.Key, Value: slices.Clone(p.Value)})
+	}
 	is.comments = append(is.comments, c)
 	s.bump(is)
 	return c
