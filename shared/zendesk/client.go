@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +22,7 @@ const vendor = "Zendesk"
 // Client is the Zendesk Support adapter: it implements casesync.CRM.
 type Client struct {
 	cfg  Config
+	base *url.URL // cfg.BaseURL, parsed
 	http *crmhttp.Client
 
 	mu    sync.Mutex
@@ -36,7 +38,11 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, names: map[int64]string{}}
+	base, err := url.Parse(cfg.BaseURL)
+	if err != nil {
+		return nil, err // withDefaults has parsed it already
+	}
+	c := &Client{cfg: cfg, base: base, names: map[int64]string{}}
 	var auth string
 	if cfg.OAuthToken != "" {
 		auth = "Bearer " + cfg.OAuthToken
@@ -115,6 +121,7 @@ type zTicket struct {
 	Description  string    `json:"description"`
 	Priority     *string   `json:"priority"`
 	Status       string    `json:"status"`
+	AssigneeID   *int64    `json:"assignee_id"`
 	CustomFields []zField  `json:"custom_fields"`
 }
 
@@ -124,11 +131,14 @@ type zUser struct {
 }
 
 type zAttachment struct {
-	ID          int64  `json:"id"`
-	FileName    string `json:"file_name"`
-	ContentURL  string `json:"content_url"`
-	ContentType string `json:"content_type"`
-	Size        int64  `json:"size"`
+	ID         int64  `json:"id"`
+	FileName   string `json:"file_name"`
+	ContentURL string `json:"content_url"`
+	// MappedContentURL is the file's address on the account's host-mapped
+	// domain (the same as ContentURL when the account has none).
+	MappedContentURL string `json:"mapped_content_url"`
+	ContentType      string `json:"content_type"`
+	Size             int64  `json:"size"`
 }
 
 type zComment struct {

@@ -169,8 +169,27 @@ func (c *Client) ListAttachments(ctx context.Context, id string) ([]casesync.Att
 	return out, nil
 }
 
-// DownloadAttachment streams a file of the ticket from its content URL,
-// which must be on the account's host.
+// contentURL picks the address of a file on CRM_URL's host, the only host
+// credentials are sent to: mapped_content_url when CRM_URL is the account's
+// host-mapped domain, else content_url (on {subdomain}.zendesk.com). When
+// neither is on it, the error says which CRM_URL would work.
+func (c *Client) contentURL(op string, a zAttachment) (string, error) {
+	for _, raw := range []string{a.MappedContentURL, a.ContentURL} {
+		if u, err := url.Parse(raw); raw != "" && err == nil && u.Scheme == c.base.Scheme && u.Host == c.base.Host {
+			return raw, nil
+		}
+	}
+	account := "https://{subdomain}.zendesk.com"
+	if u, err := url.Parse(a.ContentURL); err == nil && u.Host != "" && (u.Scheme == "https" || u.Scheme == "http") {
+		account = u.Scheme + "://" + u.Host
+	}
+	return "", &casesync.APIError{Side: casesync.SideCompany, Op: op, Err: fmt.Errorf(
+		"Zendesk: attachment %d is not served on CRM_URL's host %s, and credentials are sent nowhere else: set CRM_URL to the account's Zendesk address %s (https://{subdomain}.zendesk.com)",
+		a.ID, c.base.Host, account)}
+}
+
+// DownloadAttachment streams a file of the ticket from its content URL on
+// CRM_URL's host (see contentURL).
 func (c *Client) DownloadAttachment(ctx context.Context, id, attachmentID string) (io.ReadCloser, error) {
 	const op = "attachments.download"
 	all, _, err := c.allComments(ctx, op, id)
@@ -182,7 +201,11 @@ func (c *Client) DownloadAttachment(ctx context.Context, id, attachmentID string
 			if strconv.FormatInt(a.ID, 10) != attachmentID {
 				continue
 			}
-			resp, err := c.http.Do(ctx, crmhttp.Request{Op: op, URL: a.ContentURL, Header: http.Header{"Accept": {"*/*"}}})
+			u, err := c.contentURL(op, a)
+			if err != nil {
+				return nil, err
+			}
+			resp, err := c.http.Do(ctx, crmhttp.Request{Op: op, URL: u, Header: http.Header{"Accept": {"*/*"}}})
 			if err != nil {
 				return nil, err
 			}

@@ -59,6 +59,11 @@ const (
 	DefaultExportPageSize     = 1000
 	DefaultMaxAttachmentBytes = 50 << 20
 	DefaultCloseStatus        = "solved"
+	// DefaultMaxRetryWait is the longest Retry-After waited out in process.
+	// The incremental export allows 10 requests a minute and answers a
+	// Retry-After of up to a minute past them; a shorter wait would end a
+	// long poll at its eleventh page.
+	DefaultMaxRetryWait = 65 * time.Second
 )
 
 // DefaultClosedStatuses are the statuses that count as closed.
@@ -92,13 +97,17 @@ type Config struct {
 	PageSize, ExportPageSize int
 	// MaxAttachmentBytes is the largest upload (default 50 MB).
 	MaxAttachmentBytes int64
-	// HTTP is the HTTP client (nil: one with a 60 s timeout).
+	// HTTP is the HTTP client (nil: crmhttp.DefaultHTTPClient).
 	HTTP *http.Client
 	// Now tells the time, to keep the export's start_time old enough
 	// (default time.Now). Tests with a simulated clock set it.
 	Now func() time.Time
-	// MinBackoff and MaxRetryWait tune crmhttp's retries (0: its defaults).
-	MinBackoff, MaxRetryWait time.Duration
+	// MinBackoff tunes crmhttp's backoff (0: its default).
+	MinBackoff time.Duration
+	// MaxRetryWait is the longest Retry-After waited for in process
+	// (default 65 s, DefaultMaxRetryWait); a longer one ends the call with
+	// a transient error.
+	MaxRetryWait time.Duration
 }
 
 // ConfigFromEnv reads the adapter's variables; baseURL comes from CRM_URL.
@@ -183,6 +192,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.MaxAttachmentBytes == 0 {
 		cfg.MaxAttachmentBytes = DefaultMaxAttachmentBytes
 	}
+	if cfg.MaxRetryWait == 0 {
+		cfg.MaxRetryWait = DefaultMaxRetryWait
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -203,8 +215,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("zendesk: page size %d is not within 1..100", cfg.PageSize)
 	case cfg.ExportPageSize < 1 || cfg.ExportPageSize > 1000:
 		return cfg, fmt.Errorf("zendesk: export page size %d is not within 1..1000", cfg.ExportPageSize)
-	case cfg.RatePerSecond < 0 || cfg.MaxAttachmentBytes < 0:
-		return cfg, fmt.Errorf("zendesk: the rate and the attachment limit must not be negative")
+	case cfg.RatePerSecond < 0 || cfg.MaxAttachmentBytes < 0 || cfg.MaxRetryWait < 0 || cfg.MinBackoff < 0:
+		return cfg, fmt.Errorf("zendesk: the rate, the attachment limit and the retry waits must not be negative")
 	}
 	return cfg, nil
 }

@@ -34,18 +34,45 @@
 // admin (the export is admin-only); every changed ticket of the account is
 // read, not just the synced ones (1000 a page, so an hour of a busy
 // account is still a handful of requests); the export allows 10 requests a
-// minute; and the engine's CRM polling window (COMPANY_POLLING_WINDOW,
-// default 5 minutes) must stay above the one-minute hold-back. start_time
+// minute, and past them answers a Retry-After of up to a minute, which is
+// waited out (MaxRetryWait defaults to 65 s); and the engine's CRM polling
+// window (COMPANY_POLLING_WINDOW, default 5 minutes) must stay above the
+// one-minute hold-back. start_time
 // is kept at least two minutes old because Zendesk refuses a more recent
 // one. The export compares start_time with generated_timestamp, which is
 // never before updated_at, so no ticket updated after since is missed;
 // deleted tickets are excluded and a ticket seen twice keeps its later copy.
+//
+// The first poll is the expensive one: the engine reaches back 30 days, so
+// it reads every ticket of the account changed in that time, at most 10,000
+// a minute (10 pages of 1000, the export's limit). A poll run has 240 s
+// (the function timeout) and hands nothing on until it has read every
+// page; a run that runs out of time is lost, the next run starts again
+// from the beginning, and the minutely runs overlap and share the export's
+// limit. So the first poll of an account with tens of thousands of tickets
+// changed in the last 30 days takes several runs, and it finishes only
+// when one run reads every page within its 240 s: at most about 40,000
+// tickets, fewer while runs overlap. Past that it does not finish until the
+// engine can resume a poll across runs. Later polls read a few minutes of
+// changes.
 //
 // Comments: Zendesk keeps a ticket's description as its first comment;
 // ListComments leaves it out. Authors' names come from the users sideload
 // and are cached; the sync user is looked up once with GET /users/me.
 // Attachments belong to comments: UploadAttachment streams the file to POST
 // /uploads and attaches the token in an internal note naming the file.
+// DownloadAttachment reads a file from CRM_URL's host only (credentials go
+// nowhere else): from mapped_content_url when CRM_URL is the account's
+// host-mapped domain, else from content_url on {subdomain}.zendesk.com;
+// when neither is on CRM_URL's host the error says to set CRM_URL to
+// https://{subdomain}.zendesk.com.
+//
+// Closing: CloseCase sets the close status (default solved). Zendesk
+// refuses to solve a ticket without an assignee ("Assignee: is required
+// when solving a ticket") unless the account auto-assigns on solve, and the
+// tickets CreateCase makes have none; so an unassigned ticket is assigned
+// to the sync user in the same update. An assigned ticket keeps its
+// assignee.
 //
 // Closed tickets: Zendesk refuses updates to a ticket in status "closed"
 // (422), except to its subject, tags and priority. CloseCase leaves a ticket

@@ -172,6 +172,7 @@ type ticketUpdate struct {
 	Comment      *newComment `json:"comment,omitempty"`
 	Priority     string      `json:"priority,omitempty"`
 	Status       string      `json:"status,omitempty"`
+	AssigneeID   *int64      `json:"assignee_id,omitempty"`
 	CustomFields []zField    `json:"custom_fields,omitempty"`
 	ExternalID   *string     `json:"external_id,omitempty"`
 }
@@ -277,6 +278,10 @@ func (c *Client) SetPriority(ctx context.Context, id, priority string) error {
 
 // CloseCase sets the close status unless the ticket already counts as
 // closed. A closed ticket cannot be updated, so it is left alone.
+//
+// Zendesk refuses to solve a ticket without an assignee unless the account
+// auto-assigns on solve, and tickets made by CreateCase have none: an
+// unassigned ticket is assigned to the sync user in the same update.
 func (c *Client) CloseCase(ctx context.Context, id string) error {
 	const op = "tickets.update"
 	t, err := c.getTicket(ctx, op, id)
@@ -286,7 +291,15 @@ func (c *Client) CloseCase(ctx context.Context, id string) error {
 	if slices.Contains(c.cfg.ClosedStatuses, t.Status) {
 		return nil
 	}
-	err = c.update(ctx, op, strconv.FormatInt(t.ID, 10), ticketUpdate{Status: c.cfg.CloseStatus}, crmhttp.Safe, nil)
+	in := ticketUpdate{Status: c.cfg.CloseStatus}
+	if t.AssigneeID == nil || *t.AssigneeID == 0 {
+		me, err := c.syncUser(ctx)
+		if err != nil {
+			return err
+		}
+		in.AssigneeID = me.ID
+	}
+	err = c.update(ctx, op, strconv.FormatInt(t.ID, 10), in, crmhttp.Safe, nil)
 	var ae *casesync.APIError
 	if errors.As(err, &ae) && ae.Status == http.StatusUnprocessableEntity {
 		// Closed in the meantime (closed tickets refuse updates)?

@@ -3,6 +3,8 @@ package zendesk_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -388,4 +390,126 @@ func TestConfigFromEnv(t *testing.T) {
 			t.Errorf("defaults (-want +got):\n%s", diff)
 		}
 	})
+}
+
+func TestClosingAssignsAnUnassignedTicketToTheSyncUser(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name         string
+		autoAssign   bool
+		fromGoogle   bool   // made by CreateCase, as for a Google case
+		assignee     string // the human assignee; "" for none
+		wantAssignee string
+	}{
+		{name: "a ticket made for a Google case is solved and assigned to the sync user",
+			fromGoogle: true, wantAssignee: "casebridge sync"},
+		{name: "an unassigned human ticket is solved and assigned to the sync user",
+			wantAssignee: "casebridge sync"},
+		{name: "an assigned ticket keeps its assignee",
+			assignee: "Alice Agent", wantAssignee: "Alice Agent"},
+		{name: "an account that auto-assigns on solve still gets the sync user, sent with the status",
+			autoAssign: true, wantAssignee: "casebridge sync"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sim, crm := newAdapter(t, zendesktest.Options{AutoAssignOnSolve: tc.autoAssign}, nil)
+			var id string
+			if tc.fromGoogle {
+				c, err := crm.CreateCase(ctx, casesync.NewCompanyCase{Subject: "s", Description: "d", GoogleCase: "projects/p/cases/7"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				id = c.ID
+			} else {
+				id = sim.CreateTicket(zendesktest.Ticket{Subject: "s", Description: "d", Assignee: tc.assignee})
+			}
+			sim.ResetCalls()
+			if err := crm.CloseCase(ctx, id); err != nil {
+				t.Fatalf("CloseCase: %v", err)
+			}
+			if err := crm.CloseCase(ctx, id); err != nil {
+				t.Fatalf("CloseCase again: %v", err)
+			}
+			st, _ := sim.TicketState(id)
+			got := []any{st.Status, st.Assignee, sim.Calls()["PUT /api/v2/tickets/{id}"]}
+			if diff := cmp.Diff([]any{"solved", tc.wantAssignee, 1}, got); diff != "" {
+				t.Errorf("[status, assignee, updates] (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestTheExportsMinuteLimitIsWaitedOutByDefault(t *testing.T) {
+	// Zendesk's export allows 10 requests a minute; its Retry-After can be
+	// a whole minute. With the default MaxRetryWait the client waits (here
+	// until the context ends) instead of giving up at once.
+	sim, crm := newAdapter(t, zendesktest.Options{}, nil)
+	id := sim.CreateTicket(zendesktest.Ticket{Subject: "s", Description: "d"})
+	sim.InjectRateLimit(61 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := crm.GetCase(ctx, id)
+	if elapsed := time.Since(start); elapsed < 600*time.Millisecond {
+		t.Errorf("GetCase gave up after %v (%v); want it to wait for the Retry-After of 61 s", elapsed, err)
+	}
+	if !casesync.IsTransient(err) {
+		t.Errorf("GetCase = %v; want a transient error when the context ends during the wait", err)
+	}
+}
+
+func TestAttachmentDownloadsUseTheConfiguredHost(t *testing.T) {
+	const mapped = "support.acme.test"
+	ctx := context.Background()
+	data := []byte("file bytes \x00\x01 end")
+	tests := []struct {
+		name       string
+		mappedHost string // the simulator's host-mapped domain; "" for none
+		onMapped   bool   // CRM_URL is http://support.acme.test, not the Zendesk address
+		wantErr    bool
+	}{
+		{name: "with CRM_URL on the Zendesk address the file comes from content_url", mappedHost: mapped},
+		{name: "with CRM_URL on the host-mapped domain the file comes from mapped_content_url", mappedHost: mapped, onMapped: true},
+		{name: "with CRM_URL on a host no attachment URL is on, the download is refused and names the Zendesk address",
+			onMapped: true, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sim := zendesktest.NewServer(t, zendesktest.Options{MappedHost: tc.mappedHost})
+			crm := adapterFor(t, sim, func(c *zendesk.Config) {
+				c.HTTP = sim.HTTPClient() // reaches the simulator for the mapped host too
+				if tc.onMapped {
+					c.BaseURL = "http://" + mapped
+				}
+			})
+			id := sim.CreateTicket(zendesktest.Ticket{Subject: "s", Description: "d"})
+			aid, err := sim.AddHumanAttachment(id, "Alice Agent", "a.bin", "application/octet-stream", data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sim.ResetCalls()
+			rc, err := crm.DownloadAttachment(ctx, id, aid)
+			var got []byte
+			if err == nil {
+				got, err = io.ReadAll(rc)
+				rc.Close()
+			}
+			downloads := sim.Calls()["GET /attachments/token/{token}"]
+			if tc.wantErr {
+				if !casesync.IsPermanent(err) || !strings.Contains(fmt.Sprint(err), "CRM_URL") || !strings.Contains(fmt.Sprint(err), sim.URL) {
+					t.Errorf("DownloadAttachment = %v; want a permanent error saying to set CRM_URL to %s", err, sim.URL)
+				}
+				if downloads != 0 {
+					t.Errorf("downloads = %d, want none", downloads)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("DownloadAttachment: %v", err)
+			}
+			if diff := cmp.Diff([]any{data, 1}, []any{got, downloads}); diff != "" {
+				t.Errorf("[bytes, downloads] (-want +got):\n%s", diff)
+			}
+		})
+	}
 }

@@ -25,6 +25,12 @@ type harness struct {
 func newAdapter(t *testing.T, opts zendesktest.Options, edit func(*zendesk.Config)) (*zendesktest.Server, *zendesk.Client) {
 	t.Helper()
 	sim := zendesktest.NewServer(t, opts)
+	return sim, adapterFor(t, sim, edit)
+}
+
+// adapterFor makes an adapter for sim, as newAdapter does.
+func adapterFor(t *testing.T, sim *zendesktest.Server, edit func(*zendesk.Config)) *zendesk.Client {
+	t.Helper()
 	o := sim.Options()
 	cfg := zendesk.Config{
 		BaseURL:            sim.URL,
@@ -48,7 +54,7 @@ func newAdapter(t *testing.T, opts zendesktest.Options, edit func(*zendesk.Confi
 	if err != nil {
 		t.Fatalf("zendesk.New: %v", err)
 	}
-	return sim, crm
+	return crm
 }
 
 func newHarness(t *testing.T) crmcontract.Harness {

@@ -16,12 +16,19 @@
 //     external_id, tags, and a comment with uploads). Custom fields are
 //     listed by numeric id ({id, value}); the sync flag is a checkbox, the
 //     Google case a text field. Timestamps are whole seconds, UTC.
-//   - Statuses new, open, pending, hold, solved, closed. Solving a ticket
-//     without an assignee assigns the acting agent. A closed ticket accepts
-//     changes to its subject, tags and priority only; anything else (a
-//     comment, a status, a custom field) answers 422 RecordInvalid "Status:
-//     closed prevents ticket update". A priority, once set, cannot be reset
-//     to none (422). Priorities are low, normal, high, urgent.
+//   - Statuses new, open, pending, hold, solved, closed. Solving (or
+//     closing) a ticket without an assignee answers 422 RecordInvalid with
+//     details.base "Assignee: is required when solving a ticket"
+//     (ticket_field_type FieldAssignee), unless the update sets assignee_id
+//     too or Options.AutoAssignOnSolve (the account setting "auto-assign
+//     tickets upon solve", off by default) is on, which assigns the acting
+//     agent. SetHumanStatus assigns the human agent when it solves an
+//     unassigned ticket, as an agent does in the workspace. A closed
+//     ticket accepts changes to its subject, tags and priority only;
+//     anything else (a comment, a status, a custom field) answers 422
+//     RecordInvalid "Status: closed prevents ticket update". A priority,
+//     once set, cannot be reset to none (422). Priorities are low, normal,
+//     high, urgent.
 //   - Comments: GET /tickets/{id}/comments with cursor pagination
 //     (page[size] at most 100, page[after], meta.has_more, links.next),
 //     oldest first, with the users sideload (include=users). PUT answers
@@ -29,7 +36,13 @@
 //   - Attachments: POST /uploads?filename= with the raw bytes answers a
 //     token; a comment's uploads:[token] attaches the files. Attachments
 //     are listed in comments[].attachments and downloaded from their
-//     content_url on the same host (/attachments/token/{token}/?name=).
+//     content_url (/attachments/token/{token}/?name=), which is always on
+//     the account's Zendesk address (Server.URL) whatever host was asked.
+//     mapped_content_url is the same URL on Options.MappedHost (the
+//     account's host-mapped domain) when set, else equal to content_url.
+//     The simulator serves every host alike; Server.HTTPClient connects to
+//     it whatever host a URL names, so a test can use the mapped host as
+//     the account's URL.
 //     Uploads over Options.MaxAttachmentBytes (Zendesk: 50 MB) answer 413.
 //   - Users: GET /users/me, GET /users/{id}, GET /users/show_many?ids=.
 //   - Changed tickets: GET /incremental/tickets/cursor (start_time or
@@ -50,7 +63,9 @@
 //
 // What it simplifies:
 //   - No groups, organizations, forms, triggers, SLAs, custom statuses,
-//     side conversations, or the end-user rule that reopens solved tickets.
+//     side conversations, or the end-user rule that reopens solved tickets;
+//     so no field other than the assignee is required to solve a ticket
+//     (Zendesk accounts may require a group or custom fields too).
 //   - content_url is served directly (Zendesk redirects to a storage host)
 //     and always needs authentication (as with private attachments on).
 //   - The search is exact (case-insensitive) on whole values and has no

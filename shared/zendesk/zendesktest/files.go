@@ -49,12 +49,12 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, base string) {
 	s.uploads[tok] = append(s.uploads[tok], a)
 	atts := []attachmentJSON{}
 	for _, x := range s.uploads[tok] {
-		atts = append(atts, attachmentJSONFor(base, x))
+		atts = append(atts, s.attachmentJSON(base, x))
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"upload": map[string]any{
 		"token":       tok,
 		"expires_at":  formatTime(s.now().Add(72 * time.Hour)),
-		"attachment":  attachmentJSONFor(base, a),
+		"attachment":  s.attachmentJSON(base, a),
 		"attachments": atts,
 	}})
 }

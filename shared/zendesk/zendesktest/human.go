@@ -21,6 +21,8 @@ type Ticket struct {
 	// Requester is the end user's name (default "Requester"); Agent the
 	// agent who submits it (default "Human Agent").
 	Requester, Agent string
+	// Assignee is the name of the agent it is assigned to ("" for none).
+	Assignee string
 }
 
 // TicketView is a snapshot of a ticket, for assertions.
@@ -28,6 +30,7 @@ type TicketView struct {
 	ID                   string
 	Subject, Description string
 	Status, Priority     string
+	Assignee             string // the assignee's name, "" for none
 	SyncFlag             bool
 	GoogleCase           string
 	ExternalID           string
@@ -100,6 +103,9 @@ func (s *Server) CreateTicket(in Ticket) string {
 	}
 	if in.Priority != "" {
 		input.Priority = []byte(strconv.Quote(in.Priority))
+	}
+	if in.Assignee != "" {
+		input.AssigneeID = &s.agentLocked(in.Assignee).ID
 	}
 	if in.GoogleCase != "" {
 		input.CustomFields = append(input.CustomFields, fieldInput{ID: s.opts.GoogleCaseFieldID, Value: in.GoogleCase})
@@ -180,9 +186,23 @@ func (s *Server) SetHumanPriority(id, priority string) error {
 }
 
 // SetHumanStatus changes the status as a human agent (e.g. "solved",
-// "closed", or "open" to reopen a solved ticket).
+// "closed", or "open" to reopen a solved ticket). Solving an unassigned
+// ticket also assigns it to that agent, as an agent in the workspace takes
+// a ticket before solving it.
 func (s *Server) SetHumanStatus(id, status string) error {
-	return s.humanUpdate(id, ticketInput{Status: &status})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, err := s.ticketLocked(id)
+	if err != nil {
+		return err
+	}
+	agent := s.agentLocked("Human Agent")
+	in := ticketInput{Status: &status}
+	if (status == "solved" || status == "closed") && t.AssigneeID == 0 {
+		in.AssigneeID = &agent.ID
+	}
+	_, herr := s.applyLocked(humanBase, t, in, agent)
+	return asError(herr)
 }
 
 // SetHumanSyncFlag ticks or clears the sync flag as a human agent.
@@ -223,6 +243,9 @@ func (s *Server) viewLocked(t *ticket) TicketView {
 		ID: strconv.FormatInt(t.ID, 10), Subject: t.Subject, Description: t.Description,
 		Status: t.Status, Priority: t.Priority, ExternalID: t.ExternalID,
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
+	}
+	if u, ok := s.users[t.AssigneeID]; ok {
+		v.Assignee = u.Name
 	}
 	v.SyncFlag, _ = checkbox(t.CustomFields[s.opts.SyncFlagFieldID])
 	if g, ok := t.CustomFields[s.opts.GoogleCaseFieldID].(string); ok {

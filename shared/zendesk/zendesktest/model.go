@@ -217,14 +217,23 @@ func (s *Server) ticketJSON(base string, t *ticket) ticketJSON {
 	return j
 }
 
-func attachmentJSONFor(base string, a *attachment) attachmentJSON {
-	content := base + "/attachments/token/" + a.Token + "/?name=" + urlQueryEscape(a.FileName)
+// attachmentJSON describes a file. Its content_url is always on the
+// account's Zendesk address, whichever host the request came to; its
+// mapped_content_url is on the host-mapped domain when Options.MappedHost
+// is set, and the same as content_url otherwise, as Zendesk answers.
+func (s *Server) attachmentJSON(base string, a *attachment) attachmentJSON {
+	file := "/attachments/token/" + a.Token + "/?name=" + urlQueryEscape(a.FileName)
+	content := s.accountBase(base) + file
+	mapped := content
+	if s.opts.MappedHost != "" {
+		mapped = schemeOf(base) + "://" + s.opts.MappedHost + file
+	}
 	return attachmentJSON{
 		URL:               base + "/api/v2/attachments/" + strconv.FormatInt(a.ID, 10) + ".json",
 		ID:                a.ID,
 		FileName:          a.FileName,
 		ContentURL:        content,
-		MappedContentURL:  content,
+		MappedContentURL:  mapped,
 		ContentType:       a.ContentType,
 		Size:              int64(len(a.Data)),
 		MalwareScanResult: "not_scanned",
@@ -232,10 +241,10 @@ func attachmentJSONFor(base string, a *attachment) attachmentJSON {
 	}
 }
 
-func commentJSONFor(base string, c *comment) commentJSON {
+func (s *Server) commentJSON(base string, c *comment) commentJSON {
 	atts := make([]attachmentJSON, 0, len(c.Attachments))
 	for _, a := range c.Attachments {
-		atts = append(atts, attachmentJSONFor(base, a))
+		atts = append(atts, s.attachmentJSON(base, a))
 	}
 	return commentJSON{
 		ID:          c.ID,

@@ -1,11 +1,13 @@
 package zendesktest
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"html"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -39,6 +41,17 @@ type Options struct {
 	// RequestsPerMinute caps the requests of a minute (0: no cap), answering
 	// 429 with Retry-After past it, as Zendesk's account limit does.
 	RequestsPerMinute int
+	// AutoAssignOnSolve is the account setting "Auto-assign tickets upon
+	// solve": on, an agent who solves an unassigned ticket becomes its
+	// assignee; off (the default, as in a new account), setting solved or
+	// closed on a ticket without an assignee answers 422 "Assignee: is
+	// required when solving a ticket".
+	AutoAssignOnSolve bool
+	// MappedHost is the account's host-mapped domain (host[:port], e.g.
+	// "support.acme.test"); when set, attachments carry a mapped_content_url
+	// on it. The simulator serves every host alike; HTTPClient connects to
+	// the simulator whatever host a URL names.
+	MappedHost string
 }
 
 // Fault makes matching requests fail before they are served.
@@ -131,6 +144,34 @@ func NewServer(tb testing.TB, opts Options) *Server {
 
 // Options returns the options in effect, defaults filled in.
 func (s *Server) Options() Options { return s.opts }
+
+// HTTPClient returns a client that connects to the simulator for every
+// host, so that a test can use Options.MappedHost as the account's URL.
+func (s *Server) HTTPClient() *http.Client {
+	addr := strings.TrimPrefix(strings.TrimPrefix(s.URL, "http://"), "https://")
+	return &http.Client{Timeout: time.Minute, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		},
+	}}
+}
+
+// accountBase is the account's Zendesk address ({subdomain}.zendesk.com):
+// the server's URL, or the request's when it was not started by NewServer.
+func (s *Server) accountBase(requestBase string) string {
+	if s.URL != "" {
+		return s.URL
+	}
+	return requestBase
+}
+
+func schemeOf(base string) string {
+	if strings.HasPrefix(base, "https://") {
+		return "https"
+	}
+	return "http"
+}
 
 // SyncUserID is the id of the user the credentials belong to.
 func (s *Server) SyncUserID() int64 { return s.syncUser.ID }
@@ -229,8 +270,19 @@ var (
 
 func invalid(field, description string) apiError {
 	return apiError{Error: "RecordInvalid", Description: "Record validation errors",
-		Details: map[string][]map[string]string{field: {{"description": description, "error": "InvalidValue"}}}}
+		Details: map[string][]map[string]any{field: {{"description": description, "error": "InvalidValue"}}}}
 }
+
+// assigneeFieldID is the id of the account's system Assignee field, named
+// in the refusal to solve an unassigned ticket.
+const assigneeFieldID = 360000000003
+
+// errAssigneeRequired is Zendesk's refusal to solve a ticket without an
+// assignee, in the shape Zendesk answers: the problem is on the record
+// ("base"), naming the Assignee system field.
+var errAssigneeRequired = apiError{Error: "RecordInvalid", Description: "Record validation errors",
+	Details: map[string][]map[string]any{"base": {{"description": "Assignee: is required when solving a ticket",
+		"error": nil, "ticket_field_id": assigneeFieldID, "ticket_field_type": "FieldAssignee"}}}}
 
 func writeRetry(w http.ResponseWriter, d time.Duration, body apiError) {
 	secs := int((d + time.Second - 1) / time.Second)

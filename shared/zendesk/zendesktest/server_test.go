@@ -52,6 +52,8 @@ func TestTheSimulatorAnswersAsZendeskDocuments(t *testing.T) {
 	if err := s.SetHumanStatus(closed, "closed"); err != nil {
 		t.Fatal(err)
 	}
+	unassigned := s.CreateTicket(zendesktest.Ticket{Subject: "unassigned", Description: "d"})
+	toAssign := s.CreateTicket(zendesktest.Ticket{Subject: "to assign", Description: "d"})
 	tests := []struct {
 		name       string
 		method     string
@@ -78,6 +80,10 @@ func TestTheSimulatorAnswersAsZendeskDocuments(t *testing.T) {
 			path: "/api/v2/incremental/tickets/cursor.json?start_time=" + itoa(time.Now().Unix()), auth: auth, wantStatus: 400, wantError: "InvalidValue"},
 		{name: "comment pages hold at most 100", method: "GET", path: "/api/v2/tickets/" + open + "/comments.json?page[size]=101", auth: auth,
 			wantStatus: 400, wantError: "InvalidPaginationParameter"},
+		{name: "solving a ticket without an assignee is RecordInvalid", method: "PUT", path: "/api/v2/tickets/" + unassigned + ".json", auth: auth,
+			body: `{"ticket":{"status":"solved"}}`, wantStatus: 422, wantError: "RecordInvalid"},
+		{name: "solving a ticket with an assignee sent in the same update is accepted", method: "PUT", path: "/api/v2/tickets/" + toAssign + ".json", auth: auth,
+			body: `{"ticket":{"status":"solved","assignee_id":` + itoa(s.SyncUserID()) + `}}`, wantStatus: 200},
 		{name: "search pages past 1000 results answer 422", method: "GET", path: "/api/v2/search.json?query=type:ticket&page=11", auth: auth,
 			wantStatus: 422, wantError: "InsufficientResourceError"},
 	}
@@ -167,6 +173,92 @@ func TestHumanActionsMoveTheUpdateTime(t *testing.T) {
 	}
 	if !strings.Contains(v.Comments[2].Attachments[0].FileName, "a.txt") || v.Description != "d" {
 		t.Errorf("ticket = %+v", v)
+	}
+}
+
+func TestSolvingAnUnassignedTicket(t *testing.T) {
+	tests := []struct {
+		name       string
+		autoAssign bool
+		wantStatus int
+		wantBody   string // the error body; "" when accepted
+		wantState  []string
+	}{
+		{name: "without auto-assign on solve it is refused as Zendesk refuses it", wantStatus: 422,
+			wantBody:  `{"error":"RecordInvalid","description":"Record validation errors","details":{"base":[{"description":"Assignee: is required when solving a ticket","error":null,"ticket_field_id":360000000003,"ticket_field_type":"FieldAssignee"}]}}`,
+			wantState: []string{"new", ""}},
+		{name: "with auto-assign on solve the solver becomes the assignee", autoAssign: true, wantStatus: 200,
+			wantState: []string{"solved", "casebridge sync"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := zendesktest.NewServer(t, zendesktest.Options{AutoAssignOnSolve: tc.autoAssign})
+			id := s.CreateTicket(zendesktest.Ticket{Subject: "s", Description: "d"})
+			req, _ := http.NewRequest("PUT", s.URL+"/api/v2/tickets/"+id+".json", strings.NewReader(`{"ticket":{"status":"solved"}}`))
+			req.Header.Set("Authorization", basic(s.Options()))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body := ""
+			if resp.StatusCode != 200 {
+				body = strings.TrimSpace(string(raw))
+			}
+			v, _ := s.TicketState(id)
+			if diff := cmp.Diff([]any{tc.wantStatus, tc.wantBody, tc.wantState}, []any{resp.StatusCode, body, []string{v.Status, v.Assignee}}); diff != "" {
+				t.Errorf("[status, body, [ticket status, assignee]] (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestAttachmentURLs(t *testing.T) {
+	tests := []struct {
+		name       string
+		mappedHost string
+		wantMapped func(s *zendesktest.Server) string // the mapped_content_url's scheme and host
+	}{
+		{name: "without host mapping mapped_content_url is content_url",
+			wantMapped: func(s *zendesktest.Server) string { return s.URL }},
+		{name: "with host mapping mapped_content_url is on the mapped host",
+			mappedHost: "support.acme.test", wantMapped: func(*zendesktest.Server) string { return "http://support.acme.test" }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := zendesktest.NewServer(t, zendesktest.Options{MappedHost: tc.mappedHost})
+			id := s.CreateTicket(zendesktest.Ticket{Subject: "s", Description: "d"})
+			if _, err := s.AddHumanAttachment(id, "Bob", "a.txt", "text/plain", []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			// Asked through the mapped host, content_url stays on the
+			// account's Zendesk address.
+			req, _ := http.NewRequest("GET", "http://support.acme.test/api/v2/tickets/"+id+"/comments.json", nil)
+			req.Header.Set("Authorization", basic(s.Options()))
+			resp, err := s.HTTPClient().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var out struct {
+				Comments []struct {
+					Attachments []struct {
+						ContentURL       string `json:"content_url"`
+						MappedContentURL string `json:"mapped_content_url"`
+					} `json:"attachments"`
+				} `json:"comments"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || len(out.Comments) != 2 || len(out.Comments[1].Attachments) != 1 {
+				t.Fatalf("comments = %+v, %v", out, err)
+			}
+			a := out.Comments[1].Attachments[0]
+			got := []bool{strings.HasPrefix(a.ContentURL, s.URL+"/attachments/token/"), strings.HasPrefix(a.MappedContentURL, tc.wantMapped(s)+"/attachments/token/")}
+			if diff := cmp.Diff([]bool{true, true}, got); diff != "" {
+				t.Errorf("[content_url on the Zendesk address, mapped_content_url on %s] (-want +got):\n%s\n%+v", tc.wantMapped(s), diff, a)
+			}
+		})
 	}
 }
 

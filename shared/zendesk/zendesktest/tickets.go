@@ -22,10 +22,10 @@ func (e *httpError) Error() string {
 	if e.Body.Description != "" {
 		msg += ": " + e.Body.Description
 	}
-	if d, ok := e.Body.Details.(map[string][]map[string]string); ok {
+	if d, ok := e.Body.Details.(map[string][]map[string]any); ok {
 		for _, ds := range d {
 			for _, x := range ds {
-				msg += "; " + x["description"]
+				msg += fmt.Sprintf("; %v", x["description"])
 			}
 		}
 	}
@@ -119,6 +119,13 @@ func (s *Server) applyLocked(base string, t *ticket, in ticketInput, actor *user
 	if prioSet && prio == "" && t.Priority != "" {
 		return nil, unprocessable("priority", "Priority: cannot be reset to none")
 	}
+	assignee := t.AssigneeID
+	if in.AssigneeID != nil {
+		if u, ok := s.users[*in.AssigneeID]; *in.AssigneeID != 0 && (!ok || u.Role == "end-user") {
+			return nil, unprocessable("assignee", "Assignee: is not an agent")
+		}
+		assignee = *in.AssigneeID
+	}
 	if in.Status != nil {
 		st := *in.Status
 		if !slices.Contains(Statuses, st) {
@@ -126,6 +133,9 @@ func (s *Server) applyLocked(base string, t *ticket, in ticketInput, actor *user
 		}
 		if st == "new" && t.Status != "new" {
 			return nil, unprocessable("status", "Status: cannot be set back to New")
+		}
+		if (st == "solved" || st == "closed") && st != t.Status && assignee == 0 && !s.opts.AutoAssignOnSolve {
+			return nil, &httpError{Status: http.StatusUnprocessableEntity, Body: errAssigneeRequired}
 		}
 	}
 	values := map[int64]any{}
@@ -194,7 +204,7 @@ func (s *Server) applyLocked(base string, t *ticket, in ticketInput, actor *user
 		t.RequesterID = *in.RequesterID
 	}
 	if in.Status != nil && *in.Status != t.Status {
-		if (*in.Status == "solved" || *in.Status == "closed") && t.AssigneeID == 0 && actor.Role != "end-user" {
+		if (*in.Status == "solved" || *in.Status == "closed") && t.AssigneeID == 0 && s.opts.AutoAssignOnSolve && actor.Role != "end-user" {
 			change("assignee_id", actor.ID, nil)
 			t.AssigneeID = actor.ID
 		}
@@ -234,7 +244,7 @@ func (s *Server) applyLocked(base string, t *ticket, in ticketInput, actor *user
 			t.Description = newComment.Body
 		}
 		ev := auditEvent{}
-		raw, _ := json.Marshal(commentJSONFor(base, newComment))
+		raw, _ := json.Marshal(s.commentJSON(base, newComment))
 		_ = json.Unmarshal(raw, &ev)
 		delete(ev, "audit_id")
 		a.Events = append([]auditEvent{ev}, a.Events...)
@@ -445,7 +455,7 @@ func (s *Server) listComments(w http.ResponseWriter, r *http.Request, base strin
 	authors := map[int64]bool{}
 	var users []userJSON
 	for _, c := range page {
-		list = append(list, commentJSONFor(base, c))
+		list = append(list, s.commentJSON(base, c))
 		if !authors[c.AuthorID] {
 			authors[c.AuthorID] = true
 			if u, ok := s.users[c.AuthorID]; ok {
