@@ -67,6 +67,10 @@ type demoCRM interface {
 	Calls(ctx context.Context) (map[string]int, error)
 	// SearchOp is the operation of Calls that is one search page.
 	SearchOp() string
+	// SearchCallsPerPoll is how many search requests one poll that finds
+	// recent cases makes: 1, or 2 for a CRM whose adapter reads on to an
+	// empty page (Request Tracker's pages can come back short).
+	SearchCallsPerPoll() int
 }
 
 // demoTicket is a ticket as a helpdesk agent opens it.
@@ -151,6 +155,8 @@ func simTicket(t crmsim.TicketState) crmTicket {
 func (s *simCRM) Calls(context.Context) (map[string]int, error) { return s.crm.Calls(), nil }
 
 func (s *simCRM) SearchOp() string { return crmsim.OpSearch }
+
+func (s *simCRM) SearchCallsPerPoll() int { return 1 }
 
 // priorityTableFor returns the priority table the functions process uses:
 // CRM_PRIORITY_MAP when set, else the CRM's default.

@@ -212,3 +212,7 @@ func (r *rtCRM) Calls(ctx context.Context) (map[string]int, error) {
 }
 
 func (r *rtCRM) SearchOp() string { return rt.OpSearch }
+
+// SearchCallsPerPoll: the adapter reads on to an empty page, because RT
+// can return a short page that is not the last.
+func (r *rtCRM) SearchCallsPerPoll() int { return 2 }
