@@ -101,7 +101,9 @@ type outageError struct{}
 
 func (outageError) Error() string { return "cases are out of sync" }
 
-var _ = context.Background
+// mappingKey is the log attribute naming a mapping; the same key as
+// logging.KeyMappingID (logging imports this package, so it is repeated).
+const mappingKey = "mappingId"
 
 // PollGoogle searches CSAPI for cases updated since the last poll (less the
 // polling window), publishes case-updated for those changed since their last

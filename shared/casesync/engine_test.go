@@ -756,3 +756,111 @@ func TestAFileTheCRMRefusesAsTooLargeGetsANoticeAndSyncGoesOn(t *testing.T) {
 		t.Errorf("CRM priority = %q, want urgent: a refused file must not hold the rest of the sync back", c.Priority)
 	}
 }
+
+func TestAReopenedCRMCaseStaysOpenAfterItsMappingIsCleanedUp(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name := w.newGoogleCase("Reopened after cleanup", "P3")
+	w.settle()
+	id := w.mapping(name).CompanyCaseID
+	if err := w.crm.HumanClose(id); err != nil {
+		t.Fatal(err)
+	}
+	w.settle()
+	if err := w.crm.HumanReopen(id); err != nil {
+		t.Fatal(err)
+	}
+	w.settle()
+	w.clock.Advance(31 * 24 * time.Hour)
+	if n, err := w.engine.Cleanup(w.ctx); err != nil || n != 1 {
+		t.Fatalf("Cleanup = %d, %v; want the resolved mapping deleted", n, err)
+	}
+	if _, err := w.crm.AddHumanComment(id, "Bob", "still working on it", true); err != nil {
+		t.Fatal(err)
+	}
+	// The ticket stays a candidate while it is in the polling window, so
+	// deliver a few polls' events rather than wait for quiet.
+	for range 3 {
+		w.tick()
+		if _, err := w.engine.PollCRM(w.ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, ref := range w.queue.take() {
+			if _, err := w.engine.SyncCase(w.ctx, ref); err != nil {
+				t.Fatalf("SyncCase(%+v): %v", ref, err)
+			}
+		}
+	}
+	if c, _ := w.crm.GetCase(w.ctx, id); c.Closed {
+		t.Errorf("casebridge closed the reopened CRM case to match its closed Google case")
+	}
+	if g, _ := w.google.Case(name); g.State != "CLOSED" {
+		t.Errorf("Google case state = %s, want it left CLOSED", g.State)
+	}
+}
+
+// failAfterLink fails the first mapping update after a new Google case was
+// linked, as a crash or a Firestore error between two writes would.
+type failAfterLink struct {
+	casesync.Store
+	armed, linked, fired bool
+}
+
+func (s *failAfterLink) LinkKey(ctx context.Context, id string, side casesync.Side, key string) (casesync.Mapping, error) {
+	m, err := s.Store.LinkKey(ctx, id, side, key)
+	if s.armed && side == casesync.SideGoogle && err == nil {
+		s.linked = true
+	}
+	return m, err
+}
+
+func (s *failAfterLink) UpdateMapping(ctx context.Context, id string, fn func(*casesync.Mapping) error) (casesync.Mapping, error) {
+	if s.linked && !s.fired {
+		s.fired = true
+		return casesync.Mapping{}, &casesync.TransientError{Err: errors.New("injected failure after the link")}
+	}
+	return s.Store.UpdateMapping(ctx, id, fn)
+}
+
+func TestAReopenedCaseMovedToANewGoogleCaseIsOpenEvenIfAWriteFailsAfterTheLink(t *testing.T) {
+	for _, sk := range storeKinds {
+		t.Run("with the store "+sk.name, func(t *testing.T) {
+			w := newWorldOn(t, casesync.Config{ReopenPolicy: casesync.ReopenNewCase}, sk)
+			fs := &failAfterLink{Store: w.store}
+			w.store, w.engine.Store = fs, fs
+			name := w.newGoogleCase("Reopen with a new case", "P3")
+			w.settle()
+			id := w.mapping(name).CompanyCaseID
+			if err := w.crm.HumanClose(id); err != nil {
+				t.Fatal(err)
+			}
+			w.settle()
+			fs.armed = true
+			if err := w.crm.HumanReopen(id); err != nil {
+				t.Fatal(err)
+			}
+			w.tick()
+			if _, err := w.engine.PollCRM(w.ctx); err != nil {
+				t.Fatal(err)
+			}
+			for _, ref := range w.queue.take() {
+				w.tick()
+				w.engine.SyncCase(w.ctx, ref) // fails after the link
+				w.tick()
+				if _, err := w.engine.SyncCase(w.ctx, ref); err != nil { // Pub/Sub redelivers
+					t.Fatalf("redelivery: %v", err)
+				}
+			}
+			w.settle()
+			if !fs.fired {
+				t.Fatalf("the injected failure never happened")
+			}
+			c, _ := w.crm.GetCase(w.ctx, id)
+			if c.GoogleCase == name || c.GoogleCase == "" {
+				t.Fatalf("the CRM case names Google case %q, want a new one", c.GoogleCase)
+			}
+			if m := w.mapping(c.GoogleCase); m.Resolved() {
+				t.Errorf("the mapping of the open new Google case is resolved (at %v): outage detection would skip it and cleanup would delete it", m.ResolvedAt)
+			}
+		})
+	}
+}

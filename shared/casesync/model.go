@@ -239,3 +239,16 @@ type CaseRef struct {
 	// MappingID may name the mapping directly (sync-requested).
 	MappingID string `json:"mappingId,omitempty"`
 }
+
+// StartOverOnNewGoogleCase resets what a mapping knows of its Google side
+// when LinkKey moves it to a new Google case (a reopened CRM case under the
+// new-case policy): nothing of the new case is done or seen yet, and the
+// mapping is open again. Stores apply it in the transaction that links the
+// new case, so no crash can leave a live case on a resolved mapping.
+func StartOverOnNewGoogleCase(m *Mapping) {
+	m.GoogleItemsDone = nil
+	m.GoogleSeenUpdateTime = time.Time{}
+	m.GoogleClosed, m.CompanyClosed = false, false
+	m.ResolvedAt = time.Time{}
+	m.CreateIntentAt, m.CreateIntentSide = time.Time{}, ""
+}

@@ -80,7 +80,7 @@ func (e *Engine) DetectOutages(ctx context.Context) (OutageReport, error) {
 		if out {
 			rep.OutOfSync = append(rep.OutOfSync, m.ID)
 			lag := now.Sub(through)
-			e.log().WarnContext(ctx, "mapping out of sync", "mapping", m.ID, "lag", lag.String(), "tolerance", tol.String(),
+			e.log().WarnContext(ctx, "mapping out of sync", mappingKey, m.ID, "lag", lag.String(), "tolerance", tol.String(),
 				"googleSyncedThrough", gThrough, "companySyncedThrough", cThrough)
 			for _, side := range []Side{SideGoogle, SideCompany} {
 				if m.outageSent(side) {
@@ -119,7 +119,9 @@ func (e *Engine) DetectOutages(ctx context.Context) (OutageReport, error) {
 	for _, err := range errs {
 		e.log().WarnContext(ctx, "outage notice not posted; will try again next run", "error", err)
 	}
-	e.log().InfoContext(ctx, "outage detection finished", "checked", rep.Checked, "outOfSync", len(rep.OutOfSync),
+	// The function logs the run's summary at INFO (or the ERROR monitoring
+	// alerts on).
+	e.log().DebugContext(ctx, "outage detection finished", "checked", rep.Checked, "outOfSync", len(rep.OutOfSync),
 		"notified", rep.Notified, "resumed", rep.Resumed)
 	if len(rep.OutOfSync) > 0 {
 		return rep, fmt.Errorf("%d of %d mappings out of sync: %w", len(rep.OutOfSync), rep.Checked, ErrOutage)

@@ -147,7 +147,8 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 	if err := e.Store.RecordPoll(ctx, side, start, start); err != nil {
 		return res, fmt.Errorf("record poll: %w", err)
 	}
-	e.log().InfoContext(ctx, "poll finished", "side", string(side), "found", res.Found,
+	// The function logs the poll's summary at INFO.
+	e.log().DebugContext(ctx, "poll finished", "side", string(side), "found", res.Found,
 		"published", res.Published, "unchanged", res.Skipped, "since", since)
 	return res, nil
 }
@@ -182,6 +183,6 @@ func (e *Engine) Cleanup(ctx context.Context) (int, error) {
 		}
 		n++
 	}
-	e.log().InfoContext(ctx, "cleanup finished", "deleted", n, "resolvedBefore", cutoff)
+	e.log().DebugContext(ctx, "cleanup finished", "deleted", n, "resolvedBefore", cutoff)
 	return n, nil
 }

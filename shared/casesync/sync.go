@@ -25,8 +25,10 @@ func (e *Engine) SyncCase(ctx context.Context, ref CaseRef) (SyncResult, error) 
 	if ref.MappingID == "" && (!ref.Side.Valid() || ref.ID == "") {
 		return SyncResult{}, &InputError{Reason: fmt.Sprintf("case reference needs a side (google or company) and an id, or a mapping id; got side %q id %q", ref.Side, ref.ID)}
 	}
+	// The caller's logger already names the case (the function's handler
+	// adds caseSide and caseId).
 	r := &reconciliation{e: e, cfg: e.cfg(), start: e.now()}
-	r.log = e.log().With("side", string(ref.Side), "case", ref.ID)
+	r.log = e.log()
 
 	m, skip, err := r.resolve(ctx, ref)
 	if err != nil || skip != "" {
@@ -42,7 +44,7 @@ func (e *Engine) SyncCase(ctx context.Context, ref CaseRef) (SyncResult, error) 
 		return SyncResult{MappingID: m.ID}, err
 	}
 	r.m = m
-	r.log = r.log.With("mapping", m.ID)
+	r.log = r.log.With(mappingKey, m.ID)
 	defer func() {
 		// Release even if the caller's context is gone.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -62,10 +64,13 @@ func (e *Engine) SyncCase(ctx context.Context, ref CaseRef) (SyncResult, error) 
 	}
 	res := SyncResult{MappingID: m.ID, Actions: r.actions}
 	if err != nil {
-		r.log.WarnContext(ctx, "reconciliation failed", "error", err, "transient", IsTransient(err), "actions", len(r.actions))
+		// The caller logs the error itself (eventing.Settle); this adds
+		// how far the run got, for debugging.
+		r.log.DebugContext(ctx, "reconciliation failed", "error", err, "transient", IsTransient(err), "actions", len(r.actions))
 		return res, err
 	}
-	r.log.InfoContext(ctx, "reconciliation finished", "actions", len(r.actions))
+	// The function logs the run's summary at INFO.
+	r.log.DebugContext(ctx, "reconciliation finished", "actions", len(r.actions))
 	return res, nil
 }
 
@@ -190,7 +195,7 @@ func (r *reconciliation) resolve(ctx context.Context, ref CaseRef) (Mapping, str
 		}
 		m, created, err := e.Store.ResolveMapping(ctx, g.Name, "", true, init(SideGoogle, g.Priority))
 		if created {
-			r.log.InfoContext(ctx, "mapping created", "mapping", m.ID, "origin", "google")
+			r.log.InfoContext(ctx, "mapping created", mappingKey, m.ID, "origin", "google")
 		}
 		return m, "", err
 	}
@@ -207,7 +212,23 @@ func (r *reconciliation) resolve(ctx context.Context, ref CaseRef) (Mapping, str
 	if !ok {
 		p = P3
 	}
-	m, created, err := e.Store.ResolveMapping(ctx, c.GoogleCase, c.ID, eligible, init(SideCompany, p))
+	m, created, err := e.Store.ResolveMapping(ctx, c.GoogleCase, c.ID, false, nil)
+	if IsNotFound(err) && eligible && c.GoogleCase != "" {
+		// A CRM case naming a Google case it has no mapping with: linked by
+		// hand, or its mapping was cleaned up after both closed and the CRM
+		// case reopened since. A closed Google case cannot sync again, and
+		// a new mapping would close the live CRM case to match it.
+		g, gerr := r.getGoogle(ctx, c.GoogleCase)
+		switch {
+		case gerr == nil && g.Closed():
+			return Mapping{}, "CRM case names a closed Google case it has no mapping with", nil
+		case gerr != nil && !IsNotFound(gerr):
+			return Mapping{}, "", gerr
+		}
+	}
+	if IsNotFound(err) && eligible {
+		m, created, err = e.Store.ResolveMapping(ctx, c.GoogleCase, c.ID, true, init(SideCompany, p))
+	}
 	if IsNotFound(err) {
 		return Mapping{}, "CRM case is not flagged for sync", nil
 	}
@@ -217,7 +238,7 @@ func (r *reconciliation) resolve(ctx context.Context, ref CaseRef) (Mapping, str
 			Reason: fmt.Sprintf("CRM case %s names Google case %s, which already syncs with another CRM case", c.ID, c.GoogleCase)}
 	}
 	if created {
-		r.log.InfoContext(ctx, "mapping created", "mapping", m.ID, "origin", "company")
+		r.log.InfoContext(ctx, "mapping created", mappingKey, m.ID, "origin", "company")
 	}
 	return m, "", err
 }
@@ -642,27 +663,18 @@ func (r *reconciliation) reopenWithNewCase(ctx context.Context) error {
 		name = g.Name
 		r.act("created Google case %s for the reopened CRM case", name)
 	}
-	// LinkKey moves the old case to PreviousGoogleCases; its key still
-	// leads here, so late events about it find this mapping.
+	// LinkKey moves the old case to PreviousGoogleCases (its key still
+	// leads here, so late events about it find this mapping) and starts the
+	// Google side over.
 	lm, err := r.linkKey(ctx, SideGoogle, name)
 	if err != nil {
 		return err
 	}
-	if _, err := e.Store.UpdateMapping(ctx, m.ID, func(x *Mapping) error {
-		x.GoogleItemsDone = nil
-		x.GoogleSeenUpdateTime = time.Time{}
-		x.GoogleClosed, x.CompanyClosed = false, false
-		x.ResolvedAt = time.Time{}
-		x.CreateIntentAt, x.CreateIntentSide = time.Time{}, ""
-		return nil
-	}); err != nil {
-		return err
-	}
+	// The store started the Google side over and reopened the mapping in
+	// the same transaction (StartOverOnNewGoogleCase).
 	m.PreviousGoogleCases = lm.PreviousGoogleCases
 	m.GoogleCase = lm.GoogleCase
-	m.GoogleItemsDone, m.GoogleSeenUpdateTime = nil, time.Time{}
-	m.GoogleClosed, m.CompanyClosed, m.ResolvedAt = false, false, time.Time{}
-	m.CreateIntentAt, m.CreateIntentSide = time.Time{}, ""
+	StartOverOnNewGoogleCase(m)
 	r.gCom, r.gComOK, r.gAtt, r.gAttOK = nil, false, nil, false
 	if _, err := r.getGoogle(ctx, name); err != nil {
 		return err

@@ -11,14 +11,20 @@ import (
 // Field names of a mapping document that are written or queried on their
 // own.
 const (
-	fieldGoogleCase          = "googleCaseName"
-	fieldCompanyCaseID       = "companyCaseID"
-	fieldResolvedAt          = "resolvedAt"
-	fieldGooglePendingSince  = "googlePendingSince"
-	fieldCompanyPendingSince = "companyPendingSince"
-	fieldLeaseHolder         = "leaseHolder"
-	fieldLeaseUntil          = "leaseUntil"
-	fieldPreviousGoogleCases = "previousGoogleCases"
+	fieldGoogleCase           = "googleCaseName"
+	fieldCompanyCaseID        = "companyCaseID"
+	fieldResolvedAt           = "resolvedAt"
+	fieldGooglePendingSince   = "googlePendingSince"
+	fieldCompanyPendingSince  = "companyPendingSince"
+	fieldLeaseHolder          = "leaseHolder"
+	fieldLeaseUntil           = "leaseUntil"
+	fieldPreviousGoogleCases  = "previousGoogleCases"
+	fieldGoogleItemsDone      = "googleItemsDone"
+	fieldGoogleSeenUpdateTime = "googleSeenUpdateTime"
+	fieldGoogleClosed         = "googleClosed"
+	fieldCompanyClosed        = "companyClosed"
+	fieldCreateIntentAt       = "createIntentAt"
+	fieldCreateIntentSide     = "createIntentSide"
 )
 
 // mappingDoc is the persisted form of a casesync.Mapping. Times are pointers

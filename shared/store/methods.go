@@ -356,6 +356,17 @@ func (s *Store) LinkKey(ctx context.Context, id string, side casesync.Side, key 
 			if m.GoogleCase != "" && s.keyRef(side, m.GoogleCase).ID != kRef.ID && !slices.Contains(m.PreviousGoogleCases, m.GoogleCase) {
 				m.PreviousGoogleCases = append(m.PreviousGoogleCases, m.GoogleCase)
 				updates = append(updates, firestore.Update{Path: fieldPreviousGoogleCases, Value: m.PreviousGoogleCases})
+				// A new Google case: its side starts over and the mapping
+				// is open again, in the same transaction as the link.
+				casesync.StartOverOnNewGoogleCase(&m)
+				updates = append(updates,
+					firestore.Update{Path: fieldGoogleItemsDone, Value: []string(nil)},
+					firestore.Update{Path: fieldGoogleSeenUpdateTime, Value: nil},
+					firestore.Update{Path: fieldGoogleClosed, Value: false},
+					firestore.Update{Path: fieldCompanyClosed, Value: false},
+					firestore.Update{Path: fieldResolvedAt, Value: nil},
+					firestore.Update{Path: fieldCreateIntentAt, Value: nil},
+					firestore.Update{Path: fieldCreateIntentSide, Value: ""})
 			}
 			if m.GoogleCase != key {
 				m.GoogleCase = key

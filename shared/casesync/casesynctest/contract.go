@@ -447,9 +447,29 @@ var contractCases = []contractCase{
 	}},
 	{"LinkKey of a new Google case keeps the old one as previous and still resolving", func(ctx context.Context, t *testing.T, s casesync.Store) {
 		orig := mustCreate(ctx, t, s, "projects/p/cases/1001", "C-1")
+		resolved := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+		if _, err := s.UpdateMapping(ctx, orig.ID, func(m *casesync.Mapping) error {
+			m.ResolvedAt, m.GoogleClosed, m.CompanyClosed = resolved, true, true
+			m.GoogleItemsDone, m.GoogleSeenUpdateTime = []string{"c:1"}, resolved
+			m.CreateIntentAt, m.CreateIntentSide = resolved, casesync.SideGoogle
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
 		m, err := s.LinkKey(ctx, orig.ID, casesync.SideGoogle, "projects/p/cases/2002")
 		if err != nil {
 			t.Fatal(err)
+		}
+		stored, err := s.GetMapping(ctx, orig.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, got := range []casesync.Mapping{m, stored} {
+			if !got.ResolvedAt.IsZero() || got.GoogleClosed || got.CompanyClosed || len(got.GoogleItemsDone) != 0 ||
+				!got.GoogleSeenUpdateTime.IsZero() || !got.CreateIntentAt.IsZero() || got.CreateIntentSide != "" {
+				t.Errorf("after moving to a new Google case: resolved %v, closed %v/%v, Google items %v, seen %v, intent %v %q; want the Google side started over and the mapping open",
+					got.ResolvedAt, got.GoogleClosed, got.CompanyClosed, got.GoogleItemsDone, got.GoogleSeenUpdateTime, got.CreateIntentAt, got.CreateIntentSide)
+			}
 		}
 		if m.GoogleCase != "projects/p/cases/2002" {
 			t.Errorf("GoogleCase = %q, want the new case", m.GoogleCase)

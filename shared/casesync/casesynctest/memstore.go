@@ -211,6 +211,7 @@ func (s *MemStore) LinkKey(ctx context.Context, id string, side casesync.Side, k
 	if side == casesync.SideGoogle {
 		if m.GoogleCase != "" && storeKey(side, m.GoogleCase) != sk && !slices.Contains(m.PreviousGoogleCases, m.GoogleCase) {
 			m.PreviousGoogleCases = append(m.PreviousGoogleCases, m.GoogleCase)
+			casesync.StartOverOnNewGoogleCase(&m)
 		}
 		m.GoogleCase = key
 	} else {
