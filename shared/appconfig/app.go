@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -39,12 +40,11 @@ var (
 
 // Load reads the environment and builds the App once per process; every
 // later call returns the same App, or the same error: a failed build is
-// never retried into a half-made App.
-func Load() (*App, error) { return load(true) }
-
-func load(requireCRM bool) (*App, error) {
+// never retried into a half-made App. The CRM's settings are read when
+// CRM_KIND is set; MustLoad checks that a function calling the CRM has them.
+func Load() (*App, error) {
 	loadOnce.Do(func() {
-		cfg, err := ParseFor(os.Getenv, requireCRM)
+		cfg, err := ParseFor(os.Getenv, false)
 		if err != nil {
 			loadErr = err
 			return
@@ -59,9 +59,16 @@ func load(requireCRM bool) (*App, error) {
 // as one CRITICAL JSON line and exits with status 1, so a misconfigured
 // deployment fails to start instead of failing every event.
 func MustLoad(function string) *App {
-	app, err := load(NeedsCRM(function))
-	if err == nil && NeedsCRM(function) && app.Config.CRMKind == "" {
-		err = &Error{Problems: []Problem{{Var: EnvCRMKind, Message: "is not set: " + function + " calls the CRM; set it to one of: " + strings.Join(KnownCRMKinds, ", ")}}}
+	app, err := Load()
+	if NeedsCRM(function) && strings.TrimSpace(os.Getenv(EnvCRMKind)) == "" {
+		missing := Problem{Var: EnvCRMKind, Message: "is not set: " + function + " calls the CRM; set it to one of: " + strings.Join(KnownCRMKinds, ", ")}
+		var cerr *Error
+		if errors.As(err, &cerr) {
+			// A copy: the loaded error is shared by every function.
+			err = &Error{Problems: append(slices.Clone(cerr.Problems), missing)}
+		} else if err == nil {
+			err = &Error{Problems: []Problem{missing}}
+		}
 	}
 	if err != nil {
 		log := logging.WithFunction(logging.New(os.Stdout, slog.LevelInfo), function)

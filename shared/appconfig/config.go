@@ -6,7 +6,6 @@ package appconfig
 import (
 	"fmt"
 	"log/slog"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -236,9 +235,6 @@ func ParseFor(getenv func(string) string, requireCRM bool) (Config, error) {
 	}
 	return c, nil
 }
-
-// FromEnv parses the process environment.
-func FromEnv() (Config, error) { return Parse(os.Getenv) }
 
 // NeedsCRM reports whether a function calls the CRM. PollGoogle and Cleanup
 // do not: they are deployed without the CRM's settings and credentials, so

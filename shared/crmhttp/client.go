@@ -53,6 +53,12 @@ type Request struct {
 	Body []byte
 	// Stream is sent once; a Request with a Stream is never retried.
 	Stream io.Reader
+	// Limited is the LimitReader that Stream draws on, when it is not
+	// Stream itself (e.g. behind an io.Pipe feeding a multipart writer).
+	// Once the call is over, if it went over its limit, Do returns its
+	// permanent TooLarge error whatever the CRM answered. A Stream that is
+	// itself a *LimitedReader needs no Limited.
+	Limited *LimitedReader
 	// ContentLength of Stream, when known (0: unknown).
 	ContentLength int64
 	ContentType   string
@@ -166,10 +172,12 @@ func (c *Client) count(op string) {
 
 // Do sends req, retrying as its mode allows, and returns the response to a
 // 2xx answer; the caller closes its body. Any failure is a
-// *casesync.APIError.
+// *casesync.APIError. A streamed body that went over its LimitReader's
+// limit ends in that reader's permanent TooLarge error (status 413),
+// whatever came back.
 func (c *Client) Do(ctx context.Context, req Request) (*http.Response, error) {
 	mode := req.Mode
-	if req.Stream != nil {
+	if req.Stream != nil || req.Limited != nil {
 		mode = Never
 	}
 	backoff := c.cfg.MinBackoff
@@ -282,13 +290,16 @@ func (c *Client) once(ctx context.Context, req Request) (*http.Response, error) 
 	}
 	c.count(req.Op)
 	resp, err := c.http.Do(hr)
-	if err != nil {
-		// A streamed body cut off by LimitReader: the refusal is ours and
-		// permanent, not a transport failure.
-		var tooLarge *casesync.APIError
-		if errors.Is(err, ErrTooLarge) && errors.As(err, &tooLarge) {
-			return nil, tooLarge
+	// A streamed body cut off by its LimitReader: the refusal is ours and
+	// permanent, whether the CRM answered (even with a success, for the
+	// part it got) or the transport failed.
+	if tooLarge := limitedReaderOf(req).Exceeded(); tooLarge != nil {
+		if resp != nil {
+			resp.Body.Close()
 		}
+		return nil, tooLarge
+	}
+	if err != nil {
 		// A transport failure is worth retrying unless the caller gave up.
 		transient := ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded)
 		return nil, &casesync.APIError{Side: casesync.SideCompany, Op: req.Op, Transient: transient, Err: fmt.Errorf("%s: %w", c.cfg.Vendor, scrubURL(err))}
@@ -299,6 +310,15 @@ func (c *Client) once(ctx context.Context, req Request) (*http.Response, error) 
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	return nil, c.errorFor(req.Op, resp, data)
+}
+
+// limitedReaderOf returns the LimitReader bounding req's stream, if any.
+func limitedReaderOf(req Request) *LimitedReader {
+	if req.Limited != nil {
+		return req.Limited
+	}
+	l, _ := req.Stream.(*LimitedReader)
+	return l
 }
 
 // scrubURL drops the query string from a transport error's URL: queries
@@ -352,7 +372,7 @@ func (c *Client) errorFor(op string, resp *http.Response, body []byte) *casesync
 	}
 	se := &StatusError{Vendor: c.cfg.Vendor, Status: status, CredentialVars: c.cfg.CredentialVars}
 	if c.cfg.ErrorDetail != nil {
-		se.Detail = c.cfg.ErrorDetail(resp.StatusCode, body)
+		se.Detail = cleanDetail(c.cfg.ErrorDetail(resp.StatusCode, body))
 	}
 	ae := &casesync.APIError{
 		Side:      casesync.SideCompany,
@@ -414,4 +434,14 @@ func JSONBody(v any) []byte {
 		panic(fmt.Sprintf("crmhttp: marshalling a request body: %v", err))
 	}
 	return b
+}
+
+// cleanDetail keeps a vendor's error detail fit for a log line: valid UTF-8
+// (an adapter may have cut it mid-character) and at most 200 characters.
+func cleanDetail(s string) string {
+	s = strings.ToValidUTF8(s, "")
+	if r := []rune(s); len(r) > 200 {
+		s = string(r[:199]) + "…"
+	}
+	return s
 }

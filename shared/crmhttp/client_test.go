@@ -321,6 +321,142 @@ func TestAStreamOverTheLimitIsAPermanentRefusal(t *testing.T) {
 	}
 }
 
+// readsThenAnswers is a transport that reads the request body as far as
+// it goes, ignoring how it ends, and then answers with status, or fails
+// when status is 0. It stands for a CRM (or a proxy) that answers even
+// though the body was cut off.
+type readsThenAnswers struct {
+	status int
+	closed bool
+}
+
+func (a *readsThenAnswers) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		_, _ = io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+	}
+	if a.status == 0 {
+		return nil, errors.New("connection reset by peer")
+	}
+	return &http.Response{
+		StatusCode: a.status,
+		Header:     http.Header{"Content-Type": {"application/json"}},
+		Body:       &closeSpy{Reader: strings.NewReader(`{"id":"1"}`), closed: &a.closed},
+		Request:    r,
+	}, nil
+}
+
+// closeSpy records that an answer's body was closed.
+type closeSpy struct {
+	io.Reader
+	closed *bool
+}
+
+func (c *closeSpy) Close() error {
+	*c.closed = true
+	return nil
+}
+
+func TestAStreamOverTheLimitIsRefusedWhateverCameBack(t *testing.T) {
+	tests := []struct {
+		name       string
+		status     int // 0: the transport fails
+		size       int
+		behindPipe bool
+		wantErr    bool
+	}{
+		{name: "the server answered 201 after the body went over", status: 201, size: 5000, wantErr: true},
+		{name: "the server answered 500 after the body went over", status: 500, size: 5000, wantErr: true},
+		{name: "the server answered 429 after the body went over", status: 429, size: 5000, wantErr: true},
+		{name: "the transport failed after the body went over", status: 0, size: 5000, wantErr: true},
+		{name: "the server answered 201 after a body behind a pipe went over", status: 201, size: 5000, behindPipe: true, wantErr: true},
+		{name: "the server answered 500 after a body behind a pipe went over", status: 500, size: 5000, behindPipe: true, wantErr: true},
+		{name: "a body of exactly the limit is sent", status: 201, size: 1000, wantErr: false},
+		{name: "a body of exactly the limit behind a pipe is sent", status: 201, size: 1000, behindPipe: true, wantErr: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := &readsThenAnswers{status: tc.status}
+			c := crmhttp.New(crmhttp.Config{Vendor: "TestCRM", BaseURL: "http://crm.example", HTTP: &http.Client{Transport: tr},
+				MinBackoff: time.Millisecond})
+			limited := crmhttp.LimitReader(bytes.NewReader(make([]byte, tc.size)), 1000, "TestCRM", "attachments.upload")
+			req := crmhttp.Request{Op: "attachments.upload", Method: "POST", Path: "/uploads", Stream: limited}
+			if tc.behindPipe {
+				pr, pw := io.Pipe()
+				go func() {
+					_, err := io.Copy(pw, limited)
+					pw.CloseWithError(err)
+				}()
+				defer pr.Close()
+				req.Stream, req.Limited = pr, limited
+			}
+			resp, err := c.Do(context.Background(), req)
+			if !tc.wantErr {
+				if err != nil {
+					t.Fatalf("Do: %v, want success", err)
+				}
+				resp.Body.Close()
+				return
+			}
+			var ae *casesync.APIError
+			if !errors.Is(err, crmhttp.ErrTooLarge) || !casesync.IsPermanent(err) || !errors.As(err, &ae) || ae.Status != http.StatusRequestEntityTooLarge {
+				t.Fatalf("error %v, want a permanent 413 ErrTooLarge", err)
+			}
+			if resp != nil {
+				t.Errorf("Do returned a response along with the error")
+			}
+			if tc.status != 0 && !tr.closed {
+				t.Errorf("the answer's body was not closed")
+			}
+			if got := c.Calls()["attachments.upload"]; got != 1 {
+				t.Errorf("Calls()[attachments.upload] = %d, want 1: an oversized upload is never sent again", got)
+			}
+		})
+	}
+}
+
+func TestALimitedReader(t *testing.T) {
+	tests := []struct {
+		name       string
+		limit      int64
+		size       int
+		wantOver   bool
+		wantLength int // the most bytes that may come through
+	}{
+		{name: "a source within the limit is read whole and not marked over", limit: 100, size: 100, wantLength: 100},
+		{name: "a source one byte over is cut off within the limit and marked over", limit: 100, size: 101, wantOver: true, wantLength: 100},
+		{name: "no limit passes everything", limit: 0, size: 5000, wantLength: 5000},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := crmhttp.LimitReader(bytes.NewReader(make([]byte, tc.size)), tc.limit, "TestCRM", "attachments.upload")
+			if err := l.Exceeded(); err != nil {
+				t.Fatalf("Exceeded before reading = %v, want nil", err)
+			}
+			data, err := io.ReadAll(l)
+			if len(data) > tc.wantLength || (!tc.wantOver && len(data) != tc.wantLength) {
+				t.Errorf("read %d bytes, want %d", len(data), tc.wantLength)
+			}
+			if (err != nil) != tc.wantOver {
+				t.Errorf("read error %v, want an error: %v", err, tc.wantOver)
+			}
+			over := l.Exceeded()
+			if (over != nil) != tc.wantOver {
+				t.Fatalf("Exceeded = %v, want an error: %v", over, tc.wantOver)
+			}
+			if over != nil && (!errors.Is(over, crmhttp.ErrTooLarge) || !casesync.IsPermanent(over)) {
+				t.Errorf("Exceeded = %v, want a permanent ErrTooLarge", over)
+			}
+		})
+	}
+	t.Run("a nil reader has not gone over", func(t *testing.T) {
+		var l *crmhttp.LimitedReader
+		if err := l.Exceeded(); err != nil {
+			t.Errorf("Exceeded = %v, want nil", err)
+		}
+	})
+}
+
 func TestTheDefaultClientBoundsWaitingNotStreaming(t *testing.T) {
 	c := crmhttp.DefaultHTTPClient()
 	tr, ok := c.Transport.(*http.Transport)
@@ -334,5 +470,30 @@ func TestTheDefaultClientBoundsWaitingNotStreaming(t *testing.T) {
 			t.Errorf("timeouts (whole exchange, response headers, TLS handshake) = %v, want %v: a large attachment must be able to stream for longer than a minute", got, want)
 			break
 		}
+	}
+}
+
+func TestAVendorErrorDetailIsKeptValidAndShort(t *testing.T) {
+	tests := []struct {
+		name   string
+		detail string
+		want   string
+	}{
+		{"a detail cut mid-character loses the broken bytes", "RecordInvalid: é"[:len("RecordInvalid: é")-1], "RecordInvalid: "},
+		{"a long detail is cut to 200 characters", strings.Repeat("ü", 300), strings.Repeat("ü", 199) + "…"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &scripted{statuses: []int{400}}
+			c, _ := newClient(t, s, crmhttp.Config{ErrorDetail: func(int, []byte) string { return tc.detail }})
+			_, err := c.Do(context.Background(), crmhttp.Request{Op: "get", Path: "/x"})
+			var se *crmhttp.StatusError
+			if !errors.As(err, &se) {
+				t.Fatalf("error %v, want a StatusError", err)
+			}
+			if se.Detail != tc.want {
+				t.Errorf("Detail = %q, want %q", se.Detail, tc.want)
+			}
+		})
 	}
 }

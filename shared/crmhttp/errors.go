@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/casebridge/casebridge/shared/casesync"
@@ -49,23 +50,30 @@ func CheckText(vendor, op, text string) error {
 }
 
 // LimitReader reads r and fails with a TooLarge error once more than limit
-// bytes have come through (limit <= 0: no limit).
-func LimitReader(r io.Reader, limit int64, vendor, op string) io.Reader {
-	if limit <= 0 {
-		return r
-	}
-	return &limitedReader{r: r, left: limit, limit: limit, vendor: vendor, op: op}
+// bytes have come through (limit <= 0: no limit). Client.Do notices that
+// the reader went over, whatever the CRM or the transport said: as
+// Request.Stream it is found on its own; when it sits deeper (behind a pipe
+// or a multipart writer), set it as Request.Limited too.
+func LimitReader(r io.Reader, limit int64, vendor, op string) *LimitedReader {
+	return &LimitedReader{r: r, left: limit, limit: limit, vendor: vendor, op: op}
 }
 
-type limitedReader struct {
+// LimitedReader is the reader LimitReader returns. It remembers whether
+// its source went over the limit; Exceeded may be asked from another
+// goroutine than the one reading.
+type LimitedReader struct {
 	r           io.Reader
 	left, limit int64
 	vendor, op  string
+	over        atomic.Bool
 }
 
-func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.left < 0 {
-		return 0, TooLarge(l.vendor, l.op, l.limit)
+func (l *LimitedReader) Read(p []byte) (int, error) {
+	if l.limit <= 0 {
+		return l.r.Read(p)
+	}
+	if l.over.Load() {
+		return 0, l.tooLarge()
 	}
 	// Ask for one byte more than allowed, to notice an overflow.
 	if int64(len(p)) > l.left+1 {
@@ -74,9 +82,23 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	l.left -= int64(n)
 	if l.left < 0 {
-		return 0, TooLarge(l.vendor, l.op, l.limit)
+		l.over.Store(true)
+		return 0, l.tooLarge()
 	}
 	return n, err
+}
+
+// Exceeded returns the permanent TooLarge error once the source has gone
+// over the limit, and nil before that (or for a nil reader).
+func (l *LimitedReader) Exceeded() error {
+	if l == nil || !l.over.Load() {
+		return nil
+	}
+	return l.tooLarge()
+}
+
+func (l *LimitedReader) tooLarge() *casesync.APIError {
+	return TooLarge(l.vendor, l.op, l.limit)
 }
 
 // ReadAllLimited reads r whole, refusing content over limit bytes with a

@@ -104,14 +104,7 @@ func DecodeCaseRef(body []byte) (casesync.CaseRef, error) {
 		return ref, &PermanentError{Reason: "message names no case: id and mappingId are empty"}
 	}
 	if ref.ID != "" && !ref.Side.Valid() {
-		return ref, &PermanentError{Reason: fmt.Sprintf("message names an unknown side %q: want %q or %q", truncate(string(ref.Side), 20), casesync.SideGoogle, casesync.SideCompany)}
+		return ref, &PermanentError{Reason: fmt.Sprintf("message names an unknown side %q: want %q or %q", cut(string(ref.Side), 20), casesync.SideGoogle, casesync.SideCompany)}
 	}
 	return ref, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

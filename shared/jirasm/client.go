@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -809,7 +808,6 @@ func (c *Client) UploadAttachment(ctx context.Context, id, filename, mimeType st
 	}
 	req := crmhttp.Request{Op: OpUploadAttachment, Method: http.MethodPost, Path: issuePath(id, "/attachments"),
 		Header: http.Header{"X-Atlassian-Token": {"no-check"}}}
-	var overLimit *limitSpy
 	if int64(len(buf)) <= head {
 		var body bytes.Buffer
 		mw := multipart.NewWriter(&body)
@@ -819,21 +817,19 @@ func (c *Client) UploadAttachment(ctx context.Context, id, filename, mimeType st
 		req.Body, req.ContentType, req.Mode = body.Bytes(), mw.FormDataContentType(), crmhttp.IfRefused
 	} else {
 		src := io.MultiReader(bytes.NewReader(buf), r)
-		overLimit = &limitSpy{r: crmhttp.LimitReader(src, limit, vendor, OpUploadAttachment)}
+		limited := crmhttp.LimitReader(src, limit, vendor, OpUploadAttachment)
 		pr, pw := io.Pipe()
 		mw := multipart.NewWriter(pw)
 		go func() {
-			pw.CloseWithError(writePart(mw, filename, mimeType, overLimit))
+			pw.CloseWithError(writePart(mw, filename, mimeType, limited))
 		}()
 		defer pr.Close()
-		req.Stream, req.ContentType, req.Mode = pr, mw.FormDataContentType(), crmhttp.Never
+		// The limited reader sits behind the pipe: Limited tells the HTTP
+		// client to check it once the call is over.
+		req.Stream, req.Limited, req.ContentType, req.Mode = pr, limited, mw.FormDataContentType(), crmhttp.Never
 	}
 	var created []attachmentJSON
-	err = c.http.JSON(ctx, req, &created)
-	if overLimit != nil && overLimit.tooLarge() != nil {
-		return casesync.Attachment{}, overLimit.tooLarge()
-	}
-	if err != nil {
+	if err := c.http.JSON(ctx, req, &created); err != nil {
 		return casesync.Attachment{}, err
 	}
 	if len(created) == 0 {
@@ -858,32 +854,4 @@ func writePart(mw *multipart.Writer, filename, mimeType string, r io.Reader) err
 		return err
 	}
 	return mw.Close()
-}
-
-// limitSpy remembers the TooLarge error of the limit reader it wraps, which
-// the HTTP transport would otherwise report as a failed send.
-type limitSpy struct {
-	r  io.Reader
-	mu sync.Mutex
-	ae *casesync.APIError
-}
-
-func (l *limitSpy) Read(p []byte) (int, error) {
-	n, err := l.r.Read(p)
-	var ae *casesync.APIError
-	if err != nil && errors.As(err, &ae) {
-		l.mu.Lock()
-		l.ae = ae
-		l.mu.Unlock()
-	}
-	return n, err
-}
-
-func (l *limitSpy) tooLarge() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.ae == nil {
-		return nil
-	}
-	return l.ae
 }

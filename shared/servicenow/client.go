@@ -3,7 +3,6 @@ package servicenow
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -775,9 +774,8 @@ func (c *Client) UploadAttachment(ctx context.Context, id, filename, mimeType st
 	resp, err := c.http.Do(ctx, crmhttp.Request{Op: op, Method: http.MethodPost, Path: "/attachment/file", Query: q,
 		Stream: crmhttp.LimitReader(r, c.cfg.MaxAttachmentBytes, vendor, op), ContentType: mimeType, Mode: crmhttp.Never})
 	if err != nil {
-		if errors.Is(err, crmhttp.ErrTooLarge) {
-			return casesync.Attachment{}, crmhttp.TooLarge(vendor, op, c.cfg.MaxAttachmentBytes)
-		}
+		// Over the limit, this is the permanent TooLarge error, whatever
+		// the instance answered.
 		return casesync.Attachment{}, err
 	}
 	defer resp.Body.Close()

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +24,54 @@ func ctxFor(t *testing.T) context.Context {
 
 func flagged(sim *servicenowtest.Server, subject string) string {
 	return sim.CreateRecord(human, map[string]string{"short_description": subject, "u_gcp_sync": "true"})
+}
+
+// answersUploadsAnyway stands for an instance (or a proxy) that answers an
+// upload after reading its body as far as it goes, however that ended:
+// with status, or with a failed connection when status is 0. Other calls
+// go to the simulator.
+type answersUploadsAnyway struct {
+	next   http.RoundTripper
+	status int
+}
+
+func (a answersUploadsAnyway) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/attachment/file") {
+		return a.next.RoundTrip(r)
+	}
+	_, _ = io.Copy(io.Discard, r.Body)
+	r.Body.Close()
+	if a.status == 0 {
+		return nil, errors.New("connection reset by peer")
+	}
+	return &http.Response{StatusCode: a.status, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(strings.NewReader(`{"result":{"sys_id":"0123456789abcdef0123456789abcdef"}}`)), Request: r}, nil
+}
+
+func TestAnOversizedUploadIsRefusedForGoodWhateverTheInstanceAnswers(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+	}{
+		{"the instance answered 201 after the body went over", http.StatusCreated},
+		{"the instance answered 500 after the body went over", http.StatusInternalServerError},
+		{"the instance answered 503 after the body went over", http.StatusServiceUnavailable},
+		{"the connection failed after the body went over", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sim := newSim(t, nil)
+			crm := newClient(t, sim, func(c *servicenow.Config) {
+				c.HTTP = &http.Client{Transport: answersUploadsAnyway{next: sim.Client().Transport, status: tc.status}}
+			})
+			id := flagged(sim, "big")
+			_, err := crm.UploadAttachment(ctxFor(t), id, "big.bin", "application/octet-stream", bytes.NewReader(make([]byte, testLimit+1)))
+			var ae *casesync.APIError
+			if !errors.As(err, &ae) || ae.Status != http.StatusRequestEntityTooLarge || !casesync.IsPermanent(err) || !strings.Contains(err.Error(), "size limit") {
+				t.Errorf("UploadAttachment(limit+1) = %v, want a permanent 413 size-limit error, so that it is not tried again", err)
+			}
+		})
+	}
 }
 
 func TestRefusedCredentialsNameTheVariablesAndNotTheSecret(t *testing.T) {

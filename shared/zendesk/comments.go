@@ -215,31 +215,6 @@ func (c *Client) DownloadAttachment(ctx context.Context, id, attachmentID string
 	return nil, crmhttp.NotFoundError(vendor, op, fmt.Sprintf("attachment %q of ticket %s", attachmentID, id))
 }
 
-// overflowReader passes at most limit bytes and records whether the
-// source had more.
-type overflowReader struct {
-	r     io.Reader
-	left  int64
-	limit int64
-	over  bool
-}
-
-func (o *overflowReader) Read(p []byte) (int, error) {
-	if o.limit <= 0 {
-		return o.r.Read(p)
-	}
-	if int64(len(p)) > o.left+1 {
-		p = p[:o.left+1]
-	}
-	n, err := o.r.Read(p)
-	o.left -= int64(n)
-	if o.left < 0 {
-		o.over = true
-		return 0, crmhttp.TooLarge(vendor, "uploads.create", o.limit)
-	}
-	return n, err
-}
-
 // UploadAttachment streams r to Zendesk (POST /uploads) and attaches it to
 // the ticket in an internal note naming the file. A file over the size
 // limit is refused and nothing is attached.
@@ -259,7 +234,6 @@ func (c *Client) UploadAttachment(ctx context.Context, id, filename, mimeType st
 	if mimeType == "" {
 		mimeType = "application/octet-stream"
 	}
-	body := &overflowReader{r: r, left: c.cfg.MaxAttachmentBytes, limit: c.cfg.MaxAttachmentBytes}
 	var up struct {
 		Upload struct {
 			Token      string      `json:"token"`
@@ -267,12 +241,11 @@ func (c *Client) UploadAttachment(ctx context.Context, id, filename, mimeType st
 		} `json:"upload"`
 	}
 	req := crmhttp.Request{Op: op, Method: http.MethodPost, Path: "/api/v2/uploads.json",
-		Query: url.Values{"filename": {filename}}, Stream: body, ContentType: mimeType, Mode: crmhttp.Never}
-	err = c.http.JSON(ctx, req, &up)
-	if body.over {
-		return casesync.Attachment{}, crmhttp.TooLarge(vendor, op, c.cfg.MaxAttachmentBytes)
-	}
-	if err != nil {
+		Query: url.Values{"filename": {filename}}, ContentType: mimeType, Mode: crmhttp.Never,
+		Stream: crmhttp.LimitReader(r, c.cfg.MaxAttachmentBytes, vendor, op)}
+	// A file over the limit ends in a permanent TooLarge error, whatever
+	// Zendesk made of the part it got.
+	if err := c.http.JSON(ctx, req, &up); err != nil {
 		return casesync.Attachment{}, err
 	}
 	if up.Upload.Token == "" {
