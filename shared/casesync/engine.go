@@ -44,7 +44,14 @@ type Config struct {
 	// CompanyTimeGranularity: the precision of the CRM's update times (RT:
 	// one second). Default 1 s.
 	CompanyTimeGranularity time.Duration
+	// MaxSplitParts: a CRM comment longer than one Google comment is split
+	// into at most this many parts; past it, the last part says the rest is
+	// in the CRM case. Default 10, at most MaxSplitPartsLimit.
+	MaxSplitParts int
 }
+
+// MaxSplitPartsLimit is the largest MaxSplitParts allowed.
+const MaxSplitPartsLimit = 100
 
 // ReopenPolicy is what to do when a CRM case reopens after its Google case
 // closed (CSAPI cannot reopen a case).

@@ -71,12 +71,18 @@ func oneLine(s string) string {
 		}
 		return r
 	}, s)
-	s = strings.TrimSpace(s)
+	s = strings.TrimSpace(strings.ToValidUTF8(s, ""))
 	if s == "" {
 		return "unknown"
 	}
+	if r := []rune(s); len(r) > maxAuthorLen {
+		s = string(r[:maxAuthorLen-1]) + "…"
+	}
 	return s
 }
+
+// maxAuthorLen bounds an author name in a marker line.
+const maxAuthorLen = 120
 
 const linkPrefix = "This case is now syncing with Company Case: "
 
@@ -145,7 +151,7 @@ func connectorText(body string) (bool, noticeKind) {
 		return true, noticeOutage
 	case strings.HasPrefix(b, linkPrefix) && !strings.Contains(b, "\n"):
 		return true, noticeNone
-	case strings.HasPrefix(b, reopenPrefix):
+	case strings.HasPrefix(b, reopenPrefix), strings.HasPrefix(b, fieldNoticePrefix):
 		return true, noticeNone
 	}
 	return false, noticeNone

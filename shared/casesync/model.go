@@ -70,6 +70,9 @@ type GoogleCase struct {
 	State      string
 	CreateTime time.Time
 	UpdateTime time.Time
+	// ByConnector is true when the case's creator is casebridge's own
+	// identity, so its description is text casebridge wrote.
+	ByConnector bool
 }
 
 // Closed reports whether the Google case is closed.
@@ -136,7 +139,13 @@ type Attachment struct {
 	// AuthorName is who uploaded it, when known.
 	AuthorName  string
 	ByConnector bool
-	CreateTime  time.Time
+	// Public is true only for files everyone on the case may see: every
+	// Google attachment, and CRM files the adapter knows are on a public
+	// reply or the case itself. Files on CRM internal notes, and files whose
+	// visibility the adapter cannot tell, are not public and stay in the CRM
+	// unless internal notes are synced.
+	Public     bool
+	CreateTime time.Time
 }
 
 // Mapping links one Google case and one CRM case and records how far they are

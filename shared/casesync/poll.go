@@ -21,6 +21,10 @@ func (c Config) WithDefaults() Config {
 	def(&c.LeaseDuration, 2*time.Minute)
 	def(&c.CreateRecheckDelay, 5*time.Minute)
 	def(&c.CompanyTimeGranularity, time.Second)
+	if c.MaxSplitParts <= 0 {
+		c.MaxSplitParts = 10
+	}
+	c.MaxSplitParts = min(max(c.MaxSplitParts, 2), MaxSplitPartsLimit)
 	if c.MaxAttachmentBytes <= 0 {
 		c.MaxAttachmentBytes = 25 << 20
 	}

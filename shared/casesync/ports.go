@@ -19,6 +19,10 @@ type Google interface {
 	// contain the quoted phrase (CSAPI full-text search).
 	SearchText(ctx context.Context, phrase string) ([]GoogleCase, error)
 	GetCase(ctx context.Context, name string) (GoogleCase, error)
+	// InScope reports whether a well-formed case name lies inside the
+	// configured parents (the organization, or the project allowlist). It
+	// does not say the case exists or is readable.
+	InScope(name string) bool
 	CreateCase(ctx context.Context, c NewGoogleCase) (GoogleCase, error)
 	// SetPriority patches the priority alone (updateMask=priority).
 	SetPriority(ctx context.Context, name string, p Priority) error
@@ -116,6 +120,7 @@ type Store interface {
 	GetPollState(ctx context.Context) (PollState, error)
 	// RecordPoll sets the side's last-polled time and heartbeat.
 	RecordPoll(ctx context.Context, side Side, lastPolledAt, heartbeat time.Time) error
+	RefusalStore
 }
 
 // Publisher sends case-updated facts and sync-requested commands.
@@ -208,5 +213,6 @@ func IsPermanent(err error) bool {
 	var ae *APIError
 	var ie *InputError
 	var ce *ConflictError
-	return errors.As(err, &ae) || errors.As(err, &ie) || errors.As(err, &ce)
+	var re *RefusedError
+	return errors.As(err, &ae) || errors.As(err, &ie) || errors.As(err, &ce) || errors.As(err, &re)
 }

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // SyncCase reconciles the mapping of one case, both ways: it links or creates
@@ -207,6 +208,25 @@ func (r *reconciliation) resolve(ctx context.Context, ref CaseRef) (Mapping, str
 	if err != nil {
 		return Mapping{}, "", err
 	}
+	if !ValidID(c.ID) {
+		return Mapping{}, "", &APIError{Side: SideCompany, Op: "get case", Err: fmt.Errorf("the CRM returned a malformed case id %s", Quote(c.ID))}
+	}
+	if c.GoogleCase != "" {
+		// A CRM case already linked keeps its link: reconciling it writes
+		// the linked name back into the field. Otherwise the field is a
+		// request to link, and only a well-formed, in-scope, readable case
+		// name is honoured.
+		m, _, err := e.Store.ResolveMapping(ctx, "", c.ID, false, nil)
+		switch {
+		case err == nil && m.GoogleCase != "":
+			return m, "", nil
+		case err != nil && !IsNotFound(err):
+			return Mapping{}, "", err
+		}
+		if skip, err := r.checkGoogleCaseField(ctx, c); skip != "" || err != nil {
+			return Mapping{}, skip, err
+		}
+	}
 	eligible := !c.Closed && (c.SyncFlag || c.GoogleCase != "")
 	p, ok := r.cfg.Priorities.Google(c.Priority)
 	if !ok {
@@ -343,8 +363,8 @@ func (r *reconciliation) link(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if !slices.ContainsFunc(coms, func(c Comment) bool { return hasLinkLine(c.Body, m.CompanyCaseID) }) &&
-			!hasLinkLine(r.g.Description, m.CompanyCaseID) {
+		if !slices.ContainsFunc(coms, func(c Comment) bool { return c.ByConnector && hasLinkLine(c.Body, m.CompanyCaseID) }) &&
+			!(r.g.ByConnector && hasLinkLine(r.g.Description, m.CompanyCaseID)) {
 			if err := r.keepLease(ctx); err != nil {
 				return err
 			}
@@ -385,8 +405,13 @@ func (r *reconciliation) linkCompany(ctx context.Context) error {
 		if id != "" {
 			c, err := e.CRM.GetCase(ctx, id)
 			switch {
-			case err == nil:
+			case err == nil && (c.SyncFlag || c.GoogleCase == m.GoogleCase):
 				found, ok = c, true
+			case err == nil:
+				// casebridge wrote the line, but the ticket it names no
+				// longer asks to sync with this case: a person must decide.
+				return r.refuse(ctx, Refusal{Side: SideGoogle, CaseID: m.GoogleCase, Kind: RefusedLinkedCaseNotFlagged,
+					Reason: fmt.Sprintf("the Google case's link line names CRM case %s, which is neither flagged for sync nor names this Google case", Quote(id))})
 			case !IsNotFound(err):
 				return err
 			}
@@ -425,20 +450,27 @@ func (r *reconciliation) linkCompany(ctx context.Context) error {
 	return nil
 }
 
-// linkedCompanyID returns the CRM case id named by a link line in the Google
-// case's description or comments, the earliest one first.
+// linkedCompanyID returns the CRM case id named by a link line casebridge
+// wrote on the Google case: in the description of a case casebridge created,
+// or in a comment by casebridge's own identity, the earliest one first. A
+// link line anyone else wrote is text, not an instruction, and is ignored.
 func (r *reconciliation) linkedCompanyID(ctx context.Context) (string, error) {
-	texts := []string{r.g.Description}
+	var texts []string
+	if r.g.ByConnector {
+		texts = append(texts, r.g.Description)
+	}
 	coms, err := r.googleComments(ctx)
 	if err != nil {
 		return "", err
 	}
 	for _, c := range coms {
-		texts = append(texts, c.Body)
+		if c.ByConnector {
+			texts = append(texts, c.Body)
+		}
 	}
 	for _, t := range texts {
 		for _, line := range strings.Split(t, "\n") {
-			if id, ok := strings.CutPrefix(strings.TrimSpace(line), linkPrefix); ok && id != "" && !strings.ContainsAny(id, " \t") {
+			if id, ok := strings.CutPrefix(strings.TrimSpace(line), linkPrefix); ok && ValidID(id) {
 				return id, nil
 			}
 		}
@@ -555,8 +587,9 @@ func (r *reconciliation) newGoogleCase(preface string) NewGoogleCase {
 }
 
 // findLinkedGoogleCase searches Google for an open case carrying the link
-// line for this CRM case, in its description or its comments, skipping the
-// names in exclude. The oldest match wins.
+// line for this CRM case where casebridge wrote it (the description of a case
+// casebridge created, or a comment by its identity), skipping the names in
+// exclude. The oldest match wins. Lines written by anyone else are ignored.
 func (r *reconciliation) findLinkedGoogleCase(ctx context.Context, companyID string, exclude []string) (string, error) {
 	cands, err := r.e.Google.SearchText(ctx, LinkLine(companyID))
 	if err != nil {
@@ -567,7 +600,7 @@ func (r *reconciliation) findLinkedGoogleCase(ctx context.Context, companyID str
 		if g.Closed() || slices.Contains(exclude, g.Name) {
 			continue
 		}
-		if hasLinkLine(g.Description, companyID) {
+		if g.ByConnector && hasLinkLine(g.Description, companyID) {
 			return g.Name, nil
 		}
 		coms, err := r.e.Google.ListComments(ctx, g.Name)
@@ -575,7 +608,7 @@ func (r *reconciliation) findLinkedGoogleCase(ctx context.Context, companyID str
 			return "", err
 		}
 		for _, c := range coms {
-			if hasLinkLine(c.Body, companyID) {
+			if c.ByConnector && hasLinkLine(c.Body, companyID) {
 				return g.Name, nil
 			}
 		}
@@ -786,14 +819,14 @@ func (r *reconciliation) comments(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		newG = r.newComments(SideGoogle, cs)
+		newG = r.newComments(ctx, SideGoogle, cs)
 	}
 	if r.companyChanged() {
 		cs, err := r.companyComments(ctx)
 		if err != nil {
 			return err
 		}
-		newC = r.newComments(SideCompany, cs)
+		newC = r.newComments(ctx, SideCompany, cs)
 	}
 	// Pair what casebridge already wrote (possibly just before a crash) with
 	// its source, so it is neither written again nor mirrored back.
@@ -849,9 +882,12 @@ func (r *reconciliation) comments(ctx context.Context) error {
 
 // newComments returns the comments of one side that still need a decision,
 // marking casebridge's own and, for the CRM, internal notes as done.
-func (r *reconciliation) newComments(side Side, cs []Comment) []Comment {
+func (r *reconciliation) newComments(ctx context.Context, side Side, cs []Comment) []Comment {
 	var out []Comment
 	for _, c := range cs {
+		if !r.validItem(ctx, side, "comment", c.ID) {
+			continue
+		}
 		key := "c:" + c.ID
 		if r.isDone(side, key) {
 			continue
@@ -869,6 +905,17 @@ func (r *reconciliation) newComments(side Side, cs []Comment) []Comment {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].CreateTime.Before(out[j].CreateTime) })
 	return out
+}
+
+// validItem reports whether an item id from an adapter is well-formed. A
+// malformed one cannot be keyed or named in a marker: the item is left alone
+// and logged (its id cut, never its content).
+func (r *reconciliation) validItem(ctx context.Context, side Side, kind, id string) bool {
+	if ValidID(id) {
+		return true
+	}
+	r.log.WarnContext(ctx, "skipped an item with a malformed id", "side", string(side), "item", kind, "id", Quote(id))
+	return false
 }
 
 func authorOf(c Comment) string {
@@ -901,9 +948,7 @@ func (r *reconciliation) mirrorComment(ctx context.Context, from Side, c Comment
 		r.newContent = true
 		return nil
 	}
-	// Leave room for the header and the part label on every part.
-	room := MaxGoogleCommentLen - len([]rune(header)) - len(" (part 999/999)\n\n")
-	parts := splitComment(c.Body, room)
+	parts := r.commentParts(header, c.Body)
 	for i, p := range parts {
 		if have[i+1] || (len(parts) == 1 && have[1]) {
 			continue
@@ -931,6 +976,28 @@ func (r *reconciliation) mirrorComment(ctx context.Context, from Side, c Comment
 	return nil
 }
 
+// commentParts splits a CRM comment's body into the parts posted on
+// Google, each of which fits one Google comment with its header and part
+// label. At most MaxSplitParts parts are posted: past that, the last part
+// says how much more there is and that it is in the CRM case.
+func (r *reconciliation) commentParts(header, body string) []string {
+	limit := r.cfg.MaxSplitParts
+	// The widest label any part can carry, with the blank line after it.
+	label := len(fmt.Sprintf(" (part %d/%d)\n\n", limit, limit))
+	room := MaxGoogleCommentLen - utf8.RuneCountInString(header) - label
+	parts := splitComment(body, room)
+	if len(parts) <= limit {
+		return parts
+	}
+	rest := 0
+	for _, p := range parts[limit-1:] {
+		rest += utf8.RuneCountInString(p)
+	}
+	parts = parts[:limit]
+	parts[limit-1] = fmt.Sprintf("[The remaining %d characters of this comment are not copied: it is longer than %d Google comments. Read it whole on the CRM case.]", rest, limit-1)
+	return parts
+}
+
 // ---- attachments ----
 
 func (r *reconciliation) attachments(ctx context.Context) error {
@@ -944,14 +1011,14 @@ func (r *reconciliation) attachments(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		newG = r.newAttachments(SideGoogle, as)
+		newG = r.newAttachments(ctx, SideGoogle, as)
 	}
 	if r.companyChanged() {
 		as, err := r.companyAttachments(ctx)
 		if err != nil {
 			return err
 		}
-		newC = r.newAttachments(SideCompany, as)
+		newC = r.newAttachments(ctx, SideCompany, as)
 	}
 	for _, a := range newG {
 		if r.isDone(SideGoogle, "a:"+a.ID) {
@@ -976,10 +1043,20 @@ func (r *reconciliation) attachments(ctx context.Context) error {
 	return nil
 }
 
-func (r *reconciliation) newAttachments(side Side, as []Attachment) []Attachment {
+func (r *reconciliation) newAttachments(ctx context.Context, side Side, as []Attachment) []Attachment {
 	var out []Attachment
 	for _, a := range as {
+		if !r.validItem(ctx, side, "attachment", a.ID) {
+			continue
+		}
 		if r.isDone(side, "a:"+a.ID) {
+			continue
+		}
+		if side == SideCompany && !a.Public && !a.ByConnector && !r.cfg.SyncInternalNotes {
+			// Files of internal notes, and files whose visibility the
+			// adapter cannot tell, stay in the CRM like the notes' text.
+			// casebridge's own uploads go on to be paired with their source.
+			r.markDone(side, "a:"+a.ID)
 			continue
 		}
 		out = append(out, a)
@@ -1045,7 +1122,9 @@ func (r *reconciliation) mirrorAttachment(ctx context.Context, from Side, a Atta
 	} else {
 		w, err = r.e.CRM.UploadAttachment(ctx, r.m.CompanyCaseID, a.Filename, mime, body)
 	}
-	if errors.Is(err, errTooLarge) || body.over {
+	if errors.Is(err, errTooLarge) || body.over || refusedAsTooLarge(body.srcErr) {
+		// Over casebridge's limit, or over the limit the source side's
+		// adapter enforces on the bytes it actually reads.
 		return r.attachmentNotice(ctx, from, a, false)
 	}
 	if refusedAsTooLarge(err) {
@@ -1123,6 +1202,8 @@ type limitedReader struct {
 	r    io.Reader
 	left int64
 	over bool
+	// srcErr is the first error reading the source gave, other than EOF.
+	srcErr error
 }
 
 func (l *limitedReader) Read(p []byte) (int, error) {
@@ -1134,6 +1215,9 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 		p = p[:l.left+1]
 	}
 	n, err := l.r.Read(p)
+	if err != nil && err != io.EOF && l.srcErr == nil {
+		l.srcErr = err
+	}
 	l.left -= int64(n)
 	if l.left < 0 {
 		l.over = true

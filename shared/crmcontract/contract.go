@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -35,9 +36,15 @@ type Harness interface {
 	// named human (not the sync user) and returns the comment's id as the
 	// adapter's ListComments reports it.
 	AddHumanComment(t *testing.T, id, author, body string, public bool) string
-	// AddHumanAttachment attaches a file as a human (not the sync user) and
+	// AddHumanAttachment attaches a file as a human (not the sync user), on a
+	// public reply or the ticket itself, so the requester sees it, and
 	// returns the attachment's id as ListAttachments reports it.
 	AddHumanAttachment(t *testing.T, id, filename, mimeType string, data []byte) string
+	// AddHumanInternalAttachment attaches a file to an internal note written
+	// by a human, the way the helpdesk's agents keep a file from the
+	// requester, and returns the attachment's id as ListAttachments reports
+	// it.
+	AddHumanInternalAttachment(t *testing.T, id, filename, mimeType string, data []byte) string
 	// PriorityValues returns at least two valid priority values.
 	PriorityValues() []string
 	// InjectRateLimit makes the next call answer 429 with Retry-After once;
@@ -94,6 +101,12 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	})
 	t.Run("attachments upload list and download byte for byte", func(t *testing.T) {
 		testAttachments(t, newHarness(t))
+	})
+	t.Run("a file on an internal note lists as not public and a file on a public reply as public", func(t *testing.T) {
+		testAttachmentVisibility(t, newHarness(t))
+	})
+	t.Run("a 25 MiB file downloads as a stream with flat memory", func(t *testing.T) {
+		testDownloadStreams(t, newHarness(t))
 	})
 	t.Run("a rate-limited call succeeds when tried again", func(t *testing.T) {
 		testRateLimit(t, newHarness(t))
@@ -511,6 +524,7 @@ type attachmentView struct {
 	MimeType    string
 	Size        int64
 	ByConnector bool
+	Public      bool
 }
 
 func testAttachments(t *testing.T, h Harness) {
@@ -538,11 +552,13 @@ func testAttachments(t *testing.T, h Harness) {
 	}
 	got := map[string]attachmentView{}
 	for _, a := range list {
-		got[a.ID] = attachmentView{Filename: a.Filename, MimeType: a.MimeType, Size: a.Size, ByConnector: a.ByConnector}
+		// The visibility of the connector's own upload is the adapter's
+		// choice (some helpdesks keep files only on internal notes).
+		got[a.ID] = attachmentView{Filename: a.Filename, MimeType: a.MimeType, Size: a.Size, ByConnector: a.ByConnector, Public: a.Public && !a.ByConnector}
 	}
 	want := map[string]attachmentView{
 		up.ID:   {Filename: "dump.bin", MimeType: "application/octet-stream", Size: int64(len(mine)), ByConnector: true},
-		humanID: {Filename: "human.log", MimeType: "text/plain", Size: int64(len(theirs))},
+		humanID: {Filename: "human.log", MimeType: "text/plain", Size: int64(len(theirs)), Public: true},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ListAttachments by id (-want +got):\n%s", diff)
@@ -562,6 +578,74 @@ func testAttachments(t *testing.T, h Harness) {
 				t.Errorf("downloaded %d bytes that differ from the %d uploaded", len(data), len(tc.want))
 			}
 		})
+	}
+}
+
+func testAttachmentVisibility(t *testing.T, h Harness) {
+	crm := h.CRM()
+	ctx := ctxFor(t)
+	id := h.CreateTicket(t, "Contract: attachment visibility", "d", h.PriorityValues()[0], true)
+	public := h.AddHumanAttachment(t, id, "public.txt", "text/plain", []byte("for the requester\n"))
+	internal := h.AddHumanInternalAttachment(t, id, "internal.txt", "text/plain", []byte("agents only\n"))
+	if internal == "" || internal == public {
+		t.Fatalf("internal attachment id %q; want one of its own (the public one is %q)", internal, public)
+	}
+	list, err := crm.ListAttachments(ctx, id)
+	if err != nil {
+		t.Fatalf("ListAttachments: %v", err)
+	}
+	got := map[string]bool{}
+	for _, a := range list {
+		got[a.ID] = a.Public
+	}
+	want := map[string]bool{public: true, internal: false}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Public of each attachment by id (-want +got):\n%s", diff)
+	}
+	// The file itself is still there for the agents: only its visibility
+	// keeps it from being copied.
+	if data := download(t, crm, id, internal); string(data) != "agents only\n" {
+		t.Errorf("the internal file downloads as %q", data)
+	}
+}
+
+// downloadAllocBudget is how much a 25 MiB download may allocate in all, in
+// the adapter and any in-process simulator together: a streamed copy needs a
+// few buffers, a download read into memory needs the whole file at least.
+const downloadAllocBudget = 6 << 20
+
+func testDownloadStreams(t *testing.T, h Harness) {
+	crm := h.CRM()
+	ctx := ctxFor(t)
+	size := int64(25 << 20)
+	if limit := h.MaxAttachmentBytes(); limit > 0 && limit < size {
+		size = limit
+	}
+	id := h.CreateTicket(t, "Contract: large download", "d", h.PriorityValues()[0], true)
+	data := binaryData(int(size))
+	aid := h.AddHumanAttachment(t, id, "large.bin", "application/octet-stream", data)
+	data = nil
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	rc, err := crm.DownloadAttachment(ctx, id, aid)
+	if err != nil {
+		t.Fatalf("DownloadAttachment: %v", err)
+	}
+	n, err := io.CopyBuffer(io.Discard, rc, make([]byte, 32<<10))
+	rc.Close()
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatalf("reading the download: %v", err)
+	}
+	if n != size {
+		t.Errorf("downloaded %d bytes, want %d", n, size)
+	}
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("a %d MiB download allocated %.1f MiB", size>>20, float64(alloc)/(1<<20))
+	if alloc > downloadAllocBudget {
+		t.Errorf("a %d-byte download allocated %d bytes; a streamed download stays under %d", size, alloc, downloadAllocBudget)
 	}
 }
 

@@ -383,6 +383,24 @@ func RunEngine(t *testing.T, newHarness func(t *testing.T) EngineHarness) {
 		}
 	})
 
+	t.Run("a file on an internal note never leaves the CRM", func(t *testing.T) {
+		name := fmt.Sprintf("internal-%d.txt", time.Now().UnixNano())
+		h.AddHumanInternalAttachment(t, googleFirstID, name, "text/plain", []byte("agents only\n"))
+		w.settle(t)
+		glist, err := w.google.ListAttachments(ctx, googleFirst)
+		if err != nil {
+			t.Fatalf("Google ListAttachments: %v", err)
+		}
+		for _, a := range glist {
+			if a.Filename == name {
+				t.Errorf("the file of an internal note reached Google as attachment %s; internal files must stay in the CRM", a.ID)
+			}
+		}
+		if n := countContaining(w.googleBodies(), name); n != 0 {
+			t.Errorf("%d Google comments name the internal file; nothing about it may leave the CRM", n)
+		}
+	})
+
 	t.Run("attachments cross both ways byte for byte, once", func(t *testing.T) {
 		fromGoogle := binaryData(70_000)
 		fromCRM := append([]byte("crm log\x00\xff\xfe"), binaryData(3000)...)

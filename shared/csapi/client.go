@@ -202,7 +202,7 @@ func (c *Client) searchParent(ctx context.Context, parent, query string, out *[]
 			if cs == nil {
 				continue
 			}
-			gc, err := toCase(cs)
+			gc, err := c.toCase(cs)
 			if err != nil {
 				return "", err
 			}
@@ -221,6 +221,9 @@ func (c *Client) searchParent(ctx context.Context, parent, query string, out *[]
 // GetCase reads one case.
 func (c *Client) GetCase(ctx context.Context, name string) (casesync.GoogleCase, error) {
 	const op = "cases.get"
+	if err := checkCaseName(op, name); err != nil {
+		return casesync.GoogleCase{}, err
+	}
 	var got *cloudsupport.Case
 	err := c.call(ctx, op, idempotent, nil, func(actx context.Context) error {
 		cs, err := c.svc.Cases.Get(name).Context(actx).Do()
@@ -230,7 +233,7 @@ func (c *Client) GetCase(ctx context.Context, name string) (casesync.GoogleCase,
 	if err != nil {
 		return casesync.GoogleCase{}, err
 	}
-	return convert(op, got, toCase)
+	return convert(op, got, c.toCase)
 }
 
 // CreateCase creates a case under CreateParent with the configured
@@ -261,12 +264,15 @@ func (c *Client) CreateCase(ctx context.Context, nc casesync.NewGoogleCase) (cas
 	if err != nil {
 		return casesync.GoogleCase{}, err
 	}
-	return convert(op, got, toCase)
+	return convert(op, got, c.toCase)
 }
 
 // SetPriority patches the case's priority alone (updateMask=priority).
 func (c *Client) SetPriority(ctx context.Context, name string, p casesync.Priority) error {
 	const op = "cases.patch"
+	if err := checkCaseName(op, name); err != nil {
+		return err
+	}
 	if p < casesync.P0 || p > casesync.P4 {
 		return invalid(op, "priority must be P0..P4")
 	}
@@ -281,6 +287,9 @@ func (c *Client) SetPriority(ctx context.Context, name string, p casesync.Priori
 // error.
 func (c *Client) CloseCase(ctx context.Context, name string) error {
 	const op = "cases.close"
+	if err := checkCaseName(op, name); err != nil {
+		return err
+	}
 	err := c.call(ctx, op, idempotent, nil, func(actx context.Context) error {
 		_, err := c.svc.Cases.Close(name, &cloudsupport.CloseCaseRequest{}).Context(actx).Do()
 		return err
@@ -304,6 +313,9 @@ func (c *Client) CloseCase(ctx context.Context, name string) error {
 // time, then name), each once.
 func (c *Client) ListComments(ctx context.Context, name string) ([]casesync.Comment, error) {
 	const op = "comments.list"
+	if err := checkCaseName(op, name); err != nil {
+		return nil, err
+	}
 	byName := map[string]*cloudsupport.Comment{}
 	err := c.pages(ctx, op, func(actx context.Context, token string) (string, error) {
 		call := c.svc.Cases.Comments.List(name).PageSize(c.cfg.PageSize).Context(actx)
@@ -344,6 +356,9 @@ func (c *Client) ListComments(ctx context.Context, name string) ([]casesync.Comm
 // request may have reached CSAPI (see the package documentation).
 func (c *Client) AddComment(ctx context.Context, name, body string) (casesync.Comment, error) {
 	const op = "comments.create"
+	if err := checkCaseName(op, name); err != nil {
+		return casesync.Comment{}, err
+	}
 	if n := utf8.RuneCountInString(body); n > casesync.MaxGoogleCommentLen {
 		return casesync.Comment{}, &casesync.APIError{
 			Side: casesync.SideGoogle,
@@ -376,6 +391,9 @@ func (c *Client) AddComment(ctx context.Context, name, body string) (casesync.Co
 // create time, then name), each once.
 func (c *Client) ListAttachments(ctx context.Context, name string) ([]casesync.Attachment, error) {
 	const op = "attachments.list"
+	if err := checkCaseName(op, name); err != nil {
+		return nil, err
+	}
 	size := min(c.cfg.PageSize, maxAttachmentPage)
 	byName := map[string]*cloudsupport.Attachment{}
 	err := c.pages(ctx, op, func(actx context.Context, token string) (string, error) {
@@ -414,9 +432,17 @@ func (c *Client) ListAttachments(ctx context.Context, name string) ([]casesync.A
 // attachment name (a full attachment name is accepted too).
 func (c *Client) DownloadAttachment(ctx context.Context, caseName, attachmentID string) (io.ReadCloser, error) {
 	const op = "media.download"
+	if err := checkCaseName(op, caseName); err != nil {
+		return nil, err
+	}
 	name := attachmentID
 	if !strings.Contains(attachmentID, "/attachments/") {
-		name = strings.TrimSuffix(caseName, "/") + "/attachments/" + attachmentID
+		if !casesync.ValidID(attachmentID) {
+			return nil, invalid(op, "the attachment id is malformed")
+		}
+		name = caseName + "/attachments/" + attachmentID
+	} else if a, ok := strings.CutPrefix(attachmentID, caseName+"/attachments/"); !ok || !casesync.ValidID(a) {
+		return nil, invalid(op, "the attachment name is malformed or belongs to another case")
 	}
 	var body io.ReadCloser
 	err := c.call(ctx, op, idempotent, nil, func(context.Context) error {
@@ -471,6 +497,9 @@ func (d *downloadBody) Close() error {
 // so it can be sent again from where it started.
 func (c *Client) UploadAttachment(ctx context.Context, caseName, filename, mimeType string, r io.Reader) (casesync.Attachment, error) {
 	const op = "media.upload"
+	if err := checkCaseName(op, caseName); err != nil {
+		return casesync.Attachment{}, err
+	}
 	if strings.TrimSpace(filename) == "" {
 		return casesync.Attachment{}, invalid(op, "an attachment needs a file name")
 	}
@@ -565,4 +594,30 @@ func (c *Client) pages(ctx context.Context, op string, fetch func(ctx context.Co
 		seen[next] = true
 		token = next
 	}
+}
+
+// checkCaseName refuses a malformed case name before it reaches a URL: names
+// come from outside (messages, CRM fields) and must never add path segments.
+func checkCaseName(op, name string) error {
+	if !casesync.ValidGoogleCaseName(name) {
+		return invalid(op, "the case name is malformed: want projects/P/cases/N or organizations/N/cases/N")
+	}
+	return nil
+}
+
+// InScope reports whether a case name lies under the configured parents:
+// under an organization, its own cases and any project's (casebridge's
+// rights on the organization decide what it can read); under projects, only
+// those projects.
+func (c *Client) InScope(name string) bool {
+	parent := casesync.GoogleCaseParent(name)
+	if parent == "" {
+		return false
+	}
+	for _, p := range append([]string{c.cfg.Parent, c.cfg.CreateParent}, c.cfg.MoreParents...) {
+		if parent == p {
+			return true
+		}
+	}
+	return strings.HasPrefix(c.cfg.Parent, "organizations/") && strings.HasPrefix(parent, "projects/")
 }

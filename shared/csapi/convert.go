@@ -27,7 +27,7 @@ func convert[T, U any](op string, v *T, f func(*T) (U, error)) (U, error) {
 	return u, nil
 }
 
-func toCase(cs *cloudsupport.Case) (casesync.GoogleCase, error) {
+func (c *Client) toCase(cs *cloudsupport.Case) (casesync.GoogleCase, error) {
 	created, err := parseTime("createTime", cs.CreateTime)
 	if err != nil {
 		return casesync.GoogleCase{}, err
@@ -44,6 +44,7 @@ func toCase(cs *cloudsupport.Case) (casesync.GoogleCase, error) {
 		State:       cs.State,
 		CreateTime:  created,
 		UpdateTime:  updated,
+		ByConnector: cs.Creator != nil && c.isConnector(cs.Creator),
 	}, nil
 }
 
@@ -80,6 +81,7 @@ func (c *Client) toAttachment(a *cloudsupport.Attachment) (casesync.Attachment, 
 		Filename:   a.Filename,
 		MimeType:   a.MimeType,
 		Size:       a.SizeBytes,
+		Public:     true,
 		CreateTime: created,
 	}
 	if a.Creator != nil {

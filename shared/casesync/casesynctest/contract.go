@@ -787,6 +787,30 @@ var contractCases = []contractCase{
 			}
 		}
 	}},
+	{"refusals are counted per case and kind and listed newest first", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		us := base.Truncate(time.Microsecond)
+		field := casesync.Refusal{Side: casesync.SideCompany, CaseID: "C-7", Kind: casesync.RefusedFieldMalformed, Reason: "first reason"}
+		line := casesync.Refusal{Side: casesync.SideGoogle, CaseID: "projects/p/cases/9", Kind: casesync.RefusedLinkedCaseNotFlagged, Reason: "line"}
+		for i, f := range []casesync.Refusal{field, line, {Side: field.Side, CaseID: field.CaseID, Kind: field.Kind, Reason: "second reason"}} {
+			if _, err := s.RecordRefusal(ctx, f, base.Add(time.Duration(i)*time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.ListRefusals(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []casesync.Refusal{
+			{Side: field.Side, CaseID: "C-7", Kind: field.Kind, Reason: "second reason", First: us, Last: us.Add(2 * time.Minute), Count: 2},
+			{Side: line.Side, CaseID: line.CaseID, Kind: line.Kind, Reason: "line", First: us.Add(time.Minute), Last: us.Add(time.Minute), Count: 1},
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("ListRefusals (-want +got):\n%s", diff)
+		}
+		if top, err := s.ListRefusals(ctx, 1); err != nil || len(top) != 1 || top[0].CaseID != "C-7" {
+			t.Errorf("ListRefusals(limit 1) = %v, %v; want the newest record alone", top, err)
+		}
+	}},
 }
 
 // mustCreate creates a mapping for the keys, failing the test if one exists.

@@ -27,6 +27,7 @@ type MemStore struct {
 	mappings map[string]casesync.Mapping
 	keys     map[string]string // storeKey(side, key) -> mapping id
 	poll     casesync.PollState
+	refusals map[string]casesync.Refusal
 }
 
 var _ casesync.Store = (*MemStore)(nil)
@@ -36,7 +37,37 @@ func NewMemStore() *MemStore {
 	return &MemStore{
 		mappings: map[string]casesync.Mapping{},
 		keys:     map[string]string{},
+		refusals: map[string]casesync.Refusal{},
 	}
+}
+
+// RecordRefusal implements casesync.RefusalStore.
+func (s *MemStore) RecordRefusal(_ context.Context, f casesync.Refusal, at time.Time) (casesync.Refusal, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at = at.UTC().Truncate(time.Microsecond)
+	r, ok := s.refusals[f.Key()]
+	if !ok {
+		r = casesync.Refusal{Side: f.Side, CaseID: f.CaseID, Kind: f.Kind, First: at}
+	}
+	r.Reason, r.Last, r.Count = f.Reason, at, r.Count+1
+	s.refusals[f.Key()] = r
+	return r, nil
+}
+
+// ListRefusals implements casesync.RefusalStore.
+func (s *MemStore) ListRefusals(_ context.Context, limit int) ([]casesync.Refusal, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if limit <= 0 {
+		limit = 100
+	}
+	out := make([]casesync.Refusal, 0, len(s.refusals))
+	for _, r := range s.refusals {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Last.After(out[j].Last) })
+	return out[:min(limit, len(out))], nil
 }
 
 // storeKey is the unique key of a case: the side and, for Google, the case

@@ -1,0 +1,157 @@
+package casesync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// A refusal is casebridge declining to link or copy because what asked for it
+// is not proof: a link line it did not write, a Google-case field that names
+// a malformed, foreign or unreadable case, a linked CRM case no longer
+// flagged. Each is logged with its reason (never case text), counted in the
+// store and shown by the status command, so an operator sees attempts and
+// mistakes alike.
+
+// RefusalKind names why something was refused.
+type RefusalKind string
+
+const (
+	// RefusedLinkedCaseNotFlagged: a link line casebridge wrote names a CRM
+	// case that is neither flagged for sync nor names the Google case.
+	RefusedLinkedCaseNotFlagged RefusalKind = "linked-case-not-flagged"
+	// RefusedFieldMalformed: a CRM case's Google-case field is not a
+	// well-formed case name.
+	RefusedFieldMalformed RefusalKind = "google-case-field-malformed"
+	// RefusedFieldOutOfScope: the field names a case outside the configured
+	// parents (CSAPI_PARENT and its project allowlist).
+	RefusedFieldOutOfScope RefusalKind = "google-case-field-out-of-scope"
+	// RefusedFieldUnreadable: the field names a case casebridge cannot read
+	// (it does not exist, or casebridge has no rights on it).
+	RefusedFieldUnreadable RefusalKind = "google-case-field-unreadable"
+)
+
+// Refusal is one kind of refusal for one case, as the store keeps it.
+type Refusal struct {
+	// Side and CaseID name the case whose content or field asked.
+	Side   Side
+	CaseID string
+	Kind   RefusalKind
+	// Reason says why, naming ids and names only (cut with Quote).
+	Reason string
+	// First and Last are when it was first and last refused; Count how often.
+	First, Last time.Time
+	Count       int64
+}
+
+// Key is the refusal's identity in the store: one record per case and kind.
+func (f Refusal) Key() string {
+	return string(f.Side) + ":" + string(f.Kind) + ":" + f.CaseID
+}
+
+// RefusalStore is the part of the store that keeps refusals. Records expire
+// on their own (RefusalRetention after the last one).
+type RefusalStore interface {
+	// RecordRefusal adds one occurrence of f (Side, CaseID, Kind, Reason; at
+	// is its time) and returns the record as stored.
+	RecordRefusal(ctx context.Context, f Refusal, at time.Time) (Refusal, error)
+	// ListRefusals returns the records, the most recent first, at most limit.
+	ListRefusals(ctx context.Context, limit int) ([]Refusal, error)
+}
+
+// RefusalRetention is how long a refusal record is kept after its last
+// occurrence.
+const RefusalRetention = 30 * 24 * time.Hour
+
+// RefusedError is the permanent error of a reconciliation that was refused.
+type RefusedError struct{ Refusal Refusal }
+
+func (e *RefusedError) Error() string {
+	return "refused (" + string(e.Refusal.Kind) + "): " + e.Refusal.Reason
+}
+
+// refuse logs and records a refusal and returns it as a permanent error. A
+// failure to record it is logged; the refusal stands.
+func (r *reconciliation) refuse(ctx context.Context, f Refusal) error {
+	f.Reason = strings.ToValidUTF8(f.Reason, "")
+	r.e.refused(ctx, r.log, f)
+	return &RefusedError{Refusal: f}
+}
+
+func (e *Engine) refused(ctx context.Context, log interface {
+	WarnContext(context.Context, string, ...any)
+}, f Refusal) {
+	log.WarnContext(ctx, "refused", "refusal", string(f.Kind), "reason", f.Reason)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := e.Store.RecordRefusal(rctx, f, e.now()); err != nil {
+		log.WarnContext(ctx, "recording a refusal failed", "error", err)
+	}
+}
+
+// checkGoogleCaseField decides whether a CRM case's Google-case field may
+// link it: the name must be well-formed, inside the configured parents and
+// readable by casebridge. When it is not, the refusal is recorded, the CRM
+// case gets one internal note saying why, nothing is written to Google, and
+// skip says so.
+func (r *reconciliation) checkGoogleCaseField(ctx context.Context, c *CompanyCase) (skip string, err error) {
+	name := c.GoogleCase
+	var kind RefusalKind
+	var why string
+	switch {
+	case !ValidGoogleCaseName(name):
+		kind, why = RefusedFieldMalformed, "is not a Google Cloud support case name (projects/PROJECT/cases/NUMBER)"
+	case !r.e.Google.InScope(name):
+		kind, why = RefusedFieldOutOfScope, "is outside the projects and organization casebridge syncs"
+	default:
+		_, gerr := r.e.Google.GetCase(ctx, name)
+		switch {
+		case gerr == nil:
+			return "", nil
+		case IsNotFound(gerr) || isForbidden(gerr):
+			kind, why = RefusedFieldUnreadable, "does not exist or casebridge cannot read it"
+		default:
+			return "", gerr
+		}
+	}
+	f := Refusal{Side: SideCompany, CaseID: c.ID, Kind: kind,
+		Reason: fmt.Sprintf("CRM case %s: its Google case field %s %s", Quote(c.ID), Quote(name), why)}
+	r.e.refused(ctx, r.log, f)
+	if err := r.fieldNotice(ctx, c.ID, name, why); err != nil {
+		return "", err
+	}
+	return "refused: " + f.Reason, nil
+}
+
+// fieldNoticePrefix starts the internal note a CRM case gets when its
+// Google-case field cannot be honoured.
+const fieldNoticePrefix = "casebridge did not link this case: its Google case field holds "
+
+// fieldNotice posts the internal note about a refused Google-case field,
+// once per value.
+func (r *reconciliation) fieldNotice(ctx context.Context, id, value, why string) error {
+	text := fieldNoticePrefix + Quote(value) + ", which " + why + ". Correct the field or clear it; nothing was sent to Google."
+	first, _, _ := strings.Cut(text, ", which ")
+	coms, err := r.e.CRM.ListComments(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, cm := range coms {
+		if cm.ByConnector && strings.HasPrefix(cm.Body, first+", which ") {
+			return nil
+		}
+	}
+	if _, err := r.e.CRM.AddComment(ctx, id, text, false); err != nil {
+		return err
+	}
+	r.act("told CRM case %s that its Google case field was refused", id)
+	return nil
+}
+
+// isForbidden reports whether err is an API refusal for lack of rights.
+func isForbidden(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == 403 && !ae.Transient
+}
