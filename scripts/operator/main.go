@@ -301,6 +301,8 @@ func printStatus(w io.Writer, s ops.Status) {
 	}
 	fmt.Fprintln(w)
 
+	printRefusals(w, s)
+
 	if len(s.DeadLetters) == 0 {
 		fmt.Fprintln(w, "dead letters: not counted")
 		return
@@ -386,4 +388,25 @@ func resync(ctx context.Context, project, prefix, googleCase, crmCase, mapping s
 	}
 	fmt.Fprintf(stdout, "published sync-requested for %s on %s\n", what, topic)
 	return exitOK
+}
+
+// printRefusals lists what casebridge refused to link or copy, newest first.
+func printRefusals(w io.Writer, s ops.Status) {
+	if len(s.Refusals) == 0 {
+		fmt.Fprintln(w, "refused links: none")
+		fmt.Fprintln(w)
+		return
+	}
+	more := ""
+	if s.RefusalsMore {
+		more = fmt.Sprintf(", the %d most recent shown", len(s.Refusals))
+	}
+	fmt.Fprintf(w, "refused links: %d case(s)%s\n", len(s.Refusals), more)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  SIDE\tCASE\tKIND\tTIMES\tLAST\tREASON")
+	for _, f := range s.Refusals {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\t%s\n", f.Side, f.CaseID, f.Kind, f.Count, formatTime(f.Last), f.Reason)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
 }

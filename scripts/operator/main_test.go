@@ -112,6 +112,13 @@ func TestOperator(t *testing.T) {
 	})
 	seed(t, st, "projects/p/cases/3", "103", func(m *casesync.Mapping) { m.ResolvedAt = now.Add(-time.Hour) })
 	_ = inSync
+	refused := casesync.Refusal{Side: casesync.SideCompany, CaseID: "104", Kind: casesync.RefusedFieldOutOfScope,
+		Reason: `CRM case "104": its Google case field "organizations/9/cases/1" is outside the projects and organization casebridge syncs`}
+	for range 2 {
+		if _, err := st.RecordRefusal(ctx, refused, now.Add(-time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	// One dead-lettered message, as Pub/Sub would have forwarded it.
 	dlq := c.Publisher("poll-crm-dead-letter")
@@ -141,6 +148,12 @@ func TestOperator(t *testing.T) {
 				Stale bool   `json:"stale"`
 			} `json:"pollers"`
 			DeadLetters []ops.Depth `json:"deadLetters"`
+			Refusals    []struct {
+				Side   string `json:"side"`
+				CaseID string `json:"caseId"`
+				Kind   string `json:"kind"`
+				Count  int64  `json:"count"`
+			} `json:"refusals"`
 		}
 		if err := json.Unmarshal([]byte(out), &got); err != nil {
 			t.Fatalf("status --json printed %q: %v", out, err)
@@ -155,6 +168,9 @@ func TestOperator(t *testing.T) {
 		}
 		if diff := cmp.Diff([]ops.OutageFlag{{MappingID: stuck.ID, GoogleCase: "projects/p/cases/2", CompanyCaseID: "102", SentToGoogle: true}}, got.OutageFlags); diff != "" {
 			t.Errorf("outage flags (-want +got):\n%s", diff)
+		}
+		if len(got.Refusals) != 1 || got.Refusals[0].CaseID != "104" || got.Refusals[0].Kind != string(casesync.RefusedFieldOutOfScope) || got.Refusals[0].Count != 2 {
+			t.Errorf("refusals = %+v; want CRM case 104 refused twice as out of scope", got.Refusals)
 		}
 		for _, p := range got.Pollers {
 			if p.Stale {
@@ -180,7 +196,7 @@ func TestOperator(t *testing.T) {
 		if code != exitAttention {
 			t.Errorf("exit code %d, want %d", code, exitAttention)
 		}
-		for _, want := range []string{`2 open, 1 resolved`, `out of sync: 1 mapping\(s\)`, stuck.ID + `\s+projects/p/cases/2\s+102\s+P1\s+40m`, `poll-crm-dead-letter\s+1\s+pull`} {
+		for _, want := range []string{`2 open, 1 resolved`, `out of sync: 1 mapping\(s\)`, stuck.ID + `\s+projects/p/cases/2\s+102\s+P1\s+40m`, `poll-crm-dead-letter\s+1\s+pull`, `refused links: 1 case`, `company\s+104\s+google-case-field-out-of-scope\s+2\s`} {
 			if !regexp.MustCompile(want).MatchString(out) {
 				t.Errorf("status output lacks %q:\n%s", want, out)
 			}

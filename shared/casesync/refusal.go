@@ -36,14 +36,15 @@ const (
 // Refusal is one kind of refusal for one case, as the store keeps it.
 type Refusal struct {
 	// Side and CaseID name the case whose content or field asked.
-	Side   Side
-	CaseID string
-	Kind   RefusalKind
+	Side   Side        `json:"side"`
+	CaseID string      `json:"caseId"`
+	Kind   RefusalKind `json:"kind"`
 	// Reason says why, naming ids and names only (cut with Quote).
-	Reason string
+	Reason string `json:"reason"`
 	// First and Last are when it was first and last refused; Count how often.
-	First, Last time.Time
-	Count       int64
+	First time.Time `json:"first"`
+	Last  time.Time `json:"last"`
+	Count int64     `json:"count"`
 }
 
 // Key is the refusal's identity in the store: one record per case and kind.

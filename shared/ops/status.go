@@ -26,7 +26,15 @@ type Status struct {
 	OutageFlags []OutageFlag `json:"outageFlags"`
 	// DeadLetters is the depth of every dead-letter subscription.
 	DeadLetters []Depth `json:"deadLetters"`
+	// Refusals are the links and copies casebridge refused (a link line it
+	// did not write, a Google-case field it cannot honour), most recent
+	// first, at most MaxRefusalsShown; RefusalsMore says more exist.
+	Refusals     []casesync.Refusal `json:"refusals"`
+	RefusalsMore bool               `json:"refusalsMore,omitempty"`
 }
+
+// MaxRefusalsShown is how many refusal records status reads.
+const MaxRefusalsShown = 50
 
 // MappingCounts counts the mappings.
 type MappingCounts struct {
@@ -90,23 +98,44 @@ type OutageFlag struct {
 type StateReader interface {
 	ListMappings(ctx context.Context, fn func(casesync.Mapping) error) error
 	GetPollState(ctx context.Context) (casesync.PollState, error)
+	ListRefusals(ctx context.Context, limit int) ([]casesync.Refusal, error)
 }
 
 // ReadStatus reads every mapping and the poll state and computes the
 // status at now (dead-letter depths are left for the caller to add).
-func ReadStatus(ctx context.Context, st StateReader, now time.Time) (Status, error) {
-	ps, err := st.GetPollState(ctx)
+func ReadStatus(ctx context.Context, s StateReader, now time.Time) (Status, error) {
+	ps, err := s.GetPollState(ctx)
 	if err != nil {
 		return Status{}, fmt.Errorf("reading the poll state: %w", err)
 	}
 	var ms []casesync.Mapping
-	if err := st.ListMappings(ctx, func(m casesync.Mapping) error {
+	if err := s.ListMappings(ctx, func(m casesync.Mapping) error {
 		ms = append(ms, m)
 		return nil
 	}); err != nil {
 		return Status{}, fmt.Errorf("reading the mappings: %w", err)
 	}
-	return ComputeStatus(now, ms, ps), nil
+	st := ComputeStatus(now, ms, ps)
+	refusals, err := readRefusals(ctx, s)
+	if err != nil {
+		return Status{}, err
+	}
+	st.Refusals = refusals
+	if len(st.Refusals) > MaxRefusalsShown {
+		st.Refusals, st.RefusalsMore = st.Refusals[:MaxRefusalsShown], true
+	}
+	return st, nil
+}
+
+func readRefusals(ctx context.Context, s StateReader) ([]casesync.Refusal, error) {
+	rs, err := s.ListRefusals(ctx, MaxRefusalsShown+1)
+	if err != nil {
+		return nil, fmt.Errorf("reading the refusals: %w", err)
+	}
+	if rs == nil {
+		rs = []casesync.Refusal{}
+	}
+	return rs, nil
 }
 
 // ComputeStatus is the status of mappings and poll state at now. A mapping
@@ -114,7 +143,7 @@ func ReadStatus(ctx context.Context, st StateReader, now time.Time) (Status, err
 // counts it so: it is linked and open, and now is past the earlier side's
 // synced-through time plus the tolerance for its priority and freshness.
 func ComputeStatus(now time.Time, mappings []casesync.Mapping, ps casesync.PollState) Status {
-	st := Status{Now: now, OutOfSync: []OutOfSync{}, OutageFlags: []OutageFlag{}, DeadLetters: []Depth{}}
+	st := Status{Now: now, OutOfSync: []OutOfSync{}, OutageFlags: []OutageFlag{}, DeadLetters: []Depth{}, Refusals: []casesync.Refusal{}}
 	st.Pollers = []PollerStatus{
 		poller(now, casesync.SideGoogle, ps.GoogleLastPolledAt, ps.GoogleHeartbeat),
 		poller(now, casesync.SideCompany, ps.CompanyLastPolledAt, ps.CompanyHeartbeat),
