@@ -13,6 +13,7 @@ import (
 
 	"github.com/casebridge/casebridge/shared/casesync"
 	"github.com/casebridge/casebridge/shared/clock"
+	"github.com/casebridge/casebridge/shared/crmhttp"
 	"github.com/casebridge/casebridge/shared/envconf"
 	"github.com/casebridge/casebridge/shared/eventing"
 	"github.com/casebridge/casebridge/shared/logging"
@@ -37,6 +38,8 @@ const (
 	EnvReopenPolicy         = "REOPEN_POLICY"
 	EnvGoogleCommentsPublic = "GOOGLE_COMMENTS_PUBLIC"
 	EnvSyncInternalNotes    = "SYNC_INTERNAL_NOTES"
+	EnvMaxSplitParts        = "MAX_SPLIT_PARTS"
+	EnvCRMMaxPages          = "CRM_MAX_PAGES"
 	EnvTopicCaseUpdated     = "TOPIC_CASE_UPDATED"
 	EnvTopicSyncRequested   = "TOPIC_SYNC_REQUESTED"
 	EnvEventMaxAge          = "EVENT_MAX_AGE"
@@ -217,7 +220,17 @@ func ParseFor(getenv func(string) string, requireCRM bool) (Config, error) {
 	public := p.Bool(EnvGoogleCommentsPublic, true)
 	e.GoogleCommentsPublic = &public
 	e.SyncInternalNotes = p.Bool(EnvSyncInternalNotes, false)
+	if n := p.Int(EnvMaxSplitParts, 10); n < 2 || n > casesync.MaxSplitPartsLimit {
+		problem(p, EnvMaxSplitParts, fmt.Sprintf("is %d: set it between 2 and %d", n, casesync.MaxSplitPartsLimit))
+	} else {
+		e.MaxSplitParts = int(n)
+	}
 	c.Engine = e
+	if n := p.Int(EnvCRMMaxPages, crmhttp.DefaultMaxPages); n > 100_000 {
+		problem(p, EnvCRMMaxPages, fmt.Sprintf("is %d: set it to at most 100000", n))
+	} else {
+		c.CRM.bound(c.CRMKind, int(n), e.MaxAttachmentBytes)
+	}
 
 	c.TopicCaseUpdated = topic(p, EnvTopicCaseUpdated, eventing.TopicCaseUpdated)
 	c.TopicSyncRequested = topic(p, EnvTopicSyncRequested, eventing.TopicSyncRequested)

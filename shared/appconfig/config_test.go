@@ -64,6 +64,7 @@ func TestParseDefaults(t *testing.T) {
 			Priorities:           casesync.DefaultPriorityTable(),
 			GoogleCommentsPublic: &public,
 			ReopenPolicy:         casesync.ReopenComment,
+			MaxSplitParts:        10,
 		},
 		TopicCaseUpdated:   "case-updated",
 		TopicSyncRequested: "sync-requested",
@@ -153,6 +154,12 @@ func TestParseProblems(t *testing.T) {
 			wantVars: []string{EnvGooglePollingWindow}, wantHint: "Go duration"},
 		{name: "a negative attachment limit is rejected", env: with(minimal(), EnvMaxAttachmentBytes, "-1"),
 			wantVars: []string{EnvMaxAttachmentBytes}, wantHint: "positive"},
+		{name: "a split limit under two parts is rejected", env: with(minimal(), EnvMaxSplitParts, "1"),
+			wantVars: []string{EnvMaxSplitParts}, wantHint: "between 2 and 100"},
+		{name: "a split limit over a hundred parts is rejected", env: with(minimal(), EnvMaxSplitParts, "1000"),
+			wantVars: []string{EnvMaxSplitParts}, wantHint: "between 2 and 100"},
+		{name: "a page limit that is not a positive number is rejected", env: with(minimal(), EnvCRMMaxPages, "0"),
+			wantVars: []string{EnvCRMMaxPages}, wantHint: "positive"},
 		{name: "an unknown reopen policy is rejected", env: with(minimal(), EnvReopenPolicy, "reopen"),
 			wantVars: []string{EnvReopenPolicy}, wantHint: "new-case"},
 		{name: "an invalid topic id is rejected", env: with(minimal(), EnvTopicCaseUpdated, "1/2"),
@@ -331,4 +338,28 @@ func TestFunctionsThatNeverCallTheCRMStartWithoutItsSettings(t *testing.T) {
 			t.Errorf("ParseFor = %v, want the Zendesk settings checked", err)
 		}
 	})
+}
+
+func TestEveryCRMKindGetsThePageAndDownloadBounds(t *testing.T) {
+	for _, kind := range []string{CRMRequestTracker, CRMZendesk, CRMJira, CRMServiceNow} {
+		t.Run(kind+" reads at most CRM_MAX_PAGES pages and MAX_ATTACHMENT_BYTES per file", func(t *testing.T) {
+			env := with(with(minimal(), crmEnvs[kind]...), EnvCRMMaxPages, "7", EnvMaxAttachmentBytes, "1048576", EnvMaxSplitParts, "4")
+			c, err := Parse(getenv(env))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			bounds := map[string][2]int64{
+				CRMRequestTracker: {int64(c.CRM.RT.MaxPages), c.CRM.RT.MaxDownloadBytes},
+				CRMZendesk:        {int64(c.CRM.Zendesk.MaxPages), c.CRM.Zendesk.MaxDownloadBytes},
+				CRMJira:           {int64(c.CRM.Jira.MaxPages), c.CRM.Jira.MaxDownloadBytes},
+				CRMServiceNow:     {int64(c.CRM.ServiceNow.MaxPages), c.CRM.ServiceNow.MaxDownloadBytes},
+			}
+			if got := bounds[kind]; got != [2]int64{7, 1048576} {
+				t.Errorf("pages and download bytes = %v, want [7 1048576]", got)
+			}
+			if c.Engine.MaxSplitParts != 4 {
+				t.Errorf("MaxSplitParts = %d, want 4", c.Engine.MaxSplitParts)
+			}
+		})
+	}
 }

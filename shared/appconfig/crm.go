@@ -61,6 +61,22 @@ func parseCRM(p *envconf.Reader, kind, baseURL string, c *CRMConfig) (defaultPri
 	return defaultPriorities
 }
 
+// bound gives the chosen adapter casebridge's bounds on what it reads from
+// the CRM: pages per listing (CRM_MAX_PAGES) and bytes per download
+// (MAX_ATTACHMENT_BYTES: a larger file is not copied anyway).
+func (c *CRMConfig) bound(kind string, maxPages int, maxDownload int64) {
+	switch kind {
+	case CRMRequestTracker:
+		c.RT.MaxPages, c.RT.MaxDownloadBytes = maxPages, maxDownload
+	case CRMZendesk:
+		c.Zendesk.MaxPages, c.Zendesk.MaxDownloadBytes = maxPages, maxDownload
+	case CRMJira:
+		c.Jira.MaxPages, c.Jira.MaxDownloadBytes = maxPages, maxDownload
+	case CRMServiceNow:
+		c.ServiceNow.MaxPages, c.ServiceNow.MaxDownloadBytes = maxPages, maxDownload
+	}
+}
+
 // buildCRM makes the adapter of cfg.CRMKind. It makes no call to the CRM.
 func buildCRM(cfg Config) (casesync.CRM, error) {
 	var (

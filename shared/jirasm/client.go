@@ -34,6 +34,7 @@ const (
 	OpAddComment          = "comments.add"
 	OpListAttachments     = "attachments.list"
 	OpDownloadAttachment  = "attachments.download"
+	OpAttachmentMedia     = "attachments.media"
 	OpUploadAttachment    = "attachments.upload"
 	defaultUploadBuffered = 8 << 20
 )
@@ -52,6 +53,8 @@ type Client struct {
 
 	mu sync.Mutex
 	me *myself
+	// media remembers each attachment's media host id (see mediaID).
+	media map[string]string
 }
 
 // myself is the sync user, looked up once.
@@ -72,7 +75,8 @@ func New(cfg Config) (*Client, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, priorities: map[string]string{}, closed: map[string]bool{}, UploadBufferBytes: defaultUploadBuffered}
+	c := &Client{cfg: cfg, priorities: map[string]string{}, closed: map[string]bool{}, UploadBufferBytes: defaultUploadBuffered,
+		media: map[string]string{}}
 	for _, p := range cfg.Priorities {
 		c.priorities[strings.ToLower(p)] = p
 	}
@@ -86,9 +90,11 @@ func New(cfg Config) (*Client, error) {
 		Authorize: func(r *http.Request) {
 			r.SetBasicAuth(cfg.Email, cfg.APIToken)
 		},
-		CredentialVars: []string{EnvEmail, EnvAPIToken},
-		RatePerSecond:  cfg.RatePerSecond,
-		ErrorDetail:    errorDetail,
+		CredentialVars:   []string{EnvEmail, EnvAPIToken},
+		RatePerSecond:    cfg.RatePerSecond,
+		ErrorDetail:      errorDetail,
+		MaxPages:         cfg.MaxPages,
+		MaxDownloadBytes: cfg.MaxDownloadBytes,
 	})
 	return c, nil
 }
@@ -324,9 +330,12 @@ func jqlSince(since time.Time, me *myself) string {
 	return t.In(me.loc).Format("2006-01-02 15:04")
 }
 
-// search runs a JQL query over every page.
+// search runs a JQL query over every page. The listing is bounded: it
+// stops with crmhttp.ErrPaging past MaxPages, on a page token seen before,
+// or on an empty page that names a next one.
 func (c *Client) search(ctx context.Context, jql string) ([]issueJSON, error) {
 	var out []issueJSON
+	pager := c.http.NewPager(OpSearch)
 	token := ""
 	for {
 		body := map[string]any{"jql": jql, "fields": c.caseFields(), "maxResults": c.cfg.PageSize}
@@ -344,12 +353,12 @@ func (c *Client) search(ctx context.Context, jql string) ([]issueJSON, error) {
 			return nil, err
 		}
 		out = append(out, page.Issues...)
-		if page.NextPageToken == "" || (page.IsLast != nil && *page.IsLast) {
-			return out, nil
+		more := page.NextPageToken != "" && (page.IsLast == nil || !*page.IsLast)
+		if err := pager.Page(token, len(page.Issues), more); err != nil {
+			return nil, err
 		}
-		if page.NextPageToken == token {
-			return nil, &casesync.APIError{Side: casesync.SideCompany, Op: OpSearch, Transient: true,
-				Err: fmt.Errorf("%s: search gave the same page token twice", vendor)}
+		if !more {
+			return out, nil
 		}
 		token = page.NextPageToken
 	}
@@ -586,9 +595,13 @@ type commentJSON struct {
 	} `json:"properties"`
 }
 
-// public reports whether customers see the comment: not marked internal
-// by the service desk property or by Jira's jsdPublic, and not restricted
-// to a role or group (such a comment must not leave the helpdesk either).
+// public reports whether customers see the comment. It fails closed: a
+// comment is public only when nothing says otherwise and nothing is
+// unclear. Jira's own reading (jsdPublic) must not say internal; the
+// service desk property, when present, must read {"internal": false}
+// exactly (any other value, or one that cannot be read, is internal); and
+// the comment must not be restricted to a role or group (such a comment
+// must not leave the helpdesk either).
 func (cj commentJSON) public() bool {
 	if cj.JSDPublic != nil && !*cj.JSDPublic {
 		return false
@@ -601,9 +614,9 @@ func (cj commentJSON) public() bool {
 			continue
 		}
 		var v struct {
-			Internal bool `json:"internal"`
+			Internal *bool `json:"internal"`
 		}
-		if json.Unmarshal(p.Value, &v) == nil && v.Internal {
+		if json.Unmarshal(p.Value, &v) != nil || v.Internal == nil || *v.Internal {
 			return false
 		}
 	}
@@ -633,8 +646,26 @@ func (c *Client) ListComments(ctx context.Context, id string) ([]casesync.Commen
 	if err != nil {
 		return nil, err
 	}
-	var out []casesync.Comment
+	list, err := c.listComments(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]casesync.Comment, 0, len(list))
+	for _, cj := range list {
+		out = append(out, c.toComment(cj, me))
+	}
+	slices.SortStableFunc(out, func(a, b casesync.Comment) int { return a.CreateTime.Compare(b.CreateTime) })
+	return out, nil
+}
+
+// listComments reads every comment of an issue with its properties, page
+// by page (startAt/total). The listing is bounded: it stops with
+// crmhttp.ErrPaging past MaxPages or on an empty page while the total
+// says more follow.
+func (c *Client) listComments(ctx context.Context, id string) ([]commentJSON, error) {
+	var out []commentJSON
 	seen := map[string]bool{}
+	pager := c.http.NewPager(OpListComments)
 	for start := 0; ; {
 		var page struct {
 			StartAt  int           `json:"startAt"`
@@ -652,20 +683,26 @@ func (c *Client) ListComments(ctx context.Context, id string) ([]casesync.Commen
 				continue
 			}
 			seen[cj.ID] = true
-			out = append(out, c.toComment(cj, me))
+			out = append(out, cj)
 		}
-		start += len(page.Comments)
-		if len(page.Comments) == 0 || start >= page.Total {
-			break
+		next := start + len(page.Comments)
+		more := next < page.Total
+		if err := pager.Page(strconv.Itoa(start), len(page.Comments), more); err != nil {
+			return nil, err
 		}
+		if !more {
+			return out, nil
+		}
+		start = next
 	}
-	slices.SortStableFunc(out, func(a, b casesync.Comment) int { return a.CreateTime.Compare(b.CreateTime) })
-	return out, nil
 }
 
 // AddComment adds a public reply or an internal note as the sync user. The
-// body is sent as an Atlassian Document that reads back as written; an
-// internal note carries the service desk's internal property.
+// body is sent as an Atlassian Document that reads back as written; every
+// comment carries the service desk's internal property saying which it is.
+// When Jira's answer gives its own reading of the visibility (jsdPublic)
+// and it differs from what was asked, the call fails for good: the comment
+// is stored, but not as asked, and a human must look at it.
 func (c *Client) AddComment(ctx context.Context, id, body string, public bool) (casesync.Comment, error) {
 	if err := crmhttp.CheckText(vendor, OpAddComment, body); err != nil {
 		return casesync.Comment{}, err
@@ -693,8 +730,14 @@ func (c *Client) AddComment(ctx context.Context, id, body string, public bool) (
 		return casesync.Comment{}, &casesync.APIError{Side: casesync.SideCompany, Op: OpAddComment,
 			Err: fmt.Errorf("%s: the added comment's id is missing from the answer", vendor)}
 	}
+	if cj.JSDPublic != nil && *cj.JSDPublic != public {
+		return casesync.Comment{}, &casesync.APIError{Side: casesync.SideCompany, Op: OpAddComment,
+			Err: fmt.Errorf("%s: comment %s on issue %s was stored with jsdPublic %t, but %s was asked: the comment's visibility differs from what was asked (check that the project is a service project and that nothing rewrites the %q property)",
+				vendor, cj.ID, id, *cj.JSDPublic, visibilityName(public), internalProperty)}
+	}
 	got := c.toComment(cj, me)
-	// The answer carries no properties: what was sent is what was stored.
+	// The answer carries no properties: with jsdPublic agreeing, or absent,
+	// what was sent is what was stored.
 	got.Public = public
 	if len(cj.Body) == 0 {
 		got.Body = body
@@ -703,6 +746,13 @@ func (c *Client) AddComment(ctx context.Context, id, body string, public bool) (
 		got.CreateTime = time.Now()
 	}
 	return got, nil
+}
+
+func visibilityName(public bool) string {
+	if public {
+		return "a public reply"
+	}
+	return "an internal note"
 }
 
 // attachmentJSON is an attachment as the platform API gives it.
@@ -731,7 +781,19 @@ func (c *Client) toAttachment(a attachmentJSON, me *myself) casesync.Attachment 
 }
 
 // ListAttachments lists the files of the issue's attachment field, oldest
-// first.
+// first, each marked Public only when it can be shown that customers see
+// it.
+//
+// Jira keeps every file as an attachment of the issue, whether it was put
+// in a comment or attached to the issue directly; a file put in a comment
+// or the description is named there by a media node carrying the file's
+// id on Atlassian's media host, which is not the attachment's numeric id.
+// The media id is learnt from where GET /rest/api/3/attachment/content/{id}
+// redirects to (…/file/{media id}/binary) and kept, as attachments never
+// change. A file is public when a public reply or the description names
+// it; a file only internal notes name, a file no comment names (attached
+// to the issue directly, which Jira Service Management shows to agents
+// only) and a file whose media id cannot be learnt are not.
 func (c *Client) ListAttachments(ctx context.Context, id string) ([]casesync.Attachment, error) {
 	if err := checkID(OpListAttachments, id); err != nil {
 		return nil, err
@@ -742,10 +804,11 @@ func (c *Client) ListAttachments(ctx context.Context, id string) ([]casesync.Att
 	}
 	var is struct {
 		Fields struct {
-			Attachment []attachmentJSON `json:"attachment"`
+			Attachment  []attachmentJSON `json:"attachment"`
+			Description json.RawMessage  `json:"description"`
 		} `json:"fields"`
 	}
-	err = c.http.JSON(ctx, crmhttp.Request{Op: OpListAttachments, Path: issuePath(id), Query: url.Values{"fields": {"attachment"}}, Mode: crmhttp.Safe}, &is)
+	err = c.http.JSON(ctx, crmhttp.Request{Op: OpListAttachments, Path: issuePath(id), Query: url.Values{"fields": {"attachment,description"}}, Mode: crmhttp.Safe}, &is)
 	if err != nil {
 		return nil, err
 	}
@@ -753,14 +816,142 @@ func (c *Client) ListAttachments(ctx context.Context, id string) ([]casesync.Att
 	for _, a := range is.Fields.Attachment {
 		out = append(out, c.toAttachment(a, me))
 	}
+	if err := c.markPublic(ctx, id, is.Fields.Description, out); err != nil {
+		return nil, err
+	}
 	slices.SortStableFunc(out, func(a, b casesync.Attachment) int { return a.CreateTime.Compare(b.CreateTime) })
 	return out, nil
+}
+
+// markPublic sets Public on the files a public reply or the description
+// names. casebridge's own uploads, attached to the issue directly, stay
+// not public and cost no call.
+func (c *Client) markPublic(ctx context.Context, id string, description json.RawMessage, atts []casesync.Attachment) error {
+	others := 0
+	for _, a := range atts {
+		if !a.ByConnector {
+			others++
+		}
+	}
+	if others == 0 {
+		return nil
+	}
+	shown := map[string]bool{}
+	mediaIDs(adfNodeOf(description), shown)
+	comments, err := c.listComments(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, cj := range comments {
+		if cj.public() {
+			mediaIDs(adfNodeOf(cj.Body), shown)
+		}
+	}
+	if len(shown) == 0 {
+		return nil
+	}
+	for i := range atts {
+		if atts[i].ByConnector {
+			continue
+		}
+		mid, err := c.mediaID(ctx, atts[i].ID)
+		if err != nil {
+			return err
+		}
+		atts[i].Public = mid != "" && shown[mid]
+	}
+	return nil
+}
+
+// adfNodeOf reads a document; anything unreadable is an empty one.
+func adfNodeOf(raw json.RawMessage) adfNode {
+	var n adfNode
+	if len(raw) > 0 {
+		_ = json.Unmarshal(raw, &n)
+	}
+	return n
+}
+
+// mediaIDs adds the media ids of the files a document names to into.
+func mediaIDs(n adfNode, into map[string]bool) {
+	if n.Type == "media" || n.Type == "mediaInline" {
+		if id := attr(n, "id"); id != "" && attr(n, "type") != "link" && attr(n, "type") != "external" {
+			into[id] = true
+		}
+	}
+	for _, child := range n.Content {
+		mediaIDs(child, into)
+	}
+}
+
+// maxMediaIDs bounds the remembered media ids; past it the memory starts
+// afresh.
+const maxMediaIDs = 50_000
+
+// mediaID returns the attachment's id on the media host, "" when Jira
+// does not redirect to one. Only the answer's headers are read.
+func (c *Client) mediaID(ctx context.Context, attachmentID string) (string, error) {
+	c.mu.Lock()
+	mid, ok := c.media[attachmentID]
+	c.mu.Unlock()
+	if ok {
+		return mid, nil
+	}
+	if _, err := strconv.ParseUint(attachmentID, 10, 64); err != nil {
+		return "", nil
+	}
+	resp, err := c.http.Do(ctx, crmhttp.Request{Op: OpAttachmentMedia, Path: "/rest/api/3/attachment/content/" + attachmentID,
+		Header: http.Header{"Accept": {"*/*"}}, Mode: crmhttp.Safe})
+	if err != nil {
+		return "", err
+	}
+	resp.Body.Close()
+	mid = mediaIDFromURL(resp.Request.URL)
+	c.mu.Lock()
+	if len(c.media) >= maxMediaIDs {
+		c.media = map[string]string{}
+	}
+	c.media[attachmentID] = mid
+	c.mu.Unlock()
+	return mid, nil
+}
+
+// mediaIDFromURL reads the media id from a media host URL, …/file/{id}/…;
+// "" for any other URL (a file served by the site itself).
+func mediaIDFromURL(u *url.URL) string {
+	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
+	for i := 0; i+2 < len(parts); i++ {
+		if parts[i] == "file" && validMediaID(parts[i+1]) {
+			return parts[i+1]
+		}
+	}
+	return ""
+}
+
+// validMediaID accepts the UUIDs the media host names files by.
+func validMediaID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if r != '-' {
+				return false
+			}
+		case !strings.ContainsRune("0123456789abcdefABCDEF", r):
+			return false
+		}
+	}
+	return true
 }
 
 // DownloadAttachment streams an attachment's bytes. Jira answers with a
 // redirect to its media host, which the HTTP client follows (without the
 // site's credentials). Attachment ids are unique across the site, so the
-// issue id is not needed to fetch one.
+// issue id is not needed to fetch one. The bytes read are bounded by
+// MaxDownloadBytes, whatever size was listed or declared: past it the read
+// fails for good.
 func (c *Client) DownloadAttachment(ctx context.Context, id, attachmentID string) (io.ReadCloser, error) {
 	if _, err := strconv.ParseUint(attachmentID, 10, 64); err != nil {
 		return nil, crmhttp.NotFoundError(vendor, OpDownloadAttachment, "attachment "+strconv.Quote(attachmentID))
@@ -768,12 +959,8 @@ func (c *Client) DownloadAttachment(ctx context.Context, id, attachmentID string
 	if err := checkID(OpDownloadAttachment, id); err != nil {
 		return nil, err
 	}
-	resp, err := c.http.Do(ctx, crmhttp.Request{Op: OpDownloadAttachment, Path: "/rest/api/3/attachment/content/" + attachmentID,
+	return c.http.Download(ctx, crmhttp.Request{Op: OpDownloadAttachment, Path: "/rest/api/3/attachment/content/" + attachmentID,
 		Header: http.Header{"Accept": {"*/*"}}, Mode: crmhttp.Safe})
-	if err != nil {
-		return nil, err
-	}
-	return resp.Body, nil
 }
 
 // UploadAttachment attaches a file to the issue as the sync user. A file

@@ -1,26 +1,3 @@
-// Package jirasm is casebridge's adapter for Jira Service Management Cloud:
-// it implements casesync.CRM over the Jira platform REST API v3 (issues,
-// search, transitions, comments and attachments) with Basic authentication
-// (account email + API token). It does not use the service desk API, which
-// refuses issues that have no request type.
-//
-// A case is an issue of one project; its id is the issue key (e.g.
-// "SUP-12"). The sync flag is a checkbox (or select) custom field holding
-// one option, the Google case name a single-line text custom field.
-// Issues are created with POST /rest/api/3/issue and an issue type, not
-// through the service desk's request form: the form only takes the fields
-// its request type shows customers. The Google-case field is set in the
-// same call, so a retried creation can find the issue it made — but only
-// once JQL search has indexed it, which Atlassian documents as taking
-// seconds to minutes. The Client therefore declares a CreationLookupLag
-// (JIRA_SEARCH_LAG, default 5 minutes) for which the engine waits after a
-// creation that may have happened before creating again.
-// An optional request type can be set on the issue through the "Request
-// Type" custom field.
-//
-// Internal notes are comments carrying the property Jira Service
-// Management reads for agent-only comments, "sd.public.comment" with
-// value {"internal": true}.
 package jirasm
 
 import (
@@ -135,6 +112,14 @@ type Config struct {
 	PageSize int
 	// MaxAttachmentBytes is the largest file uploaded (0: no limit).
 	MaxAttachmentBytes int64
+	// MaxDownloadBytes is the most bytes a download hands on, counted as
+	// they are read, whatever size Jira listed or declared: past it the
+	// download fails for good. 0 means MaxAttachmentBytes (and no bound
+	// when that is 0 too).
+	MaxDownloadBytes int64
+	// MaxPages bounds how many pages one listing (a search, an issue's
+	// comments) reads; 0 means crmhttp.DefaultMaxPages.
+	MaxPages int
 	// SearchLag is how long JQL search may take to show a new or changed
 	// issue: FindByGoogleCase may miss an issue created that recently.
 	// 0 means DefaultSearchLag; a negative value means none (only for a
@@ -275,8 +260,11 @@ func (c *Config) validate() error {
 		c.PageSize = DefaultPageSize
 	}
 	c.PageSize = min(c.PageSize, 100)
-	if c.RatePerSecond < 0 || c.MaxAttachmentBytes < 0 {
-		return fmt.Errorf("jirasm: RatePerSecond and MaxAttachmentBytes must not be negative")
+	if c.RatePerSecond < 0 || c.MaxAttachmentBytes < 0 || c.MaxDownloadBytes < 0 || c.MaxPages < 0 {
+		return fmt.Errorf("jirasm: RatePerSecond, MaxAttachmentBytes, MaxDownloadBytes and MaxPages must not be negative")
+	}
+	if c.MaxDownloadBytes == 0 {
+		c.MaxDownloadBytes = c.MaxAttachmentBytes
 	}
 	if _, err := casesync.ParsePriorityTable(DefaultPriorityMap); err != nil {
 		return fmt.Errorf("jirasm: default priority map: %w", err)

@@ -70,8 +70,12 @@ type harness struct {
 	crm *jirasm.Client
 }
 
+// contractLimit is the contract's upload limit: above 25 MiB, so that the
+// streamed-download test moves a whole 25 MiB file.
+const contractLimit = 26 << 20
+
 func newHarness(t *testing.T) crmcontract.Harness {
-	sim, c := newSite(t, jirasmtest.Options{}, nil)
+	sim, c := newSite(t, jirasmtest.Options{MaxAttachmentBytes: contractLimit}, nil)
 	return &harness{sim: sim, crm: c}
 }
 
@@ -90,11 +94,25 @@ func (h *harness) AddHumanComment(t *testing.T, id, author, body string, public 
 	return cid
 }
 
+// AddHumanAttachment puts the file in a public reply, as an agent who
+// drops it into the reply editor.
 func (h *harness) AddHumanAttachment(t *testing.T, id, filename, mimeType string, data []byte) string {
 	t.Helper()
-	aid, err := h.sim.AddAttachment(id, "Human Agent", filename, mimeType, data)
+	_, aid, err := h.sim.AddHumanFileComment(id, jirasmtest.HumanComment{Author: "Human Agent", Body: "Here is the file.", Public: true},
+		filename, mimeType, data)
 	if err != nil {
-		t.Fatalf("AddAttachment as a human: %v", err)
+		t.Fatalf("AddHumanFileComment (public reply) as a human: %v", err)
+	}
+	return aid
+}
+
+// AddHumanInternalAttachment puts the file in an internal note.
+func (h *harness) AddHumanInternalAttachment(t *testing.T, id, filename, mimeType string, data []byte) string {
+	t.Helper()
+	_, aid, err := h.sim.AddHumanFileComment(id, jirasmtest.HumanComment{Author: "Human Agent", Body: "For agents only.", Public: false},
+		filename, mimeType, data)
+	if err != nil {
+		t.Fatalf("AddHumanFileComment (internal note) as a human: %v", err)
 	}
 	return aid
 }

@@ -50,15 +50,17 @@ func New(cfg Config) (*Client, error) {
 		auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(cfg.Email+"/token:"+cfg.APIToken))
 	}
 	c.http = crmhttp.New(crmhttp.Config{
-		Vendor:         vendor,
-		BaseURL:        cfg.BaseURL,
-		HTTP:           cfg.HTTP,
-		Authorize:      func(r *http.Request) { r.Header.Set("Authorization", auth) },
-		CredentialVars: cfg.credentialVars(),
-		RatePerSecond:  cfg.RatePerSecond,
-		MinBackoff:     cfg.MinBackoff,
-		MaxRetryWait:   cfg.MaxRetryWait,
-		ErrorDetail:    errorDetail,
+		Vendor:           vendor,
+		BaseURL:          cfg.BaseURL,
+		HTTP:             cfg.HTTP,
+		Authorize:        func(r *http.Request) { r.Header.Set("Authorization", auth) },
+		CredentialVars:   cfg.credentialVars(),
+		RatePerSecond:    cfg.RatePerSecond,
+		MinBackoff:       cfg.MinBackoff,
+		MaxRetryWait:     cfg.MaxRetryWait,
+		ErrorDetail:      errorDetail,
+		MaxPages:         cfg.MaxPages,
+		MaxDownloadBytes: cfg.MaxDownloadBytes,
 	})
 	return c, nil
 }
@@ -113,16 +115,18 @@ type zField struct {
 }
 
 type zTicket struct {
-	ID           int64     `json:"id"`
-	ExternalID   *string   `json:"external_id"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
-	Subject      string    `json:"subject"`
-	Description  string    `json:"description"`
-	Priority     *string   `json:"priority"`
-	Status       string    `json:"status"`
-	AssigneeID   *int64    `json:"assignee_id"`
-	CustomFields []zField  `json:"custom_fields"`
+	ID          int64     `json:"id"`
+	ExternalID  *string   `json:"external_id"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	Subject     string    `json:"subject"`
+	Description string    `json:"description"`
+	// IsPublic is Zendesk's "any comment is public"; nil when not sent.
+	IsPublic     *bool    `json:"is_public"`
+	Priority     *string  `json:"priority"`
+	Status       string   `json:"status"`
+	AssigneeID   *int64   `json:"assignee_id"`
+	CustomFields []zField `json:"custom_fields"`
 }
 
 type zUser struct {
@@ -182,16 +186,18 @@ func (c *Client) googleCaseOf(t zTicket) string {
 	return s
 }
 
+// toCase converts a ticket, without its description: Zendesk's description
+// field is the first comment's text whatever that comment's visibility, so
+// only withDescription, which checks it, fills it in.
 func (c *Client) toCase(t zTicket) casesync.CompanyCase {
 	cc := casesync.CompanyCase{
-		ID:          strconv.FormatInt(t.ID, 10),
-		Subject:     t.Subject,
-		Description: t.Description,
-		Closed:      slices.Contains(c.cfg.ClosedStatuses, t.Status),
-		SyncFlag:    checkbox(t.field(c.cfg.SyncFlagFieldID)),
-		GoogleCase:  c.googleCaseOf(t),
-		CreateTime:  t.CreatedAt.UTC(),
-		UpdateTime:  t.UpdatedAt.UTC(),
+		ID:         strconv.FormatInt(t.ID, 10),
+		Subject:    t.Subject,
+		Closed:     slices.Contains(c.cfg.ClosedStatuses, t.Status),
+		SyncFlag:   checkbox(t.field(c.cfg.SyncFlagFieldID)),
+		GoogleCase: c.googleCaseOf(t),
+		CreateTime: t.CreatedAt.UTC(),
+		UpdateTime: t.UpdatedAt.UTC(),
 	}
 	if t.Priority != nil {
 		cc.Priority = *t.Priority

@@ -15,36 +15,36 @@ import (
 )
 
 // allComments lists every comment of the ticket, oldest first, the first
-// (the ticket's description) included, with their authors' names.
+// (the ticket's description) included, with their authors' names. The
+// listing is bounded by the pager: at most MaxPages pages, and no cursor
+// twice.
 func (c *Client) allComments(ctx context.Context, op, id string) ([]zComment, map[int64]string, error) {
 	tid, err := ticketID(op, id)
 	if err != nil {
 		return nil, nil, err
 	}
 	q := url.Values{"page[size]": {strconv.Itoa(c.cfg.PageSize)}, "include": {"users"}, "sort_order": {"asc"}}
+	pg := c.http.NewPager(op)
 	var all []zComment
-	for {
-		var resp struct {
-			Comments []zComment `json:"comments"`
-			Users    []zUser    `json:"users"`
-			Meta     struct {
-				HasMore     bool    `json:"has_more"`
-				AfterCursor *string `json:"after_cursor"`
-			} `json:"meta"`
-		}
+	for cursor := ""; ; {
+		var resp commentPage
 		if err := c.http.JSON(ctx, crmhttp.Request{Op: op, Path: "/api/v2/tickets/" + tid + "/comments.json", Query: q}, &resp); err != nil {
+			return nil, nil, err
+		}
+		if err := pg.Page(cursor, len(resp.Comments), resp.Meta.HasMore); err != nil {
 			return nil, nil, err
 		}
 		c.remember(resp.Users)
 		all = append(all, resp.Comments...)
-		if !resp.Meta.HasMore || len(resp.Comments) == 0 {
+		if !resp.Meta.HasMore {
 			break
 		}
 		if resp.Meta.AfterCursor == nil || *resp.Meta.AfterCursor == "" {
 			return nil, nil, &casesync.APIError{Side: casesync.SideCompany, Op: op, Transient: true,
 				Err: errors.New("Zendesk: a comment page said there were more but gave no cursor")}
 		}
-		q.Set("page[after]", *resp.Meta.AfterCursor)
+		cursor = *resp.Meta.AfterCursor
+		q.Set("page[after]", cursor)
 	}
 	var authors []int64
 	for _, cm := range all {
@@ -57,9 +57,34 @@ func (c *Client) allComments(ctx context.Context, op, id string) ([]zComment, ma
 	return all, names, nil
 }
 
+// commentPage is one page of GET /tickets/{id}/comments.
+type commentPage struct {
+	Comments []zComment `json:"comments"`
+	Users    []zUser    `json:"users"`
+	Meta     struct {
+		HasMore     bool    `json:"has_more"`
+		AfterCursor *string `json:"after_cursor"`
+	} `json:"meta"`
+}
+
+// firstComment reads the ticket's first comment alone (one page of one);
+// ok is false when the ticket has none.
+func (c *Client) firstComment(ctx context.Context, op, tid string) (zComment, bool, error) {
+	q := url.Values{"page[size]": {"1"}, "sort_order": {"asc"}}
+	var resp commentPage
+	if err := c.http.JSON(ctx, crmhttp.Request{Op: op, Path: "/api/v2/tickets/" + tid + "/comments.json", Query: q}, &resp); err != nil {
+		return zComment{}, false, err
+	}
+	if len(resp.Comments) == 0 {
+		return zComment{}, false, nil
+	}
+	return resp.Comments[0], true, nil
+}
+
 // ListComments returns the ticket's comments, public replies and internal
-// notes, oldest first, without the first: Zendesk keeps the ticket's
-// description as its first comment.
+// notes, oldest first. A public first comment is left out: it is the
+// ticket's description (see GetCase). A private first comment is no
+// description; it is listed as the internal note it is.
 func (c *Client) ListComments(ctx context.Context, id string) ([]casesync.Comment, error) {
 	const op = "comments.list"
 	all, names, err := c.allComments(ctx, op, id)
@@ -72,7 +97,7 @@ func (c *Client) ListComments(ctx context.Context, id string) ([]casesync.Commen
 	}
 	var out []casesync.Comment
 	for i, cm := range all {
-		if i == 0 {
+		if i == 0 && cm.Public {
 			continue // the description
 		}
 		out = append(out, casesync.Comment{
@@ -144,12 +169,17 @@ func (c *Client) toAttachment(a zAttachment, cm zComment, names map[int64]string
 		Size:        a.Size,
 		AuthorName:  names[cm.AuthorID],
 		ByConnector: cm.AuthorID == meID,
-		CreateTime:  cm.CreatedAt.UTC(),
+		// A file belongs to its comment: public only on a public reply (or a
+		// public description). Zendesk keeps the files of internal notes on
+		// those private comments; a comment that does not say it is public
+		// reads as private.
+		Public:     cm.Public,
+		CreateTime: cm.CreatedAt.UTC(),
 	}
 }
 
 // ListAttachments lists the files of every comment, the description's
-// included, oldest first.
+// included, oldest first. A file is public only when its comment is.
 func (c *Client) ListAttachments(ctx context.Context, id string) ([]casesync.Attachment, error) {
 	const op = "attachments.list"
 	all, names, err := c.allComments(ctx, op, id)
@@ -189,7 +219,10 @@ func (c *Client) contentURL(op string, a zAttachment) (string, error) {
 }
 
 // DownloadAttachment streams a file of the ticket from its content URL on
-// CRM_URL's host (see contentURL).
+// CRM_URL's host (see contentURL). At most MaxDownloadBytes are read: a
+// file listed larger is refused before it is asked for, and one that turns
+// out larger than listed fails with a permanent TooLarge error once the
+// bound is passed.
 func (c *Client) DownloadAttachment(ctx context.Context, id, attachmentID string) (io.ReadCloser, error) {
 	const op = "attachments.download"
 	all, _, err := c.allComments(ctx, op, id)
@@ -201,15 +234,14 @@ func (c *Client) DownloadAttachment(ctx context.Context, id, attachmentID string
 			if strconv.FormatInt(a.ID, 10) != attachmentID {
 				continue
 			}
+			if limit := c.cfg.MaxDownloadBytes; limit > 0 && a.Size > limit {
+				return nil, crmhttp.TooLarge(vendor, op, limit)
+			}
 			u, err := c.contentURL(op, a)
 			if err != nil {
 				return nil, err
 			}
-			resp, err := c.http.Do(ctx, crmhttp.Request{Op: op, URL: u, Header: http.Header{"Accept": {"*/*"}}})
-			if err != nil {
-				return nil, err
-			}
-			return resp.Body, nil
+			return c.http.Download(ctx, crmhttp.Request{Op: op, URL: u, Header: http.Header{"Accept": {"*/*"}}})
 		}
 	}
 	return nil, crmhttp.NotFoundError(vendor, op, fmt.Sprintf("attachment %q of ticket %s", attachmentID, id))

@@ -97,6 +97,14 @@ type Config struct {
 	PageSize, ExportPageSize int
 	// MaxAttachmentBytes is the largest upload (default 50 MB).
 	MaxAttachmentBytes int64
+	// MaxDownloadBytes is the most bytes a download reads (default
+	// MaxAttachmentBytes: Zendesk holds no larger file). Past it the read
+	// fails with a permanent TooLarge error, whatever size Zendesk listed.
+	MaxDownloadBytes int64
+	// MaxPages bounds every paged listing: comments, the incremental
+	// export, the search (0: crmhttp.DefaultMaxPages). A listing past it,
+	// or one whose cursor repeats, stops with a permanent error.
+	MaxPages int
 	// HTTP is the HTTP client (nil: crmhttp.DefaultHTTPClient).
 	HTTP *http.Client
 	// Now tells the time, to keep the export's start_time old enough
@@ -192,6 +200,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.MaxAttachmentBytes == 0 {
 		cfg.MaxAttachmentBytes = DefaultMaxAttachmentBytes
 	}
+	if cfg.MaxDownloadBytes == 0 {
+		cfg.MaxDownloadBytes = cfg.MaxAttachmentBytes
+	}
 	if cfg.MaxRetryWait == 0 {
 		cfg.MaxRetryWait = DefaultMaxRetryWait
 	}
@@ -215,8 +226,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("zendesk: page size %d is not within 1..100", cfg.PageSize)
 	case cfg.ExportPageSize < 1 || cfg.ExportPageSize > 1000:
 		return cfg, fmt.Errorf("zendesk: export page size %d is not within 1..1000", cfg.ExportPageSize)
-	case cfg.RatePerSecond < 0 || cfg.MaxAttachmentBytes < 0 || cfg.MaxRetryWait < 0 || cfg.MinBackoff < 0:
-		return cfg, fmt.Errorf("zendesk: the rate, the attachment limit and the retry waits must not be negative")
+	case cfg.RatePerSecond < 0 || cfg.MaxAttachmentBytes < 0 || cfg.MaxDownloadBytes < 0 || cfg.MaxPages < 0 || cfg.MaxRetryWait < 0 || cfg.MinBackoff < 0:
+		return cfg, fmt.Errorf("zendesk: the rate, the attachment and download limits, the page bound and the retry waits must not be negative")
 	}
 	return cfg, nil
 }

@@ -56,16 +56,47 @@
 // engine can resume a poll across runs. Later polls read a few minutes of
 // changes.
 //
-// Comments: Zendesk keeps a ticket's description as its first comment;
-// ListComments leaves it out. Authors' names come from the users sideload
-// and are cached; the sync user is looked up once with GET /users/me.
-// Attachments belong to comments: UploadAttachment streams the file to POST
-// /uploads and attaches the token in an internal note naming the file.
-// DownloadAttachment reads a file from CRM_URL's host only (credentials go
-// nowhere else): from mapped_content_url when CRM_URL is the account's
-// host-mapped domain, else from content_url on {subdomain}.zendesk.com;
-// when neither is on CRM_URL's host the error says to set CRM_URL to
-// https://{subdomain}.zendesk.com.
+// Descriptions: Zendesk keeps a ticket's description as its first comment,
+// and its description field answers that comment's text whatever the
+// comment's visibility. An agent may open a ticket with an internal note
+// (a private first comment) or make the first comment private later (Make
+// Comment Private; there is no way back). So the description is the first
+// comment's text only when that comment is public, and otherwise there is
+// none: GetCase and FindByGoogleCase read the first comment to check (one
+// small extra call, skipped when the ticket's is_public says no comment is
+// public), and SearchUpdated's cases carry no description at all (the
+// engine reads a case with GetCase before it copies anything). A later
+// public reply never becomes the description: it is a comment.
+//
+// Comments: ListComments leaves out a public first comment (it is the
+// description) and lists a private one as the internal note it is.
+// Authors' names come from the users sideload and are cached; the sync user
+// is looked up once with GET /users/me.
+//
+// Attachments belong to comments: Zendesk keeps the files of internal notes
+// on those private comments (comments[].attachments of a comment with
+// public false), so a file is Public only when its comment is public, and
+// a comment that does not say so reads as private. UploadAttachment
+// streams the file to POST /uploads and attaches the token in an internal
+// note naming the file. DownloadAttachment reads a file from CRM_URL's host
+// only (credentials go nowhere else): from mapped_content_url when CRM_URL
+// is the account's host-mapped domain, else from content_url on
+// {subdomain}.zendesk.com; when neither is on CRM_URL's host the error says
+// to set CRM_URL to https://{subdomain}.zendesk.com. A download is a
+// stream, never read into memory, and reads at most Config.MaxDownloadBytes
+// (default Config.MaxAttachmentBytes, 50 MB): a file listed larger is not
+// asked for, and one served larger than listed fails with a permanent
+// TooLarge error once the bound is passed.
+//
+// Paging: every paged listing (comments, the incremental export, the
+// search) goes through crmhttp's Pager: at most Config.MaxPages pages
+// (default crmhttp.DefaultMaxPages), no cursor, page or start_time twice,
+// and no empty page that claims more. A listing that breaks a bound ends
+// with a permanent error naming it (comments.list, attachments.list,
+// attachments.download, tickets.export, tickets.search) for which
+// errors.Is(err, crmhttp.ErrPaging) holds. Note that MaxPages also bounds
+// the first poll: with export pages of 1000 it reads at most MaxPages
+// thousand changed tickets.
 //
 // Closing: CloseCase sets the close status (default solved). Zendesk
 // refuses to solve a ticket without an assignee ("Assignee: is required

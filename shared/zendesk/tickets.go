@@ -20,12 +20,11 @@ import (
 // room for clock skew.
 const exportStartMargin = 2 * time.Minute
 
-// maxExportPages bounds one search, in case a cursor never ends.
-const maxExportPages = 10000
-
 // SearchUpdated returns every flagged or linked ticket updated strictly
 // after since, through the cursor-based incremental ticket export (see the
-// package documentation for why not the Search API).
+// package documentation for why not the Search API). The cases carry no
+// description: the export's description field may be an internal note's
+// text, and GetCase reads it with its visibility.
 func (c *Client) SearchUpdated(ctx context.Context, since time.Time) ([]casesync.CompanyCase, error) {
 	const op = "tickets.export"
 	// The export compares start_time with generated_timestamp, which is never
@@ -42,17 +41,17 @@ func (c *Client) SearchUpdated(ctx context.Context, since time.Time) ([]casesync
 		"exclude_deleted": {"true"},
 	}
 	found := map[int64]zTicket{}
-	for page := 0; ; page++ {
-		if page >= maxExportPages {
-			return nil, &casesync.APIError{Side: casesync.SideCompany, Op: op, Transient: true,
-				Err: errors.New("Zendesk: the incremental export did not end after many pages")}
-		}
+	pg := c.http.NewPager(op)
+	for token := "start_time=" + q.Get("start_time"); ; {
 		var resp struct {
 			Tickets     []zTicket `json:"tickets"`
 			AfterCursor *string   `json:"after_cursor"`
 			EndOfStream bool      `json:"end_of_stream"`
 		}
 		if err := c.http.JSON(ctx, crmhttp.Request{Op: op, Path: "/api/v2/incremental/tickets/cursor.json", Query: q}, &resp); err != nil {
+			return nil, err
+		}
+		if err := pg.Page(token, len(resp.Tickets), !resp.EndOfStream); err != nil {
 			return nil, err
 		}
 		for _, t := range resp.Tickets {
@@ -67,13 +66,14 @@ func (c *Client) SearchUpdated(ctx context.Context, since time.Time) ([]casesync
 			}
 			found[t.ID] = t // a later copy of a ticket is newer
 		}
-		if resp.EndOfStream || len(resp.Tickets) == 0 {
+		if resp.EndOfStream {
 			break
 		}
 		if resp.AfterCursor == nil || *resp.AfterCursor == "" {
 			return nil, &casesync.APIError{Side: casesync.SideCompany, Op: op, Transient: true,
 				Err: errors.New("Zendesk: the incremental export gave no cursor to continue")}
 		}
+		token = "cursor=" + *resp.AfterCursor
 		q = url.Values{"cursor": {*resp.AfterCursor}, "per_page": {strconv.Itoa(c.cfg.ExportPageSize)}, "exclude_deleted": {"true"}}
 	}
 	out := make([]casesync.CompanyCase, 0, len(found))
@@ -101,13 +101,37 @@ func (c *Client) getTicket(ctx context.Context, op, id string) (zTicket, error) 
 	return out.Ticket, err
 }
 
-// GetCase reads one ticket.
+// GetCase reads one ticket and its description (see withDescription).
 func (c *Client) GetCase(ctx context.Context, id string) (casesync.CompanyCase, error) {
-	t, err := c.getTicket(ctx, "tickets.get", id)
+	const op = "tickets.get"
+	t, err := c.getTicket(ctx, op, id)
 	if err != nil {
 		return casesync.CompanyCase{}, err
 	}
-	return c.toCase(t), nil
+	return c.withDescription(ctx, op, t)
+}
+
+// withDescription converts a ticket with its description, which is the
+// text of its first comment only when that comment is public. Zendesk
+// answers the first comment's text as the ticket's description whatever
+// its visibility, and an agent may open a ticket with an internal note or
+// make the first comment private later: then the ticket has no
+// description, and the note stays in Zendesk (ListComments lists it as an
+// internal note). A ticket whose is_public says no comment is public needs
+// no further call; otherwise the first comment is read (one small call).
+func (c *Client) withDescription(ctx context.Context, op string, t zTicket) (casesync.CompanyCase, error) {
+	cc := c.toCase(t)
+	if t.IsPublic != nil && !*t.IsPublic {
+		return cc, nil
+	}
+	first, ok, err := c.firstComment(ctx, op, strconv.FormatInt(t.ID, 10))
+	if err != nil {
+		return casesync.CompanyCase{}, err
+	}
+	if ok && first.Public {
+		cc.Description = t.Description
+	}
+	return cc, nil
 }
 
 // FindByGoogleCase finds the ticket whose Google-case field holds name:
@@ -126,11 +150,15 @@ func (c *Client) FindByGoogleCase(ctx context.Context, name string) (casesync.Co
 		return casesync.CompanyCase{}, false, err
 	}
 	if t, ok := c.pick(listed.Tickets, name); ok {
-		return c.toCase(t), true, nil
+		cc, err := c.withDescription(ctx, "tickets.find", t)
+		return cc, err == nil, err
 	}
 	query := `type:ticket custom_field_` + strconv.FormatInt(c.cfg.GoogleCaseFieldID, 10) + `:"` + strings.ReplaceAll(name, `"`, ``) + `"`
 	q := url.Values{"query": {query}, "per_page": {strconv.Itoa(c.cfg.PageSize)}}
 	var all []zTicket
+	pg := c.http.NewPager("tickets.search")
+	// The Search API answers at most 1000 results; a page past them is
+	// refused, so the listing ends there.
 	for page := 1; page <= 1000/c.cfg.PageSize; page++ {
 		q.Set("page", strconv.Itoa(page))
 		var resp struct {
@@ -140,13 +168,17 @@ func (c *Client) FindByGoogleCase(ctx context.Context, name string) (casesync.Co
 		if err := c.http.JSON(ctx, crmhttp.Request{Op: "tickets.search", Path: "/api/v2/search.json", Query: q}, &resp); err != nil {
 			return casesync.CompanyCase{}, false, err
 		}
+		if err := pg.Page(q.Get("page"), len(resp.Results), resp.NextPage != nil); err != nil {
+			return casesync.CompanyCase{}, false, err
+		}
 		all = append(all, resp.Results...)
-		if resp.NextPage == nil || len(resp.Results) == 0 {
+		if resp.NextPage == nil {
 			break
 		}
 	}
 	if t, ok := c.pick(all, name); ok {
-		return c.toCase(t), true, nil
+		cc, err := c.withDescription(ctx, "tickets.search", t)
+		return cc, err == nil, err
 	}
 	return casesync.CompanyCase{}, false, nil
 }
@@ -193,7 +225,7 @@ func (c *Client) validPriority(op, p string) error {
 
 // CreateCase opens a ticket linked to a Google case: the Google-case field
 // and the external id both hold its name. The description is the ticket's
-// first comment.
+// first comment, a public one.
 func (c *Client) CreateCase(ctx context.Context, nc casesync.NewCompanyCase) (casesync.CompanyCase, error) {
 	const op = "tickets.create"
 	desc := nc.Description
@@ -225,7 +257,9 @@ func (c *Client) CreateCase(ctx context.Context, nc casesync.NewCompanyCase) (ca
 	if err := c.http.JSON(ctx, req, &out); err != nil {
 		return casesync.CompanyCase{}, err
 	}
-	return c.toCase(out.Ticket), nil
+	cc := c.toCase(out.Ticket)
+	cc.Description = out.Ticket.Description // the public comment just sent
+	return cc, nil
 }
 
 // update sends a ticket update.

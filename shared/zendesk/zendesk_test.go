@@ -10,13 +10,18 @@ import (
 	"github.com/casebridge/casebridge/shared/zendesk/zendesktest"
 )
 
-// testLimit keeps the oversized-upload case small.
+// testLimit keeps the oversized-upload case of the engine suite small.
 const testLimit = 256 << 10
+
+// contractLimit lets the contract's 25 MiB download through whole, so that
+// it measures a real stream.
+const contractLimit = 25 << 20
 
 // harness runs the contract against the adapter over HTTP to the simulator.
 type harness struct {
-	sim *zendesktest.Server
-	crm *zendesk.Client
+	sim   *zendesktest.Server
+	crm   *zendesk.Client
+	limit int64 // the upload limit of both
 }
 
 // newAdapter starts a simulator and an adapter for it with small pages, so
@@ -58,8 +63,8 @@ func adapterFor(t *testing.T, sim *zendesktest.Server, edit func(*zendesk.Config
 }
 
 func newHarness(t *testing.T) crmcontract.Harness {
-	sim, crm := newAdapter(t, zendesktest.Options{MaxAttachmentBytes: testLimit}, nil)
-	return &harness{sim: sim, crm: crm}
+	sim, crm := newAdapter(t, zendesktest.Options{MaxAttachmentBytes: contractLimit}, nil)
+	return &harness{sim: sim, crm: crm, limit: contractLimit}
 }
 
 func (h *harness) CRM() casesync.CRM { return h.crm }
@@ -86,6 +91,15 @@ func (h *harness) AddHumanAttachment(t *testing.T, id, filename, mimeType string
 	return aid
 }
 
+func (h *harness) AddHumanInternalAttachment(t *testing.T, id, filename, mimeType string, data []byte) string {
+	t.Helper()
+	aid, err := h.sim.AddHumanInternalAttachment(id, "Human Agent", filename, mimeType, data)
+	if err != nil {
+		t.Fatalf("AddHumanInternalAttachment: %v", err)
+	}
+	return aid
+}
+
 func (h *harness) PriorityValues() []string { return zendesk.Priorities }
 
 func (h *harness) InjectRateLimit(t *testing.T) bool {
@@ -93,7 +107,7 @@ func (h *harness) InjectRateLimit(t *testing.T) bool {
 	return true
 }
 
-func (h *harness) MaxAttachmentBytes() int64 { return testLimit }
+func (h *harness) MaxAttachmentBytes() int64 { return h.limit }
 
 func TestTheAdapterPassesTheContract(t *testing.T) {
 	crmcontract.Run(t, newHarness)
@@ -111,6 +125,6 @@ func TestTheEngineSyncsThroughTheAdapter(t *testing.T) {
 		// Default comment pages, so that the logged costs are those of a
 		// real deployment.
 		sim, crm := newAdapter(t, zendesktest.Options{MaxAttachmentBytes: testLimit}, func(c *zendesk.Config) { c.PageSize = 0 })
-		return engineHarness{&harness{sim: sim, crm: crm}}
+		return engineHarness{&harness{sim: sim, crm: crm, limit: testLimit}}
 	})
 }

@@ -49,8 +49,18 @@
 //     403 without X-Atlassian-Token: no-check, 413 over the size limit,
 //     nothing stored then); GET /rest/api/3/attachment/content/{id}
 //     redirects (303) to a second server standing for Atlassian's media
-//     host, which serves the bytes against a token in the URL and needs no
-//     credentials (redirect=false serves them directly).
+//     host, at /file/{media id}/binary, which serves the bytes against a
+//     token in the URL and needs no credentials (redirect=false serves
+//     them directly). Bytes are served as stored, never copied.
+//   - Where files belong: every file is an attachment of the issue, and
+//     also has a media id (a UUID, not the numeric id). A human who drops
+//     a file into a comment (AddHumanFileComment) makes an attachment and
+//     a comment whose document holds a media node naming that media id
+//     (mediaSingle for an image, mediaGroup otherwise): a public reply
+//     shows the file to the customer, an internal note keeps it to agents.
+//     A file attached to the issue directly (AddAttachment, or the upload
+//     endpoint) is in no comment, which Jira Service Management shows to
+//     agents only.
 //   - Every change, a comment or attachment included, moves the issue's
 //     updated time; a write that changes nothing does not.
 //   - Injected faults: a status (429 with Retry-After and RateLimit-Reason,

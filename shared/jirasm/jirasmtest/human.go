@@ -72,7 +72,9 @@ type HumanComment struct {
 // Attachment is a snapshot of an attachment.
 type Attachment struct {
 	ID, Filename, MimeType, AuthorID string
-	Data                             []byte
+	// MediaID is the file's id on the media host, as media nodes name it.
+	MediaID string
+	Data    []byte
 }
 
 // CreateIssue opens an issue as a human and returns its key.
@@ -123,7 +125,9 @@ func (s *Server) AddHumanComment(key string, c HumanComment) (string, error) {
 	return s.comment(is, s.accountFor(c.Author), body, props, vis).id, nil
 }
 
-// AddAttachment attaches a file as the named human and returns its id.
+// AddAttachment attaches a file to the issue itself, outside any comment,
+// as the agent view's attach button does, and returns its id. Jira Service
+// Management shows such a file to agents only.
 func (s *Server) AddAttachment(key, author, filename, mimeType string, data []byte) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -135,6 +139,60 @@ func (s *Server) AddAttachment(key, author, filename, mimeType string, data []by
 		mimeType = "application/octet-stream"
 	}
 	return s.attach(is, s.accountFor(author), filename, mimeType, data).id, nil
+}
+
+// AddHumanFileComment writes a comment with a file in it, as an agent who
+// drops a file into the comment editor: the file becomes an attachment of
+// the issue and the comment's document holds a media node naming the
+// file's media id (a mediaSingle for an image, a mediaGroup otherwise),
+// after the comment's text if any. A public reply shows the file to the
+// customer; an internal note keeps it to agents. It returns the comment's
+// and the attachment's ids.
+func (s *Server) AddHumanFileComment(key string, c HumanComment, filename, mimeType string, data []byte) (commentID, attachmentID string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	is := s.lookup(key)
+	if is == nil {
+		return "", "", ErrNoIssue
+	}
+	if mimeType == "" {
+		mimeType = "application/octet-stream"
+	}
+	author := s.accountFor(c.Author)
+	a := s.attach(is, author, filename, mimeType, data)
+	var doc struct {
+		Type    string            `json:"type"`
+		Version int               `json:"version"`
+		Content []json.RawMessage `json:"content"`
+	}
+	text := c.BodyADF
+	if text == nil && c.Body != "" {
+		text = editorADF(c.Body)
+	}
+	if text != nil {
+		if err := json.Unmarshal(text, &doc); err != nil {
+			return "", "", err
+		}
+	}
+	doc.Type, doc.Version = "doc", 1
+	wrapper := "mediaGroup"
+	if strings.HasPrefix(mimeType, "image/") {
+		wrapper = "mediaSingle"
+	}
+	node, _ := json.Marshal(map[string]any{"type": wrapper, "content": []any{map[string]any{
+		"type": "media", "attrs": map[string]any{"id": a.mediaID, "type": "file", "collection": ""},
+	}}})
+	doc.Content = append(doc.Content, node)
+	body, _ := json.Marshal(doc)
+	var props []property
+	if !c.Public {
+		props = []property{{Key: internalProperty, Value: json.RawMessage(`{"internal":true}`)}}
+	}
+	var vis *visibility
+	if c.RestrictToRole != "" {
+		vis = &visibility{Type: "role", Value: c.RestrictToRole}
+	}
+	return s.comment(is, author, body, props, vis).id, a.id, nil
 }
 
 // SetPriority changes the priority as a human.
@@ -197,7 +255,7 @@ func (s *Server) Issue(key string) (Issue, bool) {
 	for _, id := range is.attachmentIDs {
 		a := s.attachments[id]
 		out.Attachments = append(out.Attachments, Attachment{ID: a.id, Filename: a.filename,
-			MimeType: a.mimeType, AuthorID: a.author.ID, Data: slices.Clone(a.data)})
+			MimeType: a.mimeType, AuthorID: a.author.ID, MediaID: a.mediaID, Data: slices.Clone(a.data)})
 	}
 	return out, true
 }

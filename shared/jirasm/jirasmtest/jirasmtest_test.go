@@ -203,3 +203,43 @@ func TestSearchLagsBehindWrites(t *testing.T) {
 		})
 	}
 }
+
+func TestAFileInACommentIsAnIssueAttachmentTheCommentNamesByMediaID(t *testing.T) {
+	sim := jirasmtest.NewServer(t, jirasmtest.Options{})
+	key := sim.CreateIssue(jirasmtest.NewIssue{Summary: "s"})
+	cid, aid, err := sim.AddHumanFileComment(key, jirasmtest.HumanComment{Author: "Bob Agent", Body: "see", Public: false},
+		"trace.txt", "text/plain", []byte("trace"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, _ := sim.Issue(key)
+	if len(snap.Attachments) != 1 || snap.Attachments[0].ID != aid || snap.Attachments[0].MediaID == "" {
+		t.Fatalf("attachments %+v; want the one file %s with a media id", snap.Attachments, aid)
+	}
+	mediaID := snap.Attachments[0].MediaID
+	t.Run("the internal note holds a media node naming the file's media id", func(t *testing.T) {
+		if len(snap.Comments) != 1 || snap.Comments[0].ID != cid || snap.Comments[0].Public {
+			t.Fatalf("comments %+v; want the one internal note %s", snap.Comments, cid)
+		}
+		if body := string(snap.Comments[0].Body); !strings.Contains(body, `"type":"mediaGroup"`) || !strings.Contains(body, `"id":"`+mediaID+`"`) {
+			t.Errorf("the note's document %s does not name media id %s", body, mediaID)
+		}
+	})
+	t.Run("the content redirect names the media id, not the attachment id", func(t *testing.T) {
+		req, err := http.NewRequest("GET", sim.URL+"/rest/api/3/attachment/content/"+aid, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth(sim.Email(), sim.APIToken())
+		client := *sim.Client()
+		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, sim.MediaURL+"/file/"+mediaID+"/binary?") {
+			t.Errorf("answer %d to %q; want 303 to the media host's /file/%s/binary", resp.StatusCode, loc, mediaID)
+		}
+	})
+}

@@ -1,8 +1,10 @@
 package jirasmtest
 
 import (
+	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -81,6 +83,7 @@ type Server struct {
 	issues      []*issue
 	byKey       map[string]*issue
 	attachments map[string]*attachment
+	byMediaID   map[string]*attachment
 	accounts    map[string]string // display name → account id
 	nextIssue   int
 	nextID      int // comment and attachment ids
@@ -158,7 +161,10 @@ func (c *comment) public() bool {
 }
 
 type attachment struct {
-	id       string
+	id string
+	// mediaID is the file's id on Atlassian's media host: what an
+	// Atlassian Document's media node names, distinct from the numeric id.
+	mediaID  string
 	issueKey string
 	filename string
 	mimeType string
@@ -246,6 +252,7 @@ func NewServer(t testing.TB, opts Options) *Server {
 		opts:        opts,
 		byKey:       map[string]*issue{},
 		attachments: map[string]*attachment{},
+		byMediaID:   map[string]*attachment{},
 		accounts:    map[string]string{},
 		nextIssue:   10000,
 		nextID:      10000,
@@ -1110,7 +1117,9 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 func (s *Server) attach(is *issue, author account, filename, mimeType string, data []byte) *attachment {
 	a := &attachment{id: s.newID(), issueKey: is.key, filename: filename, mimeType: mimeType,
 		data: slices.Clone(data), author: author, created: s.now()}
+	a.mediaID = s.newMediaID()
 	s.attachments[a.id] = a
+	s.byMediaID[a.mediaID] = a
 	is.attachmentIDs = append(is.attachmentIDs, a.id)
 	s.bump(is)
 	return a
@@ -1128,7 +1137,20 @@ func (s *Server) handleContent(w http.ResponseWriter, r *http.Request) {
 		serveFile(w, a)
 		return
 	}
-	http.Redirect(w, r, s.MediaURL+"/file/"+a.id+"/binary?token="+s.mediaToken(a.id), http.StatusSeeOther)
+	http.Redirect(w, r, s.MediaURL+"/file/"+a.mediaID+"/binary?token="+s.mediaToken(a.mediaID), http.StatusSeeOther)
+}
+
+// newMediaID makes a media file id, a UUID as the media host gives them.
+// Callers hold mu.
+func (s *Server) newMediaID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 // mediaToken stands for the short-lived token Atlassian's media host
@@ -1137,6 +1159,8 @@ func (s *Server) mediaToken(id string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte("media:" + id))
 }
 
+// serveFile writes the stored bytes as they are, never a copy of them, so
+// that a large download costs the simulator no memory.
 func serveFile(w http.ResponseWriter, a *attachment) {
 	w.Header().Set("Content-Type", a.mimeType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(a.data)))
@@ -1149,7 +1173,7 @@ func (s *Server) mediaHandler() http.Handler {
 	mux.HandleFunc("GET /file/{id}/binary", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.requests["GET (media) /file/{id}/binary"]++
-		a, ok := s.attachments[r.PathValue("id")]
+		a, ok := s.byMediaID[r.PathValue("id")]
 		s.mu.Unlock()
 		if r.Header.Get("Authorization") != "" {
 			// The site's credentials must not leak to the media host.

@@ -13,7 +13,11 @@
 //   - Tickets: GET /tickets/{id}, GET /tickets?external_id=, POST /tickets
 //     (the comment body becomes the description and the first comment),
 //     PUT /tickets/{id} (status, priority, subject, custom_fields,
-//     external_id, tags, and a comment with uploads). Custom fields are
+//     external_id, tags, and a comment with uploads). The description field
+//     is the first comment's text whatever its visibility (a ticket may be
+//     opened with a private first comment, Ticket.Private, and a comment
+//     may be made private later, MakeCommentPrivate); is_public says
+//     whether any comment is public. Custom fields are
 //     listed by numeric id ({id, value}); the sync flag is a checkbox, the
 //     Google case a text field. Timestamps are whole seconds, UTC.
 //   - Statuses new, open, pending, hold, solved, closed. Solving (or
@@ -34,7 +38,9 @@
 //     oldest first, with the users sideload (include=users). PUT answers
 //     the audit, whose Comment event carries the new comment's id.
 //   - Attachments: POST /uploads?filename= with the raw bytes answers a
-//     token; a comment's uploads:[token] attaches the files. Attachments
+//     token; a comment's uploads:[token] attaches the files, and they share
+//     its visibility: AddHumanAttachment puts a file on a public reply,
+//     AddHumanInternalAttachment on an internal note. Attachments
 //     are listed in comments[].attachments and downloaded from their
 //     content_url (/attachments/token/{token}/?name=), which is always on
 //     the account's Zendesk address (Server.URL) whatever host was asked.
@@ -44,6 +50,8 @@
 //     it whatever host a URL names, so a test can use the mapped host as
 //     the account's URL.
 //     Uploads over Options.MaxAttachmentBytes (Zendesk: 50 MB) answer 413.
+//     A download is written from the stored bytes as they are, never
+//     copied, so a test can measure the adapter's memory on a large file.
 //   - Users: GET /users/me, GET /users/{id}, GET /users/show_many?ids=.
 //   - Changed tickets: GET /incremental/tickets/cursor (start_time or
 //     cursor, per_page up to 1000, after_cursor, end_of_stream), ordered by
@@ -72,6 +80,9 @@
 //     index lag; Zendesk tokenises text and indexes with a lag of minutes.
 //   - generated_timestamp moves only with updated_at (Zendesk also moves it
 //     on system updates).
+//   - Making a comment private is a human action only (Zendesk's PUT
+//     /tickets/{id}/comments/{id}/make_private is not served) and does not
+//     move the ticket's update time.
 //   - The texts of some error bodies (413, 400 on paging parameters and a
 //     too recent start_time) are plausible, not copied from Zendesk.
 //   - Export and search rate limits (10 and 100 a minute) are not enforced

@@ -23,6 +23,11 @@ type Ticket struct {
 	Requester, Agent string
 	// Assignee is the name of the agent it is assigned to ("" for none).
 	Assignee string
+	// Private makes the first comment (the description) an internal note,
+	// as when an agent opens a ticket on a requester's behalf with a
+	// private first comment. Zendesk still answers its text as the ticket's
+	// description.
+	Private bool
 }
 
 // TicketView is a snapshot of a ticket, for assertions.
@@ -94,7 +99,7 @@ func (s *Server) CreateTicket(in Ticket) string {
 	}
 	agent := s.agentLocked(defaultString(in.Agent, "Human Agent"))
 	desc := defaultString(in.Description, in.Subject)
-	public := true
+	public := !in.Private
 	input := ticketInput{
 		Subject:      &in.Subject,
 		Comment:      &commentInput{Body: &desc, Public: &public, AuthorID: &requester.ID},
@@ -140,9 +145,21 @@ func (s *Server) AddHumanComment(id, author, body string, public bool) (string, 
 	return strconv.FormatInt(t.Comments[len(t.Comments)-1].ID, 10), nil
 }
 
-// AddHumanAttachment attaches a file as the agent called author, in an
-// internal note naming the file, and returns the attachment's id.
+// AddHumanAttachment attaches a file as the agent called author, on a
+// public reply naming the file (so the requester sees it), and returns the
+// attachment's id.
 func (s *Server) AddHumanAttachment(id, author, filename, mimeType string, data []byte) (string, error) {
+	return s.addHumanAttachment(id, author, filename, mimeType, data, true)
+}
+
+// AddHumanInternalAttachment attaches a file as the agent called author, on
+// an internal note (a private comment) naming the file, as an agent keeps a
+// file from the requester, and returns the attachment's id.
+func (s *Server) AddHumanInternalAttachment(id, author, filename, mimeType string, data []byte) (string, error) {
+	return s.addHumanAttachment(id, author, filename, mimeType, data, false)
+}
+
+func (s *Server) addHumanAttachment(id, author, filename, mimeType string, data []byte, public bool) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, err := s.ticketLocked(id)
@@ -160,13 +177,28 @@ func (s *Server) AddHumanAttachment(id, author, filename, mimeType string, data 
 	tok := randomToken()
 	s.uploads[tok] = []*attachment{a}
 	body := "Attached " + filename
-	public := false
 	in := ticketInput{Comment: &commentInput{Body: &body, Public: &public, Uploads: []string{tok}}}
 	if _, herr := s.applyLocked(humanBase, t, in, s.agentLocked(author)); herr != nil {
 		delete(s.uploads, tok)
 		return "", herr
 	}
 	return strconv.FormatInt(a.ID, 10), nil
+}
+
+// MakeCommentPrivate turns a public comment into an internal note, as
+// Zendesk's Make Comment Private endpoint does (there is no way back). The
+// ticket's description keeps the first comment's text either way.
+func (s *Server) MakeCommentPrivate(id, commentID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, err := s.ticketLocked(id)
+	if err != nil {
+		return err
+	}
+	if herr := s.makePrivateLocked(t, commentID); herr != nil {
+		return herr
+	}
+	return nil
 }
 
 func (s *Server) humanUpdate(id string, in ticketInput) error {

@@ -2,6 +2,7 @@ package zendesktest
 
 import (
 	"encoding/json"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -82,6 +83,7 @@ type ticketJSON struct {
 	Subject            string      `json:"subject"`
 	RawSubject         string      `json:"raw_subject"`
 	Description        string      `json:"description"`
+	IsPublic           bool        `json:"is_public"`
 	Priority           *string     `json:"priority"`
 	Status             string      `json:"status"`
 	RequesterID        int64       `json:"requester_id"`
@@ -194,6 +196,7 @@ func (s *Server) ticketJSON(base string, t *ticket) ticketJSON {
 		Subject:            t.Subject,
 		RawSubject:         t.Subject,
 		Description:        t.Description,
+		IsPublic:           slices.ContainsFunc(t.Comments, func(c *comment) bool { return c.Public }),
 		Status:             t.Status,
 		RequesterID:        t.RequesterID,
 		SubmitterID:        t.SubmitterID,

@@ -263,3 +263,56 @@ func TestAttachmentURLs(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestVisibilityOfDescriptionsAndFiles(t *testing.T) {
+	s := zendesktest.NewServer(t, zendesktest.Options{})
+	auth := basic(s.Options())
+	public := s.CreateTicket(zendesktest.Ticket{Subject: "public", Description: "for everyone"})
+	private := s.CreateTicket(zendesktest.Ticket{Subject: "private", Description: "agents only", Private: true})
+	madePrivate := s.CreateTicket(zendesktest.Ticket{Subject: "made private", Description: "said in public once"})
+	v, _ := s.TicketState(madePrivate)
+	if err := s.MakeCommentPrivate(madePrivate, v.Comments[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddHumanAttachment(public, "Bob", "reply.txt", "", []byte("r")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddHumanInternalAttachment(public, "Bob", "note.txt", "", []byte("n")); err != nil {
+		t.Fatal(err)
+	}
+
+	type ticketView struct {
+		Description string
+		IsPublic    bool
+	}
+	var got []ticketView
+	for _, id := range []string{public, private, madePrivate} {
+		_, _, body := call(t, s, "GET", "/api/v2/tickets/"+id+".json", auth, nil)
+		tk, _ := body["ticket"].(map[string]any)
+		d, _ := tk["description"].(string)
+		p, _ := tk["is_public"].(bool)
+		got = append(got, ticketView{d, p})
+	}
+	// The description is the first comment's text whatever its visibility;
+	// is_public says whether any comment is public.
+	want := []ticketView{{"for everyone", true}, {"agents only", false}, {"said in public once", false}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("tickets (-want +got):\n%s", diff)
+	}
+
+	_, _, body := call(t, s, "GET", "/api/v2/tickets/"+public+"/comments.json", auth, nil)
+	files := map[string]bool{}
+	comments, _ := body["comments"].([]any)
+	for _, c := range comments {
+		cm, _ := c.(map[string]any)
+		atts, _ := cm["attachments"].([]any)
+		for _, a := range atts {
+			am, _ := a.(map[string]any)
+			name, _ := am["file_name"].(string)
+			files[name], _ = cm["public"].(bool)
+		}
+	}
+	if diff := cmp.Diff(map[string]bool{"reply.txt": true, "note.txt": false}, files); diff != "" {
+		t.Errorf("whether each file's comment is public (-want +got):\n%s", diff)
+	}
+}

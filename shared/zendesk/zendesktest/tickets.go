@@ -257,6 +257,22 @@ func (s *Server) applyLocked(base string, t *ticket, in ticketInput, actor *user
 	return a, nil
 }
 
+// makePrivateLocked turns a comment of t into an internal note. The
+// ticket's update time does not move: no ticket event is made.
+func (s *Server) makePrivateLocked(t *ticket, commentID string) *httpError {
+	n, err := strconv.ParseInt(commentID, 10, 64)
+	if err != nil {
+		return &httpError{Status: http.StatusNotFound, Body: errNotFound}
+	}
+	for _, c := range t.Comments {
+		if c.ID == n {
+			c.Public = false
+			return nil
+		}
+	}
+	return &httpError{Status: http.StatusNotFound, Body: errNotFound}
+}
+
 func (s *Server) nextEventID() int64 {
 	s.nextComment++
 	return s.nextComment
