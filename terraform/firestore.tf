@@ -32,3 +32,19 @@ resource "google_firestore_field" "delivery_failures_ttl" {
 
   depends_on = [google_project_service.apis, google_firestore_database.default]
 }
+
+# casebridge counts the links and copies it refuses in refusals/{side:kind:case}
+# (shared/store/refusals.go), for the status command. Each record carries
+# expireAt, 30 days after its last occurrence, and Firestore's TTL policy
+# deletes it after that.
+resource "google_firestore_field" "refusals_ttl" {
+  project    = var.project_id
+  database   = "(default)"
+  collection = "refusals"
+  field      = "expireAt"
+
+  ttl_config {}
+  index_config {}
+
+  depends_on = [google_project_service.apis, google_firestore_database.default]
+}

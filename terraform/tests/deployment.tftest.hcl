@@ -341,6 +341,16 @@ run "delivery_failure_records_expire_by_a_ttl_policy" {
     )
     error_message = "expireAt is never queried: its single-field indexes must be off, as Firestore advises for TTL fields."
   }
+
+  assert {
+    condition = (
+      google_firestore_field.refusals_ttl.collection == "refusals" &&
+      google_firestore_field.refusals_ttl.field == "expireAt" &&
+      length(google_firestore_field.refusals_ttl.ttl_config) == 1 &&
+      length(google_firestore_field.refusals_ttl.index_config[0].indexes) == 0
+    )
+    error_message = "Refusal records (refusals.expireAt, shared/store/refusals.go) must expire by a TTL policy with the field's indexes off."
+  }
 }
 
 run "the_ttl_policy_is_kept_when_the_database_already_exists" {
