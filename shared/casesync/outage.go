@@ -155,7 +155,7 @@ func (e *Engine) postNotice(ctx context.Context, m Mapping, side Side, kind noti
 	}
 	last := noticeNone
 	for _, c := range coms {
-		if _, k := connectorText(c.Body); k != noticeNone {
+		if _, k := connectorText(c.Body); k != noticeNone && c.ByConnector {
 			last = k
 		}
 	}

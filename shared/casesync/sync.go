@@ -658,7 +658,7 @@ func (r *reconciliation) reopen(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !slices.ContainsFunc(coms, func(c Comment) bool { return strings.HasPrefix(c.Body, reopenPrefix+m.GoogleCase+" ") }) {
+	if !slices.ContainsFunc(coms, func(c Comment) bool { return c.ByConnector && strings.HasPrefix(c.Body, reopenPrefix+m.GoogleCase+" ") }) {
 		if err := r.keepLease(ctx); err != nil {
 			return err
 		}
@@ -716,7 +716,7 @@ func (r *reconciliation) reopenWithNewCase(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !slices.ContainsFunc(coms, func(c Comment) bool { return strings.HasPrefix(c.Body, reopenPrefix+old+" ") }) {
+	if !slices.ContainsFunc(coms, func(c Comment) bool { return c.ByConnector && strings.HasPrefix(c.Body, reopenPrefix+old+" ") }) {
 		c, err := e.CRM.AddComment(ctx, m.CompanyCaseID, reopenText(old, ReopenNewCase, name), true)
 		if err != nil {
 			return err
@@ -841,8 +841,13 @@ func (r *reconciliation) comments(ctx context.Context) error {
 		}
 	}
 	written := map[string]map[int]bool{} // "<from>:<id>" -> parts already on the target
+	// Only casebridge's own comments count: a marker typed by a person
+	// proves nothing was written.
 	pair := func(side Side, cs []Comment) {
 		for _, c := range cs {
+			if !c.ByConnector {
+				continue
+			}
 			mk, ok := parseMarker(c.Body)
 			if !ok || mk.Kind != "Comment" || mk.From == side {
 				continue
@@ -1168,7 +1173,7 @@ func (r *reconciliation) attachmentNotice(ctx context.Context, from Side, a Atta
 	if err != nil {
 		return err
 	}
-	if !slices.ContainsFunc(coms, func(c Comment) bool { return strings.HasPrefix(c.Body, header) }) {
+	if !slices.ContainsFunc(coms, func(c Comment) bool { return c.ByConnector && strings.HasPrefix(c.Body, header) }) {
 		why := fmt.Sprintf("it is larger than the %d-byte limit for copied attachments", r.cfg.MaxAttachmentBytes)
 		if refused {
 			why = "this side refused it as larger than it accepts"

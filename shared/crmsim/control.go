@@ -60,6 +60,22 @@ func (k *Control) AddHumanAttachment(ctx context.Context, id, author, filename, 
 	return out.ID, err
 }
 
+// AddHumanCommentWithFile adds a public reply or an internal note by
+// author with one file attached; the file is public exactly when the
+// comment is.
+func (k *Control) AddHumanCommentWithFile(ctx context.Context, id, author, body string, public bool, filename, mimeType string, data []byte) (commentID, attachmentID string, err error) {
+	on := "note"
+	if public {
+		on = "reply"
+	}
+	var out wireAttached
+	req := request{op: "human.attachment", method: http.MethodPost, path: simTicketPath(id, "attachments"),
+		query:       url.Values{"filename": {filename}, "author": {author}, "on": {on}, "body": {body}},
+		contentType: mimeType, stream: bytes.NewReader(data), mode: retryNever}
+	err = k.c.call(ctx, req, &out)
+	return out.CommentID, out.ID, err
+}
+
 // SetHumanPriority changes the priority as an agent would.
 func (k *Control) SetHumanPriority(ctx context.Context, id, priority string) error {
 	return k.send(ctx, "human.priority", http.MethodPut, simTicketPath(id, "priority"), wirePriority{Priority: priority}, nil)

@@ -1,6 +1,7 @@
 // Package crmsim is a generic helpdesk that casebridge's tests and sandbox
 // use in place of a company's CRM. It keeps tickets, public replies, internal
-// notes and attachments in memory, lets tests act as the helpdesk's human
+// notes and attachments in memory (a file is on the ticket, on a public reply
+// or on an internal note, and is public unless on a note), lets tests act as the helpdesk's human
 // agents, injects faults, and counts the calls the connector makes.
 //
 // A CRM implements casesync.CRM directly, acting as the connector's sync
@@ -86,10 +87,16 @@ type TicketState struct {
 	Attachments []AttachmentState
 }
 
-// AttachmentState is one stored attachment with its bytes.
+// AttachmentState is one stored attachment with its bytes. A file is on
+// the ticket itself or on one reply or note (CommentID), and is public
+// exactly when it is on the ticket or on a public reply: a file on an
+// internal note is for the agents only, as in real helpdesks.
 type AttachmentState struct {
 	casesync.Attachment
-	Data []byte
+	// CommentID is the reply or note the file came with; "" for a file on
+	// the ticket itself.
+	CommentID string
+	Data      []byte
 }
 
 // CRM is an in-memory helpdesk. It implements casesync.CRM, acting as the
@@ -468,28 +475,50 @@ func (c *CRM) attachment(op, id, attachmentID string) (casesync.Attachment, []by
 	return casesync.Attachment{}, nil, notFound(op, "attachment")
 }
 
-// UploadAttachment reads r to its end and stores it on the ticket as the
-// sync user. Uploads over MaxAttachmentBytes are rejected (HTTP 413).
+// UploadAttachment reads r to its end and stores it on the ticket itself
+// (public) as the sync user. Uploads over MaxAttachmentBytes are rejected
+// (HTTP 413).
 func (c *CRM) UploadAttachment(ctx context.Context, id, filename, mimeType string, r io.Reader) (casesync.Attachment, error) {
 	if err := c.enter(ctx, OpUploadAttachment); err != nil {
 		return casesync.Attachment{}, err
 	}
-	return c.upload(ctx, OpUploadAttachment, id, c.opts.SyncUser, filename, mimeType, r)
+	a, err := c.upload(ctx, OpUploadAttachment, id, c.opts.SyncUser, filename, mimeType, r, nil)
+	return a.Attachment, err
 }
 
-func (c *CRM) upload(ctx context.Context, op, id, author, filename, mimeType string, r io.Reader) (casesync.Attachment, error) {
+// withComment is the reply or note a file comes with.
+type withComment struct {
+	body   string
+	public bool
+}
+
+// upload stores r as a file by author: on the ticket itself when on is nil,
+// else on a new reply or note written by author with on's body and
+// visibility, which the file takes.
+func (c *CRM) upload(ctx context.Context, op, id, author, filename, mimeType string, r io.Reader, on *withComment) (AttachmentState, error) {
 	if filename == "" {
-		return casesync.Attachment{}, newError(op, 400, ErrNoFilename)
+		return AttachmentState{}, newError(op, 400, ErrNoFilename)
 	}
 	if !utf8.ValidString(filename) || !utf8.ValidString(mimeType) || !utf8.ValidString(author) {
-		return casesync.Attachment{}, newError(op, 400, ErrInvalidUTF8)
+		return AttachmentState{}, newError(op, 400, ErrInvalidUTF8)
+	}
+	if on != nil {
+		// The comment's own checks, before a large body is read.
+		switch {
+		case !utf8.ValidString(on.body):
+			return AttachmentState{}, newError(op, 400, ErrInvalidUTF8)
+		case on.body == "":
+			return AttachmentState{}, newError(op, 400, ErrEmptyComment)
+		case len(on.body) > maxCommentBytes:
+			return AttachmentState{}, newError(op, 413, ErrTooLarge)
+		}
 	}
 	// Fail fast on an unknown ticket before reading a large body.
 	c.mu.Lock()
 	_, err := c.getLocked(op, id)
 	c.mu.Unlock()
 	if err != nil {
-		return casesync.Attachment{}, err
+		return AttachmentState{}, err
 	}
 	// The body is read without the lock: a slow uploader must not stall
 	// every other call.
@@ -499,10 +528,10 @@ func (c *CRM) upload(ctx context.Context, op, id, author, filename, mimeType str
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			err = ctxErr
 		}
-		return casesync.Attachment{}, &casesync.APIError{Side: casesync.SideCompany, Op: op, Status: 400, Err: fmt.Errorf("%w: %w", ErrUploadInterrupted, err)}
+		return AttachmentState{}, &casesync.APIError{Side: casesync.SideCompany, Op: op, Status: 400, Err: fmt.Errorf("%w: %w", ErrUploadInterrupted, err)}
 	}
 	if int64(len(data)) > limit {
-		return casesync.Attachment{}, newError(op, 413, ErrTooLarge)
+		return AttachmentState{}, newError(op, 413, ErrTooLarge)
 	}
 	if mimeType == "" {
 		mimeType = "application/octet-stream"
@@ -511,18 +540,27 @@ func (c *CRM) upload(ctx context.Context, op, id, author, filename, mimeType str
 	defer c.mu.Unlock()
 	t, err := c.getLocked(op, id)
 	if err != nil {
-		return casesync.Attachment{}, err
+		return AttachmentState{}, err
+	}
+	public, commentID := true, ""
+	if on != nil {
+		cm, err := c.addCommentLocked(op, id, author, on.body, on.public)
+		if err != nil {
+			return AttachmentState{}, err
+		}
+		public, commentID = on.public, cm.ID
 	}
 	c.nextSub++
 	now := c.now()
 	a := AttachmentState{
 		Attachment: casesync.Attachment{
 			ID: strconv.FormatInt(c.nextSub, 10), Filename: filename, MimeType: mimeType, Size: int64(len(data)),
-			AuthorName: author, ByConnector: author == c.opts.SyncUser, CreateTime: now,
+			AuthorName: author, ByConnector: author == c.opts.SyncUser, Public: public, CreateTime: now,
 		},
-		Data: data,
+		CommentID: commentID,
+		Data:      data,
 	}
 	t.attachments = append(t.attachments, a)
 	t.UpdateTime = now
-	return a.Attachment, nil
+	return a, nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,8 +18,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// testLimit keeps the oversized-upload case small.
+// testLimit keeps the engine suite's oversized-file case small.
 const testLimit = 256 << 10
+
+// contractLimit lets the contract's 25 MiB download through, so that its
+// flat-memory check measures a download of that size.
+const contractLimit = 25 << 20
 
 // steppingClock moves one second on at every reading, so that every change
 // gets an update time of its own under whole-second granularity.
@@ -45,7 +50,7 @@ type memHarness struct {
 }
 
 func newMemHarness(t *testing.T) crmcontract.Harness {
-	sim := crmsim.New(crmsim.Options{Clock: newSteppingClock().Now, MaxAttachmentBytes: testLimit})
+	sim := crmsim.New(crmsim.Options{Clock: newSteppingClock().Now, MaxAttachmentBytes: contractLimit})
 	return &memHarness{sim: sim, crm: sim}
 }
 
@@ -73,6 +78,15 @@ func (h *memHarness) AddHumanAttachment(t *testing.T, id, filename, mimeType str
 	return aid
 }
 
+func (h *memHarness) AddHumanInternalAttachment(t *testing.T, id, filename, mimeType string, data []byte) string {
+	t.Helper()
+	_, aid, err := h.sim.AddHumanCommentWithFile(id, "Human Agent", "A file for the agents.", false, filename, mimeType, data)
+	if err != nil {
+		t.Fatalf("AddHumanCommentWithFile on an internal note: %v", err)
+	}
+	return aid
+}
+
 func (h *memHarness) PriorityValues() []string { return h.sim.Priorities() }
 
 func (h *memHarness) InjectRateLimit(t *testing.T) bool {
@@ -90,7 +104,7 @@ type httpHarness struct {
 }
 
 func newHTTPHarness(t *testing.T) crmcontract.Harness {
-	sim := crmsim.New(crmsim.Options{Clock: newSteppingClock().Now, MaxAttachmentBytes: testLimit})
+	sim := crmsim.New(crmsim.Options{Clock: newSteppingClock().Now, MaxAttachmentBytes: contractLimit})
 	srv := httptest.NewServer(sim.Handler())
 	t.Cleanup(srv.Close)
 	client := crmsim.NewClient(srv.URL, srv.Client())
@@ -121,6 +135,15 @@ func (h *httpHarness) AddHumanAttachment(t *testing.T, id, filename, mimeType st
 	aid, err := h.ctl.AddHumanAttachment(context.Background(), id, "Human Agent", filename, mimeType, data)
 	if err != nil {
 		t.Fatalf("AddHumanAttachment over HTTP: %v", err)
+	}
+	return aid
+}
+
+func (h *httpHarness) AddHumanInternalAttachment(t *testing.T, id, filename, mimeType string, data []byte) string {
+	t.Helper()
+	_, aid, err := h.ctl.AddHumanCommentWithFile(context.Background(), id, "Human Agent", "A file for the agents.", false, filename, mimeType, data)
+	if err != nil {
+		t.Fatalf("AddHumanCommentWithFile on an internal note over HTTP: %v", err)
 	}
 	return aid
 }
@@ -538,4 +561,114 @@ func TestTheSyncEngineRunsEndToEndOverTheHTTPClient(t *testing.T) {
 		client := crmsim.NewClient(srv.URL, srv.Client())
 		return &engineHarness{httpHarness{memHarness: memHarness{sim: sim, crm: client}, ctl: crmsim.NewControl(srv.URL, srv.Client())}}
 	})
+}
+
+func TestAFileTakesTheVisibilityOfWhatItCameWith(t *testing.T) {
+	ctx := context.Background()
+	sim := crmsim.New(crmsim.Options{})
+	client, ctl := served(t, sim)
+	id := sim.CreateTicket(crmsim.Ticket{Subject: "s", SyncFlag: true})
+	type view struct {
+		Filename  string
+		Public    bool
+		OnComment bool
+		Comment   string // the body of the reply or note it came with
+	}
+	tests := []struct {
+		name   string
+		attach func() (string, error)
+		want   view
+	}{
+		{"a file on the ticket itself is public",
+			func() (string, error) {
+				return sim.AddHumanAttachment(id, "Ann", "ticket.txt", "text/plain", []byte("t"))
+			},
+			view{Filename: "ticket.txt", Public: true}},
+		{"a file on a public reply is public",
+			func() (string, error) {
+				_, aid, err := sim.AddHumanCommentWithFile(id, "Ann", "see the log", true, "reply.txt", "text/plain", []byte("r"))
+				return aid, err
+			},
+			view{Filename: "reply.txt", Public: true, OnComment: true, Comment: "see the log"}},
+		{"a file on an internal note is not public",
+			func() (string, error) {
+				_, aid, err := sim.AddHumanCommentWithFile(id, "Ann", "agents only", false, "note.txt", "text/plain", []byte("n"))
+				return aid, err
+			},
+			view{Filename: "note.txt", OnComment: true, Comment: "agents only"}},
+		{"a file on an internal note added through the test hooks is not public",
+			func() (string, error) {
+				_, aid, err := ctl.AddHumanCommentWithFile(ctx, id, "Ann", "agents only too", false, "note2.txt", "text/plain", []byte("n2"))
+				return aid, err
+			},
+			view{Filename: "note2.txt", OnComment: true, Comment: "agents only too"}},
+		{"the connector's own upload is on the ticket and public",
+			func() (string, error) {
+				a, err := client.UploadAttachment(ctx, id, "mirror.bin", "application/octet-stream", strings.NewReader("m"))
+				return a.ID, err
+			},
+			view{Filename: "mirror.bin", Public: true}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			aid, err := tc.attach()
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, _ := sim.Ticket(id)
+			bodies := map[string]string{}
+			for _, c := range st.Comments {
+				bodies[c.ID] = c.Body
+			}
+			var stored *crmsim.AttachmentState
+			for i := range st.Attachments {
+				if st.Attachments[i].ID == aid {
+					stored = &st.Attachments[i]
+				}
+			}
+			if stored == nil {
+				t.Fatalf("attachment %s is not stored", aid)
+			}
+			got := view{Filename: stored.Filename, Public: stored.Public, OnComment: stored.CommentID != "", Comment: bodies[stored.CommentID]}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("stored attachment (-want +got):\n%s", diff)
+			}
+			listed, err := client.ListAttachments(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range listed {
+				if a.ID == aid && a.Public != tc.want.Public {
+					t.Errorf("over HTTP the file lists with Public %v, want %v", a.Public, tc.want.Public)
+				}
+			}
+		})
+	}
+	t.Run("a file with an empty note is refused and stores nothing", func(t *testing.T) {
+		before, _ := sim.Ticket(id)
+		if _, _, err := sim.AddHumanCommentWithFile(id, "Ann", "", false, "x.txt", "text/plain", []byte("x")); !errors.Is(err, crmsim.ErrEmptyComment) {
+			t.Errorf("AddHumanCommentWithFile with an empty note = %v, want ErrEmptyComment", err)
+		}
+		after, _ := sim.Ticket(id)
+		if len(after.Attachments) != len(before.Attachments) || len(after.Comments) != len(before.Comments) {
+			t.Errorf("the refused file left %d attachments and %d comments, want %d and %d",
+				len(after.Attachments), len(after.Comments), len(before.Attachments), len(before.Comments))
+		}
+	})
+}
+
+func TestTheClientTakesAFileWhoseVisibilityIsNotGivenForInternal(t *testing.T) {
+	// A server that lists a file without saying whether it is public.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `[{"id":"9","filename":"f.txt","mimeType":"text/plain","size":1,"author":"Ann","byConnector":false,"createTime":"2026-03-01T10:00:00Z"}]`)
+	}))
+	t.Cleanup(srv.Close)
+	list, err := crmsim.NewClient(srv.URL, srv.Client()).ListAttachments(context.Background(), "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].Public {
+		t.Errorf("ListAttachments = %+v; want one file, not public", list)
+	}
 }

@@ -23,8 +23,8 @@ import (
 //	POST   /api/tickets/{id}/close
 //	GET    /api/tickets/{id}/comments
 //	POST   /api/tickets/{id}/comments?public=B   raw UTF-8 body
-//	GET    /api/tickets/{id}/attachments
-//	POST   /api/tickets/{id}/attachments?filename=F  raw bytes, Content-Type
+//	GET    /api/tickets/{id}/attachments     [{id,filename,mimeType,size,author,byConnector,public,createTime}]
+//	POST   /api/tickets/{id}/attachments?filename=F  raw bytes, Content-Type; on the ticket, public
 //	GET    /api/tickets/{id}/attachments/{aid}   raw bytes
 //
 // Test hooks (no faults, not metered):
@@ -32,7 +32,10 @@ import (
 //	POST   /_sim/tickets                         Ticket → {id}
 //	GET    /_sim/tickets, /_sim/tickets/{id}     TicketState
 //	POST   /_sim/tickets/{id}/comments           {author,body,public} → {id}
-//	POST   /_sim/tickets/{id}/attachments?filename=F&author=A  raw bytes → {id}
+//	POST   /_sim/tickets/{id}/attachments?filename=F&author=A  raw bytes → {id}: on the ticket, public
+//	       ...&on=reply&body=B or ...&on=note&body=B: on a new public reply or
+//	       internal note by A with body B (a file on a note is not public)
+//	       → {id, commentId}
 //	PUT    /_sim/tickets/{id}/priority           {priority}
 //	POST   /_sim/tickets/{id}/close, /reopen
 //	PUT    /_sim/down                            {down}
@@ -103,6 +106,10 @@ func (w wireComment) domain() casesync.Comment {
 	return casesync.Comment{ID: w.ID, Body: w.Body, AuthorName: w.Author, ByConnector: w.ByConnector, Public: w.Public, CreateTime: w.CreateTime}
 }
 
+// wireAttachment is a file on the wire. public says everyone on the ticket
+// sees it (it is on the ticket or a public reply); a file on an internal
+// note is sent with public false, and so is one from a server that does not
+// say (the field is absent): unclear visibility is internal.
 type wireAttachment struct {
 	ID          string    `json:"id"`
 	Filename    string    `json:"filename"`
@@ -110,15 +117,16 @@ type wireAttachment struct {
 	Size        int64     `json:"size"`
 	Author      string    `json:"author"`
 	ByConnector bool      `json:"byConnector"`
+	Public      bool      `json:"public"`
 	CreateTime  time.Time `json:"createTime"`
 }
 
 func toWireAttachment(a casesync.Attachment) wireAttachment {
-	return wireAttachment{ID: a.ID, Filename: a.Filename, MimeType: a.MimeType, Size: a.Size, Author: a.AuthorName, ByConnector: a.ByConnector, CreateTime: a.CreateTime}
+	return wireAttachment{ID: a.ID, Filename: a.Filename, MimeType: a.MimeType, Size: a.Size, Author: a.AuthorName, ByConnector: a.ByConnector, Public: a.Public, CreateTime: a.CreateTime}
 }
 
 func (w wireAttachment) domain() casesync.Attachment {
-	return casesync.Attachment{ID: w.ID, Filename: w.Filename, MimeType: w.MimeType, Size: w.Size, AuthorName: w.Author, ByConnector: w.ByConnector, CreateTime: w.CreateTime}
+	return casesync.Attachment{ID: w.ID, Filename: w.Filename, MimeType: w.MimeType, Size: w.Size, AuthorName: w.Author, ByConnector: w.ByConnector, Public: w.Public, CreateTime: w.CreateTime}
 }
 
 type wireError struct {
@@ -128,6 +136,13 @@ type wireError struct {
 
 type wireID struct {
 	ID string `json:"id"`
+}
+
+// wireAttached names a file a human attached and the reply or note it came
+// with ("" for a file on the ticket itself).
+type wireAttached struct {
+	ID        string `json:"id"`
+	CommentID string `json:"commentId,omitempty"`
 }
 
 type wireHumanComment struct {
@@ -196,11 +211,11 @@ func (c *CRM) Handler() http.Handler {
 			respond(w, 0, nil, err)
 			return
 		}
-		a, err := c.upload(r.Context(), OpUploadAttachment, r.PathValue("id"), c.opts.SyncUser, r.URL.Query().Get("filename"), r.Header.Get("Content-Type"), r.Body)
+		a, err := c.upload(r.Context(), OpUploadAttachment, r.PathValue("id"), c.opts.SyncUser, r.URL.Query().Get("filename"), r.Header.Get("Content-Type"), r.Body, nil)
 		if err != nil {
 			drain(r)
 		}
-		respond(w, http.StatusCreated, toWireAttachment(a), err)
+		respond(w, http.StatusCreated, toWireAttachment(a.Attachment), err)
 	})
 	mux.HandleFunc("GET /api/tickets/{id}/attachments/{aid}", c.serveDownload)
 
@@ -232,11 +247,23 @@ func (c *CRM) Handler() http.Handler {
 	})
 	mux.HandleFunc("POST /_sim/tickets/{id}/attachments", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		a, err := c.upload(r.Context(), "human.attachment", r.PathValue("id"), q.Get("author"), q.Get("filename"), r.Header.Get("Content-Type"), r.Body)
+		var on *withComment
+		switch q.Get("on") {
+		case "", "ticket":
+		case "reply":
+			on = &withComment{body: q.Get("body"), public: true}
+		case "note":
+			on = &withComment{body: q.Get("body"), public: false}
+		default:
+			drain(r)
+			respond(w, 0, nil, newError("human.attachment", http.StatusBadRequest, ErrBadRequest))
+			return
+		}
+		a, err := c.upload(r.Context(), "human.attachment", r.PathValue("id"), q.Get("author"), q.Get("filename"), r.Header.Get("Content-Type"), r.Body, on)
 		if err != nil {
 			drain(r)
 		}
-		respond(w, http.StatusCreated, wireID{ID: a.ID}, err)
+		respond(w, http.StatusCreated, wireAttached{ID: a.ID, CommentID: a.CommentID}, err)
 	})
 	mux.HandleFunc("PUT /_sim/tickets/{id}/priority", func(w http.ResponseWriter, r *http.Request) {
 		var in wirePriority

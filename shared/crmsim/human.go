@@ -24,11 +24,21 @@ func (c *CRM) AddHumanComment(id, author, body string, public bool) (commentID s
 	return cm.ID, err
 }
 
-// AddHumanAttachment attaches a file uploaded by author. The CRM's size
-// limit applies.
+// AddHumanAttachment attaches a file uploaded by author to the ticket
+// itself, where the requester sees it (public). The CRM's size limit
+// applies.
 func (c *CRM) AddHumanAttachment(id, author, filename, mimeType string, data []byte) (attachmentID string, err error) {
-	a, err := c.upload(context.Background(), "human.attachment", id, author, filename, mimeType, bytes.NewReader(data))
+	a, err := c.upload(context.Background(), "human.attachment", id, author, filename, mimeType, bytes.NewReader(data), nil)
 	return a.ID, err
+}
+
+// AddHumanCommentWithFile adds a public reply or an internal note written
+// by author with one file attached. The file is public exactly when the
+// comment is: a file on an internal note is for the agents only. The CRM's
+// size limit applies.
+func (c *CRM) AddHumanCommentWithFile(id, author, body string, public bool, filename, mimeType string, data []byte) (commentID, attachmentID string, err error) {
+	a, err := c.upload(context.Background(), "human.attachment", id, author, filename, mimeType, bytes.NewReader(data), &withComment{body: body, public: public})
+	return a.CommentID, a.ID, err
 }
 
 // SetHumanPriority changes the priority as an agent would; the value must be

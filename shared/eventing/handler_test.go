@@ -94,6 +94,11 @@ func TestDecodeCaseRef(t *testing.T) {
 		{name: "a wrongly typed field is permanent", body: `{"side":"google","id":7}`, wantPermanent: true},
 		{name: "an unknown side is permanent", body: `{"side":"jira","id":"7"}`, wantPermanent: true},
 		{name: "a reference with no id is permanent", body: `{"side":"google"}`, wantPermanent: true},
+		{name: "a mapping id with a slash is permanent", body: `{"mappingId":"a/b"}`, wantPermanent: true},
+		{name: "a mapping id over the length bound is permanent", body: `{"mappingId":"` + strings.Repeat("m", casesync.MaxIDLen+1) + `"}`, wantPermanent: true},
+		{name: "a CRM case id with a space is permanent", body: `{"side":"company","id":"7 OR 1=1"}`, wantPermanent: true},
+		{name: "a Google case name with extra segments is permanent", body: `{"side":"google","id":"projects/p/cases/1/../2"}`, wantPermanent: true},
+		{name: "a Google case name given as a CRM id's form is permanent", body: `{"side":"google","id":"7"}`, wantPermanent: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -80,9 +80,10 @@ func EncodeCaseRef(ref casesync.CaseRef) ([]byte, error) {
 }
 
 // DecodeCaseRef reads the body of a case-updated or sync-requested message.
-// A body that is not a CaseRef, names no valid side, or names no case (no
-// id and no mapping id) gives a PermanentError. The error never quotes the
-// body.
+// A body that is not a CaseRef, names no case (no id and no mapping id), or
+// whose side, case id, Google case name or mapping id is malformed
+// (casesync.CaseRef.Validate) gives a PermanentError. The error never quotes
+// the body, and quotes an id or name only cut short.
 func DecodeCaseRef(body []byte) (casesync.CaseRef, error) {
 	var ref casesync.CaseRef
 	if len(body) == 0 {
@@ -103,8 +104,11 @@ func DecodeCaseRef(body []byte) (casesync.CaseRef, error) {
 	if ref.ID == "" && ref.MappingID == "" {
 		return ref, &PermanentError{Reason: "message names no case: id and mappingId are empty"}
 	}
-	if ref.ID != "" && !ref.Side.Valid() {
-		return ref, &PermanentError{Reason: fmt.Sprintf("message names an unknown side %q: want %q or %q", cut(string(ref.Side), 20), casesync.SideGoogle, casesync.SideCompany)}
+	if err := ref.Validate(); err != nil {
+		// A malformed id or name can never be handled: it is refused here,
+		// before it reaches a store key, a URL or a log tag, and the
+		// message is acknowledged once instead of retried.
+		return casesync.CaseRef{}, &PermanentError{Reason: "message names a malformed case reference", Err: err}
 	}
 	return ref, nil
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/casebridge/casebridge/shared/casesync"
@@ -101,6 +103,152 @@ func TestParseLevel(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("ParseLevel(%q) (-want +got):\n%s", tt.in, diff)
+			}
+		})
+	}
+}
+
+// lineKeys returns the keys of a JSON log line's top-level object in the
+// order written, duplicates included (decoding into a map would hide them).
+func lineKeys(t *testing.T, line []byte) []string {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(line))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("log line %q is not a JSON object", line)
+	}
+	var keys []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		keys = append(keys, tok.(string))
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+	}
+	return keys
+}
+
+func TestNewWritesEachKeyOnce(t *testing.T) {
+	tests := []struct {
+		name     string
+		log      func(l *slog.Logger)
+		wantKeys []string
+		want     map[string]any
+	}{
+		{
+			name: "a key of the logger's tags and of the line is written once, with the line's value",
+			log: func(l *slog.Logger) {
+				l = WithCase(l, casesync.CaseRef{MappingID: "m1"})
+				l.Info("case reconciled", KeyMappingID, "m2")
+			},
+			wantKeys: []string{"timestamp", "severity", "message", "mappingId"},
+			want:     map[string]any{"severity": "INFO", "message": "case reconciled", "mappingId": "m2"},
+		},
+		{
+			name: "a key tagged twice is written once, with the later value",
+			log: func(l *slog.Logger) {
+				l = l.With(KeyMappingID, "m1").With("step", 1).With(KeyMappingID, "m1")
+				l.Info("done")
+			},
+			wantKeys: []string{"timestamp", "severity", "message", "mappingId", "step"},
+			want:     map[string]any{"severity": "INFO", "message": "done", "mappingId": "m1", "step": 1.0},
+		},
+		{
+			name:     "a key given twice on one line is written once",
+			log:      func(l *slog.Logger) { l.Info("done", "n", 1, "n", 2) },
+			wantKeys: []string{"timestamp", "severity", "message", "n"},
+			want:     map[string]any{"severity": "INFO", "message": "done", "n": 2.0},
+		},
+		{
+			name: "keys inside a group are unique and apart from the keys outside it",
+			log: func(l *slog.Logger) {
+				l = l.With("id", "outer").WithGroup("g").With("id", "a")
+				l.Info("done", "id", "b")
+			},
+			wantKeys: []string{"timestamp", "severity", "message", "id", "g"},
+			want:     map[string]any{"severity": "INFO", "message": "done", "id": "outer", "g": map[string]any{"id": "b"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			tt.log(New(&buf, slog.LevelDebug))
+			if diff := cmp.Diff(tt.wantKeys, lineKeys(t, buf.Bytes())); diff != "" {
+				t.Errorf("keys of the log line (-want +got):\n%s", diff)
+			}
+			var got map[string]any
+			if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+				t.Fatal(err)
+			}
+			delete(got, "timestamp")
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("log line (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestNewCutsLongValues(t *testing.T) {
+	huge := strings.Repeat("7", 2<<20)
+	tests := []struct {
+		name string
+		log  func(l *slog.Logger)
+		key  string
+	}{
+		{name: "a 2 MB case id tagged by WithCase is cut",
+			log: func(l *slog.Logger) {
+				WithCase(l, casesync.CaseRef{Side: casesync.SideCompany, ID: huge}).Info("x")
+			}, key: KeyCaseID},
+		{name: "a 2 MB mapping id tagged by WithCase is cut",
+			log: func(l *slog.Logger) { WithCase(l, casesync.CaseRef{MappingID: huge}).Info("x") }, key: KeyMappingID},
+		{name: "a 2 MB event id is cut",
+			log: func(l *slog.Logger) { WithEvent(l, huge).Info("x") }, key: KeyEventID},
+		{name: "a 2 MB string attribute of any caller is cut",
+			log: func(l *slog.Logger) { l.Info("x", "mappingId", huge) }, key: "mappingId"},
+		{name: "a 2 MB error text is cut",
+			log: func(l *slog.Logger) { l.Error("x", "error", errors.New(huge)) }, key: "error"},
+		{name: "a 2 MB error text through Err is cut",
+			log: func(l *slog.Logger) { l.Error("x", Err(errors.New(huge))) }, key: "error"},
+		{name: "each 2 MB id of a list is cut",
+			log: func(l *slog.Logger) { l.Error("x", "mappingIds", []string{huge, "m1"}) }, key: "mappingIds"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			tt.log(New(&buf, slog.LevelDebug))
+			if buf.Len() > 3*MaxValueBytes {
+				t.Errorf("the log line is %d bytes long, want at most %d", buf.Len(), 3*MaxValueBytes)
+			}
+			var got map[string]any
+			if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+				t.Fatalf("log line is not JSON: %v", err)
+			}
+			v := fmt.Sprint(got[tt.key])
+			if !strings.Contains(v, "7777") || !strings.Contains(v, fmt.Sprintf("(%d bytes)", len(huge))) {
+				t.Errorf("%s = %.100q…, want a prefix of the value and its length", tt.key, v)
+			}
+		})
+	}
+}
+
+func TestCut(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		n    int
+		want string
+	}{
+		{name: "a short value is kept", in: "abc", n: 3, want: "abc"},
+		{name: "a long value is cut and its length given", in: "abcdef", n: 3, want: "abc… (6 bytes)"},
+		{name: "a cut never splits a character", in: "aéé", n: 2, want: "a… (5 bytes)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, Cut(tt.in, tt.n)); diff != "" {
+				t.Errorf("Cut(%q, %d) (-want +got):\n%s", tt.in, tt.n, diff)
 			}
 		})
 	}

@@ -34,6 +34,9 @@ type Client struct {
 	mu    sync.Mutex
 	me    *user             // the sync user, once looked up
 	names map[string]string // user_name → display name
+	// intents are comments posted or being posted whose journal entry
+	// has not been seen yet, so that a retry looks before posting again.
+	intents map[string]*intent
 }
 
 var _ casesync.CRM = (*Client)(nil)
@@ -50,11 +53,13 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	hc := crmhttp.Config{
-		Vendor:        vendor,
-		BaseURL:       cfg.BaseURL + "/api/now",
-		HTTP:          cfg.HTTP,
-		RatePerSecond: cfg.RatePerSecond,
-		ErrorDetail:   errorDetail,
+		Vendor:           vendor,
+		BaseURL:          cfg.BaseURL + "/api/now",
+		HTTP:             cfg.HTTP,
+		RatePerSecond:    cfg.RatePerSecond,
+		ErrorDetail:      errorDetail,
+		MaxPages:         cfg.MaxPages,
+		MaxDownloadBytes: cfg.MaxDownloadBytes,
 	}
 	if cfg.OAuthToken != "" {
 		token := cfg.OAuthToken
@@ -65,7 +70,7 @@ func New(cfg Config) (*Client, error) {
 		hc.Authorize = func(r *http.Request) { r.SetBasicAuth(u, p) }
 		hc.CredentialVars = []string{EnvUser, EnvPassword}
 	}
-	return &Client{cfg: cfg, http: crmhttp.New(hc), names: map[string]string{}}, nil
+	return &Client{cfg: cfg, http: crmhttp.New(hc), names: map[string]string{}, intents: map[string]*intent{}}, nil
 }
 
 // errorDetail returns the platform's error message (e.g. "No Record found",
@@ -214,16 +219,22 @@ func (c *Client) caseWithAttachments(ctx context.Context, r record) (casesync.Co
 	return c.toCase(r, latest), nil
 }
 
-// list reads every page of a Table or Attachment API listing, following
-// the Link header's rel="next" (a page may hold fewer rows than asked for
-// when ACLs hide some, so a short page does not mean the end).
+// list reads every page of a Table or Attachment API listing. A page may
+// hold fewer rows than asked for when ACLs hide some, so a short page does
+// not mean the end: the Link header's rel="next" says whether another page
+// follows and at which sysparm_offset (without a Link header, a full page
+// means more). The path and query stay the adapter's own; only the offset
+// is taken from the link. Every page goes through a crmhttp.Pager, so an
+// endless, cycling or backward listing stops with a permanent paging
+// error naming op.
 func (c *Client) list(ctx context.Context, op, path string, q url.Values, each func(record)) error {
 	q.Set("sysparm_limit", strconv.Itoa(c.cfg.PageSize))
 	if strings.HasPrefix(path, "/table/") {
 		q.Set("sysparm_display_value", "false")
 		q.Set("sysparm_exclude_reference_link", "true")
 	}
-	for offset := 0; ; offset += c.cfg.PageSize {
+	pg := c.http.NewPager(op)
+	for offset := 0; ; {
 		q.Set("sysparm_offset", strconv.Itoa(offset))
 		resp, err := c.http.Do(ctx, crmhttp.Request{Op: op, Path: path, Query: q})
 		if err != nil {
@@ -238,27 +249,58 @@ func (c *Client) list(ctx context.Context, op, path string, q url.Values, each f
 			return &casesync.APIError{Side: casesync.SideCompany, Op: op, Status: resp.StatusCode, Transient: true,
 				Err: fmt.Errorf("%s: reading the answer: %w", vendor, err)}
 		}
+		next, more := offset+c.cfg.PageSize, len(out.Result) == c.cfg.PageSize
+		if link := resp.Header.Get("Link"); link != "" {
+			var ok bool
+			next, more, ok = nextOffset(link)
+			if !ok {
+				return pagingError(op, pg.Pages()+1, "the next link holds no usable sysparm_offset")
+			}
+		}
+		if err := pg.Page(strconv.Itoa(offset), len(out.Result), more); err != nil {
+			return err
+		}
 		for _, r := range out.Result {
 			each(r)
 		}
-		next := len(out.Result) == c.cfg.PageSize
-		if link := resp.Header.Get("Link"); link != "" {
-			next = hasNext(link)
-		}
-		if !next || (len(out.Result) == 0 && resp.Header.Get("Link") == "") {
+		if !more {
 			return nil
 		}
+		if next <= offset {
+			return pagingError(op, pg.Pages(), fmt.Sprintf("the next link goes back from offset %d to %d", offset, next))
+		}
+		offset = next
 	}
 }
 
-// hasNext reports whether a Link header names a rel="next" page.
-func hasNext(link string) bool {
+// pagingError stops listing op for a reason of the adapter's own, as the
+// crmhttp.Pager stops one.
+func pagingError(op string, pages int, reason string) error {
+	return &casesync.APIError{Side: casesync.SideCompany, Op: op,
+		Err: &crmhttp.PagingError{Vendor: vendor, Listing: op, Pages: pages, Reason: reason}}
+}
+
+// nextOffset reads a Link header: whether it names a rel="next" page and
+// that page's sysparm_offset. ok is false when a next link has no offset
+// that is a number.
+func nextOffset(link string) (offset int, more, ok bool) {
 	for _, part := range strings.Split(link, ",") {
-		if strings.Contains(strings.ReplaceAll(part, " ", ""), `rel="next"`) {
-			return true
+		target, params, _ := strings.Cut(part, ";")
+		if !strings.Contains(strings.ReplaceAll(params, " ", ""), `rel="next"`) {
+			continue
 		}
+		target = strings.TrimSpace(target)
+		u, err := url.Parse(strings.TrimSuffix(strings.TrimPrefix(target, "<"), ">"))
+		if err != nil {
+			return 0, true, false
+		}
+		n, err := strconv.Atoi(u.Query().Get("sysparm_offset"))
+		if err != nil || n < 0 {
+			return 0, true, false
+		}
+		return n, true, true
 	}
-	return false
+	return 0, false, true
 }
 
 // lookupMe returns the sync user, looking it up once ("who am I": the
@@ -277,7 +319,7 @@ func (c *Client) lookupMe(ctx context.Context) (user, error) {
 	q := url.Values{
 		"sysparm_query":  {"user_name=" + c.cfg.User},
 		"sysparm_limit":  {"1"},
-		"sysparm_fields": {"sys_id,user_name,name,time_zone"},
+		"sysparm_fields": {"sys_id,user_name,name,time_zone,date_format"},
 	}
 	if err := c.http.JSON(ctx, crmhttp.Request{Op: op, Path: "/table/sys_user", Query: q}, &out); err != nil {
 		return user{}, err
@@ -288,6 +330,11 @@ func (c *Client) lookupMe(ctx context.Context) (user, error) {
 	u := user{UserName: out.Result[0].get("user_name"), Name: out.Result[0].get("name"), TimeZone: out.Result[0].get("time_zone")}
 	if u.TimeZone != "" && !isUTC(u.TimeZone) {
 		return user{}, crmhttp.Invalid(vendor, op, "the API user's time zone is %s; set it to UTC in its sys_user record, since the API reads and writes date-times in it", u.TimeZone)
+	}
+	// Journal fields read through the record come as display values, whose
+	// headers carry date-times in the user's date format.
+	if f := out.Result[0].get("date_format"); f != "" && f != "yyyy-MM-dd" {
+		return user{}, crmhttp.Invalid(vendor, op, "the API user's date format is %s; clear it (the system default yyyy-MM-dd) in its sys_user record, since journal entries read through the record carry it", f)
 	}
 	if u.Name == "" {
 		u.Name = u.UserName
@@ -555,122 +602,6 @@ func (c *Client) CloseCase(ctx context.Context, id string) error {
 	return err
 }
 
-// journalQuery selects a case's journal entries.
-func (c *Client) journalQuery(id, element, by string) string {
-	q := "element_id=" + id + "^name=" + c.cfg.Table
-	if element == "" {
-		q += "^elementINcomments,work_notes"
-	} else {
-		q += "^element=" + element
-	}
-	if by != "" {
-		q += "^sys_created_by=" + by
-	}
-	return q
-}
-
-// ListComments reads the case's journal (sys_journal_field: comments are
-// public, work_notes internal), oldest first. The description is a column,
-// not a journal entry, so it is not listed.
-func (c *Client) ListComments(ctx context.Context, id string) ([]casesync.Comment, error) {
-	if !validID(id) {
-		return nil, crmhttp.NotFoundError(vendor, "journal.list", "case "+strconv.Quote(id))
-	}
-	me, err := c.lookupMe(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var entries []record
-	q := url.Values{
-		"sysparm_query":  {c.journalQuery(id, "", "") + "^ORDERBYsys_created_on"},
-		"sysparm_fields": {"sys_id,element,value,sys_created_on,sys_created_by"},
-	}
-	if err := c.list(ctx, "journal.list", "/table/sys_journal_field", q, func(r record) { entries = append(entries, r) }); err != nil {
-		return nil, err
-	}
-	if len(entries) == 0 {
-		// An unknown case has no journal either: tell the two apart.
-		if _, err := c.getRecord(ctx, "records.get", id, "sys_id"); err != nil {
-			return nil, err
-		}
-	}
-	var authors []string
-	for _, e := range entries {
-		authors = append(authors, e.get("sys_created_by"))
-	}
-	names, err := c.displayNames(ctx, authors)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]casesync.Comment, 0, len(entries))
-	for _, e := range entries {
-		by := e.get("sys_created_by")
-		out = append(out, casesync.Comment{
-			ID:          e.get("sys_id"),
-			Body:        e.get("value"),
-			AuthorName:  names[by],
-			ByConnector: strings.EqualFold(by, me.UserName),
-			Public:      e.get("element") == "comments",
-			CreateTime:  e.time("sys_created_on"),
-		})
-	}
-	return out, nil
-}
-
-// AddComment writes a public comment (PATCH {"comments": body}) or an
-// internal work note (PATCH {"work_notes": body}). The PATCH answers with
-// the record only, so the new journal entry is found afterwards: the sync
-// user's entries of that element are listed before and after the PATCH,
-// and the entry that is new, holding body, is the one written. Listing
-// before makes this right even when an earlier comment has the same text.
-func (c *Client) AddComment(ctx context.Context, id, body string, public bool) (casesync.Comment, error) {
-	const op = "comments.add"
-	if err := crmhttp.CheckText(vendor, op, body); err != nil {
-		return casesync.Comment{}, err
-	}
-	if !validID(id) {
-		return casesync.Comment{}, crmhttp.NotFoundError(vendor, op, "case "+strconv.Quote(id))
-	}
-	me, err := c.lookupMe(ctx)
-	if err != nil {
-		return casesync.Comment{}, err
-	}
-	element := "work_notes"
-	if public {
-		element = "comments"
-	}
-	q := url.Values{"sysparm_query": {c.journalQuery(id, element, me.UserName)}, "sysparm_fields": {"sys_id"}}
-	before := map[string]bool{}
-	if err := c.list(ctx, "journal.list", "/table/sys_journal_field", q, func(r record) { before[r.get("sys_id")] = true }); err != nil {
-		return casesync.Comment{}, err
-	}
-	if _, err := c.patch(ctx, op, id, map[string]string{element: body}, crmhttp.IfRefused); err != nil {
-		return casesync.Comment{}, err
-	}
-	q = url.Values{
-		"sysparm_query":  {c.journalQuery(id, element, me.UserName) + "^ORDERBYDESCsys_created_on"},
-		"sysparm_fields": {"sys_id,value,sys_created_on"},
-	}
-	var fresh []record
-	if err := c.list(ctx, "journal.list", "/table/sys_journal_field", q, func(r record) {
-		if !before[r.get("sys_id")] {
-			fresh = append(fresh, r)
-		}
-	}); err != nil {
-		return casesync.Comment{}, err
-	}
-	i := slices.IndexFunc(fresh, func(r record) bool { return r.get("value") == body })
-	if i < 0 && len(fresh) > 0 {
-		i = 0 // the platform may have altered the text; the newest new entry is ours
-	}
-	if i < 0 {
-		return casesync.Comment{}, &casesync.APIError{Side: casesync.SideCompany, Op: op, Transient: true,
-			Err: fmt.Errorf("%s: the comment was written to case %s but its journal entry is not readable yet", vendor, id)}
-	}
-	e := fresh[i]
-	return casesync.Comment{ID: e.get("sys_id"), Body: body, AuthorName: me.Name, ByConnector: true, Public: public, CreateTime: e.time("sys_created_on")}, nil
-}
-
 // attachmentFields is sysparm_fields for attachment metadata.
 const attachmentFields = "sys_id,table_name,table_sys_id,file_name,content_type,size_bytes,sys_created_on,sys_created_by"
 
@@ -689,7 +620,9 @@ func (c *Client) toAttachment(r record, names map[string]string, me user) casesy
 }
 
 // ListAttachments lists the case's files: GET /attachment with
-// table_name and table_sys_id, oldest first.
+// table_name and table_sys_id, oldest first. When there are files, the
+// case's work notes are read too, to tell which files belong to one (see
+// internalFile).
 func (c *Client) ListAttachments(ctx context.Context, id string) ([]casesync.Attachment, error) {
 	if !validID(id) {
 		return nil, crmhttp.NotFoundError(vendor, "attachments.list", "case "+strconv.Quote(id))
@@ -711,6 +644,11 @@ func (c *Client) ListAttachments(ctx context.Context, id string) ([]casesync.Att
 		if _, err := c.getRecord(ctx, "records.get", id, "sys_id"); err != nil {
 			return nil, err
 		}
+		return []casesync.Attachment{}, nil
+	}
+	notes, err := c.readJournal(ctx, id, "work_notes", false, me)
+	if err != nil {
+		return nil, err
 	}
 	var authors []string
 	for _, r := range rows {
@@ -722,13 +660,47 @@ func (c *Client) ListAttachments(ctx context.Context, id string) ([]casesync.Att
 	}
 	out := make([]casesync.Attachment, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, c.toAttachment(r, names, me))
+		a := c.toAttachment(r, names, me)
+		a.Public = !internalFile(r, names[r.get("sys_created_by")], notes)
+		out = append(out, a)
 	}
 	return out, nil
 }
 
+// noteFileWindow is how far apart in time a work note and a file by the
+// same user may be for the note to claim the file.
+const noteFileWindow = 2 * time.Minute
+
+// internalFile reports whether a file belongs to a work note. ServiceNow
+// keeps every file on the record (sys_attachment names only table_name and
+// table_sys_id), and the portal's ticket page shows the record's files to
+// the caller; a file "on a work note" is a file attached together with a
+// work note that names it, as the Attachment Note activity writes one. So a
+// file is internal when a work note names its sys_id, or when its uploader
+// wrote a work note naming its file name within noteFileWindow of it. Every
+// other file is on the record for the caller to see, and public.
+func internalFile(r record, uploader string, notes []entry) bool {
+	id, name, by, at := r.get("sys_id"), r.get("file_name"), r.get("sys_created_by"), r.time("sys_created_on")
+	for _, n := range notes {
+		if n.Element != "work_notes" {
+			continue
+		}
+		if id != "" && strings.Contains(n.Value, id) {
+			return true
+		}
+		sameUser := (n.UserName != "" && strings.EqualFold(n.UserName, by)) || (n.UserName == "" && n.Author == uploader)
+		near := n.Created.Sub(at).Abs() <= noteFileWindow
+		if sameUser && near && name != "" && strings.Contains(n.Value, name) {
+			return true
+		}
+	}
+	return false
+}
+
 // DownloadAttachment streams a file: GET /attachment/{sys_id} to check it
-// belongs to the case, then GET /attachment/{sys_id}/file.
+// belongs to the case, then GET /attachment/{sys_id}/file, never read into
+// memory. Reading past MaxDownloadBytes fails with the permanent TooLarge
+// error.
 func (c *Client) DownloadAttachment(ctx context.Context, id, attachmentID string) (io.ReadCloser, error) {
 	const op = "attachments.download"
 	if !validID(id) || !validID(attachmentID) {
@@ -743,12 +715,10 @@ func (c *Client) DownloadAttachment(ctx context.Context, id, attachmentID string
 	if meta.Result.get("table_sys_id") != id || meta.Result.get("table_name") != c.cfg.Table {
 		return nil, crmhttp.NotFoundError(vendor, op, "attachment "+attachmentID+" of case "+id)
 	}
-	resp, err := c.http.Do(ctx, crmhttp.Request{Op: op, Path: "/attachment/" + attachmentID + "/file",
+	// The bound is on the bytes read, whatever size_bytes or Content-Length
+	// say.
+	return c.http.Download(ctx, crmhttp.Request{Op: op, Path: "/attachment/" + attachmentID + "/file",
 		Header: http.Header{"Accept": {"*/*"}}})
-	if err != nil {
-		return nil, err
-	}
-	return resp.Body, nil
 }
 
 // UploadAttachment streams r to POST /attachment/file?table_name=&
@@ -786,5 +756,9 @@ func (c *Client) UploadAttachment(ctx context.Context, id, filename, mimeType st
 		return casesync.Attachment{}, &casesync.APIError{Side: casesync.SideCompany, Op: op, Status: resp.StatusCode,
 			Err: fmt.Errorf("%s: the upload was stored but its answer is unreadable: %w", vendor, err)}
 	}
-	return c.toAttachment(out.Result, map[string]string{me.UserName: me.Name}, me), nil
+	// A new file belongs to no work note: it is on the record, for the
+	// caller to see.
+	a := c.toAttachment(out.Result, map[string]string{me.UserName: me.Name}, me)
+	a.Public = true
+	return a, nil
 }

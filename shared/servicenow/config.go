@@ -111,6 +111,11 @@ type Config struct {
 	PageSize int
 	// MaxAttachmentBytes is the largest upload; default 1024 MB.
 	MaxAttachmentBytes int64
+	// MaxDownloadBytes bounds every download by the bytes actually read;
+	// default MaxAttachmentBytes, since the instance stores no larger file.
+	MaxDownloadBytes int64
+	// MaxPages bounds every listing; 0 means crmhttp.DefaultMaxPages.
+	MaxPages int
 	// HTTP is the client to use; nil means crmhttp.DefaultHTTPClient.
 	HTTP *http.Client
 }
@@ -251,6 +256,12 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.MaxAttachmentBytes <= 0 {
 		cfg.MaxAttachmentBytes = DefaultMaxAttachmentBytes
+	}
+	if cfg.MaxDownloadBytes <= 0 {
+		cfg.MaxDownloadBytes = cfg.MaxAttachmentBytes
+	}
+	if cfg.MaxPages < 0 {
+		problems = append(problems, "MaxPages must not be negative")
 	}
 	if cfg.RatePerSecond < 0 {
 		problems = append(problems, "RatePerSecond must not be negative")

@@ -19,10 +19,10 @@
 //	SetGoogleCase       PATCH /table/{table}/{sys_id} {{case}: name}
 //	SetPriority         PATCH /table/{table}/{sys_id} {impact, urgency}
 //	CloseCase           GET /table/{table}/{sys_id}; PATCH {state, close_code, close_notes} unless closed
-//	ListComments        GET /table/sys_journal_field?sysparm_query=element_id={sys_id}^elementINcomments,work_notes^ORDERBYsys_created_on (paged); GET /table/sys_user?sysparm_query=user_nameIN... (uncached authors); GET /table/{table}/{sys_id} only when the journal is empty (unknown case or none)
-//	AddComment          GET /table/sys_journal_field (before); PATCH {comments|work_notes: body}; GET /table/sys_journal_field (after)
-//	ListAttachments     GET /attachment?sysparm_query=table_name={table}^table_sys_id={sys_id} (paged); GET /table/sys_user; GET /table/{table}/{sys_id} only when there are none
-//	DownloadAttachment  GET /attachment/{sys_id}; GET /attachment/{sys_id}/file
+//	ListComments        GET /table/sys_journal_field?sysparm_query=element_id={sys_id}^elementINcomments,work_notes^ORDERBYsys_created_on (paged); GET /table/sys_user?sysparm_query=user_nameIN... (uncached authors); GET /table/{table}/{sys_id}?sysparm_fields=comments,work_notes&sysparm_display_value=true only when sys_journal_field gives nothing (none, an ACL, or an unknown case)
+//	AddComment          the sync user's entries of the element as ListComments reads them (before); PATCH {comments|work_notes: body}; the same read (after)
+//	ListAttachments     GET /attachment?sysparm_query=table_name={table}^table_sys_id={sys_id} (paged); when there are files, the work notes as ListComments reads them and GET /table/sys_user; GET /table/{table}/{sys_id} only when there are none
+//	DownloadAttachment  GET /attachment/{sys_id}; GET /attachment/{sys_id}/file (streamed, bounded)
 //	UploadAttachment    POST /attachment/file?table_name=&table_sys_id=&file_name= (raw body, Content-Type)
 //	Check (who am I)    GET /table/sys_user?sysparm_query=user_name={SERVICENOW_USER}&sysparm_limit=1
 //
@@ -41,10 +41,57 @@
 // so the adapter counts the newest attachment's creation time as the case's
 // update time (GetCase and SearchUpdated agree on it).
 //
-// Comments: the PATCH that writes a journal entry answers with the record
-// only. AddComment lists the sync user's entries of that element before and
-// after the PATCH; the new entry holding the body is the one written, so two
-// comments with the same text are told apart. Authors are user_names
-// (sys_created_by), turned into display names through sys_user (cached);
-// ByConnector compares them with the sync user's user_name.
+// Comments: comments (Additional comments) are public, work_notes
+// internal. Entries are read from sys_journal_field. Instances often close
+// that table to integration users with a read ACL, and the platform then
+// answers an empty list, not an error; so when it gives nothing the adapter
+// reads the journal through the record itself (the comments and work_notes
+// fields with sysparm_display_value=true: per field, newest first, each
+// entry a line "yyyy-MM-dd HH:mm:ss - Name (Label)", its text and a blank
+// line). Entries read that way have ids of the adapter's making (element,
+// second, place within the second), stable since a journal only grows; the
+// sync user must keep the default date format (Check refuses another), and
+// its own entries are told by its display name. A header imitated inside an
+// entry's text splits that entry, never moves text between the two fields.
+//
+// A comment is posted once. The PATCH that writes a journal entry answers
+// with the record only; AddComment reads the sync user's entries of that
+// element before and after it, and the new entry holding the body is the
+// one written (so two comments with the same text are told apart). Before
+// the PATCH it records the post as an intent in memory (bounded: 1000
+// posts, 24 hours); when the answer is lost or the entry cannot be read
+// back, the call fails and a retry of the same body on the same case looks
+// for the entry first and returns it. A post the instance accepted is
+// never sent again. Across restarts the engine's own markers in the
+// comment text (read back through ListComments) keep it from posting twice.
+// Authors are user_names (sys_created_by), turned into display names
+// through sys_user (cached); ByConnector compares them with the sync user's
+// user_name.
+//
+// Files: ServiceNow keeps every file on the record: a sys_attachment row
+// names only table_name and table_sys_id, and no file belongs to a journal
+// entry. The portal's standard ticket page shows the record's files to the
+// caller (its Attachments tab is on by default), so a file on the record is
+// public. A file "on a work note" is a file attached together with a work
+// note that names it, as the Attachment Note workflow activity writes one
+// (by default in Work notes) when it attaches a file. The rule: a file is
+// not public when a work note names its sys_id (a link to it), or when its
+// uploader wrote a work note naming its file name within two minutes of it;
+// every other file is public. Files of internal notes stay on the record,
+// where agents still download them. When neither sys_journal_field nor the
+// record's work_notes can be read, no note is seen and the rule cannot
+// hold a file back: grant the sync user read on the case's work notes.
+//
+// Paging: every listing follows the Link header's rel="next" (its
+// sysparm_offset; the path and query stay the adapter's), through a
+// crmhttp.Pager: past MaxPages pages (crmhttp.DefaultMaxPages when 0), on
+// an offset seen twice or going back, or on an empty page whose link says
+// more follow, the listing stops with a permanent error naming it
+// (errors.Is(err, crmhttp.ErrPaging)). An ACL that hides every row of a
+// whole page makes such an empty page too.
+//
+// Downloads are streamed and bounded by the bytes read (MaxDownloadBytes,
+// default MaxAttachmentBytes, since the instance stores no larger file),
+// whatever size_bytes or Content-Length say: past it, reading fails with
+// the permanent TooLarge error.
 package servicenow

@@ -14,6 +14,10 @@ import (
 // testLimit keeps the oversized-upload case small.
 const testLimit = 256 << 10
 
+// contractLimit is the contract harness's upload limit: above 25 MiB, so
+// that the contract's large download is a real 25 MiB.
+const contractLimit = 32 << 20
+
 // human is the user_name the harness's human agent works as.
 const human = "abel.tuter"
 
@@ -38,15 +42,20 @@ func (c *steppingClock) Now() time.Time {
 // harness runs the adapter over HTTP against the simulator and acts as the
 // instance's humans through the simulator's methods.
 type harness struct {
-	sim *servicenowtest.Server
-	crm *servicenow.Client
+	sim   *servicenowtest.Server
+	crm   *servicenow.Client
+	limit int64
 }
 
 // newSim starts a simulator with the test size limit; clock nil keeps real
 // time.
 func newSim(t *testing.T, clock func() time.Time) *servicenowtest.Server {
+	return newSimLimit(t, clock, testLimit)
+}
+
+func newSimLimit(t *testing.T, clock func() time.Time, limit int64) *servicenowtest.Server {
 	t.Helper()
-	sim := servicenowtest.NewServer(t, servicenowtest.Options{Clock: clock, MaxAttachmentBytes: testLimit})
+	sim := servicenowtest.NewServer(t, servicenowtest.Options{Clock: clock, MaxAttachmentBytes: limit})
 	sim.AddUser(human, "Abel Tuter")
 	return sim
 }
@@ -70,8 +79,9 @@ func newClient(t *testing.T, sim *servicenowtest.Server, edit func(*servicenow.C
 }
 
 func newHarness(t *testing.T) crmcontract.Harness {
-	sim := newSim(t, newSteppingClock().Now)
-	return &harness{sim: sim, crm: newClient(t, sim, nil)}
+	sim := newSimLimit(t, newSteppingClock().Now, contractLimit)
+	crm := newClient(t, sim, func(c *servicenow.Config) { c.MaxAttachmentBytes = contractLimit })
+	return &harness{sim: sim, crm: crm, limit: contractLimit}
 }
 
 func (h *harness) CRM() casesync.CRM { return h.crm }
@@ -103,11 +113,24 @@ func (h *harness) AddHumanComment(t *testing.T, id, author, body string, public 
 	return cid
 }
 
+// AddHumanAttachment attaches the file to the record itself, where the
+// caller sees it on the portal's ticket page.
 func (h *harness) AddHumanAttachment(t *testing.T, id, filename, mimeType string, data []byte) string {
 	t.Helper()
 	aid, err := h.sim.AddAttachment(id, human, filename, mimeType, data)
 	if err != nil {
 		t.Fatalf("AddHumanAttachment: %v", err)
+	}
+	return aid
+}
+
+// AddHumanInternalAttachment attaches the file the way an agent keeps one
+// to a work note: the file with a work note naming it, written together.
+func (h *harness) AddHumanInternalAttachment(t *testing.T, id, filename, mimeType string, data []byte) string {
+	t.Helper()
+	aid, _, err := h.sim.AttachWithNote(id, human, "work_notes", filename, mimeType, data)
+	if err != nil {
+		t.Fatalf("AddHumanInternalAttachment: %v", err)
 	}
 	return aid
 }
@@ -119,7 +142,7 @@ func (h *harness) InjectRateLimit(t *testing.T) bool {
 	return true
 }
 
-func (h *harness) MaxAttachmentBytes() int64 { return testLimit }
+func (h *harness) MaxAttachmentBytes() int64 { return h.limit }
 
 func (h *harness) PriorityMap() string { return servicenow.DefaultPriorityMap }
 
@@ -132,6 +155,6 @@ func TestTheAdapterPassesTheContract(t *testing.T) {
 func TestTheSyncEngineRunsEndToEndOverServiceNow(t *testing.T) {
 	crmcontract.RunEngine(t, func(t *testing.T) crmcontract.EngineHarness {
 		sim := newSim(t, nil) // a real instance keeps real time
-		return &harness{sim: sim, crm: newClient(t, sim, nil)}
+		return &harness{sim: sim, crm: newClient(t, sim, nil), limit: testLimit}
 	})
 }

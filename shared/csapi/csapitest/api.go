@@ -7,6 +7,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -655,7 +656,7 @@ func (s *Server) getAttachment(rt route) (any, *APIError) {
 // the file name in the attachment.filename query parameter.
 func (s *Server) upload(r *http.Request, rt route, body []byte, uploadPath bool) (any, *APIError) {
 	q := r.URL.Query()
-	mediaType, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	mediaType, params := uploadContentType(r.Header.Get("Content-Type"))
 	uploadType := q.Get("uploadType")
 	if uploadType == "" {
 		uploadType = q.Get("upload_type")
@@ -717,6 +718,33 @@ func (s *Server) upload(r *http.Request, rt route, body []byte, uploadPath bool)
 	}
 	a := s.addAttachmentLocked(rec, meta.Attachment.Filename, mimeType, data, s.callerActor())
 	return &a, nil
+}
+
+// singleQuotedBoundary finds a boundary parameter written in single quotes.
+var singleQuotedBoundary = regexp.MustCompile(`(?i)(;\s*boundary\s*=\s*)'([^']*)'`)
+
+// uploadContentType reads an upload's Content-Type. Besides the standard
+// forms it takes a boundary in single quotes, as in
+// multipart/related; boundary='===============0123456789=='
+// which Google's Python API tooling sends (it writes the boundary with
+// Python's repr) and the service accepts; the quotes are not part of the
+// boundary.
+func uploadContentType(h string) (string, map[string]string) {
+	mediaType, params, err := mime.ParseMediaType(h)
+	if err != nil && singleQuotedBoundary.MatchString(h) {
+		// A boundary holding '=' is not a token, so it only parses quoted.
+		mediaType, params, err = mime.ParseMediaType(singleQuotedBoundary.ReplaceAllString(h, `$1"$2"`))
+	}
+	if err != nil {
+		// A bad parameter still leaves the media type (mime.ErrInvalidMediaParameter).
+		return mediaType, nil
+	}
+	if b := params["boundary"]; len(b) >= 2 && b[0] == '\'' && b[len(b)-1] == '\'' {
+		// "'" is a token character, so a boundary made of token characters
+		// parses with its quotes on.
+		params["boundary"] = b[1 : len(b)-1]
+	}
+	return mediaType, params
 }
 
 func partType(h textproto.MIMEHeader) string {

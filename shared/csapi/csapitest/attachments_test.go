@@ -173,3 +173,49 @@ func TestSalesforceIDsCarryTheirChecksum(t *testing.T) {
 		}
 	})
 }
+
+// TestMediaUploadAcceptsASingleQuotedBoundary sends the multipart upload
+// Google's Python API tooling sends: the boundary written in single quotes
+// in Content-Type (the tooling formats it with Python's repr), parts laid
+// out by Python's email generator with bare LF line ends and no headers on
+// the root. The service accepts it; so must the simulator.
+func TestMediaUploadAcceptsASingleQuotedBoundary(t *testing.T) {
+	s, svc, _ := startSim(t)
+	name := mustCreate(t, s, testProject, "t", "d", "P3", "alice@example.com")
+	data := "line one\nline two\n"
+	pythonBody := func(boundary string) string {
+		return "--" + boundary + "\n" +
+			"Content-Type: application/json\nMIME-Version: 1.0\n\n" +
+			`{"attachment": {"filename": "notes.txt"}}` + "\n" +
+			"--" + boundary + "\n" +
+			"Content-Type: text/plain\nMIME-Version: 1.0\nContent-Transfer-Encoding: binary\n\n" +
+			data + "\n" +
+			"--" + boundary + "--"
+	}
+	tests := []struct {
+		name        string
+		boundary    string
+		contentType string
+	}{
+		{"a boundary that is not a token, in single quotes", "===============7330845974216740156==",
+			"multipart/related; boundary='===============7330845974216740156=='"},
+		{"a boundary of token characters, in single quotes", "BOUNDARY42",
+			"multipart/related; boundary='BOUNDARY42'"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			body := pythonBody(tc.boundary)
+			var got cloudsupport.Attachment
+			code, _ := rawRequest(t, http.MethodPost, s.URL()+"upload/v2/"+name+"/attachments?alt=json&uploadType=multipart", tc.contentType, body, &got)
+			if code != http.StatusOK {
+				t.Fatalf("upload with Content-Type %q answered %d, want 200", tc.contentType, code)
+			}
+			if diff := cmp.Diff([]any{"notes.txt", "text/plain", int64(len(data))}, []any{got.Filename, got.MimeType, got.SizeBytes}); diff != "" {
+				t.Errorf("uploaded attachment (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]byte(data), download(t, svc, got.Name)); diff != "" {
+				t.Errorf("downloaded bytes differ (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package csapitest
 
 import (
 	"net/http"
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
@@ -67,6 +68,9 @@ func TestCaseSearchFindsCasesByEveryGrammarElement(t *testing.T) {
 		{"a project parent by ID covers only that project", testProject, "", []string{f.sqlD, f.diskA}},
 		{"a project parent by number covers only that project", testProjNum, "", []string{f.sqlD, f.diskA}},
 		{"a query that matches nothing returns no cases", testOrg, `"no such words"`, []string{}},
+		{"priorities joined by a bare OR match either", testOrg, "priority=P0 OR priority=P1", []string{f.sqlD, f.diskA}},
+		{"OR binds tighter than AND after it", testOrg, "state=OPEN AND priority=P1 OR priority=P0", []string{f.diskA}},
+		{"OR binds tighter than AND before it", testOrg, "priority=P0 OR priority=P1 AND state=OPEN", []string{f.diskA}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,7 +97,10 @@ func TestCaseSearchRejectsQueriesOutsideTheGrammar(t *testing.T) {
 		{"update_time needs quotes", `update_time>2026`},
 		{"state NEW is not a filter value", "state=NEW"},
 		{"priority P5 does not exist", "priority=P5"},
-		{"OR outside parentheses is rejected", "priority=P0 OR priority=P1"},
+		{"OR over state without parentheses is rejected", "state=OPEN OR priority=P1"},
+		{"OR over a group holding AND is rejected", "priority=P0 OR (state=OPEN AND priority=P1)"},
+		{"an unclosed parenthesis is rejected", "(priority=P0 OR priority=P1"},
+		{"parentheses nested past the bound are rejected", strings.Repeat("(", 40) + "priority=P0" + strings.Repeat(")", 40)},
 		{"lower-case and is rejected", "state=OPEN and priority=P1"},
 		{"OR over state is rejected", "(state=OPEN OR priority=P1)"},
 		{"the v2beta organization field is rejected", `organization="organizations/100"`},
@@ -520,5 +527,36 @@ func TestCaseClassificationSearchMatchesDisplayNames(t *testing.T) {
 	}
 	if got := len(all.CaseClassifications); got != len(DefaultClassifications()) {
 		t.Errorf("empty query returned %d classifications, want %d", got, len(DefaultClassifications()))
+	}
+}
+
+// TestCaseListAcceptsTheDocumentedBareOR sends cases.list over plain HTTP as
+// any client does, with the discovery document's own example filter for
+// priorities, "priority=P1 OR priority=P2", and its precedence forms.
+func TestCaseListAcceptsTheDocumentedBareOR(t *testing.T) {
+	s, _, clk := startSim(t)
+	f := seed(t, s, clk)
+	tests := []struct {
+		name   string
+		filter string
+		want   []string
+	}{
+		{"a bare OR of two priorities matches either", "priority=P1 OR priority=P0", []string{f.sqlD, f.diskA}},
+		{"OR binds tighter than AND, as in Google's filter language", "state=OPEN AND priority=P1 OR priority=P0", []string{f.diskA}},
+		{"parentheses around the OR mean the same", "state=OPEN AND (priority=P1 OR priority=P0)", []string{f.diskA}},
+		{"an OR of three priorities matches any", "priority=P2 OR priority=P1 OR priority=P0", []string{f.sqlD, f.diskA}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got cloudsupport.ListCasesResponse
+			u := s.URL() + "v2/" + testProject + "/cases?pageSize=100&filter=" + url.QueryEscape(tc.filter)
+			code, _ := rawRequest(t, http.MethodGet, u, "", "", &got)
+			if code != http.StatusOK {
+				t.Fatalf("GET cases with filter %q: HTTP %d, want 200", tc.filter, code)
+			}
+			if diff := cmp.Diff(tc.want, names(got.Cases)); diff != "" {
+				t.Errorf("cases.list %q (-want +got):\n%s", tc.filter, diff)
+			}
+		})
 	}
 }

@@ -23,8 +23,11 @@
 //     used with another request answers 400.
 //   - cases.list returns direct children of the parent only; cases.search on
 //     an organization covers its projects too. Both order cases newest first.
-//   - Filters (list) support state=OPEN|CLOSED, priority=P0..P4 (OR allowed
-//     only inside parentheses), creator.email="x", joined by AND. Search
+//   - Filters (list) support state=OPEN|CLOSED, priority=P0..P4,
+//     creator.email="x", joined by AND; priority comparisons may also be
+//     joined by OR, bare or in parentheses, and OR binds tighter than AND
+//     ("state=OPEN AND priority=P0 OR priority=P1" is "state=OPEN AND
+//     (priority=P0 OR priority=P1)"), as in Google's filter language. Search
 //     queries also support update_time>"RFC 3339 with zone" and bare quoted
 //     full-text terms over displayName, description and comment bodies.
 //     Anything else answers 400 INVALID_ARGUMENT.
@@ -39,8 +42,9 @@
 //     customer comment on ACTION_REQUIRED or SOLUTION_PROVIDED moves it to
 //     IN_PROGRESS_GOOGLE_SUPPORT.
 //   - Attachments list newest first and have 18-character Salesforce-style
-//     IDs. Uploads accept multipart/related (JSON part, then media) and a raw
-//     body with the attachment.filename query parameter; resumable uploads
+//     IDs. Uploads accept multipart/related (JSON part, then media; the
+//     boundary may be single-quoted, as Google's Python tooling sends it,
+//     and lines may end in LF alone) and a raw body with the attachment.filename query parameter; resumable uploads
 //     answer 400. ":download?alt=media" returns the bytes.
 //   - Every change, comment or attachment bumps the case updateTime.
 //   - Errors use Google's envelope {"error":{"code","message","status"}}:

@@ -113,7 +113,12 @@ type queryParser struct {
 	toks   []token
 	pos    int
 	search bool // cases.search grammar (update_time and full text) rather than cases.list
+	depth  int  // parentheses open at pos
 }
+
+// maxQueryDepth bounds the nesting of parentheses, so that a query of
+// nothing but "(" cannot exhaust the parser's stack.
+const maxQueryDepth = 32
 
 func (p *queryParser) peek() (token, bool) {
 	if p.pos >= len(p.toks) {
@@ -133,6 +138,13 @@ func (p *queryParser) next() (token, bool) {
 // parseFilter compiles a cases.list filter (search=false) or a cases.search
 // query (search=true). Anything outside the documented grammar is an
 // INVALID_ARGUMENT error.
+//
+// The grammar is Google's list-filter language as Cloud Support documents
+// it: comparisons joined by AND, where priority comparisons may also be
+// joined by OR ("priority=P1 OR priority=P2", the documentation's own
+// example, with or without parentheses). As in that language, OR binds
+// tighter than AND: "state=OPEN AND priority=P0 OR priority=P1" is
+// "state=OPEN AND (priority=P0 OR priority=P1)". Parentheses group.
 func parseFilter(q string, search bool) (predicate, *APIError) {
 	if strings.TrimSpace(q) == "" {
 		return matchAll, nil
@@ -142,20 +154,35 @@ func parseFilter(q string, search bool) (predicate, *APIError) {
 		return nil, err
 	}
 	p := &queryParser{toks: toks, search: search}
+	pred, _, err := p.conjunction()
+	if err != nil {
+		return nil, err
+	}
+	if t, ok := p.peek(); ok {
+		return nil, errInvalid("Invalid query: expected AND, got %q.", t.text)
+	}
+	return pred, nil
+}
+
+// conjunction reads factors joined by AND. onlyPriority reports whether it
+// is a single factor of priority comparisons, which OR may then join.
+func (p *queryParser) conjunction() (pred predicate, onlyPriority bool, err *APIError) {
 	var preds []predicate
 	for {
-		pr, err := p.term()
+		pr, prio, err := p.disjunction()
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		preds = append(preds, pr)
-		t, ok := p.next()
-		if !ok {
+		onlyPriority = prio && len(preds) == 1
+		t, ok := p.peek()
+		if !ok || t.kind != tokAnd {
 			break
 		}
-		if t.kind != tokAnd {
-			return nil, errInvalid("Invalid query: expected AND, got %q.", t.text)
-		}
+		p.pos++
+	}
+	if len(preds) == 1 {
+		return preds[0], onlyPriority, nil
 	}
 	return func(v caseView) bool {
 		for _, pr := range preds {
@@ -164,50 +191,68 @@ func parseFilter(q string, search bool) (predicate, *APIError) {
 			}
 		}
 		return true
-	}, nil
+	}, false, nil
 }
 
-func (p *queryParser) term() (predicate, *APIError) {
+// disjunction reads terms joined by OR; only priority comparisons may be.
+func (p *queryParser) disjunction() (predicate, bool, *APIError) {
+	var alts []predicate
+	onlyPriority := true
+	for {
+		pr, prio, err := p.term()
+		if err != nil {
+			return nil, false, err
+		}
+		alts = append(alts, pr)
+		onlyPriority = onlyPriority && prio
+		t, ok := p.peek()
+		if !ok || t.kind != tokOr {
+			break
+		}
+		p.pos++
+	}
+	if len(alts) == 1 {
+		return alts[0], onlyPriority, nil
+	}
+	if !onlyPriority {
+		return nil, false, errInvalid("Invalid query: only priority comparisons may be combined with OR.")
+	}
+	return func(v caseView) bool {
+		for _, a := range alts {
+			if a(v) {
+				return true
+			}
+		}
+		return false
+	}, true, nil
+}
+
+// term reads a parenthesized group, a comparison or (cases.search only) a
+// quoted full-text term; it reports whether it holds priority comparisons
+// only.
+func (p *queryParser) term() (predicate, bool, *APIError) {
 	t, ok := p.peek()
 	if !ok {
-		return nil, errInvalid("Invalid query: unexpected end of query.")
+		return nil, false, errInvalid("Invalid query: unexpected end of query.")
 	}
 	switch t.kind {
 	case tokLParen:
 		p.pos++
-		var alts []predicate
-		for {
-			f, ok := p.peek()
-			if !ok || f.kind != tokIdent || f.text != "priority" {
-				return nil, errInvalid("Invalid query: only priority comparisons may be combined with OR.")
-			}
-			pr, err := p.comparison()
-			if err != nil {
-				return nil, err
-			}
-			alts = append(alts, pr)
-			n, ok := p.next()
-			if !ok {
-				return nil, errInvalid("Invalid query: missing ')'.")
-			}
-			if n.kind == tokRParen {
-				break
-			}
-			if n.kind != tokOr {
-				return nil, errInvalid("Invalid query: expected OR or ')', got %q.", n.text)
-			}
+		if p.depth++; p.depth > maxQueryDepth {
+			return nil, false, errInvalid("Invalid query: parentheses nested too deep.")
 		}
-		return func(v caseView) bool {
-			for _, a := range alts {
-				if a(v) {
-					return true
-				}
-			}
-			return false
-		}, nil
+		pr, prio, err := p.conjunction()
+		p.depth--
+		if err != nil {
+			return nil, false, err
+		}
+		if n, ok := p.next(); !ok || n.kind != tokRParen {
+			return nil, false, errInvalid("Invalid query: missing ')'.")
+		}
+		return pr, prio, nil
 	case tokString:
 		if !p.search {
-			return nil, errInvalid("Invalid filter: full-text terms are only supported by cases.search.")
+			return nil, false, errInvalid("Invalid filter: full-text terms are only supported by cases.search.")
 		}
 		p.pos++
 		term := strings.ToLower(t.text)
@@ -221,11 +266,12 @@ func (p *queryParser) term() (predicate, *APIError) {
 				}
 			}
 			return false
-		}, nil
+		}, false, nil
 	case tokIdent:
-		return p.comparison()
+		pr, err := p.comparison()
+		return pr, err == nil && t.text == "priority", err
 	default:
-		return nil, errInvalid("Invalid query: unexpected %q.", t.text)
+		return nil, false, errInvalid("Invalid query: unexpected %q.", t.text)
 	}
 }
 

@@ -32,7 +32,20 @@
 //     with 403 "Data Policy Exception", changing nothing. A write that changes
 //     nothing does not move sys_updated_on.
 //   - Attachments do not update the case record (as on the platform: an
-//     attachment is a sys_attachment row, not a change of the record).
+//     attachment is a sys_attachment row, not a change of the record), and
+//     belong to the record, not to a journal entry. AttachWithNote adds a
+//     file with a note naming it ("Attached file: <name>", in work_notes or
+//     comments), as the Attachment Note workflow activity does. Files are
+//     served from memory as stored, without copying.
+//   - Journal fields read as display values (GET /table/{table}/{sys_id}
+//     with sysparm_display_value=true): per field, newest entry first, each
+//     "yyyy-MM-dd HH:mm:ss - Name (Additional comments|Work notes)", its
+//     text and a blank line. Other columns read as values in either mode.
+//   - RestrictJournalReads models a read ACL on sys_journal_field that the
+//     API user fails: listing the table answers 200 with no rows (an empty
+//     page, no next link), reading one entry answers 404; the record's
+//     journal fields still read. sys_user has date_format (empty: the
+//     system default yyyy-MM-dd).
 //   - Auth: Basic (User/Password) or "Bearer <Token>"; anything else answers
 //     401 {"error":{"message":"User Not Authenticated","detail":"Required to
 //     provide Auth information"},"status":"failure"}.
@@ -48,10 +61,11 @@
 //     answers 400 "Failed to create the attachment", the status it documents
 //     for a refused upload.
 //
-// What it simplifies: one API user (every API write is made as it); no ACLs,
-// roles, business rules other than the priority lookup and the resolution
-// data policy, workflows, display values, dot-walking, reference links,
-// "^^" escapes or the versioned /api/now/v1 paths; the multipart
+// What it simplifies: one API user (every API write is made as it); no ACLs
+// but the journal one above, roles, business rules other than the priority
+// lookup and the resolution data policy, workflows, display values other
+// than the journal's, sysparm_display_value=all, dot-walking, reference
+// links, "^^" escapes or the versioned /api/now/v1 paths; the multipart
 // /attachment/upload endpoint is not served; a Rate Limit Rule is only
 // emulated by injection (InjectRateLimit), not counted per hour.
 package servicenowtest

@@ -214,8 +214,14 @@ func links(r *http.Request, offset, limit, total int) string {
 func (s *Server) listRows(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.tableLocked(w, r.PathValue("table"))
+	name := r.PathValue("table")
+	t := s.tableLocked(w, name)
 	if t == nil {
+		return
+	}
+	if name == JournalTable && s.journalHidden {
+		// A read ACL filters every row out; the answer is an empty list.
+		s.page(w, r, t, func(map[string]string) bool { return false })
 		return
 	}
 	s.page(w, r, t, nil)
@@ -228,12 +234,22 @@ func (s *Server) getRow(w http.ResponseWriter, r *http.Request) {
 	if t == nil {
 		return
 	}
+	name := r.PathValue("table")
 	row := t.byID[r.PathValue("id")]
-	if row == nil {
+	if row == nil || (name == JournalTable && s.journalHidden) {
 		notFound(w)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"result": project(row, r.URL.Query().Get("sysparm_fields"))})
+	out := project(row, r.URL.Query().Get("sysparm_fields"))
+	if name == s.opts.Table && r.URL.Query().Get("sysparm_display_value") == "true" {
+		// A journal field's display value is its entries.
+		for _, f := range []string{"comments", "work_notes"} {
+			if _, ok := out[f]; ok {
+				out[f] = s.journalDisplayLocked(row["sys_id"], f)
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"result": out})
 }
 
 // readFields reads a JSON object body; values may be strings, numbers or

@@ -65,6 +65,9 @@ type Server struct {
 	number   int
 	faults   []Fault
 	requests map[string]int64
+	// journalHidden models a read ACL on sys_journal_field that the API
+	// user fails (RestrictJournalReads).
+	journalHidden bool
 }
 
 type table struct {
@@ -132,7 +135,7 @@ func newState(opts Options) *Server {
 		"impact", "urgency", "priority", "close_code", "close_notes", "comments", "work_notes",
 		opts.SyncFlagField, opts.GoogleCaseField))
 	s.tables[JournalTable] = newTable(append(sys, "element_id", "element", "name", "value"))
-	s.tables[UserTable] = newTable(append(sys, "user_name", "name", "first_name", "last_name", "email", "time_zone", "active"))
+	s.tables[UserTable] = newTable(append(sys, "user_name", "name", "first_name", "last_name", "email", "time_zone", "date_format", "active"))
 	s.tables[AttachmentTable] = newTable(append(sys, "table_name", "table_sys_id", "file_name", "content_type",
 		"size_bytes", "size_compressed", "compressed", "download_link", "image_height", "image_width", "average_image_color", "sys_tags"))
 	s.addUserLocked(opts.User, opts.UserDisplayName, opts.UserTimeZone)
@@ -186,7 +189,7 @@ func (s *Server) addUserLocked(userName, name, tz string) string {
 	}
 	first, last, _ := strings.Cut(name, " ")
 	row := s.insertLocked(UserTable, "admin", map[string]string{"user_name": userName, "name": name,
-		"first_name": first, "last_name": last, "email": userName + "@example.com", "time_zone": tz, "active": "true"})
+		"first_name": first, "last_name": last, "email": userName + "@example.com", "time_zone": tz, "date_format": "", "active": "true"})
 	return row["sys_id"]
 }
 
@@ -277,6 +280,57 @@ func (s *Server) addAttachmentLocked(id, by, fileName, contentType string, data 
 	row["download_link"] = s.URL + "/api/now/attachment/" + row["sys_id"] + "/file"
 	s.files[row["sys_id"]] = slices.Clone(data)
 	return row
+}
+
+// AttachWithNote attaches a file to a case as user by together with a
+// journal entry (element "work_notes" or "comments") saying the file was
+// attached, as the Attachment Note workflow activity does: the file is a
+// record attachment like any other, and the note, written in the same
+// moment, names it. It returns the attachment's and the note's sys_ids.
+func (s *Server) AttachWithNote(id, by, element, fileName, contentType string, data []byte) (attachmentID, noteID string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	row := s.tables[s.opts.Table].byID[id]
+	if row == nil {
+		return "", "", fmt.Errorf("no record %s", id)
+	}
+	noteID = s.addJournalLocked(row, element, by, "Attached file: "+fileName)
+	s.touchLocked(row, by)
+	return s.addAttachmentLocked(id, by, fileName, contentType, data)["sys_id"], noteID, nil
+}
+
+// RestrictJournalReads makes sys_journal_field unreadable to the API user
+// (or readable again), as a read ACL the user fails does on real instances:
+// listing the table answers 200 with no rows, reading one entry answers
+// 404. The record's journal fields still read, as display values.
+func (s *Server) RestrictJournalReads(restricted bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.journalHidden = restricted
+}
+
+// journalDisplayLocked renders a journal field of a case the way the Table
+// API returns its display value: newest entry first, each a header line
+// "yyyy-MM-dd HH:mm:ss - Name (Label)", the text and a blank line.
+func (s *Server) journalDisplayLocked(id, element string) string {
+	label := map[string]string{"comments": "Additional comments", "work_notes": "Work notes"}[element]
+	var b strings.Builder
+	rows := s.tables[JournalTable].rows
+	for i := len(rows) - 1; i >= 0; i-- {
+		e := rows[i]
+		if e["element_id"] != id || e["element"] != element {
+			continue
+		}
+		name := e["sys_created_by"]
+		for _, u := range s.tables[UserTable].rows {
+			if strings.EqualFold(u["user_name"], name) && u["name"] != "" {
+				name = u["name"]
+				break
+			}
+		}
+		fmt.Fprintf(&b, "%s - %s (%s)\n%s\n\n", e["sys_created_on"], name, label, e["value"])
+	}
+	return b.String()
 }
 
 // Record returns a copy of a case record.

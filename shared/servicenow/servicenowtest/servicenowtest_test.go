@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -127,6 +128,42 @@ func TestTheTableAPI(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("status %d, want 401", resp.StatusCode)
+		}
+	})
+}
+
+func TestAJournalClosedByAnACLStillReadsThroughTheRecord(t *testing.T) {
+	at := time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)
+	s := NewServer(t, Options{Clock: func() time.Time { return at }})
+	s.AddUser("abel.tuter", "Abel Tuter")
+	id := s.CreateRecord("abel.tuter", nil)
+	entry, _ := s.AddJournal(id, "comments", "abel.tuter", "First.")
+	at = at.Add(time.Second)
+	s.AddJournal(id, "comments", "casebridge.sync", "Second.\n\nTwo paragraphs.")
+	s.AddJournal(id, "work_notes", "abel.tuter", "Internal.")
+	s.RestrictJournalReads(true)
+
+	t.Run("listing sys_journal_field answers no rows", func(t *testing.T) {
+		resp, out := call(t, s, "GET", "/api/now/table/sys_journal_field?sysparm_query="+url.QueryEscape("element_id="+id), nil, "")
+		if resp.StatusCode != http.StatusOK || len(out["result"].([]any)) != 0 {
+			t.Errorf("status %d result %v, want 200 and no rows", resp.StatusCode, out["result"])
+		}
+	})
+	t.Run("reading one entry answers 404", func(t *testing.T) {
+		resp, _ := call(t, s, "GET", "/api/now/table/sys_journal_field/"+entry, nil, "")
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("status %d, want 404", resp.StatusCode)
+		}
+	})
+	t.Run("the record's journal fields read as display values, newest first", func(t *testing.T) {
+		_, out := call(t, s, "GET", "/api/now/table/incident/"+id+"?sysparm_fields=comments,work_notes&sysparm_display_value=true", nil, "")
+		want := map[string]any{
+			"comments": "2026-01-02 10:00:01 - Casebridge Sync (Additional comments)\nSecond.\n\nTwo paragraphs.\n\n" +
+				"2026-01-02 10:00:00 - Abel Tuter (Additional comments)\nFirst.\n\n",
+			"work_notes": "2026-01-02 10:00:01 - Abel Tuter (Work notes)\nInternal.\n\n",
+		}
+		if diff := cmp.Diff(want, out["result"]); diff != "" {
+			t.Errorf("journal display values (-want +got):\n%s", diff)
 		}
 	})
 }
