@@ -8,6 +8,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/casebridge/casebridge/shared/casesync"
 	"github.com/casebridge/casebridge/shared/crmsim"
 	"github.com/casebridge/casebridge/shared/csapi/csapitest"
@@ -286,5 +288,34 @@ func TestAnItemWithAMalformedIDIsLeftAlone(t *testing.T) {
 		if strings.Contains(b, "smuggled") {
 			t.Errorf("the item with a malformed id reached Google")
 		}
+	}
+}
+
+func TestFilesOfInternalNotesFollowTheInternalNotesSwitch(t *testing.T) {
+	for _, syncInternal := range []bool{false, true} {
+		t.Run(fmt.Sprintf("SYNC_INTERNAL_NOTES=%v", syncInternal), func(t *testing.T) {
+			w := newWorld(t, casesync.Config{SyncInternalNotes: syncInternal})
+			name := w.newGoogleCase("Files", "P3")
+			w.settle()
+			id := w.mapping(name).CompanyCaseID
+			if _, _, err := w.crm.AddHumanCommentWithFile(id, "Bob", "Internal: the customer's contract.", false, "contract.pdf", "application/pdf", []byte("%PDF secret")); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := w.crm.AddHumanCommentWithFile(id, "Bob", "Here is the fix.", true, "fix.txt", "text/plain", []byte("do this")); err != nil {
+				t.Fatal(err)
+			}
+			w.settle()
+			got := map[string]bool{}
+			for _, a := range w.google.Attachments(name) {
+				got[a.Filename] = true
+			}
+			want := map[string]bool{"fix.txt": true}
+			if syncInternal {
+				want["contract.pdf"] = true
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("files on Google (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
