@@ -3,6 +3,8 @@ package casesync
 import (
 	"fmt"
 	"regexp"
+	"strconv"
+	"unicode/utf8"
 )
 
 // Ids and names from outside (messages, API answers, CRM fields) are checked
@@ -68,19 +70,30 @@ func (r CaseRef) Validate() error {
 	return nil
 }
 
-// maxQuoted is how much of an outside value a log line or error quotes.
+// maxQuoted is how many bytes of escaped text a log line or error quotes
+// of an outside value.
 const maxQuoted = 80
 
 // Quote renders an outside value for a log line or an error: quoted, with
-// control characters escaped, and cut to a short prefix with its full length
-// when long. Use it for ids and names, never for case text.
+// control characters and invalid bytes escaped, and, when the escaped text
+// is longer than maxQuoted bytes, cut to a prefix of at most that many
+// escaped bytes followed by the value's full length. The result is at most
+// about 120 bytes of valid UTF-8 whatever the value. Use it for ids and
+// names, never for case text.
 func Quote(s string) string {
-	if len(s) <= maxQuoted {
-		return fmt.Sprintf("%q", s)
+	b := make([]byte, 0, maxQuoted+2)
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		// Each character (or invalid byte) is escaped on its own, as
+		// strconv.Quote escapes it within the whole value.
+		esc := strconv.Quote(s[i : i+size])
+		esc = esc[1 : len(esc)-1]
+		if len(b)-1+len(esc) > maxQuoted {
+			return string(b) + `"… (` + strconv.Itoa(len(s)) + " bytes)"
+		}
+		b = append(b, esc...)
+		i += size
 	}
-	cut := maxQuoted
-	for cut > 0 && s[cut]&0xC0 == 0x80 { // not inside a UTF-8 sequence
-		cut--
-	}
-	return fmt.Sprintf("%q… (%d bytes)", s[:cut], len(s))
+	return string(append(b, '"'))
 }

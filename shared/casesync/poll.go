@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -110,6 +111,15 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 		}
 	}
 
+	// A search result whose key is malformed cannot be looked up, keyed or
+	// published: it is left out, with a log line naming it (cut).
+	found = slices.DeleteFunc(found, func(f polled) bool {
+		ok := CaseRef{Side: side, ID: f.key}.Validate() == nil
+		if !ok {
+			e.log().WarnContext(ctx, "search returned a case with a malformed id; skipped", "side", string(side), "id", Quote(f.key))
+		}
+		return !ok
+	})
 	keys := make([]string, 0, len(found))
 	for _, f := range found {
 		keys = append(keys, f.key)

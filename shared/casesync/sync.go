@@ -23,8 +23,8 @@ import (
 // side for casebridge's marker of the same item, and no two reconciliations of
 // one mapping run at once (a lease on the mapping).
 func (e *Engine) SyncCase(ctx context.Context, ref CaseRef) (SyncResult, error) {
-	if ref.MappingID == "" && (!ref.Side.Valid() || ref.ID == "") {
-		return SyncResult{}, &InputError{Reason: fmt.Sprintf("case reference needs a side (google or company) and an id, or a mapping id; got side %q id %q", ref.Side, ref.ID)}
+	if err := ref.Validate(); err != nil {
+		return SyncResult{}, err
 	}
 	// The caller's logger already names the case (the function's handler
 	// adds caseSide and caseId).

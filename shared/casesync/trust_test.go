@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
@@ -317,5 +318,30 @@ func TestFilesOfInternalNotesFollowTheInternalNotesSwitch(t *testing.T) {
 				t.Errorf("files on Google (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// oddSearch is a CRM whose search also returns a case with a malformed id.
+type oddSearch struct{ casesync.CRM }
+
+func (c oddSearch) SearchUpdated(ctx context.Context, since time.Time) ([]casesync.CompanyCase, error) {
+	cs, err := c.CRM.SearchUpdated(ctx, since)
+	return append(cs, casesync.CompanyCase{ID: "../../" + strings.Repeat("x", 3000), SyncFlag: true, UpdateTime: time.Now()}), err
+}
+
+func TestAPollLeavesOutACaseWithAMalformedID(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	id := w.crm.CreateTicket(crmsim.Ticket{Subject: "Good", Description: "d", Priority: "normal", SyncFlag: true})
+	w.engine.CRM = oddSearch{w.engine.CRM}
+	res, err := w.engine.PollCRM(w.ctx)
+	if err != nil {
+		t.Fatalf("PollCRM: %v", err)
+	}
+	refs := w.queue.take()
+	if len(refs) != 1 || refs[0].ID != id || res.Published != 1 {
+		t.Errorf("published %+v (%d); want only CRM case %s", refs, res.Published, id)
+	}
+	if _, err := w.engine.SyncCase(w.ctx, casesync.CaseRef{Side: casesync.SideCompany, ID: "../x"}); !casesync.IsPermanent(err) {
+		t.Errorf("SyncCase of a malformed id = %v; want a permanent error", err)
 	}
 }
