@@ -2,6 +2,22 @@
 // a client-side rate limiter, retries that honour Retry-After and never
 // repeat a call that may have done its work, typed errors
 // (*casesync.APIError) that never carry case text, and per-call counters.
+//
+// Credentials (whatever Config.Authorize sets) go only to the exact origin
+// (scheme, host and port) of Config.BaseURL and to the origins listed in
+// Config.TrustedOrigins. The client follows redirects itself: a redirect to
+// any other origin is followed without credentials, a redirect from https
+// to http is refused, and so is a chain of more than MaxRedirects. Only
+// GET and HEAD calls follow redirects; a write that is redirected ends in
+// the permanent error of its 3xx answer, as it may have done its work.
+//
+// Every call is bounded in time: a call whose body is not streamed must be
+// over, answer body read included, within Config.RequestTimeout; a
+// streamed call (an upload from Request.Stream, or Download) fails once
+// nothing has been sent or received for Config.StallTimeout. Either ends
+// in a transient *casesync.APIError wrapping a *TimeoutError
+// (errors.Is(err, ErrTimeout)), which is not retried within the call: the
+// engine tries again on a later run.
 package crmhttp
 
 import (
@@ -17,6 +33,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/casebridge/casebridge/shared/casesync"
@@ -44,7 +61,8 @@ type Request struct {
 	// Path is appended to Config.BaseURL.
 	Path string
 	// URL, when set, is an absolute URL used instead of Path. It must be on
-	// the same host as BaseURL, so credentials never go elsewhere.
+	// BaseURL's origin or one of Config.TrustedOrigins, so credentials
+	// never go elsewhere.
 	URL   string
 	Query url.Values
 	// Header holds extra headers.
@@ -96,7 +114,34 @@ type Config struct {
 	// NotFound reports whether an error answer means "no such record" when
 	// the vendor does not use 404 for it.
 	NotFound func(status int, body []byte) bool
+	// MaxPages bounds every listing's pages (NewPager); DefaultMaxPages when
+	// zero.
+	MaxPages int
+	// MaxDownloadBytes bounds the bytes Download hands on: past it the read
+	// fails with the permanent TooLarge error. Zero: no bound.
+	MaxDownloadBytes int64
+	// TrustedOrigins are origins other than BaseURL's that get the
+	// credentials too, each "scheme://host[:port]" (e.g. a vendor's
+	// documented download host that checks the same credentials). An
+	// entry that is not of that form is trusted for nothing.
+	TrustedOrigins []string
+	// RequestTimeout bounds a call whose body is not streamed, from the
+	// first byte sent to the last byte of the answer read, redirects
+	// included. Default DefaultRequestTimeout.
+	RequestTimeout time.Duration
+	// StallTimeout bounds the silence in a streamed call (an upload from
+	// Request.Stream, or Download): no byte sent or received for this long
+	// ends it. Default DefaultStallTimeout.
+	StallTimeout time.Duration
 }
+
+// Defaults of Config's time bounds, and the longest chain of redirects a
+// call follows.
+const (
+	DefaultRequestTimeout = 60 * time.Second
+	DefaultStallTimeout   = 60 * time.Second
+	MaxRedirects          = 5
+)
 
 // DefaultHTTPClient is the client adapters use unless told otherwise. It
 // bounds connecting and waiting for an answer's headers (60 s), not the
@@ -116,6 +161,8 @@ type Client struct {
 	http    *http.Client
 	base    *url.URL
 	limiter *Limiter
+	// trusted holds the origins that get the credentials.
+	trusted map[string]bool
 
 	mu    sync.Mutex
 	calls map[string]int64
@@ -141,9 +188,30 @@ func New(cfg Config) *Client {
 	if cfg.Vendor == "" {
 		cfg.Vendor = "CRM"
 	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = DefaultStallTimeout
+	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	base, _ := url.Parse(cfg.BaseURL)
-	c := &Client{cfg: cfg, http: cfg.HTTP, base: base, calls: map[string]int64{}}
+	// The client follows redirects itself (see send), so that credentials
+	// go to trusted origins only; the caller's http.Client is left as it is.
+	hc := *cfg.HTTP
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c := &Client{cfg: cfg, http: &hc, base: base, trusted: map[string]bool{}, calls: map[string]int64{}}
+	if base != nil && base.Host != "" && base.User == nil {
+		c.trusted[originOf(base)] = true
+	}
+	for _, o := range cfg.TrustedOrigins {
+		u, err := url.Parse(o)
+		if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" ||
+			(u.Scheme != "https" && u.Scheme != "http") {
+			continue
+		}
+		c.trusted[originOf(u)] = true
+	}
 	if cfg.RatePerSecond > 0 {
 		c.limiter = NewLimiter(cfg.RatePerSecond, cfg.Burst)
 	}
@@ -175,19 +243,34 @@ func (c *Client) count(op string) {
 // *casesync.APIError. A streamed body that went over its LimitReader's
 // limit ends in that reader's permanent TooLarge error (status 413),
 // whatever came back.
+//
+// The response's body is bounded by Config.RequestTimeout (or, for a
+// request with a Stream, Config.StallTimeout): reading it past the bound
+// fails with the transient ErrTimeout error, and closing it ends the
+// bound.
 func (c *Client) Do(ctx context.Context, req Request) (*http.Response, error) {
+	return c.do(ctx, req, false)
+}
+
+// do is Do; download says the answer's body is streamed to the caller, so
+// it is bounded by silence rather than by the call's whole length.
+func (c *Client) do(ctx context.Context, req Request, download bool) (*http.Response, error) {
 	mode := req.Mode
 	if req.Stream != nil || req.Limited != nil {
 		mode = Never
 	}
+	streamed := download || req.Stream != nil
 	backoff := c.cfg.MinBackoff
 	for attempt := 1; ; attempt++ {
-		resp, err := c.once(ctx, req)
+		resp, err := c.once(ctx, req, streamed)
 		if err == nil {
 			return resp, nil
 		}
 		var ae *casesync.APIError
-		if !errors.As(err, &ae) || attempt >= c.cfg.MaxAttempts || !retryable(mode, ae) || ctx.Err() != nil {
+		// A timed-out call already took its whole bound; it is left to a
+		// later run rather than repeated now.
+		if !errors.As(err, &ae) || attempt >= c.cfg.MaxAttempts || !retryable(mode, ae) || ctx.Err() != nil ||
+			errors.Is(err, ErrTimeout) {
 			return nil, err
 		}
 		wait := backoff
@@ -223,20 +306,30 @@ func retryable(mode RetryMode, ae *casesync.APIError) bool {
 	return false
 }
 
-func (c *Client) target(req Request) (string, error) {
+// target is the URL of req's first hop: BaseURL and Path, or req.URL when
+// it is on a trusted origin.
+func (c *Client) target(req Request) (*url.URL, error) {
 	if req.URL == "" {
-		u := c.cfg.BaseURL + req.Path
+		raw := c.cfg.BaseURL + req.Path
 		if len(req.Query) > 0 {
-			u += "?" + req.Query.Encode()
+			raw += "?" + req.Query.Encode()
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			return nil, fmt.Errorf("malformed request path: %w", scrubURL(err))
 		}
 		return u, nil
 	}
 	u, err := url.Parse(req.URL)
 	if err != nil {
-		return "", fmt.Errorf("malformed URL from the CRM: %w", err)
+		return nil, errors.New("malformed URL from the CRM")
 	}
-	if c.base == nil || u.Scheme != c.base.Scheme || u.Host != c.base.Host {
-		return "", fmt.Errorf("the CRM gave a URL on host %q, not the configured %q; credentials are not sent elsewhere", u.Host, c.base.Host)
+	if u.User != nil {
+		return nil, errors.New("the CRM gave a URL with a user name or password in it; it is not used")
+	}
+	if !c.trusts(u) {
+		return nil, fmt.Errorf("the CRM gave a URL on %s, which is neither the configured %s nor a trusted origin; credentials are not sent elsewhere",
+			originOf(u), c.baseOrigin())
 	}
 	if len(req.Query) > 0 {
 		q := u.Query()
@@ -245,11 +338,38 @@ func (c *Client) target(req Request) (string, error) {
 		}
 		u.RawQuery = q.Encode()
 	}
-	return u.String(), nil
+	return u, nil
 }
 
-func (c *Client) once(ctx context.Context, req Request) (*http.Response, error) {
-	target, err := c.target(req)
+// originOf gives u's origin as scheme://host:port, lower case, with the
+// scheme's default port filled in: https://x and https://x:443 are one
+// origin.
+func originOf(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		switch scheme {
+		case "https":
+			port = "443"
+		case "http":
+			port = "80"
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
+// trusts reports whether u's origin gets the credentials.
+func (c *Client) trusts(u *url.URL) bool { return u.User == nil && c.trusted[originOf(u)] }
+
+func (c *Client) baseOrigin() string {
+	if c.base == nil || c.base.Host == "" {
+		return "(no base URL)"
+	}
+	return originOf(c.base)
+}
+
+func (c *Client) once(ctx context.Context, req Request, streamed bool) (*http.Response, error) {
+	u, err := c.target(req)
 	if err != nil {
 		return nil, &casesync.APIError{Side: casesync.SideCompany, Op: req.Op, Err: fmt.Errorf("%s: %w", c.cfg.Vendor, err)}
 	}
@@ -258,23 +378,108 @@ func (c *Client) once(ctx context.Context, req Request) (*http.Response, error) 
 			return nil, &casesync.APIError{Side: casesync.SideCompany, Op: req.Op, Transient: true, Err: err}
 		}
 	}
-	var body io.Reader
-	switch {
-	case req.Stream != nil:
-		body = req.Stream
-	case req.Body != nil:
-		body = bytes.NewReader(req.Body)
+	g := c.newGuard(ctx, streamed)
+	c.count(req.Op)
+	resp, err := c.send(g, req, u)
+	if err != nil {
+		g.stop()
+		return nil, err
 	}
+	if resp.StatusCode/100 == 2 {
+		resp.Body = &guardedBody{body: resp.Body, g: g, op: req.Op}
+		return resp, nil
+	}
+	defer g.stop()
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	return nil, c.errorFor(req.Op, resp, data)
+}
+
+// send makes one attempt of req, first at u, following redirects: the
+// credentials go only to trusted origins, a redirect from https to http is
+// refused, and so is a chain longer than MaxRedirects. It returns the
+// first answer that is not a redirect to follow.
+func (c *Client) send(g *guard, req Request, u *url.URL) (*http.Response, error) {
 	method := req.Method
 	if method == "" {
 		method = http.MethodGet
 	}
-	hr, err := http.NewRequestWithContext(ctx, method, target, body)
-	if err != nil {
-		return nil, &casesync.APIError{Side: casesync.SideCompany, Op: req.Op, Err: err}
+	secure := false
+	for hop := 0; ; hop++ {
+		secure = secure || u.Scheme == "https"
+		hr, err := c.newRequest(g, req, method, u)
+		if err != nil {
+			return nil, &casesync.APIError{Side: casesync.SideCompany, Op: req.Op, Err: fmt.Errorf("%s: %w", c.cfg.Vendor, scrubURL(err))}
+		}
+		resp, err := c.http.Do(hr)
+		// A streamed body cut off by its LimitReader: the refusal is ours and
+		// permanent, whether the CRM answered (even with a success, for the
+		// part it got) or the transport failed.
+		if tooLarge := limitedReaderOf(req).Exceeded(); tooLarge != nil {
+			if resp != nil {
+				resp.Body.Close()
+			}
+			return nil, tooLarge
+		}
+		if err != nil {
+			return nil, c.transportError(g, req.Op, err)
+		}
+		loc := resp.Header.Get("Location")
+		if !isRedirect(resp.StatusCode) || loc == "" || (method != http.MethodGet && method != http.MethodHead) {
+			return resp, nil
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		resp.Body.Close()
+		refuse := func(to, reason string) error {
+			return &casesync.APIError{Side: casesync.SideCompany, Op: req.Op, Status: resp.StatusCode,
+				Err: &RedirectError{Vendor: c.cfg.Vendor, From: originOf(u), To: to, Reason: reason}}
+		}
+		if hop >= MaxRedirects {
+			return nil, refuse("", fmt.Sprintf("more than %d redirects", MaxRedirects))
+		}
+		next, err := u.Parse(loc)
+		if err != nil || (next.Scheme != "https" && next.Scheme != "http") || next.Host == "" {
+			return nil, refuse("", "the redirect's Location is not a web address")
+		}
+		if secure && next.Scheme == "http" {
+			return nil, refuse(originOf(next), "a redirect from https to plain http is not followed")
+		}
+		next.User = nil
+		u = next
 	}
-	if req.Stream != nil && req.ContentLength > 0 {
-		hr.ContentLength = req.ContentLength
+}
+
+func isRedirect(status int) bool {
+	switch status {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
+}
+
+// newRequest builds one hop of req to u. Authorize runs only for a trusted
+// origin, so nothing it sets (headers, cookies, basic auth) reaches another.
+func (c *Client) newRequest(g *guard, req Request, method string, u *url.URL) (*http.Request, error) {
+	var body io.Reader
+	switch {
+	case req.Stream != nil:
+		body = newProgressReader(req.Stream, g)
+	case req.Body != nil:
+		body = bytes.NewReader(req.Body)
+	}
+	hr, err := http.NewRequestWithContext(g.ctx, method, u.String(), body)
+	if err != nil {
+		return nil, err
+	}
+	if req.Stream != nil {
+		switch l, ok := req.Stream.(interface{ Len() int }); {
+		case req.ContentLength > 0:
+			hr.ContentLength = req.ContentLength
+		case ok && l.Len() > 0:
+			hr.ContentLength = int64(l.Len())
+		case ok:
+			hr.Body = http.NoBody
+		}
 	}
 	for k, vs := range req.Header {
 		hr.Header[k] = vs
@@ -285,31 +490,171 @@ func (c *Client) once(ctx context.Context, req Request) (*http.Response, error) 
 	if hr.Header.Get("Accept") == "" {
 		hr.Header.Set("Accept", "application/json")
 	}
-	if c.cfg.Authorize != nil {
+	if c.cfg.Authorize != nil && c.trusts(u) {
 		c.cfg.Authorize(hr)
 	}
-	c.count(req.Op)
-	resp, err := c.http.Do(hr)
-	// A streamed body cut off by its LimitReader: the refusal is ours and
-	// permanent, whether the CRM answered (even with a success, for the
-	// part it got) or the transport failed.
-	if tooLarge := limitedReaderOf(req).Exceeded(); tooLarge != nil {
-		if resp != nil {
-			resp.Body.Close()
+	return hr, nil
+}
+
+// transportError is the APIError of a failed exchange: a timeout of ours,
+// or a transport failure, worth retrying unless the caller gave up.
+func (c *Client) transportError(g *guard, op string, err error) error {
+	if te := g.timedOut(); te != nil {
+		return &casesync.APIError{Side: casesync.SideCompany, Op: op, Transient: true, Err: te}
+	}
+	ctx := g.parent
+	transient := ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded)
+	return &casesync.APIError{Side: casesync.SideCompany, Op: op, Transient: transient, Err: fmt.Errorf("%s: %w", c.cfg.Vendor, scrubURL(err))}
+}
+
+// guard bounds one attempt in time: as a whole (RequestTimeout), or, for a
+// streamed one, by the silence since the last byte sent or received
+// (StallTimeout). Its context is cancelled with a *TimeoutError when the
+// bound is reached.
+type guard struct {
+	parent, ctx context.Context
+	cancel      context.CancelCauseFunc
+	vendor      string
+	idle        time.Duration // zero for a bound on the whole attempt
+	start       time.Time
+	last        atomic.Int64 // time of the last progress, since start
+
+	mu      sync.Mutex
+	timer   *time.Timer
+	stopped bool
+}
+
+func (c *Client) newGuard(parent context.Context, streamed bool) *guard {
+	ctx, cancel := context.WithCancelCause(parent)
+	g := &guard{parent: parent, ctx: ctx, cancel: cancel, vendor: c.cfg.Vendor, start: time.Now()}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if streamed {
+		g.idle = c.cfg.StallTimeout
+		g.timer = time.AfterFunc(g.idle, g.checkStall)
+	} else {
+		d := c.cfg.RequestTimeout
+		g.timer = time.AfterFunc(d, func() { cancel(&TimeoutError{Vendor: c.cfg.Vendor, After: d}) })
+	}
+	return g
+}
+
+// progress records that bytes went through.
+func (g *guard) progress() {
+	if g.idle > 0 {
+		g.last.Store(int64(time.Since(g.start)))
+	}
+}
+
+// checkStall ends the attempt if nothing went through for the idle bound,
+// and otherwise looks again when the bound would next be reached.
+func (g *guard) checkStall() {
+	quiet := time.Since(g.start) - time.Duration(g.last.Load())
+	if quiet >= g.idle {
+		g.cancel(&TimeoutError{Vendor: g.vendor, Stalled: true, After: g.idle})
+		return
+	}
+	g.mu.Lock()
+	if !g.stopped {
+		g.timer.Reset(g.idle - quiet)
+	}
+	g.mu.Unlock()
+}
+
+// stop ends the bound and releases the attempt's context.
+func (g *guard) stop() {
+	g.mu.Lock()
+	g.stopped = true
+	g.timer.Stop()
+	g.mu.Unlock()
+	g.cancel(nil)
+}
+
+// timedOut returns the bound that ended the attempt, if one did.
+func (g *guard) timedOut() *TimeoutError {
+	var te *TimeoutError
+	if errors.As(context.Cause(g.ctx), &te) {
+		return te
+	}
+	return nil
+}
+
+// progressReader is an upload's body, telling its guard of each read. A
+// read of the source that outlasts the attempt is abandoned: Go's transport
+// waits for the body's reader before it gives up a request, so a source
+// that stops giving bytes would otherwise hold the call past every bound.
+// The source is read from a goroutine into a buffer of the reader's own;
+// an abandoned read finishes in the background, when its source does.
+type progressReader struct {
+	r    io.Reader
+	g    *guard
+	buf  []byte
+	done chan readResult
+	gone error // set once a read was abandoned
+}
+
+type readResult struct {
+	n   int
+	err error
+}
+
+func newProgressReader(r io.Reader, g *guard) *progressReader {
+	return &progressReader{r: r, g: g, done: make(chan readResult, 1)}
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	if p.gone != nil {
+		return 0, p.gone
+	}
+	if len(b) == 0 {
+		return 0, nil
+	}
+	if len(p.buf) < len(b) && len(p.buf) < 64<<10 {
+		p.buf = make([]byte, min(len(b), 64<<10))
+	}
+	buf := p.buf[:min(len(b), len(p.buf))]
+	go func() {
+		n, err := p.r.Read(buf)
+		p.done <- readResult{n, err}
+	}()
+	select {
+	case r := <-p.done:
+		if r.n > 0 {
+			p.g.progress()
 		}
-		return nil, tooLarge
+		return copy(b, buf[:r.n]), r.err
+	case <-p.g.ctx.Done():
+		p.gone = context.Cause(p.g.ctx)
+		return 0, p.gone
 	}
-	if err != nil {
-		// A transport failure is worth retrying unless the caller gave up.
-		transient := ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded)
-		return nil, &casesync.APIError{Side: casesync.SideCompany, Op: req.Op, Transient: transient, Err: fmt.Errorf("%s: %w", c.cfg.Vendor, scrubURL(err))}
+}
+
+// guardedBody is an answer's body under its attempt's time bound: a read
+// cut off by the bound fails with the transient ErrTimeout error, and
+// Close ends the bound.
+type guardedBody struct {
+	body io.ReadCloser
+	g    *guard
+	op   string
+}
+
+func (b *guardedBody) Read(p []byte) (int, error) {
+	n, err := b.body.Read(p)
+	if n > 0 {
+		b.g.progress()
 	}
-	if resp.StatusCode/100 == 2 {
-		return resp, nil
+	if err != nil && err != io.EOF {
+		if te := b.g.timedOut(); te != nil {
+			err = &casesync.APIError{Side: casesync.SideCompany, Op: b.op, Transient: true, Err: te}
+		}
 	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	return nil, c.errorFor(req.Op, resp, data)
+	return n, err
+}
+
+func (b *guardedBody) Close() error {
+	err := b.body.Close()
+	b.g.stop()
+	return err
 }
 
 // limitedReaderOf returns the LimitReader bounding req's stream, if any.
@@ -421,11 +766,45 @@ func (c *Client) JSON(ctx context.Context, req Request, out any) error {
 		return nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		var ae *casesync.APIError
+		if errors.As(err, &ae) {
+			return err
+		}
 		return &casesync.APIError{Side: casesync.SideCompany, Op: req.Op, Status: resp.StatusCode, Transient: true,
 			Err: fmt.Errorf("%s: reading the answer: %w", c.cfg.Vendor, err)}
 	}
 	return nil
 }
+
+// Download makes req and returns the answer's body as a stream, never read
+// into memory. Reading past Config.MaxDownloadBytes fails with the
+// permanent TooLarge error of req.Op, whatever size the CRM listed or
+// declared: the bound is on the bytes actually read; a declared
+// Content-Length over the bound is refused before anything is read. The
+// stream fails with the transient ErrTimeout error once nothing has come
+// for Config.StallTimeout. The caller closes it.
+func (c *Client) Download(ctx context.Context, req Request) (io.ReadCloser, error) {
+	resp, err := c.do(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	if c.cfg.MaxDownloadBytes > 0 && resp.ContentLength > c.cfg.MaxDownloadBytes {
+		resp.Body.Close()
+		return nil, TooLarge(c.cfg.Vendor, req.Op, c.cfg.MaxDownloadBytes)
+	}
+	return &limitedBody{LimitedReader: LimitReader(resp.Body, c.cfg.MaxDownloadBytes, c.cfg.Vendor, req.Op), body: resp.Body}, nil
+}
+
+// limitedBody is a download's body behind its size bound.
+type limitedBody struct {
+	*LimitedReader
+	body io.Closer
+}
+
+func (b *limitedBody) Close() error { return b.body.Close() }
+
+// NewPager starts a bounded listing named op with the client's MaxPages.
+func (c *Client) NewPager(op string) *Pager { return NewPager(c.cfg.Vendor, op, c.cfg.MaxPages) }
 
 // JSONBody marshals v for a Request body.
 func JSONBody(v any) []byte {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/casebridge/casebridge/shared/casesync"
@@ -16,7 +17,49 @@ import (
 var (
 	ErrInvalidInput = errors.New("invalid input")
 	ErrTooLarge     = errors.New("content exceeds the CRM's size limit")
+	// ErrRedirect: a redirect was refused (a downgrade from https to http,
+	// too many hops, or a Location that is not a web address).
+	ErrRedirect = errors.New("redirect refused")
+	// ErrTimeout: the CRM took longer than Config.RequestTimeout to answer,
+	// or a streamed exchange sent nothing for Config.StallTimeout.
+	ErrTimeout = errors.New("the CRM did not answer in time")
 )
+
+// RedirectError is the reason inside the permanent APIError of a refused
+// redirect. From and To are origins (scheme://host:port), never paths or
+// queries, which may hold tokens.
+type RedirectError struct {
+	Vendor   string
+	From, To string
+	Reason   string
+}
+
+func (e *RedirectError) Error() string {
+	if e.To == "" {
+		return fmt.Sprintf("%s: %v from %s: %s", e.Vendor, ErrRedirect, e.From, e.Reason)
+	}
+	return fmt.Sprintf("%s: %v from %s to %s: %s", e.Vendor, ErrRedirect, e.From, e.To, e.Reason)
+}
+
+func (e *RedirectError) Is(target error) bool { return target == ErrRedirect }
+
+// TimeoutError is the reason inside the transient APIError of a call cut
+// short by Config.RequestTimeout (Stalled false) or Config.StallTimeout
+// (Stalled true).
+type TimeoutError struct {
+	Vendor  string
+	Stalled bool
+	After   time.Duration
+}
+
+func (e *TimeoutError) Error() string {
+	if e.Stalled {
+		return fmt.Sprintf("%s: %v: nothing was sent or received for %v", e.Vendor, ErrTimeout, e.After)
+	}
+	return fmt.Sprintf("%s: %v: the call took over %v", e.Vendor, ErrTimeout, e.After)
+}
+
+func (e *TimeoutError) Is(target error) bool { return target == ErrTimeout }
 
 // Invalid is the permanent error of a call refused before it was made
 // (bad input). The message must not hold case text.
