@@ -41,6 +41,9 @@ type Config struct {
 	// attachments whose creator email or username matches it are marked
 	// ByConnector.
 	ConnectorEmail string
+	// MaxPages bounds the pages one listing reads; 1000 when zero. A
+	// listing with more ends in a permanent error naming it.
+	MaxPages int
 	// PageSize is the page size asked for in every list; 100 when zero.
 	// Attachment lists never ask for more than 100, CSAPI's maximum.
 	PageSize int64
@@ -58,6 +61,7 @@ type Config struct {
 
 const (
 	defaultPageSize    = 100
+	defaultMaxPages    = 1000
 	maxAttachmentPage  = 100
 	defaultMaxAttempts = 5
 	defaultMinBackoff  = 500 * time.Millisecond
@@ -93,6 +97,9 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.PageSize = defaultPageSize
 	} else if cfg.PageSize < 0 {
 		problems = append(problems, fmt.Sprintf("PageSize %d must be positive", cfg.PageSize))
+	}
+	if cfg.MaxPages <= 0 {
+		cfg.MaxPages = defaultMaxPages
 	}
 	if cfg.MaxAttempts == 0 {
 		cfg.MaxAttempts = defaultMaxAttempts
@@ -574,7 +581,7 @@ func (g *guardedReader) retire() {
 func (c *Client) pages(ctx context.Context, op string, fetch func(ctx context.Context, token string) (string, error)) error {
 	seen := map[string]bool{}
 	token := ""
-	for {
+	for n := 1; ; n++ {
 		var next string
 		err := c.call(ctx, op, idempotent, nil, func(actx context.Context) error {
 			n, err := fetch(actx, token)
@@ -590,6 +597,10 @@ func (c *Client) pages(ctx context.Context, op string, fetch func(ctx context.Co
 		if seen[next] {
 			return &casesync.APIError{Side: casesync.SideGoogle, Op: op,
 				Err: errors.New("the API returned a page token it had already returned")}
+		}
+		if n >= c.cfg.MaxPages {
+			return &casesync.APIError{Side: casesync.SideGoogle, Op: op,
+				Err: fmt.Errorf("listing stopped: it has more than %d pages", c.cfg.MaxPages)}
 		}
 		seen[next] = true
 		token = next

@@ -2,8 +2,13 @@ package csapi_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/casebridge/casebridge/shared/casesync"
 )
@@ -83,5 +88,25 @@ func TestAMalformedCaseNameNeverReachesTheAPI(t *testing.T) {
 	}
 	if n := len(sim.Calls()); n != 0 {
 		t.Errorf("the API was called %d times (%v); a malformed name must be refused before any call", n, sim.Calls())
+	}
+}
+
+func TestAnEndlessListingStops(t *testing.T) {
+	var served atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := served.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"cases":[{"name":"projects/p/cases/%d","createTime":"2026-01-01T00:00:00Z","updateTime":"2026-01-01T00:00:00Z"}],"nextPageToken":"t%d"}`, n, n)
+	}))
+	defer srv.Close()
+	cfg := testConfig()
+	cfg.MaxPages = 7
+	c := newClient(t, srv.URL, cfg)
+	_, err := c.SearchUpdated(context.Background(), time.Time{})
+	if ae := apiError(t, err); ae.Transient || !strings.Contains(ae.Error(), "more than 7 pages") {
+		t.Errorf("SearchUpdated against an endless listing = %v; want a permanent error saying it has more than 7 pages", err)
+	}
+	if n := served.Load(); n != 7 {
+		t.Errorf("the server answered %d pages, want 7", n)
 	}
 }

@@ -1,9 +1,10 @@
 package rt
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,6 +69,10 @@ func New(cfg Config) (*Client, error) {
 		HTTP:          cfg.HTTP,
 		RatePerSecond: cfg.RatePerSecond,
 		ErrorDetail:   errorDetail,
+		MaxPages:      cfg.MaxPages,
+		// The answer carries the file in base64 inside JSON; the file's own
+		// bytes are bounded as they are decoded (see openContent).
+		MaxDownloadBytes: wireLimit(cfg.MaxDownloadBytes),
 	}
 	if cfg.Token != "" {
 		token := cfg.Token
@@ -226,10 +231,11 @@ func (c *Client) priorityValue(op, name string) (int, error) {
 const ticketFields = "Subject,Status,Priority,Created,LastUpdated,CustomFields"
 
 // search runs a TicketSQL query, following every page, in id order (stable
-// while tickets change during the paging).
+// while tickets change during the paging), within the bounds of a pager.
 func (c *Client) search(ctx context.Context, query string) ([]ticket, error) {
 	var out []ticket
 	seen := map[string]bool{}
+	pg := c.http.NewPager(OpSearch)
 	for page := 1; ; page++ {
 		q := url.Values{
 			"query": {query}, "fields": {ticketFields}, "orderby": {"id"},
@@ -237,6 +243,9 @@ func (c *Client) search(ctx context.Context, query string) ([]ticket, error) {
 		}
 		var res collection[ticket]
 		if err := c.http.JSON(ctx, crmhttp.Request{Op: OpSearch, Path: "/tickets", Query: q}, &res); err != nil {
+			return nil, err
+		}
+		if err := pg.Page(pageToken(res.Items), len(res.Items), len(res.Items) > 0); err != nil {
 			return nil, err
 		}
 		for _, t := range res.Items {
@@ -383,9 +392,11 @@ func (c *Client) bodies(ctx context.Context, p, op string) (map[string]string, e
 	return plain, nil
 }
 
-// listAll reads every page of a REST2 collection in id order.
-func listAll[T any](ctx context.Context, c *Client, op, p string, q url.Values) ([]T, error) {
+// listAll reads every page of a REST2 collection in id order, within the
+// bounds of a pager named op.
+func listAll[T item](ctx context.Context, c *Client, op, p string, q url.Values) ([]T, error) {
 	var out []T
+	pg := c.http.NewPager(op)
 	for page := 1; ; page++ {
 		qq := url.Values{"orderby": {"id"}, "per_page": {strconv.Itoa(MaxPageSize)}, "page": {strconv.Itoa(page)}}
 		for k, v := range q {
@@ -393,6 +404,9 @@ func listAll[T any](ctx context.Context, c *Client, op, p string, q url.Values) 
 		}
 		var res collection[T]
 		if err := c.http.JSON(ctx, crmhttp.Request{Op: op, Path: p, Query: qq}, &res); err != nil {
+			return nil, err
+		}
+		if err := pg.Page(pageToken(res.Items), len(res.Items), len(res.Items) > 0); err != nil {
 			return nil, err
 		}
 		// A short page is not the last (RT hides records the user may not
@@ -403,6 +417,23 @@ func listAll[T any](ctx context.Context, c *Client, op, p string, q url.Values) 
 		}
 		out = append(out, res.Items...)
 	}
+}
+
+// item is a record of a REST2 collection.
+type item interface{ itemID() string }
+
+// pageToken names a page by the ids it holds, for the pager: RT pages by
+// number, which the adapter counts itself, so a server that answers the
+// same records again (ignoring the page asked for) is known by them. Read
+// in id order, two pages of a real RT never hold the same records. Every
+// non-empty page claims more: RT's last page is the first empty one.
+func pageToken[T item](items []T) string {
+	h := sha256.New()
+	for _, it := range items {
+		io.WriteString(h, it.itemID())
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // FindByGoogleCase returns the ticket whose Google-case field holds name
@@ -641,16 +672,21 @@ func (c *Client) post(ctx context.Context, op, id, kind string, fields map[strin
 	return txn, nil
 }
 
-// partFields are the fields read of a ticket's MIME parts.
-const partFields = "TransactionId,Filename,ContentType,ContentLength,Created,Creator,Headers"
+// partFields are the fields read of a ticket's MIME parts, with the
+// creator's names.
+func partFields() url.Values {
+	return url.Values{
+		"fields":          {"TransactionId,Filename,ContentType,ContentLength,Created,Creator,Headers"},
+		"fields[Creator]": {"Name,RealName"},
+	}
+}
 
 // ticketParts lists every MIME part of an existing ticket, without content.
 // It asks for no query on purpose: REST2 applies a query to all of RT's
 // attachments when the ticket is missing or hidden, but lists nothing
 // without one.
 func (c *Client) ticketParts(ctx context.Context, id string) ([]attachment, error) {
-	parts, err := listAll[attachment](ctx, c, OpAttachments, ticketPath(id)+"/attachments",
-		url.Values{"fields": {partFields}, "fields[Creator]": {"Name,RealName"}})
+	parts, err := listAll[attachment](ctx, c, OpAttachments, ticketPath(id)+"/attachments", partFields())
 	if err != nil {
 		return nil, err
 	}
@@ -663,7 +699,9 @@ func (c *Client) ticketParts(ctx context.Context, id string) ([]attachment, erro
 	return parts, nil
 }
 
-func (c *Client) toAttachment(a attachment, me user) casesync.Attachment {
+// toAttachment maps a file part; public says whether its transaction is
+// seen by everyone on the ticket.
+func (c *Client) toAttachment(a attachment, me user, public bool) casesync.Attachment {
 	size, _ := strconv.ParseInt(a.ContentLength.String(), 10, 64)
 	return casesync.Attachment{
 		ID:          a.ID.String(),
@@ -672,12 +710,40 @@ func (c *Client) toAttachment(a attachment, me user) casesync.Attachment {
 		Size:        size,
 		AuthorName:  displayName(a.Creator),
 		ByConnector: a.Creator.Name == me.Name || a.Creator.ID.String() == me.Name,
+		Public:      public,
 		CreateTime:  parseTime(a.Created),
 	}
 }
 
+// publicTransactions returns the ids of the ticket's transactions whose
+// files everyone on the ticket sees: its creation and its public replies
+// (Correspond). RT keeps a file on the transaction of the message it came
+// with, so the files of internal comments (Comment), and of any other
+// transaction, are not among them. (REST2 cannot give a part's transaction
+// type with the part: fields[TransactionId] does not expand.)
+func (c *Client) publicTransactions(ctx context.Context, id string) (map[string]bool, error) {
+	q := url.Values{
+		"query":  {`[{"field":"Type","value":"Create"},{"field":"Type","value":"Correspond"}]`},
+		"fields": {"Type"},
+	}
+	txns, err := listAll[transaction](ctx, c, OpHistory, ticketPath(id)+"/history", q)
+	if err != nil {
+		return nil, err
+	}
+	public := map[string]bool{}
+	for _, t := range txns {
+		if t.Type == "Create" || t.Type == "Correspond" {
+			public[t.ID.String()] = true
+		}
+	}
+	return public, nil
+}
+
 // ListAttachments lists the ticket's files, oldest first: the MIME parts
-// with a file name (RT lists every part, message bodies included).
+// with a file name (RT lists every part, message bodies included). A file
+// is public when its transaction is the ticket's creation or a public reply;
+// a file of an internal comment, or of a transaction of unknown type, is
+// not.
 func (c *Client) ListAttachments(ctx context.Context, id string) ([]casesync.Attachment, error) {
 	if err := validID(OpAttachments, "ticket", id); err != nil {
 		return nil, err
@@ -690,53 +756,57 @@ func (c *Client) ListAttachments(ctx context.Context, id string) ([]casesync.Att
 	if err != nil {
 		return nil, err
 	}
+	var public map[string]bool
+	if slices.ContainsFunc(parts, func(a attachment) bool { return a.Filename != "" }) {
+		if public, err = c.publicTransactions(ctx, id); err != nil {
+			return nil, err
+		}
+	}
 	var out []casesync.Attachment
 	for _, a := range parts {
 		if a.Filename == "" {
 			continue
 		}
-		att := c.toAttachment(a, me)
+		att := c.toAttachment(a, me, public[a.TransactionID.String()])
 		if transcoded(originalEncoding(a.Headers)) {
 			// RT converted the text file to UTF-8: its size as uploaded is
 			// known only from its content.
-			data, err := c.content(ctx, a)
-			if err != nil {
+			if att.Size, err = c.uploadedSize(ctx, a); err != nil {
 				return nil, err
 			}
-			att.Size = int64(len(data))
 		}
 		out = append(out, att)
 	}
 	return out, nil
 }
 
-// content reads a file part's bytes as they were uploaded. REST2 gives them
-// in base64; a text file RT converted from ISO-8859-1 to UTF-8 is converted
-// back when it was ISO-8859-1 or UTF-16 (RT's guess for a text file that
-// is not UTF-8); one RT read in another encoding comes back as RT stored
-// it, in UTF-8.
-func (c *Client) content(ctx context.Context, part attachment) ([]byte, error) {
-	id := part.ID.String()
-	var a attachment
-	if err := c.http.JSON(ctx, crmhttp.Request{Op: OpGetAttachment, Path: "/attachment/" + id}, &a); err != nil {
-		return nil, err
-	}
-	data, err := base64.StdEncoding.DecodeString(strings.Map(dropSpace, a.Content))
+// uploadedSize counts the bytes of a text file RT converted to UTF-8 as
+// they were uploaded, streaming them. A file over MaxDownloadBytes counts
+// as one byte more than that (it will not be downloaded), and one that
+// cannot be converted back as its size in RT.
+func (c *Client) uploadedSize(ctx context.Context, part attachment) (int64, error) {
+	rc, err := c.openContent(ctx, part)
 	if err != nil {
-		return nil, &casesync.APIError{Side: casesync.SideCompany, Op: OpGetAttachment, Transient: true,
-			Err: fmt.Errorf("%s: attachment %s's content is not base64: %v", vendor, id, err)}
+		return 0, err
 	}
-	if enc := originalEncoding(part.Headers); transcoded(enc) {
-		if orig, ok := restore(enc, data); ok {
-			return orig, nil
-		}
+	defer rc.Close()
+	var buf [8 << 10]byte
+	n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{rc}, buf[:])
+	switch {
+	case errors.Is(err, crmhttp.ErrTooLarge):
+		return c.cfg.MaxDownloadBytes + 1, nil
+	case errors.Is(err, errNotRestorable):
+		size, _ := strconv.ParseInt(part.ContentLength.String(), 10, 64)
+		return size, nil
 	}
-	return data, nil
+	return n, err
 }
 
-// DownloadAttachment returns a file of the ticket. It first checks that
-// the attachment is a file of this ticket (RT answers 500 for an unknown
-// attachment id), then reads it; REST2 gives the content in base64.
+// DownloadAttachment returns a file of the ticket as a stream. It first
+// checks that the attachment is a file of this ticket (RT answers 500 for
+// an unknown attachment id), then streams it (see openContent): REST2 gives
+// the content in base64 inside JSON. Reading more than MaxDownloadBytes
+// fails with the permanent TooLarge error, whatever size RT listed.
 func (c *Client) DownloadAttachment(ctx context.Context, id, attachmentID string) (io.ReadCloser, error) {
 	if err := validID(OpAttachments, "ticket", id); err != nil {
 		return nil, err
@@ -752,18 +822,12 @@ func (c *Client) DownloadAttachment(ctx context.Context, id, attachmentID string
 	if i < 0 {
 		return nil, crmhttp.NotFoundError(vendor, OpGetAttachment, "attachment "+attachmentID+" of ticket "+id)
 	}
-	data, err := c.content(ctx, parts[i])
-	if err != nil {
-		return nil, err
+	part := parts[i]
+	if size, err := strconv.ParseInt(part.ContentLength.String(), 10, 64); err == nil && size > c.cfg.MaxDownloadBytes &&
+		!transcoded(originalEncoding(part.Headers)) {
+		return nil, crmhttp.TooLarge(vendor, OpGetAttachment, c.cfg.MaxDownloadBytes)
 	}
-	return io.NopCloser(bytes.NewReader(data)), nil
-}
-
-func dropSpace(r rune) rune {
-	if r == '\n' || r == '\r' || r == ' ' || r == '\t' {
-		return -1
-	}
-	return r
+	return c.openContent(ctx, part)
 }
 
 // UploadAttachment adds the file as an internal comment of the sync user
@@ -797,14 +861,13 @@ func (c *Client) UploadAttachment(ctx context.Context, id, filename, mimeType st
 	if err != nil {
 		return casesync.Attachment{}, err
 	}
-	parts, err := listAll[attachment](ctx, c, OpTransaction, "/transaction/"+txn+"/attachments",
-		url.Values{"fields": {partFields}, "fields[Creator]": {"Name,RealName"}})
+	parts, err := listAll[attachment](ctx, c, OpTransaction, "/transaction/"+txn+"/attachments", partFields())
 	if err != nil {
 		return casesync.Attachment{}, err
 	}
 	for _, a := range parts {
 		if a.Filename == filename {
-			return c.toAttachment(a, me), nil
+			return c.toAttachment(a, me, false), nil // an internal comment
 		}
 	}
 	return casesync.Attachment{}, &casesync.APIError{Side: casesync.SideCompany, Op: op,

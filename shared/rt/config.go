@@ -55,6 +55,7 @@ const (
 	DefaultRatePerSecond      = 10
 	DefaultPageSize           = 100
 	DefaultMaxAttachmentBytes = 10 << 20
+	DefaultMaxDownloadBytes   = 25 << 20
 	// MaxPageSize is REST2's largest per_page.
 	MaxPageSize = 100
 )
@@ -98,6 +99,15 @@ type Config struct {
 	PageSize int
 	// MaxAttachmentBytes is the largest file uploaded.
 	MaxAttachmentBytes int64
+	// MaxDownloadBytes is the largest file downloaded: reading more fails
+	// with the permanent TooLarge error, whatever size RT listed. Zero
+	// means DefaultMaxDownloadBytes.
+	MaxDownloadBytes int64
+	// MaxPages bounds every listing (ticket search, history, a ticket's or
+	// transaction's parts): one that goes on past it, or answers the same
+	// page twice, stops with a permanent error (crmhttp.ErrPaging). Zero
+	// means crmhttp.DefaultMaxPages.
+	MaxPages int
 	// TimeZone is the zone RT reads the sync user's TicketSQL dates in: the
 	// user's Timezone preference, or RT's $Timezone when it has none. RT
 	// takes a date in a search as that zone's wall time, whatever zone the
@@ -237,6 +247,12 @@ func (c Config) withDefaults() (Config, error) {
 	c.PageSize = min(c.PageSize, MaxPageSize)
 	if c.MaxAttachmentBytes <= 0 {
 		c.MaxAttachmentBytes = DefaultMaxAttachmentBytes
+	}
+	if c.MaxDownloadBytes <= 0 {
+		c.MaxDownloadBytes = DefaultMaxDownloadBytes
+	}
+	if c.MaxPages < 0 {
+		return c, fmt.Errorf("rt: MaxPages %d is negative", c.MaxPages)
 	}
 	return c, nil
 }

@@ -22,6 +22,25 @@
 //     every message as an "attachment", bodies included. An upload is an
 //     internal comment of the sync user carrying only the file; having no
 //     text, that comment is not listed by ListComments.
+//   - A file belongs to the transaction of the message it came with: the
+//     files of an internal note are parts of its Comment transaction, and
+//     only agents with ShowTicketComments see them. A file is public only
+//     when its transaction is the ticket's Create or a public reply
+//     (Correspond); any other, or one whose type is not known, is internal
+//     and stays in RT. REST2 cannot give a part's transaction type with the
+//     part, so ListAttachments reads the ticket's Create and Correspond
+//     transactions beside its parts.
+//   - Downloads stream. GET /attachment/{id} gives the file in base64 inside
+//     a JSON object; the adapter reads that object field by field, decodes
+//     the content as it arrives, and converts a text file RT stored in UTF-8
+//     back on the fly. More than MaxDownloadBytes read (default 25 MiB)
+//     fails with the permanent TooLarge error, whatever size RT listed; the
+//     answer itself is bounded at three times that plus 1 MiB.
+//   - Every listing (ticket search, history, a ticket's or transaction's
+//     parts) reads at most MaxPages pages (default crmhttp.DefaultMaxPages)
+//     and stops when a page holds the same records as an earlier one: a
+//     permanent error for which errors.Is(err, crmhttp.ErrPaging) holds,
+//     naming the listing.
 //   - A public reply to a resolved ticket makes RT reopen it (a default
 //     scrip). The adapter sends such a reply with the ticket's closed status,
 //     so the ticket ends closed: RT records a reopen and a close by the sync

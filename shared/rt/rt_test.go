@@ -45,8 +45,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// testLimit keeps the oversized-upload case small.
-const testLimit = 256 << 10
+// testLimit is the upload limit of the adapters under test. It is 25 MiB so
+// the contract's large download moves a file of that size through RT.
+const testLimit = 25 << 20
 
 // newClient returns an adapter for the shared RT through the proxy, as the
 // sync user with its token, adjusted by edit.
@@ -107,6 +108,15 @@ func (h *harness) AddHumanAttachment(t *testing.T, id, filename, mimeType string
 	aid, err := inst.Human.Attach(ctxFor(t), id, "Human Agent", filename, mimeType, data)
 	if err != nil {
 		t.Fatalf("attaching as a human: %v", err)
+	}
+	return aid
+}
+
+func (h *harness) AddHumanInternalAttachment(t *testing.T, id, filename, mimeType string, data []byte) string {
+	t.Helper()
+	aid, err := inst.Human.AttachInternal(ctxFor(t), id, "Human Agent", filename, mimeType, data)
+	if err != nil {
+		t.Fatalf("attaching to an internal comment as a human: %v", err)
 	}
 	return aid
 }

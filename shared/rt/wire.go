@@ -1,14 +1,12 @@
 package rt
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"html"
 	"regexp"
 	"strings"
 	"time"
-	"unicode/utf16"
 )
 
 // REST2's JSON shapes, as far as the adapter reads them.
@@ -115,6 +113,11 @@ type attachment struct {
 	Content string `json:"Content"`
 }
 
+// The ids of collection items, which bound a listing's pages (see listAll).
+func (t ticket) itemID() string      { return t.ID.String() }
+func (t transaction) itemID() string { return t.ID.String() }
+func (a attachment) itemID() string  { return a.ID.String() }
+
 type user struct {
 	ID       idString `json:"id"`
 	Name     string   `json:"Name"`
@@ -182,35 +185,4 @@ func transcoded(enc string) bool {
 		return false
 	}
 	return true
-}
-
-// restore undoes RT's conversion of a text file from enc to UTF-8, for the
-// encodings the standard library can write: ISO-8859-1 and UTF-16LE/BE.
-// RT converts in strict mode (a file that does not decode cleanly is kept
-// as bytes), so the round trip is exact. ok is false for other encodings.
-func restore(enc string, stored []byte) (orig []byte, ok bool) {
-	s := string(stored)
-	switch enc {
-	case "iso-8859-1", "latin1", "latin-1", "iso8859-1":
-		out := make([]byte, 0, len(s))
-		for _, r := range s {
-			if r > 0xFF {
-				return nil, false
-			}
-			out = append(out, byte(r))
-		}
-		return out, true
-	case "utf-16le", "utf-16be":
-		units := utf16.Encode([]rune(s))
-		out := make([]byte, 0, 2*len(units))
-		for _, u := range units {
-			if enc == "utf-16le" {
-				out = binary.LittleEndian.AppendUint16(out, u)
-			} else {
-				out = binary.BigEndian.AppendUint16(out, u)
-			}
-		}
-		return out, true
-	}
-	return nil, false
 }

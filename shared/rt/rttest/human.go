@@ -115,23 +115,37 @@ func (h *Human) AddComment(ctx context.Context, id, author, body string, public 
 	return transactionID(resp)
 }
 
-// Attach adds a file to the ticket as an internal comment of author that
-// carries only the file, and returns the attachment's id. RT converts text
-// files to UTF-8 and guesses the encoding of one that declares none, which
-// can garble bytes that are not text; so a text/plain or text/html file
-// that is not UTF-8 is declared ISO-8859-1 (a browser labelling the
-// file's charset does the same), which RT converts losslessly.
+// Attach adds a file to the ticket as a public reply of author that
+// carries only the file (RT keeps a file on the transaction of the message
+// it came with: on a reply, every requester receives it), and returns the
+// attachment's id. RT converts text files to UTF-8 and guesses the encoding
+// of one that declares none, which can garble bytes that are not text; so a
+// text/plain or text/html file that is not UTF-8 is declared ISO-8859-1 (a
+// browser labelling the file's charset does the same), which RT converts
+// losslessly.
 func (h *Human) Attach(ctx context.Context, id, author, filename, mimeType string, data []byte) (string, error) {
+	return h.attach(ctx, id, author, "correspond", filename, mimeType, data)
+}
+
+// AttachInternal adds a file to the ticket as an internal comment of author
+// that carries only the file: the way agents keep a file from the
+// requester. It returns the attachment's id.
+func (h *Human) AttachInternal(ctx context.Context, id, author, filename, mimeType string, data []byte) (string, error) {
+	return h.attach(ctx, id, author, "comment", filename, mimeType, data)
+}
+
+// attach posts a reply or comment (kind) carrying only the file.
+func (h *Human) attach(ctx context.Context, id, author, kind, filename, mimeType string, data []byte) (string, error) {
 	login, err := h.login(ctx, author)
 	if err != nil {
 		return "", err
 	}
-	resp, err := h.call(ctx, login, h.agentPW, http.MethodPost, "/ticket/"+url.PathEscape(id)+"/comment",
+	resp, err := h.call(ctx, login, h.agentPW, http.MethodPost, "/ticket/"+url.PathEscape(id)+"/"+kind,
 		map[string]any{"Attachments": []map[string]string{{
 			"FileName": filename, "FileType": declaredType(mimeType, data), "FileContent": base64.StdEncoding.EncodeToString(data),
 		}}}, nil)
 	if err != nil {
-		return "", fmt.Errorf("attaching a file to ticket %s as %s: %w", id, login, err)
+		return "", fmt.Errorf("attaching a file to ticket %s as %s (%s): %w", id, login, kind, err)
 	}
 	txn, err := transactionID(resp)
 	if err != nil {
