@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -343,5 +344,47 @@ func TestAPollLeavesOutACaseWithAMalformedID(t *testing.T) {
 	}
 	if _, err := w.engine.SyncCase(w.ctx, casesync.CaseRef{Side: casesync.SideCompany, ID: "../x"}); !casesync.IsPermanent(err) {
 		t.Errorf("SyncCase of a malformed id = %v; want a permanent error", err)
+	}
+}
+
+// overLimitDownloads is a CRM whose downloads fail part-way with the
+// adapter's permanent "too large" error, as when a file is served larger
+// than listed.
+type overLimitDownloads struct{ casesync.CRM }
+
+func (c overLimitDownloads) DownloadAttachment(ctx context.Context, id, attachmentID string) (io.ReadCloser, error) {
+	rc, err := c.CRM.DownloadAttachment(ctx, id, attachmentID)
+	if err != nil {
+		return nil, err
+	}
+	tooLarge := &casesync.APIError{Side: casesync.SideCompany, Op: "attachments.download", Status: 413, Err: errors.New("over the download limit")}
+	return io.NopCloser(io.MultiReader(io.LimitReader(rc, 3), &failingReader{err: tooLarge})), nil
+}
+
+type failingReader struct{ err error }
+
+func (f *failingReader) Read([]byte) (int, error) { return 0, f.err }
+
+func TestAFileServedLargerThanTheAdapterAllowsGetsANoticeAndSyncGoesOn(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name := w.newGoogleCase("Files", "P3")
+	w.settle()
+	id := w.mapping(name).CompanyCaseID
+	w.engine.CRM = overLimitDownloads{w.engine.CRM}
+	if _, err := w.crm.AddHumanAttachment(id, "Bob", "dump.bin", "application/octet-stream", []byte("listed small")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.crm.SetHumanPriority(id, "critical"); err != nil {
+		t.Fatal(err)
+	}
+	w.settle()
+	if n := len(w.google.Attachments(name)); n != 0 {
+		t.Errorf("Google has %d attachments, want none", n)
+	}
+	if n := countWithPrefix(w.googleBodies(name), "[Company Attachment "); n != 1 {
+		t.Errorf("Google has %d notices about the file, want 1", n)
+	}
+	if g, _ := w.google.Case(name); g.Priority != "P0" {
+		t.Errorf("Google priority %s; the priority change after the file must still sync", g.Priority)
 	}
 }
