@@ -691,6 +691,14 @@ func TestTwoCRMCasesClaimingOneGoogleCaseIsAPermanentConflict(t *testing.T) {
 	if n := len(w.google.Cases()); n != 1 {
 		t.Errorf("Google has %d cases, want 1", n)
 	}
+	// The status command shows the conflict.
+	refusals, err := w.store.ListRefusals(w.ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(refusals) != 1 || refusals[0].Kind != casesync.RefusedLinkConflict || refusals[0].CaseID != second {
+		t.Errorf("refusals = %+v; want one link conflict for CRM case %s", refusals, second)
+	}
 }
 
 func TestAPendingMarkLeftByClockSkewIsClearedByTheNextDelivery(t *testing.T) {

@@ -18,13 +18,21 @@ const MaxIDLen = 128
 // googleCaseNameRE is a Cloud Support case name: a project (by id, which
 // may be domain-scoped as "example.com:my-project", or by number) or an
 // organization, then the case number.
-var googleCaseNameRE = regexp.MustCompile(`^(projects/(?:[a-z0-9.-]{1,63}:)?[a-z0-9][a-z0-9-]{0,62}|organizations/[0-9]{1,20})/cases/[0-9]{1,20}$`)
+// The domain of a domain-scoped project is dot-separated labels, each
+// starting with a letter or digit, so a name never holds "..".
+var googleCaseNameRE = regexp.MustCompile(`^(projects/(?:[a-z0-9][a-z0-9-]*(?:\.[a-z0-9][a-z0-9-]*)*:)?[a-z0-9][a-z0-9-]{0,62}|organizations/[0-9]{1,20})/cases/[0-9]{1,20}$`)
+
+// maxGoogleCaseName bounds a case name: the longest project id with a
+// domain of up to 63 characters, and a 20-digit case number.
+const maxGoogleCaseName = len("projects/") + 63 + 1 + 63 + len("/cases/") + 20
 
 // ValidGoogleCaseName reports whether name is a well-formed Cloud Support
 // case name, e.g. "projects/my-project/cases/43595344" or
 // "organizations/123/cases/43595344". Anything else (extra segments, "..",
 // escapes, spaces) is refused.
-func ValidGoogleCaseName(name string) bool { return googleCaseNameRE.MatchString(name) }
+func ValidGoogleCaseName(name string) bool {
+	return len(name) <= maxGoogleCaseName && googleCaseNameRE.MatchString(name)
+}
 
 // GoogleCaseParent returns the parent of a well-formed case name
 // ("projects/P" or "organizations/N"), or "" for a malformed one.

@@ -3,6 +3,7 @@ package casesync
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -91,16 +92,45 @@ const linkPrefix = "This case is now syncing with Company Case: "
 // description of Google cases created from a CRM case.
 func LinkLine(companyCaseID string) string { return linkPrefix + companyCaseID }
 
-// hasLinkLine reports whether text holds the link line for exactly this id
-// on a line of its own ("42" does not match "420").
-func hasLinkLine(text, companyCaseID string) bool {
-	want := LinkLine(companyCaseID)
-	for _, line := range strings.Split(text, "\n") {
-		if strings.TrimSpace(line) == want {
-			return true
-		}
+// A link line counts only where casebridge writes it whole, because
+// casebridge also posts text other people wrote (a copied description, a
+// mirrored reply) and a line inside that text proves nothing:
+//   - a comment by casebridge's identity whose whole body is the link line;
+//   - the last line of the description of a Google case casebridge created
+//     (newGoogleCase puts it there, after the copied description).
+
+// commentLink returns the CRM case id a comment links to: ok only for a
+// comment by casebridge's identity that is the link line and nothing else.
+func commentLink(c Comment) (string, bool) {
+	if !c.ByConnector {
+		return "", false
 	}
-	return false
+	id, ok := strings.CutPrefix(strings.TrimSpace(c.Body), linkPrefix)
+	return id, ok && ValidID(id)
+}
+
+// descriptionLink returns the CRM case id the last line of a description
+// casebridge wrote links to.
+func descriptionLink(g GoogleCase) (string, bool) {
+	if !g.ByConnector {
+		return "", false
+	}
+	desc := strings.TrimSpace(g.Description)
+	last := desc[strings.LastIndexByte(desc, '\n')+1:]
+	id, ok := strings.CutPrefix(strings.TrimSpace(last), linkPrefix)
+	return id, ok && ValidID(id)
+}
+
+// linksTo reports whether casebridge's own link comment or description on
+// a Google case names companyCaseID.
+func linksTo(g GoogleCase, comments []Comment, companyCaseID string) bool {
+	if id, ok := descriptionLink(g); ok && id == companyCaseID {
+		return true
+	}
+	return slices.ContainsFunc(comments, func(c Comment) bool {
+		id, ok := commentLink(c)
+		return ok && id == companyCaseID
+	})
 }
 
 const resumedText = "Syncing has resumed."

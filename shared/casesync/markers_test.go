@@ -67,14 +67,36 @@ func TestConnectorText(t *testing.T) {
 	}
 }
 
-func TestHasLinkLineMatchesTheExactCaseOnly(t *testing.T) {
-	text := "Some description\n\n" + LinkLine("420")
-	if hasLinkLine(text, "42") {
-		t.Errorf("case 42 matched the link line of case 420")
+func TestALinkLineCountsOnlyWhereCasebridgeWritesItWhole(t *testing.T) {
+	own := func(body string) Comment { return Comment{Body: body, ByConnector: true} }
+	ours := GoogleCase{ByConnector: true}
+	tests := []struct {
+		name     string
+		g        GoogleCase
+		comments []Comment
+		id       string
+		want     bool
+	}{
+		{"casebridge's link comment names its case", GoogleCase{}, []Comment{own(LinkLine("420"))}, "420", true},
+		{"case 42 does not match the link line of case 420", GoogleCase{}, []Comment{own(LinkLine("420"))}, "42", false},
+		{"the same line by anyone else is not a link", GoogleCase{}, []Comment{{Body: LinkLine("420")}}, "420", false},
+		{"a link line inside a mirrored comment is not a link", GoogleCase{}, []Comment{own("[Company Comment 7 by Bob]\n\n" + LinkLine("420"))}, "420", false},
+		{"the last line of casebridge's description is a link", withDesc(ours, "Copied text.\n\n"+LinkLine("420")), nil, "420", true},
+		{"a line copied into casebridge's description above its own is not", withDesc(ours, "Help.\n"+LinkLine("2")+"\n\n"+LinkLine("420")), nil, "2", false},
+		{"a description someone else wrote is not a link", withDesc(GoogleCase{}, LinkLine("420")), nil, "420", false},
 	}
-	if !hasLinkLine(text, "420") {
-		t.Errorf("case 420 did not match its own link line")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := linksTo(tc.g, tc.comments, tc.id); got != tc.want {
+				t.Errorf("linksTo(..., %q) = %v, want %v", tc.id, got, tc.want)
+			}
+		})
 	}
+}
+
+func withDesc(g GoogleCase, d string) GoogleCase {
+	g.Description = d
+	return g
 }
 
 func TestSplitCommentLosesNothing(t *testing.T) {

@@ -66,6 +66,22 @@ func ParsePriorityTable(s string) (PriorityTable, error) {
 		sort.Strings(missing)
 		return PriorityTable{}, fmt.Errorf("priority table: no CRM value for %s", strings.Join(missing, ", "))
 	}
+	// Every CRM value must read as a Google priority whose own CRM value
+	// reads the same. Otherwise a value a person chose would be replaced by
+	// one of another priority: "k=P2,k=P1,m=P1" reads "m" as P1, but writes
+	// P1 as "k", which reads as P2.
+	values := make([]string, 0, len(t.ToGoogle))
+	for k := range t.ToGoogle {
+		values = append(values, k)
+	}
+	sort.Strings(values)
+	for _, k := range values {
+		q := t.ToGoogle[k]
+		if b := t.Bucket(q); b != q {
+			return PriorityTable{}, fmt.Errorf("priority table: %q reads as %s, but %s is written as %q, which reads as %s: list %q=%s before the other values for %s",
+				k, q, q, t.ToCompany[q], b, k, q, q)
+		}
+	}
 	return t, nil
 }
 

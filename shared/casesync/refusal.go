@@ -31,6 +31,9 @@ const (
 	// RefusedFieldUnreadable: the field names a case casebridge cannot read
 	// (it does not exist, or casebridge has no rights on it).
 	RefusedFieldUnreadable RefusalKind = "google-case-field-unreadable"
+	// RefusedLinkConflict: the case's counterpart is already linked to
+	// another case; a person must decide which link is right.
+	RefusedLinkConflict RefusalKind = "link-conflict"
 )
 
 // Refusal is one kind of refusal for one case, as the store keeps it.
@@ -155,4 +158,11 @@ func (r *reconciliation) fieldNotice(ctx context.Context, id, value, why string)
 func isForbidden(err error) bool {
 	var ae *APIError
 	return errors.As(err, &ae) && ae.Status == 403 && !ae.Transient
+}
+
+// conflict records a link conflict as a refusal, so status shows it, and
+// returns it.
+func (r *reconciliation) conflict(ctx context.Context, side Side, caseID string, ce *ConflictError) error {
+	r.e.refused(ctx, r.log, Refusal{Side: side, CaseID: caseID, Kind: RefusedLinkConflict, Reason: ce.Reason})
+	return ce
 }

@@ -254,8 +254,8 @@ func (r *reconciliation) resolve(ctx context.Context, ref CaseRef) (Mapping, str
 	}
 	if errors.Is(err, ErrConflict) {
 		// The CRM case names a Google case that another CRM case syncs with.
-		return Mapping{}, "", &ConflictError{GoogleCase: c.GoogleCase, CompanyCaseID: c.ID,
-			Reason: fmt.Sprintf("CRM case %s names Google case %s, which already syncs with another CRM case", c.ID, c.GoogleCase)}
+		return Mapping{}, "", r.conflict(ctx, SideCompany, c.ID, &ConflictError{GoogleCase: c.GoogleCase, CompanyCaseID: c.ID,
+			Reason: fmt.Sprintf("CRM case %s names Google case %s, which already syncs with another CRM case", c.ID, c.GoogleCase)})
 	}
 	if created {
 		r.log.InfoContext(ctx, "mapping created", mappingKey, m.ID, "origin", "company")
@@ -363,8 +363,7 @@ func (r *reconciliation) link(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if !slices.ContainsFunc(coms, func(c Comment) bool { return c.ByConnector && hasLinkLine(c.Body, m.CompanyCaseID) }) &&
-			!(r.g.ByConnector && hasLinkLine(r.g.Description, m.CompanyCaseID)) {
+		if !linksTo(*r.g, coms, m.CompanyCaseID) {
 			if err := r.keepLease(ctx); err != nil {
 				return err
 			}
@@ -405,13 +404,13 @@ func (r *reconciliation) linkCompany(ctx context.Context) error {
 		if id != "" {
 			c, err := e.CRM.GetCase(ctx, id)
 			switch {
-			case err == nil && (c.SyncFlag || c.GoogleCase == m.GoogleCase):
+			case err == nil && (c.GoogleCase == m.GoogleCase || (c.SyncFlag && c.GoogleCase == "")):
 				found, ok = c, true
 			case err == nil:
 				// casebridge wrote the line, but the ticket it names no
 				// longer asks to sync with this case: a person must decide.
 				return r.refuse(ctx, Refusal{Side: SideGoogle, CaseID: m.GoogleCase, Kind: RefusedLinkedCaseNotFlagged,
-					Reason: fmt.Sprintf("the Google case's link line names CRM case %s, which is neither flagged for sync nor names this Google case", Quote(id))})
+					Reason: fmt.Sprintf("the Google case's link line names CRM case %s, which neither names this Google case nor is flagged for sync without another", Quote(id))})
 			case !IsNotFound(err):
 				return err
 			}
@@ -440,6 +439,9 @@ func (r *reconciliation) linkCompany(ctx context.Context) error {
 	} else {
 		r.act("linked existing CRM case %s", found.ID)
 	}
+	if !ValidID(found.ID) {
+		return &APIError{Side: SideCompany, Op: "link case", Err: fmt.Errorf("the CRM returned a malformed case id %s", Quote(found.ID))}
+	}
 	lm, err := r.linkKey(ctx, SideCompany, found.ID)
 	if err != nil {
 		return err
@@ -450,29 +452,21 @@ func (r *reconciliation) linkCompany(ctx context.Context) error {
 	return nil
 }
 
-// linkedCompanyID returns the CRM case id named by a link line casebridge
-// wrote on the Google case: in the description of a case casebridge created,
-// or in a comment by casebridge's own identity, the earliest one first. A
-// link line anyone else wrote is text, not an instruction, and is ignored.
+// linkedCompanyID returns the CRM case id casebridge's own link line on the
+// Google case names: the last line of the description of a case casebridge
+// created, else its earliest link comment. A link line anyone else wrote,
+// or one inside text casebridge copied, is not a link.
 func (r *reconciliation) linkedCompanyID(ctx context.Context) (string, error) {
-	var texts []string
-	if r.g.ByConnector {
-		texts = append(texts, r.g.Description)
+	if id, ok := descriptionLink(*r.g); ok {
+		return id, nil
 	}
 	coms, err := r.googleComments(ctx)
 	if err != nil {
 		return "", err
 	}
 	for _, c := range coms {
-		if c.ByConnector {
-			texts = append(texts, c.Body)
-		}
-	}
-	for _, t := range texts {
-		for _, line := range strings.Split(t, "\n") {
-			if id, ok := strings.CutPrefix(strings.TrimSpace(line), linkPrefix); ok && ValidID(id) {
-				return id, nil
-			}
+		if id, ok := commentLink(c); ok {
+			return id, nil
 		}
 	}
 	return "", nil
@@ -506,6 +500,9 @@ func (r *reconciliation) linkGoogle(ctx context.Context) error {
 			return err
 		}
 		r.act("linked existing Google case %s", name)
+	}
+	if !ValidGoogleCaseName(name) {
+		return &APIError{Side: SideGoogle, Op: "link case", Err: fmt.Errorf("the API returned a malformed case name %s", Quote(name))}
 	}
 	lm, err := r.linkKey(ctx, SideGoogle, name)
 	if err != nil {
@@ -553,7 +550,12 @@ func (r *reconciliation) linkKey(ctx context.Context, side Side, key string) (Ma
 	case side == SideCompany && other.GoogleCase == "":
 		return Mapping{}, &TransientError{Err: fmt.Errorf("CRM case %s is held by mapping %s, which will merge into mapping %s", key, other.ID, r.m.ID)}
 	}
-	return Mapping{}, &ConflictError{GoogleCase: r.m.GoogleCase + other.GoogleCase, CompanyCaseID: r.m.CompanyCaseID + other.CompanyCaseID, Reason: fmt.Sprintf("%s case %s is already linked by mapping %s", side, key, other.ID)}
+	own, ownID := SideCompany, r.m.CompanyCaseID
+	if ownID == "" {
+		own, ownID = SideGoogle, r.m.GoogleCase
+	}
+	return Mapping{}, r.conflict(ctx, own, ownID, &ConflictError{GoogleCase: r.m.GoogleCase + other.GoogleCase, CompanyCaseID: r.m.CompanyCaseID + other.CompanyCaseID,
+		Reason: fmt.Sprintf("%s case %s is already linked by mapping %s", side, key, other.ID)})
 }
 
 // ConflictError is a permanent error: two cases claim the same counterpart.
@@ -600,17 +602,18 @@ func (r *reconciliation) findLinkedGoogleCase(ctx context.Context, companyID str
 		if g.Closed() || slices.Contains(exclude, g.Name) {
 			continue
 		}
-		if g.ByConnector && hasLinkLine(g.Description, companyID) {
+		if !ValidGoogleCaseName(g.Name) {
+			continue
+		}
+		if id, ok := descriptionLink(g); ok && id == companyID {
 			return g.Name, nil
 		}
 		coms, err := r.e.Google.ListComments(ctx, g.Name)
 		if err != nil {
 			return "", err
 		}
-		for _, c := range coms {
-			if c.ByConnector && hasLinkLine(c.Body, companyID) {
-				return g.Name, nil
-			}
+		if linksTo(GoogleCase{}, coms, companyID) {
+			return g.Name, nil
 		}
 	}
 	return "", nil
@@ -897,7 +900,10 @@ func (r *reconciliation) newComments(ctx context.Context, side Side, cs []Commen
 		if r.isDone(side, key) {
 			continue
 		}
-		if own, _ := connectorText(c.Body); own || c.ByConnector {
+		if c.ByConnector {
+			// casebridge's own (a mirrored item or a notice). Text that
+			// merely looks like it, such as an answer quoting a mirrored
+			// comment, is a person's and is mirrored.
 			r.markDone(side, key)
 			continue
 		}
@@ -1179,7 +1185,7 @@ func (r *reconciliation) attachmentNotice(ctx context.Context, from Side, a Atta
 			why = "this side refused it as larger than it accepts"
 		}
 		text := fmt.Sprintf("%s\n\nThe file %q (%d bytes) was not copied from the %s case: %s. Find it on the %s case.",
-			header, a.Filename, a.Size, strings.ToLower(sideLabel(from)), why, strings.ToLower(sideLabel(from)))
+			header, cutName(a.Filename), a.Size, strings.ToLower(sideLabel(from)), why, strings.ToLower(sideLabel(from)))
 		if err := r.keepLease(ctx); err != nil {
 			return err
 		}
@@ -1198,6 +1204,19 @@ func (r *reconciliation) attachmentNotice(ctx context.Context, from Side, a Atta
 	r.markDone(from, "a:"+a.ID)
 	return nil
 }
+
+// cutName bounds a file name quoted in a notice, so the notice always fits
+// one Google comment.
+func cutName(name string) string {
+	name = strings.ToValidUTF8(name, "")
+	if r := []rune(name); len(r) > maxFileNameLen {
+		return string(r[:maxFileNameLen-1]) + "…"
+	}
+	return name
+}
+
+// maxFileNameLen bounds a file name in a notice.
+const maxFileNameLen = 255
 
 var errTooLarge = errors.New("attachment is larger than the configured limit")
 
