@@ -3,14 +3,17 @@ package csapi_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/casebridge/casebridge/shared/casesync"
+	"github.com/casebridge/casebridge/shared/csapi/csapitest"
 )
 
 func TestInScopeFollowsTheConfiguredParents(t *testing.T) {
@@ -108,5 +111,38 @@ func TestAnEndlessListingStops(t *testing.T) {
 	}
 	if n := served.Load(); n != 7 {
 		t.Errorf("the server answered %d pages, want 7", n)
+	}
+}
+
+func TestA25MiBDownloadStreamsWithFlatMemory(t *testing.T) {
+	sim, _ := newSim(t)
+	c := newClient(t, sim.URL(), testConfig())
+	name := mustCase(t, sim, project, "Large file", "P3")
+	data := make([]byte, 25<<20)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	aid, err := sim.AddAttachment(name, "large.bin", "application/octet-stream", data, csapitest.Actor{DisplayName: "Alice", Email: "alice@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = nil
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	rc, err := c.DownloadAttachment(context.Background(), name, aid[strings.LastIndex(aid, "/")+1:])
+	if err != nil {
+		t.Fatalf("DownloadAttachment: %v", err)
+	}
+	n, err := io.CopyBuffer(io.Discard, rc, make([]byte, 32<<10))
+	rc.Close()
+	runtime.ReadMemStats(&after)
+	if err != nil || n != 25<<20 {
+		t.Fatalf("read %d bytes, err %v; want %d", n, err, 25<<20)
+	}
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("a 25 MiB download allocated %.1f MiB", float64(alloc)/(1<<20))
+	if alloc > 6<<20 {
+		t.Errorf("a 25 MiB download allocated %d bytes; a streamed download stays under 6 MiB", alloc)
 	}
 }
