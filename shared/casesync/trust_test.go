@@ -238,23 +238,11 @@ func TestAHugeCRMReplyIsCappedAtMaxSplitParts(t *testing.T) {
 }
 
 // rounds polls both sides and delivers what they publish n times, without
-// waiting for the system to go quiet.
+// waiting for the system to go quiet; a failed reconciliation fails the test.
 func (w *world) rounds(n int) {
 	w.t.Helper()
-	for range n {
-		w.tick()
-		if _, err := w.engine.PollGoogle(w.ctx); err != nil {
-			w.t.Fatalf("PollGoogle: %v", err)
-		}
-		if _, err := w.engine.PollCRM(w.ctx); err != nil {
-			w.t.Fatalf("PollCRM: %v", err)
-		}
-		for _, ref := range w.queue.take() {
-			w.tick()
-			if _, err := w.engine.SyncCase(w.ctx, ref); err != nil {
-				w.t.Fatalf("SyncCase(%+v): %v", ref, err)
-			}
-		}
+	if errs := w.roundsErr(n); len(errs) > 0 {
+		w.t.Fatalf("reconciliations failed: %v", errs)
 	}
 }
 
