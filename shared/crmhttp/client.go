@@ -18,6 +18,10 @@
 // in a transient *casesync.APIError wrapping a *TimeoutError
 // (errors.Is(err, ErrTimeout)), which is not retried within the call: the
 // engine tries again on a later run.
+//
+// Every call is bounded in size too: a JSON answer is decoded through a
+// bound of Config.MaxAnswerBytes (JSON, DecodeJSON), a download through
+// Config.MaxDownloadBytes, and a listing's pages through a Pager.
 package crmhttp
 
 import (
@@ -27,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -120,6 +125,10 @@ type Config struct {
 	// MaxDownloadBytes bounds the bytes Download hands on: past it the read
 	// fails with the permanent TooLarge error. Zero: no bound.
 	MaxDownloadBytes int64
+	// MaxAnswerBytes bounds the body of an answer decoded as JSON (JSON,
+	// DecodeJSON): past it the decoding fails with the permanent
+	// *AnswerTooLargeError of the call's Op. Zero: DefaultMaxAnswerBytes.
+	MaxAnswerBytes int64
 	// TrustedOrigins are origins other than BaseURL's that get the
 	// credentials too, each "scheme://host[:port]" (e.g. a vendor's
 	// documented download host that checks the same credentials). An
@@ -142,6 +151,16 @@ const (
 	DefaultStallTimeout   = 60 * time.Second
 	MaxRedirects          = 5
 )
+
+// DefaultMaxAnswerBytes bounds a JSON answer when Config.MaxAnswerBytes is
+// zero. The largest legitimate pages fit with room to spare. The largest
+// is a Zendesk incremental export page of 1000 tickets: each description
+// may hold about 65,000 characters (the comment size limit), so with its
+// fields a page may reach 70 to 90 MB, past 64 MiB. A Jira search page of
+// 100 issues whose 32,767-character descriptions are in ADF is a few tens
+// of MB, and a ServiceNow page (sysparm_limit up to 10,000) or a case's
+// whole journal read through the record is smaller still.
+const DefaultMaxAnswerBytes = 128 << 20
 
 // DefaultHTTPClient is the client adapters use unless told otherwise. It
 // bounds connecting and waiting for an answer's headers (60 s), not the
@@ -193,6 +212,9 @@ func New(cfg Config) *Client {
 	}
 	if cfg.StallTimeout <= 0 {
 		cfg.StallTimeout = DefaultStallTimeout
+	}
+	if cfg.MaxAnswerBytes <= 0 {
+		cfg.MaxAnswerBytes = DefaultMaxAnswerBytes
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	base, _ := url.Parse(cfg.BaseURL)
@@ -736,6 +758,11 @@ func (c *Client) errorFor(op string, resp *http.Response, body []byte) *casesync
 func RetryAfter(h http.Header, now time.Time) time.Duration {
 	if s := strings.TrimSpace(h.Get("Retry-After")); s != "" {
 		if secs, err := strconv.ParseFloat(s, 64); err == nil && secs >= 0 {
+			// A wait too long for a Duration is the longest one, not one
+			// that wraps around to a negative.
+			if secs >= float64(math.MaxInt64)/float64(time.Second) {
+				return time.Duration(math.MaxInt64)
+			}
 			return time.Duration(secs * float64(time.Second))
 		}
 		if t, err := http.ParseTime(s); err == nil {
@@ -754,7 +781,8 @@ func RetryAfter(h http.Header, now time.Time) time.Duration {
 }
 
 // JSON makes req and decodes the JSON answer into out (nil: the answer is
-// read and dropped).
+// read, at most Config.MaxAnswerBytes of it, and dropped). The answer is
+// read through the bound of Config.MaxAnswerBytes, as DecodeJSON reads it.
 func (c *Client) JSON(ctx context.Context, req Request, out any) error {
 	resp, err := c.Do(ctx, req)
 	if err != nil {
@@ -762,18 +790,73 @@ func (c *Client) JSON(ctx context.Context, req Request, out any) error {
 	}
 	defer resp.Body.Close()
 	if out == nil {
-		_, _ = io.Copy(io.Discard, resp.Body)
+		// The answer is not used: it is drained, as far as the bound, only
+		// so that the connection may be used again.
+		_, _ = io.Copy(io.Discard, c.boundAnswer(req.Op, resp))
 		return nil
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		var ae *casesync.APIError
-		if errors.As(err, &ae) {
-			return err
-		}
-		return &casesync.APIError{Side: casesync.SideCompany, Op: req.Op, Status: resp.StatusCode, Transient: true,
-			Err: fmt.Errorf("%s: reading the answer: %w", c.cfg.Vendor, err)}
+	return c.DecodeJSON(req.Op, resp, out)
+}
+
+// DecodeJSON decodes the JSON body of resp, an answer to a call named op
+// that Do returned, into out; the caller still closes the body. The body
+// is read through a bound of Config.MaxAnswerBytes, never into memory to
+// measure it: an answer that declares a larger Content-Length is refused
+// before it is read, and one that goes past the bound while being decoded
+// fails there, both with the permanent *AnswerTooLargeError of op
+// (errors.Is(err, ErrAnswerTooLarge)). An answer that is not JSON fails
+// with a transient error.
+func (c *Client) DecodeJSON(op string, resp *http.Response, out any) error {
+	if err := json.NewDecoder(c.boundAnswer(op, resp)).Decode(out); err != nil {
+		return c.answerError(op, resp, err)
 	}
 	return nil
+}
+
+// boundAnswer returns resp's body behind the MaxAnswerBytes bound.
+func (c *Client) boundAnswer(op string, resp *http.Response) io.Reader {
+	return &answerReader{r: resp.Body, left: c.cfg.MaxAnswerBytes, declared: resp.ContentLength,
+		err: &AnswerTooLargeError{Vendor: c.cfg.Vendor, Op: op, Limit: c.cfg.MaxAnswerBytes}}
+}
+
+// answerError is the APIError of an answer that could not be read whole:
+// the bound's or the time bound's own, else a transient one.
+func (c *Client) answerError(op string, resp *http.Response, err error) error {
+	var ae *casesync.APIError
+	if errors.As(err, &ae) {
+		return err
+	}
+	var tl *AnswerTooLargeError
+	if errors.As(err, &tl) {
+		return &casesync.APIError{Side: casesync.SideCompany, Op: op, Err: tl}
+	}
+	return &casesync.APIError{Side: casesync.SideCompany, Op: op, Status: resp.StatusCode, Transient: true,
+		Err: fmt.Errorf("%s: reading the answer: %w", c.cfg.Vendor, err)}
+}
+
+// answerReader hands on an answer's body and fails with err once more than
+// left bytes came, or at once when the declared length is over the bound.
+type answerReader struct {
+	r        io.Reader
+	left     int64
+	declared int64
+	err      *AnswerTooLargeError
+}
+
+func (a *answerReader) Read(p []byte) (int, error) {
+	if a.declared > a.err.Limit || a.left < 0 {
+		return 0, a.err
+	}
+	// Ask for one byte more than allowed, to notice an answer that goes on.
+	if int64(len(p)) > a.left+1 {
+		p = p[:a.left+1]
+	}
+	n, err := a.r.Read(p)
+	a.left -= int64(n)
+	if a.left < 0 {
+		return 0, a.err
+	}
+	return n, err
 }
 
 // Download makes req and returns the answer's body as a stream, never read

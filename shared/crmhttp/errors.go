@@ -23,7 +23,25 @@ var (
 	// ErrTimeout: the CRM took longer than Config.RequestTimeout to answer,
 	// or a streamed exchange sent nothing for Config.StallTimeout.
 	ErrTimeout = errors.New("the CRM did not answer in time")
+	// ErrAnswerTooLarge: an answer's body went past Config.MaxAnswerBytes.
+	ErrAnswerTooLarge = errors.New("the CRM's answer is larger than allowed")
 )
+
+// AnswerTooLargeError is the reason inside the permanent APIError of a call
+// whose answer went past Config.MaxAnswerBytes: reading the same answer
+// again would go past it again.
+type AnswerTooLargeError struct {
+	Vendor string
+	// Op names the call whose answer it was.
+	Op    string
+	Limit int64
+}
+
+func (e *AnswerTooLargeError) Error() string {
+	return fmt.Sprintf("%s: the answer to %s is larger than %d bytes", e.Vendor, e.Op, e.Limit)
+}
+
+func (e *AnswerTooLargeError) Is(target error) bool { return target == ErrAnswerTooLarge }
 
 // RedirectError is the reason inside the permanent APIError of a refused
 // redirect. From and To are origins (scheme://host:port), never paths or

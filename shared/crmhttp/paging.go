@@ -33,7 +33,8 @@ func (e *PagingError) Is(target error) bool { return target == ErrPaging }
 
 // Pager bounds one listing of a CRM that pages its answers: at most MaxPages
 // pages, no page token or offset seen twice, and no empty page that claims
-// more follow. A listing that breaks a bound ends with a permanent
+// more follow (unless AllowEmptyPages says such pages are legitimate). A
+// listing that breaks a bound ends with a permanent
 // *casesync.APIError whose Err is a *PagingError: retrying would read the
 // same endless or cycling listing again.
 //
@@ -57,6 +58,7 @@ type Pager struct {
 	max        int
 	pages      int
 	seen       map[string]bool
+	allowEmpty bool
 }
 
 // NewPager starts a listing named op (the Op its calls carry). maxPages <= 0
@@ -68,6 +70,18 @@ func NewPager(vendor, op string, maxPages int) *Pager {
 	return &Pager{vendor: vendor, op: op, max: maxPages, seen: map[string]bool{}}
 }
 
+// AllowEmptyPages lets the listing go on past an empty page that says more
+// follow, and returns p. It is for a vendor whose documentation says a page
+// may legitimately come back empty before the end, e.g. one that filters
+// rows the caller may not read after picking the page's rows (ServiceNow's
+// Table API applies read ACLs after the query's limit and offset). The
+// listing is still stopped past MaxPages and on a repeated token, so an
+// endless run of empty pages ends at MaxPages.
+func (p *Pager) AllowEmptyPages() *Pager {
+	p.allowEmpty = true
+	return p
+}
+
 // Page records one page just read: the token, cursor, offset or URL that
 // asked for it, how many items it held, and whether the CRM says another
 // page follows. It returns an error when the listing must stop; nil means
@@ -77,7 +91,7 @@ func (p *Pager) Page(token string, items int, more bool) error {
 	switch {
 	case p.seen[token]:
 		return p.fail("the CRM gave the same page token twice")
-	case more && items == 0:
+	case more && items == 0 && !p.allowEmpty:
 		return p.fail("the CRM answered an empty page but said more pages follow")
 	case more && p.pages >= p.max:
 		return p.fail(fmt.Sprintf("it has more than %d pages (CRM_MAX_PAGES)", p.max))

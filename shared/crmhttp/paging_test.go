@@ -22,6 +22,7 @@ func TestAPagerStopsListingsThatCannotBeTrusted(t *testing.T) {
 	tests := []struct {
 		name      string
 		max       int
+		empty     bool // the pager allows empty pages that claim more
 		pages     []page
 		wantRead  int    // pages accepted before the stop (all, when no stop)
 		wantStop  string // words the stop's reason holds; "" for none
@@ -43,6 +44,14 @@ func TestAPagerStopsListingsThatCannotBeTrusted(t *testing.T) {
 			pages: []page{{"", 10, true}, {"c1", 0, false}}, wantRead: 2, wantPages: 2},
 		{name: "an empty listing is read", max: 10,
 			pages: []page{{"", 0, false}}, wantRead: 1, wantPages: 1},
+		{name: "with empty pages allowed, an empty page that claims more is read on past", max: 10, empty: true,
+			pages: []page{{"0", 10, true}, {"10", 0, true}, {"20", 0, true}, {"30", 3, false}}, wantRead: 4, wantPages: 4},
+		{name: "with empty pages allowed, endless empty pages are stopped at the bound", max: 3, empty: true,
+			pages: []page{{"0", 0, true}, {"10", 0, true}, {"20", 0, true}, {"30", 0, true}}, wantRead: 2,
+			wantStop: "more than 3 pages", wantPages: 3},
+		{name: "with empty pages allowed, an empty page asked for twice is stopped", max: 10, empty: true,
+			pages: []page{{"0", 0, true}, {"10", 0, true}, {"10", 0, true}}, wantRead: 2,
+			wantStop: "same page token twice", wantPages: 3},
 		{name: "no bound given means the default bound", max: 0,
 			pages: manyPages(crmhttp.DefaultMaxPages + 1), wantRead: crmhttp.DefaultMaxPages - 1,
 			wantStop: "more than 500 pages", wantPages: crmhttp.DefaultMaxPages},
@@ -50,6 +59,9 @@ func TestAPagerStopsListingsThatCannotBeTrusted(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			pg := crmhttp.NewPager("TestCRM", "tickets.search", tc.max)
+			if tc.empty && pg.AllowEmptyPages() != pg {
+				t.Fatal("AllowEmptyPages did not return its pager")
+			}
 			read := 0
 			var err error
 			for _, p := range tc.pages {

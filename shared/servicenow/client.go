@@ -3,6 +3,7 @@ package servicenow
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -60,6 +61,7 @@ func New(cfg Config) (*Client, error) {
 		ErrorDetail:      errorDetail,
 		MaxPages:         cfg.MaxPages,
 		MaxDownloadBytes: cfg.MaxDownloadBytes,
+		MaxAnswerBytes:   cfg.MaxAnswerBytes,
 	}
 	if cfg.OAuthToken != "" {
 		token := cfg.OAuthToken
@@ -219,55 +221,81 @@ func (c *Client) caseWithAttachments(ctx context.Context, r record) (casesync.Co
 	return c.toCase(r, latest), nil
 }
 
-// list reads every page of a Table or Attachment API listing. A page may
-// hold fewer rows than asked for when ACLs hide some, so a short page does
-// not mean the end: the Link header's rel="next" says whether another page
-// follows and at which sysparm_offset (without a Link header, a full page
-// means more). The path and query stay the adapter's own; only the offset
-// is taken from the link. Every page goes through a crmhttp.Pager, so an
-// endless, cycling or backward listing stops with a permanent paging
-// error naming op.
-func (c *Client) list(ctx context.Context, op, path string, q url.Values, each func(record)) error {
+// listed is what a listing's pages said besides their rows.
+type listed struct {
+	// matched is how many rows the query matched by the newest page's
+	// X-Total-Count: rows read and rows an ACL hid alike.
+	matched int
+	// hidden says a page held fewer rows than its X-Total-Count called for:
+	// an ACL hid some of them.
+	hidden bool
+	// counted is false when a page came without a usable X-Total-Count, so
+	// that rows an ACL hid could go unnoticed.
+	counted bool
+}
+
+// list reads every page of a Table or Attachment API listing. The Table
+// API applies read ACLs after the query, its limit and its offset: a page
+// may hold fewer rows than asked for, or none at all, while more follow,
+// and X-Total-Count counts the hidden rows too. So a short or empty page
+// does not mean the end: the Link header's rel="next" says whether another
+// page follows and at which sysparm_offset (without a Link header, a full
+// page means more). The path and query stay the adapter's own; only the
+// offset is taken from the link. Every page goes through a crmhttp.Pager,
+// so an endless, cycling or backward listing stops with a permanent paging
+// error naming op; for the Table API it allows empty pages, which an ACL
+// makes, and an endless run of them stops at MaxPages. The answer tells
+// whether an ACL hid rows, by comparing each page with its X-Total-Count.
+func (c *Client) list(ctx context.Context, op, path string, q url.Values, each func(record)) (listed, error) {
 	q.Set("sysparm_limit", strconv.Itoa(c.cfg.PageSize))
+	pg := c.http.NewPager(op)
 	if strings.HasPrefix(path, "/table/") {
 		q.Set("sysparm_display_value", "false")
 		q.Set("sysparm_exclude_reference_link", "true")
+		pg.AllowEmptyPages()
 	}
-	pg := c.http.NewPager(op)
+	st := listed{counted: true}
 	for offset := 0; ; {
 		q.Set("sysparm_offset", strconv.Itoa(offset))
 		resp, err := c.http.Do(ctx, crmhttp.Request{Op: op, Path: path, Query: q})
 		if err != nil {
-			return err
+			return st, err
 		}
 		var out struct {
 			Result []record `json:"result"`
 		}
-		err = json.NewDecoder(resp.Body).Decode(&out)
+		err = c.http.DecodeJSON(op, resp, &out)
 		resp.Body.Close()
 		if err != nil {
-			return &casesync.APIError{Side: casesync.SideCompany, Op: op, Status: resp.StatusCode, Transient: true,
-				Err: fmt.Errorf("%s: reading the answer: %w", vendor, err)}
+			return st, err
+		}
+		if total, err := strconv.Atoi(resp.Header.Get("X-Total-Count")); err != nil || total < 0 {
+			st.counted = false
+		} else {
+			st.matched = total
+			if len(out.Result) < min(c.cfg.PageSize, total-offset) {
+				st.hidden = true
+			}
 		}
 		next, more := offset+c.cfg.PageSize, len(out.Result) == c.cfg.PageSize
 		if link := resp.Header.Get("Link"); link != "" {
 			var ok bool
 			next, more, ok = nextOffset(link)
 			if !ok {
-				return pagingError(op, pg.Pages()+1, "the next link holds no usable sysparm_offset")
+				return st, pagingError(op, pg.Pages()+1, "the next link holds no usable sysparm_offset")
 			}
 		}
 		if err := pg.Page(strconv.Itoa(offset), len(out.Result), more); err != nil {
-			return err
+			return st, err
 		}
 		for _, r := range out.Result {
 			each(r)
 		}
 		if !more {
-			return nil
+			return st, nil
 		}
 		if next <= offset {
-			return pagingError(op, pg.Pages(), fmt.Sprintf("the next link goes back from offset %d to %d", offset, next))
+			return st, pagingError(op, pg.Pages(), fmt.Sprintf("the next link goes back from offset %d to %d", offset, next))
 		}
 		offset = next
 	}
@@ -378,7 +406,7 @@ func (c *Client) displayNames(ctx context.Context, userNames []string) (map[stri
 		found := map[string]string{}
 		if len(safe) > 0 {
 			q := url.Values{"sysparm_query": {"user_nameIN" + strings.Join(safe, ",")}, "sysparm_fields": {"user_name,name"}}
-			err := c.list(ctx, "users.list", "/table/sys_user", q, func(r record) {
+			_, err := c.list(ctx, "users.list", "/table/sys_user", q, func(r record) {
 				found[strings.ToLower(r.get("user_name"))] = r.get("name")
 			})
 			if err != nil {
@@ -429,7 +457,7 @@ func (c *Client) SearchUpdated(ctx context.Context, since time.Time) ([]casesync
 		"sysparm_query":  {"sys_updated_on>=" + from + "^" + c.linkedQuery() + "^ORDERBYsys_created_on^ORDERBYsys_id"},
 		"sysparm_fields": {c.caseFields()},
 	}
-	if err := c.list(ctx, "records.search", c.tablePath(""), q, add); err != nil {
+	if _, err := c.list(ctx, "records.search", c.tablePath(""), q, add); err != nil {
 		return nil, err
 	}
 
@@ -438,7 +466,7 @@ func (c *Client) SearchUpdated(ctx context.Context, since time.Time) ([]casesync
 		"sysparm_query":  {"table_name=" + c.cfg.Table + "^sys_created_on>=" + from + "^ORDERBYsys_created_on^ORDERBYsys_id"},
 		"sysparm_fields": {"table_sys_id,sys_created_on"},
 	}
-	err := c.list(ctx, "attachments.search", "/attachment", aq, func(r record) {
+	_, err := c.list(ctx, "attachments.search", "/attachment", aq, func(r record) {
 		id, at := r.get("table_sys_id"), r.time("sys_created_on")
 		if at.After(attached[id]) {
 			attached[id] = at
@@ -461,7 +489,7 @@ func (c *Client) SearchUpdated(ctx context.Context, since time.Time) ([]casesync
 			"sysparm_query":  {"sys_idIN" + strings.Join(chunk, ",") + "^" + c.linkedQuery() + "^ORDERBYsys_created_on"},
 			"sysparm_fields": {c.caseFields()},
 		}
-		if err := c.list(ctx, "records.search", c.tablePath(""), q, add); err != nil {
+		if _, err := c.list(ctx, "records.search", c.tablePath(""), q, add); err != nil {
 			return nil, err
 		}
 	}
@@ -636,7 +664,7 @@ func (c *Client) ListAttachments(ctx context.Context, id string) ([]casesync.Att
 		"sysparm_query":  {"table_name=" + c.cfg.Table + "^table_sys_id=" + id + "^ORDERBYsys_created_on"},
 		"sysparm_fields": {attachmentFields},
 	}
-	if err := c.list(ctx, "attachments.list", "/attachment", q, func(r record) { rows = append(rows, r) }); err != nil {
+	if _, err := c.list(ctx, "attachments.list", "/attachment", q, func(r record) { rows = append(rows, r) }); err != nil {
 		return nil, err
 	}
 	if len(rows) == 0 {
@@ -646,9 +674,18 @@ func (c *Client) ListAttachments(ctx context.Context, id string) ([]casesync.Att
 		}
 		return []casesync.Attachment{}, nil
 	}
-	notes, err := c.readJournal(ctx, id, "work_notes", false, me)
+	// Which files belong to a work note can be told only from all the
+	// work notes. When they cannot all be read (an ACL hides rows of
+	// sys_journal_field and the record's work_notes field, or a read is
+	// refused or stopped for good), no file lists as public. A transient
+	// error fails the call instead: the engine holds back a file listed
+	// as not public for good, so a passing failure must not decide it.
+	notes, known, err := c.readJournal(ctx, id, "work_notes", false, true, me)
 	if err != nil {
-		return nil, err
+		if casesync.IsTransient(err) {
+			return nil, err
+		}
+		notes, known = nil, false
 	}
 	var authors []string
 	for _, r := range rows {
@@ -661,7 +698,7 @@ func (c *Client) ListAttachments(ctx context.Context, id string) ([]casesync.Att
 	out := make([]casesync.Attachment, 0, len(rows))
 	for _, r := range rows {
 		a := c.toAttachment(r, names, me)
-		a.Public = !internalFile(r, names[r.get("sys_created_by")], notes)
+		a.Public = known && !internalFile(r, names[r.get("sys_created_by")], notes)
 		out = append(out, a)
 	}
 	return out, nil
@@ -752,7 +789,10 @@ func (c *Client) UploadAttachment(ctx context.Context, id, filename, mimeType st
 	var out struct {
 		Result record `json:"result"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+	if err := c.http.DecodeJSON(op, resp, &out); err != nil {
+		if errors.Is(err, crmhttp.ErrAnswerTooLarge) {
+			return casesync.Attachment{}, err
+		}
 		return casesync.Attachment{}, &casesync.APIError{Side: casesync.SideCompany, Op: op, Status: resp.StatusCode,
 			Err: fmt.Errorf("%s: the upload was stored but its answer is unreadable: %w", vendor, err)}
 	}

@@ -1,7 +1,9 @@
 package servicenow_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,12 +22,51 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+// closeWorkNotes makes sys_journal_field's rows and the case's work_notes
+// field unreadable to the sync user, as read ACLs it fails do.
+func closeWorkNotes(sim *servicenowtest.Server) {
+	sim.RestrictJournalReads(true)
+	sim.RestrictFieldReads("incident", "work_notes", true)
+}
+
+// blanksWorkNotes stands for an instance whose field ACL blanks the
+// case's work_notes rather than leaving it out: every answer to a read of
+// one case record has its work_notes emptied.
+type blanksWorkNotes struct{ next http.RoundTripper }
+
+func (b blanksWorkNotes) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := b.next.RoundTrip(r)
+	if err != nil || r.Method != http.MethodGet || !strings.HasPrefix(r.URL.Path, "/api/now/table/incident/") {
+		return resp, err
+	}
+	var out struct {
+		Result map[string]any `json:"result"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := out.Result["work_notes"]; ok {
+		out.Result["work_notes"] = ""
+	}
+	body, _ := json.Marshal(out)
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	resp.Header.Del("Content-Length")
+	return resp, nil
+}
+
 func TestOnlyFilesOutsideWorkNotesArePublic(t *testing.T) {
 	tests := []struct {
 		name       string
 		restricted bool // sys_journal_field closed to the sync user
-		attach     func(t *testing.T, sim *servicenowtest.Server, id string) string
-		want       bool
+		// acl closes more to the sync user; blank blanks the record's
+		// work_notes in every answer.
+		acl    func(sim *servicenowtest.Server)
+		blank  bool
+		attach func(t *testing.T, sim *servicenowtest.Server, id string) string
+		want   bool
 	}{
 		{
 			name: "a file on the record alone is public",
@@ -83,12 +124,100 @@ func TestOnlyFilesOutsideWorkNotesArePublic(t *testing.T) {
 				return aid
 			},
 		},
+		{
+			name: "with sys_journal_field and the record's work notes closed, a file with a work note naming it is not public",
+			acl:  closeWorkNotes,
+			attach: func(t *testing.T, sim *servicenowtest.Server, id string) string {
+				aid, _, err := sim.AttachWithNote(id, human, "work_notes", "vendor-quote.pdf", "application/pdf", []byte("pdf"))
+				mustNot(t, err)
+				return aid
+			},
+		},
+		{
+			name: "with sys_journal_field and the record's work notes closed, a file alone is not public while work notes exist",
+			acl:  closeWorkNotes,
+			attach: func(t *testing.T, sim *servicenowtest.Server, id string) string {
+				_, err := sim.AddJournal(id, "work_notes", sim.UserNameFor("Beth Anglin"), "Called the customer.")
+				mustNot(t, err)
+				aid, err := sim.AddAttachment(id, human, "screen.png", "image/png", []byte("png"))
+				mustNot(t, err)
+				return aid
+			},
+		},
+		{
+			name: "with sys_journal_field and the record's work notes closed, a file is public when the journal matches no work note at all",
+			acl:  closeWorkNotes,
+			attach: func(t *testing.T, sim *servicenowtest.Server, id string) string {
+				_, err := sim.AddJournal(id, "comments", human, "A public reply.")
+				mustNot(t, err)
+				aid, err := sim.AddAttachment(id, human, "screen.png", "image/png", []byte("png"))
+				mustNot(t, err)
+				return aid
+			},
+			want: true,
+		},
+		{
+			name: "with sys_journal_field refused outright and the record's work notes closed, a file alone is not public",
+			acl: func(sim *servicenowtest.Server) {
+				sim.RefuseTableReads(servicenowtest.JournalTable, true)
+				sim.RestrictFieldReads("incident", "work_notes", true)
+			},
+			attach: func(t *testing.T, sim *servicenowtest.Server, id string) string {
+				aid, err := sim.AddAttachment(id, human, "screen.png", "image/png", []byte("png"))
+				mustNot(t, err)
+				return aid
+			},
+		},
+		{
+			name: "with sys_journal_field refused outright, a file with a work note naming it is still not public",
+			acl:  func(sim *servicenowtest.Server) { sim.RefuseTableReads(servicenowtest.JournalTable, true) },
+			attach: func(t *testing.T, sim *servicenowtest.Server, id string) string {
+				aid, _, err := sim.AttachWithNote(id, human, "work_notes", "vendor-quote.pdf", "application/pdf", []byte("pdf"))
+				mustNot(t, err)
+				return aid
+			},
+		},
+		{
+			name:       "with sys_journal_field closed and the record's work notes blanked, a file alone is not public while work notes exist",
+			restricted: true,
+			blank:      true,
+			attach: func(t *testing.T, sim *servicenowtest.Server, id string) string {
+				_, err := sim.AddJournal(id, "work_notes", sim.UserNameFor("Beth Anglin"), "Called the customer.")
+				mustNot(t, err)
+				aid, err := sim.AddAttachment(id, human, "screen.png", "image/png", []byte("png"))
+				mustNot(t, err)
+				return aid
+			},
+		},
+		{
+			name: "with some work notes hidden from sys_journal_field, a file a hidden note names is not public",
+			acl: func(sim *servicenowtest.Server) {
+				beth := sim.UserNameFor("Beth Anglin")
+				sim.RestrictRowReads(servicenowtest.JournalTable, func(row map[string]string) bool { return row["sys_created_by"] == beth })
+			},
+			attach: func(t *testing.T, sim *servicenowtest.Server, id string) string {
+				_, err := sim.AddJournal(id, "work_notes", human, "Looking into it.")
+				mustNot(t, err)
+				aid, err := sim.AddAttachment(id, human, "dump.bin", "application/octet-stream", []byte("dump"))
+				mustNot(t, err)
+				_, err = sim.AddJournal(id, "work_notes", sim.UserNameFor("Beth Anglin"), "Internal: see "+aid)
+				mustNot(t, err)
+				return aid
+			},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			sim := newSim(t, newSteppingClock().Now)
 			sim.RestrictJournalReads(tc.restricted)
-			crm := newClient(t, sim, nil)
+			if tc.acl != nil {
+				tc.acl(sim)
+			}
+			crm := newClient(t, sim, func(c *servicenow.Config) {
+				if tc.blank {
+					c.HTTP = &http.Client{Transport: blanksWorkNotes{next: sim.Client().Transport}}
+				}
+			})
 			id := flagged(sim, "files")
 			aid := tc.attach(t, sim, id)
 			list, err := crm.ListAttachments(ctxFor(t), id)
@@ -393,20 +522,26 @@ func TestEveryListingStopsWhenPagingCannotBeTrusted(t *testing.T) {
 			return err
 		}},
 	}
+	// Table API listings allow empty pages that claim more, which ACLs make
+	// (see TestAPageEmptiedByAnACLDoesNotEndAListing): endless empty pages
+	// stop at MaxPages there, at once elsewhere.
 	servers := []struct {
 		name      string
 		page      func(offset int) (rows, next int)
 		wantCalls int64
+		// wantTableCalls, when not zero, is wantCalls for Table API listings.
+		wantTableCalls int64
 	}{
-		{"a next link that never ends stops after MaxPages", func(o int) (int, int) { return 7, o + 7 }, maxPages},
-		{"a next link back to the same offset stops", func(o int) (int, int) { return 7, o }, 1},
+		{"a next link that never ends stops after MaxPages", func(o int) (int, int) { return 7, o + 7 }, maxPages, 0},
+		{"a next link back to the same offset stops", func(o int) (int, int) { return 7, o }, 1, 0},
 		{"a next link back to an earlier offset stops", func(o int) (int, int) {
 			if o == 0 {
 				return 7, 7
 			}
 			return 7, 0
-		}, 2},
-		{"an empty page that claims more stops", func(o int) (int, int) { return 0, o + 7 }, 1},
+		}, 2, 0},
+		{"an empty page that claims more stops, at MaxPages for the Table API", func(o int) (int, int) { return 0, o + 7 }, 1, maxPages},
+		{"an empty page that claims the same offset again stops", func(o int) (int, int) { return 0, o }, 1, 0},
 	}
 	for _, l := range listings {
 		for _, s := range servers {
@@ -426,10 +561,87 @@ func TestEveryListingStopsWhenPagingCannotBeTrusted(t *testing.T) {
 				if !errors.Is(err, crmhttp.ErrPaging) || !casesync.IsPermanent(err) || !strings.Contains(err.Error(), l.op) {
 					t.Fatalf("error = %v; want a permanent paging error naming %s", err, l.op)
 				}
-				if n := calls.Load(); n != s.wantCalls {
-					t.Errorf("the listing read %d pages, want %d", n, s.wantCalls)
+				want := s.wantCalls
+				if s.wantTableCalls != 0 && !strings.HasPrefix(l.op, "attachments.") {
+					want = s.wantTableCalls
+				}
+				if n := calls.Load(); n != want {
+					t.Errorf("the listing read %d pages, want %d", n, want)
 				}
 			})
 		}
+	}
+}
+
+func TestAPageEmptiedByAnACLDoesNotEndAListing(t *testing.T) {
+	// The Table API applies read ACLs after picking a page, so with pages of
+	// 7 (newClient's PageSize), 7 hidden rows first make an empty first page
+	// whose Link still names the next one.
+	t.Run("a search finds the cases beyond a page of cases the sync user may not read", func(t *testing.T) {
+		clock := newSteppingClock()
+		sim := newSim(t, clock.Now)
+		crm := newClient(t, sim, nil)
+		since := clock.Now()
+		hidden := map[string]bool{}
+		for range 7 {
+			hidden[flagged(sim, "another team's case")] = true
+		}
+		var want []string
+		for range 3 {
+			want = append(want, flagged(sim, "ours"))
+		}
+		sim.RestrictRowReads("incident", func(row map[string]string) bool { return hidden[row["sys_id"]] })
+		got, err := crm.SearchUpdated(ctxFor(t), since)
+		if err != nil {
+			t.Fatalf("SearchUpdated: %v", err)
+		}
+		var ids []string
+		for _, c := range got {
+			ids = append(ids, c.ID)
+		}
+		if diff := cmp.Diff(want, ids); diff != "" {
+			t.Errorf("cases found (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("a case's comments are listed beyond a page of entries the sync user may not read", func(t *testing.T) {
+		sim := newSim(t, newSteppingClock().Now)
+		crm := newClient(t, sim, nil)
+		id := flagged(sim, "journal")
+		beth := sim.UserNameFor("Beth Anglin")
+		for range 7 {
+			_, err := sim.AddJournal(id, "work_notes", beth, "Restricted note.")
+			mustNot(t, err)
+		}
+		for _, body := range []string{"First reply.", "Second reply."} {
+			_, err := sim.AddJournal(id, "comments", human, body)
+			mustNot(t, err)
+		}
+		sim.RestrictRowReads(servicenowtest.JournalTable, func(row map[string]string) bool { return row["sys_created_by"] == beth })
+		got, err := crm.ListComments(ctxFor(t), id)
+		if err != nil {
+			t.Fatalf("ListComments: %v", err)
+		}
+		var bodies []string
+		for _, c := range got {
+			bodies = append(bodies, c.Body)
+		}
+		if diff := cmp.Diff([]string{"First reply.", "Second reply."}, bodies); diff != "" {
+			t.Errorf("comments listed (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestAnAnswerOverTheBoundFailsTheListingForGood(t *testing.T) {
+	const bound = 4 << 10
+	sim := newSim(t, nil)
+	crm := newClient(t, sim, func(c *servicenow.Config) { c.MaxAnswerBytes = bound })
+	since := time.Now().Add(-time.Hour)
+	for range 7 {
+		sim.CreateRecord(human, map[string]string{"short_description": "long", "description": strings.Repeat("d", 1<<10), "u_gcp_sync": "true"})
+	}
+	_, err := crm.SearchUpdated(ctxFor(t), since)
+	var ae *casesync.APIError
+	if !errors.Is(err, crmhttp.ErrAnswerTooLarge) || !casesync.IsPermanent(err) || !errors.As(err, &ae) || ae.Op != "records.search" {
+		t.Errorf("SearchUpdated over a page of %d bytes = %v; want the permanent answer-too-large error of records.search", 7<<10, err)
 	}
 }

@@ -116,6 +116,9 @@ type Config struct {
 	MaxDownloadBytes int64
 	// MaxPages bounds every listing; 0 means crmhttp.DefaultMaxPages.
 	MaxPages int
+	// MaxAnswerBytes bounds the body of every JSON answer (a page of a
+	// listing, a record); 0 means crmhttp.DefaultMaxAnswerBytes.
+	MaxAnswerBytes int64
 	// HTTP is the client to use; nil means crmhttp.DefaultHTTPClient.
 	HTTP *http.Client
 }
@@ -262,6 +265,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.MaxPages < 0 {
 		problems = append(problems, "MaxPages must not be negative")
+	}
+	if cfg.MaxAnswerBytes < 0 {
+		problems = append(problems, "MaxAnswerBytes must not be negative")
 	}
 	if cfg.RatePerSecond < 0 {
 		problems = append(problems, "RatePerSecond must not be negative")

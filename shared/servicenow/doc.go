@@ -21,7 +21,7 @@
 //	CloseCase           GET /table/{table}/{sys_id}; PATCH {state, close_code, close_notes} unless closed
 //	ListComments        GET /table/sys_journal_field?sysparm_query=element_id={sys_id}^elementINcomments,work_notes^ORDERBYsys_created_on (paged); GET /table/sys_user?sysparm_query=user_nameIN... (uncached authors); GET /table/{table}/{sys_id}?sysparm_fields=comments,work_notes&sysparm_display_value=true only when sys_journal_field gives nothing (none, an ACL, or an unknown case)
 //	AddComment          the sync user's entries of the element as ListComments reads them (before); PATCH {comments|work_notes: body}; the same read (after)
-//	ListAttachments     GET /attachment?sysparm_query=table_name={table}^table_sys_id={sys_id} (paged); when there are files, the work notes as ListComments reads them and GET /table/sys_user; GET /table/{table}/{sys_id} only when there are none
+//	ListAttachments     GET /attachment?sysparm_query=table_name={table}^table_sys_id={sys_id} (paged); when there are files, the work notes from sys_journal_field, or through the record when it did not give them all, and GET /table/sys_user; GET /table/{table}/{sys_id} only when there are none
 //	DownloadAttachment  GET /attachment/{sys_id}; GET /attachment/{sys_id}/file (streamed, bounded)
 //	UploadAttachment    POST /attachment/file?table_name=&table_sys_id=&file_name= (raw body, Content-Type)
 //	Check (who am I)    GET /table/sys_user?sysparm_query=user_name={SERVICENOW_USER}&sysparm_limit=1
@@ -44,8 +44,9 @@
 // Comments: comments (Additional comments) are public, work_notes
 // internal. Entries are read from sys_journal_field. Instances often close
 // that table to integration users with a read ACL, and the platform then
-// answers an empty list, not an error; so when it gives nothing the adapter
-// reads the journal through the record itself (the comments and work_notes
+// leaves the rows out of its pages (X-Total-Count still counts them) or
+// refuses the table with 403; so when it gives nothing the adapter reads
+// the journal through the record itself (the comments and work_notes
 // fields with sysparm_display_value=true: per field, newest first, each
 // entry a line "yyyy-MM-dd HH:mm:ss - Name (Label)", its text and a blank
 // line). Entries read that way have ids of the adapter's making (element,
@@ -78,17 +79,39 @@
 // not public when a work note names its sys_id (a link to it), or when its
 // uploader wrote a work note naming its file name within two minutes of it;
 // every other file is public. Files of internal notes stay on the record,
-// where agents still download them. When neither sys_journal_field nor the
-// record's work_notes can be read, no note is seen and the rule cannot
-// hold a file back: grant the sync user read on the case's work notes.
+// where agents still download them.
+//
+// The rule needs every work note, so ListAttachments reads them whole:
+// from sys_journal_field when each page held all the rows its X-Total-Count
+// called for, else through the record's work_notes field. When the work
+// notes cannot be established, no file of the case lists as public (the
+// engine keeps it in the CRM): the table hid rows or was refused, and the
+// record's answer left work_notes out (a field ACL), held it empty while
+// the table counted work notes or could not count them, or held fewer
+// entries than the table counted; or a read was refused (4xx) or stopped
+// for good. Only a query of sys_journal_field that matched no work note at
+// all (X-Total-Count 0) reads as "there are none". A transient error fails
+// the call instead, since the engine keeps a file listed as not public in
+// the CRM for good. Grant the sync user read on sys_journal_field, or at
+// least on the case's work_notes field, or files stay in the CRM.
 //
 // Paging: every listing follows the Link header's rel="next" (its
 // sysparm_offset; the path and query stay the adapter's), through a
-// crmhttp.Pager: past MaxPages pages (crmhttp.DefaultMaxPages when 0), on
-// an offset seen twice or going back, or on an empty page whose link says
-// more follow, the listing stops with a permanent error naming it
-// (errors.Is(err, crmhttp.ErrPaging)). An ACL that hides every row of a
-// whole page makes such an empty page too.
+// crmhttp.Pager: past MaxPages pages (crmhttp.DefaultMaxPages when 0), or
+// on an offset seen twice or going back, the listing stops with a
+// permanent error naming it (errors.Is(err, crmhttp.ErrPaging)). The Table
+// API applies read ACLs after the query, its sysparm_limit and its
+// sysparm_offset ("Number of rows removed from this list by Security
+// constraints" in the UI), so a page may hold fewer rows than the limit,
+// or none, while its link says more follow: Table API listings read on
+// past an empty page (crmhttp.Pager.AllowEmptyPages), and an endless run
+// of them stops at MaxPages. Attachment API listings stop on an empty page
+// whose link says more follow, as no such filtering is documented there.
+//
+// Answers: every JSON answer, a page included, is read through the bound
+// of MaxAnswerBytes (crmhttp.DefaultMaxAnswerBytes when 0); a larger one
+// fails with the permanent error of its call (errors.Is(err,
+// crmhttp.ErrAnswerTooLarge)).
 //
 // Downloads are streamed and bounded by the bytes read (MaxDownloadBytes,
 // default MaxAttachmentBytes, since the instance stores no larger file),

@@ -55,11 +55,28 @@ func (c *Client) journalQuery(id, element, by string) string {
 }
 
 // readJournal returns the case's journal entries of element ("" for both),
-// only the sync user's when mine, oldest first. It reads sys_journal_field;
-// when that gives nothing (none, or an ACL hides the table: the platform
-// then answers an empty list, not an error) it reads the journal through the
-// record itself, which also tells an unknown case (404) apart.
-func (c *Client) readJournal(ctx context.Context, id, element string, mine bool, me user) ([]entry, error) {
+// only the sync user's when mine, oldest first, and whether they are known
+// to be all of them.
+//
+// It reads sys_journal_field. The Table API applies read ACLs after the
+// query, so rows an ACL hides are missing from the pages but counted in
+// X-Total-Count. When every matched row was read, and at least one was,
+// that is the journal, complete. When some rows were read but maybe not
+// all (some hidden, or no count), those rows are returned as incomplete,
+// unless whole asks for the whole journal: their ids (sys_ids) are the
+// ones ListComments has always given them.
+//
+// Otherwise (no row read, the table refused, or whole asked for) it reads
+// the record too, which also tells an unknown case (404) apart, and takes
+// the journal from the record's journal fields (display values). Those
+// entries are complete when the table showed that the query matched no
+// row at all (read and found none), or when the record's fields could be
+// read and hold at least the rows the table counted; a field the record's
+// answer leaves out (a field ACL), or an empty field where the table
+// counted rows or could not count them, leaves the journal unknown. A
+// refusal of sys_journal_field (4xx) counts as a table that could not be
+// read; any other error of either read is returned.
+func (c *Client) readJournal(ctx context.Context, id, element string, mine, whole bool, me user) ([]entry, bool, error) {
 	by := ""
 	if mine {
 		by = me.UserName
@@ -68,13 +85,18 @@ func (c *Client) readJournal(ctx context.Context, id, element string, mine bool,
 		"sysparm_query":  {c.journalQuery(id, element, by) + "^ORDERBYsys_created_on"},
 		"sysparm_fields": {"sys_id,element,value,sys_created_on,sys_created_by"},
 	}
-	var out []entry
-	err := c.list(ctx, "journal.list", "/table/sys_journal_field", q, func(r record) {
-		out = append(out, entry{ID: r.get("sys_id"), Element: r.get("element"), Value: r.get("value"),
+	var rows []entry
+	st, err := c.list(ctx, "journal.list", "/table/sys_journal_field", q, func(r record) {
+		rows = append(rows, entry{ID: r.get("sys_id"), Element: r.get("element"), Value: r.get("value"),
 			UserName: r.get("sys_created_by"), Created: r.time("sys_created_on")})
 	})
-	if err != nil || len(out) > 0 {
-		return out, err
+	if err != nil && (!refused(err) || errors.Is(err, crmhttp.ErrPaging)) {
+		return nil, false, err
+	}
+	// Every row the query matched came back.
+	read := err == nil && st.counted && !st.hidden
+	if len(rows) > 0 && (read || !whole) {
+		return rows, read, nil
 	}
 	fields := journalElements
 	if element != "" {
@@ -85,10 +107,18 @@ func (c *Client) readJournal(ctx context.Context, id, element string, mine bool,
 	}
 	rq := url.Values{"sysparm_fields": {strings.Join(fields, ",")}, "sysparm_display_value": {"true"}}
 	if err := c.http.JSON(ctx, crmhttp.Request{Op: "journal.record", Path: c.tablePath(id), Query: rq}, &rec); err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	var out []entry
+	readable := true
 	for _, f := range fields {
-		text, _ := rec.Result[f].(string)
+		text, ok := rec.Result[f].(string)
+		if !ok || (text == "" && !read) {
+			// Left out of the answer, the field is one the sync user may
+			// not read; empty, it may be blanked by an ACL as well as empty.
+			readable = false
+			continue
+		}
 		for _, e := range parseJournal(f, text) {
 			if !mine || e.Author == me.Name {
 				out = append(out, e)
@@ -96,7 +126,17 @@ func (c *Client) readJournal(ctx context.Context, id, element string, mine bool,
 		}
 	}
 	slices.SortStableFunc(out, func(a, b entry) int { return a.Created.Compare(b.Created) })
-	return out, nil
+	switch {
+	case read:
+		// The query matched no row: there is none, whatever the record says.
+		return out, true, nil
+	case err == nil && st.counted:
+		// The journal only grows: the record holds at least the rows the
+		// table counted, unless an ACL blanked or left out a field.
+		return out, readable && len(out) >= st.matched, nil
+	default:
+		return out, readable, nil
+	}
 }
 
 // journalHeader is the line that opens each entry of a journal field's
@@ -154,7 +194,7 @@ func (c *Client) ListComments(ctx context.Context, id string) ([]casesync.Commen
 	if err != nil {
 		return nil, err
 	}
-	entries, err := c.readJournal(ctx, id, "", false, me)
+	entries, _, err := c.readJournal(ctx, id, "", false, false, me)
 	if err != nil {
 		return nil, err
 	}
@@ -325,7 +365,7 @@ func (c *Client) AddComment(ctx context.Context, id, body string, public bool) (
 		Err: fmt.Errorf("%s: the comment was written to case %s but its journal entry is not readable yet", vendor, id)}
 
 	key := intentKey(id, element, body)
-	mine, err := c.readJournal(ctx, id, element, true, me)
+	mine, _, err := c.readJournal(ctx, id, element, true, false, me)
 	if err != nil {
 		return casesync.Comment{}, err
 	}
@@ -352,7 +392,7 @@ func (c *Client) AddComment(ctx context.Context, id, body string, public bool) (
 	c.mu.Lock()
 	in.written = true
 	c.mu.Unlock()
-	after, err := c.readJournal(ctx, id, element, true, me)
+	after, _, err := c.readJournal(ctx, id, element, true, false, me)
 	if err != nil {
 		return casesync.Comment{}, err
 	}

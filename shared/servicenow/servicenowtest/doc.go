@@ -41,11 +41,18 @@
 //     with sysparm_display_value=true): per field, newest entry first, each
 //     "yyyy-MM-dd HH:mm:ss - Name (Additional comments|Work notes)", its
 //     text and a blank line. Other columns read as values in either mode.
-//   - RestrictJournalReads models a read ACL on sys_journal_field that the
-//     API user fails: listing the table answers 200 with no rows (an empty
-//     page, no next link), reading one entry answers 404; the record's
-//     journal fields still read. sys_user has date_format (empty: the
-//     system default yyyy-MM-dd).
+//   - Read ACLs the API user fails, on the Table API. RestrictRowReads
+//     hides rows: as on the platform the ACL applies after the query, so a
+//     page is picked by sysparm_query, sysparm_offset and sysparm_limit and
+//     its hidden rows are then dropped (a page may come back short or
+//     empty with a next link), X-Total-Count and the links count the hidden
+//     rows, and reading a hidden row answers 404. RestrictJournalReads hides
+//     every row of sys_journal_field; the record's journal fields still
+//     read. RestrictFieldReads leaves a field out of every row answered, as
+//     values or display values. RefuseTableReads refuses a whole table with
+//     403 "User Not Authorized" ("N records constrained due to ACL
+//     restrictions"), as some instances answer. sys_user has date_format
+//     (empty: the system default yyyy-MM-dd).
 //   - Auth: Basic (User/Password) or "Bearer <Token>"; anything else answers
 //     401 {"error":{"message":"User Not Authenticated","detail":"Required to
 //     provide Auth information"},"status":"failure"}.
@@ -62,7 +69,7 @@
 //     for a refused upload.
 //
 // What it simplifies: one API user (every API write is made as it); no ACLs
-// but the journal one above, roles, business rules other than the priority
+// but the read ACLs above (none on the Attachment API, nor on writes), roles, business rules other than the priority
 // lookup and the resolution data policy, workflows, display values other
 // than the journal's, sysparm_display_value=all, dot-walking, reference
 // links, "^^" escapes or the versioned /api/now/v1 paths; the multipart

@@ -149,13 +149,16 @@ func project(row map[string]string, fields string) map[string]string {
 }
 
 // page runs sysparm_query over rows, applies sysparm_offset/sysparm_limit
-// and writes the result with X-Total-Count and Link headers.
-func (s *Server) page(w http.ResponseWriter, r *http.Request, t *table, filter func(map[string]string) bool) {
+// and writes the result with X-Total-Count and Link headers. read turns a
+// row of the page into what the API user may read of it (nil: hidden by an
+// ACL), after the page is picked, as the platform applies ACLs after the
+// query: X-Total-Count and the links count the hidden rows too.
+func (s *Server) page(w http.ResponseWriter, r *http.Request, t *table, read func(row map[string]string, fields string) map[string]string) {
 	qv := r.URL.Query()
 	q := parseQuery(qv.Get("sysparm_query"), t.columns)
 	var rows []map[string]string
 	for _, row := range t.rows {
-		if q.matches(row) && (filter == nil || filter(row)) {
+		if q.matches(row) {
 			rows = append(rows, row)
 		}
 	}
@@ -180,7 +183,9 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, t *table, filter f
 	total := len(rows)
 	result := []map[string]string{}
 	for i := offset; i < total && i < offset+limit; i++ {
-		result = append(result, project(rows[i], qv.Get("sysparm_fields")))
+		if row := read(rows[i], qv.Get("sysparm_fields")); row != nil {
+			result = append(result, row)
+		}
 	}
 	w.Header().Set("X-Total-Count", strconv.Itoa(total))
 	w.Header().Set("Link", links(r, offset, limit, total))
@@ -219,12 +224,20 @@ func (s *Server) listRows(w http.ResponseWriter, r *http.Request) {
 	if t == nil {
 		return
 	}
-	if name == JournalTable && s.journalHidden {
-		// A read ACL filters every row out; the answer is an empty list.
-		s.page(w, r, t, func(map[string]string) bool { return false })
+	if s.refused[name] {
+		q := parseQuery(r.URL.Query().Get("sysparm_query"), t.columns)
+		n := 0
+		for _, row := range t.rows {
+			if q.matches(row) {
+				n++
+			}
+		}
+		writeError(w, http.StatusForbidden, "User Not Authorized", fmt.Sprintf("%d records constrained due to ACL restrictions", n))
 		return
 	}
-	s.page(w, r, t, nil)
+	s.page(w, r, t, func(row map[string]string, fields string) map[string]string {
+		return s.readableLocked(name, row, fields)
+	})
 }
 
 func (s *Server) getRow(w http.ResponseWriter, r *http.Request) {
@@ -235,12 +248,19 @@ func (s *Server) getRow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("table")
+	if s.refused[name] {
+		writeError(w, http.StatusForbidden, "User Not Authorized", "1 records constrained due to ACL restrictions")
+		return
+	}
 	row := t.byID[r.PathValue("id")]
-	if row == nil || (name == JournalTable && s.journalHidden) {
+	var out map[string]string
+	if row != nil {
+		out = s.readableLocked(name, row, r.URL.Query().Get("sysparm_fields"))
+	}
+	if out == nil {
 		notFound(w)
 		return
 	}
-	out := project(row, r.URL.Query().Get("sysparm_fields"))
 	if name == s.opts.Table && r.URL.Query().Get("sysparm_display_value") == "true" {
 		// A journal field's display value is its entries.
 		for _, f := range []string{"comments", "work_notes"} {
@@ -342,7 +362,7 @@ func (s *Server) updateRow(w http.ResponseWriter, r *http.Request) {
 func (s *Server) listAttachments(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.page(w, r, s.tables[AttachmentTable], nil)
+	s.page(w, r, s.tables[AttachmentTable], project)
 }
 
 func (s *Server) getAttachment(w http.ResponseWriter, r *http.Request) {

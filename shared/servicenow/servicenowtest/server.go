@@ -65,9 +65,15 @@ type Server struct {
 	number   int
 	faults   []Fault
 	requests map[string]int64
-	// journalHidden models a read ACL on sys_journal_field that the API
-	// user fails (RestrictJournalReads).
-	journalHidden bool
+	// rowACLs model read ACLs on rows that the API user fails, by table:
+	// a row for which the func is true is hidden (RestrictRowReads).
+	rowACLs map[string]func(map[string]string) bool
+	// fieldACLs model read ACLs on fields that the API user fails, by
+	// table and field (RestrictFieldReads).
+	fieldACLs map[string]map[string]bool
+	// refused are the tables the API user may not read at all
+	// (RefuseTableReads).
+	refused map[string]bool
 }
 
 type table struct {
@@ -129,7 +135,8 @@ func newState(opts Options) *Server {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
-	s := &Server{opts: opts, tables: map[string]*table{}, files: map[string][]byte{}, requests: map[string]int64{}, number: 10000}
+	s := &Server{opts: opts, tables: map[string]*table{}, files: map[string][]byte{}, requests: map[string]int64{}, number: 10000,
+		rowACLs: map[string]func(map[string]string) bool{}, fieldACLs: map[string]map[string]bool{}, refused: map[string]bool{}}
 	sys := []string{"sys_id", "sys_created_on", "sys_created_by", "sys_updated_on", "sys_updated_by", "sys_mod_count"}
 	s.tables[opts.Table] = newTable(append(sys, "number", "short_description", "description", "state", "active",
 		"impact", "urgency", "priority", "close_code", "close_notes", "comments", "work_notes",
@@ -301,12 +308,76 @@ func (s *Server) AttachWithNote(id, by, element, fileName, contentType string, d
 
 // RestrictJournalReads makes sys_journal_field unreadable to the API user
 // (or readable again), as a read ACL the user fails does on real instances:
-// listing the table answers 200 with no rows, reading one entry answers
-// 404. The record's journal fields still read, as display values.
+// RestrictRowReads on every row of the table. Listing it answers 200 with
+// the rows filtered out of each page; reading one entry answers 404. The
+// record's journal fields still read, as display values.
 func (s *Server) RestrictJournalReads(restricted bool) {
+	var hide func(map[string]string) bool
+	if restricted {
+		hide = func(map[string]string) bool { return true }
+	}
+	s.RestrictRowReads(JournalTable, hide)
+}
+
+// RestrictRowReads models a row-level read ACL on a Table API table that
+// the API user fails for the rows hide picks (nil: none). As on the
+// platform, the ACL is applied after the query: a listing picks its page
+// by sysparm_query, sysparm_offset and sysparm_limit first and then drops
+// the hidden rows from it, so a page may hold fewer rows than the limit,
+// or none, while its Link header still names a next page, and
+// X-Total-Count counts the hidden rows too. Reading a hidden row answers
+// 404 "No Record found". hide is called with the stored row, under the
+// server's lock: it must not change it or call the server.
+func (s *Server) RestrictRowReads(table string, hide func(row map[string]string) bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.journalHidden = restricted
+	if hide == nil {
+		delete(s.rowACLs, table)
+		return
+	}
+	s.rowACLs[table] = hide
+}
+
+// RestrictFieldReads models a field-level read ACL on a Table API table's
+// field that the API user fails (restricted), or lifts it: the field is
+// left out of every row the Table API answers, listed or read one by one,
+// as values or as display values, as the platform leaves out the fields a
+// user cannot read. Writes are not affected.
+func (s *Server) RestrictFieldReads(table, field string, restricted bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fieldACLs[table] == nil {
+		s.fieldACLs[table] = map[string]bool{}
+	}
+	s.fieldACLs[table][field] = restricted
+}
+
+// RefuseTableReads models a table the API user has no read access to at
+// all (or gives it back): reading it through the Table API, listed or one
+// row at a time, answers 403 {"error":{"message":"User Not Authorized",
+// "detail":"N records constrained due to ACL restrictions"}} (as some
+// instances answer instead of an empty list), N being the rows the query
+// matched.
+func (s *Server) RefuseTableReads(table string, refused bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refused[table] = refused
+}
+
+// readableLocked returns row as the API user may read it from table: nil
+// when a row ACL hides it, else a copy without the fields it cannot read,
+// restricted to fields (sysparm_fields; every column when empty).
+func (s *Server) readableLocked(table string, row map[string]string, fields string) map[string]string {
+	if hide := s.rowACLs[table]; hide != nil && hide(row) {
+		return nil
+	}
+	out := project(row, fields)
+	for f, restricted := range s.fieldACLs[table] {
+		if restricted {
+			delete(out, f)
+		}
+	}
+	return out
 }
 
 // journalDisplayLocked renders a journal field of a case the way the Table

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -143,10 +144,10 @@ func TestAJournalClosedByAnACLStillReadsThroughTheRecord(t *testing.T) {
 	s.AddJournal(id, "work_notes", "abel.tuter", "Internal.")
 	s.RestrictJournalReads(true)
 
-	t.Run("listing sys_journal_field answers no rows", func(t *testing.T) {
+	t.Run("listing sys_journal_field answers no rows, but counts them", func(t *testing.T) {
 		resp, out := call(t, s, "GET", "/api/now/table/sys_journal_field?sysparm_query="+url.QueryEscape("element_id="+id), nil, "")
-		if resp.StatusCode != http.StatusOK || len(out["result"].([]any)) != 0 {
-			t.Errorf("status %d result %v, want 200 and no rows", resp.StatusCode, out["result"])
+		if resp.StatusCode != http.StatusOK || len(out["result"].([]any)) != 0 || resp.Header.Get("X-Total-Count") != "3" {
+			t.Errorf("status %d result %v X-Total-Count %q, want 200, no rows and 3", resp.StatusCode, out["result"], resp.Header.Get("X-Total-Count"))
 		}
 	})
 	t.Run("reading one entry answers 404", func(t *testing.T) {
@@ -164,6 +165,65 @@ func TestAJournalClosedByAnACLStillReadsThroughTheRecord(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, out["result"]); diff != "" {
 			t.Errorf("journal display values (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestReadACLsApplyAfterTheQuery(t *testing.T) {
+	s := NewServer(t, Options{})
+	s.AddUser("abel.tuter", "Abel Tuter")
+	var ids []string
+	for i := range 7 {
+		ids = append(ids, s.CreateRecord("abel.tuter", map[string]string{"short_description": "case " + string(rune('a'+i)), "description": "secret"}))
+	}
+	// Cases b, c and d are hidden: with pages of 2, the second page
+	// (c and d) comes back empty.
+	hidden := map[string]bool{ids[1]: true, ids[2]: true, ids[3]: true}
+	s.RestrictRowReads("incident", func(row map[string]string) bool { return hidden[row["sys_id"]] })
+	s.RestrictFieldReads("incident", "description", true)
+
+	type page struct {
+		Rows  []string
+		Total string
+		Next  bool
+	}
+	var got []page
+	for offset := 0; offset < 8; offset += 2 {
+		q := url.Values{"sysparm_query": {"ORDERBYsys_created_on"}, "sysparm_fields": {"short_description,description"},
+			"sysparm_limit": {"2"}, "sysparm_offset": {strconv.Itoa(offset)}}
+		resp, out := call(t, s, "GET", "/api/now/table/incident?"+q.Encode(), nil, "")
+		p := page{Rows: []string{}, Total: resp.Header.Get("X-Total-Count"), Next: strings.Contains(resp.Header.Get("Link"), `rel="next"`)}
+		for _, r := range out["result"].([]any) {
+			row := r.(map[string]any)
+			if _, ok := row["description"]; ok {
+				t.Errorf("row %v holds the field the user cannot read", row)
+			}
+			p.Rows = append(p.Rows, row["short_description"].(string))
+		}
+		got = append(got, p)
+	}
+	want := []page{
+		{Rows: []string{"case a"}, Total: "7", Next: true},
+		{Rows: []string{}, Total: "7", Next: true},
+		{Rows: []string{"case e", "case f"}, Total: "7", Next: true},
+		{Rows: []string{"case g"}, Total: "7", Next: false},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("pages (-want +got):\n%s", diff)
+	}
+
+	t.Run("a hidden row read alone answers 404", func(t *testing.T) {
+		resp, _ := call(t, s, "GET", "/api/now/table/incident/"+ids[2], nil, "")
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("status %d, want 404", resp.StatusCode)
+		}
+	})
+	t.Run("a field the user cannot read is left out of a row read alone, as a display value too", func(t *testing.T) {
+		s.RestrictFieldReads("incident", "work_notes", true)
+		defer s.RestrictFieldReads("incident", "work_notes", false)
+		_, out := call(t, s, "GET", "/api/now/table/incident/"+ids[0]+"?sysparm_fields=short_description,description,work_notes&sysparm_display_value=true", nil, "")
+		if diff := cmp.Diff(map[string]any{"short_description": "case a"}, out["result"]); diff != "" {
+			t.Errorf("record (-want +got):\n%s", diff)
 		}
 	})
 }
