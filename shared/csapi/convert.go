@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -108,7 +107,7 @@ func parseTime(field, s string) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("the API returned %s %s, which is not an RFC 3339 time", field, strconv.Quote(s))
+		return time.Time{}, fmt.Errorf("the API returned %s %s, which is not an RFC 3339 time", field, casesync.Quote(s))
 	}
 	return t, nil
 }

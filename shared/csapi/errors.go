@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -117,8 +118,11 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 		return 0
 	}
 	if secs, err := strconv.ParseFloat(v, 64); err == nil {
-		if secs <= 0 {
+		switch {
+		case !(secs > 0): // zero, negative or NaN
 			return 0
+		case secs >= float64(math.MaxInt64/int64(time.Second)):
+			return time.Duration(math.MaxInt64)
 		}
 		return time.Duration(secs * float64(time.Second))
 	}

@@ -6,6 +6,8 @@ package envconf
 
 import (
 	"fmt"
+	"math"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -85,14 +87,15 @@ func (r *Reader) Int(v string, def int64) int64 {
 	return n
 }
 
-// Float reads a positive number.
+// Float reads a positive, finite number.
 func (r *Reader) Float(v string, def float64) float64 {
 	s := r.Get(v)
 	if s == "" {
 		return def
 	}
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f <= 0 {
+	// NaN and infinities parse, but are no rate or size anyone means.
+	if err != nil || !(f > 0) || math.IsInf(f, 0) {
 		r.Problemf(v, "is %q: set it to a positive number such as %g", s, def)
 		return def
 	}
@@ -113,7 +116,8 @@ func (r *Reader) Duration(v string, def time.Duration) time.Duration {
 	return d
 }
 
-// URL reads an http(s) URL without a trailing slash. hint says what to set.
+// URL reads an http(s) URL with a host, without a trailing slash. hint says
+// what to set.
 func (r *Reader) URL(v string, required bool, hint string) string {
 	s := strings.TrimRight(r.Get(v), "/")
 	if s == "" {
@@ -122,7 +126,8 @@ func (r *Reader) URL(v string, required bool, hint string) string {
 		}
 		return ""
 	}
-	if !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://") {
+	if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		!strings.HasPrefix(s, u.Scheme+"://") {
 		r.Problemf(v, "is %q, not an http(s) URL: %s", s, hint)
 	}
 	return s

@@ -63,7 +63,17 @@ func Decode(e event.Event) (MessagePublishedData, error) {
 		return d, &PermanentError{Reason: "event has no data"}
 	}
 	if err := json.Unmarshal(e.Data(), &d); err != nil {
-		return d, &PermanentError{Reason: "event data is not a Pub/Sub message", Err: err}
+		// The reason names where or which field, never the data itself.
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return d, &PermanentError{Reason: fmt.Sprintf("event data is not a Pub/Sub message (not JSON: syntax error at byte %d)", se.Offset)}
+		case errors.As(err, &te):
+			return d, &PermanentError{Reason: fmt.Sprintf("event data is not a Pub/Sub message (field %s has the wrong type)", casesync.Quote(te.Field))}
+		default:
+			return d, &PermanentError{Reason: "event data is not a Pub/Sub message (a field could not be read)"}
+		}
 	}
 	if d.Message.MessageID == "" {
 		d.Message.MessageID = e.ID()

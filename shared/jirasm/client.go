@@ -613,10 +613,11 @@ func (cj commentJSON) public() bool {
 		if p.Key != internalProperty {
 			continue
 		}
-		var v struct {
-			Internal *bool `json:"internal"`
-		}
-		if json.Unmarshal(p.Value, &v) != nil || v.Internal == nil || *v.Internal {
+		// The value is read by exact key, as Jira reads it: encoding/json
+		// would also take "Internal" or "INTERNAL" into a struct field, so
+		// {"internal":true,"Internal":false} would read as public.
+		var v map[string]json.RawMessage
+		if json.Unmarshal(p.Value, &v) != nil || strings.TrimSpace(string(v["internal"])) != "false" {
 			return false
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -210,7 +209,7 @@ func (c *Client) toCase(t zTicket) casesync.CompanyCase {
 func ticketID(op, id string) (string, error) {
 	n, err := strconv.ParseInt(id, 10, 64)
 	if err != nil || n <= 0 {
-		return "", crmhttp.NotFoundError(vendor, op, fmt.Sprintf("ticket %q", id))
+		return "", crmhttp.NotFoundError(vendor, op, "ticket "+casesync.Quote(id))
 	}
 	return strconv.FormatInt(n, 10), nil
 }
