@@ -264,10 +264,16 @@ func formatCalls(calls map[string]int64) string {
 // binary content, priority both ways, close both ways, no echo, outage
 // comments. It logs what one changed case costs in CRM calls, on lines
 // starting "cost:".
+// engineSuiteTimeout bounds the whole engine suite against one helpdesk.
+const engineSuiteTimeout = 15 * time.Minute
+
 func RunEngine(t *testing.T, newHarness func(t *testing.T) EngineHarness) {
 	w := newEngineWorld(t, newHarness(t))
 	h := w.h
-	ctx := ctxFor(t)
+	// One context for every step: a real helpdesk on a loaded machine
+	// takes minutes for the whole suite, so its bound is wide.
+	ctx, cancel := context.WithTimeout(context.Background(), engineSuiteTimeout)
+	t.Cleanup(cancel)
 	var googleFirst, crmFirst string // a Google case and a CRM ticket made first
 	var googleFirstID, crmFirstName string
 
