@@ -296,7 +296,7 @@ func (c *Client) GetCase(ctx context.Context, id string) (casesync.CompanyCase, 
 // checkID refuses an id that cannot name an issue, as not found.
 func checkID(op, id string) error {
 	if strings.TrimSpace(id) == "" || strings.ContainsAny(id, "/?#") {
-		return crmhttp.NotFoundError(vendor, op, "issue "+strconv.Quote(id))
+		return crmhttp.NotFoundError(vendor, op, "issue "+casesync.Quote(id))
 	}
 	return nil
 }
@@ -596,12 +596,13 @@ type commentJSON struct {
 }
 
 // public reports whether customers see the comment. It fails closed: a
-// comment is public only when nothing says otherwise and nothing is
-// unclear. Jira's own reading (jsdPublic) must not say internal; the
+// comment is public only when something says so and nothing says
+// otherwise. Jira's own reading (jsdPublic) must not say internal; the
 // service desk property, when present, must read {"internal": false}
-// exactly (any other value, or one that cannot be read, is internal); and
-// the comment must not be restricted to a role or group (such a comment
-// must not leave the helpdesk either).
+// exactly (any other value, or one that cannot be read, is internal), and
+// when it is absent jsdPublic must say true; and the comment must not be
+// restricted to a role or group (such a comment must not leave the
+// helpdesk either).
 func (cj commentJSON) public() bool {
 	if cj.JSDPublic != nil && !*cj.JSDPublic {
 		return false
@@ -609,6 +610,7 @@ func (cj commentJSON) public() bool {
 	if cj.Visibility != nil && (cj.Visibility.Type != "" || cj.Visibility.Value != "") {
 		return false
 	}
+	said := false // the service desk property said public
 	for _, p := range cj.Properties {
 		if p.Key != internalProperty {
 			continue
@@ -620,8 +622,11 @@ func (cj commentJSON) public() bool {
 		if json.Unmarshal(p.Value, &v) != nil || strings.TrimSpace(string(v["internal"])) != "false" {
 			return false
 		}
+		said = true
 	}
-	return true
+	// Without the property, only Jira's own word makes a comment public: a
+	// comment that neither says is unclear, and unclear is internal.
+	return said || (cj.JSDPublic != nil && *cj.JSDPublic)
 }
 
 func (c *Client) toComment(cj commentJSON, me *myself) casesync.Comment {
@@ -955,7 +960,7 @@ func validMediaID(s string) bool {
 // fails for good.
 func (c *Client) DownloadAttachment(ctx context.Context, id, attachmentID string) (io.ReadCloser, error) {
 	if _, err := strconv.ParseUint(attachmentID, 10, 64); err != nil {
-		return nil, crmhttp.NotFoundError(vendor, OpDownloadAttachment, "attachment "+strconv.Quote(attachmentID))
+		return nil, crmhttp.NotFoundError(vendor, OpDownloadAttachment, "attachment "+casesync.Quote(attachmentID))
 	}
 	if err := checkID(OpDownloadAttachment, id); err != nil {
 		return nil, err

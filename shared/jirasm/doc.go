@@ -22,9 +22,10 @@
 // Management reads for agent-only comments, "sd.public.comment" with
 // value {"internal": true}. Visibility that is unclear is internal: a
 // comment is public only when Jira's own reading (jsdPublic) does not say
-// internal, the property is absent or reads {"internal": false} exactly
-// (any other value, or one that cannot be read, makes the comment
-// internal), and the comment is not restricted to a role or group. Every
+// internal, the property reads {"internal": false} exactly (any other
+// value, or one that cannot be read, makes the comment internal) or, when
+// it is absent, jsdPublic says true, and the comment is not restricted to a
+// role or group. Every
 // comment casebridge adds carries the property; when Jira's answer gives a
 // jsdPublic that differs from what was asked, AddComment fails for good
 // with an error saying the comment's visibility differs from what was

@@ -105,6 +105,32 @@ func TestACommentIsPublicOnlyWhenItsServiceDeskPropertySaysSoPlainly(t *testing.
 	}
 }
 
+func TestACommentNeitherThePropertyNorJiraCallsPublicIsInternal(t *testing.T) {
+	sim := jirasmtest.NewServer(t, jirasmtest.Options{})
+	key := sim.CreateIssue(jirasmtest.NewIssue{Summary: "s", SyncFlag: true})
+	id := postComment(t, sim, key, `[]`)
+	// A proxy drops Jira's own reading (jsdPublic), as a project that is not
+	// a service project, or a cut-down answer, would leave it out.
+	c := adapterFor(t, rewriting(t, sim, http.MethodGet, "/comment", func(page map[string]any) {
+		if cs, ok := page["comments"].([]any); ok {
+			for _, cm := range cs {
+				if m, ok := cm.(map[string]any); ok {
+					delete(m, "jsdPublic")
+				}
+			}
+		}
+	}), nil)
+	list, err := c.ListComments(ctx(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cm := range list {
+		if cm.ID == id && cm.Public {
+			t.Errorf("comment %s, with no property and no jsdPublic, reads as public; unclear is internal", id)
+		}
+	}
+}
+
 // rewriting puts a proxy in front of the simulator that passes the answer
 // to requests matching method and path suffix through edit.
 func rewriting(t *testing.T, sim *jirasmtest.Server, method, suffix string, edit func(map[string]any)) string {

@@ -150,7 +150,7 @@ func (c *Client) credentialVars() []string {
 // validID refuses an id that cannot be a ticket or attachment number.
 func validID(op, what, id string) error {
 	if n, err := strconv.ParseUint(id, 10, 63); err != nil || n == 0 {
-		return crmhttp.NotFoundError(vendor, op, what+" "+strconv.Quote(id))
+		return crmhttp.NotFoundError(vendor, op, what+" "+casesync.Quote(id))
 	}
 	return nil
 }

@@ -181,7 +181,7 @@ func (c *Client) toCase(r record, latestAttachment time.Time) casesync.CompanyCa
 // getRecord reads one record of the case table.
 func (c *Client) getRecord(ctx context.Context, op, id, fields string) (record, error) {
 	if !validID(id) {
-		return nil, crmhttp.NotFoundError(vendor, op, "case "+strconv.Quote(id))
+		return nil, crmhttp.NotFoundError(vendor, op, "case "+casesync.Quote(id))
 	}
 	var out struct {
 		Result record `json:"result"`
@@ -243,16 +243,18 @@ type listed struct {
 // page means more). The path and query stay the adapter's own; only the
 // offset is taken from the link. Every page goes through a crmhttp.Pager,
 // so an endless, cycling or backward listing stops with a permanent paging
-// error naming op; for the Table API it allows empty pages, which an ACL
-// makes, and an endless run of them stops at MaxPages. The answer tells
+// error naming op; it allows empty pages, which an ACL makes, and an
+// endless run of them stops at MaxPages. The answer tells
 // whether an ACL hid rows, by comparing each page with its X-Total-Count.
 func (c *Client) list(ctx context.Context, op, path string, q url.Values, each func(record)) (listed, error) {
 	q.Set("sysparm_limit", strconv.Itoa(c.cfg.PageSize))
-	pg := c.http.NewPager(op)
+	// Read ACLs can empty a page of any listing (the Attachment API too:
+	// its rows are the records' files, which ACLs may hide), so empty pages
+	// are allowed; an endless run of them stops at MaxPages.
+	pg := c.http.NewPager(op).AllowEmptyPages()
 	if strings.HasPrefix(path, "/table/") {
 		q.Set("sysparm_display_value", "false")
 		q.Set("sysparm_exclude_reference_link", "true")
-		pg.AllowEmptyPages()
 	}
 	st := listed{counted: true}
 	for offset := 0; ; {
@@ -580,7 +582,7 @@ func (c *Client) priorityPair(op, p string) ([2]string, error) {
 // patch updates a record: PATCH /table/{table}/{sys_id}.
 func (c *Client) patch(ctx context.Context, op, id string, fields map[string]string, mode crmhttp.RetryMode) (record, error) {
 	if !validID(id) {
-		return nil, crmhttp.NotFoundError(vendor, op, "case "+strconv.Quote(id))
+		return nil, crmhttp.NotFoundError(vendor, op, "case "+casesync.Quote(id))
 	}
 	var out struct {
 		Result record `json:"result"`
@@ -653,7 +655,7 @@ func (c *Client) toAttachment(r record, names map[string]string, me user) casesy
 // internalFile).
 func (c *Client) ListAttachments(ctx context.Context, id string) ([]casesync.Attachment, error) {
 	if !validID(id) {
-		return nil, crmhttp.NotFoundError(vendor, "attachments.list", "case "+strconv.Quote(id))
+		return nil, crmhttp.NotFoundError(vendor, "attachments.list", "case "+casesync.Quote(id))
 	}
 	me, err := c.lookupMe(ctx)
 	if err != nil {
@@ -741,7 +743,7 @@ func internalFile(r record, uploader string, notes []entry) bool {
 func (c *Client) DownloadAttachment(ctx context.Context, id, attachmentID string) (io.ReadCloser, error) {
 	const op = "attachments.download"
 	if !validID(id) || !validID(attachmentID) {
-		return nil, crmhttp.NotFoundError(vendor, op, "attachment "+strconv.Quote(attachmentID))
+		return nil, crmhttp.NotFoundError(vendor, op, "attachment "+casesync.Quote(attachmentID))
 	}
 	var meta struct {
 		Result record `json:"result"`
@@ -765,7 +767,7 @@ func (c *Client) DownloadAttachment(ctx context.Context, id, attachmentID string
 func (c *Client) UploadAttachment(ctx context.Context, id, filename, mimeType string, r io.Reader) (casesync.Attachment, error) {
 	const op = "attachments.upload"
 	if !validID(id) {
-		return casesync.Attachment{}, crmhttp.NotFoundError(vendor, op, "case "+strconv.Quote(id))
+		return casesync.Attachment{}, crmhttp.NotFoundError(vendor, op, "case "+casesync.Quote(id))
 	}
 	if strings.TrimSpace(filename) == "" {
 		return casesync.Attachment{}, crmhttp.Invalid(vendor, op, "the file name is empty")

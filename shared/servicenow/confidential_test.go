@@ -522,9 +522,9 @@ func TestEveryListingStopsWhenPagingCannotBeTrusted(t *testing.T) {
 			return err
 		}},
 	}
-	// Table API listings allow empty pages that claim more, which ACLs make
-	// (see TestAPageEmptiedByAnACLDoesNotEndAListing): endless empty pages
-	// stop at MaxPages there, at once elsewhere.
+	// Listings allow empty pages that claim more, which ACLs make (see
+	// TestAPageEmptiedByAnACLDoesNotEndAListing): endless empty pages stop
+	// at MaxPages.
 	servers := []struct {
 		name      string
 		page      func(offset int) (rows, next int)
@@ -540,7 +540,7 @@ func TestEveryListingStopsWhenPagingCannotBeTrusted(t *testing.T) {
 			}
 			return 7, 0
 		}, 2, 0},
-		{"an empty page that claims more stops, at MaxPages for the Table API", func(o int) (int, int) { return 0, o + 7 }, 1, maxPages},
+		{"an empty page that claims more stops at MaxPages", func(o int) (int, int) { return 0, o + 7 }, maxPages, 0},
 		{"an empty page that claims the same offset again stops", func(o int) (int, int) { return 0, o }, 1, 0},
 	}
 	for _, l := range listings {

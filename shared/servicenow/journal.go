@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -188,7 +187,7 @@ func parseJournal(element, text string) []entry {
 // not a journal entry, so it is not listed.
 func (c *Client) ListComments(ctx context.Context, id string) ([]casesync.Comment, error) {
 	if !validID(id) {
-		return nil, crmhttp.NotFoundError(vendor, "journal.list", "case "+strconv.Quote(id))
+		return nil, crmhttp.NotFoundError(vendor, "journal.list", "case "+casesync.Quote(id))
 	}
 	me, err := c.lookupMe(ctx)
 	if err != nil {
@@ -348,7 +347,7 @@ func (c *Client) AddComment(ctx context.Context, id, body string, public bool) (
 		return casesync.Comment{}, err
 	}
 	if !validID(id) {
-		return casesync.Comment{}, crmhttp.NotFoundError(vendor, op, "case "+strconv.Quote(id))
+		return casesync.Comment{}, crmhttp.NotFoundError(vendor, op, "case "+casesync.Quote(id))
 	}
 	me, err := c.lookupMe(ctx)
 	if err != nil {

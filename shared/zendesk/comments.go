@@ -244,7 +244,7 @@ func (c *Client) DownloadAttachment(ctx context.Context, id, attachmentID string
 			return c.http.Download(ctx, crmhttp.Request{Op: op, URL: u, Header: http.Header{"Accept": {"*/*"}}})
 		}
 	}
-	return nil, crmhttp.NotFoundError(vendor, op, fmt.Sprintf("attachment %q of ticket %s", attachmentID, id))
+	return nil, crmhttp.NotFoundError(vendor, op, fmt.Sprintf("attachment %s of ticket %s", casesync.Quote(attachmentID), casesync.Quote(id)))
 }
 
 // UploadAttachment streams r to Zendesk (POST /uploads) and attaches it to

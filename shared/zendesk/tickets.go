@@ -41,7 +41,9 @@ func (c *Client) SearchUpdated(ctx context.Context, since time.Time) ([]casesync
 		"exclude_deleted": {"true"},
 	}
 	found := map[int64]zTicket{}
-	pg := c.http.NewPager(op)
+	// With exclude_deleted, a page of deleted tickets may come back empty
+	// with more to follow: allowed, and bounded by the page limit.
+	pg := c.http.NewPager(op).AllowEmptyPages()
 	for token := "start_time=" + q.Get("start_time"); ; {
 		var resp struct {
 			Tickets     []zTicket `json:"tickets"`
