@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -172,6 +173,11 @@ func parseJournal(element, text string) []entry {
 		out = append(out, entry{Element: element, Value: strings.TrimSuffix(text[m[1]:end], "\n\n"),
 			Author: text[m[4]:m[5]], Created: at})
 	}
+	// The platform shows the newest entry first, so reading backwards gives
+	// oldest first; a journal shown in another order (edited, or from an
+	// instance that sorts otherwise) is put oldest first too, keeping the
+	// order of entries made in the same second.
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	seen := map[string]int{}
 	for i := range out {
 		second := out[i].Created.Format("20060102150405")
