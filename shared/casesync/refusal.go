@@ -110,7 +110,7 @@ func (r *reconciliation) checkGoogleCaseField(ctx context.Context, c *CompanyCas
 	case !r.e.Google.InScope(name):
 		kind, why = RefusedFieldOutOfScope, "is outside the projects and organization casebridge syncs"
 	default:
-		_, gerr := r.e.Google.GetCase(ctx, name)
+		_, gerr := r.getGoogle(ctx, name) // kept for the rest of the run
 		switch {
 		case gerr == nil:
 			return "", nil

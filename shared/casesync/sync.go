@@ -238,7 +238,11 @@ func (r *reconciliation) resolve(ctx context.Context, ref CaseRef) (Mapping, str
 		// hand, or its mapping was cleaned up after both closed and the CRM
 		// case reopened since. A closed Google case cannot sync again, and
 		// a new mapping would close the live CRM case to match it.
-		g, gerr := r.getGoogle(ctx, c.GoogleCase)
+		g, gerr := r.g, error(nil)
+		if g == nil || g.Name != c.GoogleCase {
+			// Not read yet by the field check.
+			g, gerr = r.getGoogle(ctx, c.GoogleCase)
+		}
 		switch {
 		case gerr == nil && g.Closed():
 			return Mapping{}, "CRM case names a closed Google case it has no mapping with", nil

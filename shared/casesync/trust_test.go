@@ -376,3 +376,16 @@ func TestAFileServedLargerThanTheAdapterAllowsGetsANoticeAndSyncGoesOn(t *testin
 		t.Errorf("Google priority %s; the priority change after the file must still sync", g.Priority)
 	}
 }
+
+func TestCheckingAGoogleCaseFieldReadsTheCaseOnce(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name := w.newGoogleCase("Existing", "P3")
+	id := w.crm.CreateTicket(crmsim.Ticket{Subject: "Existing", Description: "d", Priority: "normal", GoogleCase: name})
+	w.google.ResetCalls()
+	if _, err := w.engine.SyncCase(w.ctx, casesync.CaseRef{Side: casesync.SideCompany, ID: id}); err != nil {
+		t.Fatalf("SyncCase: %v", err)
+	}
+	if n := w.google.Calls()["cases.get"]; n != 1 {
+		t.Errorf("the reconciliation read the Google case %d times, want 1", n)
+	}
+}
