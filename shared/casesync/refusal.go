@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 )
@@ -84,9 +85,7 @@ func (r *reconciliation) refuse(ctx context.Context, f Refusal) error {
 	return &RefusedError{Refusal: f}
 }
 
-func (e *Engine) refused(ctx context.Context, log interface {
-	WarnContext(context.Context, string, ...any)
-}, f Refusal) {
+func (e *Engine) refused(ctx context.Context, log *slog.Logger, f Refusal) {
 	log.WarnContext(ctx, "refused", "refusal", string(f.Kind), "reason", f.Reason)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
