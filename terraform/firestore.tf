@@ -48,3 +48,20 @@ resource "google_firestore_field" "refusals_ttl" {
 
   depends_on = [google_project_service.apis, google_firestore_database.default]
 }
+
+# A mapping keeps which comments and attachments of each side are done in two
+# map fields (shared/casesync ItemLog), bounded in size but never queried:
+# their single-field indexes are turned off, which the maps' subfields
+# inherit, so a mapping's index entries do not grow with its case.
+resource "google_firestore_field" "mapping_items_unindexed" {
+  for_each = toset(["googleItems", "companyItems"])
+
+  project    = var.project_id
+  database   = "(default)"
+  collection = "caseMappings"
+  field      = each.value
+
+  index_config {}
+
+  depends_on = [google_project_service.apis, google_firestore_database.default]
+}

@@ -79,7 +79,7 @@ locals {
       CSAPI_PARENT            = local.csapi_parent
       CSAPI_CLASSIFICATION_ID = var.csapi_classification_id
       CSAPI_TEST_CASE         = tostring(var.csapi_test_case)
-      CSAPI_CONNECTOR_EMAIL   = local.connector_email
+      CSAPI_CONNECTOR_EMAIL   = join(",", local.connector_emails)
       CSAPI_TIME_ZONE         = var.csapi_time_zone
       GOOGLE_POLLING_WINDOW   = var.google_polling_window
       COMPANY_POLLING_WINDOW  = var.company_polling_window

@@ -9,6 +9,9 @@ locals {
   service_log_filter     = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=(${join(" OR ", [for n in local.service_names : "\"${n}\""])})"
   service_monitor_filter = "resource.type=\"cloud_run_revision\" AND resource.label.service_name=one_of(${join(", ", [for n in local.service_names : "\"${n}\""])})"
   outage_message         = "cases are out of sync"
+  # sync-case logs this ERROR entry when it stops asking for a case whose
+  # counterpart could not be created (casesync.GaveUpMessage).
+  gave_up_message = "gave up creating the counterpart case"
 
   dead_letter_subscription_ids = flatten([
     for dir, m in module.function : [for s in values(m.dead_letter_subscriptions) : s.name]
@@ -42,7 +45,7 @@ resource "google_logging_metric" "function_errors" {
   project     = var.project_id
   name        = "${var.prefix}/function-errors"
   description = "Log entries at ERROR or above from casebridge's functions, except the outage-detected entry, by function."
-  filter      = "${local.service_log_filter} AND severity>=ERROR AND NOT jsonPayload.message=\"${local.outage_message}\""
+  filter      = "${local.service_log_filter} AND severity>=ERROR AND NOT jsonPayload.message=\"${local.outage_message}\" AND NOT jsonPayload.message=\"${local.gave_up_message}\""
 
   metric_descriptor {
     metric_kind  = "DELTA"
@@ -96,6 +99,54 @@ resource "google_monitoring_alert_policy" "outage_detected" {
     mime_type = "text/markdown"
     subject   = "casebridge: cases are out of sync"
     content   = "detect-outages found linked cases whose changes have waited longer than their tolerance; the log entry lists the mapping ids. Run `go run ./scripts/operator status --prefix ${local.name_prefix} --project ${var.project_id}` for lag, outage flags, poller heartbeats and dead-letter depth, then follow the README's troubleshooting section."
+  }
+}
+
+# sync-case gave up creating a case's counterpart after GIVE_UP_AFTER.
+resource "google_logging_metric" "counterpart_given_up" {
+  project     = var.project_id
+  name        = "${var.prefix}/counterpart-given-up"
+  description = "casebridge stopped retrying the creation of a case's counterpart (its ERROR entry \"${local.gave_up_message}\")."
+  filter      = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${local.functions["synccase"].name}\" AND severity=ERROR AND jsonPayload.message=\"${local.gave_up_message}\""
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "casebridge counterpart given up"
+  }
+}
+
+resource "google_monitoring_alert_policy" "counterpart_given_up" {
+  project               = var.project_id
+  display_name          = "casebridge (${var.prefix}): a case got no counterpart"
+  combiner              = "OR"
+  severity              = "ERROR"
+  notification_channels = var.notification_channels
+  user_labels           = local.labels
+
+  conditions {
+    display_name = "sync-case gave up creating a counterpart case"
+    condition_threshold {
+      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.counterpart_given_up.name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    subject   = "casebridge: a case got no counterpart"
+    content   = "sync-case retried creating the counterpart of a case for GIVE_UP_AFTER and stopped; the log entry names the mapping and its last error. Run `go run ./scripts/operator status --prefix ${local.name_prefix} --project ${var.project_id}` to list such mappings, fix the cause (often a permission in the helpdesk), then `operator resync` the case."
   }
 }
 

@@ -17,7 +17,7 @@ output "service_accounts" {
 }
 
 output "connector_email" {
-  description = "The identity casebridge writes Google comments and attachments as (CSAPI_CONNECTOR_EMAIL): sync-case's service account."
+  description = "The identity casebridge writes mirrored Google comments and attachments as: sync-case's service account, the first of CSAPI_CONNECTOR_EMAIL (which also lists detect-outages', the identity of its notices)."
   value       = local.connector_email
 }
 

@@ -58,18 +58,24 @@ locals {
   #   publishes: the topics it publishes to
   # Every function reads and writes Firestore.
   uses = {
-    pollgoogle    = { csapi = true, crm = false, publishes = [local.topic_case_updated] }
-    pollcrm       = { csapi = false, crm = true, publishes = [local.topic_case_updated] }
+    pollgoogle    = { csapi = true, crm = false, publishes = [local.topic_case_updated, local.topic_sync_requested] }
+    pollcrm       = { csapi = false, crm = true, publishes = [local.topic_case_updated, local.topic_sync_requested] }
     synccase      = { csapi = true, crm = true, publishes = [] }
     detectoutages = { csapi = true, crm = true, publishes = [local.topic_sync_requested] }
     cleanup       = { csapi = false, crm = false, publishes = [] }
   }
   csapi_functions = toset([for dir, u in local.uses : dir if u.csapi])
 
-  # casebridge writes Google comments and attachments as sync-case's service
-  # account; CSAPI_CONNECTOR_EMAIL names it so they are never mirrored back.
-  # (detect-outages' notices are recognised by their text.)
-  connector_email = "${local.functions["synccase"].name}@${var.project_id}.iam.gserviceaccount.com"
+  # The functions that write to the Cloud Support API, each as its own
+  # service account: sync-case (mirrored cases, comments and attachments)
+  # and detect-outages (its outage and resumed notices). poll-google only
+  # reads. CSAPI_CONNECTOR_EMAIL lists all their emails, so casebridge
+  # recognises everything it wrote, whichever function wrote it: nothing is
+  # mirrored back and detect-outages finds its own last notice.
+  csapi_writers    = ["synccase", "detectoutages"]
+  connector_emails = [for dir in local.csapi_writers : "${local.functions[dir].name}@${var.project_id}.iam.gserviceaccount.com"]
+  # sync-case's, the identity of mirrored comments and attachments.
+  connector_email = local.connector_emails[0]
 
   csapi_parent = length(var.project_allowlist) > 0 ? join(",", [for p in var.project_allowlist : "projects/${p}"]) : "organizations/${var.organization_id}"
 

@@ -2,7 +2,7 @@
 // casebridge's functions could not handle: those Pub/Sub moved to the
 // dead-letter topics after the last retry.
 //
-//	go run ./scripts/deadletter list    [--project P] [--prefix X] [--subscription S]... [--limit N] [--json]
+//	go run ./scripts/deadletter list    [--project P] [--prefix X] [--subscription S]... [--limit N] [--json] [--timeout D]
 //	go run ./scripts/deadletter inspect --id ID[,ID...] [...]
 //	go run ./scripts/deadletter replay  [--id ID[,ID...]] [--as original|sync-requested] [...]
 //	go run ./scripts/deadletter purge   [--id ID[,ID...]] --yes [...]
@@ -25,8 +25,15 @@
 // roles/datastore.viewer to read the last errors (without it they show as
 // unknown) and, for replay, roles/pubsub.publisher on the topics.
 //
-// Exit status: 0 on success, 1 on failure (e.g. a message not replayed),
-// 2 on a usage error.
+// Every command waits at most --timeout (default 30 s) in all for Pub/Sub
+// and Firestore (messages it holds are then handed back within 10 s more).
+// When one of them cannot be reached or does not answer in that time, the
+// command exits 1 with one line naming the service and where it was looked
+// for (the emulator's address, or the project): it never says "no
+// dead-lettered messages" unless Pub/Sub answered that.
+//
+// Exit status: 0 on success, 1 on failure (e.g. a message not replayed,
+// Pub/Sub or Firestore not reached), 2 on a usage error.
 package main
 
 import (
@@ -62,6 +69,8 @@ const usage = `usage: deadletter <list|inspect|replay|purge> [flags]
   replay    republish messages, then remove them from the dead-letter subscription
   purge     delete messages for good (needs --yes)
 
+Every command waits at most --timeout (default 30s) for Pub/Sub and Firestore,
+and fails naming the one it could not reach.
 Run "deadletter <command> -h" for the flags.
 `
 
@@ -89,6 +98,7 @@ type options struct {
 	yes      bool
 	json     bool
 	pullWait time.Duration
+	timeout  time.Duration
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -115,7 +125,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(&o.ids, "id", "message ids to act on (repeatable or comma-separated; default for list, replay, purge: all)")
 	fs.IntVar(&o.limit, "limit", 100, "act on at most this many messages per run (ignored with --id; 0: no limit)")
 	fs.BoolVar(&o.json, "json", false, "print JSON instead of text")
-	fs.DurationVar(&o.pullWait, "pull-wait", 3*time.Second, "how long a pull waits for messages before a subscription counts as drained")
+	fs.DurationVar(&o.pullWait, "pull-wait", 3*time.Second, "how long a pull waits for messages before a subscription counts as drained (unless set, at most a quarter of --timeout)")
+	fs.DurationVar(&o.timeout, "timeout", ops.DefaultTimeout, "how long the whole command may wait for Pub/Sub and Firestore before it fails naming the one that did not answer (each subscription read takes up to --pull-wait of it)")
 	if cmd == "replay" {
 		fs.StringVar(&o.as, "as", string(ops.ReplayOriginal), "republish on the original topic (original) or as a sync-requested command for the message's case (sync-requested)")
 	}
@@ -136,6 +147,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "deadletter %s: no project: pass --project or set GOOGLE_CLOUD_PROJECT\n", cmd)
 		return 2
 	}
+	pullWaitSet := false
+	fs.Visit(func(f *flag.Flag) { pullWaitSet = pullWaitSet || f.Name == "pull-wait" })
+	if !pullWaitSet {
+		// Leave time for reading several subscriptions and the last errors.
+		o.pullWait = min(o.pullWait, o.timeout/4)
+	}
+	if o.timeout <= 0 || o.pullWait <= 0 || o.pullWait >= o.timeout {
+		fmt.Fprintf(stderr, "deadletter %s: --timeout is %s and --pull-wait %s: both must be positive, and --pull-wait shorter\n", cmd, o.timeout, o.pullWait)
+		return 2
+	}
 	if cmd == "inspect" && len(o.ids) == 0 {
 		fmt.Fprintln(stderr, "deadletter inspect: name the messages with --id (see deadletter list)")
 		return 2
@@ -149,9 +170,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
+	ctx, cancel := ops.WithTimeout(ctx, o.timeout)
+	defer cancel()
 	client, err := pubsub.NewClient(ctx, o.project)
 	if err != nil {
-		fmt.Fprintf(stderr, "deadletter: connecting to Pub/Sub: %v\n", err)
+		fmt.Fprintf(stderr, "deadletter %s: connecting to Pub/Sub: %v\n", cmd, ops.Reach(ctx, ops.ServicePubSub, o.project, err))
 		return 1
 	}
 	defer client.Close()
@@ -183,6 +206,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, cmd, err)
 	case "replay":
 		res, err := q.Replay(ctx, o.subs, sel, ops.ReplayAs(o.as))
+		if len(res) == 0 && err != nil {
+			// Nothing was read: there is nothing to report but the error.
+			return fail(stderr, cmd, err)
+		}
 		if o.json {
 			writeJSON(stdout, res)
 		} else {
@@ -191,6 +218,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, cmd, err)
 	default: // purge
 		dls, err := q.Purge(ctx, o.subs, sel)
+		if len(dls) == 0 && err != nil {
+			return fail(stderr, cmd, err)
+		}
 		if o.json {
 			writeJSON(stdout, dls)
 		} else {

@@ -1,8 +1,8 @@
 // Command operator shows the state of a casebridge deployment and asks for
 // one case to be synced again.
 //
-//	go run ./scripts/operator status [--project P] [--prefix X] [--depth auto|pull|monitoring|none] [--json]
-//	go run ./scripts/operator resync (--google-case NAME | --crm-case ID | --mapping ID) [--project P] [--prefix X]
+//	go run ./scripts/operator status [--project P] [--prefix X] [--depth auto|pull|monitoring|none] [--json] [--timeout D]
+//	go run ./scripts/operator resync (--google-case NAME | --crm-case ID | --mapping ID) [--project P] [--prefix X] [--timeout D]
 //
 // status reads Firestore (mapping counts, the mappings out of sync and by
 // how long, outage flags, the pollers' watermarks and heartbeats) and the
@@ -17,6 +17,12 @@
 // --depth pull), roles/monitoring.viewer (status, with --depth monitoring)
 // and roles/pubsub.publisher on the sync-requested topic (resync). With
 // CASEBRIDGE_CLOCK_FILE set (the sandbox), status uses the sandbox's clock.
+//
+// Every command waits at most --timeout (default 30 s) in all for Firestore,
+// Pub/Sub and Cloud Monitoring. When one of them cannot be reached or does
+// not answer in that time, the command exits 1 with one line naming the
+// service and where it was looked for (the emulator's address, or the
+// project); it never reports "none" for what it could not read.
 //
 // Exit status: 0 when all is well, 1 on failure, 2 on a usage error, 3 when
 // status finds mappings out of sync, a stale poller or dead-lettered
@@ -56,6 +62,8 @@ const usage = `usage: operator <status|resync> [flags]
   status    mappings, out-of-sync cases and their lag, outage flags, pollers, dead-letter depth
   resync    publish sync-requested for one case (--google-case, --crm-case or --mapping)
 
+Every command waits at most --timeout (default 30s) for Firestore, Pub/Sub and
+Cloud Monitoring, and fails naming the one it could not reach.
 Run "operator <command> -h" for the flags.
 `
 
@@ -80,6 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	project := fs.String("project", os.Getenv("GOOGLE_CLOUD_PROJECT"), "the project holding casebridge's Firestore database and Pub/Sub topics (default $GOOGLE_CLOUD_PROJECT)")
 	prefix := fs.String("prefix", "", "the prefix of casebridge's topic and subscription names, exactly as it precedes \"case-updated\" (e.g. \"casebridge-\"; \"\" for the local sandbox)")
+	timeout := fs.Duration("timeout", ops.DefaultTimeout, "how long the whole command may wait for Firestore, Pub/Sub and Cloud Monitoring before it fails naming the one that did not answer")
 	switch cmd {
 	case "status":
 		depth := fs.String("depth", "auto", "how to count dead-lettered messages: pull (pull and hand back every message), monitoring (Cloud Monitoring's num_undelivered_messages), none, or auto (pull on the emulator, monitoring on Pub/Sub)")
@@ -87,7 +96,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if code, ok := parse(fs, args[1:], stderr); !ok {
 			return code
 		}
-		return status(ctx, *project, *prefix, *depth, *asJSON, stdout, stderr)
+		ctx, cancel := ops.WithTimeout(ctx, *timeout)
+		defer cancel()
+		return status(ctx, *project, *prefix, *depth, *asJSON, *timeout, stdout, stderr)
 	case "resync":
 		googleCase := fs.String("google-case", "", "the Google case name, e.g. projects/my-project/cases/12345")
 		crmCase := fs.String("crm-case", "", "the CRM case id, e.g. an RT ticket number or a Jira issue key")
@@ -95,6 +106,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if code, ok := parse(fs, args[1:], stderr); !ok {
 			return code
 		}
+		ctx, cancel := ops.WithTimeout(ctx, *timeout)
+		defer cancel()
 		return resync(ctx, *project, *prefix, *googleCase, *crmCase, *mapping, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "operator: unknown command %q\n\n%s", cmd, usage)
@@ -118,10 +131,14 @@ func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, ok bool
 		fmt.Fprintf(stderr, "%s: no project: pass --project or set GOOGLE_CLOUD_PROJECT\n", fs.Name())
 		return exitUsage, false
 	}
+	if d := fs.Lookup("timeout").Value.(flag.Getter).Get().(time.Duration); d <= 0 {
+		fmt.Fprintf(stderr, "%s: --timeout is %s: give a positive duration, e.g. 30s\n", fs.Name(), d)
+		return exitUsage, false
+	}
 	return exitOK, true
 }
 
-func status(ctx context.Context, project, prefix, depth string, asJSON bool, stdout, stderr io.Writer) int {
+func status(ctx context.Context, project, prefix, depth string, asJSON bool, timeout time.Duration, stdout, stderr io.Writer) int {
 	switch depth {
 	case "auto", ops.DepthByPull, ops.DepthByMonitoring, "none":
 	default:
@@ -130,13 +147,13 @@ func status(ctx context.Context, project, prefix, depth string, asJSON bool, std
 	}
 	st, err := store.New(ctx, project)
 	if err != nil {
-		fmt.Fprintf(stderr, "operator status: %v\n", err)
+		fmt.Fprintf(stderr, "operator status: %v\n", ops.Reach(ctx, ops.ServiceFirestore, project, err))
 		return exitFailure
 	}
 	defer st.Close()
 	s, err := ops.ReadStatus(ctx, st, clock.FromEnv().Now())
 	if err != nil {
-		fmt.Fprintf(stderr, "operator status: %v\n", err)
+		fmt.Fprintf(stderr, "operator status: %v\n", ops.Reach(ctx, ops.ServiceFirestore, project, err))
 		return exitFailure
 	}
 
@@ -151,23 +168,27 @@ func status(ctx context.Context, project, prefix, depth string, asJSON bool, std
 	for _, sub := range topo {
 		dlqs = append(dlqs, sub.DeadLetterSubscription())
 	}
+	// A depth that could not be read is shown as unknown, and the command
+	// fails after printing the rest.
+	var depthErr error
 	switch depth {
 	case ops.DepthByPull:
 		client, err := pubsub.NewClient(ctx, project)
 		if err != nil {
-			fmt.Fprintf(stderr, "operator status: connecting to Pub/Sub: %v\n", err)
+			fmt.Fprintf(stderr, "operator status: connecting to Pub/Sub: %v\n", ops.Reach(ctx, ops.ServicePubSub, project, err))
 			return exitFailure
 		}
 		defer client.Close()
-		q := &ops.DeadLetterQueues{Client: client, Project: project, Topology: topo, PullWait: 2 * time.Second}
-		s.DeadLetters = q.PullDepths(ctx, dlqs)
+		// The subscriptions are counted at once; each count waits up to
+		// PullWait for its subscription to drain.
+		q := &ops.DeadLetterQueues{Client: client, Project: project, Topology: topo, PullWait: min(2*time.Second, timeout/3)}
+		s.DeadLetters, depthErr = q.PullDepths(ctx, dlqs)
 	case ops.DepthByMonitoring:
-		ds, err := ops.MonitoringDepths(ctx, project, dlqs)
-		if err != nil {
-			fmt.Fprintf(stderr, "operator status: %v\n", err)
+		s.DeadLetters, depthErr = ops.MonitoringDepths(ctx, project, dlqs)
+		if depthErr != nil && len(s.DeadLetters) == 0 {
+			fmt.Fprintf(stderr, "operator status: %v\n", depthErr)
 			return exitFailure
 		}
-		s.DeadLetters = ds
 	}
 
 	if asJSON {
@@ -176,6 +197,10 @@ func status(ctx context.Context, project, prefix, depth string, asJSON bool, std
 		enc.Encode(jsonStatus(s))
 	} else {
 		printStatus(stdout, s)
+	}
+	if depthErr != nil {
+		fmt.Fprintf(stderr, "operator status: %v\n", depthErr)
+		return exitFailure
 	}
 	if needsAttention(s) {
 		return exitAttention
@@ -355,7 +380,7 @@ func resync(ctx context.Context, project, prefix, googleCase, crmCase, mapping s
 		// by SyncCase: say so now.
 		st, err := store.New(ctx, project)
 		if err != nil {
-			fmt.Fprintf(stderr, "operator resync: %v\n", err)
+			fmt.Fprintf(stderr, "operator resync: %v\n", ops.Reach(ctx, ops.ServiceFirestore, project, err))
 			return exitFailure
 		}
 		_, err = st.GetMapping(ctx, mapping)
@@ -365,21 +390,31 @@ func resync(ctx context.Context, project, prefix, googleCase, crmCase, mapping s
 			return exitFailure
 		}
 		if err != nil {
-			fmt.Fprintf(stderr, "operator resync: reading mapping %s: %v\n", mapping, err)
+			fmt.Fprintf(stderr, "operator resync: %v\n", ops.Reach(ctx, ops.ServiceFirestore, project, fmt.Errorf("reading mapping %s: %w", mapping, err)))
 			return exitFailure
 		}
 	}
+	body, err := eventing.EncodeCaseRef(ref)
+	if err != nil {
+		fmt.Fprintf(stderr, "operator resync: encoding the sync-requested message: %v\n", err)
+		return exitFailure
+	}
 	client, err := pubsub.NewClient(ctx, project)
 	if err != nil {
-		fmt.Fprintf(stderr, "operator resync: connecting to Pub/Sub: %v\n", err)
+		fmt.Fprintf(stderr, "operator resync: connecting to Pub/Sub: %v\n", ops.Reach(ctx, ops.ServicePubSub, project, err))
 		return exitFailure
 	}
 	defer client.Close()
 	topic := prefix + eventing.TopicSyncRequested
-	pub := eventing.NewPublisher(client, prefix+eventing.TopicCaseUpdated, topic)
+	pub := client.Publisher(topic)
+	// The publisher retries on its own clock (a minute by default) and Stop
+	// waits for it: keep both inside the command's time.
+	if dl, ok := ctx.Deadline(); ok {
+		pub.PublishSettings.Timeout = max(time.Until(dl), time.Millisecond)
+	}
 	defer pub.Stop()
-	if err := pub.PublishSyncRequested(ctx, ref); err != nil {
-		fmt.Fprintf(stderr, "operator resync: %v\n", err)
+	if _, err := pub.Publish(ctx, &pubsub.Message{Data: body}).Get(ctx); err != nil {
+		fmt.Fprintf(stderr, "operator resync: %v\n", ops.Reach(ctx, ops.ServicePubSub, project, fmt.Errorf("publishing sync-requested on %s: %w", topic, err)))
 		return exitFailure
 	}
 	what := "mapping " + ref.MappingID

@@ -83,6 +83,9 @@ func MustLoad(function string) *App {
 // adapter of CRMKind, and the engine over them. On failure whatever was
 // built is closed.
 func Build(ctx context.Context, cfg Config, log *slog.Logger) (app *App, err error) {
+	if len(cfg.CSAPIConnectorEmails) == 0 {
+		return nil, fmt.Errorf("no connector email: set %s so casebridge recognises its own writes to Google", EnvCSAPIConnectorEmail)
+	}
 	a := &App{Config: cfg, Log: log}
 	defer func() {
 		if err != nil {
@@ -108,13 +111,14 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (app *App, err err
 		opts = append(opts, option.WithEndpoint(cfg.CSAPIEndpoint+"/"), option.WithoutAuthentication())
 	}
 	google, err := csapi.New(ctx, csapi.Config{
-		Parent:           cfg.CSAPIParent,
-		MoreParents:      cfg.CSAPIMoreParents,
-		CreateParent:     cfg.CSAPICreateParent,
-		ClassificationID: cfg.CSAPIClassificationID,
-		TestCase:         cfg.CSAPITestCase,
-		TimeZone:         cfg.CSAPITimeZone,
-		ConnectorEmail:   cfg.CSAPIConnectorEmail,
+		Parent:              cfg.CSAPIParent,
+		MoreParents:         cfg.CSAPIMoreParents,
+		CreateParent:        cfg.CSAPICreateParent,
+		ClassificationID:    cfg.CSAPIClassificationID,
+		TestCase:            cfg.CSAPITestCase,
+		TimeZone:            cfg.CSAPITimeZone,
+		ConnectorEmail:      cfg.CSAPIConnectorEmails[0],
+		MoreConnectorEmails: cfg.CSAPIConnectorEmails[1:],
 	}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("creating the Cloud Support API client: %w", err)

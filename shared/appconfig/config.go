@@ -40,6 +40,11 @@ const (
 	EnvSyncInternalNotes    = "SYNC_INTERNAL_NOTES"
 	EnvMaxSplitParts        = "MAX_SPLIT_PARTS"
 	EnvCRMMaxPages          = "CRM_MAX_PAGES"
+	EnvLeaseDuration        = "LEASE_DURATION"
+	EnvRepublishAfter       = "REPUBLISH_AFTER"
+	EnvRetryBackoff         = "RETRY_BACKOFF"
+	EnvRetryMaxBackoff      = "RETRY_MAX_BACKOFF"
+	EnvGiveUpAfter          = "GIVE_UP_AFTER"
 	EnvTopicCaseUpdated     = "TOPIC_CASE_UPDATED"
 	EnvTopicSyncRequested   = "TOPIC_SYNC_REQUESTED"
 	EnvEventMaxAge          = "EVENT_MAX_AGE"
@@ -66,9 +71,10 @@ type Config struct {
 	CSAPITestCase bool
 	// CSAPIEndpoint, when set, is a CSAPI simulator's base URL: no auth.
 	CSAPIEndpoint string
-	// CSAPIConnectorEmail is the identity casebridge writes Google comments
-	// as, used to recognise its own comments.
-	CSAPIConnectorEmail string
+	// CSAPIConnectorEmails are the identities casebridge writes to Google
+	// as (one service account per function in a deployment), lower-cased,
+	// used to recognise its own cases, comments and attachments.
+	CSAPIConnectorEmails []string
 	// CSAPITimeZone is the time zone of created cases (IANA name).
 	CSAPITimeZone string
 
@@ -163,10 +169,7 @@ func ParseFor(getenv func(string) string, requireCRM bool) (Config, error) {
 	c.CSAPIClassificationID = p.Required(EnvCSAPIClassification, "set it to the id of the case classification new Google cases get (see cloudsupport caseClassifications.search)")
 	c.CSAPITestCase = p.Bool(EnvCSAPITestCase, true)
 	c.CSAPIEndpoint = p.URL(EnvCSAPIEndpoint, false, "set it to the CSAPI simulator's base URL, or leave it unset to use the real Cloud Support API")
-	c.CSAPIConnectorEmail = p.Required(EnvCSAPIConnectorEmail, "set it to the email of the service account casebridge calls the Cloud Support API as")
-	if c.CSAPIConnectorEmail != "" && !strings.Contains(c.CSAPIConnectorEmail, "@") {
-		problem(p, EnvCSAPIConnectorEmail, fmt.Sprintf("is %q: set it to an email address", c.CSAPIConnectorEmail))
-	}
+	c.CSAPIConnectorEmails = connectorEmails(p)
 	c.CSAPITimeZone = p.Str(EnvCSAPITimeZone, "UTC")
 	if _, err := time.LoadLocation(c.CSAPITimeZone); err != nil {
 		problem(p, EnvCSAPITimeZone, fmt.Sprintf("is %q: set it to an IANA time zone such as Europe/Paris", c.CSAPITimeZone))
@@ -225,6 +228,20 @@ func ParseFor(getenv func(string) string, requireCRM bool) (Config, error) {
 	} else {
 		e.MaxSplitParts = int(n)
 	}
+	e.LeaseDuration = p.Duration(EnvLeaseDuration, 30*time.Second)
+	if e.LeaseDuration < 3*time.Second {
+		problem(p, EnvLeaseDuration, fmt.Sprintf("is %s: set it to 3s or more (it is renewed every third of it)", e.LeaseDuration))
+	}
+	e.RepublishAfter = p.Duration(EnvRepublishAfter, 5*time.Minute)
+	if e.RepublishAfter < e.LeaseDuration {
+		problem(p, EnvRepublishAfter, fmt.Sprintf("is %s: set it to at least %s (%s)", e.RepublishAfter, EnvLeaseDuration, e.LeaseDuration))
+	}
+	e.RetryBackoff = p.Duration(EnvRetryBackoff, time.Minute)
+	e.RetryMaxBackoff = p.Duration(EnvRetryMaxBackoff, time.Hour)
+	if e.RetryBackoff <= 0 || e.RetryMaxBackoff < e.RetryBackoff {
+		problem(p, EnvRetryMaxBackoff, fmt.Sprintf("is %s with %s %s: set it to at least %s", e.RetryMaxBackoff, EnvRetryBackoff, e.RetryBackoff, EnvRetryBackoff))
+	}
+	e.GiveUpAfter = p.Duration(EnvGiveUpAfter, 24*time.Hour)
 	c.Engine = e
 	if n := p.Int(EnvCRMMaxPages, crmhttp.DefaultMaxPages); n > 100_000 {
 		problem(p, EnvCRMMaxPages, fmt.Sprintf("is %d: set it to at most 100000", n))
@@ -267,6 +284,42 @@ func (c Config) Warnings() []string {
 		w = append(w, "CSAPI_TEST_CASE is not \"false\": Google cases casebridge creates are marked as test cases and Google Support will not work on them; set CSAPI_TEST_CASE=false in production")
 	}
 	return w
+}
+
+// MaxConnectorEmails bounds the identities CSAPI_CONNECTOR_EMAIL lists: a
+// few service accounts, not a directory.
+const MaxConnectorEmails = 10
+
+// emailAddress matches an address of the plain form service accounts and
+// people have: no display name, no quoting, a dotted domain.
+var emailAddress = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+/=?^_{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$`)
+
+// connectorEmails reads CSAPI_CONNECTOR_EMAIL: every identity casebridge
+// writes to the Cloud Support API as, comma-separated, lower-cased and
+// without repeats.
+func connectorEmails(p *envconf.Reader) []string {
+	const hint = "set it to the email of each service account casebridge writes to the Cloud Support API as (sync-case's and detect-outages'), comma-separated"
+	list := p.List(EnvCSAPIConnectorEmail, nil)
+	if len(list) == 0 {
+		if p.Get(EnvCSAPIConnectorEmail) == "" {
+			p.Required(EnvCSAPIConnectorEmail, hint)
+		}
+		return nil
+	}
+	var out []string
+	for _, e := range list {
+		if !emailAddress.MatchString(e) {
+			problem(p, EnvCSAPIConnectorEmail, fmt.Sprintf("lists %q, which is not an email address: %s", e, hint))
+			continue
+		}
+		if e = strings.ToLower(e); !slices.Contains(out, e) {
+			out = append(out, e)
+		}
+	}
+	if len(out) > MaxConnectorEmails {
+		problem(p, EnvCSAPIConnectorEmail, fmt.Sprintf("lists %d emails: set at most %d, the service accounts casebridge writes to the Cloud Support API as", len(out), MaxConnectorEmails))
+	}
+	return out
 }
 
 var topicID = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9._~%+-]{2,254}$`)

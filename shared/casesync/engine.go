@@ -23,8 +23,9 @@ type Config struct {
 	// MaxAttachmentBytes: larger attachments are not mirrored; a comment on
 	// the other side says so. Default 25 MiB.
 	MaxAttachmentBytes int64
-	// LeaseDuration: how long one reconciliation may hold a mapping.
-	// Default 2 min.
+	// LeaseDuration: how long a reconciliation holds a mapping without
+	// renewing it; it renews every third of it while it works, so a crashed
+	// worker's mapping is free again this soon. Default 30 s.
 	LeaseDuration time.Duration
 	// CreateRecheckDelay: after a crash during a counterpart creation, how
 	// long to keep looking for the created case (search indexes lag) before
@@ -44,11 +45,37 @@ type Config struct {
 	// CompanyTimeGranularity: the precision of the CRM's update times (RT:
 	// one second). Default 1 s.
 	CompanyTimeGranularity time.Duration
+	// RepublishAfter: how long a change handed to sync-case may wait before
+	// it counts as lost and is asked for again. Default 5 min.
+	RepublishAfter time.Duration
+	// RetryBackoff and RetryMaxBackoff: the first wait before the sweep asks
+	// again for a mapping whose reconciliation failed, doubling each time up
+	// to the maximum. Defaults 1 min and 1 h.
+	RetryBackoff    time.Duration
+	RetryMaxBackoff time.Duration
+	// GiveUpAfter: how long the sweep keeps asking for a mapping whose
+	// counterpart cannot be created before it gives up with an alert.
+	// Default 24 h.
+	GiveUpAfter time.Duration
 	// MaxSplitParts: a CRM comment longer than one Google comment is split
 	// into at most this many parts; past it, the last part says the rest is
 	// in the CRM case. Default 10, at most MaxSplitPartsLimit.
 	MaxSplitParts int
 }
+
+// retryDelay is the wait before the attempt after the n-th failure in a row.
+func (c Config) retryDelay(n int) time.Duration {
+	d := c.RetryBackoff
+	for i := 1; i < n && d < c.RetryMaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, c.RetryMaxBackoff)
+}
+
+// GaveUpMessage is the message of the ERROR entry logged when the sweep
+// gives up on a mapping whose counterpart could not be created. Terraform's
+// log-based metric and alert policy key on it.
+const GaveUpMessage = "gave up creating the counterpart case"
 
 // MaxSplitPartsLimit is the largest MaxSplitParts allowed.
 const MaxSplitPartsLimit = 100
@@ -82,6 +109,8 @@ type PollResult struct {
 	Found     int // cases the search returned
 	Published int // cases published as changed
 	Skipped   int // cases unchanged since their last reconciliation
+	Waiting   int // changed cases already asked for and not yet late
+	Swept     int // mappings asked for again by the sweep
 }
 
 // SyncResult reports what one reconciliation did.

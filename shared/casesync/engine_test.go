@@ -710,7 +710,7 @@ func TestAPendingMarkLeftByClockSkewIsClearedByTheNextDelivery(t *testing.T) {
 	upd, _ := time.Parse(time.RFC3339Nano, g.UpdateTime)
 	// A poller whose clock runs ahead marked the change pending after the
 	// reconciliation that covered it had started.
-	if err := w.store.MarkPending(w.ctx, casesync.SideGoogle, []string{m.ID}, w.clock.Now().Add(time.Minute)); err != nil {
+	if err := w.store.MarkPending(w.ctx, casesync.SideGoogle, []string{m.ID}, w.clock.Now().Add(time.Minute), w.clock.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	res, err := w.engine.SyncCase(w.ctx, casesync.CaseRef{Side: casesync.SideGoogle, ID: name, UpdateTime: upd})

@@ -91,6 +91,12 @@ func (c *testClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// Sleep moves the clock forward instead of waiting.
+func (c *testClock) Sleep(ctx context.Context, d time.Duration) error {
+	c.Advance(d)
+	return ctx.Err()
+}
+
 // queue collects what the engine publishes, standing in for Pub/Sub.
 type queue struct {
 	mu   sync.Mutex
@@ -177,7 +183,12 @@ func (w *world) settle() {
 		}
 		for _, ref := range refs {
 			w.tick()
-			if _, err := w.engine.SyncCase(w.ctx, ref); err != nil {
+			_, err := w.engine.SyncCase(w.ctx, ref)
+			switch {
+			case casesync.IsTransient(err):
+				// Redelivered, as Pub/Sub does.
+				w.queue.PublishSyncRequested(w.ctx, ref)
+			case err != nil:
 				w.t.Fatalf("SyncCase(%+v): %v", ref, err)
 			}
 		}

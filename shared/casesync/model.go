@@ -101,6 +101,11 @@ type CompanyCase struct {
 	GoogleCase string
 	CreateTime time.Time
 	UpdateTime time.Time
+	// ReadAt is the CRM's own clock when it answered the read that returned
+	// the case (the answer's Date header), zero when unknown. The engine
+	// compares it with UpdateTime, never its own clock, to tell whether a
+	// change in the same tick as the read could have been missed.
+	ReadAt time.Time
 }
 
 // NewCompanyCase is the input for creating a CRM case.
@@ -190,11 +195,11 @@ type Mapping struct {
 	// a reopen created a new one.
 	PreviousGoogleCases []string
 
-	// GoogleItemsDone / CompanyItemsDone: keys of comments and attachments of
-	// that side that need no more work (mirrored, skipped, or written by the
-	// connector). Keys are "c:<id>" for comments and "a:<id>" for attachments.
-	GoogleItemsDone  []string
-	CompanyItemsDone []string
+	// GoogleItems / CompanyItems: which comments and attachments of that
+	// side need no more work (mirrored, skipped, or written by casebridge),
+	// in bounded space whatever the case's length (see ItemLog).
+	GoogleItems  SideItems
+	CompanyItems SideItems
 
 	// CreateIntentAt records that a reconciliation started creating the
 	// counterpart on CreateIntentSide; a retry looks for it before creating.
@@ -202,8 +207,66 @@ type Mapping struct {
 	CreateIntentSide Side
 
 	// Lease: which reconciliation holds the mapping and until when.
-	LeaseHolder string
-	LeaseUntil  time.Time
+	// LeaseGeneration grows by one each time a new holder takes the lease;
+	// a holder renews and writes only while holder and generation are still
+	// its own, so a worker that lost its lease cannot record anything.
+	LeaseHolder     string
+	LeaseUntil      time.Time
+	LeaseGeneration int64
+	// RerunRequested is set when a reconciliation was asked for while
+	// another held the lease; the holder looks again before it lets go.
+	RerunRequested bool
+
+	// DueAt is when the mapping is to be asked for again if its work is not
+	// done by then (a lost message, a crashed worker, a counterpart not yet
+	// created); zero when nothing is outstanding. The pollers' sweep
+	// re-requests mappings that are due.
+	DueAt time.Time
+	// Attempts counts reconciliations in a row that failed; LastError is the
+	// last one's error, cut and naming ids only. Both reset on success.
+	Attempts  int
+	LastError string
+	// FailingSince is when the first of those failures happened.
+	FailingSince time.Time
+	// GaveUpAt is set when the sweep stopped asking for a mapping whose
+	// counterpart could not be created; an operator resync starts it again.
+	GaveUpAt time.Time
+}
+
+// SideItems is what is done of one side's comments and attachments.
+type SideItems struct {
+	Comments    ItemLog
+	Attachments ItemLog
+}
+
+// ItemLog records which items of one kind on one side need no more work,
+// in bounded space: every item created at or before Through, and the items
+// listed in Done, which were created after it. Through trails the newest
+// done item by a margin (ItemLogMargin) so that an item a listing shows
+// late, with an earlier creation time, is still handled; Done holds at
+// most MaxDoneItems entries.
+type ItemLog struct {
+	Through time.Time
+	Done    []DoneItem
+}
+
+// DoneItem is one done item: its id and creation time (zero if unknown).
+type DoneItem struct {
+	ID string
+	At time.Time
+}
+
+// Has reports whether the item with this id, created at at, is done.
+func (l ItemLog) Has(id string, at time.Time) bool {
+	if !l.Through.IsZero() && !at.IsZero() && !micro(at).After(l.Through) {
+		return true
+	}
+	for _, d := range l.Done {
+		if d.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 // Linked reports whether both sides of the mapping are known.
@@ -236,6 +299,11 @@ type PollState struct {
 	// stored.
 	GoogleHeartbeat  time.Time
 	CompanyHeartbeat time.Time
+	// GoogleFailingSince / CompanyFailingSince: when that side's polls
+	// started failing; zero while they succeed. The first successful poll
+	// after a failure asks again for every mapping with work outstanding.
+	GoogleFailingSince  time.Time
+	CompanyFailingSince time.Time
 }
 
 // CaseRef names a case on one side. It is the payload of case-updated and
@@ -255,7 +323,7 @@ type CaseRef struct {
 // mapping is open again. Stores apply it in the transaction that links the
 // new case, so no crash can leave a live case on a resolved mapping.
 func StartOverOnNewGoogleCase(m *Mapping) {
-	m.GoogleItemsDone = nil
+	m.GoogleItems = SideItems{}
 	m.GoogleSeenUpdateTime = time.Time{}
 	m.GoogleClosed, m.CompanyClosed = false, false
 	m.ResolvedAt = time.Time{}

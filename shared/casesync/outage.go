@@ -175,12 +175,12 @@ func (e *Engine) postNotice(ctx context.Context, m Mapping, side Side, kind noti
 		if side == SideGoogle {
 			x.OutageCommentSentToGoogle = v
 			if posted.ID != "" {
-				x.GoogleItemsDone = mergeKeys(x.GoogleItemsDone, map[string]bool{"c:" + posted.ID: true})
+				x.GoogleItems.Comments, _ = x.GoogleItems.Comments.settle(map[string]time.Time{posted.ID: posted.CreateTime}, nil)
 			}
 		} else {
 			x.OutageCommentSentToCompany = v
 			if posted.ID != "" {
-				x.CompanyItemsDone = mergeKeys(x.CompanyItemsDone, map[string]bool{"c:" + posted.ID: true})
+				x.CompanyItems.Comments, _ = x.CompanyItems.Comments.settle(map[string]time.Time{posted.ID: posted.CreateTime}, nil)
 			}
 		}
 		return nil

@@ -2,9 +2,11 @@ package casesync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -19,7 +21,11 @@ func (c Config) WithDefaults() Config {
 	def(&c.CompanyPollingWindow, 5*time.Minute)
 	def(&c.MaxCaseAge, 30*24*time.Hour)
 	def(&c.CleanupAfter, 30*24*time.Hour)
-	def(&c.LeaseDuration, 2*time.Minute)
+	def(&c.LeaseDuration, 30*time.Second)
+	def(&c.RepublishAfter, 5*time.Minute)
+	def(&c.RetryBackoff, time.Minute)
+	def(&c.RetryMaxBackoff, time.Hour)
+	def(&c.GiveUpAfter, 24*time.Hour)
 	def(&c.CreateRecheckDelay, 5*time.Minute)
 	def(&c.CompanyTimeGranularity, time.Second)
 	if c.MaxSplitParts <= 0 {
@@ -64,6 +70,7 @@ type polled struct {
 	updateTime time.Time
 	eligible   bool // may get a mapping if it has none
 	googleCase string
+	priority   Priority
 }
 
 func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
@@ -73,9 +80,9 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 	if err != nil {
 		return PollResult{}, fmt.Errorf("read poll state: %w", err)
 	}
-	last, window := st.GoogleLastPolledAt, cfg.GooglePollingWindow
+	last, window, failingSince := st.GoogleLastPolledAt, cfg.GooglePollingWindow, st.GoogleFailingSince
 	if side == SideCompany {
-		last, window = st.CompanyLastPolledAt, cfg.CompanyPollingWindow
+		last, window, failingSince = st.CompanyLastPolledAt, cfg.CompanyPollingWindow, st.CompanyFailingSince
 	}
 	// The first poll reaches back as far as a case may be and still sync.
 	since := start.Add(-cfg.MaxCaseAge)
@@ -83,43 +90,15 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 		since = last.Add(-window)
 	}
 
-	var found []polled
-	if side == SideGoogle {
-		cases, err := e.Google.SearchUpdated(ctx, since)
-		if err != nil {
-			return PollResult{}, err
+	found, err := e.search(ctx, side, since, start)
+	if err != nil {
+		// Recorded so that the first poll to succeed again asks for every
+		// mapping that waited meanwhile.
+		if ferr := e.Store.RecordPollFailure(ctx, side, start); ferr != nil {
+			e.log().WarnContext(ctx, "could not record the failed poll", "side", string(side), "error", ferr)
 		}
-		for _, c := range cases {
-			found = append(found, polled{
-				key:        c.Name,
-				updateTime: c.UpdateTime,
-				eligible:   !c.Closed() && start.Sub(c.CreateTime) < cfg.MaxCaseAge,
-			})
-		}
-	} else {
-		cases, err := e.CRM.SearchUpdated(ctx, since)
-		if err != nil {
-			return PollResult{}, err
-		}
-		for _, c := range cases {
-			found = append(found, polled{
-				key:        c.ID,
-				updateTime: c.UpdateTime,
-				eligible:   !c.Closed && (c.SyncFlag || c.GoogleCase != ""),
-				googleCase: c.GoogleCase,
-			})
-		}
+		return PollResult{}, err
 	}
-
-	// A search result whose key is malformed cannot be looked up, keyed or
-	// published: it is left out, with a log line naming it (cut).
-	found = slices.DeleteFunc(found, func(f polled) bool {
-		ok := CaseRef{Side: side, ID: f.key}.Validate() == nil
-		if !ok {
-			e.log().WarnContext(ctx, "search returned a case with a malformed id; skipped", "side", string(side), "id", Quote(f.key))
-		}
-		return !ok
-	})
 	keys := make([]string, 0, len(found))
 	for _, f := range found {
 		keys = append(keys, f.key)
@@ -130,24 +109,44 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 	}
 
 	res := PollResult{Found: len(found)}
+	due := start.Add(cfg.RepublishAfter)
 	var refs []CaseRef
 	var pending []string
 	for _, f := range found {
 		m, ok := mappings[f.key]
-		if ok {
-			if !changedSince(f.updateTime, m.seenUpdateTime(side)) {
-				res.Skipped++
+		if !ok && f.eligible && (side == SideGoogle || f.googleCase == "") {
+			// A new case: its mapping is made now, marked pending, so that
+			// later polls see it asked for. A CRM case naming a Google case
+			// gets its mapping from sync-case, which checks the name first.
+			nm, created, err := e.newMapping(ctx, side, f, start, due)
+			if err != nil {
+				return res, err
+			}
+			if created {
+				refs = append(refs, CaseRef{Side: side, ID: f.key, UpdateTime: f.updateTime})
 				continue
 			}
+			m, ok = nm, nm.ID != ""
+		}
+		switch {
+		case ok && !changedSince(f.updateTime, m.seenUpdateTime(side)):
+			res.Skipped++
+			continue
+		case ok && !m.pendingSince(side).IsZero() && start.Before(m.DueAt):
+			// Already asked for and not yet late: publishing it again
+			// would only queue a second run of the same work.
+			res.Waiting++
+			continue
+		case ok:
 			pending = append(pending, m.ID)
-		} else if !f.eligible {
+		case !f.eligible:
 			res.Skipped++
 			continue
 		}
 		refs = append(refs, CaseRef{Side: side, ID: f.key, UpdateTime: f.updateTime})
 	}
 	if len(pending) > 0 {
-		if err := e.Store.MarkPending(ctx, side, pending, start); err != nil {
+		if err := e.Store.MarkPending(ctx, side, pending, start, due); err != nil {
 			return res, fmt.Errorf("mark pending: %w", err)
 		}
 	}
@@ -157,14 +156,173 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 		}
 	}
 	res.Published = len(refs)
+
+	// The sweep: mappings whose work is overdue are asked for again. The
+	// first poll that succeeds after this side's polls failed asks for every
+	// mapping with work outstanding, whenever it was due.
+	horizon := start
+	if !failingSince.IsZero() {
+		horizon = farFuture
+		e.log().InfoContext(ctx, "the side answers again; asking again for every mapping with work outstanding",
+			"side", string(side), "failingSince", failingSince)
+	}
+	res.Swept, err = e.sweep(ctx, start, horizon)
+	if err != nil {
+		return res, err
+	}
 	// Only now, with every change handed on, does the watermark move.
 	if err := e.Store.RecordPoll(ctx, side, start, start); err != nil {
 		return res, fmt.Errorf("record poll: %w", err)
 	}
 	// The function logs the poll's summary at INFO.
 	e.log().DebugContext(ctx, "poll finished", "side", string(side), "found", res.Found,
-		"published", res.Published, "unchanged", res.Skipped, "since", since)
+		"published", res.Published, "unchanged", res.Skipped, "waiting", res.Waiting, "swept", res.Swept, "since", since)
 	return res, nil
+}
+
+// farFuture is a sweep horizon past every due time.
+var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// search returns one side's cases updated after since, well-formed ones
+// only.
+func (e *Engine) search(ctx context.Context, side Side, since, start time.Time) ([]polled, error) {
+	cfg := e.cfg()
+	var found []polled
+	if side == SideGoogle {
+		cases, err := e.Google.SearchUpdated(ctx, since)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cases {
+			found = append(found, polled{
+				key:        c.Name,
+				updateTime: c.UpdateTime,
+				eligible:   !c.Closed() && start.Sub(c.CreateTime) < cfg.MaxCaseAge,
+				priority:   c.Priority,
+			})
+		}
+	} else {
+		cases, err := e.CRM.SearchUpdated(ctx, since)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cases {
+			p, ok := cfg.Priorities.Google(c.Priority)
+			if !ok {
+				p = P3
+			}
+			found = append(found, polled{
+				key:        c.ID,
+				updateTime: c.UpdateTime,
+				eligible:   !c.Closed && (c.SyncFlag || c.GoogleCase != ""),
+				googleCase: c.GoogleCase,
+				priority:   p,
+			})
+		}
+	}
+	// A search result whose key is malformed cannot be looked up, keyed or
+	// published: it is left out, with a log line naming it (cut).
+	return slices.DeleteFunc(found, func(f polled) bool {
+		ok := CaseRef{Side: side, ID: f.key}.Validate() == nil
+		if !ok {
+			e.log().WarnContext(ctx, "search returned a case with a malformed id; skipped", "side", string(side), "id", Quote(f.key))
+		}
+		return !ok
+	}), nil
+}
+
+// newMapping makes the mapping of a new case found by a poll, pending on
+// its side and due for a reconciliation by due. If sync-case made it first,
+// that one is returned.
+func (e *Engine) newMapping(ctx context.Context, side Side, f polled, start, due time.Time) (Mapping, bool, error) {
+	google, company := f.key, ""
+	if side == SideCompany {
+		google, company = "", f.key
+	}
+	m, created, err := e.Store.ResolveMapping(ctx, google, company, true, func(m *Mapping) {
+		initMapping(m, side, f.priority, start)
+		if side == SideGoogle {
+			m.GooglePendingSince = start
+		} else {
+			m.CompanyPendingSince = start
+		}
+		m.DueAt = due
+	})
+	if errors.Is(err, ErrConflict) {
+		// Left to sync-case, which reports it.
+		return Mapping{}, false, nil
+	}
+	if err != nil {
+		return Mapping{}, false, fmt.Errorf("create mapping: %w", err)
+	}
+	if created {
+		e.log().InfoContext(ctx, "mapping created", mappingKey, m.ID, "origin", string(side))
+	}
+	return m, created, nil
+}
+
+// initMapping sets up a new mapping whose first case is on side origin.
+func initMapping(m *Mapping, origin Side, p Priority, at time.Time) {
+	m.Origin = origin
+	m.CreatedAt = at
+	m.NewContentAt = at
+	m.Priority = p
+	// The origin side is fully read by the first reconciliation; the
+	// other side has nothing yet.
+	m.GoogleUpdatesSyncedAt = at
+	m.CompanyUpdatesSyncedAt = at
+}
+
+// sweepLimit bounds the mappings one sweep asks for.
+const sweepLimit = 500
+
+// sweepParallel bounds the publishes one sweep has in flight.
+const sweepParallel = 8
+
+// sweep asks again, with sync-requested, for the mappings due at or before
+// horizon, after claiming them so two sweeps never ask for one twice. It
+// returns how many it asked for.
+func (e *Engine) sweep(ctx context.Context, now, horizon time.Time) (int, error) {
+	due, err := e.Store.ListDue(ctx, horizon, sweepLimit)
+	if err != nil {
+		return 0, fmt.Errorf("list due mappings: %w", err)
+	}
+	if len(due) == 0 {
+		return 0, nil
+	}
+	ids := make([]string, len(due))
+	for i, m := range due {
+		ids[i] = m.ID
+	}
+	claimed, err := e.Store.ClaimDue(ctx, ids, now, horizon, now.Add(e.cfg().RepublishAfter))
+	if err != nil {
+		return 0, fmt.Errorf("claim due mappings: %w", err)
+	}
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, sweepParallel)
+	)
+	for _, id := range claimed {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := e.Publisher.PublishSyncRequested(ctx, CaseRef{MappingID: id}); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		// The claimed mappings fall due again after RepublishAfter.
+		return len(claimed) - len(errs), fmt.Errorf("publish sync-requested for %d of %d due mappings: %w", len(errs), len(claimed), errors.Join(errs...))
+	}
+	return len(claimed), nil
 }
 
 // changedSince reports whether a case's update time is after the one a

@@ -104,13 +104,29 @@ type Store interface {
 	// mapping holds it.
 	LinkKey(ctx context.Context, id string, side Side, key string) (Mapping, error)
 	// AcquireLease gives holder the mapping until until, unless another
-	// holder's lease is still running at now: then ErrLeaseHeld.
+	// holder's lease is still running at now: then it records that a
+	// reconciliation was asked for meanwhile (RerunRequested) and returns
+	// ErrLeaseHeld. A new holder gets the next LeaseGeneration. DueAt is set
+	// to until, so the mapping is asked for again if the holder dies.
 	AcquireLease(ctx context.Context, id, holder string, now, until time.Time) (Mapping, error)
+	// RenewLease extends the lease of holder, generation gen, to until (and
+	// DueAt with it). ErrLeaseLost if the mapping's holder or generation is no
+	// longer holder's: another worker took it meanwhile.
+	RenewLease(ctx context.Context, id, holder string, gen int64, until time.Time) (Mapping, error)
 	// ReleaseLease ends holder's lease; a lease held by another is left alone.
 	ReleaseLease(ctx context.Context, id, holder string) error
 	// MarkPending sets the side's PendingSince to at on each mapping where it
-	// is not already set.
-	MarkPending(ctx context.Context, side Side, ids []string, at time.Time) error
+	// is not already set, and its DueAt to due. Ids with no mapping are
+	// ignored.
+	MarkPending(ctx context.Context, side Side, ids []string, at, due time.Time) error
+	// ListDue returns up to limit mappings whose DueAt is set and not after
+	// t, earliest first.
+	ListDue(ctx context.Context, t time.Time, limit int) ([]Mapping, error)
+	// ClaimDue moves to next the DueAt of each of ids whose DueAt is set and
+	// not after before, and whose lease is not running at now, and returns
+	// the ids it moved: the caller then asks for them. Two sweeps at once
+	// never claim the same mapping.
+	ClaimDue(ctx context.Context, ids []string, now, before, next time.Time) ([]string, error)
 	// ListMappings calls fn for every mapping (open and resolved).
 	ListMappings(ctx context.Context, fn func(Mapping) error) error
 	// ListResolvedBefore returns the ids of mappings resolved before t.
@@ -118,8 +134,11 @@ type Store interface {
 	// DeleteMapping deletes the mapping and its key documents.
 	DeleteMapping(ctx context.Context, id string) error
 	GetPollState(ctx context.Context) (PollState, error)
-	// RecordPoll sets the side's last-polled time and heartbeat.
+	// RecordPoll sets the side's last-polled time and heartbeat, and clears
+	// its FailingSince.
 	RecordPoll(ctx context.Context, side Side, lastPolledAt, heartbeat time.Time) error
+	// RecordPollFailure sets the side's FailingSince to at unless it is set.
+	RecordPollFailure(ctx context.Context, side Side, at time.Time) error
 	RefusalStore
 }
 
@@ -140,6 +159,8 @@ var (
 	ErrNotFound  = errors.New("not found")
 	ErrConflict  = errors.New("conflict")
 	ErrLeaseHeld = errors.New("mapping is being reconciled by another worker")
+	// ErrLeaseLost: the worker's lease was taken by another worker.
+	ErrLeaseLost = errors.New("the lease on the mapping was taken by another worker")
 )
 
 // APIError is the typed error the Google and CRM adapters return for a failed

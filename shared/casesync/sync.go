@@ -28,51 +28,151 @@ func (e *Engine) SyncCase(ctx context.Context, ref CaseRef) (SyncResult, error) 
 	}
 	// The caller's logger already names the case (the function's handler
 	// adds caseSide and caseId).
-	r := &reconciliation{e: e, cfg: e.cfg(), start: e.now()}
-	r.log = e.log()
+	cfg := e.cfg()
+	r := &reconciliation{e: e, cfg: cfg, start: e.now(), log: e.log()}
 
 	m, skip, err := r.resolve(ctx, ref)
 	if err != nil || skip != "" {
 		return SyncResult{MappingID: m.ID, Skipped: skip}, err
 	}
-	if !ref.UpdateTime.IsZero() && !changedSince(ref.UpdateTime, m.seenUpdateTime(ref.Side)) && m.Linked() {
+	if !ref.UpdateTime.IsZero() && !changedSince(ref.UpdateTime, m.seenUpdateTime(ref.Side)) && m.Linked() && !m.RerunRequested {
 		return SyncResult{MappingID: m.ID, Skipped: "unchanged since its last reconciliation"}, e.clearCoveredPending(ctx, m, ref)
 	}
 
-	r.holder = newHolder()
-	m, err = e.Store.AcquireLease(ctx, m.ID, r.holder, r.start, r.start.Add(r.cfg.LeaseDuration))
+	holder := newHolder()
+	m, err = e.Store.AcquireLease(ctx, m.ID, holder, r.start, r.start.Add(cfg.LeaseDuration))
+	if errors.Is(err, ErrLeaseHeld) {
+		// The holder looks again before it lets go (the store recorded the
+		// request); answering with an error would only make Pub/Sub retry.
+		return SyncResult{MappingID: m.ID, Skipped: "another worker is reconciling this case and will look again"}, nil
+	}
 	if err != nil {
 		return SyncResult{MappingID: m.ID}, err
 	}
-	r.m = m
-	r.log = r.log.With(mappingKey, m.ID)
+	log := r.log.With(mappingKey, m.ID)
+	l, wctx := e.hold(ctx, m, holder, cfg.LeaseDuration)
+	merged := false
 	defer func() {
-		// Release even if the caller's context is gone.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if err := e.Store.ReleaseLease(rctx, m.ID, r.holder); err != nil && !(r.merged && IsNotFound(err)) {
-			r.log.WarnContext(ctx, "release lease", "error", err)
+		if err := l.release(ctx); err != nil && !(merged && IsNotFound(err)) {
+			log.WarnContext(ctx, "release lease", "error", err)
 		}
 	}()
-	// A second look under the lease: another worker may have just finished.
-	if !ref.UpdateTime.IsZero() && !changedSince(ref.UpdateTime, r.m.seenUpdateTime(ref.Side)) && r.m.Linked() {
-		return SyncResult{MappingID: m.ID, Skipped: "unchanged since its last reconciliation"}, e.clearCoveredPending(ctx, r.m, ref)
-	}
 
-	err = r.run(ctx)
-	if serr := r.save(ctx, err == nil); serr != nil && err == nil {
-		err = serr
-	}
-	res := SyncResult{MappingID: m.ID, Actions: r.actions}
-	if err != nil {
-		// The caller logs the error itself (eventing.Settle); this adds
-		// how far the run got, for debugging.
-		r.log.DebugContext(ctx, "reconciliation failed", "error", err, "transient", IsTransient(err), "actions", len(r.actions))
-		return res, err
+	res := SyncResult{MappingID: m.ID}
+	for pass := 1; ; pass++ {
+		if pass > 1 {
+			r = &reconciliation{e: e, cfg: cfg, start: e.now()}
+		}
+		r.log, r.lease, r.m, r.last = log, l, m, pass == maxPasses
+		if pass == 1 && !ref.UpdateTime.IsZero() && !changedSince(ref.UpdateTime, m.seenUpdateTime(ref.Side)) && m.Linked() && !m.RerunRequested {
+			// A second look under the lease: another worker just finished.
+			res.Skipped = "unchanged since its last reconciliation"
+			_, err := r.finishUnchanged(ctx, ref)
+			return res, lostIsDone(err)
+		}
+		err := r.run(wctx)
+		if l.lostErr() != nil {
+			err = l.lostErr()
+		}
+		next, again, serr := r.save(ctx, err)
+		merged = merged || r.merged
+		if r.gaveUp && serr == nil {
+			log.ErrorContext(ctx, GaveUpMessage, "failingSince", next.FailingSince, "attempts", next.Attempts, "error", next.LastError)
+		}
+		res.Actions = append(res.Actions, r.actions...)
+		if errors.Is(err, errDropped) {
+			res.Skipped = r.actions[len(r.actions)-1]
+			log.InfoContext(ctx, "mapping dropped", "reason", res.Skipped)
+			return res, nil
+		}
+		if errors.Is(err, ErrLeaseLost) || errors.Is(serr, ErrLeaseLost) {
+			log.WarnContext(ctx, "lease taken by another worker; it carries on", "actions", len(res.Actions))
+			return res, nil
+		}
+		if err == nil {
+			err = serr
+		}
+		if err != nil {
+			// The caller logs the error itself (eventing.Settle); this
+			// adds how far the run got, for debugging.
+			log.DebugContext(ctx, "reconciliation failed", "error", err, "transient", IsTransient(err), "actions", len(res.Actions))
+			return res, err
+		}
+		if !again || r.last {
+			break
+		}
+		m = next
+		// The next pass reads the CRM after the tick of its last change
+		// (this pass's own writes included) has passed, so that what it
+		// reads is final for that tick.
+		wait := r.companyTickWait()
+		if r.wroteCompany {
+			wait = max(wait, 2*cfg.CompanyTimeGranularity+10*time.Millisecond)
+		}
+		if wait > 0 {
+			if err := e.sleep(wctx, wait); err != nil {
+				break
+			}
+		}
 	}
 	// The function logs the run's summary at INFO.
-	r.log.DebugContext(ctx, "reconciliation finished", "actions", len(r.actions))
+	log.DebugContext(ctx, "reconciliation finished", "actions", len(res.Actions))
 	return res, nil
+}
+
+// maxPasses bounds how often one reconciliation looks again at a case it
+// has just written to, or that changed while it ran.
+const maxPasses = 3
+
+// lostIsDone turns a lost lease into success: the worker that took the
+// mapping carries on from what is stored.
+func lostIsDone(err error) error {
+	if errors.Is(err, ErrLeaseLost) {
+		return nil
+	}
+	return err
+}
+
+// finishUnchanged ends a run that found the event already covered: it
+// clears the covered pending mark and, with nothing else outstanding, the
+// mapping's due time.
+func (r *reconciliation) finishUnchanged(ctx context.Context, ref CaseRef) (Mapping, error) {
+	return r.e.Store.UpdateMapping(ctx, r.m.ID, func(x *Mapping) error {
+		if err := r.lease.owns(x); err != nil {
+			return err
+		}
+		if !changedSince(ref.UpdateTime, x.seenUpdateTime(ref.Side)) {
+			if ref.Side == SideGoogle {
+				x.GooglePendingSince = time.Time{}
+			} else {
+				x.CompanyPendingSince = time.Time{}
+			}
+		}
+		if x.GooglePendingSince.IsZero() && x.CompanyPendingSince.IsZero() && !x.RerunRequested && x.Attempts == 0 && x.Linked() {
+			x.DueAt = time.Time{}
+		}
+		return nil
+	})
+}
+
+// sleeper is implemented by a clock that can be waited on (a test clock
+// moves itself forward); the engine otherwise waits in real time.
+type sleeper interface {
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+func (e *Engine) sleep(ctx context.Context, d time.Duration) error {
+	if s, ok := e.Clock.(sleeper); ok {
+		return s.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // clearCoveredPending clears the side's pending mark when the change the
@@ -93,6 +193,10 @@ func (e *Engine) clearCoveredPending(ctx context.Context, m Mapping, ref CaseRef
 			x.GooglePendingSince = time.Time{}
 		} else {
 			x.CompanyPendingSince = time.Time{}
+		}
+		leased := x.LeaseHolder != "" && x.LeaseUntil.After(e.now())
+		if !leased && x.GooglePendingSince.IsZero() && x.CompanyPendingSince.IsZero() && !x.RerunRequested && x.Attempts == 0 && x.Linked() {
+			x.DueAt = time.Time{}
 		}
 		return nil
 	})
@@ -119,12 +223,14 @@ func newHolder() string {
 
 // reconciliation is the state of one SyncCase run.
 type reconciliation struct {
-	e      *Engine
-	cfg    Config
-	log    *slog.Logger
-	start  time.Time
-	holder string
-	m      Mapping
+	e     *Engine
+	cfg   Config
+	log   *slog.Logger
+	start time.Time
+	lease *lease
+	m     Mapping
+	// last is set on the last pass a reconciliation may make.
+	last bool
 
 	g                              *GoogleCase
 	c                              *CompanyCase
@@ -135,7 +241,10 @@ type reconciliation struct {
 	gComOK, cComOK, gAttOK, cAttOK bool
 
 	// What this run learnt, saved at the end (also after a failure).
-	doneG, doneC map[string]bool
+	done map[doneKey]time.Time
+	// listed: the side and kind listings this run read and worked through
+	// as a source, so their item logs can be settled.
+	listed       map[logKey]bool
 	newContent   bool
 	actions      []string
 	priority     *Priority
@@ -144,10 +253,17 @@ type reconciliation struct {
 	resolvedAt   *time.Time
 	reopenNotice *bool
 	merged       bool // this mapping was merged into another and deleted
+	gaveUp       bool // this pass gave up on creating the counterpart
+	// writes lists what this pass wrote to either side; wroteCompany is set
+	// when it wrote to the CRM.
+	writes       []string
+	wroteCompany bool
 }
 
 func (r *reconciliation) act(format string, args ...any) {
-	r.actions = append(r.actions, fmt.Sprintf(format, args...))
+	a := fmt.Sprintf(format, args...)
+	r.actions = append(r.actions, a)
+	r.writes = append(r.writes, a)
 }
 
 // resolve finds (or creates) the mapping for ref. skip is non-empty when the
@@ -162,16 +278,7 @@ func (r *reconciliation) resolve(ctx context.Context, ref CaseRef) (Mapping, str
 		return m, "", err
 	}
 	init := func(origin Side, p Priority) func(*Mapping) {
-		return func(m *Mapping) {
-			m.Origin = origin
-			m.CreatedAt = r.start
-			m.NewContentAt = r.start
-			m.Priority = p
-			// The origin side is fully read by the first reconciliation; the
-			// other side has nothing yet.
-			m.GoogleUpdatesSyncedAt = r.start
-			m.CompanyUpdatesSyncedAt = r.start
-		}
+		return func(m *Mapping) { initMapping(m, origin, p, r.start) }
 	}
 	if ref.Side == SideGoogle {
 		m, _, err := e.Store.ResolveMapping(ctx, ref.ID, "", false, nil)
@@ -288,8 +395,8 @@ func (r *reconciliation) getCompany(ctx context.Context, id string) (*CompanyCas
 }
 
 func (r *reconciliation) run(ctx context.Context) error {
-	r.doneG = map[string]bool{}
-	r.doneC = map[string]bool{}
+	r.done = map[doneKey]time.Time{}
+	r.listed = map[logKey]bool{}
 	m := &r.m
 	// Read each known side once (a case read while resolving is reused).
 	if m.GoogleCase != "" && (r.g == nil || r.g.Name != m.GoogleCase) {
@@ -320,19 +427,17 @@ func (r *reconciliation) run(ctx context.Context) error {
 	return r.close(ctx)
 }
 
-// keepLease renews the lease before a side effect if it is running out, so a
-// long reconciliation (large attachments) does not lose it.
+// crmWrite is the CRM, for a call that writes to it: the next pass then
+// waits for the CRM's clock to leave the tick of the write.
+func (r *reconciliation) crmWrite() CRM {
+	r.wroteCompany = true
+	return r.e.CRM
+}
+
+// keepLease is called before every side effect: it fails once the lease is
+// lost, and renews it when it is running out.
 func (r *reconciliation) keepLease(ctx context.Context) error {
-	now := r.e.now()
-	if r.m.LeaseUntil.Sub(now) > r.cfg.LeaseDuration/2 {
-		return nil
-	}
-	m, err := r.e.Store.AcquireLease(ctx, r.m.ID, r.holder, now, now.Add(r.cfg.LeaseDuration))
-	if err != nil {
-		return fmt.Errorf("renew lease: %w", err)
-	}
-	r.m.LeaseUntil = m.LeaseUntil
-	return nil
+	return r.lease.keep(ctx)
 }
 
 // ---- linking and creation ----
@@ -354,7 +459,7 @@ func (r *reconciliation) link(ctx context.Context) error {
 		if err := r.keepLease(ctx); err != nil {
 			return err
 		}
-		if err := r.e.CRM.SetGoogleCase(ctx, r.c.ID, m.GoogleCase); err != nil {
+		if err := r.crmWrite().SetGoogleCase(ctx, r.c.ID, m.GoogleCase); err != nil {
 			return err
 		}
 		r.c.GoogleCase = m.GoogleCase
@@ -376,7 +481,6 @@ func (r *reconciliation) link(ctx context.Context) error {
 				return err
 			}
 			r.gCom = append(r.gCom, c)
-			r.doneG["c:"+c.ID] = true
 			r.act("posted the link comment on the Google case")
 		}
 	}
@@ -426,11 +530,16 @@ func (r *reconciliation) linkCompany(ctx context.Context) error {
 			// CRM's search showing it yet. Wait rather than duplicate.
 			return &TransientError{Err: fmt.Errorf("a CRM case for Google case %s may have been created at %s; waiting up to %s for the CRM's search to show it", m.GoogleCase, m.CreateIntentAt.Format(time.RFC3339), lag)}
 		}
+		if r.g.Closed() || r.start.Sub(r.g.CreateTime) >= r.cfg.MaxCaseAge {
+			// Closed (or past the age limit) since its mapping was made
+			// (an earlier attempt failed): it no longer gets a CRM case.
+			return r.drop(ctx, "the Google case was closed or passed the age limit before its CRM case was created")
+		}
 		if err := r.recordIntent(ctx, SideCompany); err != nil {
 			return err
 		}
 		p, _ := r.cfg.Priorities.Company(orDefault(r.g.Priority))
-		found, err = e.CRM.CreateCase(ctx, NewCompanyCase{
+		found, err = r.crmWrite().CreateCase(ctx, NewCompanyCase{
 			Subject:     r.g.DisplayName,
 			Description: "CONTENT MIRRORED FROM GOOGLE SUPPORT:\n" + r.g.Description,
 			Priority:    p,
@@ -488,6 +597,11 @@ func (r *reconciliation) linkGoogle(ctx context.Context) error {
 			// An earlier attempt may have created the case without the
 			// search index showing it yet. Wait rather than duplicate.
 			return &TransientError{Err: fmt.Errorf("a Google case for CRM case %s may have been created at %s; waiting for search to show it", m.CompanyCaseID, m.CreateIntentAt.Format(time.RFC3339))}
+		}
+		if c := r.c; c.Closed || !(c.SyncFlag || c.GoogleCase != "") {
+			// Closed, or no longer flagged, since its mapping was made
+			// (an earlier attempt failed): it no longer asks for a case.
+			return r.drop(ctx, "the CRM case was closed or unflagged before its Google case was created")
 		}
 		if err := r.recordIntent(ctx, SideGoogle); err != nil {
 			return err
@@ -603,7 +717,12 @@ func (r *reconciliation) findLinkedGoogleCase(ctx context.Context, companyID str
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].CreateTime.Before(cands[j].CreateTime) })
 	for _, g := range cands {
-		if g.Closed() || slices.Contains(exclude, g.Name) {
+		if slices.Contains(exclude, g.Name) {
+			continue
+		}
+		if g.Closed() && !r.ownCrashedCreation(g) {
+			// A closed case from an earlier life of this CRM case (its
+			// mapping cleaned up) cannot sync again.
 			continue
 		}
 		if !ValidGoogleCaseName(g.Name) {
@@ -623,12 +742,45 @@ func (r *reconciliation) findLinkedGoogleCase(ctx context.Context, companyID str
 	return "", nil
 }
 
+// drop deletes a mapping that never got its counterpart and no longer
+// should: nothing was ever synced for it. If the case asks again later it
+// gets a new mapping.
+func (r *reconciliation) drop(ctx context.Context, why string) error {
+	if err := r.keepLease(ctx); err != nil {
+		return err
+	}
+	if err := r.e.Store.DeleteMapping(ctx, r.m.ID); err != nil {
+		return err
+	}
+	r.merged = true
+	r.actions = append(r.actions, "dropped the mapping: "+why)
+	return errDropped
+}
+
+// errDropped ends a reconciliation whose mapping was dropped.
+var errDropped = errors.New("mapping dropped")
+
+// ownCrashedCreation reports whether g may be the Google case an earlier
+// attempt of this mapping created before it crashed: one created since the
+// attempt recorded its intent (less a margin for the two clocks). A person
+// may have closed it before the retry; it is still this case's counterpart.
+func (r *reconciliation) ownCrashedCreation(g GoogleCase) bool {
+	m := r.m
+	return m.CreateIntentSide == SideGoogle && !m.CreateIntentAt.IsZero() && !g.CreateTime.Before(m.CreateIntentAt.Add(-clockMargin))
+}
+
+// clockMargin is how far apart casebridge's clock and an API's may be.
+const clockMargin = 5 * time.Minute
+
 func (r *reconciliation) recordIntent(ctx context.Context, side Side) error {
 	if err := r.keepLease(ctx); err != nil {
 		return err
 	}
 	now := r.e.now()
 	_, err := r.e.Store.UpdateMapping(ctx, r.m.ID, func(m *Mapping) error {
+		if err := r.lease.owns(m); err != nil {
+			return err
+		}
 		if m.CreateIntentSide != side {
 			m.CreateIntentAt, m.CreateIntentSide = now, side
 		}
@@ -669,11 +821,11 @@ func (r *reconciliation) reopen(ctx context.Context) error {
 		if err := r.keepLease(ctx); err != nil {
 			return err
 		}
-		c, err := r.e.CRM.AddComment(ctx, m.CompanyCaseID, reopenText(m.GoogleCase, ReopenComment, ""), true)
+		c, err := r.crmWrite().AddComment(ctx, m.CompanyCaseID, reopenText(m.GoogleCase, ReopenComment, ""), true)
 		if err != nil {
 			return err
 		}
-		r.doneC["c:"+c.ID] = true
+		r.commentDone(SideCompany, c)
 		r.act("told the reopened CRM case that the Google case stays closed")
 	}
 	t := true
@@ -724,23 +876,14 @@ func (r *reconciliation) reopenWithNewCase(ctx context.Context) error {
 		return err
 	}
 	if !slices.ContainsFunc(coms, func(c Comment) bool { return c.ByConnector && strings.HasPrefix(c.Body, reopenPrefix+old+" ") }) {
-		c, err := e.CRM.AddComment(ctx, m.CompanyCaseID, reopenText(old, ReopenNewCase, name), true)
+		c, err := r.crmWrite().AddComment(ctx, m.CompanyCaseID, reopenText(old, ReopenNewCase, name), true)
 		if err != nil {
 			return err
 		}
-		r.doneC["c:"+c.ID] = true
+		r.commentDone(SideCompany, c)
 	}
-	// Everything said on the CRM case so far was for the old case.
-	for _, c := range coms {
-		r.doneC["c:"+c.ID] = true
-	}
-	atts, err := r.companyAttachments(ctx)
-	if err != nil {
-		return err
-	}
-	for _, a := range atts {
-		r.doneC["a:"+a.ID] = true
-	}
+	// What the CRM case said while both were closed stays done; what came
+	// since, such as the reply that reopened it, goes to the new case.
 	return nil
 }
 
@@ -798,19 +941,42 @@ func (r *reconciliation) companyAttachments(ctx context.Context) ([]Attachment, 
 	return r.cAtt, nil
 }
 
-func (r *reconciliation) isDone(side Side, key string) bool {
-	if side == SideGoogle {
-		return r.doneG[key] || slices.Contains(r.m.GoogleItemsDone, key)
-	}
-	return r.doneC[key] || slices.Contains(r.m.CompanyItemsDone, key)
+// doneKey names one item of one side.
+type doneKey struct {
+	side Side
+	kind itemKind
+	id   string
 }
 
-func (r *reconciliation) markDone(side Side, key string) {
-	if side == SideGoogle {
-		r.doneG[key] = true
-	} else {
-		r.doneC[key] = true
+// logKey names the item log of one side and kind.
+type logKey struct {
+	side Side
+	kind itemKind
+}
+
+func (r *reconciliation) isDone(side Side, kind itemKind, id string, at time.Time) bool {
+	if _, ok := r.done[doneKey{side, kind, id}]; ok {
+		return true
 	}
+	return r.m.items(side).log(kind).Has(id, at)
+}
+
+func (r *reconciliation) isCommentDone(side Side, c Comment) bool {
+	return r.isDone(side, kindComment, c.ID, c.CreateTime)
+}
+
+func (r *reconciliation) isFileDone(side Side, a Attachment) bool {
+	return r.isDone(side, kindAttachment, a.ID, a.CreateTime)
+}
+
+// commentDone records a person's comment as handled. casebridge's own
+// comments are known by their author on every listing and are not recorded.
+func (r *reconciliation) commentDone(side Side, c Comment) {
+	r.done[doneKey{side, kindComment, c.ID}] = c.CreateTime
+}
+
+func (r *reconciliation) fileDone(side Side, a Attachment) {
+	r.done[doneKey{side, kindAttachment, a.ID}] = a.CreateTime
 }
 
 // ---- comments ----
@@ -827,6 +993,7 @@ func (r *reconciliation) comments(ctx context.Context) error {
 			return err
 		}
 		newG = r.newComments(ctx, SideGoogle, cs)
+		r.listed[logKey{SideGoogle, kindComment}] = true
 	}
 	if r.companyChanged() {
 		cs, err := r.companyComments(ctx)
@@ -834,6 +1001,7 @@ func (r *reconciliation) comments(ctx context.Context) error {
 			return err
 		}
 		newC = r.newComments(ctx, SideCompany, cs)
+		r.listed[logKey{SideCompany, kindComment}] = true
 	}
 	// Pair what casebridge already wrote (possibly just before a crash) with
 	// its source, so it is neither written again nor mirrored back.
@@ -882,7 +1050,7 @@ func (r *reconciliation) comments(ctx context.Context) error {
 		if !googleOpen {
 			// A closed Google case takes no more comments; the reopen
 			// notice (or the new case) tells the CRM side.
-			r.markDone(SideCompany, "c:"+c.ID)
+			r.commentDone(SideCompany, c)
 			continue
 		}
 		if err := r.mirrorComment(ctx, SideCompany, c, written[string(SideCompany)+":"+c.ID]); err != nil {
@@ -900,20 +1068,18 @@ func (r *reconciliation) newComments(ctx context.Context, side Side, cs []Commen
 		if !r.validItem(ctx, side, "comment", c.ID) {
 			continue
 		}
-		key := "c:" + c.ID
-		if r.isDone(side, key) {
+		if r.isCommentDone(side, c) {
 			continue
 		}
 		if c.ByConnector {
-			// casebridge's own (a mirrored item or a notice). Text that
-			// merely looks like it, such as an answer quoting a mirrored
-			// comment, is a person's and is mirrored.
-			r.markDone(side, key)
+			// casebridge's own (a mirrored item or a notice), known by its
+			// author. Text that merely looks like it, such as an answer
+			// quoting a mirrored comment, is a person's and is mirrored.
 			continue
 		}
 		if side == SideCompany && !c.Public && !r.cfg.SyncInternalNotes {
 			// Internal notes never leave the CRM.
-			r.markDone(side, key)
+			r.commentDone(side, c)
 			continue
 		}
 		out = append(out, c)
@@ -952,14 +1118,12 @@ func (r *reconciliation) mirrorComment(ctx context.Context, from Side, c Comment
 			if err := r.keepLease(ctx); err != nil {
 				return err
 			}
-			w, err := r.e.CRM.AddComment(ctx, r.m.CompanyCaseID, header+"\n\n"+c.Body, *r.cfg.GoogleCommentsPublic)
-			if err != nil {
+			if _, err := r.crmWrite().AddComment(ctx, r.m.CompanyCaseID, header+"\n\n"+c.Body, *r.cfg.GoogleCommentsPublic); err != nil {
 				return err
 			}
-			r.markDone(SideCompany, "c:"+w.ID)
 			r.act("mirrored Google comment %s to the CRM", c.ID)
 		}
-		r.markDone(SideGoogle, "c:"+c.ID)
+		r.commentDone(SideGoogle, c)
 		r.newContent = true
 		return nil
 	}
@@ -975,18 +1139,16 @@ func (r *reconciliation) mirrorComment(ctx context.Context, from Side, c Comment
 		if err := r.keepLease(ctx); err != nil {
 			return err
 		}
-		w, err := r.e.Google.AddComment(ctx, r.m.GoogleCase, body)
-		if err != nil {
+		if _, err := r.e.Google.AddComment(ctx, r.m.GoogleCase, body); err != nil {
 			return err
 		}
-		r.markDone(SideGoogle, "c:"+w.ID)
 	}
 	if len(parts) > 1 {
 		r.act("mirrored CRM comment %s to Google in %d parts", c.ID, len(parts))
 	} else {
 		r.act("mirrored CRM comment %s to Google", c.ID)
 	}
-	r.markDone(SideCompany, "c:"+c.ID)
+	r.commentDone(SideCompany, c)
 	r.newContent = true
 	return nil
 }
@@ -1027,6 +1189,7 @@ func (r *reconciliation) attachments(ctx context.Context) error {
 			return err
 		}
 		newG = r.newAttachments(ctx, SideGoogle, as)
+		r.listed[logKey{SideGoogle, kindAttachment}] = true
 	}
 	if r.companyChanged() {
 		as, err := r.companyAttachments(ctx)
@@ -1034,9 +1197,10 @@ func (r *reconciliation) attachments(ctx context.Context) error {
 			return err
 		}
 		newC = r.newAttachments(ctx, SideCompany, as)
+		r.listed[logKey{SideCompany, kindAttachment}] = true
 	}
 	for _, a := range newG {
-		if r.isDone(SideGoogle, "a:"+a.ID) {
+		if r.isFileDone(SideGoogle, a) {
 			continue // paired while handling an earlier one
 		}
 		if err := r.mirrorAttachment(ctx, SideGoogle, a); err != nil {
@@ -1044,11 +1208,11 @@ func (r *reconciliation) attachments(ctx context.Context) error {
 		}
 	}
 	for _, a := range newC {
-		if r.isDone(SideCompany, "a:"+a.ID) {
+		if r.isFileDone(SideCompany, a) {
 			continue
 		}
 		if !googleOpen {
-			r.markDone(SideCompany, "a:"+a.ID)
+			r.fileDone(SideCompany, a)
 			continue
 		}
 		if err := r.mirrorAttachment(ctx, SideCompany, a); err != nil {
@@ -1064,14 +1228,14 @@ func (r *reconciliation) newAttachments(ctx context.Context, side Side, as []Att
 		if !r.validItem(ctx, side, "attachment", a.ID) {
 			continue
 		}
-		if r.isDone(side, "a:"+a.ID) {
+		if r.isFileDone(side, a) {
 			continue
 		}
 		if side == SideCompany && !a.Public && !a.ByConnector && !r.cfg.SyncInternalNotes {
 			// Files of internal notes, and files whose visibility the
 			// adapter cannot tell, stay in the CRM like the notes' text.
 			// casebridge's own uploads go on to be paired with their source.
-			r.markDone(side, "a:"+a.ID)
+			r.fileDone(side, a)
 			continue
 		}
 		out = append(out, a)
@@ -1098,15 +1262,15 @@ func (r *reconciliation) mirrorAttachment(ctx context.Context, from Side, a Atta
 		return err
 	}
 	for _, o := range others {
-		if o.Filename == a.Filename && o.Size == a.Size && !r.isDone(to, "a:"+o.ID) {
-			r.markDone(to, "a:"+o.ID)
-			r.markDone(from, "a:"+a.ID)
+		if o.Filename == a.Filename && o.Size == a.Size && !r.isFileDone(to, o) {
+			r.fileDone(to, o)
+			r.fileDone(from, a)
 			return nil
 		}
 	}
 	if a.ByConnector {
 		// Ours, but its counterpart is gone: never copy it back.
-		r.markDone(from, "a:"+a.ID)
+		r.fileDone(from, a)
 		return nil
 	}
 	r.newContent = true
@@ -1135,7 +1299,7 @@ func (r *reconciliation) mirrorAttachment(ctx context.Context, from Side, a Atta
 	if to == SideGoogle {
 		w, err = r.e.Google.UploadAttachment(ctx, r.m.GoogleCase, a.Filename, mime, body)
 	} else {
-		w, err = r.e.CRM.UploadAttachment(ctx, r.m.CompanyCaseID, a.Filename, mime, body)
+		w, err = r.crmWrite().UploadAttachment(ctx, r.m.CompanyCaseID, a.Filename, mime, body)
 	}
 	if errors.Is(err, errTooLarge) || body.over || refusedAsTooLarge(body.srcErr) {
 		// Over casebridge's limit, or over the limit the source side's
@@ -1149,8 +1313,8 @@ func (r *reconciliation) mirrorAttachment(ctx context.Context, from Side, a Atta
 	if err != nil {
 		return err
 	}
-	r.markDone(to, "a:"+w.ID)
-	r.markDone(from, "a:"+a.ID)
+	r.fileDone(to, w)
+	r.fileDone(from, a)
 	if to == SideGoogle {
 		r.gAtt = append(r.gAtt, w)
 	} else {
@@ -1193,19 +1357,17 @@ func (r *reconciliation) attachmentNotice(ctx context.Context, from Side, a Atta
 		if err := r.keepLease(ctx); err != nil {
 			return err
 		}
-		var w Comment
 		if to == SideGoogle {
-			w, err = r.e.Google.AddComment(ctx, r.m.GoogleCase, text)
+			_, err = r.e.Google.AddComment(ctx, r.m.GoogleCase, text)
 		} else {
-			w, err = r.e.CRM.AddComment(ctx, r.m.CompanyCaseID, text, true)
+			_, err = r.crmWrite().AddComment(ctx, r.m.CompanyCaseID, text, true)
 		}
 		if err != nil {
 			return err
 		}
-		r.markDone(to, "c:"+w.ID)
 		r.act("noted on the other side that %s attachment %s is over the size limit", from, a.ID)
 	}
-	r.markDone(from, "a:"+a.ID)
+	r.fileDone(from, a)
 	return nil
 }
 
@@ -1304,7 +1466,7 @@ func (r *reconciliation) syncPriority(ctx context.Context) error {
 		if err := r.keepLease(ctx); err != nil {
 			return err
 		}
-		if err := r.e.CRM.SetPriority(ctx, r.m.CompanyCaseID, v); err != nil {
+		if err := r.crmWrite().SetPriority(ctx, r.m.CompanyCaseID, v); err != nil {
 			return err
 		}
 		r.act("set CRM priority to %s", v)
@@ -1328,7 +1490,7 @@ func (r *reconciliation) close(ctx context.Context) error {
 		if err := r.keepLease(ctx); err != nil {
 			return err
 		}
-		if err := r.e.CRM.CloseCase(ctx, r.m.CompanyCaseID); err != nil {
+		if err := r.crmWrite().CloseCase(ctx, r.m.CompanyCaseID); err != nil {
 			return err
 		}
 		r.act("closed the CRM case")
@@ -1358,13 +1520,18 @@ func (r *reconciliation) close(ctx context.Context) error {
 
 // ---- saving ----
 
-// save records what this run did. After a failure it still records the
-// items written, so a retry does not look for them again; only a complete run
-// moves the seen update times and the synced-at times.
-func (r *reconciliation) save(ctx context.Context, complete bool) error {
-	if r.doneG == nil || r.merged {
-		return nil
+// save records what this pass did, if the lease is still this worker's.
+// After a failure it still records the items written, so a retry does not
+// look for them again, and schedules the next attempt; only a complete pass
+// moves the seen update times and the synced-at times. again reports that
+// the case should be looked at once more before the lease is let go: the
+// pass wrote to a side, a reconciliation was asked for meanwhile, or the
+// CRM's read came in the tick of its last change.
+func (r *reconciliation) save(ctx context.Context, runErr error) (saved Mapping, again bool, err error) {
+	if r.done == nil || r.merged {
+		return Mapping{}, false, nil
 	}
+	complete := runErr == nil
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 	defer cancel()
 	now := r.e.now()
@@ -1377,22 +1544,27 @@ func (r *reconciliation) save(ctx context.Context, complete bool) error {
 		// The CRM's update time is coarse: a change in the same tick as our
 		// read would carry the same update time, so leave such a read
 		// unseen and look once more.
-		if r.cAt.Sub(r.c.UpdateTime) < r.cfg.CompanyTimeGranularity {
+		if r.companyTickWait() > 0 {
 			seenC = seenC.Add(-time.Nanosecond)
 		}
 	}
 	googleName, companyID := r.m.GoogleCase, r.m.CompanyCaseID
-	_, err := r.e.Store.UpdateMapping(ctx, r.m.ID, func(m *Mapping) error {
+	var behind []string
+	saved, err = r.e.Store.UpdateMapping(ctx, r.m.ID, func(m *Mapping) error {
+		if err := r.lease.owns(m); err != nil {
+			return err
+		}
+		again = false
 		if m.GoogleCase != googleName {
 			// A reopen swapped the Google case mid-run.
 			return nil
 		}
-		m.GoogleItemsDone = mergeKeys(m.GoogleItemsDone, r.doneG)
-		m.CompanyItemsDone = mergeKeys(m.CompanyItemsDone, r.doneC)
+		behind = r.settleItems(m)
 		if r.newContent {
 			m.NewContentAt = now
 		}
 		if !complete {
+			r.failed(m, runErr, now)
 			return nil
 		}
 		if googleName != "" && seenG.After(m.GoogleSeenUpdateTime) {
@@ -1422,21 +1594,143 @@ func (r *reconciliation) save(ctx context.Context, complete bool) error {
 		if r.reopenNotice != nil {
 			m.ReopenNoticeSent = *r.reopenNotice
 		}
+		m.Attempts, m.LastError, m.GaveUpAt = 0, "", time.Time{}
+		outstanding := m.RerunRequested || !m.GooglePendingSince.IsZero() || !m.CompanyPendingSince.IsZero() ||
+			len(r.writes) > 0 || r.companyTickWait() > 0 || !m.Linked()
+		switch {
+		case !outstanding:
+			m.DueAt = time.Time{}
+		case !m.Linked():
+			// Nothing more to do now (a person's case not yet eligible, or
+			// waiting on a search index); the sweep looks again later.
+			m.DueAt = now.Add(r.cfg.RetryBackoff)
+		case r.last:
+			// Out of passes: the sweep asks again at the next poll.
+			m.RerunRequested = false
+			m.DueAt = now
+		default:
+			m.RerunRequested = false
+			again = true
+		}
 		return nil
 	})
-	return err
+	if len(behind) > 0 {
+		r.log.WarnContext(ctx, "item log full: items left without being handled", "items", behind)
+	}
+	return saved, again, err
 }
 
-func mergeKeys(have []string, add map[string]bool) []string {
-	if len(add) == 0 {
-		return have
+// failed records a failed pass on m and when to try again: with backoff,
+// and for a mapping whose counterpart could not be created, until
+// GiveUpAfter, when it gives up with an ERROR entry monitoring alerts on.
+func (r *reconciliation) failed(m *Mapping, runErr error, now time.Time) {
+	if m.Attempts == 0 {
+		m.FailingSince = now
 	}
-	out := slices.Clone(have)
-	for k := range add {
-		if !slices.Contains(out, k) {
-			out = append(out, k)
+	m.Attempts++
+	m.LastError = cutError(runErr)
+	m.RerunRequested = false
+	m.DueAt = now.Add(r.cfg.retryDelay(m.Attempts))
+	if !m.Linked() && !m.FailingSince.IsZero() && now.Sub(m.FailingSince) >= r.cfg.GiveUpAfter {
+		m.DueAt, m.GaveUpAt = time.Time{}, now
+		r.gaveUp = true
+	}
+}
+
+// cutError is an error's text as stored on a mapping: it names ids, never
+// case text, and is cut to a bounded length.
+func cutError(err error) string {
+	if err == nil {
+		return ""
+	}
+	s := strings.ToValidUTF8(err.Error(), "?")
+	if r := []rune(s); len(r) > maxStoredError {
+		s = string(r[:maxStoredError-1]) + "…"
+	}
+	return s
+}
+
+const maxStoredError = 300
+
+// companyTickWait is how long to wait before the CRM's clock leaves the
+// tick of the case's last change, when the case was read in that tick (a
+// change later in the same tick would carry the same update time). It uses
+// the CRM's own clock from its answer when the adapter gives it, and the
+// engine's otherwise; zero when the read was late enough.
+func (r *reconciliation) companyTickWait() time.Duration {
+	if r.c == nil || r.c.UpdateTime.IsZero() {
+		return 0
+	}
+	gran := r.cfg.CompanyTimeGranularity
+	readAt := r.c.ReadAt
+	if readAt.IsZero() {
+		readAt = r.cAt
+	}
+	// A read one tick after the change still counts as in it: a server may
+	// date its answer when the request arrived, or the answer may cross into
+	// the next tick after the read. Two ticks later is final.
+	if d := readAt.Sub(r.c.UpdateTime); d <= gran {
+		return 2*gran - d + 10*time.Millisecond
+	}
+	return 0
+}
+
+// settleItems records in m's item logs what this run did, and keeps them
+// small. It returns the items a full log had to leave behind (see
+// ItemLog.settle), as "side kind id".
+func (r *reconciliation) settleItems(m *Mapping) []string {
+	var behind []string
+	for _, side := range []Side{SideGoogle, SideCompany} {
+		for _, kind := range []itemKind{kindComment, kindAttachment} {
+			add := map[string]time.Time{}
+			for k, at := range r.done {
+				if k.side == side && k.kind == kind {
+					add[k.id] = at
+				}
+			}
+			var listed []listedItem
+			if r.listed[logKey{side, kind}] {
+				listed = r.listing(side, kind)
+			}
+			if len(add) == 0 && listed == nil {
+				continue
+			}
+			l := m.items(side).log(kind)
+			var left []string
+			*l, left = l.settle(add, listed)
+			for _, id := range left {
+				behind = append(behind, string(side)+" "+kind.String()+" "+id)
+			}
 		}
 	}
-	sort.Strings(out)
+	return behind
+}
+
+// listing returns what this run listed of one side and kind, each item
+// settled or not.
+func (r *reconciliation) listing(side Side, kind itemKind) []listedItem {
+	var out []listedItem
+	add := func(id string, at time.Time, own bool) {
+		settled := own || !ValidID(id) || r.isDone(side, kind, id, at)
+		out = append(out, listedItem{ID: id, At: at, Settled: settled})
+	}
+	switch {
+	case kind == kindComment && side == SideGoogle:
+		for _, c := range r.gCom {
+			add(c.ID, c.CreateTime, c.ByConnector)
+		}
+	case kind == kindComment:
+		for _, c := range r.cCom {
+			add(c.ID, c.CreateTime, c.ByConnector)
+		}
+	case side == SideGoogle:
+		for _, a := range r.gAtt {
+			add(a.ID, a.CreateTime, false)
+		}
+	default:
+		for _, a := range r.cAtt {
+			add(a.ID, a.CreateTime, false)
+		}
+	}
 	return out
 }

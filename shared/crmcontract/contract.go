@@ -81,6 +81,9 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	t.Run("setting the Google case links a human's ticket and is idempotent", func(t *testing.T) {
 		testSetGoogleCase(t, newHarness(t))
 	})
+	t.Run("every read that returns a case dates it by the CRM's clock when it answered", func(t *testing.T) {
+		testReadAt(t, newHarness)
+	})
 	t.Run("search returns flagged and linked cases updated strictly after since", func(t *testing.T) {
 		testSearchWindow(t, newHarness(t))
 	})
@@ -251,6 +254,132 @@ func testSetGoogleCase(t *testing.T, h Harness) {
 	if err != nil || !ok || c.ID != id {
 		t.Errorf("FindByGoogleCase after SetGoogleCase = (%q, %v, %v), want (%q, true, nil)", c.ID, ok, err, id)
 	}
+}
+
+// readAtSlack is how far a case's ReadAt may be from the test's own clock
+// around the read: the helpdesks under test run on this machine, and an
+// HTTP Date is cut to the second.
+const readAtSlack = 5 * time.Second
+
+// checkReadAt checks the ReadAt of a case that a read made between before
+// and after returned: set, near the test's clock, and not before the
+// case's own update time (less a second, as a Date and an update time may
+// be cut to the second differently).
+func checkReadAt(t *testing.T, what string, c casesync.CompanyCase, before, after time.Time) {
+	t.Helper()
+	switch {
+	case c.ReadAt.IsZero():
+		t.Errorf("%s: ReadAt is zero, want the CRM's clock when it answered (the answer's Date)", what)
+	case c.ReadAt.Before(before.Add(-readAtSlack)) || c.ReadAt.After(after.Add(readAtSlack)):
+		t.Errorf("%s: ReadAt %v, want within %v of the test's clock around the read [%v, %v]",
+			what, c.ReadAt, readAtSlack, before, after)
+	case c.ReadAt.Before(c.UpdateTime.Add(-time.Second)):
+		t.Errorf("%s: ReadAt %v is more than a second before the case's update time %v", what, c.ReadAt, c.UpdateTime)
+	}
+}
+
+// timedRead is a read that returns a case, with the test's clock around
+// the call that returned it.
+type timedRead struct {
+	c             casesync.CompanyCase
+	before, after time.Time
+}
+
+// eventually repeats read until it returns a case, within
+// searchVisibleWithin (a helpdesk's search may lag behind its changes).
+func eventually(t *testing.T, what string, read func() (casesync.CompanyCase, bool)) timedRead {
+	t.Helper()
+	deadline := time.Now().Add(searchVisibleWithin)
+	for {
+		before := time.Now()
+		c, ok := read()
+		after := time.Now()
+		if ok {
+			return timedRead{c, before, after}
+		}
+		if after.After(deadline) {
+			t.Fatalf("%s found nothing over %v", what, searchVisibleWithin)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// testReadAt checks the ReadAt of every read that returns a case. Each
+// read gets a harness of its own, so that a simulator whose clock moves at
+// every reading is still near the test's clock.
+func testReadAt(t *testing.T, newHarness func(t *testing.T) Harness) {
+	reads := []struct {
+		name string
+		read func(t *testing.T, h Harness) timedRead
+	}{
+		{name: "GetCase of a human's ticket", read: func(t *testing.T, h Harness) timedRead {
+			id := h.CreateTicket(t, "Contract: read at", "d", h.PriorityValues()[0], true)
+			before := time.Now()
+			c := mustGet(t, h.CRM(), id)
+			return timedRead{c, before, time.Now()}
+		}},
+		{name: "CreateCase", read: func(t *testing.T, h Harness) timedRead {
+			before := time.Now()
+			c := mustCreate(t, h.CRM(), casesync.NewCompanyCase{Subject: "Contract: read at", Description: "d",
+				Priority: h.PriorityValues()[0], GoogleCase: googleCaseName()})
+			return timedRead{c, before, time.Now()}
+		}},
+		{name: "GetCase of the connector's case", read: func(t *testing.T, h Harness) timedRead {
+			created := mustCreate(t, h.CRM(), casesync.NewCompanyCase{Subject: "Contract: read at", Description: "d",
+				Priority: h.PriorityValues()[0], GoogleCase: googleCaseName()})
+			before := time.Now()
+			c := mustGet(t, h.CRM(), created.ID)
+			return timedRead{c, before, time.Now()}
+		}},
+		{name: "FindByGoogleCase", read: func(t *testing.T, h Harness) timedRead {
+			name := googleCaseName()
+			mustCreate(t, h.CRM(), casesync.NewCompanyCase{Subject: "Contract: read at", Description: "d",
+				Priority: h.PriorityValues()[0], GoogleCase: name})
+			return eventually(t, "FindByGoogleCase", func() (casesync.CompanyCase, bool) {
+				c, ok, err := h.CRM().FindByGoogleCase(ctxFor(t), name)
+				if err != nil {
+					t.Fatalf("FindByGoogleCase: %v", err)
+				}
+				return c, ok
+			})
+		}},
+		{name: "SearchUpdated", read: func(t *testing.T, h Harness) timedRead {
+			since := time.Now().Add(-time.Minute)
+			id := h.CreateTicket(t, "Contract: read at", "d", h.PriorityValues()[0], true)
+			return eventually(t, "SearchUpdated", func() (casesync.CompanyCase, bool) {
+				cs, err := h.CRM().SearchUpdated(ctxFor(t), since)
+				if err != nil {
+					t.Fatalf("SearchUpdated: %v", err)
+				}
+				for _, c := range cs {
+					if c.ID == id {
+						return c, true
+					}
+				}
+				return casesync.CompanyCase{}, false
+			})
+		}},
+	}
+	for _, r := range reads {
+		t.Run(r.name+" dates the case near the test's clock and not before its update", func(t *testing.T) {
+			got := r.read(t, newHarness(t))
+			checkReadAt(t, r.name, got.c, got.before, got.after)
+		})
+	}
+	t.Run("GetCase two seconds after the last change dates the case after its update", func(t *testing.T) {
+		h := newHarness(t)
+		id := h.CreateTicket(t, "Contract: read later", "d", h.PriorityValues()[0], true)
+		// The update time is the CRM's clock at the change and ReadAt its
+		// clock at the read: two seconds on, ReadAt is past the update
+		// time even cut to the second, unless it is not the read's time.
+		time.Sleep(2 * time.Second)
+		before := time.Now()
+		c := mustGet(t, h.CRM(), id)
+		checkReadAt(t, "GetCase", c, before, time.Now())
+		if !c.ReadAt.After(c.UpdateTime) {
+			t.Errorf("GetCase two seconds after the last change: ReadAt %v is not after the update time %v", c.ReadAt, c.UpdateTime)
+		}
+	})
 }
 
 // searchIDs returns the ids SearchUpdated(since) returns among those in

@@ -22,6 +22,9 @@
 // Every call is bounded in size too: a JSON answer is decoded through a
 // bound of Config.MaxAnswerBytes (JSON, DecodeJSON), a download through
 // Config.MaxDownloadBytes, and a listing's pages through a Pager.
+//
+// JSONAt also gives the answer's Date header (AnswerDate): the CRM's own
+// clock when it answered, which adapters hand on as a case's ReadAt.
 package crmhttp
 
 import (
@@ -783,19 +786,10 @@ func RetryAfter(h http.Header, now time.Time) time.Duration {
 // JSON makes req and decodes the JSON answer into out (nil: the answer is
 // read, at most Config.MaxAnswerBytes of it, and dropped). The answer is
 // read through the bound of Config.MaxAnswerBytes, as DecodeJSON reads it.
+// JSONAt does the same and also gives the answer's Date.
 func (c *Client) JSON(ctx context.Context, req Request, out any) error {
-	resp, err := c.Do(ctx, req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if out == nil {
-		// The answer is not used: it is drained, as far as the bound, only
-		// so that the connection may be used again.
-		_, _ = io.Copy(io.Discard, c.boundAnswer(req.Op, resp))
-		return nil
-	}
-	return c.DecodeJSON(req.Op, resp, out)
+	_, err := c.JSONAt(ctx, req, out)
+	return err
 }
 
 // DecodeJSON decodes the JSON body of resp, an answer to a call named op

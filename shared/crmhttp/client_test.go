@@ -72,6 +72,9 @@ func TestRetriesFollowTheRequestsMode(t *testing.T) {
 		{"a safe call gives up after four attempts", crmhttp.Safe, []int{503}, 4, 503},
 		{"a create is retried after a 429, which did no work", crmhttp.IfRefused, []int{429, 201}, 2, 0},
 		{"a create is not retried after a 503, which may have done its work", crmhttp.IfRefused, []int{503, 201}, 1, 503},
+		{"a create is not retried after a 502, which may have done its work", crmhttp.IfRefused, []int{502, 201}, 1, 502},
+		{"a create is not retried after a 504, which may have done its work", crmhttp.IfRefused, []int{504, 201}, 1, 504},
+		{"a create is not retried after a 500, which may have done its work", crmhttp.IfRefused, []int{500, 201}, 1, 500},
 		{"a never-retried call is sent once even after a 429", crmhttp.Never, []int{429, 200}, 1, 429},
 		{"a 400 is not retried", crmhttp.Safe, []int{400, 200}, 1, 400},
 	}

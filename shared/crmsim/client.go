@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/casebridge/casebridge/shared/casesync"
+	"github.com/casebridge/casebridge/shared/crmhttp"
 )
 
 // Client implements casesync.CRM over the simulator's REST API (Handler),
@@ -181,19 +182,27 @@ func errorFromResponse(op string, resp *http.Response) error {
 // call makes req and decodes its JSON answer into v (nil: no answer
 // expected).
 func (c *Client) call(ctx context.Context, req request, v any) error {
+	_, err := c.callAt(ctx, req, v)
+	return err
+}
+
+// callAt is call that also gives the answer's Date header: the CRM's own
+// clock when it answered, zero when the answer gave no usable one.
+func (c *Client) callAt(ctx context.Context, req request, v any) (time.Time, error) {
 	resp, err := c.do(ctx, req)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	defer resp.Body.Close()
+	at := crmhttp.AnswerDate(resp.Header)
 	if v == nil {
 		io.Copy(io.Discard, resp.Body)
-		return nil
+		return at, nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		return &casesync.APIError{Side: casesync.SideCompany, Op: req.op, Status: resp.StatusCode, Transient: true, Err: fmt.Errorf("reading the answer: %w", err)}
+		return time.Time{}, &casesync.APIError{Side: casesync.SideCompany, Op: req.op, Status: resp.StatusCode, Transient: true, Err: fmt.Errorf("reading the answer: %w", err)}
 	}
-	return nil
+	return at, nil
 }
 
 func jsonBody(v any) []byte {
@@ -225,16 +234,19 @@ func (c *Client) SearchUpdated(ctx context.Context, since time.Time) ([]casesync
 	index := map[string]int{}
 	for {
 		var page wireCaseList
-		if err := c.call(ctx, request{op: OpSearch, method: http.MethodGet, path: "/api/tickets", query: q, mode: retrySafe}, &page); err != nil {
+		at, err := c.callAt(ctx, request{op: OpSearch, method: http.MethodGet, path: "/api/tickets", query: q, mode: retrySafe}, &page)
+		if err != nil {
 			return nil, err
 		}
 		for _, w := range page.Tickets {
+			cc := w.domain()
+			cc.ReadAt = at
 			if i, ok := index[w.ID]; ok {
-				out[i] = w.domain()
+				out[i] = cc
 				continue
 			}
 			index[w.ID] = len(out)
-			out = append(out, w.domain())
+			out = append(out, cc)
 		}
 		if page.NextPageToken == "" {
 			return out, nil
@@ -255,23 +267,29 @@ func cloneValues(q url.Values) url.Values {
 // GetCase returns one ticket.
 func (c *Client) GetCase(ctx context.Context, id string) (casesync.CompanyCase, error) {
 	var w wireCase
-	if err := c.call(ctx, request{op: OpGet, method: http.MethodGet, path: ticketPath(id), mode: retrySafe}, &w); err != nil {
+	at, err := c.callAt(ctx, request{op: OpGet, method: http.MethodGet, path: ticketPath(id), mode: retrySafe}, &w)
+	if err != nil {
 		return casesync.CompanyCase{}, err
 	}
-	return w.domain(), nil
+	cc := w.domain()
+	cc.ReadAt = at
+	return cc, nil
 }
 
 // FindByGoogleCase returns the ticket whose Google-case field holds name.
 func (c *Client) FindByGoogleCase(ctx context.Context, googleCaseName string) (casesync.CompanyCase, bool, error) {
 	var page wireCaseList
 	q := url.Values{"googleCase": {googleCaseName}}
-	if err := c.call(ctx, request{op: OpFind, method: http.MethodGet, path: "/api/tickets", query: q, mode: retrySafe}, &page); err != nil {
+	at, err := c.callAt(ctx, request{op: OpFind, method: http.MethodGet, path: "/api/tickets", query: q, mode: retrySafe}, &page)
+	if err != nil {
 		return casesync.CompanyCase{}, false, err
 	}
 	if len(page.Tickets) == 0 {
 		return casesync.CompanyCase{}, false, nil
 	}
-	return page.Tickets[0].domain(), true, nil
+	cc := page.Tickets[0].domain()
+	cc.ReadAt = at
+	return cc, true, nil
 }
 
 // CreateCase opens a ticket with the Google-case field set.
@@ -283,10 +301,13 @@ func (c *Client) CreateCase(ctx context.Context, nc casesync.NewCompanyCase) (ca
 	}
 	body := jsonBody(wireNewCase{Subject: nc.Subject, Description: nc.Description, Priority: nc.Priority, GoogleCase: nc.GoogleCase})
 	var w wireCase
-	if err := c.call(ctx, request{op: OpCreate, method: http.MethodPost, path: "/api/tickets", contentType: "application/json", body: body, mode: retryIfRefused}, &w); err != nil {
+	at, err := c.callAt(ctx, request{op: OpCreate, method: http.MethodPost, path: "/api/tickets", contentType: "application/json", body: body, mode: retryIfRefused}, &w)
+	if err != nil {
 		return casesync.CompanyCase{}, err
 	}
-	return w.domain(), nil
+	cc := w.domain()
+	cc.ReadAt = at
+	return cc, nil
 }
 
 // SetGoogleCase writes the Google-case field.

@@ -158,6 +158,17 @@ func (c *CRM) now() time.Time {
 	return c.opts.Clock().UTC().Truncate(c.opts.TimeGranularity)
 }
 
+// readTime is the CRM's clock as a read's answer gives it: as the Date
+// header of an HTTP answer carries it, to the second, in UTC. Within a
+// request that Handler serves, the clock is read once, so the cases an
+// answer holds and the answer's Date header agree.
+func (c *CRM) readTime(ctx context.Context) time.Time {
+	if rc, ok := ctx.Value(requestClockKey{}).(*requestClock); ok {
+		return rc.get()
+	}
+	return c.opts.Clock().UTC().Truncate(time.Second)
+}
+
 // enter counts a port call and applies the outage switch and injected
 // faults. Callers must not hold c.mu.
 func (c *CRM) enter(ctx context.Context, op string) error {
@@ -196,7 +207,12 @@ func (c *CRM) SearchUpdated(ctx context.Context, since time.Time) ([]casesync.Co
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.searchLocked(since), nil
+	out := c.searchLocked(since)
+	at := c.readTime(ctx)
+	for i := range out {
+		out[i].ReadAt = at
+	}
+	return out, nil
 }
 
 func (c *CRM) searchLocked(since time.Time) []casesync.CompanyCase {
@@ -245,7 +261,9 @@ func (c *CRM) GetCase(ctx context.Context, id string) (casesync.CompanyCase, err
 	if err != nil {
 		return casesync.CompanyCase{}, err
 	}
-	return t.CompanyCase, nil
+	cc := t.CompanyCase
+	cc.ReadAt = c.readTime(ctx)
+	return cc, nil
 }
 
 // FindByGoogleCase returns the oldest ticket whose Google-case field holds
@@ -261,7 +279,9 @@ func (c *CRM) FindByGoogleCase(ctx context.Context, googleCaseName string) (case
 	}
 	for _, id := range c.order {
 		if t := c.tickets[id]; t.GoogleCase == googleCaseName {
-			return t.CompanyCase, true, nil
+			cc := t.CompanyCase
+			cc.ReadAt = c.readTime(ctx)
+			return cc, true, nil
 		}
 	}
 	return casesync.CompanyCase{}, false, nil
@@ -283,7 +303,9 @@ func (c *CRM) CreateCase(ctx context.Context, nc casesync.NewCompanyCase) (cases
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t := c.createLocked(Ticket{Subject: nc.Subject, Description: nc.Description, Priority: nc.Priority, GoogleCase: nc.GoogleCase}, c.opts.SyncUser)
-	return t.CompanyCase, nil
+	cc := t.CompanyCase
+	cc.ReadAt = c.readTime(ctx)
+	return cc, nil
 }
 
 func (c *CRM) createLocked(in Ticket, requester string) *ticket {

@@ -1,12 +1,15 @@
 package crmsim
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"github.com/casebridge/casebridge/shared/simhttp"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/casebridge/casebridge/shared/casesync"
@@ -44,6 +47,12 @@ import (
 //
 // Errors answer {"error": message, "code": reason} with the status, and a
 // Retry-After header (whole seconds) when the fault advises one.
+//
+// Every answer carries a Date header from the simulator's Clock (not Go's
+// real one), as a helpdesk's server dates its answers by its own clock: a
+// read's answer is dated when the CRM read the case, the cases it holds
+// carry that same time as ReadAt, and other answers are dated when their
+// headers go out.
 
 // defaultPageSize and maxPageSize bound a search page, as real helpdesks
 // do (RT and ServiceNow cap at 100).
@@ -165,147 +174,28 @@ type wireDown struct {
 
 // Handler serves the simulator's REST API over the same state as c.
 func (c *CRM) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/tickets", c.serveSearch)
-	mux.HandleFunc("POST /api/tickets", c.serveCreate)
-	mux.HandleFunc("GET /api/tickets/{id}", func(w http.ResponseWriter, r *http.Request) {
-		tc, err := c.GetCase(r.Context(), r.PathValue("id"))
-		respond(w, http.StatusOK, toWireCase(tc), err)
+	mux := c.mux()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := &requestClock{clock: c.opts.Clock}
+		r = r.WithContext(context.WithValue(r.Context(), requestClockKey{}, rc))
+		simhttp.Dated(rc.get, mux).ServeHTTP(w, r)
 	})
-	mux.HandleFunc("PUT /api/tickets/{id}/google-case", func(w http.ResponseWriter, r *http.Request) {
-		var in wireGoogleCase
-		if !decode(w, r, OpSetGoogleCase, &in) {
-			return
-		}
-		respond(w, http.StatusNoContent, nil, c.SetGoogleCase(r.Context(), r.PathValue("id"), in.GoogleCase))
-	})
-	mux.HandleFunc("PUT /api/tickets/{id}/priority", func(w http.ResponseWriter, r *http.Request) {
-		var in wirePriority
-		if !decode(w, r, OpSetPriority, &in) {
-			return
-		}
-		respond(w, http.StatusNoContent, nil, c.SetPriority(r.Context(), r.PathValue("id"), in.Priority))
-	})
-	mux.HandleFunc("POST /api/tickets/{id}/close", func(w http.ResponseWriter, r *http.Request) {
-		respond(w, http.StatusNoContent, nil, c.CloseCase(r.Context(), r.PathValue("id")))
-	})
-	mux.HandleFunc("GET /api/tickets/{id}/comments", func(w http.ResponseWriter, r *http.Request) {
-		cs, err := c.ListComments(r.Context(), r.PathValue("id"))
-		out := make([]wireComment, 0, len(cs))
-		for _, cm := range cs {
-			out = append(out, toWireComment(cm))
-		}
-		respond(w, http.StatusOK, out, err)
-	})
-	mux.HandleFunc("POST /api/tickets/{id}/comments", c.serveAddComment)
-	mux.HandleFunc("GET /api/tickets/{id}/attachments", func(w http.ResponseWriter, r *http.Request) {
-		as, err := c.ListAttachments(r.Context(), r.PathValue("id"))
-		out := make([]wireAttachment, 0, len(as))
-		for _, a := range as {
-			out = append(out, toWireAttachment(a))
-		}
-		respond(w, http.StatusOK, out, err)
-	})
-	mux.HandleFunc("POST /api/tickets/{id}/attachments", func(w http.ResponseWriter, r *http.Request) {
-		if err := c.enter(r.Context(), OpUploadAttachment); err != nil {
-			respond(w, 0, nil, err)
-			return
-		}
-		a, err := c.upload(r.Context(), OpUploadAttachment, r.PathValue("id"), c.opts.SyncUser, r.URL.Query().Get("filename"), r.Header.Get("Content-Type"), r.Body, nil)
-		if err != nil {
-			drain(r)
-		}
-		respond(w, http.StatusCreated, toWireAttachment(a.Attachment), err)
-	})
-	mux.HandleFunc("GET /api/tickets/{id}/attachments/{aid}", c.serveDownload)
+}
 
-	mux.HandleFunc("POST /_sim/tickets", func(w http.ResponseWriter, r *http.Request) {
-		var in Ticket
-		if !decode(w, r, "human.create", &in) {
-			return
-		}
-		respond(w, http.StatusCreated, wireID{ID: c.CreateTicket(in)}, nil)
-	})
-	mux.HandleFunc("GET /_sim/tickets", func(w http.ResponseWriter, r *http.Request) {
-		respond(w, http.StatusOK, c.Tickets(), nil)
-	})
-	mux.HandleFunc("GET /_sim/tickets/{id}", func(w http.ResponseWriter, r *http.Request) {
-		t, ok := c.Ticket(r.PathValue("id"))
-		if !ok {
-			respond(w, 0, nil, notFound("human.ticket", "ticket"))
-			return
-		}
-		respond(w, http.StatusOK, t, nil)
-	})
-	mux.HandleFunc("POST /_sim/tickets/{id}/comments", func(w http.ResponseWriter, r *http.Request) {
-		var in wireHumanComment
-		if !decode(w, r, "human.comment", &in) {
-			return
-		}
-		id, err := c.AddHumanComment(r.PathValue("id"), in.Author, in.Body, in.Public)
-		respond(w, http.StatusCreated, wireID{ID: id}, err)
-	})
-	mux.HandleFunc("POST /_sim/tickets/{id}/attachments", func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		var on *withComment
-		switch q.Get("on") {
-		case "", "ticket":
-		case "reply":
-			on = &withComment{body: q.Get("body"), public: true}
-		case "note":
-			on = &withComment{body: q.Get("body"), public: false}
-		default:
-			drain(r)
-			respond(w, 0, nil, newError("human.attachment", http.StatusBadRequest, ErrBadRequest))
-			return
-		}
-		a, err := c.upload(r.Context(), "human.attachment", r.PathValue("id"), q.Get("author"), q.Get("filename"), r.Header.Get("Content-Type"), r.Body, on)
-		if err != nil {
-			drain(r)
-		}
-		respond(w, http.StatusCreated, wireAttached{ID: a.ID, CommentID: a.CommentID}, err)
-	})
-	mux.HandleFunc("PUT /_sim/tickets/{id}/priority", func(w http.ResponseWriter, r *http.Request) {
-		var in wirePriority
-		if !decode(w, r, "human.priority", &in) {
-			return
-		}
-		respond(w, http.StatusNoContent, nil, c.SetHumanPriority(r.PathValue("id"), in.Priority))
-	})
-	mux.HandleFunc("POST /_sim/tickets/{id}/close", func(w http.ResponseWriter, r *http.Request) {
-		respond(w, http.StatusNoContent, nil, c.HumanClose(r.PathValue("id")))
-	})
-	mux.HandleFunc("POST /_sim/tickets/{id}/reopen", func(w http.ResponseWriter, r *http.Request) {
-		respond(w, http.StatusNoContent, nil, c.HumanReopen(r.PathValue("id")))
-	})
-	mux.HandleFunc("PUT /_sim/down", func(w http.ResponseWriter, r *http.Request) {
-		var in wireDown
-		if !decode(w, r, "sim.down", &in) {
-			return
-		}
-		c.SetDown(in.Down)
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("POST /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
-		var in Fault
-		if !decode(w, r, "sim.faults", &in) {
-			return
-		}
-		c.InjectFault(in)
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("DELETE /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
-		c.ClearFaults()
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("GET /_sim/calls", func(w http.ResponseWriter, r *http.Request) {
-		respond(w, http.StatusOK, c.Calls(), nil)
-	})
-	mux.HandleFunc("DELETE /_sim/calls", func(w http.ResponseWriter, r *http.Request) {
-		c.ResetCalls()
-		w.WriteHeader(http.StatusNoContent)
-	})
-	return mux
+// requestClockKey keys a request's requestClock in its context.
+type requestClockKey struct{}
+
+// requestClock reads the CRM's clock once for one request, at the first
+// need: the case read, or else the answer's headers.
+type requestClock struct {
+	clock func() time.Time
+	once  sync.Once
+	at    time.Time
+}
+
+func (rc *requestClock) get() time.Time {
+	rc.once.Do(func() { rc.at = rc.clock().UTC().Truncate(time.Second) })
+	return rc.at
 }
 
 func (c *CRM) serveSearch(w http.ResponseWriter, r *http.Request) {
@@ -471,4 +361,149 @@ func respond(w http.ResponseWriter, status int, v any, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
+}
+
+// mux routes the simulator's REST API and its test actions under /_sim/.
+func (c *CRM) mux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/tickets", c.serveSearch)
+	mux.HandleFunc("POST /api/tickets", c.serveCreate)
+	mux.HandleFunc("GET /api/tickets/{id}", func(w http.ResponseWriter, r *http.Request) {
+		tc, err := c.GetCase(r.Context(), r.PathValue("id"))
+		respond(w, http.StatusOK, toWireCase(tc), err)
+	})
+	mux.HandleFunc("PUT /api/tickets/{id}/google-case", func(w http.ResponseWriter, r *http.Request) {
+		var in wireGoogleCase
+		if !decode(w, r, OpSetGoogleCase, &in) {
+			return
+		}
+		respond(w, http.StatusNoContent, nil, c.SetGoogleCase(r.Context(), r.PathValue("id"), in.GoogleCase))
+	})
+	mux.HandleFunc("PUT /api/tickets/{id}/priority", func(w http.ResponseWriter, r *http.Request) {
+		var in wirePriority
+		if !decode(w, r, OpSetPriority, &in) {
+			return
+		}
+		respond(w, http.StatusNoContent, nil, c.SetPriority(r.Context(), r.PathValue("id"), in.Priority))
+	})
+	mux.HandleFunc("POST /api/tickets/{id}/close", func(w http.ResponseWriter, r *http.Request) {
+		respond(w, http.StatusNoContent, nil, c.CloseCase(r.Context(), r.PathValue("id")))
+	})
+	mux.HandleFunc("GET /api/tickets/{id}/comments", func(w http.ResponseWriter, r *http.Request) {
+		cs, err := c.ListComments(r.Context(), r.PathValue("id"))
+		out := make([]wireComment, 0, len(cs))
+		for _, cm := range cs {
+			out = append(out, toWireComment(cm))
+		}
+		respond(w, http.StatusOK, out, err)
+	})
+	mux.HandleFunc("POST /api/tickets/{id}/comments", c.serveAddComment)
+	mux.HandleFunc("GET /api/tickets/{id}/attachments", func(w http.ResponseWriter, r *http.Request) {
+		as, err := c.ListAttachments(r.Context(), r.PathValue("id"))
+		out := make([]wireAttachment, 0, len(as))
+		for _, a := range as {
+			out = append(out, toWireAttachment(a))
+		}
+		respond(w, http.StatusOK, out, err)
+	})
+	mux.HandleFunc("POST /api/tickets/{id}/attachments", func(w http.ResponseWriter, r *http.Request) {
+		if err := c.enter(r.Context(), OpUploadAttachment); err != nil {
+			respond(w, 0, nil, err)
+			return
+		}
+		a, err := c.upload(r.Context(), OpUploadAttachment, r.PathValue("id"), c.opts.SyncUser, r.URL.Query().Get("filename"), r.Header.Get("Content-Type"), r.Body, nil)
+		if err != nil {
+			drain(r)
+		}
+		respond(w, http.StatusCreated, toWireAttachment(a.Attachment), err)
+	})
+	mux.HandleFunc("GET /api/tickets/{id}/attachments/{aid}", c.serveDownload)
+
+	mux.HandleFunc("POST /_sim/tickets", func(w http.ResponseWriter, r *http.Request) {
+		var in Ticket
+		if !decode(w, r, "human.create", &in) {
+			return
+		}
+		respond(w, http.StatusCreated, wireID{ID: c.CreateTicket(in)}, nil)
+	})
+	mux.HandleFunc("GET /_sim/tickets", func(w http.ResponseWriter, r *http.Request) {
+		respond(w, http.StatusOK, c.Tickets(), nil)
+	})
+	mux.HandleFunc("GET /_sim/tickets/{id}", func(w http.ResponseWriter, r *http.Request) {
+		t, ok := c.Ticket(r.PathValue("id"))
+		if !ok {
+			respond(w, 0, nil, notFound("human.ticket", "ticket"))
+			return
+		}
+		respond(w, http.StatusOK, t, nil)
+	})
+	mux.HandleFunc("POST /_sim/tickets/{id}/comments", func(w http.ResponseWriter, r *http.Request) {
+		var in wireHumanComment
+		if !decode(w, r, "human.comment", &in) {
+			return
+		}
+		id, err := c.AddHumanComment(r.PathValue("id"), in.Author, in.Body, in.Public)
+		respond(w, http.StatusCreated, wireID{ID: id}, err)
+	})
+	mux.HandleFunc("POST /_sim/tickets/{id}/attachments", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		var on *withComment
+		switch q.Get("on") {
+		case "", "ticket":
+		case "reply":
+			on = &withComment{body: q.Get("body"), public: true}
+		case "note":
+			on = &withComment{body: q.Get("body"), public: false}
+		default:
+			drain(r)
+			respond(w, 0, nil, newError("human.attachment", http.StatusBadRequest, ErrBadRequest))
+			return
+		}
+		a, err := c.upload(r.Context(), "human.attachment", r.PathValue("id"), q.Get("author"), q.Get("filename"), r.Header.Get("Content-Type"), r.Body, on)
+		if err != nil {
+			drain(r)
+		}
+		respond(w, http.StatusCreated, wireAttached{ID: a.ID, CommentID: a.CommentID}, err)
+	})
+	mux.HandleFunc("PUT /_sim/tickets/{id}/priority", func(w http.ResponseWriter, r *http.Request) {
+		var in wirePriority
+		if !decode(w, r, "human.priority", &in) {
+			return
+		}
+		respond(w, http.StatusNoContent, nil, c.SetHumanPriority(r.PathValue("id"), in.Priority))
+	})
+	mux.HandleFunc("POST /_sim/tickets/{id}/close", func(w http.ResponseWriter, r *http.Request) {
+		respond(w, http.StatusNoContent, nil, c.HumanClose(r.PathValue("id")))
+	})
+	mux.HandleFunc("POST /_sim/tickets/{id}/reopen", func(w http.ResponseWriter, r *http.Request) {
+		respond(w, http.StatusNoContent, nil, c.HumanReopen(r.PathValue("id")))
+	})
+	mux.HandleFunc("PUT /_sim/down", func(w http.ResponseWriter, r *http.Request) {
+		var in wireDown
+		if !decode(w, r, "sim.down", &in) {
+			return
+		}
+		c.SetDown(in.Down)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
+		var in Fault
+		if !decode(w, r, "sim.faults", &in) {
+			return
+		}
+		c.InjectFault(in)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("DELETE /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
+		c.ClearFaults()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /_sim/calls", func(w http.ResponseWriter, r *http.Request) {
+		respond(w, http.StatusOK, c.Calls(), nil)
+	})
+	mux.HandleFunc("DELETE /_sim/calls", func(w http.ResponseWriter, r *http.Request) {
+		c.ResetCalls()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	return mux
 }

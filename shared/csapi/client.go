@@ -37,10 +37,13 @@ type Config struct {
 	// TestCase marks created cases as test cases, which keeps them away from
 	// Google Support agents. Set it everywhere but production.
 	TestCase bool
-	// ConnectorEmail is the identity casebridge calls CSAPI as. Comments and
-	// attachments whose creator email or username matches it are marked
-	// ByConnector.
-	ConnectorEmail string
+	// ConnectorEmail and MoreConnectorEmails are the identities casebridge
+	// writes to CSAPI as: deployed, each function runs as its own service
+	// account, and sync-case writes cases and mirrored items, detect-outages
+	// its notices. Cases, comments and attachments whose creator's email or
+	// username is one of them, in any case, are marked ByConnector.
+	ConnectorEmail      string
+	MoreConnectorEmails []string
 	// MaxPages bounds the pages one listing reads; 1000 when zero. A
 	// listing with more ends in a permanent error naming it.
 	MaxPages int
@@ -75,6 +78,16 @@ func (cfg Config) withDefaults() (Config, error) {
 	cfg.Parent = strings.TrimSpace(cfg.Parent)
 	cfg.CreateParent = strings.TrimSpace(cfg.CreateParent)
 	cfg.ConnectorEmail = strings.TrimSpace(cfg.ConnectorEmail)
+	cfg.MoreConnectorEmails = slices.Clone(cfg.MoreConnectorEmails)
+	for i, e := range cfg.MoreConnectorEmails {
+		cfg.MoreConnectorEmails[i] = strings.TrimSpace(e)
+		if !strings.Contains(cfg.MoreConnectorEmails[i], "@") {
+			problems = append(problems, fmt.Sprintf("MoreConnectorEmails entry %q must be an email address", e))
+		}
+	}
+	if cfg.ConnectorEmail == "" && len(cfg.MoreConnectorEmails) > 0 {
+		problems = append(problems, "ConnectorEmail is required when MoreConnectorEmails is set")
+	}
 	if !validParent(cfg.Parent) {
 		problems = append(problems, fmt.Sprintf("Parent %q must be \"organizations/NUMBER\" or \"projects/ID\"", cfg.Parent))
 	}

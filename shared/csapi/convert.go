@@ -90,14 +90,17 @@ func (c *Client) toAttachment(a *cloudsupport.Attachment) (casesync.Attachment, 
 	return out, nil
 }
 
-// isConnector reports whether the actor is casebridge's own identity. Google
-// agents never are, whatever their obfuscated details say.
+// isConnector reports whether the actor is one of casebridge's own
+// identities. Google agents never are, whatever their obfuscated details say.
 func (c *Client) isConnector(a *cloudsupport.Actor) bool {
-	if c.cfg.ConnectorEmail == "" || a.GoogleSupport {
+	if a.GoogleSupport {
 		return false
 	}
-	return strings.EqualFold(strings.TrimSpace(a.Email), c.cfg.ConnectorEmail) ||
-		strings.EqualFold(strings.TrimSpace(a.Username), c.cfg.ConnectorEmail)
+	email, user := strings.TrimSpace(a.Email), strings.TrimSpace(a.Username)
+	is := func(own string) bool {
+		return own != "" && (strings.EqualFold(email, own) || strings.EqualFold(user, own))
+	}
+	return is(c.cfg.ConnectorEmail) || slices.ContainsFunc(c.cfg.MoreConnectorEmails, is)
 }
 
 // parseTime reads an RFC 3339 API timestamp; an absent one is the zero time.

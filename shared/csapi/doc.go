@@ -40,13 +40,17 @@
 // Reads, priority patches and closes are idempotent and are retried on any
 // transient failure. Creating a case, posting a comment and uploading an
 // attachment are not: if such a request may have reached the server (a
-// timeout, a reset connection, a 500, 502 or 504), repeating it could create a
-// duplicate, so the Client does not retry it and returns the transient error
-// instead. The engine then lets Pub/Sub redeliver, and before writing again it
-// looks on the Google side for the marker its earlier attempt would have left.
-// These calls are retried only when the server has said it did not act (429,
-// 503) or the connection was never made. An upload is retried only when its
-// reader is also an io.Seeker, so the file can be sent again from its start.
+// timeout, a reset connection, a 500, 502, 503 or 504), repeating it could
+// create a duplicate, so the Client does not retry it and returns the
+// transient error instead. The engine then lets Pub/Sub redeliver, and before
+// writing again it looks on the Google side for the marker its earlier attempt
+// would have left. These calls are retried only when the server certainly did
+// not act: it refused the request with 429 (over a quota), or the connection
+// was never made. A 503 does not say the request was not carried out (Google's
+// status codes warn that retrying a non-idempotent call after UNAVAILABLE is
+// not always safe), so it is handled like a lost answer. An upload is retried
+// only when its reader is also an io.Seeker, so the file can be sent again
+// from its start.
 //
 // Closing a case that is already closed is not an error: when CSAPI refuses a
 // close with 400, 409 or 412, the Client reads the case and returns nil if it is

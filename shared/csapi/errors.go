@@ -50,7 +50,11 @@ func invalid(op, format string, args ...any) error {
 type outcome struct {
 	err *casesync.APIError
 	// unsent is true when the server certainly did not act on the request:
-	// it answered 429 or 503, or no connection was made.
+	// it refused it with 429 (Google Cloud answers 429 when a request goes
+	// over a quota, and such a request is blocked), or no connection was
+	// made. A 503 is not such a refusal: Google's status codes warn that
+	// retrying a non-idempotent call after UNAVAILABLE is not always safe,
+	// so a 503 may come after the work was done, like a 500 or a timeout.
 	unsent bool
 }
 
@@ -66,7 +70,7 @@ func classify(parent context.Context, op string, err error) outcome {
 		sanitize(herr)
 		ae.RetryAfter = retryAfter(herr.Header, time.Now())
 		switch {
-		case herr.Code == http.StatusTooManyRequests || herr.Code == http.StatusServiceUnavailable:
+		case herr.Code == http.StatusTooManyRequests:
 			ae.Transient = true
 			o.unsent = true
 		case herr.Code == http.StatusRequestTimeout || herr.Code >= 500:

@@ -87,7 +87,7 @@ func FuzzConvertAnswers(f *testing.F) {
 	f.Add("", "not a time", "", "", "", false, int64(0))
 	f.Add("a/b/", "2026-01-02T03:04:05.5-07:00", "\xff", "\n", " BOT@example.com ", false, int64(1<<62))
 	f.Fuzz(func(t *testing.T, name, created, body, display, email string, googleSupport bool, size int64) {
-		c := &Client{cfg: Config{ConnectorEmail: "bot@example.com"}}
+		c := &Client{cfg: Config{ConnectorEmail: "bot@example.com", MoreConnectorEmails: []string{"notices@example.com"}}}
 		actor := &cloudsupport.Actor{DisplayName: display, Email: email, GoogleSupport: googleSupport}
 		cm, err := convert("comments.list", &cloudsupport.Comment{Name: name, CreateTime: created, Body: body, Creator: actor}, c.toComment)
 		if err == nil {

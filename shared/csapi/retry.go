@@ -13,7 +13,8 @@ const (
 	// idempotent calls are repeated after any transient failure.
 	idempotent retryPolicy = iota
 	// onlyIfUnsent calls are repeated only when the server certainly did not
-	// act on the request (429, 503, no connection).
+	// act on the request (429, or no connection made); after any other
+	// transient failure, 503 included, the call may have done its work.
 	onlyIfUnsent
 	// never: the call is made once.
 	never

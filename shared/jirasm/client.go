@@ -196,6 +196,9 @@ type issueJSON struct {
 	ID     string                     `json:"id"`
 	Key    string                     `json:"key"`
 	Fields map[string]json.RawMessage `json:"fields"`
+	// readAt is the Date of the answer that held the issue: Jira's own
+	// clock then. It is not in the JSON.
+	readAt time.Time
 }
 
 // jiraTime reads Jira's timestamps, e.g. "2026-03-01T10:00:05.123+0100".
@@ -232,6 +235,7 @@ func (c *Client) toCase(is issueJSON) casesync.CompanyCase {
 		GoogleCase:  gc,
 		CreateTime:  jiraTime(f["created"]),
 		UpdateTime:  jiraTime(f["updated"]),
+		ReadAt:      is.readAt,
 	}
 }
 
@@ -285,11 +289,12 @@ func (c *Client) GetCase(ctx context.Context, id string) (casesync.CompanyCase, 
 		return casesync.CompanyCase{}, err
 	}
 	var is issueJSON
-	err := c.http.JSON(ctx, crmhttp.Request{Op: OpGet, Path: issuePath(id),
+	at, err := c.http.JSONAt(ctx, crmhttp.Request{Op: OpGet, Path: issuePath(id),
 		Query: url.Values{"fields": {strings.Join(c.caseFields(), ",")}}, Mode: crmhttp.Safe}, &is)
 	if err != nil {
 		return casesync.CompanyCase{}, err
 	}
+	is.readAt = at
 	return c.toCase(is), nil
 }
 
@@ -347,10 +352,13 @@ func (c *Client) search(ctx context.Context, jql string) ([]issueJSON, error) {
 			NextPageToken string      `json:"nextPageToken"`
 			IsLast        *bool       `json:"isLast"`
 		}
-		err := c.http.JSON(ctx, crmhttp.Request{Op: OpSearch, Method: http.MethodPost, Path: "/rest/api/3/search/jql",
+		at, err := c.http.JSONAt(ctx, crmhttp.Request{Op: OpSearch, Method: http.MethodPost, Path: "/rest/api/3/search/jql",
 			Body: crmhttp.JSONBody(body), ContentType: "application/json", Mode: crmhttp.Safe}, &page)
 		if err != nil {
 			return nil, err
+		}
+		for i := range page.Issues {
+			page.Issues[i].readAt = at
 		}
 		out = append(out, page.Issues...)
 		more := page.NextPageToken != "" && (page.IsLast == nil || !*page.IsLast)

@@ -219,6 +219,11 @@ func (q *DeadLetterQueues) newSession() *session {
 func (s *session) pull(ctx context.Context, subID string, sel Selection, selected *[]*held) error {
 	sub := s.q.subName(subID)
 	byID := map[string]*held{}
+	// The first pull returns at once, with whatever is there: its answer
+	// proves that Pub/Sub was reached. Only after it may a later pull that
+	// waited PullWait without an answer count as "drained"; a first pull
+	// without an answer is an unreachable Pub/Sub, never an empty queue.
+	answered := false
 	for {
 		if len(sel.IDs) == 0 && sel.Limit > 0 && len(*selected) >= sel.Limit {
 			return nil
@@ -226,21 +231,39 @@ func (s *session) pull(ctx context.Context, subID string, sel Selection, selecte
 		if len(sel.IDs) > 0 && allFound(sel.IDs, *selected) {
 			return nil
 		}
-		pctx, cancel := context.WithTimeout(ctx, s.q.pullWait())
-		resp, err := s.q.Client.SubscriptionAdminClient.Pull(pctx, &pubsubpb.PullRequest{Subscription: sub, MaxMessages: 100})
-		cancel()
+		var resp *pubsubpb.PullResponse
+		var err error
+		if !answered {
+			// ReturnImmediately is deprecated for performance reasons; one
+			// such pull per subscription and command costs nothing.
+			resp, err = s.q.Client.SubscriptionAdminClient.Pull(ctx, &pubsubpb.PullRequest{Subscription: sub, MaxMessages: 100, ReturnImmediately: true})
+		} else {
+			pctx, cancel := context.WithTimeout(ctx, s.q.pullWait())
+			resp, err = s.q.Client.SubscriptionAdminClient.Pull(pctx, &pubsubpb.PullRequest{Subscription: sub, MaxMessages: 100})
+			cancel()
+		}
 		if err != nil {
-			if ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded) {
-				return nil // nothing more arrived in PullWait: drained
-			}
 			if status.Code(err) == codes.NotFound {
 				return fmt.Errorf("dead-letter subscription %s does not exist (check --project and --prefix): %w", subID, err)
 			}
-			return fmt.Errorf("pulling %s: %w", subID, err)
+			if answered && ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded) {
+				return nil // nothing more arrived in PullWait: drained
+			}
+			if answered && ctx.Err() != nil {
+				return fmt.Errorf("the time allowed ran out while reading %s (Pub/Sub answers, but draining each subscription takes up to the pull wait, %s): %w", subID, s.q.pullWait(), err)
+			}
+			return Reach(ctx, ServicePubSub, s.q.Project, fmt.Errorf("pulling %s: %w", subID, err))
 		}
 		if len(resp.ReceivedMessages) == 0 {
+			if !answered {
+				// An immediate pull may come back empty while messages
+				// exist: wait for them once.
+				answered = true
+				continue
+			}
 			return nil
 		}
+		answered = true
 		ackIDs := make([]string, 0, len(resp.ReceivedMessages))
 		for _, rm := range resp.ReceivedMessages {
 			ackIDs = append(ackIDs, rm.AckId)
@@ -252,7 +275,7 @@ func (s *session) pull(ctx context.Context, subID string, sel Selection, selecte
 			// Not fatal: the message comes back when its deadline passes.
 			// Remember it so it is handed back now.
 			s.msgs = append(s.msgs, &held{sub: sub, ackIDs: ackIDs})
-			return fmt.Errorf("holding the messages pulled from %s: %w", subID, err)
+			return Reach(ctx, ServicePubSub, s.q.Project, fmt.Errorf("holding the messages pulled from %s: %w", subID, err))
 		}
 		fresh := 0
 		for _, rm := range resp.ReceivedMessages {
@@ -287,23 +310,30 @@ func allFound(ids []string, selected []*held) bool {
 // ack acknowledges h: it leaves the dead-letter subscription for good.
 func (s *session) ack(ctx context.Context, h *held) error {
 	if err := s.q.Client.SubscriptionAdminClient.Acknowledge(ctx, &pubsubpb.AcknowledgeRequest{Subscription: h.sub, AckIds: h.ackIDs}); err != nil {
-		return fmt.Errorf("acknowledging message %s: %w", h.dl.MessageID, err)
+		return Reach(ctx, ServicePubSub, s.q.Project, fmt.Errorf("acknowledging message %s: %w", h.dl.MessageID, err))
 	}
 	s.settled[h] = true
 	return nil
 }
 
+// handBackTime bounds the handing back of the messages a command held,
+// which happens even when the command's own time has run out.
+const handBackTime = 10 * time.Second
+
 // close hands every message not acknowledged back to its subscription
-// (a nack), even when ctx has ended.
+// (a nack), even when ctx has ended, within handBackTime.
 func (s *session) close(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
 	bySub := map[string][]string{}
 	for _, h := range s.msgs {
 		if !s.settled[h] {
 			bySub[h.sub] = append(bySub[h.sub], h.ackIDs...)
 		}
 	}
+	if len(bySub) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handBackTime)
+	defer cancel()
 	var errs []error
 	for sub, ids := range bySub {
 		for chunk := range slices.Chunk(ids, 1000) {
@@ -474,7 +504,12 @@ func (q *DeadLetterQueues) List(ctx context.Context, subs []string, sel Selectio
 	for _, h := range selected {
 		out = append(out, h.dl)
 	}
-	q.lastErrors(ctx, out)
+	if ctx.Err() == nil {
+		// A Firestore that cannot be reached leaves the errors unknown;
+		// it fails the command too, since it will not answer the next
+		// command either.
+		err = errors.Join(err, q.lastErrors(ctx, out))
+	}
 	sortLetters(out)
 	return out, err
 }
@@ -485,12 +520,17 @@ func (q *DeadLetterQueues) List(ctx context.Context, subs []string, sel Selectio
 // than its dead-lettering, i.e. by one of the message's own attempts; a
 // later record is a newer message's. After a read fails, the rest are not
 // tried (the cause, e.g. a missing role, is the same) and each says why.
-func (q *DeadLetterQueues) lastErrors(ctx context.Context, dls []DeadLetter) {
+// It returns the failure only when Firestore could not be reached or did
+// not answer in time (an *UnreachableError).
+func (q *DeadLetterQueues) lastErrors(ctx context.Context, dls []DeadLetter) error {
 	if q.Failures == nil {
-		return
+		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
-	defer cancel()
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, lookupTimeout)
+		defer cancel()
+	}
 	type record struct {
 		f  eventing.DeliveryFailure
 		ok bool
@@ -507,7 +547,7 @@ func (q *DeadLetterQueues) lastErrors(ctx context.Context, dls []DeadLetter) {
 		if !seen && readErr == nil {
 			f, found, err := q.Failures.GetFailure(ctx, key)
 			if err != nil {
-				readErr = err
+				readErr = Reach(ctx, ServiceFirestore, q.Project, fmt.Errorf("reading the failure record %s: %w", key, err))
 			} else {
 				r = record{f, found}
 				read[key] = r
@@ -521,11 +561,16 @@ func (q *DeadLetterQueues) lastErrors(ctx context.Context, dls []DeadLetter) {
 			d.LastError, d.LastErrorAt = r.f.Error, r.f.At
 		}
 	}
+	var ue *UnreachableError
+	if errors.As(readErr, &ue) {
+		return readErr
+	}
+	return nil
 }
 
-// lookupTimeout bounds the reading of the failure records of one List: the
-// messages are held meanwhile, and an unreachable Firestore must not hang
-// the tool.
+// lookupTimeout bounds the reading of the failure records of one List
+// called without a deadline: the messages are held meanwhile, and an
+// unreachable Firestore must not hang the tool.
 const lookupTimeout = 30 * time.Second
 
 // failureKey is the key under which the function that failed on d recorded
@@ -600,11 +645,12 @@ func (q *DeadLetterQueues) Replay(ctx context.Context, subs []string, sel Select
 	if err != nil {
 		return nil, err
 	}
-	pubs := newPublishers(q.Client)
+	pubs := newPublishers(q.Client, q.Project)
 	defer pubs.stop()
 
 	out := make([]Replayed, 0, len(selected))
 	var failed int
+	var unreached error // the first failure to reach Pub/Sub
 	for _, h := range selected {
 		r := Replayed{DeadLetter: h.dl}
 		msg, topic, perr := q.replayMessage(h.dl, as)
@@ -624,10 +670,16 @@ func (q *DeadLetterQueues) Replay(ctx context.Context, subs []string, sel Select
 		if perr != nil {
 			r.Error = perr.Error()
 			failed++
+			if ue := (*UnreachableError)(nil); unreached == nil && errors.As(perr, &ue) {
+				unreached = ue
+			}
 		}
 		out = append(out, r)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return lessLetter(out[i].DeadLetter, out[j].DeadLetter) })
+	if failed > 0 && unreached != nil {
+		return out, fmt.Errorf("%w; %d of %d messages not replayed, they stay in their dead-letter subscriptions", unreached, failed, len(out))
+	}
 	if failed > 0 {
 		return out, fmt.Errorf("%d of %d messages not replayed; they stay in their dead-letter subscriptions", failed, len(out))
 	}
@@ -707,13 +759,14 @@ func lessLetter(a, b DeadLetter) bool {
 
 // publishers keeps one publisher per topic and ordering mode.
 type publishers struct {
-	c  *pubsub.Client
-	mu sync.Mutex
-	m  map[string]*pubsub.Publisher
+	c       *pubsub.Client
+	project string
+	mu      sync.Mutex
+	m       map[string]*pubsub.Publisher
 }
 
-func newPublishers(c *pubsub.Client) *publishers {
-	return &publishers{c: c, m: map[string]*pubsub.Publisher{}}
+func newPublishers(c *pubsub.Client, project string) *publishers {
+	return &publishers{c: c, project: project, m: map[string]*pubsub.Publisher{}}
 }
 
 func (p *publishers) publish(ctx context.Context, topic string, msg *pubsub.Message) (string, error) {
@@ -726,6 +779,11 @@ func (p *publishers) publish(ctx context.Context, topic string, msg *pubsub.Mess
 	if !ok {
 		pub = p.c.Publisher(topic)
 		pub.EnableMessageOrdering = msg.OrderingKey != ""
+		// The publisher retries on its own clock (a minute by default)
+		// and its Stop waits for that: keep both inside ctx's time.
+		if dl, ok := ctx.Deadline(); ok {
+			pub.PublishSettings.Timeout = max(time.Until(dl), time.Millisecond)
+		}
 		p.m[key] = pub
 	}
 	p.mu.Unlock()
@@ -734,7 +792,7 @@ func (p *publishers) publish(ctx context.Context, topic string, msg *pubsub.Mess
 		if msg.OrderingKey != "" {
 			pub.ResumePublish(msg.OrderingKey)
 		}
-		return "", fmt.Errorf("republishing on %s: %w", topic, err)
+		return "", Reach(ctx, ServicePubSub, p.project, fmt.Errorf("republishing on %s: %w", topic, err))
 	}
 	return id, nil
 }

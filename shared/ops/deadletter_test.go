@@ -402,7 +402,10 @@ func TestDeadLetterQueues(t *testing.T) {
 	})
 
 	t.Run("counting by pulling sees what is left and removes nothing", func(t *testing.T) {
-		got := f.q.PullDepths(ctx, nil)
+		got, err := f.q.PullDepths(ctx, nil)
+		if err != nil {
+			t.Errorf("counting: %v", err)
+		}
 		want := map[string]int64{}
 		for _, s := range f.topo {
 			want[s.DeadLetterSubscription()] = 0

@@ -2,7 +2,9 @@ package ops
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	monitoring "google.golang.org/api/monitoring/v3"
@@ -31,19 +33,31 @@ const (
 )
 
 // PullDepths counts every dead-letter subscription of the topology by
-// pulling (see Count). A subscription that cannot be counted gets its
-// error in Depth.Error.
-func (q *DeadLetterQueues) PullDepths(ctx context.Context, subs []string) []Depth {
-	var out []Depth
-	for _, sub := range q.resolveSubs(subs) {
-		n, err := q.Count(ctx, sub)
-		d := Depth{Subscription: sub, Messages: int64(n), Method: DepthByPull, At: time.Now().UTC()}
-		if err != nil {
-			d.Error = err.Error()
-		}
-		out = append(out, d)
+// pulling (see Count), all at once. A subscription that cannot be counted
+// gets its error in Depth.Error; when Pub/Sub could not be reached the
+// error (an *UnreachableError) is returned too.
+func (q *DeadLetterQueues) PullDepths(ctx context.Context, subs []string) ([]Depth, error) {
+	names := q.resolveSubs(subs)
+	out := make([]Depth, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, sub := range names {
+		wg.Go(func() {
+			n, err := q.Count(ctx, sub)
+			out[i] = Depth{Subscription: sub, Messages: int64(n), Method: DepthByPull, At: time.Now().UTC()}
+			if err != nil {
+				out[i].Error, errs[i] = err.Error(), err
+			}
+		})
 	}
-	return out
+	wg.Wait()
+	for _, err := range errs {
+		var ue *UnreachableError
+		if errors.As(err, &ue) {
+			return out, err
+		}
+	}
+	return out, nil
 }
 
 // undeliveredMetric is the Pub/Sub metric of a subscription's backlog.
@@ -53,7 +67,10 @@ const undeliveredMetric = "pubsub.googleapis.com/subscription/num_undelivered_me
 // num_undelivered_messages sample of the last 15 minutes from Cloud
 // Monitoring (the caller needs roles/monitoring.viewer). A subscription
 // with no sample in that window (Pub/Sub writes none for a subscription
-// that never held a message) counts as empty.
+// that never held a message) counts as empty. A subscription whose count
+// could not be read gets its error in Depth.Error; when Cloud Monitoring
+// could not be reached, the error (an *UnreachableError) is returned with
+// the depths read so far.
 func MonitoringDepths(ctx context.Context, project string, subs []string, opts ...option.ClientOption) ([]Depth, error) {
 	svc, err := monitoring.NewService(ctx, opts...)
 	if err != nil {
@@ -70,8 +87,14 @@ func MonitoringDepths(ctx context.Context, project string, subs []string, opts .
 			IntervalEndTime(end.Format(time.RFC3339)).
 			Do()
 		if err != nil {
-			d.Error = fmt.Sprintf("reading %s from Cloud Monitoring: %v", undeliveredMetric, err)
+			err = Reach(ctx, ServiceMonitoring, project, fmt.Errorf("reading %s of %s: %w", undeliveredMetric, sub, err))
+			d.Error = err.Error()
 			out = append(out, d)
+			var ue *UnreachableError
+			if errors.As(err, &ue) {
+				// The rest would wait for the same service in vain.
+				return out, err
+			}
 			continue
 		}
 		var latest time.Time

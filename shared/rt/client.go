@@ -163,7 +163,8 @@ func (c *Client) getTicket(ctx context.Context, id string) (ticket, error) {
 		return ticket{}, err
 	}
 	var t ticket
-	err := c.http.JSON(ctx, crmhttp.Request{Op: OpGet, Path: ticketPath(id)}, &t)
+	at, err := c.http.JSONAt(ctx, crmhttp.Request{Op: OpGet, Path: ticketPath(id)}, &t)
+	t.readAt = at
 	return t, err
 }
 
@@ -186,6 +187,7 @@ func (c *Client) toCase(t ticket) casesync.CompanyCase {
 		GoogleCase: t.customField(c.cfg.GoogleCaseField),
 		CreateTime: parseTime(t.Created),
 		UpdateTime: parseTime(t.LastUpdated),
+		ReadAt:     t.readAt,
 	}
 }
 
@@ -242,7 +244,8 @@ func (c *Client) search(ctx context.Context, query string) ([]ticket, error) {
 			"per_page": {strconv.Itoa(c.cfg.PageSize)}, "page": {strconv.Itoa(page)},
 		}
 		var res collection[ticket]
-		if err := c.http.JSON(ctx, crmhttp.Request{Op: OpSearch, Path: "/tickets", Query: q}, &res); err != nil {
+		at, err := c.http.JSONAt(ctx, crmhttp.Request{Op: OpSearch, Path: "/tickets", Query: q}, &res)
+		if err != nil {
 			return nil, err
 		}
 		if err := pg.Page(pageToken(res.Items), len(res.Items), len(res.Items) > 0); err != nil {
@@ -251,6 +254,7 @@ func (c *Client) search(ctx context.Context, query string) ([]ticket, error) {
 		for _, t := range res.Items {
 			if id := t.ID.String(); !seen[id] {
 				seen[id] = true
+				t.readAt = at
 				out = append(out, t)
 			}
 		}

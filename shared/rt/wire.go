@@ -78,6 +78,9 @@ type ticket struct {
 	Created      string             `json:"Created"`
 	LastUpdated  string             `json:"LastUpdated"`
 	CustomFields []customFieldValue `json:"CustomFields"`
+	// readAt is the Date of the answer that held the ticket: RT's own clock
+	// then. It is not in the JSON.
+	readAt time.Time
 }
 
 func (t ticket) customField(name string) string {

@@ -180,17 +180,25 @@ func (c *Client) toCase(r record, latestAttachment time.Time) casesync.CompanyCa
 
 // getRecord reads one record of the case table.
 func (c *Client) getRecord(ctx context.Context, op, id, fields string) (record, error) {
+	r, _, err := c.getRecordAt(ctx, op, id, fields)
+	return r, err
+}
+
+// getRecordAt is getRecord that also gives the answer's Date: the
+// instance's own clock when it read the record (zero when unknown).
+func (c *Client) getRecordAt(ctx context.Context, op, id, fields string) (record, time.Time, error) {
 	if !validID(id) {
-		return nil, crmhttp.NotFoundError(vendor, op, "case "+casesync.Quote(id))
+		return nil, time.Time{}, crmhttp.NotFoundError(vendor, op, "case "+casesync.Quote(id))
 	}
 	var out struct {
 		Result record `json:"result"`
 	}
 	q := url.Values{"sysparm_fields": {fields}, "sysparm_display_value": {"false"}, "sysparm_exclude_reference_link": {"true"}}
-	if err := c.http.JSON(ctx, crmhttp.Request{Op: op, Path: c.tablePath(id), Query: q}, &out); err != nil {
-		return nil, err
+	at, err := c.http.JSONAt(ctx, crmhttp.Request{Op: op, Path: c.tablePath(id), Query: q}, &out)
+	if err != nil {
+		return nil, time.Time{}, err
 	}
-	return out.Result, nil
+	return out.Result, at, nil
 }
 
 // latestAttachment returns when the case's newest attachment was created.
@@ -212,13 +220,18 @@ func (c *Client) latestAttachment(ctx context.Context, id string) (time.Time, er
 	return out.Result[0].time("sys_created_on"), nil
 }
 
-// caseWithAttachments reads the attachment time for r and maps it.
-func (c *Client) caseWithAttachments(ctx context.Context, r record) (casesync.CompanyCase, error) {
+// caseWithAttachments reads the attachment time for r and maps it. readAt
+// is the Date of the answer that held r: the attachments are read after
+// it, so a file attached since can only make the case look newer than its
+// read, never older.
+func (c *Client) caseWithAttachments(ctx context.Context, r record, readAt time.Time) (casesync.CompanyCase, error) {
 	latest, err := c.latestAttachment(ctx, r.get("sys_id"))
 	if err != nil {
 		return casesync.CompanyCase{}, err
 	}
-	return c.toCase(r, latest), nil
+	cc := c.toCase(r, latest)
+	cc.ReadAt = readAt
+	return cc, nil
 }
 
 // listed is what a listing's pages said besides their rows.
@@ -247,6 +260,12 @@ type listed struct {
 // endless run of them stops at MaxPages. The answer tells
 // whether an ACL hid rows, by comparing each page with its X-Total-Count.
 func (c *Client) list(ctx context.Context, op, path string, q url.Values, each func(record)) (listed, error) {
+	return c.listAt(ctx, op, path, q, func(r record, _ time.Time) { each(r) })
+}
+
+// listAt is list that also hands each row the Date of the page that held
+// it: the instance's own clock when it read the row (zero when unknown).
+func (c *Client) listAt(ctx context.Context, op, path string, q url.Values, each func(record, time.Time)) (listed, error) {
 	q.Set("sysparm_limit", strconv.Itoa(c.cfg.PageSize))
 	// Read ACLs can empty a page of any listing (the Attachment API too:
 	// its rows are the records' files, which ACLs may hide), so empty pages
@@ -290,8 +309,9 @@ func (c *Client) list(ctx context.Context, op, path string, q url.Values, each f
 		if err := pg.Page(strconv.Itoa(offset), len(out.Result), more); err != nil {
 			return st, err
 		}
+		at := crmhttp.AnswerDate(resp.Header)
 		for _, r := range out.Result {
-			each(r)
+			each(r, at)
 		}
 		if !more {
 			return st, nil
@@ -447,11 +467,13 @@ func (c *Client) SearchUpdated(ctx context.Context, since time.Time) ([]casesync
 	}
 	from := formatTime(since.UTC().Truncate(time.Second))
 	records := map[string]record{}
+	readAt := map[string]time.Time{}
 	var order []string
-	add := func(r record) {
+	add := func(r record, at time.Time) {
 		id := r.get("sys_id")
 		if _, dup := records[id]; !dup && id != "" {
 			records[id] = r
+			readAt[id] = at
 			order = append(order, id)
 		}
 	}
@@ -459,7 +481,7 @@ func (c *Client) SearchUpdated(ctx context.Context, since time.Time) ([]casesync
 		"sysparm_query":  {"sys_updated_on>=" + from + "^" + c.linkedQuery() + "^ORDERBYsys_created_on^ORDERBYsys_id"},
 		"sysparm_fields": {c.caseFields()},
 	}
-	if _, err := c.list(ctx, "records.search", c.tablePath(""), q, add); err != nil {
+	if _, err := c.listAt(ctx, "records.search", c.tablePath(""), q, add); err != nil {
 		return nil, err
 	}
 
@@ -491,7 +513,7 @@ func (c *Client) SearchUpdated(ctx context.Context, since time.Time) ([]casesync
 			"sysparm_query":  {"sys_idIN" + strings.Join(chunk, ",") + "^" + c.linkedQuery() + "^ORDERBYsys_created_on"},
 			"sysparm_fields": {c.caseFields()},
 		}
-		if _, err := c.list(ctx, "records.search", c.tablePath(""), q, add); err != nil {
+		if _, err := c.listAt(ctx, "records.search", c.tablePath(""), q, add); err != nil {
 			return nil, err
 		}
 	}
@@ -499,6 +521,7 @@ func (c *Client) SearchUpdated(ctx context.Context, since time.Time) ([]casesync
 	var out []casesync.CompanyCase
 	for _, id := range order {
 		cc := c.toCase(records[id], attached[id])
+		cc.ReadAt = readAt[id]
 		if cc.UpdateTime.After(since) && (cc.SyncFlag || cc.GoogleCase != "") {
 			out = append(out, cc)
 		}
@@ -510,11 +533,11 @@ func (c *Client) SearchUpdated(ctx context.Context, since time.Time) ([]casesync
 // GetCase reads a case: GET /table/{table}/{sys_id}, plus its newest
 // attachment's time.
 func (c *Client) GetCase(ctx context.Context, id string) (casesync.CompanyCase, error) {
-	r, err := c.getRecord(ctx, "records.get", id, c.caseFields())
+	r, at, err := c.getRecordAt(ctx, "records.get", id, c.caseFields())
 	if err != nil {
 		return casesync.CompanyCase{}, err
 	}
-	return c.caseWithAttachments(ctx, r)
+	return c.caseWithAttachments(ctx, r, at)
 }
 
 // FindByGoogleCase finds the case whose Google-case column holds name.
@@ -533,13 +556,14 @@ func (c *Client) FindByGoogleCase(ctx context.Context, name string) (casesync.Co
 		"sysparm_display_value":          {"false"},
 		"sysparm_exclude_reference_link": {"true"},
 	}
-	if err := c.http.JSON(ctx, crmhttp.Request{Op: op, Path: c.tablePath(""), Query: q}, &out); err != nil {
+	at, err := c.http.JSONAt(ctx, crmhttp.Request{Op: op, Path: c.tablePath(""), Query: q}, &out)
+	if err != nil {
 		return casesync.CompanyCase{}, false, err
 	}
 	if len(out.Result) == 0 || out.Result[0].get(c.cfg.GoogleCaseField) != name {
 		return casesync.CompanyCase{}, false, nil
 	}
-	cc, err := c.caseWithAttachments(ctx, out.Result[0])
+	cc, err := c.caseWithAttachments(ctx, out.Result[0], at)
 	return cc, err == nil, err
 }
 
@@ -565,10 +589,13 @@ func (c *Client) CreateCase(ctx context.Context, nc casesync.NewCompanyCase) (ca
 	q := url.Values{"sysparm_fields": {c.caseFields()}, "sysparm_display_value": {"false"}, "sysparm_exclude_reference_link": {"true"}}
 	req := crmhttp.Request{Op: op, Method: http.MethodPost, Path: c.tablePath(""), Query: q,
 		Body: crmhttp.JSONBody(body), ContentType: "application/json", Mode: crmhttp.IfRefused}
-	if err := c.http.JSON(ctx, req, &out); err != nil {
+	at, err := c.http.JSONAt(ctx, req, &out)
+	if err != nil {
 		return casesync.CompanyCase{}, err
 	}
-	return c.toCase(out.Result, time.Time{}), nil
+	cc := c.toCase(out.Result, time.Time{})
+	cc.ReadAt = at
+	return cc, nil
 }
 
 func (c *Client) priorityPair(op, p string) ([2]string, error) {

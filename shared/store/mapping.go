@@ -19,7 +19,10 @@ const (
 	fieldLeaseHolder          = "leaseHolder"
 	fieldLeaseUntil           = "leaseUntil"
 	fieldPreviousGoogleCases  = "previousGoogleCases"
-	fieldGoogleItemsDone      = "googleItemsDone"
+	fieldGoogleItems          = "googleItems"
+	fieldDueAt                = "dueAt"
+	fieldRerunRequested       = "rerunRequested"
+	fieldLeaseGeneration      = "leaseGeneration"
 	fieldGoogleSeenUpdateTime = "googleSeenUpdateTime"
 	fieldGoogleClosed         = "googleClosed"
 	fieldCompanyClosed        = "companyClosed"
@@ -56,14 +59,74 @@ type mappingDoc struct {
 	ReopenNoticeSent bool     `firestore:"reopenNoticeSent"`
 	PreviousGoogle   []string `firestore:"previousGoogleCases"`
 
-	GoogleItemsDone  []string `firestore:"googleItemsDone"`
-	CompanyItemsDone []string `firestore:"companyItemsDone"`
+	// The item logs are maps; Terraform exempts them from indexing.
+	GoogleItems  sideItemsDoc `firestore:"googleItems"`
+	CompanyItems sideItemsDoc `firestore:"companyItems"`
+	// Legacy lists of done item keys ("c:<id>", "a:<id>"), read only: a
+	// mapping written before the item logs gets them as log entries.
+	LegacyGoogleItemsDone  []string `firestore:"googleItemsDone,omitempty"`
+	LegacyCompanyItemsDone []string `firestore:"companyItemsDone,omitempty"`
 
 	CreateIntentAt   *time.Time `firestore:"createIntentAt"`
 	CreateIntentSide string     `firestore:"createIntentSide"`
 
-	LeaseHolder string     `firestore:"leaseHolder"`
-	LeaseUntil  *time.Time `firestore:"leaseUntil"`
+	LeaseHolder     string     `firestore:"leaseHolder"`
+	LeaseUntil      *time.Time `firestore:"leaseUntil"`
+	LeaseGeneration int64      `firestore:"leaseGeneration"`
+	RerunRequested  bool       `firestore:"rerunRequested"`
+
+	DueAt        *time.Time `firestore:"dueAt"`
+	Attempts     int        `firestore:"attempts"`
+	LastError    string     `firestore:"lastError"`
+	FailingSince *time.Time `firestore:"failingSince"`
+	GaveUpAt     *time.Time `firestore:"gaveUpAt"`
+}
+
+// sideItemsDoc and itemLogDoc are the persisted casesync.SideItems.
+type sideItemsDoc struct {
+	Comments    itemLogDoc `firestore:"comments"`
+	Attachments itemLogDoc `firestore:"attachments"`
+}
+
+type itemLogDoc struct {
+	Through *time.Time    `firestore:"through"`
+	Done    []doneItemDoc `firestore:"done"`
+}
+
+type doneItemDoc struct {
+	ID string     `firestore:"id"`
+	At *time.Time `firestore:"at"`
+}
+
+func toItemsDoc(s casesync.SideItems) sideItemsDoc {
+	log := func(l casesync.ItemLog) itemLogDoc {
+		d := itemLogDoc{Through: timePtr(l.Through), Done: []doneItemDoc{}}
+		for _, it := range l.Done {
+			d.Done = append(d.Done, doneItemDoc{ID: it.ID, At: timePtr(it.At)})
+		}
+		return d
+	}
+	return sideItemsDoc{Comments: log(s.Comments), Attachments: log(s.Attachments)}
+}
+
+func (d sideItemsDoc) toItems(legacy []string) casesync.SideItems {
+	log := func(l itemLogDoc) casesync.ItemLog {
+		out := casesync.ItemLog{Through: timeVal(l.Through)}
+		for _, it := range l.Done {
+			out.Done = append(out.Done, casesync.DoneItem{ID: it.ID, At: timeVal(it.At)})
+		}
+		return out
+	}
+	s := casesync.SideItems{Comments: log(d.Comments), Attachments: log(d.Attachments)}
+	for _, k := range legacy {
+		switch {
+		case len(k) > 2 && k[:2] == "c:":
+			s.Comments.Done = append(s.Comments.Done, casesync.DoneItem{ID: k[2:]})
+		case len(k) > 2 && k[:2] == "a:":
+			s.Attachments.Done = append(s.Attachments.Done, casesync.DoneItem{ID: k[2:]})
+		}
+	}
+	return s
 }
 
 func toDoc(m casesync.Mapping) mappingDoc {
@@ -87,12 +150,19 @@ func toDoc(m casesync.Mapping) mappingDoc {
 		CompanyClosed:              m.CompanyClosed,
 		ReopenNoticeSent:           m.ReopenNoticeSent,
 		PreviousGoogle:             m.PreviousGoogleCases,
-		GoogleItemsDone:            m.GoogleItemsDone,
-		CompanyItemsDone:           m.CompanyItemsDone,
+		GoogleItems:                toItemsDoc(m.GoogleItems),
+		CompanyItems:               toItemsDoc(m.CompanyItems),
 		CreateIntentAt:             timePtr(m.CreateIntentAt),
 		CreateIntentSide:           string(m.CreateIntentSide),
 		LeaseHolder:                m.LeaseHolder,
 		LeaseUntil:                 timePtr(m.LeaseUntil),
+		LeaseGeneration:            m.LeaseGeneration,
+		RerunRequested:             m.RerunRequested,
+		DueAt:                      timePtr(m.DueAt),
+		Attempts:                   m.Attempts,
+		LastError:                  m.LastError,
+		FailingSince:               timePtr(m.FailingSince),
+		GaveUpAt:                   timePtr(m.GaveUpAt),
 	}
 }
 
@@ -118,12 +188,19 @@ func (d mappingDoc) toMapping(id string) casesync.Mapping {
 		CompanyClosed:              d.CompanyClosed,
 		ReopenNoticeSent:           d.ReopenNoticeSent,
 		PreviousGoogleCases:        nilIfEmpty(d.PreviousGoogle),
-		GoogleItemsDone:            nilIfEmpty(d.GoogleItemsDone),
-		CompanyItemsDone:           nilIfEmpty(d.CompanyItemsDone),
+		GoogleItems:                d.GoogleItems.toItems(d.LegacyGoogleItemsDone),
+		CompanyItems:               d.CompanyItems.toItems(d.LegacyCompanyItemsDone),
 		CreateIntentAt:             timeVal(d.CreateIntentAt),
 		CreateIntentSide:           casesync.Side(d.CreateIntentSide),
 		LeaseHolder:                d.LeaseHolder,
 		LeaseUntil:                 timeVal(d.LeaseUntil),
+		LeaseGeneration:            d.LeaseGeneration,
+		RerunRequested:             d.RerunRequested,
+		DueAt:                      timeVal(d.DueAt),
+		Attempts:                   d.Attempts,
+		LastError:                  d.LastError,
+		FailingSince:               timeVal(d.FailingSince),
+		GaveUpAt:                   timeVal(d.GaveUpAt),
 	}
 }
 

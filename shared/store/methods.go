@@ -241,21 +241,14 @@ func (s *Store) UpdateMapping(ctx context.Context, id string, fn func(*casesync.
 	ref := s.mappings.Doc(id)
 	var out casesync.Mapping
 	err := s.run(ctx, "update mapping "+id, func(ctx context.Context, t *txn) error {
-		snap, err := t.get(ref)
-		if err != nil {
-			return err
-		}
-		if !snap.Exists() {
-			return notFound(id)
-		}
-		cur, err := decodeMapping(snap)
+		cur, err := t.getMapping(ref, id)
 		if err != nil {
 			return err
 		}
 		m := cur
 		m.PreviousGoogleCases = slices.Clone(cur.PreviousGoogleCases)
-		m.GoogleItemsDone = slices.Clone(cur.GoogleItemsDone)
-		m.CompanyItemsDone = slices.Clone(cur.CompanyItemsDone)
+		m.GoogleItems = cloneItems(cur.GoogleItems)
+		m.CompanyItems = cloneItems(cur.CompanyItems)
 		if err := fn(&m); err != nil {
 			return err
 		}
@@ -360,7 +353,7 @@ func (s *Store) LinkKey(ctx context.Context, id string, side casesync.Side, key 
 				// is open again, in the same transaction as the link.
 				casesync.StartOverOnNewGoogleCase(&m)
 				updates = append(updates,
-					firestore.Update{Path: fieldGoogleItemsDone, Value: []string(nil)},
+					firestore.Update{Path: fieldGoogleItems, Value: toItemsDoc(casesync.SideItems{})},
 					firestore.Update{Path: fieldGoogleSeenUpdateTime, Value: nil},
 					firestore.Update{Path: fieldGoogleClosed, Value: false},
 					firestore.Update{Path: fieldCompanyClosed, Value: false},
@@ -400,39 +393,152 @@ func (s *Store) LinkKey(ctx context.Context, id string, side casesync.Side, key 
 	return normalized(out), nil
 }
 
-// AcquireLease implements casesync.Store.
+// AcquireLease implements casesync.Store. A refused acquisition records
+// RerunRequested in the same transaction.
 func (s *Store) AcquireLease(ctx context.Context, id, holder string, now, until time.Time) (casesync.Mapping, error) {
 	if id == "" {
 		return casesync.Mapping{}, notFound(`""`)
 	}
 	ref := s.mappings.Doc(id)
 	var out casesync.Mapping
+	held := false
 	err := s.run(ctx, "acquire lease", func(ctx context.Context, t *txn) error {
-		snap, err := t.get(ref)
-		if err != nil {
-			return err
-		}
-		if !snap.Exists() {
-			return notFound(id)
-		}
-		m, err := decodeMapping(snap)
+		held = false
+		m, err := t.getMapping(ref, id)
 		if err != nil {
 			return err
 		}
 		if m.LeaseHolder != "" && m.LeaseHolder != holder && m.LeaseUntil.After(now) {
-			return fmt.Errorf("mapping %s: %w", id, casesync.ErrLeaseHeld)
+			held = true
+			if m.RerunRequested {
+				return nil
+			}
+			return t.update(ref, []firestore.Update{{Path: fieldRerunRequested, Value: true}})
 		}
-		m.LeaseHolder, m.LeaseUntil = holder, until
+		if m.LeaseHolder != holder {
+			m.LeaseGeneration++
+		}
+		m.LeaseHolder, m.LeaseUntil, m.DueAt = holder, until, until
 		out = m
 		return t.update(ref, []firestore.Update{
 			{Path: fieldLeaseHolder, Value: holder},
 			{Path: fieldLeaseUntil, Value: timeValue(until)},
+			{Path: fieldLeaseGeneration, Value: m.LeaseGeneration},
+			{Path: fieldDueAt, Value: timeValue(until)},
+		})
+	})
+	if err != nil {
+		return casesync.Mapping{}, err
+	}
+	if held {
+		return casesync.Mapping{}, fmt.Errorf("mapping %s: %w", id, casesync.ErrLeaseHeld)
+	}
+	return normalized(out), nil
+}
+
+// RenewLease implements casesync.Store.
+func (s *Store) RenewLease(ctx context.Context, id, holder string, gen int64, until time.Time) (casesync.Mapping, error) {
+	if id == "" {
+		return casesync.Mapping{}, notFound(`""`)
+	}
+	ref := s.mappings.Doc(id)
+	var out casesync.Mapping
+	err := s.run(ctx, "renew lease", func(ctx context.Context, t *txn) error {
+		m, err := t.getMapping(ref, id)
+		if err != nil {
+			return err
+		}
+		if m.LeaseHolder != holder || m.LeaseGeneration != gen {
+			return fmt.Errorf("mapping %s: %w", id, casesync.ErrLeaseLost)
+		}
+		m.LeaseUntil, m.DueAt = until, until
+		out = m
+		return t.update(ref, []firestore.Update{
+			{Path: fieldLeaseUntil, Value: timeValue(until)},
+			{Path: fieldDueAt, Value: timeValue(until)},
 		})
 	})
 	if err != nil {
 		return casesync.Mapping{}, err
 	}
 	return normalized(out), nil
+}
+
+// ListDue implements casesync.Store with a range query on dueAt, which
+// mappings with nothing outstanding (null) never match.
+func (s *Store) ListDue(ctx context.Context, t time.Time, limit int) ([]casesync.Mapping, error) {
+	q := s.mappings.Where(fieldDueAt, "<=", t).OrderBy(fieldDueAt, firestore.Asc)
+	if limit > 0 {
+		q = q.Limit(limit)
+	}
+	it := q.Documents(ctx)
+	defer it.Stop()
+	var out []casesync.Mapping
+	for {
+		snap, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, classify("list due mappings", err)
+		}
+		s.reads.Add(1)
+		m, err := decodeMapping(snap)
+		if err != nil {
+			return nil, fmt.Errorf("store: decoding mapping %s: %w", snap.Ref.ID, err)
+		}
+		out = append(out, m)
+	}
+}
+
+// ClaimDue implements casesync.Store: one transaction per 500 mappings,
+// writing only the ones it claims.
+func (s *Store) ClaimDue(ctx context.Context, ids []string, now, before, next time.Time) ([]string, error) {
+	var claimed []string
+	seen := map[string]bool{}
+	var uniq []string
+	for _, id := range ids {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			uniq = append(uniq, id)
+		}
+	}
+	for _, chunk := range chunks(uniq, maxTxWrites) {
+		refs := make([]*firestore.DocumentRef, len(chunk))
+		for i, id := range chunk {
+			refs[i] = s.mappings.Doc(id)
+		}
+		var got []string
+		err := s.run(ctx, "claim due mappings", func(ctx context.Context, t *txn) error {
+			got = got[:0]
+			snaps, err := t.getAll(refs...)
+			if err != nil {
+				return err
+			}
+			for _, snap := range snaps {
+				if !snap.Exists() {
+					continue
+				}
+				m, err := decodeMapping(snap)
+				if err != nil {
+					return err
+				}
+				if m.DueAt.IsZero() || m.DueAt.After(before) || (m.LeaseHolder != "" && m.LeaseUntil.After(now)) {
+					continue
+				}
+				if err := t.update(snap.Ref, []firestore.Update{{Path: fieldDueAt, Value: timeValue(next)}}); err != nil {
+					return err
+				}
+				got = append(got, snap.Ref.ID)
+			}
+			return nil
+		})
+		if err != nil {
+			return claimed, err
+		}
+		claimed = append(claimed, got...)
+	}
+	return claimed, nil
 }
 
 // ReleaseLease implements casesync.Store.
@@ -468,7 +574,7 @@ func (s *Store) ReleaseLease(ctx context.Context, id, holder string) error {
 // MarkPending implements casesync.Store: one transaction per 500 mappings,
 // writing only the mappings whose pending time was unset. Ids with no
 // mapping are ignored (cleanup may have deleted them).
-func (s *Store) MarkPending(ctx context.Context, side casesync.Side, ids []string, at time.Time) error {
+func (s *Store) MarkPending(ctx context.Context, side casesync.Side, ids []string, at, due time.Time) error {
 	field := fieldGooglePendingSince
 	switch side {
 	case casesync.SideGoogle:
@@ -491,11 +597,11 @@ func (s *Store) MarkPending(ctx context.Context, side casesync.Side, ids []strin
 				if !snap.Exists() {
 					continue
 				}
-				v, err := snap.DataAt(field)
-				if err == nil && v != nil {
-					continue // already pending
+				updates := []firestore.Update{{Path: fieldDueAt, Value: timeValue(due)}}
+				if v, err := snap.DataAt(field); err != nil || v == nil {
+					updates = append(updates, firestore.Update{Path: field, Value: timeValue(at)})
 				}
-				if err := t.update(snap.Ref, []firestore.Update{{Path: field, Value: timeValue(at)}}); err != nil {
+				if err := t.update(snap.Ref, updates); err != nil {
 					return err
 				}
 			}
@@ -622,6 +728,8 @@ type pollDoc struct {
 	CompanyLastPolledAt *time.Time `firestore:"company_last_polled_at"`
 	GoogleHeartbeat     *time.Time `firestore:"google_heartbeat"`
 	CompanyHeartbeat    *time.Time `firestore:"company_heartbeat"`
+	GoogleFailingSince  *time.Time `firestore:"google_failing_since"`
+	CompanyFailingSince *time.Time `firestore:"company_failing_since"`
 }
 
 // GetPollState implements casesync.Store. Before any poll it is all zero.
@@ -643,6 +751,8 @@ func (s *Store) GetPollState(ctx context.Context) (casesync.PollState, error) {
 		CompanyLastPolledAt: timeVal(d.CompanyLastPolledAt),
 		GoogleHeartbeat:     timeVal(d.GoogleHeartbeat),
 		CompanyHeartbeat:    timeVal(d.CompanyHeartbeat),
+		GoogleFailingSince:  timeVal(d.GoogleFailingSince),
+		CompanyFailingSince: timeVal(d.CompanyFailingSince),
 	}, nil
 }
 
@@ -655,12 +765,34 @@ func (s *Store) RecordPoll(ctx context.Context, side casesync.Side, lastPolledAt
 	_, err := s.global.Set(ctx, map[string]any{
 		string(side) + "_last_polled_at": timeValue(lastPolledAt),
 		string(side) + "_heartbeat":      timeValue(heartbeat),
+		string(side) + "_failing_since":  nil,
 	}, firestore.MergeAll)
 	if err != nil {
 		return classify("record poll", err)
 	}
 	s.writes.Add(1)
 	return nil
+}
+
+// RecordPollFailure implements casesync.Store: a transaction that writes
+// only when the side was not already failing.
+func (s *Store) RecordPollFailure(ctx context.Context, side casesync.Side, at time.Time) error {
+	if !side.Valid() {
+		return fmt.Errorf("store: invalid side %q", side)
+	}
+	field := string(side) + "_failing_since"
+	return s.run(ctx, "record poll failure", func(ctx context.Context, t *txn) error {
+		snap, err := t.get(s.global)
+		if err != nil {
+			return err
+		}
+		if snap.Exists() {
+			if v, err := snap.DataAt(field); err == nil && v != nil {
+				return nil
+			}
+		}
+		return t.set(s.global, map[string]any{field: timeValue(at)}, firestore.MergeAll)
+	})
 }
 
 // normalized gives m the microsecond precision Firestore stores, so that what
@@ -671,14 +803,40 @@ func normalized(m casesync.Mapping) casesync.Mapping {
 		&m.GoogleUpdatesSyncedAt, &m.CompanyUpdatesSyncedAt,
 		&m.GooglePendingSince, &m.CompanyPendingSince,
 		&m.GoogleSeenUpdateTime, &m.CompanySeenUpdateTime,
-		&m.CreateIntentAt, &m.LeaseUntil,
+		&m.CreateIntentAt, &m.LeaseUntil, &m.DueAt, &m.FailingSince, &m.GaveUpAt,
 	} {
 		if !t.IsZero() {
 			*t = t.Truncate(time.Microsecond).UTC()
 		}
 	}
 	m.PreviousGoogleCases = nilIfEmpty(m.PreviousGoogleCases)
-	m.GoogleItemsDone = nilIfEmpty(m.GoogleItemsDone)
-	m.CompanyItemsDone = nilIfEmpty(m.CompanyItemsDone)
+	m.GoogleItems = cloneItems(m.GoogleItems)
+	m.CompanyItems = cloneItems(m.CompanyItems)
 	return m
+}
+
+// getMapping reads and decodes the mapping at ref in the transaction;
+// ErrNotFound (naming id) if there is none.
+func (t *txn) getMapping(ref *firestore.DocumentRef, id string) (casesync.Mapping, error) {
+	snap, err := t.get(ref)
+	if err != nil {
+		return casesync.Mapping{}, err
+	}
+	if !snap.Exists() {
+		return casesync.Mapping{}, notFound(id)
+	}
+	return decodeMapping(snap)
+}
+
+// cloneItems copies a side's item logs with the precision Firestore keeps;
+// an empty Done list is nil, as a read returns it.
+func cloneItems(s casesync.SideItems) casesync.SideItems {
+	cp := func(l casesync.ItemLog) casesync.ItemLog {
+		out := casesync.ItemLog{Through: timeVal(timePtr(l.Through.Truncate(time.Microsecond)))}
+		for _, d := range l.Done {
+			out.Done = append(out.Done, casesync.DoneItem{ID: d.ID, At: timeVal(timePtr(d.At.Truncate(time.Microsecond)))})
+		}
+		return out
+	}
+	return casesync.SideItems{Comments: cp(s.Comments), Attachments: cp(s.Attachments)}
 }

@@ -154,9 +154,9 @@ func (t *txn) create(ref *firestore.DocumentRef, data any) error {
 	return t.tx.Create(ref, data)
 }
 
-func (t *txn) set(ref *firestore.DocumentRef, data any) error {
+func (t *txn) set(ref *firestore.DocumentRef, data any, opts ...firestore.SetOption) error {
 	t.writes++
-	return t.tx.Set(ref, data)
+	return t.tx.Set(ref, data, opts...)
 }
 
 func (t *txn) update(ref *firestore.DocumentRef, u []firestore.Update) error {

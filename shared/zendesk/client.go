@@ -126,6 +126,9 @@ type zTicket struct {
 	Status       string   `json:"status"`
 	AssigneeID   *int64   `json:"assignee_id"`
 	CustomFields []zField `json:"custom_fields"`
+	// readAt is the Date of the answer that held the ticket: Zendesk's own
+	// clock then. It is not in the JSON.
+	readAt time.Time
 }
 
 type zUser struct {
@@ -197,6 +200,7 @@ func (c *Client) toCase(t zTicket) casesync.CompanyCase {
 		GoogleCase: c.googleCaseOf(t),
 		CreateTime: t.CreatedAt.UTC(),
 		UpdateTime: t.UpdatedAt.UTC(),
+		ReadAt:     t.readAt,
 	}
 	if t.Priority != nil {
 		cc.Priority = *t.Priority

@@ -50,7 +50,8 @@ func (c *Client) SearchUpdated(ctx context.Context, since time.Time) ([]casesync
 			AfterCursor *string   `json:"after_cursor"`
 			EndOfStream bool      `json:"end_of_stream"`
 		}
-		if err := c.http.JSON(ctx, crmhttp.Request{Op: op, Path: "/api/v2/incremental/tickets/cursor.json", Query: q}, &resp); err != nil {
+		at, err := c.http.JSONAt(ctx, crmhttp.Request{Op: op, Path: "/api/v2/incremental/tickets/cursor.json", Query: q}, &resp)
+		if err != nil {
 			return nil, err
 		}
 		if err := pg.Page(token, len(resp.Tickets), !resp.EndOfStream); err != nil {
@@ -66,6 +67,7 @@ func (c *Client) SearchUpdated(ctx context.Context, since time.Time) ([]casesync
 				delete(found, t.ID)
 				continue
 			}
+			t.readAt = at
 			found[t.ID] = t // a later copy of a ticket is newer
 		}
 		if resp.EndOfStream {
@@ -99,7 +101,8 @@ func (c *Client) getTicket(ctx context.Context, op, id string) (zTicket, error) 
 	var out struct {
 		Ticket zTicket `json:"ticket"`
 	}
-	err = c.http.JSON(ctx, crmhttp.Request{Op: op, Path: "/api/v2/tickets/" + tid + ".json"}, &out)
+	at, err := c.http.JSONAt(ctx, crmhttp.Request{Op: op, Path: "/api/v2/tickets/" + tid + ".json"}, &out)
+	out.Ticket.readAt = at
 	return out.Ticket, err
 }
 
@@ -148,8 +151,12 @@ func (c *Client) FindByGoogleCase(ctx context.Context, name string) (casesync.Co
 		Tickets []zTicket `json:"tickets"`
 	}
 	req := crmhttp.Request{Op: "tickets.find", Path: "/api/v2/tickets.json", Query: url.Values{"external_id": {name}}}
-	if err := c.http.JSON(ctx, req, &listed); err != nil {
+	at, err := c.http.JSONAt(ctx, req, &listed)
+	if err != nil {
 		return casesync.CompanyCase{}, false, err
+	}
+	for i := range listed.Tickets {
+		listed.Tickets[i].readAt = at
 	}
 	if t, ok := c.pick(listed.Tickets, name); ok {
 		cc, err := c.withDescription(ctx, "tickets.find", t)
@@ -167,8 +174,12 @@ func (c *Client) FindByGoogleCase(ctx context.Context, name string) (casesync.Co
 			Results  []zTicket `json:"results"`
 			NextPage *string   `json:"next_page"`
 		}
-		if err := c.http.JSON(ctx, crmhttp.Request{Op: "tickets.search", Path: "/api/v2/search.json", Query: q}, &resp); err != nil {
+		at, err := c.http.JSONAt(ctx, crmhttp.Request{Op: "tickets.search", Path: "/api/v2/search.json", Query: q}, &resp)
+		if err != nil {
 			return casesync.CompanyCase{}, false, err
+		}
+		for i := range resp.Results {
+			resp.Results[i].readAt = at
 		}
 		if err := pg.Page(q.Get("page"), len(resp.Results), resp.NextPage != nil); err != nil {
 			return casesync.CompanyCase{}, false, err
@@ -256,9 +267,11 @@ func (c *Client) CreateCase(ctx context.Context, nc casesync.NewCompanyCase) (ca
 	}
 	req := crmhttp.Request{Op: op, Method: http.MethodPost, Path: "/api/v2/tickets.json", Body: crmhttp.JSONBody(ticketBody{in}),
 		ContentType: "application/json", Mode: crmhttp.IfRefused}
-	if err := c.http.JSON(ctx, req, &out); err != nil {
+	at, err := c.http.JSONAt(ctx, req, &out)
+	if err != nil {
 		return casesync.CompanyCase{}, err
 	}
+	out.Ticket.readAt = at
 	cc := c.toCase(out.Ticket)
 	cc.Description = out.Ticket.Description // the public comment just sent
 	return cc, nil

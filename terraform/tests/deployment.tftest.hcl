@@ -194,11 +194,13 @@ run "one_service_account_per_function_with_only_its_roles" {
       pollcrm = sort([
         "roles/datastore.user project casebridge-test",
         "roles/pubsub.publisher topic ${google_pubsub_topic.source["cb-case-updated"].id}",
+        "roles/pubsub.publisher topic ${google_pubsub_topic.source["cb-sync-requested"].id}",
         "roles/secretmanager.secretAccessor secret ${google_secret_manager_secret.crm["RT_TOKEN"].id}",
       ])
       pollgoogle = sort([
         "roles/datastore.user project casebridge-test",
         "roles/pubsub.publisher topic ${google_pubsub_topic.source["cb-case-updated"].id}",
+        "roles/pubsub.publisher topic ${google_pubsub_topic.source["cb-sync-requested"].id}",
         "roles/cloudsupport.techSupportEditor organization 123456789",
         "roles/resourcemanager.organizationViewer organization 123456789",
       ])
@@ -375,7 +377,7 @@ run "the_functions_get_their_configuration_and_no_credential_in_plain_text" {
       CSAPI_PARENT            = "organizations/123456789"
       CSAPI_CLASSIFICATION_ID = "100H41Q3DTMN0TBKCKD0SGRFDLO7AT35412MSPR9DPII4229DPPN8OBECDIG"
       CSAPI_TEST_CASE         = "false"
-      CSAPI_CONNECTOR_EMAIL   = "cb-sync-case@casebridge-test.iam.gserviceaccount.com"
+      CSAPI_CONNECTOR_EMAIL   = "cb-sync-case@casebridge-test.iam.gserviceaccount.com,cb-detect-outages@casebridge-test.iam.gserviceaccount.com"
       CSAPI_TIME_ZONE         = "UTC"
       CRM_KIND                = "rt"
       CRM_URL                 = "https://rt.example.com"
@@ -395,7 +397,18 @@ run "the_functions_get_their_configuration_and_no_credential_in_plain_text" {
 
   assert {
     condition     = output.connector_email == module.function["synccase"].service_account_email
-    error_message = "CSAPI_CONNECTOR_EMAIL must be sync-case's service account, the identity that writes to Google."
+    error_message = "The connector_email output must be sync-case's service account, the identity mirrored comments and attachments are written as."
+  }
+
+  assert {
+    condition = alltrue([
+      for dir in ["pollgoogle", "synccase", "detectoutages"] :
+      toset(split(",", module.function[dir].function.service_config[0].environment_variables["CSAPI_CONNECTOR_EMAIL"])) == toset([
+        module.function["synccase"].service_account_email,
+        module.function["detectoutages"].service_account_email,
+      ])
+    ])
+    error_message = "Every function that calls the Cloud Support API must list, in CSAPI_CONNECTOR_EMAIL, the service accounts of both functions that write to it (sync-case and detect-outages) and no other, so casebridge recognises all its own writes."
   }
 
   assert {
@@ -480,8 +493,18 @@ run "monitoring_watches_outages_dead_letters_and_errors" {
   }
 
   assert {
+    condition     = strcontains(google_logging_metric.counterpart_given_up.filter, "jsonPayload.message=\"gave up creating the counterpart case\"") && strcontains(google_logging_metric.counterpart_given_up.filter, "service_name=\"cb-sync-case\"") && strcontains(google_logging_metric.function_errors.filter, "NOT jsonPayload.message=\"gave up creating the counterpart case\"")
+    error_message = "The given-up metric must count sync-case's ERROR entry, and only it."
+  }
+
+  assert {
+    condition     = toset([for f in google_firestore_field.mapping_items_unindexed : f.field]) == toset(["googleItems", "companyItems"]) && alltrue([for f in google_firestore_field.mapping_items_unindexed : f.collection == "caseMappings" && length(f.index_config) == 1 && length(f.index_config[0].indexes) == 0])
+    error_message = "A mapping's item logs must not be indexed."
+  }
+
+  assert {
     condition = alltrue([
-      for p in [google_monitoring_alert_policy.outage_detected, google_monitoring_alert_policy.dead_letter_backlog, google_monitoring_alert_policy.function_errors] :
+      for p in [google_monitoring_alert_policy.outage_detected, google_monitoring_alert_policy.dead_letter_backlog, google_monitoring_alert_policy.function_errors, google_monitoring_alert_policy.counterpart_given_up] :
       p.notification_channels == tolist(["projects/casebridge-test/notificationChannels/42"])
     ])
     error_message = "Every alert policy must notify the configured channels."

@@ -334,20 +334,21 @@ var contractCases = []contractCase{
 	{"UpdateMapping passes fn the stored mapping", func(ctx context.Context, t *testing.T, s casesync.Store) {
 		orig := mustCreate(ctx, t, s, "projects/p/cases/1001", "C-1")
 		if _, err := s.UpdateMapping(ctx, orig.ID, func(m *casesync.Mapping) error {
-			m.GoogleItemsDone = append(m.GoogleItemsDone, "c:1")
+			m.GoogleItems.Comments.Done = append(m.GoogleItems.Comments.Done, casesync.DoneItem{ID: "1", At: base})
 			return nil
 		}); err != nil {
 			t.Fatal(err)
 		}
 		got, err := s.UpdateMapping(ctx, orig.ID, func(m *casesync.Mapping) error {
-			m.GoogleItemsDone = append(m.GoogleItemsDone, "c:2")
+			m.GoogleItems.Comments.Done = append(m.GoogleItems.Comments.Done, casesync.DoneItem{ID: "2"})
 			return nil
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff([]string{"c:1", "c:2"}, got.GoogleItemsDone); diff != "" {
-			t.Errorf("GoogleItemsDone (-want +got):\n%s", diff)
+		want := []casesync.DoneItem{{ID: "1", At: base.Truncate(time.Microsecond)}, {ID: "2"}}
+		if diff := cmp.Diff(want, got.GoogleItems.Comments.Done); diff != "" {
+			t.Errorf("Google comments done (-want +got):\n%s", diff)
 		}
 	}},
 	{"UpdateMapping writes nothing when fn returns an error", func(ctx context.Context, t *testing.T, s casesync.Store) {
@@ -450,7 +451,7 @@ var contractCases = []contractCase{
 		resolved := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 		if _, err := s.UpdateMapping(ctx, orig.ID, func(m *casesync.Mapping) error {
 			m.ResolvedAt, m.GoogleClosed, m.CompanyClosed = resolved, true, true
-			m.GoogleItemsDone, m.GoogleSeenUpdateTime = []string{"c:1"}, resolved
+			m.GoogleItems.Comments.Done, m.GoogleSeenUpdateTime = []casesync.DoneItem{{ID: "1", At: resolved}}, resolved
 			m.CreateIntentAt, m.CreateIntentSide = resolved, casesync.SideGoogle
 			return nil
 		}); err != nil {
@@ -465,10 +466,10 @@ var contractCases = []contractCase{
 			t.Fatal(err)
 		}
 		for _, got := range []casesync.Mapping{m, stored} {
-			if !got.ResolvedAt.IsZero() || got.GoogleClosed || got.CompanyClosed || len(got.GoogleItemsDone) != 0 ||
+			if !got.ResolvedAt.IsZero() || got.GoogleClosed || got.CompanyClosed || !cmp.Equal(got.GoogleItems, casesync.SideItems{}) ||
 				!got.GoogleSeenUpdateTime.IsZero() || !got.CreateIntentAt.IsZero() || got.CreateIntentSide != "" {
 				t.Errorf("after moving to a new Google case: resolved %v, closed %v/%v, Google items %v, seen %v, intent %v %q; want the Google side started over and the mapping open",
-					got.ResolvedAt, got.GoogleClosed, got.CompanyClosed, got.GoogleItemsDone, got.GoogleSeenUpdateTime, got.CreateIntentAt, got.CreateIntentSide)
+					got.ResolvedAt, got.GoogleClosed, got.CompanyClosed, got.GoogleItems, got.GoogleSeenUpdateTime, got.CreateIntentAt, got.CreateIntentSide)
 			}
 		}
 		if m.GoogleCase != "projects/p/cases/2002" {
@@ -529,6 +530,206 @@ var contractCases = []contractCase{
 			if stored.LeaseHolder != wantHolder || !stored.LeaseUntil.Equal(wantUntil) {
 				t.Errorf("%s: stored lease %q until %v, want %q until %v", st.desc, stored.LeaseHolder, stored.LeaseUntil, wantHolder, wantUntil)
 			}
+		}
+	}},
+	{"AcquireLease gives each new holder the next generation and records a refused request", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		m := mustCreate(ctx, t, s, "projects/p/cases/1001", "C-1")
+		a, err := s.AcquireLease(ctx, m.ID, "a", base, base.Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !a.DueAt.Equal(base.Add(time.Minute).Truncate(time.Microsecond)) {
+			t.Errorf("due %v after acquiring, want the lease's end %v", a.DueAt, base.Add(time.Minute))
+		}
+		again, err := s.AcquireLease(ctx, m.ID, "a", base, base.Add(2*time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.LeaseGeneration != a.LeaseGeneration {
+			t.Errorf("the same holder again: generation %d, want %d unchanged", again.LeaseGeneration, a.LeaseGeneration)
+		}
+		if a.RerunRequested {
+			t.Errorf("a fresh lease has a rerun requested")
+		}
+		if _, err := s.AcquireLease(ctx, m.ID, "b", base.Add(time.Second), base.Add(time.Minute)); !errors.Is(err, casesync.ErrLeaseHeld) {
+			t.Fatalf("another holder while the lease runs: %v, want ErrLeaseHeld", err)
+		}
+		stored, err := s.GetMapping(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !stored.RerunRequested || stored.LeaseHolder != "a" {
+			t.Errorf("after a refused acquisition: rerun %v, holder %q; want a rerun requested of holder a", stored.RerunRequested, stored.LeaseHolder)
+		}
+		if err := s.ReleaseLease(ctx, m.ID, "a"); err != nil {
+			t.Fatal(err)
+		}
+		b, err := s.AcquireLease(ctx, m.ID, "b", base.Add(time.Second), base.Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.LeaseGeneration != a.LeaseGeneration+1 {
+			t.Errorf("a new holder: generation %d, want %d", b.LeaseGeneration, a.LeaseGeneration+1)
+		}
+	}},
+	{"RenewLease extends only the holder's own generation", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		m := mustCreate(ctx, t, s, "projects/p/cases/1001", "C-1")
+		a, err := s.AcquireLease(ctx, m.ID, "a", base, base.Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.RenewLease(ctx, m.ID, "a", a.LeaseGeneration, base.Add(3*time.Minute))
+		if err != nil {
+			t.Fatalf("renewing a running lease: %v", err)
+		}
+		want := base.Add(3 * time.Minute).Truncate(time.Microsecond)
+		if !r.LeaseUntil.Equal(want) || !r.DueAt.Equal(want) {
+			t.Errorf("renewed until %v, due %v; want both %v", r.LeaseUntil, r.DueAt, want)
+		}
+		// a's lease runs out; b takes the mapping and lets it go again.
+		if _, err := s.AcquireLease(ctx, m.ID, "b", base.Add(4*time.Minute), base.Add(5*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ReleaseLease(ctx, m.ID, "b"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.RenewLease(ctx, m.ID, "a", a.LeaseGeneration, base.Add(6*time.Minute)); !errors.Is(err, casesync.ErrLeaseLost) {
+			t.Errorf("renewing after another holder took and released the mapping: %v, want ErrLeaseLost", err)
+		}
+		c, err := s.AcquireLease(ctx, m.ID, "c", base.Add(6*time.Minute), base.Add(7*time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.RenewLease(ctx, m.ID, "c", c.LeaseGeneration-1, base.Add(8*time.Minute)); !errors.Is(err, casesync.ErrLeaseLost) {
+			t.Errorf("renewing with an older generation: %v, want ErrLeaseLost", err)
+		}
+		if _, err := s.RenewLease(ctx, "no-such-mapping", "c", 1, base); !errors.Is(err, casesync.ErrNotFound) {
+			t.Errorf("renewing an unknown mapping: %v, want ErrNotFound", err)
+		}
+	}},
+	{"ListDue lists due mappings earliest first and ClaimDue claims each once", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		var ms []casesync.Mapping
+		for i := range 4 {
+			ms = append(ms, mustCreate(ctx, t, s, fmt.Sprintf("projects/p/cases/10%d", i), fmt.Sprintf("C-%d", i)))
+		}
+		dues := []time.Time{base.Add(2 * time.Minute), base.Add(-time.Minute), {}, base.Add(time.Hour)}
+		for i, m := range ms {
+			if _, err := s.UpdateMapping(ctx, m.ID, func(x *casesync.Mapping) error {
+				x.DueAt = dues[i]
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ids := func(ms []casesync.Mapping) []string {
+			var out []string
+			for _, m := range ms {
+				out = append(out, m.ID)
+			}
+			return out
+		}
+		got, err := s.ListDue(ctx, base.Add(5*time.Minute), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{ms[1].ID, ms[0].ID}, ids(got)); diff != "" {
+			t.Errorf("due by base+5m (-want +got):\n%s", diff)
+		}
+		if got, _ := s.ListDue(ctx, base.Add(5*time.Minute), 1); len(got) != 1 || got[0].ID != ms[1].ID {
+			t.Errorf("due with limit 1 = %v, want only the earliest", ids(got))
+		}
+		// A running lease is not claimed.
+		if _, err := s.AcquireLease(ctx, ms[3].ID, "w", base, base.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		next := base.Add(10 * time.Minute)
+		all := []string{ms[0].ID, ms[1].ID, ms[2].ID, ms[3].ID, "no-such-mapping"}
+		claimed, err := s.ClaimDue(ctx, all, base, base.Add(5*time.Minute), next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sort.Strings(claimed)
+		want := []string{ms[0].ID, ms[1].ID}
+		sort.Strings(want)
+		if diff := cmp.Diff(want, claimed); diff != "" {
+			t.Errorf("claimed (-want +got):\n%s", diff)
+		}
+		again, err := s.ClaimDue(ctx, all, base, base.Add(5*time.Minute), next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(again) != 0 {
+			t.Errorf("claimed again: %v, want none (their due time moved to %v)", again, next)
+		}
+		m0, _ := s.GetMapping(ctx, ms[0].ID)
+		if !m0.DueAt.Equal(next.Truncate(time.Microsecond)) {
+			t.Errorf("claimed mapping due %v, want %v", m0.DueAt, next)
+		}
+	}},
+	{"ClaimDue from 8 goroutines at once claims each mapping once", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		var ids []string
+		for i := range 5 {
+			m := mustCreate(ctx, t, s, fmt.Sprintf("projects/p/cases/20%d", i), fmt.Sprintf("C-2%d", i))
+			if _, err := s.UpdateMapping(ctx, m.ID, func(x *casesync.Mapping) error {
+				x.DueAt = base
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, m.ID)
+		}
+		var mu sync.Mutex
+		count := map[string]int{}
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got, err := s.ClaimDue(ctx, ids, base, base, base.Add(time.Minute))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				for _, id := range got {
+					count[id]++
+				}
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		for _, id := range ids {
+			if count[id] != 1 {
+				t.Errorf("mapping %s claimed %d times, want once", id, count[id])
+			}
+		}
+	}},
+	{"RecordPollFailure keeps the first failure and RecordPoll clears it", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		if err := s.RecordPollFailure(ctx, casesync.SideCompany, base); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordPollFailure(ctx, casesync.SideCompany, base.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		st, err := s.GetPollState(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !st.CompanyFailingSince.Equal(base.Truncate(time.Microsecond)) || !st.GoogleFailingSince.IsZero() {
+			t.Errorf("failing since: CRM %v, Google %v; want %v and none", st.CompanyFailingSince, st.GoogleFailingSince, base)
+		}
+		if err := s.RecordPoll(ctx, casesync.SideCompany, base.Add(2*time.Minute), base.Add(2*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		st, err = s.GetPollState(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !st.CompanyFailingSince.IsZero() {
+			t.Errorf("after a successful poll the CRM side is failing since %v, want not failing", st.CompanyFailingSince)
+		}
+		if err := s.RecordPollFailure(ctx, casesync.Side("nowhere"), base); err == nil {
+			t.Errorf("an invalid side was accepted")
 		}
 	}},
 	{"AcquireLease of an unknown mapping returns ErrNotFound", func(ctx context.Context, t *testing.T, s casesync.Store) {
@@ -611,7 +812,7 @@ var contractCases = []contractCase{
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.MarkPending(ctx, casesync.SideGoogle, []string{a.ID, b.ID, "no-such-mapping"}, base); err != nil {
+		if err := s.MarkPending(ctx, casesync.SideGoogle, []string{a.ID, b.ID, "no-such-mapping"}, base, base.Add(5*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 		us := base.Truncate(time.Microsecond)
@@ -631,7 +832,7 @@ var contractCases = []contractCase{
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("pending times [Google, CRM] (-want +got):\n%s", diff)
 		}
-		if err := s.MarkPending(ctx, casesync.SideCompany, []string{a.ID}, base.Add(time.Minute)); err != nil {
+		if err := s.MarkPending(ctx, casesync.SideCompany, []string{a.ID}, base.Add(time.Minute), base.Add(6*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 		m, err := s.GetMapping(ctx, a.ID)
@@ -641,7 +842,13 @@ var contractCases = []contractCase{
 		if !m.GooglePendingSince.Equal(us) || !m.CompanyPendingSince.Equal(us.Add(time.Minute)) {
 			t.Errorf("after marking the CRM side: Google %v, CRM %v; want %v, %v", m.GooglePendingSince, m.CompanyPendingSince, us, us.Add(time.Minute))
 		}
-		if err := s.MarkPending(ctx, casesync.SideCompany, nil, base); err != nil {
+		if !m.DueAt.Equal(us.Add(6 * time.Minute)) {
+			t.Errorf("after marking the CRM side: due %v, want %v", m.DueAt, us.Add(6*time.Minute))
+		}
+		if bm, _ := s.GetMapping(ctx, b.ID); !bm.DueAt.Equal(us.Add(5 * time.Minute)) {
+			t.Errorf("a mapping already pending: due %v, want %v (marking sets the due time)", bm.DueAt, us.Add(5*time.Minute))
+		}
+		if err := s.MarkPending(ctx, casesync.SideCompany, nil, base, base); err != nil {
 			t.Errorf("marking no mappings: %v", err)
 		}
 	}},
@@ -862,12 +1069,25 @@ func fullMapping(id, googleCase, companyCaseID string) casesync.Mapping {
 		CompanyClosed:              true,
 		ReopenNoticeSent:           true,
 		PreviousGoogleCases:        []string{"projects/p/cases/900", "projects/p/cases/901"},
-		GoogleItemsDone:            []string{"c:1", "a:2"},
-		CompanyItemsDone:           []string{"c:3", "a:4", "c:5"},
-		CreateIntentAt:             at(10),
-		CreateIntentSide:           casesync.SideGoogle,
-		LeaseHolder:                "worker-1",
-		LeaseUntil:                 at(11),
+		GoogleItems: casesync.SideItems{
+			Comments:    casesync.ItemLog{Through: at(12), Done: []casesync.DoneItem{{ID: "1", At: at(13)}, {ID: "7"}}},
+			Attachments: casesync.ItemLog{Done: []casesync.DoneItem{{ID: "2", At: at(14)}}},
+		},
+		CompanyItems: casesync.SideItems{
+			Comments:    casesync.ItemLog{Done: []casesync.DoneItem{{ID: "3", At: at(15)}, {ID: "5", At: at(16)}}},
+			Attachments: casesync.ItemLog{Through: at(17), Done: []casesync.DoneItem{{ID: "4", At: at(18)}}},
+		},
+		CreateIntentAt:   at(10),
+		CreateIntentSide: casesync.SideGoogle,
+		LeaseHolder:      "worker-1",
+		LeaseUntil:       at(11),
+		LeaseGeneration:  7,
+		RerunRequested:   true,
+		DueAt:            at(19),
+		Attempts:         3,
+		LastError:        "CRM tickets.create: permanent error, HTTP 403",
+		FailingSince:     at(20),
+		GaveUpAt:         at(21),
 	}
 }
 
@@ -879,9 +1099,17 @@ func truncated(m casesync.Mapping) casesync.Mapping {
 		&m.GoogleUpdatesSyncedAt, &m.CompanyUpdatesSyncedAt,
 		&m.GooglePendingSince, &m.CompanyPendingSince,
 		&m.GoogleSeenUpdateTime, &m.CompanySeenUpdateTime,
-		&m.CreateIntentAt, &m.LeaseUntil,
+		&m.CreateIntentAt, &m.LeaseUntil, &m.DueAt, &m.FailingSince, &m.GaveUpAt,
 	} {
 		*t = t.Truncate(time.Microsecond)
+	}
+	for _, s := range []*casesync.SideItems{&m.GoogleItems, &m.CompanyItems} {
+		for _, l := range []*casesync.ItemLog{&s.Comments, &s.Attachments} {
+			l.Through = l.Through.Truncate(time.Microsecond)
+			for i := range l.Done {
+				l.Done[i].At = l.Done[i].At.Truncate(time.Microsecond)
+			}
+		}
 	}
 	return m
 }

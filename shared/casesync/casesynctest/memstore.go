@@ -265,13 +265,79 @@ func (s *MemStore) AcquireLease(ctx context.Context, id, holder string, now, unt
 		return casesync.Mapping{}, fmt.Errorf("mapping %s: %w", id, casesync.ErrNotFound)
 	}
 	if m.LeaseHolder != "" && m.LeaseHolder != holder && m.LeaseUntil.After(now) {
+		m.RerunRequested = true
+		s.mappings[id] = m
 		return casesync.Mapping{}, fmt.Errorf("mapping %s: %w", id, casesync.ErrLeaseHeld)
+	}
+	if m.LeaseHolder != holder {
+		m.LeaseGeneration++
 	}
 	m.LeaseHolder = holder
 	m.LeaseUntil = until
+	m.DueAt = until
 	m = normalize(m)
 	s.mappings[id] = m
 	return clone(m), nil
+}
+
+// RenewLease implements casesync.Store.
+func (s *MemStore) RenewLease(ctx context.Context, id, holder string, gen int64, until time.Time) (casesync.Mapping, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.mappings[id]
+	if !ok {
+		return casesync.Mapping{}, fmt.Errorf("mapping %s: %w", id, casesync.ErrNotFound)
+	}
+	if m.LeaseHolder != holder || m.LeaseGeneration != gen {
+		return casesync.Mapping{}, fmt.Errorf("mapping %s: %w", id, casesync.ErrLeaseLost)
+	}
+	m.LeaseUntil = until
+	m.DueAt = until
+	m = normalize(m)
+	s.mappings[id] = m
+	return clone(m), nil
+}
+
+// ListDue implements casesync.Store.
+func (s *MemStore) ListDue(ctx context.Context, t time.Time, limit int) ([]casesync.Mapping, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []casesync.Mapping
+	for _, m := range s.mappings {
+		if !m.DueAt.IsZero() && !m.DueAt.After(t) {
+			out = append(out, clone(m))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].DueAt.Equal(out[j].DueAt) {
+			return out[i].DueAt.Before(out[j].DueAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// ClaimDue implements casesync.Store.
+func (s *MemStore) ClaimDue(ctx context.Context, ids []string, now, before, next time.Time) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var claimed []string
+	for _, id := range ids {
+		m, ok := s.mappings[id]
+		if !ok || m.DueAt.IsZero() || m.DueAt.After(before) || slices.Contains(claimed, id) {
+			continue
+		}
+		if m.LeaseHolder != "" && m.LeaseUntil.After(now) {
+			continue
+		}
+		m.DueAt = normTime(next)
+		s.mappings[id] = m
+		claimed = append(claimed, id)
+	}
+	return claimed, nil
 }
 
 // ReleaseLease implements casesync.Store.
@@ -291,7 +357,7 @@ func (s *MemStore) ReleaseLease(ctx context.Context, id, holder string) error {
 }
 
 // MarkPending implements casesync.Store. Ids with no mapping are ignored.
-func (s *MemStore) MarkPending(ctx context.Context, side casesync.Side, ids []string, at time.Time) error {
+func (s *MemStore) MarkPending(ctx context.Context, side casesync.Side, ids []string, at, due time.Time) error {
 	if !side.Valid() {
 		return fmt.Errorf("casesynctest: invalid side %q", side)
 	}
@@ -309,8 +375,9 @@ func (s *MemStore) MarkPending(ctx context.Context, side casesync.Side, ids []st
 		}
 		if p.IsZero() {
 			*p = at
-			s.mappings[id] = m
 		}
+		m.DueAt = normTime(due)
+		s.mappings[id] = m
 	}
 	return nil
 }
@@ -386,10 +453,30 @@ func (s *MemStore) RecordPoll(ctx context.Context, side casesync.Side, lastPolle
 	switch side {
 	case casesync.SideGoogle:
 		s.poll.GoogleLastPolledAt, s.poll.GoogleHeartbeat = normTime(lastPolledAt), normTime(heartbeat)
+		s.poll.GoogleFailingSince = time.Time{}
 	case casesync.SideCompany:
 		s.poll.CompanyLastPolledAt, s.poll.CompanyHeartbeat = normTime(lastPolledAt), normTime(heartbeat)
+		s.poll.CompanyFailingSince = time.Time{}
 	default:
 		return fmt.Errorf("casesynctest: invalid side %q", side)
+	}
+	return nil
+}
+
+// RecordPollFailure implements casesync.Store.
+func (s *MemStore) RecordPollFailure(ctx context.Context, side casesync.Side, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := &s.poll.GoogleFailingSince
+	switch side {
+	case casesync.SideGoogle:
+	case casesync.SideCompany:
+		p = &s.poll.CompanyFailingSince
+	default:
+		return fmt.Errorf("casesynctest: invalid side %q", side)
+	}
+	if p.IsZero() {
+		*p = normTime(at)
 	}
 	return nil
 }
@@ -397,9 +484,21 @@ func (s *MemStore) RecordPoll(ctx context.Context, side casesync.Side, lastPolle
 // clone copies m so that callers never share its slices with the store.
 func clone(m casesync.Mapping) casesync.Mapping {
 	m.PreviousGoogleCases = cloneStrings(m.PreviousGoogleCases)
-	m.GoogleItemsDone = cloneStrings(m.GoogleItemsDone)
-	m.CompanyItemsDone = cloneStrings(m.CompanyItemsDone)
+	m.GoogleItems = cloneItems(m.GoogleItems)
+	m.CompanyItems = cloneItems(m.CompanyItems)
 	return m
+}
+
+// cloneItems copies a side's item logs, with Firestore's precision.
+func cloneItems(s casesync.SideItems) casesync.SideItems {
+	cp := func(l casesync.ItemLog) casesync.ItemLog {
+		out := casesync.ItemLog{Through: normTime(l.Through)}
+		for _, d := range l.Done {
+			out.Done = append(out.Done, casesync.DoneItem{ID: d.ID, At: normTime(d.At)})
+		}
+		return out
+	}
+	return casesync.SideItems{Comments: cp(s.Comments), Attachments: cp(s.Attachments)}
 }
 
 // cloneStrings copies s; an empty slice becomes nil, as Firestore returns it.
@@ -418,7 +517,7 @@ func normalize(m casesync.Mapping) casesync.Mapping {
 		&m.GoogleUpdatesSyncedAt, &m.CompanyUpdatesSyncedAt,
 		&m.GooglePendingSince, &m.CompanyPendingSince,
 		&m.GoogleSeenUpdateTime, &m.CompanySeenUpdateTime,
-		&m.CreateIntentAt, &m.LeaseUntil,
+		&m.CreateIntentAt, &m.LeaseUntil, &m.DueAt, &m.FailingSince, &m.GaveUpAt,
 	} {
 		*t = normTime(*t)
 	}

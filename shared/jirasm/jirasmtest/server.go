@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/casebridge/casebridge/shared/simhttp"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -258,8 +259,10 @@ func NewServer(t testing.TB, opts Options) *Server {
 		nextID:      10000,
 		requests:    map[string]int{},
 	}
-	s.media = httptest.NewServer(s.mediaHandler())
-	s.srv = httptest.NewServer(s.handler())
+	// Every answer is dated by Options.Clock, as the site dates its answers
+	// by the clock that stamps its issues.
+	s.media = httptest.NewServer(simhttp.Dated(opts.Clock, s.mediaHandler()))
+	s.srv = httptest.NewServer(simhttp.Dated(opts.Clock, s.handler()))
 	// The media host must be another host name, as in production, so that
 	// an HTTP client drops the site's credentials on the redirect.
 	s.URL, s.MediaURL = s.srv.URL, strings.Replace(s.media.URL, "127.0.0.1", "localhost", 1)

@@ -2,6 +2,7 @@ package servicenowtest
 
 import (
 	"fmt"
+	"github.com/casebridge/casebridge/shared/simhttp"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -95,7 +96,9 @@ type Fault struct {
 func NewServer(t testing.TB, opts Options) *Server {
 	t.Helper()
 	s := newState(opts)
-	s.srv = httptest.NewServer(s.handler())
+	// Every answer is dated by Options.Clock, as the instance dates its
+	// answers by the clock that stamps its records.
+	s.srv = httptest.NewServer(simhttp.Dated(s.opts.Clock, s.handler()))
 	s.URL = s.srv.URL
 	t.Cleanup(s.srv.Close)
 	return s

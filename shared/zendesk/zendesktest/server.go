@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/casebridge/casebridge/shared/simhttp"
 	"html"
 	"net"
 	"net/http"
@@ -382,9 +383,9 @@ func (s *Server) gate(w http.ResponseWriter, r *http.Request, pat string) bool {
 	return true
 }
 
-// Handler serves the simulated API.
+// Handler serves the simulated API. Every answer is dated by Options.Clock.
 func (s *Server) Handler() http.Handler {
-	return http.HandlerFunc(s.serve)
+	return simhttp.Dated(s.opts.Clock, http.HandlerFunc(s.serve))
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
