@@ -44,7 +44,6 @@ locals {
         maximum_backoff       = "${s.max_backoff_seconds}s"
         max_delivery_attempts = s.max_delivery_attempts
         ack_deadline_seconds  = s.ack_deadline_seconds
-        ordered               = s.ordered
       } if s.function == f.entry_point
     }
   }

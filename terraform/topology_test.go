@@ -1,7 +1,7 @@
 // Package terraform_test checks that the deployment's topology data
 // (terraform/topology.json, which the Terraform configuration reads) says
 // exactly what shared/eventing says: the same subscriptions with the same
-// retry, dead-letter and ordering settings, the same schedules, and the
+// retry and dead-letter settings, the same schedules, and the
 // entry points the functions register.
 package terraform_test
 
@@ -39,7 +39,6 @@ type subscription struct {
 	MaxBackoffSeconds   int    `json:"max_backoff_seconds"`
 	MaxDeliveryAttempts int    `json:"max_delivery_attempts"`
 	AckDeadlineSeconds  int    `json:"ack_deadline_seconds"`
-	Ordered             bool   `json:"ordered"`
 	DeadLetterTopic     string `json:"dead_letter_topic"`
 }
 
@@ -80,7 +79,6 @@ func TestTopologyMirrorsEventing(t *testing.T) {
 				MaxBackoffSeconds:   seconds(s.MaxBackoff),
 				MaxDeliveryAttempts: s.MaxDeliveryAttempts,
 				AckDeadlineSeconds:  seconds(s.AckDeadline),
-				Ordered:             s.Ordered,
 				DeadLetterTopic:     s.DeadLetterTopic,
 			})
 		}

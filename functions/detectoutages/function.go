@@ -1,12 +1,15 @@
 // Package detectoutages is the DetectOutages Cloud Function: on each
-// scheduler tick (every 5 minutes) it checks every linked mapping against
-// the latency tolerance table and comments on both sides when a case is out
-// of sync or has resumed.
+// scheduler tick (every 5 minutes) it checks the linked mappings that may be
+// late against the latency tolerance table and comments on both sides when
+// a case is out of sync or has resumed.
 //
 // It is thin wiring: the configuration is read and the engine built once at
 // cold start (a misconfigured deployment exits at start with a CRITICAL log
 // line naming the variables to set), the Pub/Sub push is decoded, the
 // engine does the work, and eventing.Handler applies the retry contract.
+// The engine itself logs the ERROR entry alerting keys on
+// (casesync.OutageMessage), as soon as it knows which cases are out of
+// sync and before it posts any notice.
 package detectoutages
 
 import (
@@ -31,12 +34,14 @@ func init() {
 	h := eventing.Handler{Function: Name, Log: app.Log, MaxAge: eventing.TickPeriod(Name), Failures: app.Store}
 	handler = h.Tick(func(ctx context.Context, log *slog.Logger) error {
 		rep, err := app.EngineFor(log).DetectOutages(ctx)
-		attrs := []any{"checked", rep.Checked, "outOfSync", len(rep.OutOfSync), "notified", rep.Notified, "resumed", rep.Resumed}
+		attrs := []any{"checked", rep.Checked, "outOfSync", len(rep.OutOfSync), "stuck", rep.Stuck,
+			"notified", rep.Notified, "resumed", rep.Resumed}
 		if errors.Is(err, casesync.ErrOutage) {
-			// The failing status monitoring alerts on is this ERROR entry.
+			// The engine has logged the ERROR entry monitoring alerts on.
 			// The tick is acknowledged: a redelivery cannot end an outage
-			// and would only re-read every mapping.
-			log.Error("cases are out of sync", append(attrs, "mappingIds", rep.OutOfSync)...)
+			// and would only read the candidates again; notices not posted
+			// are tried again by the next tick.
+			log.Info("outage check done", append(attrs, "error", err)...)
 			return nil
 		}
 		if err != nil {

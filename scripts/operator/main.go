@@ -4,15 +4,19 @@
 //	go run ./scripts/operator status [--project P] [--prefix X] [--depth auto|pull|monitoring|none] [--json] [--timeout D]
 //	go run ./scripts/operator resync (--google-case NAME | --crm-case ID | --mapping ID) [--project P] [--prefix X] [--timeout D]
 //
-// status reads Firestore (mapping counts, the mappings out of sync and by
-// how long, outage flags, the pollers' watermarks and heartbeats) and the
-// depth of every dead-letter subscription. resync publishes one
-// sync-requested command, which SyncCase handles like any other: it
-// reconciles the case both ways, or creates its counterpart.
+// status reads Firestore (mapping counts; the mappings stuck, failing,
+// given up and out of sync; outage flags; the pollers' watermarks,
+// heartbeats and failing polls) and the depth of every dead-letter
+// subscription, and starts with one line saying what needs attention.
+// resync publishes one sync-requested command, which SyncCase handles like
+// any other: it reconciles the case both ways, or creates its counterpart;
+// a mapping the sweep gave up on is first made due again, with its run of
+// failures cleared.
 //
 // It talks to the emulators when FIRESTORE_EMULATOR_HOST and
 // PUBSUB_EMULATOR_HOST are set, else to Google Cloud with application
-// default credentials; the caller needs roles/datastore.viewer,
+// default credentials; the caller needs roles/datastore.viewer (and
+// roles/datastore.user to resync a given-up mapping),
 // roles/pubsub.subscriber on the dead-letter subscriptions (status, with
 // --depth pull), roles/monitoring.viewer (status, with --depth monitoring)
 // and roles/pubsub.publisher on the sync-requested topic (resync). With
@@ -25,8 +29,9 @@
 // project); it never reports "none" for what it could not read.
 //
 // Exit status: 0 when all is well, 1 on failure, 2 on a usage error, 3 when
-// status finds mappings out of sync, a stale poller or dead-lettered
-// messages (so scripts and probes can act on it).
+// status finds something that needs attention: a mapping stuck, failing,
+// given up or out of sync, a poller failing, stale or never run, or
+// dead-lettered messages (so scripts and probes can act on it).
 package main
 
 import (
@@ -59,8 +64,8 @@ func main() {
 
 const usage = `usage: operator <status|resync> [flags]
 
-  status    mappings, out-of-sync cases and their lag, outage flags, pollers, dead-letter depth
-  resync    publish sync-requested for one case (--google-case, --crm-case or --mapping)
+  status    what needs attention; mappings stuck, failing, given up and out of sync; outage flags, pollers, dead-letter depth
+  resync    publish sync-requested for one case (--google-case, --crm-case or --mapping); restarts a given-up mapping
 
 Every command waits at most --timeout (default 30s) for Firestore, Pub/Sub and
 Cloud Monitoring, and fails naming the one it could not reach.
@@ -208,24 +213,10 @@ func status(ctx context.Context, project, prefix, depth string, asJSON bool, tim
 	return exitOK
 }
 
-// needsAttention reports whether an operator should look: a mapping out
-// of sync, a stale poller, or a dead-lettered message.
-func needsAttention(s ops.Status) bool {
-	if len(s.OutOfSync) > 0 {
-		return true
-	}
-	for _, p := range s.Pollers {
-		if p.Stale {
-			return true
-		}
-	}
-	for _, d := range s.DeadLetters {
-		if d.Messages > 0 || d.Error != "" {
-			return true
-		}
-	}
-	return false
-}
+// needsAttention reports whether an operator should look: a mapping
+// stuck, failing, given up or out of sync, a poller failing or stale, or a
+// dead-lettered message (see ops.Status.Attention).
+func needsAttention(s ops.Status) bool { return len(s.Attention()) > 0 }
 
 // jsonStatus renders durations as strings ("1h2m3s") for people reading
 // the JSON, and seconds for programs.
@@ -242,11 +233,26 @@ func jsonStatus(s ops.Status) any {
 		HeartbeatAge        string  `json:"heartbeatAge,omitempty"`
 		HeartbeatAgeSeconds float64 `json:"heartbeatAgeSeconds,omitempty"`
 	}
+	type stuck struct {
+		ops.Stuck
+		Age        string  `json:"age"`
+		AgeSeconds float64 `json:"ageSeconds"`
+	}
 	out := struct {
+		// Attention is what needs looking at, one phrase each; empty
+		// when all is well (and the exit status is 0).
+		Attention []string `json:"attention"`
 		ops.Status
 		Pollers   []poller    `json:"pollers"`
 		OutOfSync []outOfSync `json:"outOfSync"`
-	}{Status: s, Pollers: []poller{}, OutOfSync: []outOfSync{}}
+		Stuck     []stuck     `json:"stuck"`
+	}{Attention: s.Attention(), Status: s, Pollers: []poller{}, OutOfSync: []outOfSync{}, Stuck: []stuck{}}
+	if out.Attention == nil {
+		out.Attention = []string{}
+	}
+	for _, x := range s.Stuck {
+		out.Stuck = append(out.Stuck, stuck{Stuck: x, Age: x.Age.Round(time.Second).String(), AgeSeconds: x.Age.Seconds()})
+	}
 	for _, p := range s.Pollers {
 		jp := poller{PollerStatus: p}
 		if !p.Heartbeat.IsZero() {
@@ -263,7 +269,12 @@ func jsonStatus(s ops.Status) any {
 }
 
 func printStatus(w io.Writer, s ops.Status) {
-	fmt.Fprintf(w, "casebridge status at %s\n\n", s.Now.UTC().Format(time.RFC3339))
+	fmt.Fprintf(w, "casebridge status at %s\n", s.Now.UTC().Format(time.RFC3339))
+	if a := s.Attention(); len(a) > 0 {
+		fmt.Fprintf(w, "ATTENTION: %s\n\n", strings.Join(a, "; "))
+	} else {
+		fmt.Fprint(w, "attention: none, all is well\n\n")
+	}
 	m := s.Mappings
 	fmt.Fprintf(w, "mappings: %d open, %d resolved (%d not yet linked, %d with a change waiting to sync)\n\n", m.Open, m.Resolved, m.Unlinked, m.Pending)
 
@@ -280,10 +291,15 @@ func printStatus(w io.Writer, s ops.Status) {
 		} else {
 			state = "NEVER POLLED"
 		}
+		if p.Failing {
+			state = "FAILING since " + formatTime(p.FailingSince)
+		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", p.Side, formatTime(p.LastPolledAt), formatTime(p.Heartbeat), age, state)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
+
+	printDelivery(w, s)
 
 	if len(s.OutOfSync) == 0 {
 		fmt.Fprintln(w, "out of sync: none")
@@ -375,24 +391,28 @@ func resync(ctx context.Context, project, prefix, googleCase, crmCase, mapping s
 		fmt.Fprintf(stderr, "operator resync: --google-case is %q: give the full case name, e.g. projects/my-project/cases/12345\n", googleCase)
 		return exitUsage
 	}
-	if mapping != "" {
-		// A mapping id that does not exist would only be logged and dropped
-		// by SyncCase: say so now.
-		st, err := store.New(ctx, project)
-		if err != nil {
-			fmt.Fprintf(stderr, "operator resync: %v\n", ops.Reach(ctx, ops.ServiceFirestore, project, err))
-			return exitFailure
-		}
-		_, err = st.GetMapping(ctx, mapping)
-		st.Close()
-		if casesync.IsNotFound(err) {
-			fmt.Fprintf(stderr, "operator resync: there is no mapping %q (see operator status)\n", mapping)
-			return exitFailure
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "operator resync: %v\n", ops.Reach(ctx, ops.ServiceFirestore, project, fmt.Errorf("reading mapping %s: %w", mapping, err)))
-			return exitFailure
-		}
+	// The mapping is read first: a mapping id that does not exist would
+	// only be logged and dropped by SyncCase, so that is said now; and a
+	// mapping the sweep gave up on is started again here, or its next
+	// failure would give up at once.
+	st, err := store.New(ctx, project)
+	if err != nil {
+		fmt.Fprintf(stderr, "operator resync: %v\n", ops.Reach(ctx, ops.ServiceFirestore, project, err))
+		return exitFailure
+	}
+	restarted, err := restartGivenUp(ctx, st, ref, clock.FromEnv().Now())
+	st.Close()
+	if casesync.IsNotFound(err) && mapping != "" {
+		fmt.Fprintf(stderr, "operator resync: there is no mapping %q (see operator status)\n", mapping)
+		return exitFailure
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "operator resync: %v\n", ops.Reach(ctx, ops.ServiceFirestore, project, err))
+		return exitFailure
+	}
+	if !restarted.GaveUpAt.IsZero() {
+		fmt.Fprintf(stdout, "mapping %s had been given up at %s after %d attempts; cleared, the sweep asks for it again at its next poll\n",
+			restarted.ID, formatTime(restarted.GaveUpAt), restarted.Attempts)
 	}
 	body, err := eventing.EncodeCaseRef(ref)
 	if err != nil {
@@ -444,4 +464,141 @@ func printRefusals(w io.Writer, s ops.Status) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
+}
+
+// printDelivery lists the stuck, failing and given-up mappings, each list
+// oldest first and cut to ops.MaxMappingsShown.
+func printDelivery(w io.Writer, s ops.Status) {
+	if s.Mappings.Stuck == 0 {
+		fmt.Fprintf(w, "stuck: none (no change has waited %s for a sync that is not running)\n\n", ops.StuckAfter)
+	} else {
+		fmt.Fprintf(w, "stuck: %d mapping(s)%s with a change that has waited %s or more for a sync that is not running\n", s.Mappings.Stuck, shown(len(s.Stuck), s.Mappings.Stuck, "oldest"), ops.StuckAfter)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  MAPPING\tGOOGLE CASE\tCRM CASE\tWAITING SIDE\tSINCE\tAGE\tNEXT ASKED\tLAST ERROR")
+		for _, x := range s.Stuck {
+			sides := make([]string, len(x.Sides))
+			for i, sd := range x.Sides {
+				sides[i] = string(sd)
+			}
+			next := formatTime(x.DueAt)
+			switch {
+			case x.DueAt.IsZero():
+				next = "not scheduled"
+			case !x.DueAt.After(s.Now):
+				next = "overdue, at the next poll"
+			}
+			if x.LeaseExpired {
+				next += " (lease expired)"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", x.MappingID, orDash(x.GoogleCase), orDash(x.CompanyCaseID), strings.Join(sides, ","),
+				formatTime(x.Since), x.Age.Round(time.Second), next, oneLine(x.LastError))
+		}
+		tw.Flush()
+		fmt.Fprintln(w)
+	}
+
+	if s.Mappings.Failing == 0 {
+		fmt.Fprint(w, "failing: none\n\n")
+	} else {
+		fmt.Fprintf(w, "failing: %d mapping(s)%s whose syncs fail and are retried\n", s.Mappings.Failing, shown(len(s.Failing), s.Mappings.Failing, "longest failing"))
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  MAPPING\tGOOGLE CASE\tCRM CASE\tATTEMPTS\tFAILING SINCE\tNEXT TRY\tLAST ERROR")
+		for _, x := range s.Failing {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\t%s\t%s\n", x.MappingID, orDash(x.GoogleCase), orDash(x.CompanyCaseID), x.Attempts,
+				formatTime(x.FailingSince), formatTime(x.NextTry), oneLine(x.LastError))
+		}
+		tw.Flush()
+		fmt.Fprintln(w)
+	}
+
+	if s.Mappings.GivenUp == 0 {
+		fmt.Fprint(w, "given up: none\n\n")
+		return
+	}
+	fmt.Fprintf(w, "given up: %d mapping(s)%s whose counterpart could not be created; nothing retries them until\n", s.Mappings.GivenUp, shown(len(s.GivenUp), s.Mappings.GivenUp, "oldest"))
+	fmt.Fprintln(w, "  the cause is fixed and \"operator resync --mapping <id>\" starts them again")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  MAPPING\tGOOGLE CASE\tCRM CASE\tGAVE UP\tFAILING SINCE\tATTEMPTS\tLAST ERROR")
+	for _, x := range s.GivenUp {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%d\t%s\n", x.MappingID, orDash(x.GoogleCase), orDash(x.CompanyCaseID),
+			formatTime(x.GaveUpAt), formatTime(x.FailingSince), x.Attempts, oneLine(x.LastError))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+}
+
+// shown says how many of n a list shows, when it shows fewer.
+func shown(listed, n int, which string) string {
+	if listed >= n {
+		return ""
+	}
+	return fmt.Sprintf(" (the %d %s shown)", listed, which)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// oneLine keeps a stored error on one table row: control characters
+// become spaces.
+func oneLine(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// errNotGivenUp leaves a mapping unwritten: it was not given up after all.
+var errNotGivenUp = errors.New("the mapping is not given up")
+
+// restartGivenUp reads the mapping ref names and, if the sweep gave up on
+// it, clears the give-up and the run of failures behind it and makes it
+// due now, so that the sweep asks for it even if the sync-requested
+// command is lost, and its next failure starts a new run of retries. It
+// returns the mapping as it was when it was given up (zero GaveUpAt when
+// it was not, or when a case has no mapping yet). Only a given-up mapping
+// is written. ErrNotFound when ref names a mapping id that does not exist.
+func restartGivenUp(ctx context.Context, st *store.Store, ref casesync.CaseRef, now time.Time) (casesync.Mapping, error) {
+	var m casesync.Mapping
+	if ref.MappingID != "" {
+		var err error
+		if m, err = st.GetMapping(ctx, ref.MappingID); err != nil {
+			return casesync.Mapping{}, fmt.Errorf("reading mapping %s: %w", ref.MappingID, err)
+		}
+	} else {
+		found, err := st.LookupMappings(ctx, ref.Side, []string{ref.ID})
+		if err != nil {
+			return casesync.Mapping{}, fmt.Errorf("looking up the mapping of %s case %s: %w", ref.Side, ref.ID, err)
+		}
+		m = found[ref.ID]
+	}
+	if m.GaveUpAt.IsZero() {
+		return casesync.Mapping{}, nil
+	}
+	var was casesync.Mapping
+	_, err := st.UpdateMapping(ctx, m.ID, func(x *casesync.Mapping) error {
+		was = *x
+		if x.GaveUpAt.IsZero() {
+			return errNotGivenUp
+		}
+		x.GaveUpAt, x.Attempts, x.FailingSince = time.Time{}, 0, time.Time{}
+		x.DueAt = now
+		return nil
+	})
+	if errors.Is(err, errNotGivenUp) {
+		// Another resync, or a sync that succeeded, got there first.
+		return casesync.Mapping{}, nil
+	}
+	if err != nil {
+		return casesync.Mapping{}, fmt.Errorf("restarting given-up mapping %s: %w", m.ID, err)
+	}
+	return was, nil
 }

@@ -45,6 +45,10 @@ type mode struct {
 
 var modes []mode
 
+// hideFunctionLogs keeps the functions' lines off the output, for a mode
+// that prints its own.
+var hideFunctionLogs bool
+
 // registerMode adds a mode; call it from an init function that also
 // defines the mode's flag on flag.CommandLine (e.g. --demo).
 func registerMode(enabled func() bool, run func(ctx context.Context, st *localstack.Stack, out io.Writer) error) {
@@ -125,6 +129,9 @@ func run(ctx context.Context, out io.Writer, opts localstack.Options, endpointsF
 	defer unsubscribe()
 	go func() {
 		for l := range logs {
+			if hideFunctionLogs {
+				continue
+			}
 			if raw {
 				fmt.Fprintln(out, l.Raw)
 			} else if s := Condense(l); s != "" {
@@ -133,10 +140,18 @@ func run(ctx context.Context, out io.Writer, opts localstack.Options, endpointsF
 		}
 	}()
 
+	var chosen []mode
 	for _, m := range modes {
 		if m.enabled() {
-			return m.run(ctx, st, out)
+			chosen = append(chosen, m)
 		}
+	}
+	switch len(chosen) {
+	case 0:
+	case 1:
+		return chosen[0].run(ctx, st, out)
+	default:
+		return errors.New("give one of --demo and --outage-campaign, not both")
 	}
 	fmt.Fprintln(out, "# running; press Ctrl-C to stop")
 	<-ctx.Done()

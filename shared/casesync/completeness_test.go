@@ -116,3 +116,51 @@ func TestACaseClosedAfterAFailedAttemptGetsNoCounterpart(t *testing.T) {
 		}
 	})
 }
+
+// A crash right after creating the Google case while Google's search index
+// lags by an hour: the retry finds the case among casebridge's own (listed,
+// not searched) and creates no second one.
+func TestACrashedCreationIsFoundWhileSearchLags(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	w.engine.Google = crashingGoogle{w.engine.Google, &crashAfter{op: "CreateCase", left: 1}}
+	w.google.SetSearchLag(time.Hour)
+	id := w.crm.CreateTicket(crmsim.Ticket{Subject: "Lagging index", Description: "d", Priority: "normal", SyncFlag: true})
+	for range 4 {
+		w.clock.Advance(6 * time.Minute)
+		w.roundsErr(1)
+	}
+	if n := len(w.google.Cases()); n != 1 {
+		t.Fatalf("Google has %d cases, want 1", n)
+	}
+	c, _ := w.crm.GetCase(w.ctx, id)
+	if c.GoogleCase != w.google.Cases()[0].Name {
+		t.Errorf("CRM case links %q, want %s", c.GoogleCase, w.google.Cases()[0].Name)
+	}
+}
+
+// The same, with a person closing the case before the retry: it is found
+// among casebridge's closed cases and linked, and the ticket closes with it.
+func TestACrashedCreationClosedMeanwhileIsFoundWhileSearchLags(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	w.engine.Google = crashingGoogle{w.engine.Google, &crashAfter{op: "CreateCase", left: 1}}
+	w.google.SetSearchLag(time.Hour)
+	id := w.crm.CreateTicket(crmsim.Ticket{Subject: "Lagging index, closed", Description: "d", Priority: "normal", SyncFlag: true})
+	w.roundsErr(1)
+	cases := w.google.Cases()
+	if len(cases) != 1 {
+		t.Fatalf("Google has %d cases after the crashed creation, want 1", len(cases))
+	}
+	if err := w.google.CloseCase(cases[0].Name); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		w.clock.Advance(6 * time.Minute)
+		w.roundsErr(1)
+	}
+	if n := len(w.google.Cases()); n != 1 {
+		t.Fatalf("Google has %d cases, want 1", n)
+	}
+	if c, _ := w.crm.GetCase(w.ctx, id); c.GoogleCase != cases[0].Name || !c.Closed {
+		t.Errorf("CRM case links %q, closed %v; want %s and closed", c.GoogleCase, c.Closed, cases[0].Name)
+	}
+}

@@ -27,10 +27,6 @@ type Config struct {
 	// renewing it; it renews every third of it while it works, so a crashed
 	// worker's mapping is free again this soon. Default 30 s.
 	LeaseDuration time.Duration
-	// CreateRecheckDelay: after a crash during a counterpart creation, how
-	// long to keep looking for the created case (search indexes lag) before
-	// creating again. Default 5 min.
-	CreateRecheckDelay time.Duration
 	// Priorities maps CRM priority values to Google priorities and back.
 	Priorities PriorityTable
 	// GoogleCommentsPublic: whether Google comments land in the CRM as public
@@ -127,6 +123,7 @@ type OutageReport struct {
 	OutOfSync []string // mapping ids out of sync now
 	Notified  int      // outage comments posted
 	Resumed   int      // "Syncing has resumed." comments posted
+	Stuck     int      // open mappings with a change published but not reconciled
 }
 
 // ErrOutage is returned (wrapped) by DetectOutages while any mapping is out

@@ -635,7 +635,7 @@ func TestACrashAfterTheSideEffectLeavesOneCopy(t *testing.T) {
 	for _, sk := range storeKinds {
 		for _, tt := range tests {
 			t.Run(tt.name+", with the store "+sk.name, func(t *testing.T) {
-				w := newWorldOn(t, casesync.Config{CreateRecheckDelay: 10 * time.Second}, sk)
+				w := newWorldOn(t, casesync.Config{}, sk)
 				check := tt.setup(w)
 				crash := &crashAfter{}
 				if tt.crm != "" {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/casebridge/casebridge/shared/casesync"
 	"github.com/casebridge/casebridge/shared/casesync/casesynctest"
+	"github.com/casebridge/casebridge/shared/clock"
 	"github.com/casebridge/casebridge/shared/crmsim"
 	"github.com/casebridge/casebridge/shared/csapi"
 	"github.com/casebridge/casebridge/shared/csapi/csapitest"
@@ -74,28 +75,7 @@ const (
 )
 
 // testClock is a clock the test moves by hand.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// Sleep moves the clock forward instead of waiting.
-func (c *testClock) Sleep(ctx context.Context, d time.Duration) error {
-	c.Advance(d)
-	return ctx.Err()
-}
+type testClock = clock.Manual
 
 // queue collects what the engine publishes, standing in for Pub/Sub.
 type queue struct {
@@ -145,7 +125,7 @@ func newWorldOn(t *testing.T, cfg casesync.Config, sk storeKind) *world {
 	t.Helper()
 	ctx := context.Background()
 	// Nanoseconds, as CSAPI reports them; stores keep microseconds.
-	clk := &testClock{now: time.Now().UTC().Truncate(time.Second).Add(123456789)}
+	clk := clock.NewManual(time.Now().UTC().Truncate(time.Second).Add(123456789))
 	sim := csapitest.NewServer(t, csapitest.Options{Organization: org, CallerEmail: connectorEmail, Clock: clk.Now})
 	g, err := csapi.New(ctx, csapi.Config{
 		Parent: org, CreateParent: project, ClassificationID: classification, TestCase: true,

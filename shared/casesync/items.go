@@ -61,8 +61,8 @@ type listedItem struct {
 // the side's complete listing of this kind as this run saw it: Through then
 // moves up to the newest creation time at or before which every listed item
 // is settled, less the margin. Entries at or before Through are dropped;
-// past MaxDoneItems the oldest entries are dropped and Through moves up to
-// them. behind names the listed items that were not settled yet end up at
+// past MaxDoneItems, when the listing is given, the oldest entries are
+// dropped and Through moves up to them. behind names the listed items that were not settled yet end up at
 // or before Through (only a capped log leaves any behind).
 func (l ItemLog) settle(add map[string]time.Time, listed []listedItem) (out ItemLog, behind []string) {
 	at := map[string]time.Time{}
@@ -127,7 +127,11 @@ func (l ItemLog) settle(add map[string]time.Time, listed []listedItem) (out Item
 		}
 		done = append(done, DoneItem{ID: id, At: t})
 	}
-	if len(done) > MaxDoneItems {
+	// The cap needs the side's listing: without it, entries past the cap
+	// (casebridge's own uploads, say) could move Through over a person's
+	// item this run never saw. The next run that lists the side (its own
+	// writes changed it) settles the log.
+	if len(done) > MaxDoneItems && listed != nil {
 		// Oldest first; an entry whose creation time is unknown counts as
 		// oldest. Entries sharing a creation time are kept or dropped
 		// together: the newest time is always kept whole, since it may

@@ -180,8 +180,17 @@ type Mapping struct {
 	GoogleSeenUpdateTime  time.Time
 	CompanySeenUpdateTime time.Time
 
+	// OutageCommentSentToGoogle / OutageCommentSentToCompany: the outage
+	// notice is known to be on that side.
 	OutageCommentSentToGoogle  bool
 	OutageCommentSentToCompany bool
+	// OutageNoticeIntentGoogle / OutageNoticeIntentCompany: outage detection
+	// was about to post the outage notice on that side and has not yet
+	// recorded it as sent. Recorded before posting, so that a run whose
+	// answer was lost, or that died after posting, still leads to "Syncing
+	// has resumed." once the case syncs again.
+	OutageNoticeIntentGoogle  bool
+	OutageNoticeIntentCompany bool
 
 	// Priority is the last priority both sides agreed on.
 	Priority Priority
@@ -231,6 +240,16 @@ type Mapping struct {
 	// GaveUpAt is set when the sweep stopped asking for a mapping whose
 	// counterpart could not be created; an operator resync starts it again.
 	GaveUpAt time.Time
+}
+
+// NextDue is a mapping's due time once something new is asked of it at
+// now, to be done by due: a due time already passed (or none) becomes due;
+// an earlier one still to come stays.
+func NextDue(cur, now, due time.Time) time.Time {
+	if cur.IsZero() || !cur.After(now) || due.Before(cur) {
+		return due
+	}
+	return cur
 }
 
 // SideItems is what is done of one side's comments and attachments.

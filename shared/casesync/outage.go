@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -35,6 +36,35 @@ func Tolerance(p Priority, sinceNewContent time.Duration) time.Duration {
 	}
 }
 
+// MinTolerance is the smallest tolerance of the table: no mapping is out of
+// sync before a change of it has waited this long.
+func MinTolerance() time.Duration {
+	least := time.Duration(0)
+	for _, row := range toleranceTable {
+		for _, d := range row {
+			if least == 0 || d < least {
+				least = d
+			}
+		}
+	}
+	return least
+}
+
+// LastContentAt is when new content of the mapping's case was last known
+// of: the later of when content was last mirrored (NewContentAt) and when a
+// poller found a change not yet reconciled (the pending marks). A case's
+// freshness for the tolerance table is measured from it, so a new comment
+// waiting on a case quiet for days counts as fresh.
+func (m Mapping) LastContentAt() time.Time {
+	t := m.NewContentAt
+	for _, p := range []time.Time{m.GooglePendingSince, m.CompanyPendingSince} {
+		if p.After(t) {
+			t = p
+		}
+	}
+	return t
+}
+
 // SyncedThrough is the time up to which every change of one side is known to
 // have reached the other: the start of a pending change if there is one,
 // otherwise the later of the mapping's last reconciliation and the poller's
@@ -50,11 +80,59 @@ func SyncedThrough(pendingSince, syncedAt, heartbeat time.Time) time.Time {
 	return syncedAt
 }
 
-// DetectOutages checks every linked, open mapping against the tolerance
-// table. On the first detection it posts "This case has not synced properly
-// in …" once on each side it can reach; on recovery it posts "Syncing has
-// resumed." once on each side that had the outage comment. A mapping stuck
-// while its pollers are healthy gets a sync-requested, so a lost event heals.
+// OutageMessage is the message of the ERROR entry outage detection logs on
+// every run while a case is out of sync. Terraform's log-based metric and
+// alert policy key on it (terraform/monitoring.tf, local.outage_message).
+const OutageMessage = "cases are out of sync"
+
+// StuckAfter is how old a pending mark is before its change counts as
+// stuck, when no reconciliation is working on it: handed on by a poller and
+// still not reconciled. Outage detection logs such mappings at WARNING long
+// before they reach an outage tolerance.
+const StuckAfter = 2 * time.Minute
+
+// StuckMessage is the message of the WARNING entry naming stuck mappings.
+const StuckMessage = "changes were published but not reconciled"
+
+// How outage detection posts its notices: this many mappings at once (each
+// posts on its two sides in parallel, so each side's API has at most this
+// many calls in flight), each call given at most noticeCallTimeout, so that
+// one hung call cannot hold the run; and no notice is started, nor a call
+// let run, past noticeBudget from the start of the run (or past the run's
+// own deadline, less a margin), so that a side that hangs on every call
+// cannot keep the run beyond the function's timeout (240 s by default).
+// Notices left over are posted by the next run. Variables so that tests can
+// shorten them.
+var (
+	noticeParallel    = 16
+	noticeCallTimeout = 30 * time.Second
+	noticeBudget      = 3 * time.Minute
+)
+
+// noticeMargin is kept free before the run's own deadline for recording
+// what was posted and answering.
+const noticeMargin = 10 * time.Second
+
+// maxLoggedIDs bounds the mapping ids one log entry lists.
+const maxLoggedIDs = 100
+
+// DetectOutages checks the linked, open mappings that may be late against
+// the tolerance table. It reads only candidates (ListOutageCandidates): the
+// open mappings with a pending mark StuckAfter old or more (no mapping is
+// out of sync before a change of it has waited MinTolerance, unless a
+// poller has stalled: while a poller's heartbeat is MinTolerance old, every
+// open mapping), and the mappings with an outage notice sent or intended,
+// for "Syncing has resumed.". The tally counts linked, open candidates as
+// checked.
+//
+// As soon as the out-of-sync set is known it logs the ERROR entry alerting
+// keys on (OutageMessage), and at WARNING the stuck mappings (StuckAfter).
+// Then, in bounded parallel with a timeout per call, it posts "This case has
+// not synced properly in …" once on each side of an out-of-sync mapping
+// that can take it, recording the intent before posting; and, once a
+// mapping is back in step or resolved, "Syncing has resumed." on each side
+// whose last casebridge notice is an outage notice. An out-of-sync mapping
+// whose pollers are healthy gets a sync-requested, so a lost event heals.
 // It returns an error wrapping ErrOutage while any mapping is out of sync.
 func (e *Engine) DetectOutages(ctx context.Context) (OutageReport, error) {
 	now := e.now()
@@ -62,74 +140,355 @@ func (e *Engine) DetectOutages(ctx context.Context) (OutageReport, error) {
 	if err != nil {
 		return OutageReport{}, fmt.Errorf("read poll state: %w", err)
 	}
+	minTol := MinTolerance()
+	allOpen := now.Sub(st.GoogleHeartbeat) >= minTol || now.Sub(st.CompanyHeartbeat) >= minTol
+	// A mark exactly StuckAfter old is stuck: the query's bound is strict.
+	cands, err := e.Store.ListOutageCandidates(ctx, now.Add(-min(minTol, StuckAfter)+time.Microsecond), allOpen)
+	if err != nil {
+		return OutageReport{}, fmt.Errorf("list outage candidates: %w", err)
+	}
+
 	var rep OutageReport
-	var errs []error
-	err = e.Store.ListMappings(ctx, func(m Mapping) error {
-		if !m.Linked() || m.Resolved() {
-			return nil
+	var jobs []func(context.Context) noticeResult
+	var stuck []string
+	var oldestStuck time.Time
+	var worstLag time.Duration
+	for _, m := range cands {
+		if m.Resolved() {
+			if m.outageNoticeState() {
+				jobs = append(jobs, func(ctx context.Context) noticeResult { return e.resume(ctx, m) })
+			}
+			continue
+		}
+		if since, ok := m.stuckSince(now); ok {
+			if len(stuck) < maxLoggedIDs {
+				stuck = append(stuck, m.ID+" since "+since.Format(time.RFC3339))
+			}
+			if oldestStuck.IsZero() || since.Before(oldestStuck) {
+				oldestStuck = since
+			}
+			rep.Stuck++
+		}
+		if !m.Linked() {
+			continue
 		}
 		rep.Checked++
-		tol := Tolerance(m.Priority, now.Sub(m.NewContentAt))
+		tol := Tolerance(m.Priority, now.Sub(m.LastContentAt()))
 		gThrough := SyncedThrough(m.GooglePendingSince, m.GoogleUpdatesSyncedAt, st.GoogleHeartbeat)
 		cThrough := SyncedThrough(m.CompanyPendingSince, m.CompanyUpdatesSyncedAt, st.CompanyHeartbeat)
 		through := gThrough
 		if cThrough.Before(through) {
 			through = cThrough
 		}
-		out := now.After(through.Add(tol))
-		if out {
-			rep.OutOfSync = append(rep.OutOfSync, m.ID)
+		if now.After(through.Add(tol)) {
 			lag := now.Sub(through)
-			e.log().WarnContext(ctx, "mapping out of sync", mappingKey, m.ID, "lag", lag.String(), "tolerance", tol.String(),
-				"googleSyncedThrough", gThrough, "companySyncedThrough", cThrough)
-			for _, side := range []Side{SideGoogle, SideCompany} {
-				if m.outageSent(side) {
-					continue
-				}
-				if err := e.postNotice(ctx, m, side, noticeOutage, OutageText(lag)); err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				rep.Notified++
-			}
+			worstLag = max(worstLag, lag)
+			rep.OutOfSync = append(rep.OutOfSync, m.ID)
 			// Heal a lost event: the pollers are fine but this mapping is not.
-			pollersFresh := now.Sub(st.GoogleHeartbeat) < tol && now.Sub(st.CompanyHeartbeat) < tol
-			if pollersFresh && e.Publisher != nil {
-				if err := e.Publisher.PublishSyncRequested(ctx, CaseRef{MappingID: m.ID}); err != nil {
-					errs = append(errs, err)
-				}
+			heal := now.Sub(st.GoogleHeartbeat) < tol && now.Sub(st.CompanyHeartbeat) < tol
+			jobs = append(jobs, func(ctx context.Context) noticeResult {
+				return e.announceOutage(ctx, m, lag, tol, gThrough, cThrough, heal)
+			})
+			continue
+		}
+		if m.outageNoticeState() {
+			jobs = append(jobs, func(ctx context.Context) noticeResult { return e.resume(ctx, m) })
+		}
+	}
+
+	// Alerting first: the run may yet be cut short by slow notices.
+	if n := len(rep.OutOfSync); n > 0 {
+		e.log().ErrorContext(ctx, OutageMessage, "count", n, "checked", rep.Checked,
+			"mappingIds", rep.OutOfSync[:min(n, maxLoggedIDs)], "idsOmitted", max(0, n-maxLoggedIDs),
+			"worstLag", worstLag.String())
+	}
+	if rep.Stuck > 0 {
+		e.log().WarnContext(ctx, StuckMessage, "count", rep.Stuck, "oldestSince", oldestStuck,
+			"mappings", stuck, "omitted", rep.Stuck-len(stuck))
+	}
+
+	budget := noticeBudget
+	if d, ok := ctx.Deadline(); ok {
+		budget = min(budget, time.Until(d)-noticeMargin)
+	}
+	nctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	var errs []error
+	for _, r := range e.runNoticeJobs(nctx, jobs) {
+		rep.Notified += r.notified
+		rep.Resumed += r.resumed
+		errs = append(errs, r.errs...)
+	}
+	if len(errs) > 0 {
+		e.log().WarnContext(ctx, "some outage notices were not posted; the next run tries again",
+			"failed", len(errs), "firstError", errs[0])
+	}
+	// The function logs the run's summary at INFO.
+	e.log().DebugContext(ctx, "outage detection finished", "candidates", len(cands), "checked", rep.Checked,
+		"outOfSync", len(rep.OutOfSync), "stuck", rep.Stuck, "notified", rep.Notified, "resumed", rep.Resumed)
+	if len(rep.OutOfSync) > 0 {
+		return rep, fmt.Errorf("%d of %d mappings out of sync: %w", len(rep.OutOfSync), rep.Checked, ErrOutage)
+	}
+	switch n := len(errs); {
+	case n > maxJoinedErrors:
+		return rep, fmt.Errorf("%d outage notices not posted; the first %d: %w", n, maxJoinedErrors, errors.Join(errs[:maxJoinedErrors]...))
+	case n > 0:
+		return rep, errors.Join(errs...)
+	}
+	return rep, nil
+}
+
+// maxJoinedErrors bounds the errors a run returns in full.
+const maxJoinedErrors = 10
+
+// noticeResult is what one mapping's notice job did.
+type noticeResult struct {
+	notified, resumed int
+	errs              []error
+}
+
+// runNoticeJobs runs the jobs, noticeParallel at once. Once ctx is done no
+// more are started; each one not started reports ctx's error.
+func (e *Engine) runNoticeJobs(ctx context.Context, jobs []func(context.Context) noticeResult) []noticeResult {
+	out := make([]noticeResult, len(jobs))
+	sem := make(chan struct{}, noticeParallel)
+	var wg sync.WaitGroup
+	for i, job := range jobs {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if err := ctx.Err(); err != nil {
+			for j := i; j < len(jobs); j++ {
+				out[j].errs = []error{fmt.Errorf("outage notices not attempted: %w", err)}
+			}
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			out[i] = job(ctx)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// announceOutage posts the outage notice on each side of m that does not
+// have it yet and can take a comment, after recording the intent, and asks
+// for a reconciliation if heal is set.
+func (e *Engine) announceOutage(ctx context.Context, m Mapping, lag, tol time.Duration, gThrough, cThrough time.Time, heal bool) noticeResult {
+	var res noticeResult
+	var sides, intend []Side
+	for _, side := range []Side{SideGoogle, SideCompany} {
+		if !m.outageSent(side) && m.canComment(side) {
+			sides = append(sides, side)
+			if !m.outageIntended(side) {
+				intend = append(intend, side)
+			}
+		}
+	}
+	if len(intend) > 0 {
+		// First detection of this outage on these sides.
+		e.log().WarnContext(ctx, "mapping out of sync", mappingKey, m.ID, "lag", lag.String(), "tolerance", tol.String(),
+			"googleSyncedThrough", gThrough, "companySyncedThrough", cThrough)
+		_, err := e.Store.UpdateMapping(ctx, m.ID, func(x *Mapping) error {
+			for _, side := range intend {
+				x.setOutageIntent(side, true)
 			}
 			return nil
+		})
+		if err != nil {
+			res.errs = append(res.errs, fmt.Errorf("mapping %s: record the outage notice intent: %w", m.ID, err))
+			sides = nil
 		}
-		for _, side := range []Side{SideGoogle, SideCompany} {
-			if !m.outageSent(side) {
-				continue
+	}
+	if len(sides) > 0 {
+		outs := e.onSides(ctx, sides, func(ctx context.Context, side Side) noticeOutcome {
+			return e.bringNotice(ctx, m, side, noticeOutage, OutageText(lag))
+		})
+		res.add(outs, &res.notified)
+		if err := e.recordNotices(ctx, m, noticeOutage, outs); err != nil {
+			res.errs = append(res.errs, err)
+		}
+	}
+	if heal && e.Publisher != nil {
+		if err := withTimeout(ctx, func(ctx context.Context) error {
+			return e.Publisher.PublishSyncRequested(ctx, CaseRef{MappingID: m.ID})
+		}); err != nil {
+			res.errs = append(res.errs, fmt.Errorf("mapping %s: ask for a reconciliation: %w", m.ID, err))
+		}
+	}
+	return res
+}
+
+// resume ends the outage bookkeeping of m on each side with an outage
+// notice sent or intended: "Syncing has resumed." is posted where the last
+// casebridge notice is an outage notice, then the side's flag and intent
+// are cleared. A side that cannot take a comment (a closed Google case) is
+// cleared without posting; so is one whose post failed permanently, with a
+// log line, so that no run tries it forever.
+func (e *Engine) resume(ctx context.Context, m Mapping) noticeResult {
+	var res noticeResult
+	var sides []Side
+	var outs []noticeOutcome
+	for _, side := range []Side{SideGoogle, SideCompany} {
+		switch {
+		case !m.outageSent(side) && !m.outageIntended(side):
+		case m.canComment(side):
+			sides = append(sides, side)
+		default:
+			outs = append(outs, noticeOutcome{side: side})
+		}
+	}
+	for _, o := range e.onSides(ctx, sides, func(ctx context.Context, side Side) noticeOutcome {
+		return e.bringNotice(ctx, m, side, noticeResumed, resumedText)
+	}) {
+		if o.err != nil && IsPermanent(o.err) {
+			e.log().WarnContext(ctx, "the resumed notice cannot be posted; its outage flag is cleared", mappingKey, m.ID,
+				"side", string(o.side), "error", o.err)
+			o.err = nil
+		}
+		outs = append(outs, o)
+	}
+	res.add(outs, &res.resumed)
+	if err := e.recordNotices(ctx, m, noticeResumed, outs); err != nil {
+		res.errs = append(res.errs, err)
+	}
+	return res
+}
+
+// noticeOutcome is what bringNotice did on one side.
+type noticeOutcome struct {
+	side   Side
+	did    bool    // a notice was posted
+	posted Comment // what the API answered for it
+	err    error
+}
+
+// add counts the posts of outs into *n and gathers their errors.
+func (r *noticeResult) add(outs []noticeOutcome, n *int) {
+	for _, o := range outs {
+		if o.did {
+			*n++
+		}
+		if o.err != nil {
+			r.errs = append(r.errs, o.err)
+		}
+	}
+}
+
+// onSides runs fn on each side at once.
+func (e *Engine) onSides(ctx context.Context, sides []Side, fn func(context.Context, Side) noticeOutcome) []noticeOutcome {
+	outs := make([]noticeOutcome, len(sides))
+	var wg sync.WaitGroup
+	for i, side := range sides {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i] = fn(ctx, side)
+			outs[i].side = side
+		}()
+	}
+	wg.Wait()
+	return outs
+}
+
+// bringNotice brings one side's notices to kind: it lists the side's
+// comments and posts the notice unless the side's last casebridge notice
+// already says so (an earlier run's answer was lost, or it died before
+// recording it). An outage notice is posted unless the last notice is one;
+// "Syncing has resumed." only when the last notice is an outage notice, so
+// that notices alternate. Each call has noticeCallTimeout.
+func (e *Engine) bringNotice(ctx context.Context, m Mapping, side Side, kind noticeKind, text string) noticeOutcome {
+	var coms []Comment
+	err := withTimeout(ctx, func(ctx context.Context) (err error) {
+		if side == SideGoogle {
+			coms, err = e.Google.ListComments(ctx, m.GoogleCase)
+		} else {
+			coms, err = e.CRM.ListComments(ctx, m.CompanyCaseID)
+		}
+		return err
+	})
+	if err != nil {
+		return noticeOutcome{err: fmt.Errorf("mapping %s: list %s comments: %w", m.ID, side, err)}
+	}
+	last := noticeNone
+	for _, c := range coms {
+		if _, k := connectorText(c.Body); k != noticeNone && c.ByConnector {
+			last = k
+		}
+	}
+	post := last != noticeOutage
+	if kind == noticeResumed {
+		post = last == noticeOutage
+	}
+	if !post {
+		return noticeOutcome{}
+	}
+	var posted Comment
+	err = withTimeout(ctx, func(ctx context.Context) (err error) {
+		if side == SideGoogle {
+			posted, err = e.Google.AddComment(ctx, m.GoogleCase, text)
+		} else {
+			// On a closed CRM case an internal note, which neither reopens
+			// it nor writes to the customer.
+			posted, err = e.CRM.AddComment(ctx, m.CompanyCaseID, text, !m.CompanyClosed)
+		}
+		return err
+	})
+	if err != nil {
+		return noticeOutcome{err: fmt.Errorf("mapping %s: post the %s notice: %w", m.ID, side, err)}
+	}
+	return noticeOutcome{did: true, posted: posted}
+}
+
+// recordNotices records, in one write, the sides of outs that succeeded:
+// after an outage notice the side's flag is set, after a resumed one it is
+// cleared; either way its intent is cleared, and a notice posted is settled
+// in the side's item log. It writes even if the run's budget ran out
+// meanwhile: what was posted should be known.
+func (e *Engine) recordNotices(ctx context.Context, m Mapping, kind noticeKind, outs []noticeOutcome) error {
+	var done []noticeOutcome
+	for _, o := range outs {
+		if o.err == nil {
+			done = append(done, o)
+		}
+	}
+	if len(done) == 0 {
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), noticeCallTimeout)
+	defer cancel()
+	_, err := e.Store.UpdateMapping(rctx, m.ID, func(x *Mapping) error {
+		for _, o := range done {
+			if kind == noticeOutage {
+				x.setOutageSent(o.side)
+			} else {
+				x.clearOutage(o.side)
 			}
-			if err := e.postNotice(ctx, m, side, noticeResumed, resumedText); err != nil {
-				errs = append(errs, err)
-				continue
+			if o.posted.ID != "" {
+				items := &x.GoogleItems
+				if o.side == SideCompany {
+					items = &x.CompanyItems
+				}
+				items.Comments, _ = items.Comments.settle(map[string]time.Time{o.posted.ID: o.posted.CreateTime}, nil)
 			}
-			rep.Resumed++
 		}
 		return nil
 	})
 	if err != nil {
-		return rep, fmt.Errorf("list mappings: %w", err)
+		return fmt.Errorf("mapping %s: record the notices: %w", m.ID, err)
 	}
-	for _, err := range errs {
-		e.log().WarnContext(ctx, "outage notice not posted; will try again next run", "error", err)
-	}
-	// The function logs the run's summary at INFO (or the ERROR monitoring
-	// alerts on).
-	e.log().DebugContext(ctx, "outage detection finished", "checked", rep.Checked, "outOfSync", len(rep.OutOfSync),
-		"notified", rep.Notified, "resumed", rep.Resumed)
-	if len(rep.OutOfSync) > 0 {
-		return rep, fmt.Errorf("%d of %d mappings out of sync: %w", len(rep.OutOfSync), rep.Checked, ErrOutage)
-	}
-	if len(errs) > 0 {
-		return rep, errors.Join(errs...)
-	}
-	return rep, nil
+	return nil
+}
+
+// withTimeout runs fn with at most noticeCallTimeout of ctx.
+func withTimeout(ctx context.Context, fn func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, noticeCallTimeout)
+	defer cancel()
+	return fn(ctx)
 }
 
 func (m Mapping) outageSent(side Side) bool {
@@ -139,51 +498,68 @@ func (m Mapping) outageSent(side Side) bool {
 	return m.OutageCommentSentToCompany
 }
 
-// postNotice posts an outage or resumed notice on one side, once: if the last
-// notice already on that side is of this kind (an earlier run crashed before
-// recording it), it only records it. Then the flag is set or cleared.
-func (e *Engine) postNotice(ctx context.Context, m Mapping, side Side, kind noticeKind, text string) error {
-	var coms []Comment
-	var err error
+func (m Mapping) outageIntended(side Side) bool {
 	if side == SideGoogle {
-		coms, err = e.Google.ListComments(ctx, m.GoogleCase)
+		return m.OutageNoticeIntentGoogle
+	}
+	return m.OutageNoticeIntentCompany
+}
+
+// outageNoticeState reports whether either side has an outage notice sent
+// or intended, which recovery has to answer.
+func (m Mapping) outageNoticeState() bool {
+	return m.OutageCommentSentToGoogle || m.OutageCommentSentToCompany || m.OutageNoticeIntentGoogle || m.OutageNoticeIntentCompany
+}
+
+// canComment reports whether a notice can be posted on the side: CSAPI
+// takes no comment on a closed case; a CRM case takes one whatever its
+// state.
+func (m Mapping) canComment(side Side) bool {
+	return side != SideGoogle || !m.GoogleClosed
+}
+
+func (m *Mapping) setOutageIntent(side Side, v bool) {
+	if side == SideGoogle {
+		m.OutageNoticeIntentGoogle = v
 	} else {
-		coms, err = e.CRM.ListComments(ctx, m.CompanyCaseID)
+		m.OutageNoticeIntentCompany = v
 	}
-	if err != nil {
-		return err
+}
+
+func (m *Mapping) setOutageSent(side Side) {
+	if side == SideGoogle {
+		m.OutageCommentSentToGoogle, m.OutageNoticeIntentGoogle = true, false
+	} else {
+		m.OutageCommentSentToCompany, m.OutageNoticeIntentCompany = true, false
 	}
-	last := noticeNone
-	for _, c := range coms {
-		if _, k := connectorText(c.Body); k != noticeNone && c.ByConnector {
-			last = k
-		}
+}
+
+func (m *Mapping) clearOutage(side Side) {
+	if side == SideGoogle {
+		m.OutageCommentSentToGoogle, m.OutageNoticeIntentGoogle = false, false
+	} else {
+		m.OutageCommentSentToCompany, m.OutageNoticeIntentCompany = false, false
 	}
-	var posted Comment
-	if last != kind {
-		if side == SideGoogle {
-			posted, err = e.Google.AddComment(ctx, m.GoogleCase, text)
-		} else {
-			posted, err = e.CRM.AddComment(ctx, m.CompanyCaseID, text, true)
-		}
-		if err != nil {
-			return err
-		}
+}
+
+// stuckSince reports whether a change of the open mapping m is stuck at
+// now, and since when: a side's pending mark is StuckAfter old or more and
+// no reconciliation is working on the mapping (it holds no lease, or its
+// lease ran out unreleased), the same rule as the operator's status
+// command. The due time does not matter: the sweep moves it forward each
+// time it asks again, so a mapping whose requests are never delivered
+// would otherwise be seen only between two sweeps. A mapping the sweep
+// gave up on is not stuck; its own alert covers it.
+func (m Mapping) stuckSince(now time.Time) (time.Time, bool) {
+	p := m.GooglePendingSince
+	if p.IsZero() || (!m.CompanyPendingSince.IsZero() && m.CompanyPendingSince.Before(p)) {
+		p = m.CompanyPendingSince
 	}
-	_, err = e.Store.UpdateMapping(ctx, m.ID, func(x *Mapping) error {
-		v := kind == noticeOutage
-		if side == SideGoogle {
-			x.OutageCommentSentToGoogle = v
-			if posted.ID != "" {
-				x.GoogleItems.Comments, _ = x.GoogleItems.Comments.settle(map[string]time.Time{posted.ID: posted.CreateTime}, nil)
-			}
-		} else {
-			x.OutageCommentSentToCompany = v
-			if posted.ID != "" {
-				x.CompanyItems.Comments, _ = x.CompanyItems.Comments.settle(map[string]time.Time{posted.ID: posted.CreateTime}, nil)
-			}
-		}
-		return nil
-	})
-	return err
+	if p.IsZero() || now.Sub(p) < StuckAfter || !m.GaveUpAt.IsZero() {
+		return time.Time{}, false
+	}
+	if m.LeaseHolder != "" && m.LeaseUntil.After(now) {
+		return time.Time{}, false
+	}
+	return p, true
 }

@@ -1,15 +1,24 @@
 package casesync_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/casebridge/casebridge/shared/casesync"
+	"github.com/casebridge/casebridge/shared/casesync/casesynctest"
+	"github.com/casebridge/casebridge/shared/crmsim"
 	"github.com/casebridge/casebridge/shared/csapi/csapitest"
+	"github.com/casebridge/casebridge/shared/store"
 )
 
 func TestAnOutageIsReportedOnceAndItsEndOnce(t *testing.T) {
@@ -168,4 +177,462 @@ func testUnchangedCaseCost(t *testing.T, sk storeKind) {
 		t.Errorf("after the reconciliation: google poll %+v, crm poll %+v; want nothing asked for (no echo of casebridge's own comment)", g, c)
 	}
 	_ = id
+}
+
+// ---- issue 9: freshness, "Syncing has resumed.", detection at scale ----
+
+// logRecorder keeps the entries logged through its handler.
+type logRecorder struct {
+	mu   sync.Mutex
+	recs []logEntry
+}
+
+type logEntry struct {
+	level slog.Level
+	msg   string
+	attrs map[string]any
+}
+
+type recordingHandler struct {
+	r     *logRecorder
+	attrs []slog.Attr
+}
+
+func (h recordingHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h recordingHandler) Handle(_ context.Context, rec slog.Record) error {
+	e := logEntry{level: rec.Level, msg: rec.Message, attrs: map[string]any{}}
+	for _, a := range h.attrs {
+		e.attrs[a.Key] = a.Value.Any()
+	}
+	rec.Attrs(func(a slog.Attr) bool {
+		e.attrs[a.Key] = a.Value.Any()
+		return true
+	})
+	h.r.mu.Lock()
+	h.r.recs = append(h.r.recs, e)
+	h.r.mu.Unlock()
+	return nil
+}
+
+func (h recordingHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return recordingHandler{r: h.r, attrs: append(append([]slog.Attr(nil), h.attrs...), as...)}
+}
+
+func (h recordingHandler) WithGroup(string) slog.Handler { return h }
+
+func (r *logRecorder) logger() *slog.Logger { return slog.New(recordingHandler{r: r}) }
+
+// entries returns the entries with this message.
+func (r *logRecorder) entries(msg string) []logEntry {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []logEntry
+	for _, e := range r.recs {
+		if e.msg == msg {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// notices returns the outage and resumed notices among bodies, in order,
+// as "outage" and "resumed".
+func notices(bodies []string) []string {
+	out := []string{}
+	for _, b := range bodies {
+		switch {
+		case strings.HasPrefix(b, "This case has not synced properly in "):
+			out = append(out, "outage")
+		case b == "Syncing has resumed.":
+			out = append(out, "resumed")
+		}
+	}
+	return out
+}
+
+// stallGoogle makes every linked mapping of the world late without touching
+// a case: the Google poller stops for 11 minutes while the CRM's keeps
+// polling.
+func (w *world) stallGoogle() {
+	w.t.Helper()
+	w.clock.Advance(11 * time.Minute)
+	if _, err := w.engine.PollCRM(w.ctx); err != nil {
+		w.t.Fatal(err)
+	}
+	w.queue.take()
+}
+
+func TestFreshnessIsMeasuredFromWhenNewContentWasSeen(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name := w.newGoogleCase("Quiet for two days", "P3")
+	w.settle()
+	w.clock.Advance(48 * time.Hour)
+	w.settle()
+	if _, err := w.engine.DetectOutages(w.ctx); err != nil {
+		t.Fatalf("DetectOutages on the quiet case: %v", err)
+	}
+
+	// A new comment is seen, but sync-case never gets to it; the pollers
+	// stay healthy.
+	if _, err := w.google.AddComment(name, "Still broken.", csapitest.Actor{DisplayName: "Alice", Email: customer}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 8; i++ {
+		w.clock.Advance(5 * time.Minute)
+		if _, err := w.engine.PollGoogle(w.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.engine.PollCRM(w.ctx); err != nil {
+			t.Fatal(err)
+		}
+		w.queue.take()
+	}
+	m := w.mapping(name)
+	if got, want := m.LastContentAt(), m.GooglePendingSince; !got.Equal(want) || want.IsZero() {
+		t.Errorf("LastContentAt = %v, want the pending mark %v", got, want)
+	}
+	rep, err := w.engine.DetectOutages(w.ctx)
+	if !errors.Is(err, casesync.ErrOutage) {
+		t.Fatalf("DetectOutages after the new comment waited 40 minutes = %v, want ErrOutage (a fresh P3 change has 10 minutes)", err)
+	}
+	if diff := cmp.Diff([]string{m.ID}, rep.OutOfSync); diff != "" {
+		t.Errorf("out of sync (-want +got):\n%s", diff)
+	}
+}
+
+// failingGoogle fails AddComment before doing it, as a call that never
+// reached Google.
+type failingGoogle struct {
+	casesync.Google
+	left *atomic.Int64
+}
+
+func (g failingGoogle) AddComment(ctx context.Context, name, body string) (casesync.Comment, error) {
+	if g.left.Add(-1) >= 0 {
+		return casesync.Comment{}, &casesync.APIError{Side: casesync.SideGoogle, Op: "comments.create", Status: 503, Transient: true, Err: errors.New("unavailable")}
+	}
+	return g.Google.AddComment(ctx, name, body)
+}
+
+func TestSyncingHasResumedFollowsEveryOutageNoticePosted(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// wrap gives the detection engine's ports for its first run.
+		wrap                    func(g casesync.Google, c casesync.CRM) (casesync.Google, casesync.CRM)
+		wantGoogle, wantCompany []string
+	}{
+		{"when the answer to the Google notice was lost", func(g casesync.Google, c casesync.CRM) (casesync.Google, casesync.CRM) {
+			return crashingGoogle{g, &crashAfter{op: "AddComment", left: 1}}, c
+		}, []string{"outage", "resumed"}, []string{"outage", "resumed"}},
+		{"when the answer to the CRM notice was lost", func(g casesync.Google, c casesync.CRM) (casesync.Google, casesync.CRM) {
+			return g, crashingCRM{c, &crashAfter{op: "AddComment", left: 1}}
+		}, []string{"outage", "resumed"}, []string{"outage", "resumed"}},
+		{"when both answers were lost", func(g casesync.Google, c casesync.CRM) (casesync.Google, casesync.CRM) {
+			return crashingGoogle{g, &crashAfter{op: "AddComment", left: 1}}, crashingCRM{c, &crashAfter{op: "AddComment", left: 1}}
+		}, []string{"outage", "resumed"}, []string{"outage", "resumed"}},
+		{"when the Google notice never reached Google", func(g casesync.Google, c casesync.CRM) (casesync.Google, casesync.CRM) {
+			n := &atomic.Int64{}
+			n.Store(1)
+			return failingGoogle{g, n}, c
+		}, []string{}, []string{"outage", "resumed"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, casesync.Config{})
+			name := w.newGoogleCase("Outage", "P2")
+			w.settle()
+			id := w.mapping(name).CompanyCaseID
+
+			w.stallGoogle()
+			g, c := tc.wrap(w.engine.Google, w.engine.CRM)
+			first := &casesync.Engine{Google: g, CRM: c, Store: w.store, Publisher: w.queue, Clock: w.clock}
+			if _, err := first.DetectOutages(w.ctx); !errors.Is(err, casesync.ErrOutage) {
+				t.Fatalf("DetectOutages during the outage = %v, want ErrOutage", err)
+			}
+
+			// The Google poller is back: the next run sees the mapping in step.
+			w.settle()
+			for i := 0; i < 2; i++ {
+				if _, err := w.engine.DetectOutages(w.ctx); err != nil {
+					t.Fatalf("run %d after recovery: %v", i+1, err)
+				}
+			}
+			if diff := cmp.Diff(tc.wantGoogle, notices(w.googleBodies(name))); diff != "" {
+				t.Errorf("notices on Google (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantCompany, notices(bodiesOf(w.crmComments(id)))); diff != "" {
+				t.Errorf("notices on the CRM (-want +got):\n%s", diff)
+			}
+			m := w.mapping(name)
+			if m.OutageCommentSentToGoogle || m.OutageCommentSentToCompany || m.OutageNoticeIntentGoogle || m.OutageNoticeIntentCompany {
+				t.Errorf("after recovery: flags %v %v, intents %v %v; want all cleared",
+					m.OutageCommentSentToGoogle, m.OutageCommentSentToCompany, m.OutageNoticeIntentGoogle, m.OutageNoticeIntentCompany)
+			}
+		})
+	}
+}
+
+func TestAMappingResolvedDuringItsOutageGetsSyncingHasResumed(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name := w.newGoogleCase("Closed during the outage", "P2")
+	w.settle()
+	id := w.mapping(name).CompanyCaseID
+
+	w.stallGoogle()
+	if _, err := w.engine.DetectOutages(w.ctx); !errors.Is(err, casesync.ErrOutage) {
+		t.Fatalf("DetectOutages during the outage = %v, want ErrOutage", err)
+	}
+	// The agent closes the ticket; casebridge closes the Google case.
+	if err := w.crm.HumanClose(id); err != nil {
+		t.Fatal(err)
+	}
+	w.settle()
+	if m := w.mapping(name); !m.Resolved() {
+		t.Fatalf("the mapping is not resolved after both cases closed")
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := w.engine.DetectOutages(w.ctx); err != nil {
+			t.Fatalf("run %d after the close: %v", i+1, err)
+		}
+	}
+	// The closed Google case cannot take a comment; the CRM case can.
+	if diff := cmp.Diff([]string{"outage"}, notices(w.googleBodies(name))); diff != "" {
+		t.Errorf("notices on Google (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"outage", "resumed"}, notices(bodiesOf(w.crmComments(id)))); diff != "" {
+		t.Errorf("notices on the CRM (-want +got):\n%s", diff)
+	}
+	if tk, _ := w.crm.Ticket(id); !tk.Closed {
+		t.Errorf("the notice reopened the CRM case")
+	}
+	if m := w.mapping(name); m.OutageCommentSentToGoogle || m.OutageCommentSentToCompany {
+		t.Errorf("flags google %v, company %v after the resumed notice; want both cleared", m.OutageCommentSentToGoogle, m.OutageCommentSentToCompany)
+	}
+}
+
+func TestAResumedNoticeThatCannotBePostedClearsItsFlagOnce(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name := w.newGoogleCase("Permission revoked", "P2")
+	w.settle()
+	id := w.mapping(name).CompanyCaseID
+
+	w.stallGoogle()
+	if _, err := w.engine.DetectOutages(w.ctx); !errors.Is(err, casesync.ErrOutage) {
+		t.Fatalf("DetectOutages during the outage = %v, want ErrOutage", err)
+	}
+	w.settle()
+	// The sync user may no longer comment on the CRM case.
+	w.crm.InjectFault(crmsim.Fault{Op: crmsim.OpAddComment, Status: 403})
+	var logs logRecorder
+	w.engine.Log = logs.logger()
+	w.crm.ResetCalls()
+	if _, err := w.engine.DetectOutages(w.ctx); err != nil {
+		t.Fatalf("DetectOutages with the CRM refusing the notice: %v", err)
+	}
+	if got := len(logs.entries("the resumed notice cannot be posted; its outage flag is cleared")); got != 1 {
+		t.Errorf("%d log lines about the cleared flag, want 1", got)
+	}
+	if m := w.mapping(name); m.OutageCommentSentToCompany || m.OutageCommentSentToGoogle {
+		t.Errorf("flags google %v, company %v; want both cleared", m.OutageCommentSentToGoogle, m.OutageCommentSentToCompany)
+	}
+	w.crm.ResetCalls()
+	for i := 0; i < 3; i++ {
+		if _, err := w.engine.DetectOutages(w.ctx); err != nil {
+			t.Fatalf("later run %d: %v", i+1, err)
+		}
+	}
+	if diff := cmp.Diff(map[string]int{}, w.crm.Calls()); diff != "" {
+		t.Errorf("CRM calls of three later runs (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"outage", "resumed"}, notices(w.googleBodies(name))); diff != "" {
+		t.Errorf("notices on Google (-want +got):\n%s", diff)
+	}
+	_ = id
+}
+
+func TestOutageDetectionReadsOnlyTheMappingsThatMayBeLate(t *testing.T) {
+	w := newWorldOn(t, casesync.Config{}, storeKinds[1])
+	fs, ok := w.store.(*store.Store)
+	if !ok {
+		t.Fatalf("the Firestore store kind gave a %T", w.store)
+	}
+	var names []string
+	for i := 0; i < 5; i++ {
+		names = append(names, w.newGoogleCase(fmt.Sprintf("Case %d", i), "P2"))
+	}
+	w.settle()
+	// One of them is resolved.
+	if err := w.crm.HumanClose(w.mapping(names[4]).CompanyCaseID); err != nil {
+		t.Fatal(err)
+	}
+	w.settle()
+	reads := func() int64 {
+		t.Helper()
+		before := fs.Reads()
+		if _, err := w.engine.DetectOutages(w.ctx); err != nil && !errors.Is(err, casesync.ErrOutage) {
+			t.Fatal(err)
+		}
+		return fs.Reads() - before
+	}
+	if got := reads(); got != 1 {
+		t.Errorf("reads with every mapping in step = %d, want 1 (the poll state)", got)
+	}
+	// A change of one case waits; the pollers stay healthy.
+	if _, err := w.google.AddComment(names[0], "news", csapitest.Actor{DisplayName: "Alice", Email: customer}); err != nil {
+		t.Fatal(err)
+	}
+	w.tick()
+	w.engine.PollGoogle(w.ctx)
+	w.queue.take()
+	w.clock.Advance(3 * time.Minute)
+	w.engine.PollGoogle(w.ctx)
+	w.engine.PollCRM(w.ctx)
+	w.queue.take()
+	if got := reads(); got != 2 {
+		t.Errorf("reads with one change waiting 3 minutes = %d, want 2 (the poll state and that mapping)", got)
+	}
+}
+
+func TestTheOutageAlertIsLoggedOnceBeforeAnyNotice(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	s := casesynctest.NewMemStore()
+	late := seedOutage(ctx, t, s, now, 200, 150)
+	ports := newSlowPorts(time.Millisecond)
+	var logs logRecorder
+	var early atomic.Bool
+	early.Store(true)
+	ports.hang = func(side casesync.Side, op string) bool {
+		if op == "comments.create" && len(logs.entries(casesync.OutageMessage)) == 0 {
+			early.Store(false)
+		}
+		return false
+	}
+	e := &casesync.Engine{Google: slowGoogle{p: ports}, CRM: slowCRM{p: ports}, Store: s, Publisher: &countingPublisher{},
+		Clock: fixedClock{now}, Log: logs.logger()}
+	rep, err := e.DetectOutages(ctx)
+	if !errors.Is(err, casesync.ErrOutage) {
+		t.Fatalf("DetectOutages = %v, want ErrOutage", err)
+	}
+	if rep.Notified != 300 {
+		t.Errorf("notices posted = %d, want 300", rep.Notified)
+	}
+	if !early.Load() {
+		t.Errorf("a notice was posted before the alerting entry was logged")
+	}
+	got := logs.entries(casesync.OutageMessage)
+	if len(got) != 1 {
+		t.Fatalf("%d %q entries, want 1", len(got), casesync.OutageMessage)
+	}
+	ids, _ := got[0].attrs["mappingIds"].([]string)
+	if got[0].level != slog.LevelError || got[0].attrs["count"] != int64(150) || len(ids) != 100 || got[0].attrs["idsOmitted"] != int64(50) {
+		t.Errorf("entry: level %v, count %v, %d ids, %v omitted; want ERROR, 150, 100 ids and 50 omitted",
+			got[0].level, got[0].attrs["count"], len(ids), got[0].attrs["idsOmitted"])
+	}
+	for _, id := range ids {
+		if !slices.Contains(late, id) {
+			t.Errorf("the entry names %s, which is in step", id)
+		}
+	}
+}
+
+func TestOneHungCallDoesNotHoldOutageDetection(t *testing.T) {
+	defer casesync.SetNoticeLimits(16, 200*time.Millisecond, time.Minute)()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	s := casesynctest.NewMemStore()
+	late := seedOutage(ctx, t, s, now, 60, 40)
+	ports := newSlowPorts(5 * time.Millisecond)
+	// The CRM takes every notice and never answers.
+	ports.hang = func(side casesync.Side, op string) bool {
+		return side == casesync.SideCompany && op == "comments.create"
+	}
+	e := &casesync.Engine{Google: slowGoogle{p: ports}, CRM: slowCRM{p: ports}, Store: s, Publisher: &countingPublisher{}, Clock: fixedClock{now}}
+	start := time.Now()
+	rep, err := e.DetectOutages(ctx)
+	took := time.Since(start)
+	if !errors.Is(err, casesync.ErrOutage) {
+		t.Fatalf("DetectOutages = %v, want ErrOutage", err)
+	}
+	if took > 5*time.Second {
+		t.Errorf("the run took %v with the CRM hanging; want it bounded by the per-call timeout (200 ms here, 16 mappings at once)", took)
+	}
+	if rep.Notified != 40 {
+		t.Errorf("notices posted = %d, want the 40 on Google", rep.Notified)
+	}
+	for _, id := range late {
+		m, err := s.GetMapping(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !m.OutageCommentSentToGoogle || m.OutageCommentSentToCompany || !m.OutageNoticeIntentCompany {
+			t.Fatalf("mapping %s: sent google %v, company %v, intent company %v; want true, false, true",
+				id, m.OutageCommentSentToGoogle, m.OutageCommentSentToCompany, m.OutageNoticeIntentCompany)
+		}
+	}
+}
+
+func TestOutageNoticesArePostedInBoundedParallel(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	s := casesynctest.NewMemStore()
+	seedOutage(ctx, t, s, now, 100, 80)
+	ports := newSlowPorts(20 * time.Millisecond)
+	e := &casesync.Engine{Google: slowGoogle{p: ports}, CRM: slowCRM{p: ports}, Store: s, Publisher: &countingPublisher{}, Clock: fixedClock{now}}
+	if _, err := e.DetectOutages(ctx); !errors.Is(err, casesync.ErrOutage) {
+		t.Fatalf("DetectOutages = %v, want ErrOutage", err)
+	}
+	// Each mapping posts on its two sides at once.
+	limit := int64(2 * casesync.NoticeParallel())
+	if got := ports.maxInFlight.Load(); got <= 2 || got > limit {
+		t.Errorf("at most %d calls were in flight at once; want more than 2 and at most %d", got, limit)
+	}
+	if got := ports.calls.Load(); got != 320 {
+		t.Errorf("%d calls, want 320 (a list and a post per side of 80 mappings)", got)
+	}
+}
+
+func TestAChangeNeverReconciledIsLoggedAsStuckLongBeforeItsTolerance(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name := w.newGoogleCase("Stuck", "P2")
+	w.settle()
+	var logs logRecorder
+	w.engine.Log = logs.logger()
+
+	// The poller hands the change on; sync-case never gets it.
+	if _, err := w.google.AddComment(name, "news", csapitest.Actor{DisplayName: "Alice", Email: customer}); err != nil {
+		t.Fatal(err)
+	}
+	w.tick()
+	if _, err := w.engine.PollGoogle(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.queue.take()
+	since := w.mapping(name).GooglePendingSince
+
+	for _, step := range []struct {
+		after     time.Duration
+		wantStuck int
+	}{{time.Minute, 0}, {2 * time.Minute, 1}} {
+		w.clock.Advance(step.after)
+		w.engine.PollGoogle(w.ctx)
+		w.engine.PollCRM(w.ctx)
+		w.queue.take()
+		rep, err := w.engine.DetectOutages(w.ctx)
+		if err != nil {
+			t.Fatalf("%v after the change: DetectOutages = %v, want no outage yet", w.clock.Now().Sub(since), err)
+		}
+		if rep.Stuck != step.wantStuck {
+			t.Errorf("%v after the change: %d stuck, want %d", w.clock.Now().Sub(since), rep.Stuck, step.wantStuck)
+		}
+	}
+	got := logs.entries(casesync.StuckMessage)
+	if len(got) != 1 {
+		t.Fatalf("%d %q entries, want 1", len(got), casesync.StuckMessage)
+	}
+	want := []string{w.mapping(name).ID + " since " + since.Format(time.RFC3339)}
+	if got[0].level != slog.LevelWarn || !cmp.Equal(want, got[0].attrs["mappings"]) || !since.Equal(got[0].attrs["oldestSince"].(time.Time)) {
+		t.Errorf("entry: level %v, mappings %v, oldestSince %v; want WARN, %v, %v", got[0].level, got[0].attrs["mappings"], got[0].attrs["oldestSince"], want, since)
+	}
 }

@@ -26,7 +26,6 @@ func (c Config) WithDefaults() Config {
 	def(&c.RetryBackoff, time.Minute)
 	def(&c.RetryMaxBackoff, time.Hour)
 	def(&c.GiveUpAfter, 24*time.Hour)
-	def(&c.CreateRecheckDelay, 5*time.Minute)
 	def(&c.CompanyTimeGranularity, time.Second)
 	if c.MaxSplitParts <= 0 {
 		c.MaxSplitParts = 10
@@ -107,29 +106,36 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 	if err != nil {
 		return PollResult{}, fmt.Errorf("look up mappings: %w", err)
 	}
+	refused := e.refusedUnmapped(ctx, side, found, mappings)
 
 	res := PollResult{Found: len(found)}
 	due := start.Add(cfg.RepublishAfter)
 	var refs []CaseRef
-	var pending []string
+	var pending, created []string
 	for _, f := range found {
 		m, ok := mappings[f.key]
 		if !ok && f.eligible && (side == SideGoogle || f.googleCase == "") {
 			// A new case: its mapping is made now, marked pending, so that
 			// later polls see it asked for. A CRM case naming a Google case
 			// gets its mapping from sync-case, which checks the name first.
-			nm, created, err := e.newMapping(ctx, side, f, start, due)
+			nm, isNew, err := e.newMapping(ctx, side, f, start, due)
 			if err != nil {
 				return res, err
 			}
-			if created {
+			if isNew {
 				refs = append(refs, CaseRef{Side: side, ID: f.key, UpdateTime: f.updateTime})
+				created = append(created, nm.ID)
 				continue
 			}
 			m, ok = nm, nm.ID != ""
 		}
 		switch {
 		case ok && !changedSince(f.updateTime, m.seenUpdateTime(side)):
+			res.Skipped++
+			continue
+		case ok && !m.GaveUpAt.IsZero():
+			// Its counterpart could not be created; only an operator's
+			// resync starts it again (the alert said so once).
 			res.Skipped++
 			continue
 		case ok && !m.pendingSince(side).IsZero() && start.Before(m.DueAt):
@@ -139,34 +145,47 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 			continue
 		case ok:
 			pending = append(pending, m.ID)
+		case refusedStill(refused, f):
+			// Refused at this very update time: it would be refused again.
+			res.Skipped++
+			continue
 		case !f.eligible:
 			res.Skipped++
 			continue
 		}
 		refs = append(refs, CaseRef{Side: side, ID: f.key, UpdateTime: f.updateTime})
 	}
+	if len(refs) > 0 {
+		if err := e.Publisher.PublishCaseUpdated(ctx, refs); err != nil {
+			// Nothing was handed on: the mappings made now are due at once,
+			// so the next poll's sweep asks for them.
+			if len(created) > 0 {
+				if merr := e.Store.MarkPending(ctx, side, created, start, start); merr != nil {
+					e.log().WarnContext(ctx, "could not mark new mappings due after a failed publish", "error", merr)
+				}
+			}
+			return res, fmt.Errorf("publish case-updated: %w", err)
+		}
+	}
+	res.Published = len(refs)
+	// Marked only once published, so a failed publish leaves nothing
+	// waiting on a message that was never sent.
 	if len(pending) > 0 {
 		if err := e.Store.MarkPending(ctx, side, pending, start, due); err != nil {
 			return res, fmt.Errorf("mark pending: %w", err)
 		}
 	}
-	if len(refs) > 0 {
-		if err := e.Publisher.PublishCaseUpdated(ctx, refs); err != nil {
-			return res, fmt.Errorf("publish case-updated: %w", err)
-		}
-	}
-	res.Published = len(refs)
 
 	// The sweep: mappings whose work is overdue are asked for again. The
 	// first poll that succeeds after this side's polls failed asks for every
 	// mapping with work outstanding, whenever it was due.
-	horizon := start
 	if !failingSince.IsZero() {
-		horizon = farFuture
 		e.log().InfoContext(ctx, "the side answers again; asking again for every mapping with work outstanding",
 			"side", string(side), "failingSince", failingSince)
+		res.Swept, err = e.sweepAll(ctx, start)
+	} else {
+		res.Swept, err = e.sweep(ctx, start, time.Time{}, start)
 	}
-	res.Swept, err = e.sweep(ctx, start, horizon)
 	if err != nil {
 		return res, err
 	}
@@ -182,6 +201,34 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 
 // farFuture is a sweep horizon past every due time.
 var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// maxRecoveryBatches bounds the sweeps one poll makes after a side's
+// outage (sweepLimit mappings each); what is left is asked for by the next
+// polls as it falls due.
+const maxRecoveryBatches = 40
+
+// sweepAll asks for every mapping with work outstanding, whenever it is
+// due, in batches. A claimed mapping's due time becomes exactly
+// now+RepublishAfter, so the batches read the due times before it and then
+// those after it, and never claim one twice.
+func (e *Engine) sweepAll(ctx context.Context, now time.Time) (int, error) {
+	next := now.Add(e.cfg().RepublishAfter)
+	ranges := [][2]time.Time{{{}, next.Add(-time.Microsecond)}, {next, farFuture}}
+	total := 0
+	for _, r := range ranges {
+		for range maxRecoveryBatches {
+			n, err := e.sweep(ctx, now, r[0], r[1])
+			total += n
+			if err != nil {
+				return total, err
+			}
+			if n == 0 {
+				break
+			}
+		}
+	}
+	return total, nil
+}
 
 // search returns one side's cases updated after since, well-formed ones
 // only.
@@ -279,11 +326,12 @@ const sweepLimit = 500
 // sweepParallel bounds the publishes one sweep has in flight.
 const sweepParallel = 8
 
-// sweep asks again, with sync-requested, for the mappings due at or before
-// horizon, after claiming them so two sweeps never ask for one twice. It
-// returns how many it asked for.
-func (e *Engine) sweep(ctx context.Context, now, horizon time.Time) (int, error) {
-	due, err := e.Store.ListDue(ctx, horizon, sweepLimit)
+// sweep asks again, with sync-requested, for up to sweepLimit mappings due
+// after after and at or before before, after claiming them so two sweeps
+// never ask for one twice; a claimed mapping is due again RepublishAfter
+// from now. It returns how many it asked for.
+func (e *Engine) sweep(ctx context.Context, now, after, before time.Time) (int, error) {
+	due, err := e.Store.ListDue(ctx, after, before, sweepLimit)
 	if err != nil {
 		return 0, fmt.Errorf("list due mappings: %w", err)
 	}
@@ -294,7 +342,7 @@ func (e *Engine) sweep(ctx context.Context, now, horizon time.Time) (int, error)
 	for i, m := range due {
 		ids[i] = m.ID
 	}
-	claimed, err := e.Store.ClaimDue(ctx, ids, now, horizon, now.Add(e.cfg().RepublishAfter))
+	claimed, err := e.Store.ClaimDue(ctx, ids, now, before, now.Add(e.cfg().RepublishAfter))
 	if err != nil {
 		return 0, fmt.Errorf("claim due mappings: %w", err)
 	}
@@ -340,21 +388,39 @@ func (m Mapping) seenUpdateTime(side Side) time.Time {
 	return m.CompanySeenUpdateTime
 }
 
-// Cleanup deletes mappings resolved longer ago than CleanupAfter. Running it
-// twice deletes nothing more.
+// Cleanup deletes mappings resolved longer ago than CleanupAfter. Each is
+// checked again as it is deleted (ReadyForCleanup): one reopened, being
+// reconciled or with a change pending since it was listed is kept. Running it
+// twice deletes nothing more. It returns how many it deleted.
 func (e *Engine) Cleanup(ctx context.Context) (int, error) {
-	cutoff := e.now().Add(-e.cfg().CleanupAfter)
+	now := e.now()
+	cutoff := now.Add(-e.cfg().CleanupAfter)
 	ids, err := e.Store.ListResolvedBefore(ctx, cutoff)
 	if err != nil {
 		return 0, fmt.Errorf("list resolved mappings: %w", err)
 	}
-	n := 0
+	n, kept := 0, 0
 	for _, id := range ids {
-		if err := e.Store.DeleteMapping(ctx, id); err != nil && !IsNotFound(err) {
+		deleted, err := e.Store.DeleteResolvedBefore(ctx, id, cutoff, now)
+		if err != nil {
 			return n, fmt.Errorf("delete mapping %s: %w", id, err)
 		}
-		n++
+		if deleted {
+			n++
+		} else {
+			kept++
+		}
 	}
-	e.log().DebugContext(ctx, "cleanup finished", "deleted", n, "resolvedBefore", cutoff)
+	e.log().DebugContext(ctx, "cleanup finished", "deleted", n, "kept", kept, "resolvedBefore", cutoff)
 	return n, nil
+}
+
+// ReadyForCleanup reports whether cleanup may delete m: it is resolved
+// before before, no lease on it runs at now, and no change is pending on
+// either side (a poll found one and its reconciliation has not finished).
+// Stores check it in the transaction that deletes.
+func ReadyForCleanup(m Mapping, before, now time.Time) bool {
+	leased := m.LeaseHolder != "" && m.LeaseUntil.After(now)
+	return !m.ResolvedAt.IsZero() && m.ResolvedAt.Before(before) && !leased &&
+		m.GooglePendingSince.IsZero() && m.CompanyPendingSince.IsZero()
 }

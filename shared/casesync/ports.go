@@ -19,6 +19,11 @@ type Google interface {
 	// contain the quoted phrase (CSAPI full-text search).
 	SearchText(ctx context.Context, phrase string) ([]GoogleCase, error)
 	GetCase(ctx context.Context, name string) (GoogleCase, error)
+	// ListOwnCases returns the cases casebridge created where it creates
+	// cases (CSAPI_CREATE_PARENT), the open ones only unless closed is set,
+	// read from the cases themselves rather than a search index, so a case
+	// just created is in it.
+	ListOwnCases(ctx context.Context, closed bool) ([]GoogleCase, error)
 	// InScope reports whether a well-formed case name lies inside the
 	// configured parents (the organization, or the project allowlist). It
 	// does not say the case exists or is readable.
@@ -105,7 +110,8 @@ type Store interface {
 	LinkKey(ctx context.Context, id string, side Side, key string) (Mapping, error)
 	// AcquireLease gives holder the mapping until until, unless another
 	// holder's lease is still running at now: then it records that a
-	// reconciliation was asked for meanwhile (RerunRequested) and returns
+	// reconciliation was asked for meanwhile (RerunRequested), makes the
+	// mapping due by the end of that lease at the latest, and returns
 	// ErrLeaseHeld. A new holder gets the next LeaseGeneration. DueAt is set
 	// to until, so the mapping is asked for again if the holder dies.
 	AcquireLease(ctx context.Context, id, holder string, now, until time.Time) (Mapping, error)
@@ -116,12 +122,12 @@ type Store interface {
 	// ReleaseLease ends holder's lease; a lease held by another is left alone.
 	ReleaseLease(ctx context.Context, id, holder string) error
 	// MarkPending sets the side's PendingSince to at on each mapping where it
-	// is not already set, and its DueAt to due. Ids with no mapping are
-	// ignored.
+	// is not already set, and its DueAt to NextDue(DueAt, at, due): a due
+	// time to come that is earlier stays. Ids with no mapping are ignored.
 	MarkPending(ctx context.Context, side Side, ids []string, at, due time.Time) error
-	// ListDue returns up to limit mappings whose DueAt is set and not after
-	// t, earliest first.
-	ListDue(ctx context.Context, t time.Time, limit int) ([]Mapping, error)
+	// ListDue returns up to limit mappings whose DueAt is after after and
+	// not after before (a zero after means any set DueAt), earliest first.
+	ListDue(ctx context.Context, after, before time.Time, limit int) ([]Mapping, error)
 	// ClaimDue moves to next the DueAt of each of ids whose DueAt is set and
 	// not after before, and whose lease is not running at now, and returns
 	// the ids it moved: the caller then asks for them. Two sweeps at once
@@ -129,10 +135,24 @@ type Store interface {
 	ClaimDue(ctx context.Context, ids []string, now, before, next time.Time) ([]string, error)
 	// ListMappings calls fn for every mapping (open and resolved).
 	ListMappings(ctx context.Context, fn func(Mapping) error) error
+	// ListOutageCandidates returns, once each and in id order, the mappings
+	// outage detection has to look at: every mapping, open or resolved, with
+	// an outage notice sent or intended on either side; every open mapping
+	// with a pending mark on either side set before pendingBefore; and, if
+	// allOpen, every open mapping. Open mappings not yet linked may be among
+	// them. It reads only those mappings (queries, not a scan).
+	ListOutageCandidates(ctx context.Context, pendingBefore time.Time, allOpen bool) ([]Mapping, error)
 	// ListResolvedBefore returns the ids of mappings resolved before t.
 	ListResolvedBefore(ctx context.Context, t time.Time) ([]string, error)
 	// DeleteMapping deletes the mapping and its key documents.
 	DeleteMapping(ctx context.Context, id string) error
+	// DeleteResolvedBefore deletes the mapping and its key documents as
+	// DeleteMapping does, but only if, in the same transaction, it is still
+	// resolved before before, no lease on it is running at now and no change
+	// is pending on either side; otherwise it leaves it alone (a case
+	// reopened or being reconciled since the mapping was listed). deleted
+	// reports whether it deleted; a missing mapping is not an error.
+	DeleteResolvedBefore(ctx context.Context, id string, before, now time.Time) (deleted bool, err error)
 	GetPollState(ctx context.Context) (PollState, error)
 	// RecordPoll sets the side's last-polled time and heartbeat, and clears
 	// its FailingSince.

@@ -49,6 +49,13 @@ type Refusal struct {
 	First time.Time `json:"first"`
 	Last  time.Time `json:"last"`
 	Count int64     `json:"count"`
+	// CaseUpdateTime is the newest update time of the case, by its own
+	// side's clock, at which it was refused; zero when none is known (the
+	// case was read in the tick of its last change, when a later change
+	// could still carry the same time). A case whose update time has not
+	// moved past it would be refused again: the CRM poller does not publish
+	// it. A person who corrects it changes it, and it is published again.
+	CaseUpdateTime time.Time `json:"caseUpdateTime,omitzero"`
 }
 
 // Key is the refusal's identity in the store: one record per case and kind.
@@ -59,11 +66,25 @@ func (f Refusal) Key() string {
 // RefusalStore is the part of the store that keeps refusals. Records expire
 // on their own (RefusalRetention after the last one).
 type RefusalStore interface {
-	// RecordRefusal adds one occurrence of f (Side, CaseID, Kind, Reason; at
-	// is its time) and returns the record as stored.
+	// RecordRefusal adds one occurrence of f (Side, CaseID, Kind, Reason,
+	// CaseUpdateTime; at is its time) and returns the record as stored. The
+	// record keeps the later of its CaseUpdateTime and f's.
 	RecordRefusal(ctx context.Context, f Refusal, at time.Time) (Refusal, error)
+	// RefusedAt returns, for each of ids (cases of side) refused at a known
+	// update time, the newest such time over the kinds of RefusalKinds(side).
+	// Ids with none are absent. One batched read serves all ids.
+	RefusedAt(ctx context.Context, side Side, ids []string) (map[string]time.Time, error)
 	// ListRefusals returns the records, the most recent first, at most limit.
 	ListRefusals(ctx context.Context, limit int) ([]Refusal, error)
+}
+
+// RefusalKinds lists the kinds of refusal a case of side can get while it
+// has no mapping, the ones RefusedAt reads.
+func RefusalKinds(side Side) []RefusalKind {
+	if side == SideCompany {
+		return []RefusalKind{RefusedFieldMalformed, RefusedFieldOutOfScope, RefusedFieldUnreadable, RefusedLinkConflict}
+	}
+	return []RefusalKind{RefusedLinkedCaseNotFlagged, RefusedLinkConflict}
 }
 
 // RefusalRetention is how long a refusal record is kept after its last
@@ -81,8 +102,20 @@ func (e *RefusedError) Error() string {
 // failure to record it is logged; the refusal stands.
 func (r *reconciliation) refuse(ctx context.Context, f Refusal) error {
 	f.Reason = strings.ToValidUTF8(f.Reason, "")
+	f.CaseUpdateTime = r.refusedUpdateTime(f.Side, f.CaseID)
 	r.e.refused(ctx, r.log, f)
 	return &RefusedError{Refusal: f}
+}
+
+// refusedUpdateTime is the update time of the CRM case this run read, when
+// it is caseID and was read late enough that no later change in the same
+// tick could share its update time; zero otherwise. Only CRM cases are
+// skipped by their refusals, so a Google case gets zero.
+func (r *reconciliation) refusedUpdateTime(side Side, caseID string) time.Time {
+	if side != SideCompany || r.c == nil || r.c.ID != caseID || r.companyTickWait() > 0 {
+		return time.Time{}
+	}
+	return r.c.UpdateTime
 }
 
 func (e *Engine) refused(ctx context.Context, log *slog.Logger, f Refusal) {
@@ -120,7 +153,11 @@ func (r *reconciliation) checkGoogleCaseField(ctx context.Context, c *CompanyCas
 		}
 	}
 	f := Refusal{Side: SideCompany, CaseID: c.ID, Kind: kind,
-		Reason: fmt.Sprintf("CRM case %s: its Google case field %s %s", Quote(c.ID), Quote(name), why)}
+		Reason: fmt.Sprintf("CRM case %s: its Google case field %s %s", Quote(c.ID), Quote(name), why),
+		// The first refusal of a value also posts a note, which moves the
+		// case's update time: the next poll publishes it once more, and
+		// that run records the time that covers the note.
+		CaseUpdateTime: r.refusedUpdateTime(SideCompany, c.ID)}
 	r.e.refused(ctx, r.log, f)
 	if err := r.fieldNotice(ctx, c.ID, name, why); err != nil {
 		return "", err
@@ -162,6 +199,38 @@ func isForbidden(err error) bool {
 // conflict records a link conflict as a refusal, so status shows it, and
 // returns it.
 func (r *reconciliation) conflict(ctx context.Context, side Side, caseID string, ce *ConflictError) error {
-	r.e.refused(ctx, r.log, Refusal{Side: side, CaseID: caseID, Kind: RefusedLinkConflict, Reason: ce.Reason})
+	r.e.refused(ctx, r.log, Refusal{Side: side, CaseID: caseID, Kind: RefusedLinkConflict, Reason: ce.Reason,
+		CaseUpdateTime: r.refusedUpdateTime(side, caseID)})
 	return ce
+}
+
+// refusedUnmapped returns, for a poll of the CRM, the refused update times
+// of the cases it found that are eligible, have no mapping and name a Google
+// case (the poll maps the others itself), in one read. A failed read is
+// logged and skips nothing: the cases are published as before.
+func (e *Engine) refusedUnmapped(ctx context.Context, side Side, found []polled, mappings map[string]Mapping) map[string]time.Time {
+	if side != SideCompany {
+		return nil
+	}
+	var ids []string
+	for _, f := range found {
+		if _, ok := mappings[f.key]; !ok && f.eligible && f.googleCase != "" {
+			ids = append(ids, f.key)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	at, err := e.Store.RefusedAt(ctx, side, ids)
+	if err != nil {
+		e.log().WarnContext(ctx, "could not read the refusals of unmapped cases; publishing them", "side", string(side), "error", err)
+		return nil
+	}
+	return at
+}
+
+// refusedStill reports whether f was refused at its current update time.
+func refusedStill(refused map[string]time.Time, f polled) bool {
+	at, ok := refused[f.key]
+	return ok && !changedSince(f.updateTime, at)
 }

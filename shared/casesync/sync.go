@@ -40,7 +40,7 @@ func (e *Engine) SyncCase(ctx context.Context, ref CaseRef) (SyncResult, error) 
 	}
 
 	holder := newHolder()
-	m, err = e.Store.AcquireLease(ctx, m.ID, holder, r.start, r.start.Add(cfg.LeaseDuration))
+	leased, err := e.Store.AcquireLease(ctx, m.ID, holder, r.start, r.start.Add(cfg.LeaseDuration))
 	if errors.Is(err, ErrLeaseHeld) {
 		// The holder looks again before it lets go (the store recorded the
 		// request); answering with an error would only make Pub/Sub retry.
@@ -49,6 +49,7 @@ func (e *Engine) SyncCase(ctx context.Context, ref CaseRef) (SyncResult, error) 
 	if err != nil {
 		return SyncResult{MappingID: m.ID}, err
 	}
+	m = leased
 	log := r.log.With(mappingKey, m.ID)
 	l, wctx := e.hold(ctx, m, holder, cfg.LeaseDuration)
 	merged := false
@@ -589,15 +590,16 @@ func (r *reconciliation) linkedCompanyID(ctx context.Context) (string, error) {
 func (r *reconciliation) linkGoogle(ctx context.Context) error {
 	e, m := r.e, &r.m
 	name, err := r.findLinkedGoogleCase(ctx, m.CompanyCaseID, nil)
+	if err == nil && name == "" && m.CreateIntentSide == SideGoogle {
+		// An earlier attempt may have created the case, which the search
+		// index may not show yet: casebridge's own open cases are listed
+		// from the cases themselves.
+		name, err = r.findOwnCreation(ctx, m.CompanyCaseID, nil)
+	}
 	if err != nil {
 		return err
 	}
 	if name == "" {
-		if m.CreateIntentSide == SideGoogle && r.start.Sub(m.CreateIntentAt) < r.cfg.CreateRecheckDelay {
-			// An earlier attempt may have created the case without the
-			// search index showing it yet. Wait rather than duplicate.
-			return &TransientError{Err: fmt.Errorf("a Google case for CRM case %s may have been created at %s; waiting for search to show it", m.CompanyCaseID, m.CreateIntentAt.Format(time.RFC3339))}
-		}
 		if c := r.c; c.Closed || !(c.SyncFlag || c.GoogleCase != "") {
 			// Closed, or no longer flagged, since its mapping was made
 			// (an earlier attempt failed): it no longer asks for a case.
@@ -760,6 +762,34 @@ func (r *reconciliation) drop(ctx context.Context, why string) error {
 // errDropped ends a reconciliation whose mapping was dropped.
 var errDropped = errors.New("mapping dropped")
 
+// findOwnCreation looks among casebridge's own Google cases for one whose
+// description ends with the link line for this CRM case: one an earlier
+// attempt created before it failed, which search may not show yet. The open
+// cases are read first; only if none is it are the closed ones read too (a
+// person may have closed it before this retry), of which only one created
+// since the attempt counts.
+func (r *reconciliation) findOwnCreation(ctx context.Context, companyID string, exclude []string) (string, error) {
+	for _, closed := range []bool{false, true} {
+		cases, err := r.e.Google.ListOwnCases(ctx, closed)
+		if err != nil {
+			return "", err
+		}
+		sort.Slice(cases, func(i, j int) bool { return cases[i].CreateTime.Before(cases[j].CreateTime) })
+		for _, g := range cases {
+			if !ValidGoogleCaseName(g.Name) || slices.Contains(exclude, g.Name) {
+				continue
+			}
+			if g.Closed() && !r.ownCrashedCreation(g) {
+				continue
+			}
+			if id, ok := descriptionLink(g); ok && id == companyID {
+				return g.Name, nil
+			}
+		}
+	}
+	return "", nil
+}
+
 // ownCrashedCreation reports whether g may be the Google case an earlier
 // attempt of this mapping created before it crashed: one created since the
 // attempt recorded its intent (less a margin for the two clocks). A person
@@ -781,12 +811,12 @@ func (r *reconciliation) recordIntent(ctx context.Context, side Side) error {
 		if err := r.lease.owns(m); err != nil {
 			return err
 		}
-		if m.CreateIntentSide != side {
-			m.CreateIntentAt, m.CreateIntentSide = now, side
-		}
+		// Every attempt moves the intent's time: a retry waits for the
+		// search to show what the latest attempt may have created.
+		m.CreateIntentAt, m.CreateIntentSide = now, side
 		return nil
 	})
-	if err == nil && r.m.CreateIntentSide != side {
+	if err == nil {
 		r.m.CreateIntentAt, r.m.CreateIntentSide = now, side
 	}
 	return err
@@ -838,13 +868,13 @@ func (r *reconciliation) reopenWithNewCase(ctx context.Context) error {
 	old := m.GoogleCase
 	exclude := append(slices.Clone(m.PreviousGoogleCases), old)
 	name, err := r.findLinkedGoogleCase(ctx, m.CompanyCaseID, exclude)
+	if err == nil && name == "" && m.CreateIntentSide == SideGoogle {
+		name, err = r.findOwnCreation(ctx, m.CompanyCaseID, exclude)
+	}
 	if err != nil {
 		return err
 	}
 	if name == "" {
-		if m.CreateIntentSide == SideGoogle && r.start.Sub(m.CreateIntentAt) < r.cfg.CreateRecheckDelay {
-			return &TransientError{Err: fmt.Errorf("a new Google case for reopened CRM case %s may have been created at %s; waiting for search to show it", m.CompanyCaseID, m.CreateIntentAt.Format(time.RFC3339))}
-		}
 		if err := r.recordIntent(ctx, SideGoogle); err != nil {
 			return err
 		}
@@ -1631,7 +1661,10 @@ func (r *reconciliation) failed(m *Mapping, runErr error, now time.Time) {
 	m.LastError = cutError(runErr)
 	m.RerunRequested = false
 	m.DueAt = now.Add(r.cfg.retryDelay(m.Attempts))
-	if !m.Linked() && !m.FailingSince.IsZero() && now.Sub(m.FailingSince) >= r.cfg.GiveUpAfter {
+	if !m.GaveUpAt.IsZero() {
+		m.DueAt = time.Time{} // given up already: only a resync asks again
+	}
+	if !m.Linked() && m.GaveUpAt.IsZero() && !m.FailingSince.IsZero() && now.Sub(m.FailingSince) >= r.cfg.GiveUpAfter {
 		m.DueAt, m.GaveUpAt = time.Time{}, now
 		r.gaveUp = true
 	}

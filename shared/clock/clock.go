@@ -6,6 +6,7 @@
 package clock
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -148,4 +149,35 @@ func WriteOffset(path string, d time.Duration) error {
 		return fmt.Errorf("writing clock offset: %w", err)
 	}
 	return nil
+}
+
+// Manual is a clock that moves only when told: for tests and the chaos
+// suite. Sleep moves it instead of waiting (the engine sleeps through a
+// clock that has a Sleep method). It is safe for concurrent use.
+type Manual struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewManual returns a clock that reads start.
+func NewManual(start time.Time) *Manual { return &Manual{now: start} }
+
+// Now returns the clock's time.
+func (c *Manual) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d.
+func (c *Manual) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// Sleep moves the clock forward by d instead of waiting.
+func (c *Manual) Sleep(ctx context.Context, d time.Duration) error {
+	c.Advance(d)
+	return ctx.Err()
 }

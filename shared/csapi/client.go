@@ -202,6 +202,32 @@ func (c *Client) search(ctx context.Context, query string) ([]casesync.GoogleCas
 	return out, nil
 }
 
+// ListOwnCases lists the cases casebridge created in the create parent,
+// the open ones only unless closed is set: cases.list, which reads the
+// cases themselves, not the search index, filtered on casebridge's
+// identity.
+func (c *Client) ListOwnCases(ctx context.Context, closed bool) ([]casesync.GoogleCase, error) {
+	const op = "cases.list"
+	filter := fmt.Sprintf(`creator.email=%q`, c.cfg.ConnectorEmail)
+	if !closed {
+		filter = "state=OPEN AND " + filter
+	}
+	var out []casesync.GoogleCase
+	index := map[string]int{}
+	err := c.pages(ctx, op, func(actx context.Context, token string) (string, error) {
+		call := c.svc.Cases.List(c.cfg.CreateParent).Filter(filter).PageSize(c.cfg.PageSize).Context(actx)
+		if token != "" {
+			call = call.PageToken(token)
+		}
+		resp, err := call.Do()
+		if err != nil {
+			return "", err
+		}
+		return resp.NextPageToken, c.collect(resp.Cases, &out, index)
+	})
+	return out, err
+}
+
 // searchParent appends the cases of one parent matching query to out,
 // keeping each case once (index: case name to its place in out).
 func (c *Client) searchParent(ctx context.Context, parent, query string, out *[]casesync.GoogleCase, index map[string]int) error {
@@ -218,24 +244,30 @@ func (c *Client) searchParent(ctx context.Context, parent, query string, out *[]
 		if err != nil {
 			return "", err
 		}
-		for _, cs := range resp.Cases {
-			if cs == nil {
-				continue
-			}
-			gc, err := c.toCase(cs)
-			if err != nil {
-				return "", err
-			}
-			// A case that moved between pages is kept once, latest copy.
-			if i, ok := index[gc.Name]; ok {
-				(*out)[i] = gc
-				continue
-			}
-			index[gc.Name] = len(*out)
-			*out = append(*out, gc)
-		}
-		return resp.NextPageToken, nil
+		return resp.NextPageToken, c.collect(resp.Cases, out, index)
 	})
+}
+
+// collect appends a page of cases to out, keeping each case once: a case
+// that moved between pages keeps its latest copy (index: case name to its
+// place in out).
+func (c *Client) collect(page []*cloudsupport.Case, out *[]casesync.GoogleCase, index map[string]int) error {
+	for _, cs := range page {
+		if cs == nil {
+			continue
+		}
+		gc, err := c.toCase(cs)
+		if err != nil {
+			return err
+		}
+		if i, ok := index[gc.Name]; ok {
+			(*out)[i] = gc
+			continue
+		}
+		index[gc.Name] = len(*out)
+		*out = append(*out, gc)
+	}
+	return nil
 }
 
 // GetCase reads one case.

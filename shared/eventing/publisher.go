@@ -13,9 +13,9 @@ import (
 )
 
 // Publisher sends case-updated facts and sync-requested commands on Pub/Sub.
-// It implements casesync.Publisher. A case-updated message carries the
-// ordering key "<side>:<id>", so the updates of one case are delivered in
-// order and one at a time.
+// It implements casesync.Publisher. Messages carry no ordering key: each
+// reconciliation reads both cases' current state under the mapping's lease,
+// so their order does not matter.
 type Publisher struct {
 	caseUpdated   *pubsub.Publisher
 	syncRequested *pubsub.Publisher
@@ -27,37 +27,25 @@ var _ casesync.Publisher = (*Publisher)(nil)
 // NewPublisher publishes on the two topics (ids or full names) through c.
 // Call Stop when done.
 func NewPublisher(c *pubsub.Client, caseUpdatedTopic, syncRequestedTopic string) *Publisher {
-	cu := c.Publisher(caseUpdatedTopic)
-	cu.EnableMessageOrdering = true
-	return &Publisher{caseUpdated: cu, syncRequested: c.Publisher(syncRequestedTopic)}
+	return &Publisher{caseUpdated: c.Publisher(caseUpdatedTopic), syncRequested: c.Publisher(syncRequestedTopic)}
 }
-
-// OrderingKey is the ordering key of a case-updated message for ref.
-func OrderingKey(ref casesync.CaseRef) string { return string(ref.Side) + ":" + ref.ID }
 
 // PublishCaseUpdated publishes one message per reference and waits until
 // every one is accepted. If any fails it returns an error naming how many
 // failed; a retry republishes all, which is harmless (the sync is
 // idempotent).
 func (p *Publisher) PublishCaseUpdated(ctx context.Context, refs []casesync.CaseRef) error {
-	type pending struct {
-		key string
-		res *pubsub.PublishResult
-	}
-	results := make([]pending, 0, len(refs))
+	results := make([]*pubsub.PublishResult, 0, len(refs))
 	for _, ref := range refs {
 		body, err := EncodeCaseRef(ref)
 		if err != nil {
 			return fmt.Errorf("encoding case-updated message: %w", err)
 		}
-		key := OrderingKey(ref)
-		results = append(results, pending{key: key, res: p.caseUpdated.Publish(ctx, &pubsub.Message{Data: body, OrderingKey: key})})
+		results = append(results, p.caseUpdated.Publish(ctx, &pubsub.Message{Data: body}))
 	}
 	var errs []error
 	for _, r := range results {
-		if _, err := r.res.Get(ctx); err != nil {
-			// A failed ordered publish pauses its key until resumed.
-			p.caseUpdated.ResumePublish(r.key)
+		if _, err := r.Get(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}

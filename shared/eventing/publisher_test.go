@@ -30,14 +30,14 @@ func emulatorClient(t *testing.T) *pubsub.Client {
 
 // pullSubscription creates a pull subscription on topic (creating the
 // topic) and deletes it when the test ends.
-func pullSubscription(t *testing.T, c *pubsub.Client, topic, sub string, ordered bool) {
+func pullSubscription(t *testing.T, c *pubsub.Client, topic, sub string) {
 	t.Helper()
 	ctx := t.Context()
 	if _, err := c.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: topicName(project, topic)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
-		Name: subscriptionName(project, sub), Topic: topicName(project, topic), EnableMessageOrdering: ordered,
+		Name: subscriptionName(project, sub), Topic: topicName(project, topic),
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -78,12 +78,12 @@ func pullN(t *testing.T, c *pubsub.Client, sub string, n int) []pulled {
 
 func TestPublisher(t *testing.T) {
 	c := emulatorClient(t)
-	pullSubscription(t, c, TopicCaseUpdated, "read-case-updated", true)
-	pullSubscription(t, c, TopicSyncRequested, "read-sync-requested", false)
+	pullSubscription(t, c, TopicCaseUpdated, "read-case-updated")
+	pullSubscription(t, c, TopicSyncRequested, "read-sync-requested")
 	p := NewPublisher(c, TopicCaseUpdated, TopicSyncRequested)
 	defer p.Stop()
 
-	t.Run("case-updated messages carry the reference and a per-case ordering key", func(t *testing.T) {
+	t.Run("case-updated messages carry the reference and no ordering key", func(t *testing.T) {
 		refs := []casesync.CaseRef{
 			{Side: casesync.SideGoogle, ID: "projects/p/cases/1"},
 			{Side: casesync.SideCompany, ID: "7", UpdateTime: time.Date(2026, 4, 1, 10, 0, 0, 0, time.UTC)},
@@ -92,8 +92,8 @@ func TestPublisher(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := []pulled{
-			{Body: `{"side":"company","id":"7","updateTime":"2026-04-01T10:00:00Z"}`, OrderingKey: "company:7"},
-			{Body: `{"side":"google","id":"projects/p/cases/1"}`, OrderingKey: "google:projects/p/cases/1"},
+			{Body: `{"side":"company","id":"7","updateTime":"2026-04-01T10:00:00Z"}`},
+			{Body: `{"side":"google","id":"projects/p/cases/1"}`},
 		}
 		if diff := cmp.Diff(want, pullN(t, c, "read-case-updated", 2)); diff != "" {
 			t.Errorf("published (-want +got):\n%s", diff)

@@ -59,7 +59,11 @@ func TickPeriod(function string) time.Duration {
 
 // Subscription is one push subscription feeding a function, with its retry
 // policy and its dead-letter topic (which has a pull subscription of the
-// same name, to inspect what was dead-lettered).
+// same name, to inspect what was dead-lettered). No subscription is
+// ordered: every reconciliation reads both cases' current state under the
+// mapping's lease, so a message that arrives twice, late or out of order
+// finds nothing left to do, and an ordered subscription would only hold a
+// case's later messages behind a failing one.
 type Subscription struct {
 	// Name is the subscription id.
 	Name string
@@ -76,8 +80,6 @@ type Subscription struct {
 	// AckDeadline is how long a push may take before Pub/Sub sends it
 	// again; the function's timeout must be shorter.
 	AckDeadline time.Duration
-	// Ordered delivers messages with one ordering key one at a time.
-	Ordered bool
 	// DeadLetterTopic is the topic id failed messages go to; a pull
 	// subscription of the same id reads it.
 	DeadLetterTopic string
@@ -90,7 +92,7 @@ func (s Subscription) DeadLetterSubscription() string { return s.DeadLetterTopic
 // Topology returns every subscription casebridge needs, with topic and
 // subscription ids prefixed by prefix (e.g. "cb-"; "" for none).
 func Topology(prefix string) []Subscription {
-	sub := func(name, topic, function string, attempts int, ordered bool) Subscription {
+	sub := func(name, topic, function string, attempts int) Subscription {
 		return Subscription{
 			Name:                prefix + name,
 			Topic:               prefix + topic,
@@ -99,17 +101,16 @@ func Topology(prefix string) []Subscription {
 			MaxBackoff:          10 * time.Minute,
 			MaxDeliveryAttempts: attempts,
 			AckDeadline:         5 * time.Minute,
-			Ordered:             ordered,
 			DeadLetterTopic:     prefix + name + "-dead-letter",
 		}
 	}
 	return []Subscription{
-		sub("sync-case-case-updated", TopicCaseUpdated, FunctionSyncCase, 10, true),
-		sub("sync-case-sync-requested", TopicSyncRequested, FunctionSyncCase, 10, false),
-		sub("poll-google", TopicTickPollGoogle, FunctionPollGoogle, 5, false),
-		sub("poll-crm", TopicTickPollCRM, FunctionPollCRM, 5, false),
-		sub("detect-outages", TopicTickDetectOutages, FunctionDetectOutages, 5, false),
-		sub("cleanup", TopicTickCleanup, FunctionCleanup, 5, false),
+		sub("sync-case-case-updated", TopicCaseUpdated, FunctionSyncCase, 10),
+		sub("sync-case-sync-requested", TopicSyncRequested, FunctionSyncCase, 10),
+		sub("poll-google", TopicTickPollGoogle, FunctionPollGoogle, 5),
+		sub("poll-crm", TopicTickPollCRM, FunctionPollCRM, 5),
+		sub("detect-outages", TopicTickDetectOutages, FunctionDetectOutages, 5),
+		sub("cleanup", TopicTickCleanup, FunctionCleanup, 5),
 	}
 }
 
@@ -164,11 +165,10 @@ func EnsureTopology(ctx context.Context, c *pubsub.Client, project, pushBaseURL 
 	}
 	for _, s := range subs {
 		_, err := c.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
-			Name:                  subscriptionName(project, s.Name),
-			Topic:                 topicName(project, s.Topic),
-			PushConfig:            &pubsubpb.PushConfig{PushEndpoint: LocalPushEndpoint(pushBaseURL, project, s)},
-			AckDeadlineSeconds:    int32(s.AckDeadline / time.Second),
-			EnableMessageOrdering: s.Ordered,
+			Name:               subscriptionName(project, s.Name),
+			Topic:              topicName(project, s.Topic),
+			PushConfig:         &pubsubpb.PushConfig{PushEndpoint: LocalPushEndpoint(pushBaseURL, project, s)},
+			AckDeadlineSeconds: int32(s.AckDeadline / time.Second),
 			RetryPolicy: &pubsubpb.RetryPolicy{
 				MinimumBackoff: durationpb.New(s.MinBackoff),
 				MaximumBackoff: durationpb.New(s.MaxBackoff),

@@ -159,6 +159,40 @@ func TestEnsureTopologyOnTheEmulator(t *testing.T) {
 		}
 	})
 
+	t.Run("each subscription is created unordered, with its retry and dead-letter policy", func(t *testing.T) {
+		type policy struct {
+			Name, Topic, Push, DeadLetterTopic  string
+			MinBackoff, MaxBackoff, AckDeadline time.Duration
+			MaxDeliveryAttempts                 int32
+			Ordered                             bool
+		}
+		var want, got []policy
+		for _, s := range topo {
+			want = append(want, policy{
+				Name: subscriptionName(project, s.Name), Topic: topicName(project, s.Topic),
+				Push: LocalPushEndpoint(srv.URL, project, s), DeadLetterTopic: topicName(project, s.DeadLetterTopic),
+				MinBackoff: s.MinBackoff, MaxBackoff: s.MaxBackoff, AckDeadline: s.AckDeadline,
+				MaxDeliveryAttempts: int32(s.MaxDeliveryAttempts),
+			})
+			sub, err := c.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{Subscription: subscriptionName(project, s.Name)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, policy{
+				Name: sub.GetName(), Topic: sub.GetTopic(), Push: sub.GetPushConfig().GetPushEndpoint(),
+				DeadLetterTopic:     sub.GetDeadLetterPolicy().GetDeadLetterTopic(),
+				MinBackoff:          sub.GetRetryPolicy().GetMinimumBackoff().AsDuration(),
+				MaxBackoff:          sub.GetRetryPolicy().GetMaximumBackoff().AsDuration(),
+				AckDeadline:         time.Duration(sub.GetAckDeadlineSeconds()) * time.Second,
+				MaxDeliveryAttempts: sub.GetDeadLetterPolicy().GetMaxDeliveryAttempts(),
+				Ordered:             sub.GetEnableMessageOrdering(),
+			})
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("subscriptions on the emulator (-topology +emulator):\n%s", diff)
+		}
+	})
+
 	t.Run("a tick is pushed to its function at a path naming the topic", func(t *testing.T) {
 		if _, err := c.Publisher(TopicTickPollGoogle).Publish(ctx, &pubsub.Message{Data: []byte("tick")}).Get(ctx); err != nil {
 			t.Fatal(err)

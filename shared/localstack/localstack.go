@@ -4,7 +4,8 @@
 // stack can move forward) or, in place of the CRM simulator, a real
 // Request Tracker (on real time), every function in one functions-framework child
 // process, the production topology of topics, push subscriptions,
-// retry policies and dead-letter topics on the Pub/Sub emulator, and a
+// retry policies and dead-letter topics on the Pub/Sub emulator (the same
+// policies Terraform deploys, unless a test overrides them), and a
 // ticker standing in for Cloud Scheduler. Everything listens on 127.0.0.1
 // on free ports, and Stop leaves nothing running.
 package localstack
@@ -90,9 +91,13 @@ type Options struct {
 	// CleanupEvery: tick-cleanup. Default 60 s. Negative: none.
 	CleanupEvery time.Duration
 
-	// MinBackoff, MaxBackoff and MaxDeliveryAttempts replace the
-	// production retry policy on every subscription, so redeliveries and
-	// dead-lettering happen in seconds. Defaults 1 s, 10 s and 5.
+	// MinBackoff, MaxBackoff and MaxDeliveryAttempts, when set, replace
+	// that part of the production retry and dead-letter policy
+	// (eventing.Topology, which Terraform deploys) on every subscription.
+	// Zero keeps production's: 10 s to 10 min, 10 attempts for sync-case
+	// and 5 for the scheduled functions. The sandbox never sets them, so
+	// that it heals from an outage as production does; only a test that
+	// must see a message dead-lettered within seconds does.
 	MinBackoff          time.Duration
 	MaxBackoff          time.Duration
 	MaxDeliveryAttempts int
@@ -137,11 +142,24 @@ func (o *Options) defaults() {
 	dur(&o.PollEvery, 2*time.Second)
 	dur(&o.DetectOutagesEvery, 30*time.Second)
 	dur(&o.CleanupEvery, 60*time.Second)
-	dur(&o.MinBackoff, time.Second)
-	dur(&o.MaxBackoff, 10*time.Second)
-	if o.MaxDeliveryAttempts == 0 {
-		o.MaxDeliveryAttempts = 5
+}
+
+// topology is production's subscriptions with the retry and dead-letter
+// overrides of o, if any.
+func (o Options) topology() []eventing.Subscription {
+	topo := eventing.Topology("")
+	for i := range topo {
+		if o.MinBackoff > 0 {
+			topo[i].MinBackoff = o.MinBackoff
+		}
+		if o.MaxBackoff > 0 {
+			topo[i].MaxBackoff = o.MaxBackoff
+		}
+		if o.MaxDeliveryAttempts > 0 {
+			topo[i].MaxDeliveryAttempts = o.MaxDeliveryAttempts
+		}
 	}
+	return topo
 }
 
 // Stack is a running local casebridge.
@@ -180,8 +198,11 @@ type Stack struct {
 
 	stopTicker context.CancelFunc
 	tickerDone sync.WaitGroup
-	stopOnce   sync.Once
-	stopErr    error
+	// ticked holds when the ticker published each function's recent ticks.
+	tickedMu sync.Mutex
+	ticked   map[string][]time.Time
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // Start starts the whole stack. If anything fails, or ctx ends, before it
@@ -248,12 +269,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return s, err
 	}
 
-	s.topo = eventing.Topology("")
-	for i := range s.topo {
-		s.topo[i].MinBackoff = opts.MinBackoff
-		s.topo[i].MaxBackoff = opts.MaxBackoff
-		s.topo[i].MaxDeliveryAttempts = opts.MaxDeliveryAttempts
-	}
+	s.topo = opts.topology()
 	if err := eventing.EnsureTopology(ctx, s.psClient, opts.Project, s.funcURL, s.topo); err != nil {
 		return s, fmt.Errorf("creating the Pub/Sub topology: %w", err)
 	}
@@ -449,6 +465,7 @@ func (s *Stack) startTicker() {
 				case <-ctx.Done():
 					return
 				case <-t.C:
+					s.recordTick(fn, time.Now())
 					pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
 					if _, err := s.PublishTick(pctx, fn); err != nil && ctx.Err() == nil {
 						// Shown among the functions' lines, where the
@@ -461,6 +478,41 @@ func (s *Stack) startTicker() {
 		}()
 	}
 }
+
+// maxTicksKept bounds the tick times kept per function (over an hour of
+// one-second polls).
+const maxTicksKept = 4096
+
+func (s *Stack) recordTick(function string, at time.Time) {
+	s.tickedMu.Lock()
+	defer s.tickedMu.Unlock()
+	if s.ticked == nil {
+		s.ticked = map[string][]time.Time{}
+	}
+	t := append(s.ticked[function], at)
+	if len(t) > maxTicksKept {
+		t = append([]time.Time(nil), t[len(t)-maxTicksKept/2:]...)
+	}
+	s.ticked[function] = t
+}
+
+// TicksBetween counts the ticks the stack's ticker published for function
+// after from and up to to.
+func (s *Stack) TicksBetween(function string, from, to time.Time) int {
+	s.tickedMu.Lock()
+	defer s.tickedMu.Unlock()
+	n := 0
+	for _, at := range s.ticked[function] {
+		if at.After(from) && !at.After(to) {
+			n++
+		}
+	}
+	return n
+}
+
+// PollEvery is how often the stack's ticker publishes the poll ticks (0
+// when it does not).
+func (s *Stack) PollEvery() time.Duration { return max(s.opts.PollEvery, 0) }
 
 // PublishTick publishes one scheduler tick for function (e.g.
 // "PollGoogle") and returns the Pub/Sub message id, which the function

@@ -715,11 +715,9 @@ func (q *DeadLetterQueues) replayMessage(dl DeadLetter, as ReplayAs) (*pubsub.Me
 		if dl.SourceTopic == "" {
 			return nil, "", fmt.Errorf("the source topic of subscription %q is unknown (not in the topology of this --prefix)", dl.SourceSubscription)
 		}
-		key := dl.OrderingKey
-		if key == "" && dl.Case != nil && dl.Case.ID != "" && strings.HasSuffix(dl.SourceTopic, eventing.TopicCaseUpdated) {
-			key = eventing.OrderingKey(*dl.Case)
-		}
-		return &pubsub.Message{Data: dl.data, Attributes: attrs, OrderingKey: key}, dl.SourceTopic, nil
+		// A message dead-lettered while case-updated was ordered keeps its
+		// ordering key; it is harmless on an unordered subscription.
+		return &pubsub.Message{Data: dl.data, Attributes: attrs, OrderingKey: dl.OrderingKey}, dl.SourceTopic, nil
 	}
 }
 

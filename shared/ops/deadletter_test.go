@@ -89,11 +89,6 @@ func newFixture(t *testing.T) *fixture {
 		topo[i].MinBackoff = time.Second
 		topo[i].MaxBackoff = time.Second
 		topo[i].MaxDeliveryAttempts = 5
-		// The emulator never dead-letters the messages of an ordered
-		// subscription (it stops pushing them after the last attempt and
-		// drops them; Pub/Sub itself does dead-letter them), so the fixture
-		// delivers case-updated unordered.
-		topo[i].Ordered = false
 	}
 	if err := eventing.EnsureTopology(t.Context(), c, testProject, srv.URL, topo); err != nil {
 		t.Fatal(err)

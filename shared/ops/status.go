@@ -31,6 +31,78 @@ type Status struct {
 	// first, at most MaxRefusalsShown; RefusalsMore says more exist.
 	Refusals     []casesync.Refusal `json:"refusals"`
 	RefusalsMore bool               `json:"refusalsMore,omitempty"`
+	// Stuck are the open mappings with a change a poller handed on that no
+	// reconciliation has applied for StuckAfter or more, and that no
+	// reconciliation is working on now: oldest first, at most
+	// MaxMappingsShown (Mappings.Stuck counts them all).
+	Stuck []Stuck `json:"stuck"`
+	// Failing are the mappings whose last reconciliations failed and that
+	// the sweep still retries: failing longest first, at most
+	// MaxMappingsShown (Mappings.Failing counts them all).
+	Failing []Failing `json:"failing"`
+	// GivenUp are the mappings whose counterpart could not be created and
+	// that the sweep no longer asks for (operator resync starts them
+	// again): oldest first, at most MaxMappingsShown (Mappings.GivenUp
+	// counts them all).
+	GivenUp []GivenUp `json:"givenUp"`
+}
+
+// StuckAfter is how long a change a poller handed on may wait for a
+// reconciliation before status calls its mapping stuck: far below the
+// shortest outage tolerance (10 minutes), far above a reconciliation's
+// usual few seconds.
+const StuckAfter = 2 * time.Minute
+
+// MaxMappingsShown bounds each list of mappings status shows (stuck,
+// failing, given up).
+const MaxMappingsShown = 50
+
+// Stuck is one mapping whose change waits for a reconciliation that is
+// not running.
+type Stuck struct {
+	MappingID     string `json:"mappingId"`
+	GoogleCase    string `json:"googleCase"`
+	CompanyCaseID string `json:"companyCaseId"`
+	// Sides are the sides whose change has waited StuckAfter or more.
+	Sides []casesync.Side `json:"sides"`
+	// Since is the oldest of those sides' pending marks: when the poller
+	// first saw the change; Age is Now - Since.
+	Since time.Time     `json:"since"`
+	Age   time.Duration `json:"age"`
+	// DueAt is when the pollers' sweep asks for the mapping again (zero:
+	// nothing will, until a poll sees a new change).
+	DueAt time.Time `json:"dueAt,omitzero"`
+	// LeaseExpired: a reconciliation took the mapping and its lease ran
+	// out without being released (the worker died or hung).
+	LeaseExpired bool `json:"leaseExpired,omitempty"`
+	// Attempts and LastError: the failed reconciliations in a row, if any,
+	// and the last one's error (it names ids only).
+	Attempts  int    `json:"attempts,omitempty"`
+	LastError string `json:"lastError,omitempty"`
+}
+
+// Failing is one mapping whose reconciliations fail and are retried.
+type Failing struct {
+	MappingID     string    `json:"mappingId"`
+	GoogleCase    string    `json:"googleCase"`
+	CompanyCaseID string    `json:"companyCaseId"`
+	Attempts      int       `json:"attempts"`
+	FailingSince  time.Time `json:"failingSince,omitzero"`
+	LastError     string    `json:"lastError"`
+	// NextTry is when the sweep asks for the mapping again (DueAt).
+	NextTry time.Time `json:"nextTry,omitzero"`
+}
+
+// GivenUp is one mapping the sweep stopped asking for: its counterpart
+// could not be created.
+type GivenUp struct {
+	MappingID     string    `json:"mappingId"`
+	GoogleCase    string    `json:"googleCase"`
+	CompanyCaseID string    `json:"companyCaseId"`
+	GaveUpAt      time.Time `json:"gaveUpAt"`
+	Attempts      int       `json:"attempts"`
+	FailingSince  time.Time `json:"failingSince,omitzero"`
+	LastError     string    `json:"lastError"`
 }
 
 // MaxRefusalsShown is how many refusal records status reads.
@@ -47,6 +119,11 @@ type MappingCounts struct {
 	// Pending are open mappings with a change a poller saw and no
 	// reconciliation has applied yet.
 	Pending int `json:"pending"`
+	// Stuck, Failing and GivenUp count the mappings of Status.Stuck,
+	// Status.Failing and Status.GivenUp, all of them.
+	Stuck   int `json:"stuck"`
+	Failing int `json:"failing"`
+	GivenUp int `json:"givenUp"`
 }
 
 // PollerStatus is one poller's watermark and heartbeat.
@@ -62,6 +139,10 @@ type PollerStatus struct {
 	// Stale is true when there is no heartbeat or it is older than
 	// StaleHeartbeat.
 	Stale bool `json:"stale"`
+	// Failing is true while the side's polls fail; FailingSince is when
+	// they started to (zero while they succeed).
+	Failing      bool      `json:"failing"`
+	FailingSince time.Time `json:"failingSince,omitzero"`
 }
 
 // OutOfSync is one mapping past its latency tolerance.
@@ -143,10 +224,11 @@ func readRefusals(ctx context.Context, s StateReader) ([]casesync.Refusal, error
 // counts it so: it is linked and open, and now is past the earlier side's
 // synced-through time plus the tolerance for its priority and freshness.
 func ComputeStatus(now time.Time, mappings []casesync.Mapping, ps casesync.PollState) Status {
-	st := Status{Now: now, OutOfSync: []OutOfSync{}, OutageFlags: []OutageFlag{}, DeadLetters: []Depth{}, Refusals: []casesync.Refusal{}}
+	st := Status{Now: now, OutOfSync: []OutOfSync{}, OutageFlags: []OutageFlag{}, DeadLetters: []Depth{}, Refusals: []casesync.Refusal{},
+		Stuck: []Stuck{}, Failing: []Failing{}, GivenUp: []GivenUp{}}
 	st.Pollers = []PollerStatus{
-		poller(now, casesync.SideGoogle, ps.GoogleLastPolledAt, ps.GoogleHeartbeat),
-		poller(now, casesync.SideCompany, ps.CompanyLastPolledAt, ps.CompanyHeartbeat),
+		poller(now, casesync.SideGoogle, ps.GoogleLastPolledAt, ps.GoogleHeartbeat, ps.GoogleFailingSince),
+		poller(now, casesync.SideCompany, ps.CompanyLastPolledAt, ps.CompanyHeartbeat, ps.CompanyFailingSince),
 	}
 	for _, m := range mappings {
 		st.Mappings.Total++
@@ -167,10 +249,11 @@ func ComputeStatus(now time.Time, mappings []casesync.Mapping, ps casesync.PollS
 				SentToGoogle: m.OutageCommentSentToGoogle, SentToCompany: m.OutageCommentSentToCompany,
 			})
 		}
+		st.addDelivery(now, m)
 		if !m.Linked() || m.Resolved() {
 			continue
 		}
-		tol := casesync.Tolerance(m.Priority, now.Sub(m.NewContentAt))
+		tol := casesync.Tolerance(m.Priority, now.Sub(m.LastContentAt()))
 		g := casesync.SyncedThrough(m.GooglePendingSince, m.GoogleUpdatesSyncedAt, ps.GoogleHeartbeat)
 		c := casesync.SyncedThrough(m.CompanyPendingSince, m.CompanyUpdatesSyncedAt, ps.CompanyHeartbeat)
 		through := g
@@ -195,14 +278,154 @@ func ComputeStatus(now time.Time, mappings []casesync.Mapping, ps casesync.PollS
 		return st.OutOfSync[i].MappingID < st.OutOfSync[j].MappingID
 	})
 	sort.SliceStable(st.OutageFlags, func(i, j int) bool { return st.OutageFlags[i].MappingID < st.OutageFlags[j].MappingID })
+	st.sortDelivery()
 	return st
 }
 
-func poller(now time.Time, side casesync.Side, last, hb time.Time) PollerStatus {
-	p := PollerStatus{Side: side, LastPolledAt: last, Heartbeat: hb, Stale: true}
+// addDelivery adds m to the stuck, failing and given-up lists it belongs
+// to.
+//
+// A mapping is stuck when a side's pending mark is StuckAfter old or more
+// and no reconciliation is working on it now: it holds no lease, or its
+// lease ran out without being released. Its due time does not matter:
+// the sweep moves it forward each time it asks again, and a failing
+// mapping's backoff does too, so a mapping whose requests are never
+// delivered would otherwise show only in the minute between two sweeps.
+// A mapping the sweep gave up on is listed as given up only.
+func (st *Status) addDelivery(now time.Time, m casesync.Mapping) {
+	if !m.GaveUpAt.IsZero() {
+		st.Mappings.GivenUp++
+		st.GivenUp = append(st.GivenUp, GivenUp{
+			MappingID: m.ID, GoogleCase: m.GoogleCase, CompanyCaseID: m.CompanyCaseID,
+			GaveUpAt: m.GaveUpAt, Attempts: m.Attempts, FailingSince: m.FailingSince, LastError: m.LastError,
+		})
+		return
+	}
+	if m.Attempts > 0 {
+		st.Mappings.Failing++
+		st.Failing = append(st.Failing, Failing{
+			MappingID: m.ID, GoogleCase: m.GoogleCase, CompanyCaseID: m.CompanyCaseID,
+			Attempts: m.Attempts, FailingSince: m.FailingSince, LastError: m.LastError, NextTry: m.DueAt,
+		})
+	}
+	if m.Resolved() {
+		return
+	}
+	leased := m.LeaseHolder != "" && m.LeaseUntil.After(now)
+	if leased {
+		return
+	}
+	s := Stuck{MappingID: m.ID, GoogleCase: m.GoogleCase, CompanyCaseID: m.CompanyCaseID, Sides: []casesync.Side{},
+		DueAt: m.DueAt, LeaseExpired: m.LeaseHolder != "", Attempts: m.Attempts, LastError: m.LastError}
+	for _, p := range []struct {
+		side  casesync.Side
+		since time.Time
+	}{{casesync.SideGoogle, m.GooglePendingSince}, {casesync.SideCompany, m.CompanyPendingSince}} {
+		if p.since.IsZero() || now.Sub(p.since) < StuckAfter {
+			continue
+		}
+		s.Sides = append(s.Sides, p.side)
+		if s.Since.IsZero() || p.since.Before(s.Since) {
+			s.Since = p.since
+		}
+	}
+	if len(s.Sides) == 0 {
+		return
+	}
+	s.Age = now.Sub(s.Since)
+	st.Mappings.Stuck++
+	st.Stuck = append(st.Stuck, s)
+}
+
+// sortDelivery orders the stuck, failing and given-up lists, oldest
+// first, and cuts each to MaxMappingsShown.
+func (st *Status) sortDelivery() {
+	sort.Slice(st.Stuck, func(i, j int) bool {
+		a, b := st.Stuck[i], st.Stuck[j]
+		if !a.Since.Equal(b.Since) {
+			return a.Since.Before(b.Since)
+		}
+		return a.MappingID < b.MappingID
+	})
+	sort.Slice(st.Failing, func(i, j int) bool {
+		a, b := st.Failing[i], st.Failing[j]
+		if !a.FailingSince.Equal(b.FailingSince) {
+			return a.FailingSince.Before(b.FailingSince)
+		}
+		return a.MappingID < b.MappingID
+	})
+	sort.Slice(st.GivenUp, func(i, j int) bool {
+		a, b := st.GivenUp[i], st.GivenUp[j]
+		if !a.GaveUpAt.Equal(b.GaveUpAt) {
+			return a.GaveUpAt.Before(b.GaveUpAt)
+		}
+		return a.MappingID < b.MappingID
+	})
+	st.Stuck = st.Stuck[:min(len(st.Stuck), MaxMappingsShown)]
+	st.Failing = st.Failing[:min(len(st.Failing), MaxMappingsShown)]
+	st.GivenUp = st.GivenUp[:min(len(st.GivenUp), MaxMappingsShown)]
+}
+
+func poller(now time.Time, side casesync.Side, last, hb, failingSince time.Time) PollerStatus {
+	p := PollerStatus{Side: side, LastPolledAt: last, Heartbeat: hb, Stale: true, Failing: !failingSince.IsZero(), FailingSince: failingSince}
 	if !hb.IsZero() {
 		p.HeartbeatAge = now.Sub(hb)
 		p.Stale = p.HeartbeatAge > StaleHeartbeat
 	}
 	return p
 }
+
+// Attention lists what an operator should look at, most telling first, one
+// short phrase each ("3 stuck, the oldest since …", "CRM polls failing
+// since …"): stuck, given-up and failing mappings, failing, stale or idle
+// pollers, mappings out of sync and dead-lettered messages (counted or
+// not). It is empty when all is well.
+func (s Status) Attention() []string {
+	var out []string
+	if n := s.Mappings.Stuck; n > 0 && len(s.Stuck) > 0 {
+		out = append(out, fmt.Sprintf("%d stuck, the oldest waiting since %s (%s)", n, stamp(s.Stuck[0].Since), ago(s.Stuck[0].Age)))
+	}
+	if n := s.Mappings.GivenUp; n > 0 {
+		out = append(out, fmt.Sprintf("%d given up", n))
+	}
+	if n := s.Mappings.Failing; n > 0 {
+		out = append(out, fmt.Sprintf("%d failing", n))
+	}
+	for _, p := range s.Pollers {
+		switch {
+		case p.Failing:
+			out = append(out, fmt.Sprintf("%s polls failing since %s (%s)", sideName(p.Side), stamp(p.FailingSince), ago(s.Now.Sub(p.FailingSince))))
+		case p.Heartbeat.IsZero():
+			out = append(out, fmt.Sprintf("%s poller never polled", sideName(p.Side)))
+		case p.Stale:
+			out = append(out, fmt.Sprintf("%s poller stale, last heartbeat %s", sideName(p.Side), ago(p.HeartbeatAge)))
+		}
+	}
+	if n := len(s.OutOfSync); n > 0 {
+		out = append(out, fmt.Sprintf("%d out of sync", n))
+	}
+	var dead int64
+	for _, d := range s.DeadLetters {
+		if d.Error != "" {
+			out = append(out, fmt.Sprintf("dead letters of %s not counted", d.Subscription))
+		}
+		dead += d.Messages
+	}
+	if dead > 0 {
+		out = append(out, fmt.Sprintf("%d dead-lettered message(s)", dead))
+	}
+	return out
+}
+
+// sideName names a side the way people call it.
+func sideName(s casesync.Side) string {
+	if s == casesync.SideCompany {
+		return "CRM"
+	}
+	return "Google"
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// ago renders a duration to the second, as "4m10s ago".
+func ago(d time.Duration) string { return d.Round(time.Second).String() + " ago" }

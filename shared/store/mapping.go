@@ -51,6 +51,8 @@ type mappingDoc struct {
 
 	OutageCommentSentToGoogle  bool `firestore:"outageCommentSentToGoogle"`
 	OutageCommentSentToCompany bool `firestore:"outageCommentSentToCompany"`
+	OutageNoticeIntentGoogle   bool `firestore:"outageNoticeIntentGoogle"`
+	OutageNoticeIntentCompany  bool `firestore:"outageNoticeIntentCompany"`
 
 	// Priority is spelled as CSAPI does: "P0".."P4" or "PRIORITY_UNSPECIFIED".
 	Priority         string   `firestore:"priority"`
@@ -145,6 +147,8 @@ func toDoc(m casesync.Mapping) mappingDoc {
 		CompanySeenUpdateTime:      timePtr(m.CompanySeenUpdateTime),
 		OutageCommentSentToGoogle:  m.OutageCommentSentToGoogle,
 		OutageCommentSentToCompany: m.OutageCommentSentToCompany,
+		OutageNoticeIntentGoogle:   m.OutageNoticeIntentGoogle,
+		OutageNoticeIntentCompany:  m.OutageNoticeIntentCompany,
 		Priority:                   m.Priority.String(),
 		GoogleClosed:               m.GoogleClosed,
 		CompanyClosed:              m.CompanyClosed,
@@ -183,6 +187,8 @@ func (d mappingDoc) toMapping(id string) casesync.Mapping {
 		CompanySeenUpdateTime:      timeVal(d.CompanySeenUpdateTime),
 		OutageCommentSentToGoogle:  d.OutageCommentSentToGoogle,
 		OutageCommentSentToCompany: d.OutageCommentSentToCompany,
+		OutageNoticeIntentGoogle:   d.OutageNoticeIntentGoogle,
+		OutageNoticeIntentCompany:  d.OutageNoticeIntentCompany,
 		Priority:                   casesync.ParsePriority(d.Priority),
 		GoogleClosed:               d.GoogleClosed,
 		CompanyClosed:              d.CompanyClosed,

@@ -410,10 +410,11 @@ func (s *Store) AcquireLease(ctx context.Context, id, holder string, now, until 
 		}
 		if m.LeaseHolder != "" && m.LeaseHolder != holder && m.LeaseUntil.After(now) {
 			held = true
-			if m.RerunRequested {
+			due := casesync.NextDue(m.DueAt, now, m.LeaseUntil)
+			if m.RerunRequested && due.Equal(m.DueAt) {
 				return nil
 			}
-			return t.update(ref, []firestore.Update{{Path: fieldRerunRequested, Value: true}})
+			return t.update(ref, []firestore.Update{{Path: fieldRerunRequested, Value: true}, {Path: fieldDueAt, Value: timeValue(due)}})
 		}
 		if m.LeaseHolder != holder {
 			m.LeaseGeneration++
@@ -466,8 +467,12 @@ func (s *Store) RenewLease(ctx context.Context, id, holder string, gen int64, un
 
 // ListDue implements casesync.Store with a range query on dueAt, which
 // mappings with nothing outstanding (null) never match.
-func (s *Store) ListDue(ctx context.Context, t time.Time, limit int) ([]casesync.Mapping, error) {
-	q := s.mappings.Where(fieldDueAt, "<=", t).OrderBy(fieldDueAt, firestore.Asc)
+func (s *Store) ListDue(ctx context.Context, after, before time.Time, limit int) ([]casesync.Mapping, error) {
+	q := s.mappings.Where(fieldDueAt, "<=", before)
+	if !after.IsZero() {
+		q = q.Where(fieldDueAt, ">", after)
+	}
+	q = q.OrderBy(fieldDueAt, firestore.Asc)
 	if limit > 0 {
 		q = q.Limit(limit)
 	}
@@ -597,7 +602,13 @@ func (s *Store) MarkPending(ctx context.Context, side casesync.Side, ids []strin
 				if !snap.Exists() {
 					continue
 				}
-				updates := []firestore.Update{{Path: fieldDueAt, Value: timeValue(due)}}
+				var cur casesync.Mapping
+				if v, err := snap.DataAt(fieldDueAt); err == nil {
+					if t, ok := v.(time.Time); ok {
+						cur.DueAt = t
+					}
+				}
+				updates := []firestore.Update{{Path: fieldDueAt, Value: timeValue(casesync.NextDue(cur.DueAt, at, due))}}
 				if v, err := snap.DataAt(field); err != nil || v == nil {
 					updates = append(updates, firestore.Update{Path: field, Value: timeValue(at)})
 				}
@@ -679,45 +690,7 @@ func (s *Store) DeleteMapping(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		var refs []*firestore.DocumentRef
-		seen := map[string]bool{}
-		add := func(side casesync.Side, key string) {
-			if key == "" {
-				return
-			}
-			r := s.keyRef(side, key)
-			if !seen[r.ID] {
-				seen[r.ID] = true
-				refs = append(refs, r)
-			}
-		}
-		add(casesync.SideGoogle, m.GoogleCase)
-		for _, g := range m.PreviousGoogleCases {
-			add(casesync.SideGoogle, g)
-		}
-		add(casesync.SideCompany, m.CompanyCaseID)
-		if len(refs) > 0 {
-			keySnaps, err := t.getAll(refs...)
-			if err != nil {
-				return err
-			}
-			for _, ks := range keySnaps {
-				if !ks.Exists() {
-					continue
-				}
-				var k keyDoc
-				if err := ks.DataTo(&k); err != nil {
-					return err
-				}
-				if k.MappingID != id {
-					continue // another mapping's key: leave it
-				}
-				if err := t.delete(ks.Ref); err != nil {
-					return err
-				}
-			}
-		}
-		return t.delete(mRef)
+		return t.deleteMapping(m)
 	})
 }
 

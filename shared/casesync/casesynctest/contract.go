@@ -628,15 +628,18 @@ var contractCases = []contractCase{
 			}
 			return out
 		}
-		got, err := s.ListDue(ctx, base.Add(5*time.Minute), 10)
+		got, err := s.ListDue(ctx, time.Time{}, base.Add(5*time.Minute), 10)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if diff := cmp.Diff([]string{ms[1].ID, ms[0].ID}, ids(got)); diff != "" {
 			t.Errorf("due by base+5m (-want +got):\n%s", diff)
 		}
-		if got, _ := s.ListDue(ctx, base.Add(5*time.Minute), 1); len(got) != 1 || got[0].ID != ms[1].ID {
+		if got, _ := s.ListDue(ctx, time.Time{}, base.Add(5*time.Minute), 1); len(got) != 1 || got[0].ID != ms[1].ID {
 			t.Errorf("due with limit 1 = %v, want only the earliest", ids(got))
+		}
+		if got, _ := s.ListDue(ctx, base, base.Add(2*time.Hour), 10); len(got) != 2 || got[0].ID != ms[0].ID || got[1].ID != ms[3].ID {
+			t.Errorf("due after base = %v, want the two due later, earliest first", ids(got))
 		}
 		// A running lease is not claimed.
 		if _, err := s.AcquireLease(ctx, ms[3].ID, "w", base, base.Add(time.Minute)); err != nil {
@@ -842,8 +845,14 @@ var contractCases = []contractCase{
 		if !m.GooglePendingSince.Equal(us) || !m.CompanyPendingSince.Equal(us.Add(time.Minute)) {
 			t.Errorf("after marking the CRM side: Google %v, CRM %v; want %v, %v", m.GooglePendingSince, m.CompanyPendingSince, us, us.Add(time.Minute))
 		}
-		if !m.DueAt.Equal(us.Add(6 * time.Minute)) {
-			t.Errorf("after marking the CRM side: due %v, want %v", m.DueAt, us.Add(6*time.Minute))
+		if !m.DueAt.Equal(us.Add(5 * time.Minute)) {
+			t.Errorf("after marking the CRM side: due %v, want %v (an earlier due time still to come stays)", m.DueAt, us.Add(5*time.Minute))
+		}
+		if err := s.MarkPending(ctx, casesync.SideCompany, []string{a.ID}, base.Add(10*time.Minute), base.Add(15*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if m, _ := s.GetMapping(ctx, a.ID); !m.DueAt.Equal(us.Add(15 * time.Minute)) {
+			t.Errorf("marked after its due time passed: due %v, want %v", m.DueAt, us.Add(15*time.Minute))
 		}
 		if bm, _ := s.GetMapping(ctx, b.ID); !bm.DueAt.Equal(us.Add(5 * time.Minute)) {
 			t.Errorf("a mapping already pending: due %v, want %v (marking sets the due time)", bm.DueAt, us.Add(5*time.Minute))
@@ -1018,6 +1027,262 @@ var contractCases = []contractCase{
 			t.Errorf("ListRefusals(limit 1) = %v, %v; want the newest record alone", top, err)
 		}
 	}},
+	{"DeleteResolvedBefore deletes only a mapping still resolved before the time, not leased and with nothing pending", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		us := base.Truncate(time.Microsecond)
+		before, now := us.Add(-30*24*time.Hour), us
+		old := before.Add(-time.Hour)
+		tests := []struct {
+			name string
+			// change runs between the listing and the deletion.
+			change      func(t *testing.T, m casesync.Mapping)
+			resolvedAt  time.Time
+			wantDeleted bool
+		}{
+			{"a mapping resolved before the time is deleted", nil, old, true},
+			{"a mapping resolved at the time is kept", nil, before, false},
+			{"an open mapping is kept", nil, time.Time{}, false},
+			{"a mapping reopened on a new Google case is kept", func(t *testing.T, m casesync.Mapping) {
+				if _, err := s.LinkKey(ctx, m.ID, casesync.SideGoogle, "projects/p/cases/"+m.CompanyCaseID[2:]+"99"); err != nil {
+					t.Fatal(err)
+				}
+			}, old, false},
+			{"a mapping whose ResolvedAt was cleared is kept", func(t *testing.T, m casesync.Mapping) {
+				if _, err := s.UpdateMapping(ctx, m.ID, func(m *casesync.Mapping) error { m.ResolvedAt = time.Time{}; return nil }); err != nil {
+					t.Fatal(err)
+				}
+			}, old, false},
+			{"a mapping leased by a running reconciliation is kept", func(t *testing.T, m casesync.Mapping) {
+				if _, err := s.AcquireLease(ctx, m.ID, "worker-1", now.Add(-time.Second), now.Add(time.Second)); err != nil {
+					t.Fatal(err)
+				}
+			}, old, false},
+			{"a mapping whose lease ran out at now is deleted", func(t *testing.T, m casesync.Mapping) {
+				if _, err := s.AcquireLease(ctx, m.ID, "worker-1", now.Add(-time.Minute), now); err != nil {
+					t.Fatal(err)
+				}
+			}, old, true},
+			{"a mapping with a change pending is kept", func(t *testing.T, m casesync.Mapping) {
+				if err := s.MarkPending(ctx, casesync.SideCompany, []string{m.ID}, now, now.Add(time.Minute)); err != nil {
+					t.Fatal(err)
+				}
+			}, old, false},
+		}
+		for i, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				g, c := fmt.Sprintf("projects/p/cases/%d", 5000+i), fmt.Sprintf("C-%d", 5000+i)
+				m := mustCreate(ctx, t, s, g, c)
+				m, err := s.UpdateMapping(ctx, m.ID, func(m *casesync.Mapping) error { m.ResolvedAt = tc.resolvedAt; return nil })
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.change != nil {
+					tc.change(t, m)
+				}
+				deleted, err := s.DeleteResolvedBefore(ctx, m.ID, before, now)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if deleted != tc.wantDeleted {
+					t.Errorf("deleted = %v, want %v", deleted, tc.wantDeleted)
+				}
+				_, gerr := s.GetMapping(ctx, m.ID)
+				_, _, kerr := s.ResolveMapping(ctx, g, "", false, nil)
+				_, _, cerr := s.ResolveMapping(ctx, "", c, false, nil)
+				for what, err := range map[string]error{"the mapping": gerr, "its Google key": kerr, "its CRM key": cerr} {
+					if gone := errors.Is(err, casesync.ErrNotFound); gone != tc.wantDeleted {
+						t.Errorf("%s: error %v; want gone = %v", what, err, tc.wantDeleted)
+					}
+				}
+			})
+		}
+		t.Run("a mapping that does not exist is not deleted and is no error", func(t *testing.T) {
+			deleted, err := s.DeleteResolvedBefore(ctx, "no-such-mapping", before, now)
+			if deleted || err != nil {
+				t.Errorf("DeleteResolvedBefore = %v, %v; want false, nil", deleted, err)
+			}
+		})
+	}},
+	{"DeleteResolvedBefore from 8 goroutines at once deletes the mapping once", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		m := mustCreate(ctx, t, s, "projects/p/cases/6001", "C-6001")
+		if _, err := s.UpdateMapping(ctx, m.ID, func(m *casesync.Mapping) error { m.ResolvedAt = base.Add(-40 * 24 * time.Hour); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var wins int
+		var errs []error
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var deleted bool
+				var err error
+				for {
+					deleted, err = s.DeleteResolvedBefore(ctx, m.ID, base.Add(-30*24*time.Hour), base)
+					if !casesync.IsTransient(err) {
+						break
+					}
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					errs = append(errs, err)
+				}
+				if deleted {
+					wins++
+				}
+			}()
+		}
+		wg.Wait()
+		if len(errs) > 0 || wins != 1 {
+			t.Errorf("%d goroutines deleted the mapping, errors %v; want exactly one, no errors", wins, errs)
+		}
+	}},
+	{"refusals keep the newest refused update time, which RefusedAt reads per case over its side's kinds", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		us := base.Truncate(time.Microsecond)
+		record := func(side casesync.Side, id string, kind casesync.RefusalKind, updated time.Time) casesync.Refusal {
+			t.Helper()
+			r, err := s.RecordRefusal(ctx, casesync.Refusal{Side: side, CaseID: id, Kind: kind, Reason: "why", CaseUpdateTime: updated}, base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		company := casesync.SideCompany
+		// A later refusal of an older read does not move the time back; one
+		// with no known time keeps it.
+		record(company, "C-1", casesync.RefusedLinkConflict, base.Add(2*time.Minute))
+		record(company, "C-1", casesync.RefusedLinkConflict, base.Add(time.Minute))
+		if r := record(company, "C-1", casesync.RefusedLinkConflict, time.Time{}); !r.CaseUpdateTime.Equal(us.Add(2 * time.Minute)) {
+			t.Errorf("stored CaseUpdateTime = %v, want %v", r.CaseUpdateTime, us.Add(2*time.Minute))
+		}
+		// The newest over kinds counts.
+		record(company, "C-2", casesync.RefusedFieldMalformed, base.Add(time.Minute))
+		record(company, "C-2", casesync.RefusedFieldUnreadable, base.Add(3*time.Minute))
+		// No known time: absent.
+		record(company, "C-3", casesync.RefusedFieldOutOfScope, time.Time{})
+		// Another side's record of the same id: not read for the CRM side.
+		record(casesync.SideGoogle, "C-4", casesync.RefusedLinkConflict, base)
+		// An id with slashes and percent signs.
+		record(company, "INC/7%", casesync.RefusedFieldOutOfScope, base.Add(4*time.Minute))
+
+		got, err := s.RefusedAt(ctx, company, []string{"C-1", "C-2", "C-3", "C-4", "C-404", "INC/7%", "C-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]time.Time{"C-1": us.Add(2 * time.Minute), "C-2": us.Add(3 * time.Minute), "INC/7%": us.Add(4 * time.Minute)}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("RefusedAt (-want +got):\n%s", diff)
+		}
+		if got, err := s.RefusedAt(ctx, company, nil); err != nil || len(got) != 0 {
+			t.Errorf("RefusedAt of no ids = %v, %v; want none", got, err)
+		}
+	}},
+	{"ListOutageCandidates returns the flagged mappings and the open ones that may be late, once each", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		// Whole microseconds, so that a mark stored at the bound is at it.
+		us := base.Truncate(time.Microsecond)
+		old, recent := us.Add(-20*time.Minute), us.Add(-5*time.Minute)
+		pendingBefore := us.Add(-10 * time.Minute)
+		names := map[string]string{} // mapping id -> what it is
+		newMapping := func(n int, linked bool, fn func(m *casesync.Mapping)) string {
+			t.Helper()
+			company := fmt.Sprintf("C-%d", n)
+			if !linked {
+				company = ""
+			}
+			m := mustCreate(ctx, t, s, fmt.Sprintf("projects/p/cases/%d", 3000+n), company)
+			if _, err := s.UpdateMapping(ctx, m.ID, func(x *casesync.Mapping) error { fn(x); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			names[m.ID] = fmt.Sprint("mapping ", n)
+			return m.ID
+		}
+		quiet := newMapping(1, true, func(m *casesync.Mapping) { m.GoogleUpdatesSyncedAt = base })
+		lateG := newMapping(2, true, func(m *casesync.Mapping) { m.GooglePendingSince = old })
+		lateC := newMapping(3, true, func(m *casesync.Mapping) { m.CompanyPendingSince = old })
+		recentC := newMapping(4, true, func(m *casesync.Mapping) { m.CompanyPendingSince = recent })
+		atBound := newMapping(5, true, func(m *casesync.Mapping) { m.GooglePendingSince = pendingBefore })
+		resolvedLate := newMapping(6, true, func(m *casesync.Mapping) { m.GooglePendingSince, m.ResolvedAt = old, base })
+		resolvedSent := newMapping(7, true, func(m *casesync.Mapping) { m.OutageCommentSentToCompany, m.ResolvedAt = true, base })
+		intentG := newMapping(8, true, func(m *casesync.Mapping) { m.OutageNoticeIntentGoogle = true })
+		resolvedIntentC := newMapping(9, true, func(m *casesync.Mapping) { m.OutageNoticeIntentCompany, m.ResolvedAt = true, base })
+		sentAndLate := newMapping(10, true, func(m *casesync.Mapping) {
+			m.OutageCommentSentToGoogle, m.GooglePendingSince, m.CompanyPendingSince = true, old, old
+		})
+		unlinked := newMapping(11, false, func(m *casesync.Mapping) {})
+
+		// Compared by what each mapping is, in the store's id order.
+		ids := func(ms []casesync.Mapping) []string {
+			out := []string{}
+			for _, m := range ms {
+				out = append(out, names[m.ID])
+			}
+			return out
+		}
+		sorted := func(ids ...string) []string {
+			sort.Strings(ids)
+			out := []string{}
+			for _, id := range ids {
+				out = append(out, names[id])
+			}
+			return out
+		}
+		for _, tc := range []struct {
+			name    string
+			allOpen bool
+			want    []string
+		}{
+			{"without allOpen", false, sorted(lateG, lateC, resolvedSent, intentG, resolvedIntentC, sentAndLate)},
+			{"with allOpen", true, sorted(quiet, lateG, lateC, recentC, atBound, resolvedSent, intentG, resolvedIntentC, sentAndLate, unlinked)},
+		} {
+			got, err := s.ListOutageCandidates(ctx, pendingBefore, tc.allOpen)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			if diff := cmp.Diff(tc.want, ids(got)); diff != "" {
+				t.Errorf("%s: mapping ids (-want +got):\n%s", tc.name, diff)
+			}
+			for _, m := range got {
+				stored, err := s.GetMapping(ctx, m.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(stored, m); diff != "" {
+					t.Errorf("%s: listed mapping %s differs from the stored one (-stored +listed):\n%s", tc.name, m.ID, diff)
+				}
+			}
+		}
+		_ = resolvedLate // resolved, with a pending mark but no notice: in neither list
+	}},
+	{"ListOutageCandidates no longer returns a mapping once its notices are settled and its marks cleared", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		m := mustCreate(ctx, t, s, "projects/p/cases/3100", "C-3100")
+		if _, err := s.UpdateMapping(ctx, m.ID, func(x *casesync.Mapping) error {
+			x.OutageCommentSentToGoogle, x.OutageNoticeIntentCompany, x.CompanyPendingSince = true, true, base.Add(-time.Hour)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.ListOutageCandidates(ctx, base, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].ID != m.ID || !got[0].OutageCommentSentToGoogle || !got[0].OutageNoticeIntentCompany {
+			t.Fatalf("before: got %+v, want the mapping once with its flag and intent", got)
+		}
+		if _, err := s.UpdateMapping(ctx, m.ID, func(x *casesync.Mapping) error {
+			x.OutageCommentSentToGoogle, x.OutageNoticeIntentCompany, x.CompanyPendingSince = false, false, time.Time{}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		got, err = s.ListOutageCandidates(ctx, base, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 0 {
+			t.Errorf("after: got %d mappings, want none", len(got))
+		}
+	}},
 }
 
 // mustCreate creates a mapping for the keys, failing the test if one exists.
@@ -1064,6 +1329,8 @@ func fullMapping(id, googleCase, companyCaseID string) casesync.Mapping {
 		CompanySeenUpdateTime:      at(9),
 		OutageCommentSentToGoogle:  true,
 		OutageCommentSentToCompany: true,
+		OutageNoticeIntentGoogle:   true,
+		OutageNoticeIntentCompany:  true,
 		Priority:                   casesync.P2,
 		GoogleClosed:               true,
 		CompanyClosed:              true,

@@ -51,8 +51,27 @@ func (s *MemStore) RecordRefusal(_ context.Context, f casesync.Refusal, at time.
 		r = casesync.Refusal{Side: f.Side, CaseID: f.CaseID, Kind: f.Kind, First: at}
 	}
 	r.Reason, r.Last, r.Count = f.Reason, at, r.Count+1
+	if u := f.CaseUpdateTime.UTC().Truncate(time.Microsecond); u.After(r.CaseUpdateTime) {
+		r.CaseUpdateTime = u
+	}
 	s.refusals[f.Key()] = r
 	return r, nil
+}
+
+// RefusedAt implements casesync.RefusalStore.
+func (s *MemStore) RefusedAt(_ context.Context, side casesync.Side, ids []string) (map[string]time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]time.Time{}
+	for _, id := range ids {
+		for _, k := range casesync.RefusalKinds(side) {
+			r, ok := s.refusals[casesync.Refusal{Side: side, CaseID: id, Kind: k}.Key()]
+			if ok && r.CaseUpdateTime.After(out[id]) {
+				out[id] = r.CaseUpdateTime
+			}
+		}
+	}
+	return out, nil
 }
 
 // ListRefusals implements casesync.RefusalStore.
@@ -266,6 +285,7 @@ func (s *MemStore) AcquireLease(ctx context.Context, id, holder string, now, unt
 	}
 	if m.LeaseHolder != "" && m.LeaseHolder != holder && m.LeaseUntil.After(now) {
 		m.RerunRequested = true
+		m.DueAt = casesync.NextDue(m.DueAt, now, m.LeaseUntil)
 		s.mappings[id] = m
 		return casesync.Mapping{}, fmt.Errorf("mapping %s: %w", id, casesync.ErrLeaseHeld)
 	}
@@ -299,12 +319,12 @@ func (s *MemStore) RenewLease(ctx context.Context, id, holder string, gen int64,
 }
 
 // ListDue implements casesync.Store.
-func (s *MemStore) ListDue(ctx context.Context, t time.Time, limit int) ([]casesync.Mapping, error) {
+func (s *MemStore) ListDue(ctx context.Context, after, before time.Time, limit int) ([]casesync.Mapping, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []casesync.Mapping
 	for _, m := range s.mappings {
-		if !m.DueAt.IsZero() && !m.DueAt.After(t) {
+		if !m.DueAt.IsZero() && !m.DueAt.After(before) && (after.IsZero() || m.DueAt.After(after)) {
 			out = append(out, clone(m))
 		}
 	}
@@ -376,7 +396,7 @@ func (s *MemStore) MarkPending(ctx context.Context, side casesync.Side, ids []st
 		if p.IsZero() {
 			*p = at
 		}
-		m.DueAt = normTime(due)
+		m.DueAt = casesync.NextDue(m.DueAt, at, normTime(due))
 		s.mappings[id] = m
 	}
 	return nil
@@ -427,15 +447,7 @@ func (s *MemStore) ListResolvedBefore(ctx context.Context, t time.Time) ([]strin
 func (s *MemStore) DeleteMapping(ctx context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.mappings[id]; !ok {
-		return nil
-	}
-	for k, holder := range s.keys {
-		if holder == id {
-			delete(s.keys, k)
-		}
-	}
-	delete(s.mappings, id)
+	s.deleteLocked(id)
 	return nil
 }
 

@@ -31,12 +31,16 @@ resource "google_pubsub_subscription" "dead_letter" {
 resource "google_pubsub_subscription" "push" {
   for_each = var.subscriptions
 
-  project                 = var.project_id
-  name                    = each.value.name
-  topic                   = var.topic_ids[each.value.topic]
-  labels                  = var.labels
-  ack_deadline_seconds    = each.value.ack_deadline_seconds
-  enable_message_ordering = each.value.ordered
+  project              = var.project_id
+  name                 = each.value.name
+  topic                = var.topic_ids[each.value.topic]
+  labels               = var.labels
+  ack_deadline_seconds = each.value.ack_deadline_seconds
+  # Unordered: each reconciliation reads both cases' current state under
+  # the mapping's lease, so the order of messages does not matter, and an
+  # ordered subscription would hold a case's later messages behind a
+  # failing one.
+  enable_message_ordering = false
 
   push_config {
     push_endpoint = "${google_cloudfunctions2_function.function.service_config[0].uri}/projects/${var.project_id}/topics/${each.value.topic}"

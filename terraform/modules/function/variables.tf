@@ -91,7 +91,6 @@ variable "subscriptions" {
     maximum_backoff       = string
     max_delivery_attempts = number
     ack_deadline_seconds  = number
-    ordered               = bool
   }))
   description = "The push subscriptions feeding the function, each with its retry policy and the dead-letter topic made for it."
   validation {
