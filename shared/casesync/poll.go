@@ -155,26 +155,27 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 		}
 		refs = append(refs, CaseRef{Side: side, ID: f.key, UpdateTime: f.updateTime})
 	}
+	// Marked before publishing: marked after, the mark could land once the
+	// reconciliation it asks for has already finished, and hold the next
+	// change back as if it were still asked for.
+	if len(pending) > 0 {
+		if err := e.Store.MarkPending(ctx, side, pending, start, due); err != nil {
+			return res, fmt.Errorf("mark pending: %w", err)
+		}
+	}
 	if len(refs) > 0 {
 		if err := e.Publisher.PublishCaseUpdated(ctx, refs); err != nil {
-			// Nothing was handed on: the mappings made now are due at once,
-			// so the next poll's sweep asks for them.
-			if len(created) > 0 {
-				if merr := e.Store.MarkPending(ctx, side, created, start, start); merr != nil {
-					e.log().WarnContext(ctx, "could not mark new mappings due after a failed publish", "error", merr)
+			// Nothing was handed on: what was marked is due at once, so the
+			// next poll's sweep asks for it.
+			if ids := append(pending, created...); len(ids) > 0 {
+				if merr := e.Store.MarkPending(ctx, side, ids, start, start); merr != nil {
+					e.log().WarnContext(ctx, "could not mark mappings due after a failed publish", "error", merr)
 				}
 			}
 			return res, fmt.Errorf("publish case-updated: %w", err)
 		}
 	}
 	res.Published = len(refs)
-	// Marked only once published, so a failed publish leaves nothing
-	// waiting on a message that was never sent.
-	if len(pending) > 0 {
-		if err := e.Store.MarkPending(ctx, side, pending, start, due); err != nil {
-			return res, fmt.Errorf("mark pending: %w", err)
-		}
-	}
 
 	// The sweep: mappings whose work is overdue are asked for again. The
 	// first poll that succeeds after this side's polls failed asks for every

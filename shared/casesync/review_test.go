@@ -253,3 +253,46 @@ func TestGivingUpIsSaidOnce(t *testing.T) {
 		t.Errorf("%d %q entries in two hours, want 1", n, casesync.GaveUpMessage)
 	}
 }
+
+// instantPublisher delivers what it publishes at once, before the poll
+// that published it goes on: Pub/Sub can be that fast.
+type instantPublisher struct {
+	w *world
+}
+
+func (p instantPublisher) PublishCaseUpdated(ctx context.Context, refs []casesync.CaseRef) error {
+	for _, ref := range refs {
+		if _, err := p.w.engine.SyncCase(ctx, ref); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p instantPublisher) PublishSyncRequested(ctx context.Context, ref casesync.CaseRef) error {
+	_, err := p.w.engine.SyncCase(ctx, ref)
+	return err
+}
+
+// A reconciliation that finishes before the poll that asked for it has
+// marked the change leaves nothing marked: the next change is published
+// by the next poll, not held back as if still asked for.
+func TestAReconciliationFasterThanItsPollLeavesNothingWaiting(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name := w.newGoogleCase("Fast", "P3")
+	w.settle()
+	id := w.mapping(name).CompanyCaseID
+	w.engine.Publisher = instantPublisher{w: w}
+	for i, body := range []string{"first", "second"} {
+		if _, err := w.crm.AddHumanComment(id, "Bob", body, true); err != nil {
+			t.Fatal(err)
+		}
+		w.clock.Advance(5 * time.Second)
+		if _, err := w.engine.PollCRM(w.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := countContaining(w.googleBodies(name), body); n != 1 {
+			t.Fatalf("after poll %d Google has %d copies of %q, want 1 (pending %v, due %v)", i+1, n, body, w.mapping(name).CompanyPendingSince, w.mapping(name).DueAt)
+		}
+	}
+}
