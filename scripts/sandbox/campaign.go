@@ -46,20 +46,31 @@ func setCampaign(v string) error {
 	if !on {
 		return nil
 	}
-	given := map[string]bool{}
-	flag.CommandLine.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	given := flagsGiven()
 	if !given["poll-every"] {
 		if err := flag.CommandLine.Set("poll-every", campaignPollEvery.String()); err != nil {
 			return err
 		}
 	}
-	// The campaign follows the functions' INFO lines (each delivery's
-	// outcome) and prints its own lines instead of theirs.
+	return followFunctionLines("outage-campaign", given)
+}
+
+// followFunctionLines prepares a mode that follows the functions' INFO
+// lines (each delivery's outcome) and prints its own lines instead of
+// theirs. given holds the flags set so far.
+func followFunctionLines(mode string, given map[string]bool) error {
 	if given["log-level"] || given["raw-logs"] {
-		return errors.New("--outage-campaign follows the functions' INFO lines and prints its own: leave out --log-level and --raw-logs")
+		return fmt.Errorf("--%s follows the functions' INFO lines and prints its own: leave out --log-level and --raw-logs", mode)
 	}
 	hideFunctionLogs = true
 	return flag.CommandLine.Set("log-level", "info")
+}
+
+// flagsGiven returns the names of the flags set so far.
+func flagsGiven() map[string]bool {
+	given := map[string]bool{}
+	flag.CommandLine.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	return given
 }
 
 type campaignOutage struct {

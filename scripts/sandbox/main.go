@@ -151,7 +151,7 @@ func run(ctx context.Context, out io.Writer, opts localstack.Options, endpointsF
 	case 1:
 		return chosen[0].run(ctx, st, out)
 	default:
-		return errors.New("give one of --demo and --outage-campaign, not both")
+		return errors.New("give one of --demo, --outage-campaign and --burst-campaign, not more")
 	}
 	fmt.Fprintln(out, "# running; press Ctrl-C to stop")
 	<-ctx.Done()

@@ -133,6 +133,12 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 		case ok && !changedSince(f.updateTime, m.seenUpdateTime(side)):
 			res.Skipped++
 			continue
+		case ok && m.LeaseHolder != "" && m.LeaseUntil.After(start):
+			// A reconciliation is running: what changed may be its own
+			// writes, which it looks at again before it lets go. A person's
+			// change it missed is seen by the first poll after it ends.
+			res.Waiting++
+			continue
 		case ok && !m.GaveUpAt.IsZero():
 			// Its counterpart could not be created; only an operator's
 			// resync starts it again (the alert said so once).

@@ -296,3 +296,42 @@ func TestAReconciliationFasterThanItsPollLeavesNothingWaiting(t *testing.T) {
 		}
 	}
 }
+
+// Polls while a reconciliation runs do not publish its own writes: they
+// would only queue runs that find nothing to do.
+func TestPollsDuringARunDoNotPublishItsOwnWrites(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	h := &hookedCRM{CRM: w.crm}
+	w.engine.CRM = h
+	name := w.newGoogleCase("Busy", "P3")
+	w.settle()
+	if _, err := w.google.AddComment(name, "mirror me", csapitest.Actor{DisplayName: "Alice", Email: customer}); err != nil {
+		t.Fatal(err)
+	}
+	w.tick()
+	if _, err := w.engine.PollGoogle(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	refs := w.queue.take()
+	published := 0
+	once := sync.Once{}
+	h.set(func(h *hookedCRM) {
+		h.onAdd = func(string) {
+			once.Do(func() {
+				w.clock.Advance(2 * time.Second)
+				g, _ := w.engine.PollGoogle(w.ctx)
+				c, _ := w.engine.PollCRM(w.ctx)
+				published = g.Published + c.Published + g.Swept + c.Swept
+			})
+		}
+	})
+	if _, err := w.engine.SyncCase(w.ctx, refs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if published != 0 {
+		t.Errorf("polls during the run published %d, want 0 (the run's own writes)", published)
+	}
+	if n := countContaining(bodiesOf(w.crmComments(w.mapping(name).CompanyCaseID)), "mirror me"); n != 1 {
+		t.Errorf("the CRM has %d copies, want 1", n)
+	}
+}
