@@ -21,14 +21,10 @@ func (s *Store) DeleteResolvedBefore(ctx context.Context, id string, before, now
 	var deleted bool
 	err := s.run(ctx, "delete resolved mapping "+id, func(ctx context.Context, t *txn) error {
 		deleted = false
-		snap, err := t.get(mRef)
-		if err != nil {
-			return err
+		m, err := t.getMapping(mRef, id)
+		if casesync.IsNotFound(err) {
+			return nil // already gone
 		}
-		if !snap.Exists() {
-			return nil
-		}
-		m, err := decodeMapping(snap)
 		if err != nil {
 			return err
 		}
