@@ -23,9 +23,10 @@ type lease struct {
 	until time.Time
 	lost  error
 
-	cancel context.CancelFunc
-	stop   chan struct{}
-	done   chan struct{}
+	cancel   context.CancelFunc
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
 }
 
 // hold starts renewing the lease every third of its duration. The returned
@@ -122,11 +123,17 @@ func (l *lease) owns(m *Mapping) error {
 	return nil
 }
 
-// release stops the renewals and ends the lease, even if ctx is done.
-func (l *lease) release(ctx context.Context) error {
-	close(l.stop)
+// stopRenewing stops the renewals and cancels the work's context, for a
+// holder that ends the lease in its own last write.
+func (l *lease) stopRenewing() {
+	l.stopOnce.Do(func() { close(l.stop) })
 	<-l.done
 	l.cancel()
+}
+
+// release stops the renewals and ends the lease, even if ctx is done.
+func (l *lease) release(ctx context.Context) error {
+	l.stopRenewing()
 	if l.lostErr() != nil {
 		return nil
 	}

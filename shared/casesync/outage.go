@@ -154,45 +154,30 @@ func (e *Engine) DetectOutages(ctx context.Context) (OutageReport, error) {
 	var oldestStuck time.Time
 	var worstLag time.Duration
 	for _, m := range cands {
-		if m.Resolved() {
-			if m.outageNoticeState() {
-				jobs = append(jobs, func(ctx context.Context) noticeResult { return e.resume(ctx, m) })
+		if !m.Resolved() {
+			if since, ok := m.stuckSince(now); ok {
+				if len(stuck) < maxLoggedIDs {
+					stuck = append(stuck, m.ID+" since "+since.Format(time.RFC3339))
+				}
+				if oldestStuck.IsZero() || since.Before(oldestStuck) {
+					oldestStuck = since
+				}
+				rep.Stuck++
 			}
-			continue
-		}
-		if since, ok := m.stuckSince(now); ok {
-			if len(stuck) < maxLoggedIDs {
-				stuck = append(stuck, m.ID+" since "+since.Format(time.RFC3339))
+			if m.Linked() {
+				rep.Checked++
 			}
-			if oldestStuck.IsZero() || since.Before(oldestStuck) {
-				oldestStuck = since
-			}
-			rep.Stuck++
 		}
-		if !m.Linked() {
-			continue
-		}
-		rep.Checked++
-		tol := Tolerance(m.Priority, now.Sub(m.LastContentAt()))
-		gThrough := SyncedThrough(m.GooglePendingSince, m.GoogleUpdatesSyncedAt, st.GoogleHeartbeat)
-		cThrough := SyncedThrough(m.CompanyPendingSince, m.CompanyUpdatesSyncedAt, st.CompanyHeartbeat)
-		through := gThrough
-		if cThrough.Before(through) {
-			through = cThrough
-		}
-		if now.After(through.Add(tol)) {
-			lag := now.Sub(through)
-			worstLag = max(worstLag, lag)
+		v := judge(m, st, now)
+		if v.outOfSync {
+			worstLag = max(worstLag, v.lag)
 			rep.OutOfSync = append(rep.OutOfSync, m.ID)
-			// Heal a lost event: the pollers are fine but this mapping is not.
-			heal := now.Sub(st.GoogleHeartbeat) < tol && now.Sub(st.CompanyHeartbeat) < tol
-			jobs = append(jobs, func(ctx context.Context) noticeResult {
-				return e.announceOutage(ctx, m, lag, tol, gThrough, cThrough, heal)
-			})
-			continue
 		}
-		if m.outageNoticeState() {
-			jobs = append(jobs, func(ctx context.Context) noticeResult { return e.resume(ctx, m) })
+		switch {
+		case m.noticesOwed(v):
+			jobs = append(jobs, func(ctx context.Context) noticeResult { return e.notices(ctx, m.ID) })
+		case v.heal:
+			jobs = append(jobs, func(ctx context.Context) noticeResult { return e.heal(ctx, m.ID) })
 		}
 	}
 
@@ -275,88 +260,191 @@ func (e *Engine) runNoticeJobs(ctx context.Context, jobs []func(context.Context)
 	return out
 }
 
-// announceOutage posts the outage notice on each side of m that does not
-// have it yet and can take a comment, after recording the intent, and asks
-// for a reconciliation if heal is set.
-func (e *Engine) announceOutage(ctx context.Context, m Mapping, lag, tol time.Duration, gThrough, cThrough time.Time, heal bool) noticeResult {
+// verdict is outage detection's judgement of one mapping.
+type verdict struct {
+	outOfSync          bool
+	lag, tol           time.Duration
+	gThrough, cThrough time.Time
+	// heal: the pollers are fine but this mapping is not, so an event was
+	// lost; a reconciliation is asked for.
+	heal bool
+}
+
+// judge measures how far behind m is at now against the tolerance table. A
+// mapping that is not linked or is resolved is never out of sync.
+func judge(m Mapping, st PollState, now time.Time) verdict {
+	if !m.Linked() || m.Resolved() {
+		return verdict{}
+	}
+	tol := Tolerance(m.Priority, now.Sub(m.LastContentAt()))
+	gThrough := SyncedThrough(m.GooglePendingSince, m.GoogleUpdatesSyncedAt, st.GoogleHeartbeat)
+	cThrough := SyncedThrough(m.CompanyPendingSince, m.CompanyUpdatesSyncedAt, st.CompanyHeartbeat)
+	through := gThrough
+	if cThrough.Before(through) {
+		through = cThrough
+	}
+	if !now.After(through.Add(tol)) {
+		return verdict{}
+	}
+	return verdict{outOfSync: true, lag: now.Sub(through), tol: tol, gThrough: gThrough, cThrough: cThrough,
+		heal: now.Sub(st.GoogleHeartbeat) < tol && now.Sub(st.CompanyHeartbeat) < tol}
+}
+
+// errNoticeBusy and errNoNotice end a notice job before it writes: the
+// mapping is leased by another worker (a reconciliation, or another run's
+// notice job; the next run looks again), or there is nothing to post.
+var (
+	errNoticeBusy = errors.New("the mapping is leased by another worker")
+	errNoNotice   = errors.New("no notice to post")
+)
+
+// notices brings the notices of one mapping in line with its state. It
+// judges the mapping afresh, from the poll state read again and the
+// mapping read in the transaction that takes its lease, so that two runs of
+// outage detection, or a run and a reconciliation, never work on the same
+// mapping at once, and no run acts on a judgement made from what it read
+// at its start, which may be minutes old by the time the job runs:
+//
+//   - out of sync: the outage notice on each side that does not have it
+//     yet and can take a comment, the intent recorded with the lease; and a
+//     reconciliation asked for if the pollers are fine (a lost event);
+//   - back in step or resolved, with an outage notice sent or intended:
+//     "Syncing has resumed." on each side whose last casebridge notice is
+//     an outage notice, then the side's flag and intent cleared. A side
+//     that cannot take a comment (a closed Google case) is cleared without
+//     posting; so is one whose post failed permanently, with a log line,
+//     so that no run tries it forever.
+//
+// What was posted is recorded with the lease's release, in one write.
+func (e *Engine) notices(ctx context.Context, id string) noticeResult {
 	var res noticeResult
+	cfg := e.cfg()
+	holder := newHolder()
+	var st PollState
+	if err := withTimeout(ctx, func(ctx context.Context) (err error) {
+		st, err = e.Store.GetPollState(ctx)
+		return err
+	}); err != nil {
+		res.errs = append(res.errs, fmt.Errorf("mapping %s: read the poll state: %w", id, err))
+		return res
+	}
+	now := e.now()
+	var v verdict
+	var kind noticeKind
 	var sides, intend []Side
-	for _, side := range []Side{SideGoogle, SideCompany} {
-		if !m.outageSent(side) && m.canComment(side) {
-			sides = append(sides, side)
-			if !m.outageIntended(side) {
-				intend = append(intend, side)
+	m, err := e.Store.UpdateMapping(ctx, id, func(x *Mapping) error {
+		if x.LeaseHolder != "" && x.LeaseUntil.After(now) {
+			return errNoticeBusy
+		}
+		v, kind, sides, intend = judge(*x, st, now), noticeNone, nil, nil
+		cleared := false
+		for _, side := range []Side{SideGoogle, SideCompany} {
+			switch {
+			case v.outOfSync:
+				kind = noticeOutage
+				if !x.outageSent(side) && x.canComment(side) {
+					sides = append(sides, side)
+					if !x.outageIntended(side) {
+						intend = append(intend, side)
+						x.setOutageIntent(side, true)
+					}
+				}
+			case !x.outageSent(side) && !x.outageIntended(side):
+			case x.canComment(side):
+				kind = noticeResumed
+				sides = append(sides, side)
+			default:
+				x.clearOutage(side)
+				cleared = true
 			}
 		}
+		if len(sides) == 0 {
+			if cleared {
+				return nil
+			}
+			return errNoNotice
+		}
+		if x.LeaseHolder != holder {
+			x.LeaseGeneration++
+		}
+		x.LeaseHolder, x.LeaseUntil = holder, now.Add(cfg.LeaseDuration)
+		return nil
+	})
+	switch {
+	case errors.Is(err, errNoticeBusy):
+		e.log().DebugContext(ctx, "outage notices left to the next run: the mapping is leased", mappingKey, id)
+		return res
+	case errors.Is(err, errNoNotice), IsNotFound(err):
+		err = nil
+	case err != nil:
+		res.errs = append(res.errs, fmt.Errorf("mapping %s: take it for its notices: %w", id, err))
+		return res
 	}
 	if len(intend) > 0 {
 		// First detection of this outage on these sides.
-		e.log().WarnContext(ctx, "mapping out of sync", mappingKey, m.ID, "lag", lag.String(), "tolerance", tol.String(),
-			"googleSyncedThrough", gThrough, "companySyncedThrough", cThrough)
-		_, err := e.Store.UpdateMapping(ctx, m.ID, func(x *Mapping) error {
-			for _, side := range intend {
-				x.setOutageIntent(side, true)
-			}
-			return nil
-		})
-		if err != nil {
-			res.errs = append(res.errs, fmt.Errorf("mapping %s: record the outage notice intent: %w", m.ID, err))
-			sides = nil
-		}
+		e.log().WarnContext(ctx, "mapping out of sync", mappingKey, id, "lag", v.lag.String(), "tolerance", v.tol.String(),
+			"googleSyncedThrough", v.gThrough, "companySyncedThrough", v.cThrough)
 	}
-	if len(sides) > 0 {
-		outs := e.onSides(ctx, sides, func(ctx context.Context, side Side) noticeOutcome {
-			return e.bringNotice(ctx, m, side, noticeOutage, OutageText(lag))
+	if m.LeaseHolder == holder {
+		text := resumedText
+		if kind == noticeOutage {
+			text = OutageText(v.lag)
+		}
+		l, lctx := e.hold(ctx, m, holder, cfg.LeaseDuration)
+		outs := e.onSides(lctx, sides, func(ctx context.Context, side Side) noticeOutcome {
+			return e.bringNotice(ctx, m, side, kind, text)
 		})
-		res.add(outs, &res.notified)
-		if err := e.recordNotices(ctx, m, noticeOutage, outs); err != nil {
+		for i, o := range outs {
+			if kind == noticeResumed && o.err != nil && IsPermanent(o.err) {
+				e.log().WarnContext(ctx, "the resumed notice cannot be posted; its outage flag is cleared", mappingKey, id,
+					"side", string(o.side), "error", o.err)
+				outs[i].err = nil
+			}
+		}
+		n := &res.resumed
+		if kind == noticeOutage {
+			n = &res.notified
+		}
+		res.add(outs, n)
+		if err := e.recordNotices(ctx, l, m.ID, kind, outs); err != nil {
 			res.errs = append(res.errs, err)
 		}
 	}
-	if heal && e.Publisher != nil {
-		if err := withTimeout(ctx, func(ctx context.Context) error {
-			return e.Publisher.PublishSyncRequested(ctx, CaseRef{MappingID: m.ID})
-		}); err != nil {
-			res.errs = append(res.errs, fmt.Errorf("mapping %s: ask for a reconciliation: %w", m.ID, err))
-		}
+	if v.heal {
+		res.errs = append(res.errs, e.heal(ctx, id).errs...)
 	}
 	return res
 }
 
-// resume ends the outage bookkeeping of m on each side with an outage
-// notice sent or intended: "Syncing has resumed." is posted where the last
-// casebridge notice is an outage notice, then the side's flag and intent
-// are cleared. A side that cannot take a comment (a closed Google case) is
-// cleared without posting; so is one whose post failed permanently, with a
-// log line, so that no run tries it forever.
-func (e *Engine) resume(ctx context.Context, m Mapping) noticeResult {
-	var res noticeResult
-	var sides []Side
-	var outs []noticeOutcome
+// noticesOwed reports whether, as far as the run's query shows, a notice
+// job has work on m judged v: a side of an out-of-sync mapping without the
+// outage notice that can take one, or an outage notice sent or intended on
+// a mapping back in step. A job judges again before it posts; a mapping
+// whose notices are all in place costs no job.
+func (m Mapping) noticesOwed(v verdict) bool {
+	if !v.outOfSync {
+		return m.outageNoticeState()
+	}
 	for _, side := range []Side{SideGoogle, SideCompany} {
-		switch {
-		case !m.outageSent(side) && !m.outageIntended(side):
-		case m.canComment(side):
-			sides = append(sides, side)
-		default:
-			outs = append(outs, noticeOutcome{side: side})
+		if !m.outageSent(side) && m.canComment(side) {
+			return true
 		}
 	}
-	for _, o := range e.onSides(ctx, sides, func(ctx context.Context, side Side) noticeOutcome {
-		return e.bringNotice(ctx, m, side, noticeResumed, resumedText)
-	}) {
-		if o.err != nil && IsPermanent(o.err) {
-			e.log().WarnContext(ctx, "the resumed notice cannot be posted; its outage flag is cleared", mappingKey, m.ID,
-				"side", string(o.side), "error", o.err)
-			o.err = nil
-		}
-		outs = append(outs, o)
+	return false
+}
+
+// heal asks for a reconciliation of a mapping that is out of sync while
+// the pollers are fine: an event was lost.
+func (e *Engine) heal(ctx context.Context, id string) noticeResult {
+	if e.Publisher == nil {
+		return noticeResult{}
 	}
-	res.add(outs, &res.resumed)
-	if err := e.recordNotices(ctx, m, noticeResumed, outs); err != nil {
-		res.errs = append(res.errs, err)
+	if err := withTimeout(ctx, func(ctx context.Context) error {
+		return e.Publisher.PublishSyncRequested(ctx, CaseRef{MappingID: id})
+	}); err != nil {
+		return noticeResult{errs: []error{fmt.Errorf("mapping %s: ask for a reconciliation: %w", id, err)}}
 	}
-	return res
+	return noticeResult{}
 }
 
 // noticeOutcome is what bringNotice did on one side.
@@ -444,24 +532,26 @@ func (e *Engine) bringNotice(ctx context.Context, m Mapping, side Side, kind not
 	return noticeOutcome{did: true, posted: posted}
 }
 
-// recordNotices records, in one write, the sides of outs that succeeded:
-// after an outage notice the side's flag is set, after a resumed one it is
-// cleared; either way its intent is cleared, and a notice posted is settled
-// in the side's item log. It writes even if the run's budget ran out
-// meanwhile: what was posted should be known.
-func (e *Engine) recordNotices(ctx context.Context, m Mapping, kind noticeKind, outs []noticeOutcome) error {
+// recordNotices records, in the write that lets the lease go, the sides of
+// outs that succeeded: after an outage notice the side's flag is set, after
+// a resumed one it is cleared; either way its intent is cleared, and a
+// notice posted is settled in the side's item log. It writes even if the
+// run's budget ran out meanwhile: what was posted should be known. A lease
+// lost meanwhile records nothing; the next run lists the side again.
+func (e *Engine) recordNotices(ctx context.Context, l *lease, id string, kind noticeKind, outs []noticeOutcome) error {
+	l.stopRenewing()
 	var done []noticeOutcome
 	for _, o := range outs {
 		if o.err == nil {
 			done = append(done, o)
 		}
 	}
-	if len(done) == 0 {
-		return nil
-	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), noticeCallTimeout)
 	defer cancel()
-	_, err := e.Store.UpdateMapping(rctx, m.ID, func(x *Mapping) error {
+	_, err := e.Store.UpdateMapping(rctx, id, func(x *Mapping) error {
+		if err := l.owns(x); err != nil {
+			return err
+		}
 		for _, o := range done {
 			if kind == noticeOutage {
 				x.setOutageSent(o.side)
@@ -476,10 +566,14 @@ func (e *Engine) recordNotices(ctx context.Context, m Mapping, kind noticeKind, 
 				items.Comments, _ = items.Comments.settle(map[string]time.Time{o.posted.ID: o.posted.CreateTime}, nil)
 			}
 		}
+		x.LeaseHolder, x.LeaseUntil = "", time.Time{}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("mapping %s: record the notices: %w", m.ID, err)
+		if rerr := l.release(ctx); rerr != nil {
+			e.log().WarnContext(ctx, "release lease", mappingKey, id, "error", rerr)
+		}
+		return fmt.Errorf("mapping %s: record the notices: %w", id, err)
 	}
 	return nil
 }

@@ -357,17 +357,7 @@ func TestSyncingHasResumedFollowsEveryOutageNoticePosted(t *testing.T) {
 					t.Fatalf("run %d after recovery: %v", i+1, err)
 				}
 			}
-			if diff := cmp.Diff(tc.wantGoogle, notices(w.googleBodies(name))); diff != "" {
-				t.Errorf("notices on Google (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(tc.wantCompany, notices(bodiesOf(w.crmComments(id)))); diff != "" {
-				t.Errorf("notices on the CRM (-want +got):\n%s", diff)
-			}
-			m := w.mapping(name)
-			if m.OutageCommentSentToGoogle || m.OutageCommentSentToCompany || m.OutageNoticeIntentGoogle || m.OutageNoticeIntentCompany {
-				t.Errorf("after recovery: flags %v %v, intents %v %v; want all cleared",
-					m.OutageCommentSentToGoogle, m.OutageCommentSentToCompany, m.OutageNoticeIntentGoogle, m.OutageNoticeIntentCompany)
-			}
+			w.checkNoticesEnded(name, id, tc.wantGoogle, tc.wantCompany)
 		})
 	}
 }
@@ -634,5 +624,174 @@ func TestAChangeNeverReconciledIsLoggedAsStuckLongBeforeItsTolerance(t *testing.
 	want := []string{w.mapping(name).ID + " since " + since.Format(time.RFC3339)}
 	if got[0].level != slog.LevelWarn || !cmp.Equal(want, got[0].attrs["mappings"]) || !since.Equal(got[0].attrs["oldestSince"].(time.Time)) {
 		t.Errorf("entry: level %v, mappings %v, oldestSince %v; want WARN, %v, %v", got[0].level, got[0].attrs["mappings"], got[0].attrs["oldestSince"], want, since)
+	}
+}
+
+// pausingCRM posts a comment whose body starts with prefix, then tells
+// posted and waits for resume before answering: a notice job caught
+// between its post and recording it.
+type pausingCRM struct {
+	casesync.CRM
+	prefix         string
+	posted, resume chan struct{}
+}
+
+func (c pausingCRM) AddComment(ctx context.Context, id, body string, public bool) (casesync.Comment, error) {
+	got, err := c.CRM.AddComment(ctx, id, body, public)
+	if strings.HasPrefix(body, c.prefix) {
+		c.posted <- struct{}{}
+		<-c.resume
+	}
+	return got, err
+}
+
+// pausingStore hands over its outage candidates, then tells listed and
+// waits for resume: a run of outage detection that has judged the
+// mappings and not yet started their notice jobs.
+type pausingStore struct {
+	casesync.Store
+	listed, resume chan struct{}
+}
+
+func (s pausingStore) ListOutageCandidates(ctx context.Context, before time.Time, allOpen bool) ([]casesync.Mapping, error) {
+	got, err := s.Store.ListOutageCandidates(ctx, before, allOpen)
+	s.listed <- struct{}{}
+	<-s.resume
+	return got, err
+}
+
+// lastNotice is the last outage or resumed notice among bodies, or "".
+func lastNotice(bodies []string) string {
+	n := notices(bodies)
+	if len(n) == 0 {
+		return ""
+	}
+	return n[len(n)-1]
+}
+
+// outageOnlyOnGoogle makes a world with one synced case, then an outage
+// with the CRM down: detection posts the notice on Google and records the
+// CRM's as intended. The CRM is back when it returns.
+func outageOnlyOnGoogle(t *testing.T, title string) (w *world, name, crmID string) {
+	t.Helper()
+	w = newWorld(t, casesync.Config{})
+	name = w.newGoogleCase(title, "P2")
+	w.settle()
+	crmID = w.mapping(name).CompanyCaseID
+	w.crm.SetDown(true)
+	w.clock.Advance(11 * time.Minute)
+	if _, err := w.engine.PollGoogle(w.ctx); err != nil {
+		w.t.Fatal(err)
+	}
+	if _, err := w.engine.DetectOutages(w.ctx); !errors.Is(err, casesync.ErrOutage) {
+		w.t.Fatalf("DetectOutages during the outage = %v, want ErrOutage", err)
+	}
+	w.crm.SetDown(false)
+	return w, name, crmID
+}
+
+func TestTwoOutageRunsNeverLeaveAFlagTheSideDoesNotShow(t *testing.T) {
+	w, name, id := outageOnlyOnGoogle(t, "Overlapping detections")
+
+	// Run A, still out of sync, posts the CRM's outage notice and is
+	// slow to record it.
+	pc := pausingCRM{CRM: w.engine.CRM, prefix: "This case has not synced", posted: make(chan struct{}), resume: make(chan struct{})}
+	a := &casesync.Engine{Google: w.engine.Google, CRM: pc, Store: w.store, Publisher: w.queue, Clock: w.clock}
+	aDone := make(chan error, 1)
+	go func() { _, err := a.DetectOutages(w.ctx); aDone <- err }()
+	select {
+	case <-pc.posted:
+	case err := <-aDone:
+		t.Fatalf("run A ended (%v) without posting the CRM's outage notice", err)
+	}
+	// Meanwhile both pollers succeed, so the mapping is back in step, and
+	// run B looks at it.
+	w.tick()
+	if _, err := w.engine.PollGoogle(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.engine.PollCRM(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.engine.DetectOutages(w.ctx); err != nil {
+		t.Fatalf("run B: %v", err)
+	}
+	close(pc.resume)
+	if err := <-aDone; !errors.Is(err, casesync.ErrOutage) {
+		t.Fatalf("run A = %v, want ErrOutage", err)
+	}
+
+	// Whatever order they ran in, each side's flag says what its last
+	// notice is: an outage flag with "Syncing has resumed." last would
+	// never be answered, a missing one would leave the outage notice
+	// without its end.
+	m := w.mapping(name)
+	gLast, cLast := lastNotice(w.googleBodies(name)), lastNotice(bodiesOf(w.crmComments(id)))
+	if m.OutageCommentSentToGoogle != (gLast == "outage") || m.OutageCommentSentToCompany != (cLast == "outage") {
+		t.Errorf("after both runs: flags google %v, company %v; last notices google %q, CRM %q",
+			m.OutageCommentSentToGoogle, m.OutageCommentSentToCompany, gLast, cLast)
+	}
+
+	w.settle()
+	for i := 0; i < 2; i++ {
+		if _, err := w.engine.DetectOutages(w.ctx); err != nil {
+			t.Fatalf("run %d after both: %v", i+1, err)
+		}
+	}
+	w.checkNoticesEnded(name, id, []string{"outage", "resumed"}, []string{"outage", "resumed"})
+}
+
+func TestAnOutageRunActsOnTheMappingAsItIsWhenItsNoticeJobStarts(t *testing.T) {
+	w, name, id := outageOnlyOnGoogle(t, "A late judgement")
+
+	// Run A reads the mapping while it is out of sync, and is slow to
+	// start its notice jobs.
+	ps := pausingStore{Store: w.store, listed: make(chan struct{}), resume: make(chan struct{})}
+	a := &casesync.Engine{Google: w.engine.Google, CRM: w.engine.CRM, Store: ps, Publisher: w.queue, Clock: w.clock}
+	aDone := make(chan error, 1)
+	go func() { _, err := a.DetectOutages(w.ctx); aDone <- err }()
+	<-ps.listed
+	// Meanwhile the pollers succeed and run B ends the outage.
+	w.settle()
+	if _, err := w.engine.DetectOutages(w.ctx); err != nil {
+		t.Fatalf("run B: %v", err)
+	}
+	close(ps.resume)
+	<-aDone
+
+	// Run A's judgement is stale: the CRM never saw the outage, and must
+	// not get a notice of it now that it is over.
+	w.checkNoticesEnded(name, id, []string{"outage", "resumed"}, []string{})
+}
+
+// outageState names the outage flags and intents set on m, "" if none.
+func outageState(m casesync.Mapping) string {
+	var set []string
+	for _, f := range []struct {
+		name string
+		on   bool
+	}{
+		{"sent to Google", m.OutageCommentSentToGoogle}, {"sent to the CRM", m.OutageCommentSentToCompany},
+		{"intended on Google", m.OutageNoticeIntentGoogle}, {"intended on the CRM", m.OutageNoticeIntentCompany},
+	} {
+		if f.on {
+			set = append(set, f.name)
+		}
+	}
+	return strings.Join(set, ", ")
+}
+
+// checkNoticesEnded checks the outage and resumed notices on each side of
+// the case and that its mapping keeps no outage flag or intent.
+func (w *world) checkNoticesEnded(name, crmID string, wantGoogle, wantCRM []string) {
+	w.t.Helper()
+	if diff := cmp.Diff(wantGoogle, notices(w.googleBodies(name))); diff != "" {
+		w.t.Errorf("notices on Google (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantCRM, notices(bodiesOf(w.crmComments(crmID)))); diff != "" {
+		w.t.Errorf("notices on the CRM (-want +got):\n%s", diff)
+	}
+	if st := outageState(w.mapping(name)); st != "" {
+		w.t.Errorf("outage flags and intents left set: %s", st)
 	}
 }
