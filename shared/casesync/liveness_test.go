@@ -575,3 +575,50 @@ func TestAMappingStaysTheSameSizeAsItsCaseGrows(t *testing.T) {
 		}
 	}
 }
+
+// pushingPublisher hands each published change to sync-case before the
+// publish call returns, as Pub/Sub's push may.
+type pushingPublisher struct{ w *world }
+
+func (p pushingPublisher) PublishCaseUpdated(ctx context.Context, refs []casesync.CaseRef) error {
+	for _, ref := range refs {
+		if _, err := p.w.engine.SyncCase(ctx, ref); err != nil {
+			p.w.t.Errorf("SyncCase(%+v) during the publish: %v", ref, err)
+		}
+	}
+	return nil
+}
+
+func (p pushingPublisher) PublishSyncRequested(ctx context.Context, ref casesync.CaseRef) error {
+	return p.PublishCaseUpdated(ctx, []casesync.CaseRef{ref})
+}
+
+// A reconciliation that ends before the poller's publish returns leaves no
+// pending mark behind, so the case's next change is published at once
+// instead of waiting for the mark to go stale.
+func TestAReconciliationFasterThanItsPublishLeavesNothingMarked(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name := w.newGoogleCase("Fast push", "P3")
+	w.settle()
+	w.engine.Publisher = pushingPublisher{w}
+	id := w.mapping(name).CompanyCaseID
+	for i, body := range []string{"first reply", "second reply"} {
+		if _, err := w.google.AddComment(name, body, csapitest.Actor{DisplayName: "Alice", Email: customer}); err != nil {
+			t.Fatal(err)
+		}
+		w.tick()
+		res, err := w.engine.PollGoogle(w.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Published != 1 || res.Waiting != 0 {
+			t.Errorf("poll %d: published %d, waiting %d; want the change published", i+1, res.Published, res.Waiting)
+		}
+		if m := w.mapping(name); !m.GooglePendingSince.IsZero() {
+			t.Errorf("poll %d: the mapping is still marked pending since %v after its reconciliation", i+1, m.GooglePendingSince)
+		}
+		if n := countContaining(bodiesOf(w.crmComments(id)), body); n != 1 {
+			t.Errorf("the CRM has %d copies of %q, want 1", n, body)
+		}
+	}
+}

@@ -140,6 +140,19 @@ func (w *world) check() findings {
 		}
 		w.checkPair(&f, g, t, table)
 	}
+
+	// No change left marked: a mark that outlived its reconciliation holds
+	// the case's next change back until it goes stale.
+	marked, err := w.store.ListOutageCandidates(context.Background(), w.clock.Now().Add(time.Hour), false)
+	if err != nil {
+		f.add("listing the mappings still marked pending: %v", err)
+	}
+	for _, m := range marked {
+		if !m.GooglePendingSince.IsZero() || !m.CompanyPendingSince.IsZero() {
+			f.add("mapping %s is still marked pending (Google since %v, CRM since %v) although the sides agree",
+				m.ID, m.GooglePendingSince, m.CompanyPendingSince)
+		}
+	}
 	return f
 }
 

@@ -31,6 +31,7 @@ const (
 	faultDrop      = "delivery dropped"
 	faultDuplicate = "delivery duplicated"
 	faultConcur    = "deliveries run concurrently"
+	faultEarly     = "delivered before its publish returned"
 	faultPublish   = "publish failed"
 	faultLag       = "search lagging"
 )

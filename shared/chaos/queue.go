@@ -29,30 +29,47 @@ const maxAttempts = 10
 
 var errPublish = errors.New("chaos: publish failed")
 
-func (q *queue) publish(refs ...casesync.CaseRef) error {
+// earlyRate is the share of messages delivered before their publish call
+// returns.
+const earlyRate = 0.2
+
+func (q *queue) publish(ctx context.Context, refs ...casesync.CaseRef) error {
 	w := q.w
 	if w.faults && w.roll(w.opts.FaultRate/10) {
 		w.count(faultPublish)
 		return errPublish
 	}
+	var early []message
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	for _, r := range refs {
 		q.msgs = append(q.msgs, message{ref: r})
 		if w.faults && w.roll(w.opts.FaultRate/10) {
 			w.count(faultDuplicate)
 			q.msgs = append(q.msgs, message{ref: r})
 		}
+		if w.roll(earlyRate) {
+			// Pub/Sub pushes as soon as it has the message: the
+			// subscriber's run may finish before the publisher hears back.
+			// Not a fault: it happens with the faults off too.
+			w.count(faultEarly)
+			i := len(q.msgs) - 1
+			early = append(early, q.msgs[i])
+			q.msgs = q.msgs[:i]
+		}
+	}
+	q.mu.Unlock()
+	for _, m := range early {
+		w.deliver(ctx, m)
 	}
 	return nil
 }
 
-func (q *queue) PublishCaseUpdated(_ context.Context, refs []casesync.CaseRef) error {
-	return q.publish(refs...)
+func (q *queue) PublishCaseUpdated(ctx context.Context, refs []casesync.CaseRef) error {
+	return q.publish(ctx, refs...)
 }
 
-func (q *queue) PublishSyncRequested(_ context.Context, ref casesync.CaseRef) error {
-	return q.publish(ref)
+func (q *queue) PublishSyncRequested(ctx context.Context, ref casesync.CaseRef) error {
+	return q.publish(ctx, ref)
 }
 
 func (q *queue) len() int {
@@ -104,10 +121,16 @@ func (w *world) deliverOne(ctx context.Context) bool {
 	if !ok {
 		return false
 	}
+	w.deliver(ctx, m)
+	return true
+}
+
+// deliver hands m to sync-case, with the delivery faults.
+func (w *world) deliver(ctx context.Context, m message) {
 	if w.faults && w.roll(w.opts.FaultRate/20) {
 		// Lost: Pub/Sub never delivers it; the sweep must notice.
 		w.count(faultDrop)
-		return true
+		return
 	}
 	if w.faults && w.roll(w.opts.FaultRate/10) {
 		w.count(faultConcur)
@@ -126,12 +149,11 @@ func (w *world) deliverOne(ctx context.Context) bool {
 				w.queue.redeliver(m)
 			}
 		}
-		return true
+		return
 	}
 	if err := w.syncOnce(ctx, m.ref); retry(err) {
 		w.queue.redeliver(m)
 	}
-	return true
 }
 
 // syncOnce is one run of sync-case by a worker that may die.
