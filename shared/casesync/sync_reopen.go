@@ -1,0 +1,93 @@
+package casesync
+
+import (
+	"context"
+	"slices"
+	"strings"
+)
+
+// reopen handles a CRM case that is open again after both cases closed.
+func (r *reconciliation) reopen(ctx context.Context) error {
+	m := &r.m
+	if r.g == nil || r.c == nil || !r.g.Closed() || r.c.Closed || !m.CompanyClosed {
+		return nil
+	}
+	if m.ReopenNoticeSent {
+		return nil
+	}
+	if r.cfg.ReopenPolicy == ReopenNewCase {
+		return r.reopenWithNewCase(ctx)
+	}
+	coms, err := r.companyComments(ctx)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(coms, func(c Comment) bool { return c.ByConnector && strings.HasPrefix(c.Body, reopenPrefix+m.GoogleCase+" ") }) {
+		if err := r.keepLease(ctx); err != nil {
+			return err
+		}
+		c, err := r.crmWrite().AddComment(ctx, m.CompanyCaseID, reopenText(m.GoogleCase, ReopenComment, ""), true)
+		if err != nil {
+			return err
+		}
+		r.commentDone(SideCompany, c)
+		r.act("told the reopened CRM case that the Google case stays closed")
+	}
+	t := true
+	r.reopenNotice = &t
+	return nil
+}
+
+func (r *reconciliation) reopenWithNewCase(ctx context.Context) error {
+	e, m := r.e, &r.m
+	old := m.GoogleCase
+	exclude := append(slices.Clone(m.PreviousGoogleCases), old)
+	name, err := r.findLinkedGoogleCase(ctx, m.CompanyCaseID, exclude)
+	if err == nil && name == "" && m.CreateIntentSide == SideGoogle {
+		name, err = r.findOwnCreation(ctx, m.CompanyCaseID, exclude)
+	}
+	if err != nil {
+		return err
+	}
+	if name == "" {
+		if err := r.recordIntent(ctx, SideGoogle); err != nil {
+			return err
+		}
+		g, err := e.Google.CreateCase(ctx, r.newGoogleCase("This case continues closed Google Cloud support case "+old+", whose CRM case was reopened."))
+		if err != nil {
+			return err
+		}
+		name = g.Name
+		r.act("created Google case %s for the reopened CRM case", name)
+	}
+	// LinkKey moves the old case to PreviousGoogleCases (its key still
+	// leads here, so late events about it find this mapping) and starts the
+	// Google side over.
+	lm, err := r.linkKey(ctx, SideGoogle, name)
+	if err != nil {
+		return err
+	}
+	// The store started the Google side over and reopened the mapping in
+	// the same transaction (StartOverOnNewGoogleCase).
+	m.PreviousGoogleCases = lm.PreviousGoogleCases
+	m.GoogleCase = lm.GoogleCase
+	StartOverOnNewGoogleCase(m)
+	r.gCom, r.gComOK, r.gAtt, r.gAttOK = nil, false, nil, false
+	if _, err := r.getGoogle(ctx, name); err != nil {
+		return err
+	}
+	coms, err := r.companyComments(ctx)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(coms, func(c Comment) bool { return c.ByConnector && strings.HasPrefix(c.Body, reopenPrefix+old+" ") }) {
+		c, err := r.crmWrite().AddComment(ctx, m.CompanyCaseID, reopenText(old, ReopenNewCase, name), true)
+		if err != nil {
+			return err
+		}
+		r.commentDone(SideCompany, c)
+	}
+	// What the CRM case said while both were closed stays done; what came
+	// since, such as the reply that reopened it, goes to the new case.
+	return nil
+}
