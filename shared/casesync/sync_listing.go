@@ -6,8 +6,8 @@ import (
 )
 
 // A pass reads each side's comments and attachments only when a step needs
-// them, and at most once: the first call lists the side, later calls (and
-// the items the pass wrote itself, kept in front) reuse the listing.
+// them, and at most once: the first call lists the side and adds to the
+// listing what the pass wrote there before it; later calls reuse it.
 
 // googleChanged reports whether the Google case changed since the mapping
 // last saw it.
