@@ -5,25 +5,38 @@
 //	go run ./scripts/deadletter list    [--project P] [--prefix X] [--subscription S]... [--limit N] [--json] [--timeout D]
 //	go run ./scripts/deadletter inspect --id ID[,ID...] [...]
 //	go run ./scripts/deadletter replay  [--id ID[,ID...]] [--as original|sync-requested] [...]
-//	go run ./scripts/deadletter purge   [--id ID[,ID...]] --yes [...]
+//	go run ./scripts/deadletter purge   [--id ID[,ID...]] [--settled] --yes [...]
 //
 // list and inspect never remove a message: what they pull is handed back
 // (nacked) before they exit. replay republishes each message on its
 // original topic, or as a sync-requested command for its case, and
 // acknowledges the dead-lettered copy only after the republication was
-// accepted. purge acknowledges, which deletes, and needs --yes.
+// accepted. purge acknowledges, which deletes, and needs --yes; with
+// --settled it deletes only the settled messages and keeps every other.
 //
 // list and inspect show each message's last error, which the functions
 // record in Firestore (deliveryFailures) when an attempt fails, when that
 // record belongs to the message; otherwise "unknown", with the Cloud Logging
 // filter that finds the failed attempts.
 //
+// list and inspect also say whether each message is settled: whether what it
+// asked for has been done since by other means, read from the mappings and
+// the pollers' heartbeats in Firestore. After a long outage the mappings
+// heal by themselves (the pollers' sweep asks again for every mapping whose
+// reconciliation failed), so most of what was dead-lettered meanwhile no
+// longer matters: a case message is settled when its mapping has no failure
+// outstanding and has reconciled the case since (past the message's update
+// time, or completely after the message was published), a poll tick when
+// its poller has succeeded since. A message is settled only when that is
+// known; purge --settled --yes deletes those.
+//
 // It talks to the Pub/Sub and Firestore emulators when PUBSUB_EMULATOR_HOST
 // and FIRESTORE_EMULATOR_HOST are set, else to Google Cloud with
 // application default credentials (gcloud auth application-default login);
 // the caller needs roles/pubsub.subscriber on the dead-letter subscriptions,
-// roles/datastore.viewer to read the last errors (without it they show as
-// unknown) and, for replay, roles/pubsub.publisher on the topics.
+// roles/datastore.viewer to read the last errors and the settled states
+// (without it they show as unknown, and purge --settled deletes nothing)
+// and, for replay, roles/pubsub.publisher on the topics.
 //
 // Every command waits at most --timeout (default 30 s) in all for Pub/Sub
 // and Firestore (messages it holds are then handed back within 10 s more).
@@ -67,7 +80,12 @@ const usage = `usage: deadletter <list|inspect|replay|purge> [flags]
   list      show the dead-lettered messages (nothing is removed)
   inspect   show the given messages in full (--id; nothing is removed)
   replay    republish messages, then remove them from the dead-letter subscription
-  purge     delete messages for good (needs --yes)
+  purge     delete messages for good (needs --yes; with --settled, only the
+            settled ones)
+
+A message is settled when what it asked for has been done since: after a long
+outage the mappings heal by themselves, list shows which dead letters are
+settled, and "deadletter purge --settled --yes" deletes those and keeps the rest.
 
 Every command waits at most --timeout (default 30s) for Pub/Sub and Firestore,
 and fails naming the one it could not reach.
@@ -96,6 +114,7 @@ type options struct {
 	limit    int
 	as       string
 	yes      bool
+	settled  bool
 	json     bool
 	pullWait time.Duration
 	timeout  time.Duration
@@ -132,6 +151,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if cmd == "purge" {
 		fs.BoolVar(&o.yes, "yes", false, "really delete the messages")
+		fs.BoolVar(&o.settled, "settled", false, "delete only the settled messages (see list), keeping every other")
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -184,14 +204,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Topology: eventing.Topology(o.prefix),
 		PullWait: o.pullWait,
 	}
-	sel := ops.Selection{IDs: o.ids, Limit: o.limit}
+	sel := ops.Selection{IDs: o.ids, Limit: o.limit, OnlySettled: o.settled}
 	emulator := os.Getenv("PUBSUB_EMULATOR_HOST") != ""
 
 	switch cmd {
 	case "list", "inspect":
-		if st := openFailures(ctx, o.project, emulator, stderr); st != nil {
+		if st := openStore(ctx, o.project, emulator, stderr, "the last errors and settled states show as unknown"); st != nil {
 			defer st.Close()
-			q.Failures = st
+			q.Failures, q.Mappings = st, st
 		}
 		dls, err := q.List(ctx, o.subs, sel)
 		if len(dls) > 0 || err == nil {
@@ -217,36 +237,52 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return fail(stderr, cmd, err)
 	default: // purge
-		dls, err := q.Purge(ctx, o.subs, sel)
-		if len(dls) == 0 && err != nil {
+		if o.settled {
+			if st := openStore(ctx, o.project, emulator, stderr, "no message can be judged settled, so none is purged"); st != nil {
+				defer st.Close()
+				q.Mappings = st
+			}
+		}
+		purged, kept, err := q.Purge(ctx, o.subs, sel)
+		if len(purged) == 0 && len(kept) == 0 && err != nil {
 			return fail(stderr, cmd, err)
 		}
-		if o.json {
-			writeJSON(stdout, dls)
-		} else {
-			fmt.Fprintf(stdout, "purged %d message(s)\n", len(dls))
-			for _, d := range dls {
-				fmt.Fprintf(stdout, "  %s  %s  %s\n", d.MessageID, d.DeadLetterSubscription, describeBody(d))
-			}
+		switch {
+		case o.json && o.settled:
+			writeJSON(stdout, struct {
+				Purged []ops.DeadLetter `json:"purged"`
+				Kept   []ops.DeadLetter `json:"kept"`
+			}{orEmpty(purged), orEmpty(kept)})
+		case o.json:
+			writeJSON(stdout, purged)
+		default:
+			printPurge(stdout, purged, kept, o.settled)
 		}
 		return fail(stderr, cmd, err)
 	}
 }
 
-// openFailures opens the Firestore database where the functions record
-// their failures, or says on stderr why the last errors will show as
-// unknown and returns nil.
-func openFailures(ctx context.Context, project string, emulator bool, stderr io.Writer) *store.Store {
+// openStore opens the Firestore database where the functions record their
+// failures and the mappings, or says on stderr why it cannot, with
+// consequence, and returns nil.
+func openStore(ctx context.Context, project string, emulator bool, stderr io.Writer, consequence string) *store.Store {
 	if emulator && os.Getenv("FIRESTORE_EMULATOR_HOST") == "" {
-		fmt.Fprintln(stderr, "deadletter: PUBSUB_EMULATOR_HOST is set but FIRESTORE_EMULATOR_HOST is not: the last errors show as unknown (set it as the sandbox prints it)")
+		fmt.Fprintf(stderr, "deadletter: PUBSUB_EMULATOR_HOST is set but FIRESTORE_EMULATOR_HOST is not: %s (set it as the sandbox prints it)\n", consequence)
 		return nil
 	}
 	st, err := store.New(ctx, project)
 	if err != nil {
-		fmt.Fprintf(stderr, "deadletter: the last errors cannot be read from Firestore, they show as unknown: %v\n", err)
+		fmt.Fprintf(stderr, "deadletter: Firestore cannot be read, %s: %v\n", consequence, err)
 		return nil
 	}
 	return st
+}
+
+func orEmpty(dls []ops.DeadLetter) []ops.DeadLetter {
+	if dls == nil {
+		return []ops.DeadLetter{}
+	}
+	return dls
 }
 
 func fail(stderr io.Writer, cmd string, err error) int {
@@ -299,9 +335,13 @@ func printList(w io.Writer, dls []ops.DeadLetter, sel ops.Selection) {
 	}
 	fmt.Fprintf(w, "%d dead-lettered message(s)%s\n", len(dls), more)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "MESSAGE ID\tFROM SUBSCRIPTION\tDELIVERIES\tFIRST PUBLISHED\tCONTENT\tLAST ERROR")
+	fmt.Fprintln(tw, "MESSAGE ID\tFROM SUBSCRIPTION\tDELIVERIES\tFIRST PUBLISHED\tCONTENT\tSETTLED\tLAST ERROR")
+	settled := 0
 	for _, d := range dls {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", d.MessageID, d.SourceSubscription, d.DeliveryCount, formatTime(d.FirstPublishTime), describeBody(d), shortError(d))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", d.MessageID, d.SourceSubscription, d.DeliveryCount, formatTime(d.FirstPublishTime), describeBody(d), settledWord(d), shortError(d))
+		if d.Settled {
+			settled++
+		}
 	}
 	tw.Flush()
 	for _, d := range dls {
@@ -310,6 +350,40 @@ func printList(w io.Writer, dls []ops.DeadLetter, sel ops.Selection) {
 			break
 		}
 	}
+	for _, d := range dls {
+		if strings.Contains(d.SettledProblem, "could not be read") {
+			fmt.Fprintf(w, "settled states unknown: %s\n", d.SettledProblem)
+			break
+		}
+	}
+	if settled > 0 {
+		fmt.Fprintf(w, "%d settled: what they asked for has been done since; deadletter purge --settled --yes deletes them (inspect says why a message is or is not settled)\n", settled)
+	}
+}
+
+// settledWord is a message's settled state in one word: yes, no (judged
+// not settled) or unknown (could not be judged, or not judged).
+func settledWord(d ops.DeadLetter) string {
+	switch {
+	case d.Settled:
+		return "yes"
+	case d.NotSettledBecause != "":
+		return "no"
+	}
+	return "unknown"
+}
+
+// settledLine is a message's settled state with its reason.
+func settledLine(d ops.DeadLetter) string {
+	switch {
+	case d.Settled:
+		return "yes: " + d.SettledBy
+	case d.NotSettledBecause != "":
+		return "no: " + d.NotSettledBecause
+	case d.SettledProblem != "":
+		return "unknown: " + d.SettledProblem
+	}
+	return "unknown: not judged (the mappings were not read)"
 }
 
 // listErrorLen is how much of an error the list shows (inspect and --json
@@ -349,6 +423,7 @@ func printInspect(w io.Writer, dls []ops.DeadLetter, project string, emulator bo
 		if d.ReplayOf != "" {
 			fmt.Fprintf(tw, "replay of\t%s (it failed again after a replay)\n", d.ReplayOf)
 		}
+		fmt.Fprintf(tw, "settled\t%s\n", settledLine(d))
 		if d.LastError == ops.UnknownError {
 			why := "no failure record of this function and case was written during the message's life (none kept, expired, or overwritten by a newer message)"
 			if d.LastErrorProblem != "" {
@@ -367,6 +442,30 @@ func printInspect(w io.Writer, dls []ops.DeadLetter, project string, emulator bo
 				fmt.Fprintf(w, "  read the attempts' errors with:\n    gcloud logging read '%s' --project %s --limit 10 --format 'value(timestamp,severity,jsonPayload.message,jsonPayload.error)'\n", d.LogFilter, project)
 			}
 		}
+	}
+}
+
+func printPurge(w io.Writer, purged, kept []ops.DeadLetter, onlySettled bool) {
+	if !onlySettled {
+		fmt.Fprintf(w, "purged %d message(s)\n", len(purged))
+	} else {
+		fmt.Fprintf(w, "purged %d settled message(s); kept %d that are not settled or could not be judged\n", len(purged), len(kept))
+	}
+	for _, d := range purged {
+		fmt.Fprintf(w, "  %s  %s  %s\n", d.MessageID, d.DeadLetterSubscription, describeBody(d))
+		if d.Settled {
+			fmt.Fprintf(w, "      settled: %s\n", d.SettledBy)
+		}
+	}
+	if len(kept) > 0 {
+		fmt.Fprintln(w, "kept:")
+	}
+	for _, d := range kept {
+		why := "could not be judged: " + strings.TrimPrefix(settledLine(d), "unknown: ")
+		if d.NotSettledBecause != "" {
+			why = "not settled: " + d.NotSettledBecause
+		}
+		fmt.Fprintf(w, "  %s  %s  %s\n      %s\n", d.MessageID, d.DeadLetterSubscription, describeBody(d), why)
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 	"github.com/casebridge/casebridge/shared/ops"
 )
 
-func TestTextOutputShowsTheLastError(t *testing.T) {
+func TestTextOutputShowsTheLastErrorAndTheSettledState(t *testing.T) {
 	first := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
 	base := ops.DeadLetter{MessageID: "m1", DeadLetterSubscription: "sync-case-sync-requested-dead-letter", SourceSubscription: "sync-case-sync-requested",
 		Function: "SyncCase", Kind: ops.KindCase, Case: &casesync.CaseRef{Side: casesync.SideCompany, ID: "4711"}, DeliveryCount: 10,
@@ -24,6 +24,12 @@ func TestTextOutputShowsTheLastError(t *testing.T) {
 	unreadable.LastErrorProblem = "the failure record could not be read: PermissionDenied"
 	long := known
 	long.LastError = strings.Repeat("x", 300)
+	settled := known
+	settled.Settled, settled.SettledBy = true, "its mapping m1 reconciled completely at 2026-05-01T11:00:00Z, after the message was first published at 2026-05-01T09:00:00Z"
+	notSettled := known
+	notSettled.NotSettledBecause = "its mapping m1 is still failing: 3 failed reconciliation(s)"
+	unjudged := known
+	unjudged.SettledProblem = "Firestore could not be read: PermissionDenied"
 
 	tests := []struct {
 		name    string
@@ -41,6 +47,33 @@ func TestTextOutputShowsTheLastError(t *testing.T) {
 		{name: "list says why the errors are unknown when the records cannot be read",
 			print: func(b *bytes.Buffer) { printList(b, []ops.DeadLetter{unreadable}, ops.Selection{}) },
 			want:  []string{`\bunknown\n`, `last errors unknown: the failure record could not be read: PermissionDenied`}},
+		{name: "list shows whether each message is settled and how to purge the settled ones",
+			print: func(b *bytes.Buffer) {
+				printList(b, []ops.DeadLetter{settled, notSettled, unjudged}, ops.Selection{})
+			},
+			want: []string{`CONTENT\s+SETTLED\s+LAST ERROR\n`, `company case 4711\s+yes\s+2026`, `company case 4711\s+no\s+2026`, `company case 4711\s+unknown\s+2026`,
+				`settled states unknown: Firestore could not be read: PermissionDenied\n`, `\n1 settled: .*deadletter purge --settled --yes`}},
+		{name: "list does not suggest purging when nothing is settled",
+			print:   func(b *bytes.Buffer) { printList(b, []ops.DeadLetter{notSettled, known}, ops.Selection{}) },
+			want:    []string{`company case 4711\s+no\s+2026`, `company case 4711\s+unknown\s+2026`},
+			notWant: []string{`purge`, `settled states unknown`}},
+		{name: "inspect says what settled a message",
+			print: func(b *bytes.Buffer) { printInspect(b, []ops.DeadLetter{settled}, "p", false) },
+			want:  []string{`settled\s+yes: its mapping m1 reconciled completely at 2026-05-01T11:00:00Z, after the message was first published at 2026-05-01T09:00:00Z\n`}},
+		{name: "inspect says what keeps a message from being settled, or why that is unknown",
+			print: func(b *bytes.Buffer) { printInspect(b, []ops.DeadLetter{notSettled, unjudged, known}, "p", false) },
+			want: []string{`settled\s+no: its mapping m1 is still failing: 3 failed reconciliation\(s\)\n`, `settled\s+unknown: Firestore could not be read: PermissionDenied\n`,
+				`settled\s+unknown: not judged`}},
+		{name: "purge --settled says what it purged and what it kept, and why",
+			print: func(b *bytes.Buffer) {
+				printPurge(b, []ops.DeadLetter{settled}, []ops.DeadLetter{notSettled, unjudged}, true)
+			},
+			want: []string{`^purged 1 settled message\(s\); kept 2 that are not settled or could not be judged\n`, `\n      settled: its mapping m1 reconciled completely`,
+				`kept:\n.*\n      not settled: its mapping m1 is still failing`, `\n      could not be judged: Firestore could not be read: PermissionDenied\n`}},
+		{name: "purge says what it purged",
+			print:   func(b *bytes.Buffer) { printPurge(b, []ops.DeadLetter{known}, nil, false) },
+			want:    []string{`^purged 1 message\(s\)\n  m1  sync-case-sync-requested-dead-letter  company case 4711\n$`},
+			notWant: []string{`kept`}},
 		{name: "inspect shows a known error, its time and the log filter",
 			print: func(b *bytes.Buffer) { printInspect(b, []ops.DeadLetter{known}, "p", false) },
 			want:  []string{`last error\s+company find: transient error, HTTP 503: HTTP 503 Service Unavailable\n`, `last error at\s+2026-05-01T09:59:00Z`, `gcloud logging read`}},

@@ -221,6 +221,7 @@ func TestUsageErrors(t *testing.T) {
 		{"inspect without --id is a usage error", []string{"inspect"}},
 		{"replay as something unknown is a usage error", []string{"replay", "--as", "case-updated"}},
 		{"purge without --yes is a usage error", []string{"purge"}},
+		{"purge --settled without --yes is a usage error", []string{"purge", "--settled"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if code, _, _ := runCmd(t, tc.args...); code != 2 {

@@ -126,6 +126,19 @@ func TestListAndInspectFailInTimeNamingAFirestoreTheyCannotReach(t *testing.T) {
 		}
 	}
 
+	for _, u := range unreachables {
+		t.Run("purge --settled against "+u.name+" purges nothing, says it kept the message unjudged, and fails naming Firestore and its address", func(t *testing.T) {
+			addr := u.addr(t)
+			t.Setenv("FIRESTORE_EMULATOR_HOST", addr)
+			start := time.Now()
+			code, out, errOut := runCmd(t, "purge", "--settled", "--yes", "--subscription", "poll-crm-dead-letter", "--timeout", testTimeout.String())
+			checkUnreachable(t, "purge", code, time.Since(start), errOut, ops.ServiceFirestore, "FIRESTORE_EMULATOR_HOST", addr, u.hint)
+			if !strings.Contains(out, "purged 0 settled message(s); kept 1") || !regexp.MustCompile(regexp.QuoteMeta(id)+`.*\n.*could not be judged: the poll state could not be read`).MatchString(out) {
+				t.Errorf("stdout lacks that message %s was kept, not judged:\n%s", id, out)
+			}
+		})
+	}
+
 	t.Run("list of an empty subscription that Pub/Sub answered says so and succeeds without Firestore", func(t *testing.T) {
 		t.Setenv("FIRESTORE_EMULATOR_HOST", opstest.ClosedAddr(t))
 		code, out, errOut := runCmd(t, "list", "--subscription", "cleanup-dead-letter", "--timeout", testTimeout.String())
@@ -134,7 +147,7 @@ func TestListAndInspectFailInTimeNamingAFirestoreTheyCannotReach(t *testing.T) {
 		}
 	})
 
-	t.Run("the message is still there: failing to read its last error removed nothing", func(t *testing.T) {
+	t.Run("the message is still there: failing to read its last error or to judge it removed nothing", func(t *testing.T) {
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		resp, err := c.SubscriptionAdminClient.Pull(pctx, &pubsubpb.PullRequest{Subscription: "projects/" + project + "/subscriptions/poll-crm-dead-letter", MaxMessages: 10})

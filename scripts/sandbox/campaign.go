@@ -148,7 +148,7 @@ func runCampaign(ctx context.Context, st *localstack.Stack, out io.Writer) error
 func reportCampaign(out io.Writer, results []localstack.OutageResult) error {
 	fmt.Fprintln(out)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "outage\tdown\tconverged after\tpolls\tlost\tdoubled\tfailed messages\tlate redeliveries\tsync runs\thealed")
+	fmt.Fprintln(tw, "outage\tdown\tconverged after\tpolls\tlost\tdoubled\tfailed messages\tlate redeliveries\tdead-lettered (settled)\tsync runs\thealed")
 	failed := 0
 	for _, r := range results {
 		conv := fmt.Sprintf("%.1f s", r.Took.Seconds())
@@ -159,11 +159,11 @@ func reportCampaign(out io.Writer, results []localstack.OutageResult) error {
 		if !r.Healed() {
 			healed, failed = "NO", failed+1
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", r.Target, r.Down, conv, r.Polls,
-			len(r.Lost()), len(r.Doubled()), r.FailedMessages, r.LateDeliveries, r.Runs, healed)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d (%d)\t%d\t%s\n", r.Target, r.Down, conv, r.Polls,
+			len(r.Lost()), len(r.Doubled()), r.FailedMessages, r.LateDeliveries, r.DeadLettered, r.Settled, r.Runs, healed)
 	}
 	tw.Flush()
-	fmt.Fprintf(out, "campaign: %d of %d outages healed within two polls, nothing lost or doubled\n", len(results)-failed, len(results))
+	fmt.Fprintf(out, "campaign: %d of %d outages healed within two polls, nothing lost or doubled, every dead-lettered message settled\n", len(results)-failed, len(results))
 	if failed > 0 {
 		return fmt.Errorf("%d outage(s) did not heal", failed)
 	}

@@ -55,6 +55,8 @@ func TestReportCampaign(t *testing.T) {
 			r.Items = []localstack.OutageItem{{What: "a", Count: 2}}
 		})}, true},
 		{"an outage whose failed messages were never handled fails", []localstack.OutageResult{with(healed, func(r *localstack.OutageResult) { r.Drained = false })}, true},
+		{"an outage whose dead-lettered messages are all settled passes", []localstack.OutageResult{with(healed, func(r *localstack.OutageResult) { r.DeadLettered, r.Settled = 2, 2 })}, false},
+		{"an outage with a dead-lettered message not settled fails", []localstack.OutageResult{with(healed, func(r *localstack.OutageResult) { r.DeadLettered, r.Settled = 2, 1 })}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 // Package ops is what casebridge's operator tools share: reading,
 // replaying and purging the dead-letter subscriptions without losing a
-// message, counting what they hold, and the status of the deployment
+// message, telling which of their messages are settled (made good since by
+// other means), counting what they hold, and the status of the deployment
 // computed from Firestore the way outage detection sees it.
 //
 // Pulling never loses a message: every message pulled is held (its lease
@@ -107,6 +108,20 @@ type DeadLetter struct {
 	// LogFilter is a Cloud Logging filter that finds the failed attempts'
 	// log entries, which hold each attempt's error.
 	LogFilter string `json:"logFilter,omitempty"`
+	// Settled is true when what the message asked for is known to have
+	// been done since by other means (the sweep, a later message, a later
+	// poll), so that it no longer matters: List (and Purge with
+	// OnlySettled) judges it from the mappings and poll state when Mappings
+	// is set (see settle). False whenever that is not known.
+	Settled bool `json:"settled"`
+	// SettledBy says what settled it (times and ids only).
+	SettledBy string `json:"settledBy,omitempty"`
+	// NotSettledBecause says what still keeps a judged message from being
+	// settled (times and ids only).
+	NotSettledBecause string `json:"notSettledBecause,omitempty"`
+	// SettledProblem says why it could not be judged: no mapping, the
+	// store could not be read, a message that is not judged.
+	SettledProblem string `json:"settledProblem,omitempty"`
 
 	data  []byte
 	attrs map[string]string
@@ -119,6 +134,9 @@ type Selection struct {
 	// Limit caps how many messages are acted on (0: no cap). With IDs it
 	// is ignored.
 	Limit int
+	// OnlySettled restricts Purge to the selected messages that are
+	// settled (DeadLetter.Settled); the others are handed back.
+	OnlySettled bool
 }
 
 func (s Selection) wants(id string) bool { return len(s.IDs) == 0 || slices.Contains(s.IDs, id) }
@@ -135,6 +153,10 @@ type DeadLetterQueues struct {
 	// Failures, when set, is where List reads each message's last error
 	// (shared/store.Store); without it LastError stays UnknownError.
 	Failures FailureReader
+	// Mappings, when set, is where List and Purge read the mappings and
+	// the poll state to tell which messages are settled
+	// (shared/store.Store); without it none is.
+	Mappings MappingReader
 	// SyncRequestedTopic is the topic id replays "as sync-requested" go to.
 	// Default: the topic of the topology's sync-requested subscription.
 	SyncRequestedTopic string
@@ -496,7 +518,8 @@ func (e *NotFoundError) Error() string {
 
 // List returns the selected messages of the dead-letter subscriptions subs
 // (all of the topology's when empty), with their last errors when Failures
-// knows them, and hands every one back: nothing is removed.
+// knows them and whether each is settled when Mappings is set, and hands
+// every one back: nothing is removed.
 func (q *DeadLetterQueues) List(ctx context.Context, subs []string, sel Selection) (_ []DeadLetter, err error) {
 	s, selected, err := q.collect(ctx, subs, sel)
 	defer func() { err = errors.Join(err, s.close(ctx)) }()
@@ -505,10 +528,17 @@ func (q *DeadLetterQueues) List(ctx context.Context, subs []string, sel Selectio
 		out = append(out, h.dl)
 	}
 	if ctx.Err() == nil {
-		// A Firestore that cannot be reached leaves the errors unknown;
-		// it fails the command too, since it will not answer the next
-		// command either.
-		err = errors.Join(err, q.lastErrors(ctx, out))
+		// A Firestore that cannot be reached leaves the errors unknown and
+		// nothing settled; it fails the command too, since it will not
+		// answer the next command either.
+		ferr := q.lastErrors(ctx, out)
+		if ferr == nil {
+			ferr = q.settle(ctx, out)
+		} else if q.Mappings != nil {
+			// Asking again would only wait as long once more.
+			cannotJudge(out, ferr)
+		}
+		err = errors.Join(err, ferr)
 	}
 	sortLetters(out)
 	return out, err
@@ -721,24 +751,51 @@ func (q *DeadLetterQueues) replayMessage(dl DeadLetter, as ReplayAs) (*pubsub.Me
 	}
 }
 
-// Purge acknowledges the selected messages: they are gone for good.
-func (q *DeadLetterQueues) Purge(ctx context.Context, subs []string, sel Selection) (_ []DeadLetter, err error) {
+// Purge acknowledges the selected messages, which are then gone for good,
+// and returns them. With sel.OnlySettled it first judges them (as List
+// does) and acknowledges only the settled ones; every other is handed back
+// and returned in kept, saying why it is not settled. A message it could
+// not judge is never acknowledged: when Firestore cannot be read, nothing
+// is.
+func (q *DeadLetterQueues) Purge(ctx context.Context, subs []string, sel Selection) (purged, kept []DeadLetter, err error) {
+	if sel.OnlySettled && q.Mappings == nil {
+		return nil, nil, errors.New("purging only settled messages needs the mappings in Firestore, and they cannot be read: nothing was purged")
+	}
 	s, selected, err := q.collect(ctx, subs, sel)
 	defer func() { err = errors.Join(err, s.close(ctx)) }()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []DeadLetter
+	if sel.OnlySettled {
+		dls := make([]DeadLetter, len(selected))
+		for i, h := range selected {
+			dls[i] = h.dl
+		}
+		jerr := q.settle(ctx, dls)
+		for i, h := range selected {
+			h.dl = dls[i]
+			if jerr != nil || !h.dl.Settled {
+				kept = append(kept, h.dl)
+			}
+		}
+		sortLetters(kept)
+		if jerr != nil {
+			return nil, kept, fmt.Errorf("%w; nothing was purged", jerr)
+		}
+	}
 	var errs []error
 	for _, h := range selected {
+		if sel.OnlySettled && !h.dl.Settled {
+			continue
+		}
 		if err := s.ack(ctx, h); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		out = append(out, h.dl)
+		purged = append(purged, h.dl)
 	}
-	sortLetters(out)
-	return out, errors.Join(errs...)
+	sortLetters(purged)
+	return purged, kept, errors.Join(errs...)
 }
 
 func sortLetters(dls []DeadLetter) {

@@ -380,7 +380,7 @@ func TestDeadLetterQueues(t *testing.T) {
 		if tick.Function != eventing.FunctionPollGoogle {
 			tick = dlsOf(dls, eventing.FunctionPollGoogle)
 		}
-		purged, err := f.q.Purge(ctx, nil, Selection{IDs: []string{tick.MessageID}})
+		purged, _, err := f.q.Purge(ctx, nil, Selection{IDs: []string{tick.MessageID}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -419,7 +419,7 @@ func TestDeadLetterQueues(t *testing.T) {
 	})
 
 	t.Run("purge without ids empties every dead-letter subscription", func(t *testing.T) {
-		if _, err := f.q.Purge(ctx, nil, Selection{}); err != nil {
+		if _, _, err := f.q.Purge(ctx, nil, Selection{}); err != nil {
 			t.Fatal(err)
 		}
 		left, err := f.q.List(ctx, nil, Selection{})
