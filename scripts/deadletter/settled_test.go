@@ -89,9 +89,9 @@ func TestPurgeSettledAfterAnOutage(t *testing.T) {
 	tickID := deadLetter("poll-crm", []byte("tick"))
 	// After the outage: case 1's mapping has reconciled past the update,
 	// c2's mapping still fails, and the CRM poller has succeeded since.
-	healed := seed("projects/p/cases/1", "c1", func(m *casesync.Mapping) { m.GoogleSeenUpdateTime = updated.Add(time.Second) })
+	healed := seed("projects/p/cases/1", "c1", func(m *casesync.Mapping) { m.Google.SeenUpdateTime = updated.Add(time.Second) })
 	failing := seed("projects/p/cases/2", "c2", func(m *casesync.Mapping) {
-		m.CompanySeenUpdateTime = updated.Add(time.Second)
+		m.Company.SeenUpdateTime = updated.Add(time.Second)
 		m.Attempts, m.FailingSince = 2, updated
 	})
 	time.Sleep(10 * time.Millisecond)

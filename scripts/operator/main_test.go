@@ -104,13 +104,13 @@ func TestOperator(t *testing.T) {
 	}
 	inSync := seed(t, st, "projects/p/cases/1", "101", func(m *casesync.Mapping) {
 		m.Priority, m.NewContentAt = casesync.P2, now.Add(-2*time.Hour)
-		m.GoogleUpdatesSyncedAt, m.CompanyUpdatesSyncedAt = now.Add(-time.Hour), now.Add(-time.Hour)
+		m.Google.UpdatesSyncedAt, m.Company.UpdatesSyncedAt = now.Add(-time.Hour), now.Add(-time.Hour)
 	})
 	stuck := seed(t, st, "projects/p/cases/2", "102", func(m *casesync.Mapping) {
 		m.Priority, m.NewContentAt = casesync.P1, now.Add(-2*time.Hour)
-		m.GoogleUpdatesSyncedAt, m.CompanyUpdatesSyncedAt = now.Add(-time.Hour), now.Add(-time.Hour)
-		m.CompanyPendingSince = now.Add(-40 * time.Minute) // P1, default freshness: 15 min
-		m.OutageCommentSentToGoogle = true
+		m.Google.UpdatesSyncedAt, m.Company.UpdatesSyncedAt = now.Add(-time.Hour), now.Add(-time.Hour)
+		m.Company.PendingSince = now.Add(-40 * time.Minute) // P1, default freshness: 15 min
+		m.Google.OutageNoticeSent = true
 	})
 	seed(t, st, "projects/p/cases/3", "103", func(m *casesync.Mapping) { m.ResolvedAt = now.Add(-time.Hour) })
 	_ = inSync
@@ -127,7 +127,7 @@ func TestOperator(t *testing.T) {
 	givenUpCRM := givenUp("", "105")
 	failing := seed(t, st, "projects/p/cases/6", "106", func(m *casesync.Mapping) {
 		m.Priority, m.NewContentAt = casesync.P2, now.Add(-2*time.Hour)
-		m.GoogleUpdatesSyncedAt, m.CompanyUpdatesSyncedAt = now.Add(-time.Minute), now.Add(-time.Minute)
+		m.Google.UpdatesSyncedAt, m.Company.UpdatesSyncedAt = now.Add(-time.Minute), now.Add(-time.Minute)
 		m.Attempts, m.FailingSince, m.LastError = 2, now.Add(-3*time.Minute), "CRM update case 106: HTTP 503"
 		m.DueAt = now.Add(time.Minute)
 	})

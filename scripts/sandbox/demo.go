@@ -885,8 +885,8 @@ func (d *demo) outage(ctx context.Context) error {
 	og, rg := outageOnG(), resumedOnG()
 	detail := fmt.Sprintf("Google case C: %d outage notice, %d resumed (want 1 and 1); CRM ticket %s: %d outage notice, %d resumed (want equal, at most 1)",
 		og, rg, d.ticketC, outageOnC, resumedOnC)
-	ok = og == 1 && rg == 1 && outageOnC <= 1 && resumedOnC == outageOnC && !m.OutageCommentSentToGoogle && !m.OutageCommentSentToCompany
-	if !ok && (m.OutageCommentSentToGoogle || m.OutageCommentSentToCompany) {
+	ok = og == 1 && rg == 1 && outageOnC <= 1 && resumedOnC == outageOnC && !m.Google.OutageNoticeSent && !m.Company.OutageNoticeSent
+	if !ok && (m.Google.OutageNoticeSent || m.Company.OutageNoticeSent) {
 		detail += "; the mapping still records an outage notice"
 	}
 	d.finish(c, ok, took, detail)
@@ -900,7 +900,7 @@ func (d *demo) noPending() (bool, string) {
 	if err != nil {
 		return false, err.Error()
 	}
-	if !m.GooglePendingSince.IsZero() || !m.CompanyPendingSince.IsZero() {
+	if !m.Google.PendingSince.IsZero() || !m.Company.PendingSince.IsZero() {
 		return false, "case C's mapping still has a change pending"
 	}
 	return true, ""
@@ -956,7 +956,7 @@ func (d *demo) cleanup(ctx context.Context) error {
 					resolved = "resolved at " + kept.ResolvedAt.Format(time.RFC3339)
 				}
 				return false, fmt.Sprintf("the mapping %s of %s still exists (%s; closed on Google %t, in the CRM %t; stack clock %s)",
-					x.id, x.label, resolved, kept.GoogleClosed, kept.CompanyClosed, d.st.Clock.Now().UTC().Format(time.RFC3339))
+					x.id, x.label, resolved, kept.Google.Closed, kept.Company.Closed, d.st.Clock.Now().UTC().Format(time.RFC3339))
 			}
 		}
 		there, err := exists(d.mapC)

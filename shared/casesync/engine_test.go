@@ -717,7 +717,7 @@ func TestAPendingMarkLeftByClockSkewIsClearedByTheNextDelivery(t *testing.T) {
 	if err != nil || res.Skipped == "" {
 		t.Fatalf("SyncCase = %+v, %v; want it skipped as unchanged", res, err)
 	}
-	if p := w.mapping(name).GooglePendingSince; !p.IsZero() {
+	if p := w.mapping(name).Google.PendingSince; !p.IsZero() {
 		t.Errorf("the pending mark %v survived a delivery of a change already reconciled", p)
 	}
 }

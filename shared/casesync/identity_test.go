@@ -90,7 +90,7 @@ func TestNoticesPostedAsAnotherListedIdentityAreCasebridgesOwn(t *testing.T) {
 	if got := countWithPrefix(w.googleBodies(name), "This case has not synced properly in "); got != 1 {
 		t.Errorf("outage notices on Google = %d, want 1", got)
 	}
-	if !w.mapping(name).OutageCommentSentToGoogle {
+	if !w.mapping(name).Google.OutageNoticeSent {
 		t.Errorf("the outage notice on Google is not recorded as sent")
 	}
 

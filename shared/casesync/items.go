@@ -39,14 +39,6 @@ func (s *SideItems) log(k itemKind) *ItemLog {
 	return &s.Attachments
 }
 
-// items returns the mapping's item state of one side.
-func (m *Mapping) items(side Side) *SideItems {
-	if side == SideGoogle {
-		return &m.GoogleItems
-	}
-	return &m.CompanyItems
-}
-
 // listedItem is one item of a side's complete listing, as the log sees it.
 type listedItem struct {
 	ID string

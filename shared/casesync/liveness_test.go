@@ -521,7 +521,7 @@ func TestAMappingStaysTheSameSizeAsItsCaseGrows(t *testing.T) {
 		w.settle()
 		m := w.mapping(name)
 		n := 0
-		for _, l := range []casesync.ItemLog{m.GoogleItems.Comments, m.GoogleItems.Attachments, m.CompanyItems.Comments, m.CompanyItems.Attachments} {
+		for _, l := range []casesync.ItemLog{m.Google.Items.Comments, m.Google.Items.Attachments, m.Company.Items.Comments, m.Company.Items.Attachments} {
 			n += len(l.Done)
 		}
 		sizes = append(sizes, n)
@@ -614,8 +614,8 @@ func TestAReconciliationFasterThanItsPublishLeavesNothingMarked(t *testing.T) {
 		if res.Published != 1 || res.Waiting != 0 {
 			t.Errorf("poll %d: published %d, waiting %d; want the change published", i+1, res.Published, res.Waiting)
 		}
-		if m := w.mapping(name); !m.GooglePendingSince.IsZero() {
-			t.Errorf("poll %d: the mapping is still marked pending since %v after its reconciliation", i+1, m.GooglePendingSince)
+		if m := w.mapping(name); !m.Google.PendingSince.IsZero() {
+			t.Errorf("poll %d: the mapping is still marked pending since %v after its reconciliation", i+1, m.Google.PendingSince)
 		}
 		if n := countContaining(bodiesOf(w.crmComments(id)), body); n != 1 {
 			t.Errorf("the CRM has %d copies of %q, want 1", n, body)

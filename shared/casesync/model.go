@@ -153,6 +153,44 @@ type Attachment struct {
 	CreateTime time.Time
 }
 
+// MappingSide is a mapping's state of one side. The store keeps each
+// field under its own name per side (googlePendingSince,
+// companyPendingSince, ...).
+type MappingSide struct {
+	// UpdatesSyncedAt: when a reconciliation last finished with every
+	// change of this side applied to the other.
+	UpdatesSyncedAt time.Time
+	// PendingSince: set by a poller when it sees a change on this side not
+	// yet reconciled; cleared by the reconciliation.
+	PendingSince time.Time
+	// SeenUpdateTime: the case update time the last completed
+	// reconciliation was based on. A poll result whose update time is not
+	// after it needs no work.
+	SeenUpdateTime time.Time
+	// OutageNoticeSent: the outage notice is known to be on this side.
+	OutageNoticeSent bool
+	// OutageNoticeIntent: outage detection was about to post the outage
+	// notice on this side and has not yet recorded it as sent. Recorded
+	// before posting, so that a run whose answer was lost, or that died
+	// after posting, still leads to "Syncing has resumed." once the case
+	// syncs again.
+	OutageNoticeIntent bool
+	// Closed: the close state last seen on this side.
+	Closed bool
+	// Items: which comments and attachments of this side need no more
+	// work (mirrored, skipped, or written by casebridge), in bounded space
+	// whatever the case's length (see ItemLog).
+	Items SideItems
+}
+
+// Side returns the mapping's state of side s.
+func (m *Mapping) Side(s Side) *MappingSide {
+	if s == SideGoogle {
+		return &m.Google
+	}
+	return &m.Company
+}
+
 // Mapping links one Google case and one CRM case and records how far they are
 // in step. It is persisted by a Store.
 type Mapping struct {
@@ -166,49 +204,17 @@ type Mapping struct {
 	NewContentAt time.Time
 	ResolvedAt   time.Time // zero while open
 
-	// GoogleUpdatesSyncedAt / CompanyUpdatesSyncedAt: when a reconciliation
-	// last finished with every change of that side applied to the other.
-	GoogleUpdatesSyncedAt  time.Time
-	CompanyUpdatesSyncedAt time.Time
-	// GooglePendingSince / CompanyPendingSince: set by a poller when it sees a
-	// change on that side not yet reconciled; cleared by the reconciliation.
-	GooglePendingSince  time.Time
-	CompanyPendingSince time.Time
-	// GoogleSeenUpdateTime / CompanySeenUpdateTime: the case update time the
-	// last completed reconciliation was based on. A poll result whose update
-	// time is not after it needs no work.
-	GoogleSeenUpdateTime  time.Time
-	CompanySeenUpdateTime time.Time
-
-	// OutageCommentSentToGoogle / OutageCommentSentToCompany: the outage
-	// notice is known to be on that side.
-	OutageCommentSentToGoogle  bool
-	OutageCommentSentToCompany bool
-	// OutageNoticeIntentGoogle / OutageNoticeIntentCompany: outage detection
-	// was about to post the outage notice on that side and has not yet
-	// recorded it as sent. Recorded before posting, so that a run whose
-	// answer was lost, or that died after posting, still leads to "Syncing
-	// has resumed." once the case syncs again.
-	OutageNoticeIntentGoogle  bool
-	OutageNoticeIntentCompany bool
+	// Google and Company are the mapping's state of each side.
+	Google, Company MappingSide
 
 	// Priority is the last priority both sides agreed on.
 	Priority Priority
-	// GoogleClosed / CompanyClosed: the close state last seen on each side.
-	GoogleClosed  bool
-	CompanyClosed bool
 	// ReopenNoticeSent is set once the CRM has been told that its reopened
 	// case cannot reopen the closed Google case.
 	ReopenNoticeSent bool
 	// PreviousGoogleCases lists Google cases this mapping was linked to before
 	// a reopen created a new one.
 	PreviousGoogleCases []string
-
-	// GoogleItems / CompanyItems: which comments and attachments of that
-	// side need no more work (mirrored, skipped, or written by casebridge),
-	// in bounded space whatever the case's length (see ItemLog).
-	GoogleItems  SideItems
-	CompanyItems SideItems
 
 	// CreateIntentAt records that a reconciliation started creating the
 	// counterpart on CreateIntentSide; a retry looks for it before creating.
@@ -342,9 +348,9 @@ type CaseRef struct {
 // mapping is open again. Stores apply it in the transaction that links the
 // new case, so no crash can leave a live case on a resolved mapping.
 func StartOverOnNewGoogleCase(m *Mapping) {
-	m.GoogleItems = SideItems{}
-	m.GoogleSeenUpdateTime = time.Time{}
-	m.GoogleClosed, m.CompanyClosed = false, false
+	m.Google.Items = SideItems{}
+	m.Google.SeenUpdateTime = time.Time{}
+	m.Google.Closed, m.Company.Closed = false, false
 	m.ResolvedAt = time.Time{}
 	m.CreateIntentAt, m.CreateIntentSide = time.Time{}, ""
 }

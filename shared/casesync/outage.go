@@ -57,7 +57,7 @@ func MinTolerance() time.Duration {
 // waiting on a case quiet for days counts as fresh.
 func (m Mapping) LastContentAt() time.Time {
 	t := m.NewContentAt
-	for _, p := range []time.Time{m.GooglePendingSince, m.CompanyPendingSince} {
+	for _, p := range []time.Time{m.Google.PendingSince, m.Company.PendingSince} {
 		if p.After(t) {
 			t = p
 		}
@@ -277,8 +277,8 @@ func judge(m Mapping, st PollState, now time.Time) verdict {
 		return verdict{}
 	}
 	tol := Tolerance(m.Priority, now.Sub(m.LastContentAt()))
-	gThrough := SyncedThrough(m.GooglePendingSince, m.GoogleUpdatesSyncedAt, st.GoogleHeartbeat)
-	cThrough := SyncedThrough(m.CompanyPendingSince, m.CompanyUpdatesSyncedAt, st.CompanyHeartbeat)
+	gThrough := SyncedThrough(m.Google.PendingSince, m.Google.UpdatesSyncedAt, st.GoogleHeartbeat)
+	cThrough := SyncedThrough(m.Company.PendingSince, m.Company.UpdatesSyncedAt, st.CompanyHeartbeat)
 	through := gThrough
 	if cThrough.Before(through) {
 		through = cThrough
@@ -342,19 +342,19 @@ func (e *Engine) notices(ctx context.Context, id string) noticeResult {
 			switch {
 			case v.outOfSync:
 				kind = noticeOutage
-				if !x.outageSent(side) && x.canComment(side) {
+				if !x.Side(side).OutageNoticeSent && x.canComment(side) {
 					sides = append(sides, side)
-					if !x.outageIntended(side) {
+					if !x.Side(side).OutageNoticeIntent {
 						intend = append(intend, side)
-						x.setOutageIntent(side, true)
+						x.Side(side).OutageNoticeIntent = true
 					}
 				}
-			case !x.outageSent(side) && !x.outageIntended(side):
+			case !x.Side(side).outageNoticed():
 			case x.canComment(side):
 				kind = noticeResumed
 				sides = append(sides, side)
 			default:
-				x.clearOutage(side)
+				x.Side(side).clearOutageNotice()
 				cleared = true
 			}
 		}
@@ -426,7 +426,7 @@ func (m Mapping) noticesOwed(v verdict) bool {
 		return m.outageNoticeState()
 	}
 	for _, side := range []Side{SideGoogle, SideCompany} {
-		if !m.outageSent(side) && m.canComment(side) {
+		if !m.Side(side).OutageNoticeSent && m.canComment(side) {
 			return true
 		}
 	}
@@ -522,7 +522,7 @@ func (e *Engine) bringNotice(ctx context.Context, m Mapping, side Side, kind not
 		} else {
 			// On a closed CRM case an internal note, which neither reopens
 			// it nor writes to the customer.
-			posted, err = e.CRM.AddComment(ctx, m.CompanyCaseID, text, !m.CompanyClosed)
+			posted, err = e.CRM.AddComment(ctx, m.CompanyCaseID, text, !m.Company.Closed)
 		}
 		return err
 	})
@@ -554,14 +554,14 @@ func (e *Engine) recordNotices(ctx context.Context, l *lease, id string, kind no
 		}
 		for _, o := range done {
 			if kind == noticeOutage {
-				x.setOutageSent(o.side)
+				x.Side(o.side).recordOutageNotice()
 			} else {
-				x.clearOutage(o.side)
+				x.Side(o.side).clearOutageNotice()
 			}
 			if o.posted.ID != "" {
-				items := &x.GoogleItems
+				items := &x.Google.Items
 				if o.side == SideCompany {
-					items = &x.CompanyItems
+					items = &x.Company.Items
 				}
 				items.Comments, _ = items.Comments.settle(map[string]time.Time{o.posted.ID: o.posted.CreateTime}, nil)
 			}
@@ -585,55 +585,28 @@ func withTimeout(ctx context.Context, fn func(context.Context) error) error {
 	return fn(ctx)
 }
 
-func (m Mapping) outageSent(side Side) bool {
-	if side == SideGoogle {
-		return m.OutageCommentSentToGoogle
-	}
-	return m.OutageCommentSentToCompany
-}
-
-func (m Mapping) outageIntended(side Side) bool {
-	if side == SideGoogle {
-		return m.OutageNoticeIntentGoogle
-	}
-	return m.OutageNoticeIntentCompany
-}
-
 // outageNoticeState reports whether either side has an outage notice sent
 // or intended, which recovery has to answer.
 func (m Mapping) outageNoticeState() bool {
-	return m.OutageCommentSentToGoogle || m.OutageCommentSentToCompany || m.OutageNoticeIntentGoogle || m.OutageNoticeIntentCompany
+	return m.Google.outageNoticed() || m.Company.outageNoticed()
 }
+
+// outageNoticed reports whether the side has an outage notice sent or
+// intended.
+func (s MappingSide) outageNoticed() bool { return s.OutageNoticeSent || s.OutageNoticeIntent }
+
+// recordOutageNotice records the outage notice as on the side.
+func (s *MappingSide) recordOutageNotice() { s.OutageNoticeSent, s.OutageNoticeIntent = true, false }
+
+// clearOutageNotice records that the side's outage notice was answered
+// (or needs no answer).
+func (s *MappingSide) clearOutageNotice() { s.OutageNoticeSent, s.OutageNoticeIntent = false, false }
 
 // canComment reports whether a notice can be posted on the side: CSAPI
 // takes no comment on a closed case; a CRM case takes one whatever its
 // state.
 func (m Mapping) canComment(side Side) bool {
-	return side != SideGoogle || !m.GoogleClosed
-}
-
-func (m *Mapping) setOutageIntent(side Side, v bool) {
-	if side == SideGoogle {
-		m.OutageNoticeIntentGoogle = v
-	} else {
-		m.OutageNoticeIntentCompany = v
-	}
-}
-
-func (m *Mapping) setOutageSent(side Side) {
-	if side == SideGoogle {
-		m.OutageCommentSentToGoogle, m.OutageNoticeIntentGoogle = true, false
-	} else {
-		m.OutageCommentSentToCompany, m.OutageNoticeIntentCompany = true, false
-	}
-}
-
-func (m *Mapping) clearOutage(side Side) {
-	if side == SideGoogle {
-		m.OutageCommentSentToGoogle, m.OutageNoticeIntentGoogle = false, false
-	} else {
-		m.OutageCommentSentToCompany, m.OutageNoticeIntentCompany = false, false
-	}
+	return side != SideGoogle || !m.Google.Closed
 }
 
 // stuckSince reports whether a change of the open mapping m is stuck at
@@ -645,9 +618,9 @@ func (m *Mapping) clearOutage(side Side) {
 // would otherwise be seen only between two sweeps. A mapping the sweep
 // gave up on is not stuck; its own alert covers it.
 func (m Mapping) stuckSince(now time.Time) (time.Time, bool) {
-	p := m.GooglePendingSince
-	if p.IsZero() || (!m.CompanyPendingSince.IsZero() && m.CompanyPendingSince.Before(p)) {
-		p = m.CompanyPendingSince
+	p := m.Google.PendingSince
+	if p.IsZero() || (!m.Company.PendingSince.IsZero() && m.Company.PendingSince.Before(p)) {
+		p = m.Company.PendingSince
 	}
 	if p.IsZero() || now.Sub(p) < StuckAfter || !m.GaveUpAt.IsZero() {
 		return time.Time{}, false

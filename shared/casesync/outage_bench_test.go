@@ -207,9 +207,9 @@ func seedOutage(ctx context.Context, tb testing.TB, s casesync.Store, now time.T
 				m, _, err := s.ResolveMapping(ctx, fmt.Sprintf("projects/p/cases/%d", 100000+i), fmt.Sprintf("C-%d", i), true, func(m *casesync.Mapping) {
 					m.Origin, m.Priority = casesync.SideGoogle, casesync.P2
 					m.CreatedAt, m.NewContentAt = now.Add(-48*time.Hour), now.Add(-2*time.Hour)
-					m.GoogleUpdatesSyncedAt, m.CompanyUpdatesSyncedAt = now.Add(-time.Minute), now.Add(-time.Minute)
+					m.Google.UpdatesSyncedAt, m.Company.UpdatesSyncedAt = now.Add(-time.Minute), now.Add(-time.Minute)
 					if i < late {
-						m.GooglePendingSince, m.DueAt = now.Add(-30*time.Minute), now.Add(-25*time.Minute)
+						m.Google.PendingSince, m.DueAt = now.Add(-30*time.Minute), now.Add(-25*time.Minute)
 					}
 				})
 				if err != nil {
@@ -245,9 +245,9 @@ func clearOutage(ctx context.Context, tb testing.TB, s casesync.Store, ids []str
 			defer wg.Done()
 			defer func() { <-sem }()
 			_, err := s.UpdateMapping(ctx, id, func(m *casesync.Mapping) error {
-				m.OutageCommentSentToGoogle, m.OutageCommentSentToCompany = false, false
-				m.OutageNoticeIntentGoogle, m.OutageNoticeIntentCompany = false, false
-				m.GoogleItems, m.CompanyItems = casesync.SideItems{}, casesync.SideItems{}
+				m.Google.OutageNoticeSent, m.Company.OutageNoticeSent = false, false
+				m.Google.OutageNoticeIntent, m.Company.OutageNoticeIntent = false, false
+				m.Google.Items, m.Company.Items = casesync.SideItems{}, casesync.SideItems{}
 				return nil
 			})
 			if err != nil {

@@ -51,8 +51,8 @@ func TestAnOutageIsReportedOnceAndItsEndOnce(t *testing.T) {
 	if got := countWithPrefix(w.googleBodies(name), "This case has not synced properly in "); got != 1 {
 		t.Errorf("outage comments on Google = %d, want 1", got)
 	}
-	if m := w.mapping(name); !m.OutageCommentSentToGoogle || m.OutageCommentSentToCompany {
-		t.Errorf("flags = google %v, company %v; want true, false (the CRM was unreachable)", m.OutageCommentSentToGoogle, m.OutageCommentSentToCompany)
+	if m := w.mapping(name); !m.Google.OutageNoticeSent || m.Company.OutageNoticeSent {
+		t.Errorf("flags = google %v, company %v; want true, false (the CRM was unreachable)", m.Google.OutageNoticeSent, m.Company.OutageNoticeSent)
 	}
 
 	w.crm.SetDown(false)
@@ -97,7 +97,7 @@ func TestAStalledPollerIsSeenWithoutPerMappingWrites(t *testing.T) {
 	if _, err := w.engine.DetectOutages(w.ctx); !errors.Is(err, casesync.ErrOutage) {
 		t.Fatalf("after 11 minutes: %v, want ErrOutage", err)
 	}
-	if !w.mapping(name).OutageCommentSentToCompany {
+	if !w.mapping(name).Company.OutageNoticeSent {
 		t.Errorf("the CRM was not told")
 	}
 }
@@ -289,7 +289,7 @@ func TestFreshnessIsMeasuredFromWhenNewContentWasSeen(t *testing.T) {
 		w.queue.take()
 	}
 	m := w.mapping(name)
-	if got, want := m.LastContentAt(), m.GooglePendingSince; !got.Equal(want) || want.IsZero() {
+	if got, want := m.LastContentAt(), m.Google.PendingSince; !got.Equal(want) || want.IsZero() {
 		t.Errorf("LastContentAt = %v, want the pending mark %v", got, want)
 	}
 	rep, err := w.engine.DetectOutages(w.ctx)
@@ -395,8 +395,8 @@ func TestAMappingResolvedDuringItsOutageGetsSyncingHasResumed(t *testing.T) {
 	if tk, _ := w.crm.Ticket(id); !tk.Closed {
 		t.Errorf("the notice reopened the CRM case")
 	}
-	if m := w.mapping(name); m.OutageCommentSentToGoogle || m.OutageCommentSentToCompany {
-		t.Errorf("flags google %v, company %v after the resumed notice; want both cleared", m.OutageCommentSentToGoogle, m.OutageCommentSentToCompany)
+	if m := w.mapping(name); m.Google.OutageNoticeSent || m.Company.OutageNoticeSent {
+		t.Errorf("flags google %v, company %v after the resumed notice; want both cleared", m.Google.OutageNoticeSent, m.Company.OutageNoticeSent)
 	}
 }
 
@@ -422,8 +422,8 @@ func TestAResumedNoticeThatCannotBePostedClearsItsFlagOnce(t *testing.T) {
 	if got := len(logs.entries("the resumed notice cannot be posted; its outage flag is cleared")); got != 1 {
 		t.Errorf("%d log lines about the cleared flag, want 1", got)
 	}
-	if m := w.mapping(name); m.OutageCommentSentToCompany || m.OutageCommentSentToGoogle {
-		t.Errorf("flags google %v, company %v; want both cleared", m.OutageCommentSentToGoogle, m.OutageCommentSentToCompany)
+	if m := w.mapping(name); m.Company.OutageNoticeSent || m.Google.OutageNoticeSent {
+		t.Errorf("flags google %v, company %v; want both cleared", m.Google.OutageNoticeSent, m.Company.OutageNoticeSent)
 	}
 	w.crm.ResetCalls()
 	for i := 0; i < 3; i++ {
@@ -556,9 +556,9 @@ func TestOneHungCallDoesNotHoldOutageDetection(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !m.OutageCommentSentToGoogle || m.OutageCommentSentToCompany || !m.OutageNoticeIntentCompany {
+		if !m.Google.OutageNoticeSent || m.Company.OutageNoticeSent || !m.Company.OutageNoticeIntent {
 			t.Fatalf("mapping %s: sent google %v, company %v, intent company %v; want true, false, true",
-				id, m.OutageCommentSentToGoogle, m.OutageCommentSentToCompany, m.OutageNoticeIntentCompany)
+				id, m.Google.OutageNoticeSent, m.Company.OutageNoticeSent, m.Company.OutageNoticeIntent)
 		}
 	}
 }
@@ -599,7 +599,7 @@ func TestAChangeNeverReconciledIsLoggedAsStuckLongBeforeItsTolerance(t *testing.
 		t.Fatal(err)
 	}
 	w.queue.take()
-	since := w.mapping(name).GooglePendingSince
+	since := w.mapping(name).Google.PendingSince
 
 	for _, step := range []struct {
 		after     time.Duration
@@ -727,9 +727,9 @@ func TestTwoOutageRunsNeverLeaveAFlagTheSideDoesNotShow(t *testing.T) {
 	// without its end.
 	m := w.mapping(name)
 	gLast, cLast := lastNotice(w.googleBodies(name)), lastNotice(bodiesOf(w.crmComments(id)))
-	if m.OutageCommentSentToGoogle != (gLast == "outage") || m.OutageCommentSentToCompany != (cLast == "outage") {
+	if m.Google.OutageNoticeSent != (gLast == "outage") || m.Company.OutageNoticeSent != (cLast == "outage") {
 		t.Errorf("after both runs: flags google %v, company %v; last notices google %q, CRM %q",
-			m.OutageCommentSentToGoogle, m.OutageCommentSentToCompany, gLast, cLast)
+			m.Google.OutageNoticeSent, m.Company.OutageNoticeSent, gLast, cLast)
 	}
 
 	w.settle()
@@ -771,8 +771,8 @@ func outageState(m casesync.Mapping) string {
 		name string
 		on   bool
 	}{
-		{"sent to Google", m.OutageCommentSentToGoogle}, {"sent to the CRM", m.OutageCommentSentToCompany},
-		{"intended on Google", m.OutageNoticeIntentGoogle}, {"intended on the CRM", m.OutageNoticeIntentCompany},
+		{"sent to Google", m.Google.OutageNoticeSent}, {"sent to the CRM", m.Company.OutageNoticeSent},
+		{"intended on Google", m.Google.OutageNoticeIntent}, {"intended on the CRM", m.Company.OutageNoticeIntent},
 	} {
 		if f.on {
 			set = append(set, f.name)

@@ -130,7 +130,7 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 			m, ok = nm, nm.ID != ""
 		}
 		switch {
-		case ok && !changedSince(f.updateTime, m.seenUpdateTime(side)):
+		case ok && !changedSince(f.updateTime, m.Side(side).SeenUpdateTime):
 			res.Skipped++
 			continue
 		case ok && m.LeaseHolder != "" && m.LeaseUntil.After(start):
@@ -144,7 +144,7 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 			// resync starts it again (the alert said so once).
 			res.Skipped++
 			continue
-		case ok && !m.pendingSince(side).IsZero() && start.Before(m.DueAt):
+		case ok && !m.Side(side).PendingSince.IsZero() && start.Before(m.DueAt):
 			// Already asked for and not yet late: publishing it again
 			// would only queue a second run of the same work.
 			res.Waiting++
@@ -296,9 +296,9 @@ func (e *Engine) newMapping(ctx context.Context, side Side, f polled, start, due
 	m, created, err := e.Store.ResolveMapping(ctx, google, company, true, func(m *Mapping) {
 		initMapping(m, side, f.priority, start)
 		if side == SideGoogle {
-			m.GooglePendingSince = start
+			m.Google.PendingSince = start
 		} else {
-			m.CompanyPendingSince = start
+			m.Company.PendingSince = start
 		}
 		m.DueAt = due
 	})
@@ -323,8 +323,8 @@ func initMapping(m *Mapping, origin Side, p Priority, at time.Time) {
 	m.Priority = p
 	// The origin side is fully read by the first reconciliation; the
 	// other side has nothing yet.
-	m.GoogleUpdatesSyncedAt = at
-	m.CompanyUpdatesSyncedAt = at
+	m.Google.UpdatesSyncedAt = at
+	m.Company.UpdatesSyncedAt = at
 }
 
 // sweepLimit bounds the mappings one sweep asks for.
@@ -388,13 +388,6 @@ func changedSince(updateTime, seen time.Time) bool {
 	return updateTime.Truncate(time.Microsecond).After(seen.Truncate(time.Microsecond))
 }
 
-func (m Mapping) seenUpdateTime(side Side) time.Time {
-	if side == SideGoogle {
-		return m.GoogleSeenUpdateTime
-	}
-	return m.CompanySeenUpdateTime
-}
-
 // Cleanup deletes mappings resolved longer ago than CleanupAfter. Each is
 // checked again as it is deleted (ReadyForCleanup): one reopened, being
 // reconciled or with a change pending since it was listed is kept. Running it
@@ -429,5 +422,5 @@ func (e *Engine) Cleanup(ctx context.Context) (int, error) {
 func ReadyForCleanup(m Mapping, before, now time.Time) bool {
 	leased := m.LeaseHolder != "" && m.LeaseUntil.After(now)
 	return !m.ResolvedAt.IsZero() && m.ResolvedAt.Before(before) && !leased &&
-		m.GooglePendingSince.IsZero() && m.CompanyPendingSince.IsZero()
+		m.Google.PendingSince.IsZero() && m.Company.PendingSince.IsZero()
 }

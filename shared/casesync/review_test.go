@@ -292,7 +292,7 @@ func TestAReconciliationFasterThanItsPollLeavesNothingWaiting(t *testing.T) {
 			t.Fatal(err)
 		}
 		if n := countContaining(w.googleBodies(name), body); n != 1 {
-			t.Fatalf("after poll %d Google has %d copies of %q, want 1 (pending %v, due %v)", i+1, n, body, w.mapping(name).CompanyPendingSince, w.mapping(name).DueAt)
+			t.Fatalf("after poll %d Google has %d copies of %q, want 1 (pending %v, due %v)", i+1, n, body, w.mapping(name).Company.PendingSince, w.mapping(name).DueAt)
 		}
 	}
 }

@@ -29,7 +29,7 @@ func (e *Engine) SyncCase(ctx context.Context, ref CaseRef) (SyncResult, error) 
 	if err != nil || skip != "" {
 		return SyncResult{MappingID: m.ID, Skipped: skip}, err
 	}
-	if !ref.UpdateTime.IsZero() && !changedSince(ref.UpdateTime, m.seenUpdateTime(ref.Side)) && m.Linked() && !m.RerunRequested {
+	if !ref.UpdateTime.IsZero() && !changedSince(ref.UpdateTime, m.Side(ref.Side).SeenUpdateTime) && m.Linked() && !m.RerunRequested {
 		return SyncResult{MappingID: m.ID, Skipped: "unchanged since its last reconciliation"}, e.clearCoveredPending(ctx, m, ref)
 	}
 
@@ -59,7 +59,7 @@ func (e *Engine) SyncCase(ctx context.Context, ref CaseRef) (SyncResult, error) 
 			r = &reconciliation{e: e, cfg: cfg, start: e.now()}
 		}
 		r.log, r.lease, r.m, r.last = log, l, m, pass == maxPasses
-		if pass == 1 && !ref.UpdateTime.IsZero() && !changedSince(ref.UpdateTime, m.seenUpdateTime(ref.Side)) && m.Linked() && !m.RerunRequested {
+		if pass == 1 && !ref.UpdateTime.IsZero() && !changedSince(ref.UpdateTime, m.Side(ref.Side).SeenUpdateTime) && m.Linked() && !m.RerunRequested {
 			// A second look under the lease: another worker just finished.
 			res.Skipped = "unchanged since its last reconciliation"
 			_, err := r.finishUnchanged(ctx, ref)
@@ -136,14 +136,10 @@ func (r *reconciliation) finishUnchanged(ctx context.Context, ref CaseRef) (Mapp
 		if err := r.lease.owns(x); err != nil {
 			return err
 		}
-		if !changedSince(ref.UpdateTime, x.seenUpdateTime(ref.Side)) {
-			if ref.Side == SideGoogle {
-				x.GooglePendingSince = time.Time{}
-			} else {
-				x.CompanyPendingSince = time.Time{}
-			}
+		if !changedSince(ref.UpdateTime, x.Side(ref.Side).SeenUpdateTime) {
+			x.Side(ref.Side).PendingSince = time.Time{}
 		}
-		if x.GooglePendingSince.IsZero() && x.CompanyPendingSince.IsZero() && !x.RerunRequested && x.Attempts == 0 && x.Linked() {
+		if x.Google.PendingSince.IsZero() && x.Company.PendingSince.IsZero() && !x.RerunRequested && x.Attempts == 0 && x.Linked() {
 			x.DueAt = time.Time{}
 		}
 		return nil
@@ -177,32 +173,21 @@ func (e *Engine) sleep(ctx context.Context, d time.Duration) error {
 // outlive the change it was for, and outage detection would then see the
 // mapping stuck. It writes only when a mark is set.
 func (e *Engine) clearCoveredPending(ctx context.Context, m Mapping, ref CaseRef) error {
-	if m.pendingSince(ref.Side).IsZero() {
+	if m.Side(ref.Side).PendingSince.IsZero() {
 		return nil
 	}
 	_, err := e.Store.UpdateMapping(ctx, m.ID, func(x *Mapping) error {
-		if changedSince(ref.UpdateTime, x.seenUpdateTime(ref.Side)) {
+		if changedSince(ref.UpdateTime, x.Side(ref.Side).SeenUpdateTime) {
 			return nil
 		}
-		if ref.Side == SideGoogle {
-			x.GooglePendingSince = time.Time{}
-		} else {
-			x.CompanyPendingSince = time.Time{}
-		}
+		x.Side(ref.Side).PendingSince = time.Time{}
 		leased := x.LeaseHolder != "" && x.LeaseUntil.After(e.now())
-		if !leased && x.GooglePendingSince.IsZero() && x.CompanyPendingSince.IsZero() && !x.RerunRequested && x.Attempts == 0 && x.Linked() {
+		if !leased && x.Google.PendingSince.IsZero() && x.Company.PendingSince.IsZero() && !x.RerunRequested && x.Attempts == 0 && x.Linked() {
 			x.DueAt = time.Time{}
 		}
 		return nil
 	})
 	return err
-}
-
-func (m Mapping) pendingSince(side Side) time.Time {
-	if side == SideGoogle {
-		return m.GooglePendingSince
-	}
-	return m.CompanyPendingSince
 }
 
 // InputError is a permanent error about a malformed request.

@@ -11,7 +11,7 @@ func (r *reconciliation) close(ctx context.Context) error {
 	gClosed, cClosed := r.g.Closed(), r.c.Closed
 	// A CRM case open again after both closed is a reopen (see reopen),
 	// not a close to carry over.
-	reopened := r.m.CompanyClosed || r.m.ReopenNoticeSent || (r.reopenNotice != nil && *r.reopenNotice)
+	reopened := r.m.Company.Closed || r.m.ReopenNoticeSent || (r.reopenNotice != nil && *r.reopenNotice)
 	switch {
 	case gClosed && !cClosed && !reopened:
 		if err := r.keepLease(ctx); err != nil {

@@ -35,7 +35,7 @@ func (r *reconciliation) link(ctx context.Context) error {
 	}
 	// A Google case that got its CRM case says so, once.
 	// Checked until the first complete run has recorded the CRM side.
-	if m.Origin == SideGoogle && m.CompanySeenUpdateTime.IsZero() {
+	if m.Origin == SideGoogle && m.Company.SeenUpdateTime.IsZero() {
 		coms, err := r.googleComments(ctx)
 		if err != nil {
 			return err

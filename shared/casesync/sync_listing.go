@@ -12,13 +12,13 @@ import (
 // googleChanged reports whether the Google case changed since the mapping
 // last saw it.
 func (r *reconciliation) googleChanged() bool {
-	return r.g != nil && changedSince(r.g.UpdateTime, r.m.GoogleSeenUpdateTime)
+	return r.g != nil && changedSince(r.g.UpdateTime, r.m.Google.SeenUpdateTime)
 }
 
 // companyChanged reports whether the CRM case changed since the mapping
 // last saw it.
 func (r *reconciliation) companyChanged() bool {
-	return r.c != nil && changedSince(r.c.UpdateTime, r.m.CompanySeenUpdateTime)
+	return r.c != nil && changedSince(r.c.UpdateTime, r.m.Company.SeenUpdateTime)
 }
 
 // googleComments lists the Google case's comments once per pass.
@@ -86,7 +86,7 @@ func (r *reconciliation) isDone(side Side, kind itemKind, id string, at time.Tim
 	if _, ok := r.done[doneKey{side, kind, id}]; ok {
 		return true
 	}
-	return r.m.items(side).log(kind).Has(id, at)
+	return r.m.Side(side).Items.log(kind).Has(id, at)
 }
 
 func (r *reconciliation) isCommentDone(side Side, c Comment) bool {

@@ -9,7 +9,7 @@ import (
 // reopen handles a CRM case that is open again after both cases closed.
 func (r *reconciliation) reopen(ctx context.Context) error {
 	m := &r.m
-	if r.g == nil || r.c == nil || !r.g.Closed() || r.c.Closed || !m.CompanyClosed {
+	if r.g == nil || r.c == nil || !r.g.Closed() || r.c.Closed || !m.Company.Closed {
 		return nil
 	}
 	if m.ReopenNoticeSent {

@@ -53,26 +53,26 @@ func (r *reconciliation) save(ctx context.Context, runErr error) (saved Mapping,
 			r.failed(m, runErr, now)
 			return nil
 		}
-		if googleName != "" && seenG.After(m.GoogleSeenUpdateTime) {
-			m.GoogleSeenUpdateTime = seenG
+		if googleName != "" && seenG.After(m.Google.SeenUpdateTime) {
+			m.Google.SeenUpdateTime = seenG
 		}
-		if companyID != "" && seenC.After(m.CompanySeenUpdateTime) {
-			m.CompanySeenUpdateTime = seenC
+		if companyID != "" && seenC.After(m.Company.SeenUpdateTime) {
+			m.Company.SeenUpdateTime = seenC
 		}
 		if m.Linked() {
-			m.GoogleUpdatesSyncedAt, m.CompanyUpdatesSyncedAt = now, now
-			if !m.GooglePendingSince.After(r.start) {
-				m.GooglePendingSince = time.Time{}
+			m.Google.UpdatesSyncedAt, m.Company.UpdatesSyncedAt = now, now
+			if !m.Google.PendingSince.After(r.start) {
+				m.Google.PendingSince = time.Time{}
 			}
-			if !m.CompanyPendingSince.After(r.start) {
-				m.CompanyPendingSince = time.Time{}
+			if !m.Company.PendingSince.After(r.start) {
+				m.Company.PendingSince = time.Time{}
 			}
 		}
 		if r.priority != nil {
 			m.Priority = *r.priority
 		}
 		if r.closedG != nil {
-			m.GoogleClosed, m.CompanyClosed = *r.closedG, *r.closedC
+			m.Google.Closed, m.Company.Closed = *r.closedG, *r.closedC
 		}
 		if r.resolvedAt != nil && m.ResolvedAt.IsZero() {
 			m.ResolvedAt = *r.resolvedAt
@@ -81,7 +81,7 @@ func (r *reconciliation) save(ctx context.Context, runErr error) (saved Mapping,
 			m.ReopenNoticeSent = *r.reopenNotice
 		}
 		m.Attempts, m.LastError, m.GaveUpAt = 0, "", time.Time{}
-		outstanding := m.RerunRequested || !m.GooglePendingSince.IsZero() || !m.CompanyPendingSince.IsZero() ||
+		outstanding := m.RerunRequested || !m.Google.PendingSince.IsZero() || !m.Company.PendingSince.IsZero() ||
 			len(r.writes) > 0 || r.companyTickWait() > 0 || !m.Linked()
 		switch {
 		case !outstanding:
@@ -184,7 +184,7 @@ func (r *reconciliation) settleItems(m *Mapping) []string {
 			if len(add) == 0 && listed == nil {
 				continue
 			}
-			l := m.items(side).log(kind)
+			l := m.Side(side).Items.log(kind)
 			var left []string
 			*l, left = l.settle(add, listed)
 			for _, id := range left {

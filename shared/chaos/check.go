@@ -148,9 +148,9 @@ func (w *world) check() findings {
 		f.add("listing the mappings still marked pending: %v", err)
 	}
 	for _, m := range marked {
-		if !m.GooglePendingSince.IsZero() || !m.CompanyPendingSince.IsZero() {
+		if !m.Google.PendingSince.IsZero() || !m.Company.PendingSince.IsZero() {
 			f.add("mapping %s is still marked pending (Google since %v, CRM since %v) although the sides agree",
-				m.ID, m.GooglePendingSince, m.CompanyPendingSince)
+				m.ID, m.Google.PendingSince, m.Company.PendingSince)
 		}
 	}
 	return f
@@ -387,6 +387,6 @@ func (w *world) describe(googleCase, ticket string) string {
 	}
 	g, _ := w.google.Case(googleCase)
 	return fmt.Sprintf("mapping %s: origin %s, closed %v/%v, resolved %v, reopen notice %v, attempts %d, last error %q, due %v, lease %q until %v, seen %v/%v, pending %v/%v; Google updated %s",
-		m.ID, m.Origin, m.GoogleClosed, m.CompanyClosed, !m.ResolvedAt.IsZero(), m.ReopenNoticeSent, m.Attempts, m.LastError, m.DueAt, m.LeaseHolder, m.LeaseUntil,
-		m.GoogleSeenUpdateTime, m.CompanySeenUpdateTime, m.GooglePendingSince, m.CompanyPendingSince, g.UpdateTime)
+		m.ID, m.Origin, m.Google.Closed, m.Company.Closed, !m.ResolvedAt.IsZero(), m.ReopenNoticeSent, m.Attempts, m.LastError, m.DueAt, m.LeaseHolder, m.LeaseUntil,
+		m.Google.SeenUpdateTime, m.Company.SeenUpdateTime, m.Google.PendingSince, m.Company.PendingSince, g.UpdateTime)
 }

@@ -533,7 +533,7 @@ func outstanding(ctx context.Context, db *store.Store, now time.Time) (map[strin
 		if m.Resolved() {
 			return nil
 		}
-		if !m.GooglePendingSince.IsZero() || !m.CompanyPendingSince.IsZero() {
+		if !m.Google.PendingSince.IsZero() || !m.Company.PendingSince.IsZero() {
 			out["pending"]++
 		}
 		if !m.DueAt.IsZero() {

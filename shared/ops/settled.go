@@ -250,9 +250,9 @@ func judgeCase(d *DeadLetter, m casesync.Mapping) {
 	if ref.MappingID == "" && !ref.UpdateTime.IsZero() && strings.HasSuffix(d.SourceTopic, eventing.TopicCaseUpdated) {
 		// As the reconciliation itself compares them: to the microsecond,
 		// which is what Firestore keeps.
-		seen := m.GoogleSeenUpdateTime
+		seen := m.Google.SeenUpdateTime
 		if ref.Side == casesync.SideCompany {
-			seen = m.CompanySeenUpdateTime
+			seen = m.Company.SeenUpdateTime
 		}
 		if !ref.UpdateTime.Truncate(time.Microsecond).After(seen.Truncate(time.Microsecond)) {
 			d.Settled = true
@@ -277,9 +277,9 @@ func judgeCase(d *DeadLetter, m casesync.Mapping) {
 		return
 	}
 	// Both sides' changes applied: the earlier of the two times.
-	synced := m.GoogleUpdatesSyncedAt
-	if m.CompanyUpdatesSyncedAt.Before(synced) {
-		synced = m.CompanyUpdatesSyncedAt
+	synced := m.Google.UpdatesSyncedAt
+	if m.Company.UpdatesSyncedAt.Before(synced) {
+		synced = m.Company.UpdatesSyncedAt
 	}
 	switch {
 	case synced.After(since):

@@ -71,8 +71,8 @@ func TestSettledMessagesAreThoseTheMappingsAndPollsHaveMadeGood(t *testing.T) {
 	dead := first.Add(time.Hour)
 	updated := first.Add(-time.Minute)
 	ok := func(m *casesync.Mapping) {
-		m.GoogleSeenUpdateTime, m.CompanySeenUpdateTime = updated, updated
-		m.GoogleUpdatesSyncedAt, m.CompanyUpdatesSyncedAt = dead.Add(time.Minute), dead.Add(time.Minute)
+		m.Google.SeenUpdateTime, m.Company.SeenUpdateTime = updated, updated
+		m.Google.UpdatesSyncedAt, m.Company.UpdatesSyncedAt = dead.Add(time.Minute), dead.Add(time.Minute)
 	}
 	healed := seedMapping(t, st, "projects/p/cases/1", "c1", ok)
 	failing := seedMapping(t, st, "projects/p/cases/2", "c2", func(m *casesync.Mapping) {
@@ -83,12 +83,12 @@ func TestSettledMessagesAreThoseTheMappingsAndPollsHaveMadeGood(t *testing.T) {
 	unlinked := seedMapping(t, st, "projects/p/cases/4", "", ok)
 	behind := seedMapping(t, st, "projects/p/cases/5", "c5", func(m *casesync.Mapping) {
 		ok(m)
-		m.CompanySeenUpdateTime = updated.Add(-time.Second)
-		m.GoogleUpdatesSyncedAt, m.CompanyUpdatesSyncedAt = first.Add(30*time.Minute), first.Add(30*time.Minute)
+		m.Company.SeenUpdateTime = updated.Add(-time.Second)
+		m.Google.UpdatesSyncedAt, m.Company.UpdatesSyncedAt = first.Add(30*time.Minute), first.Add(30*time.Minute)
 	})
 	oneSideSynced := seedMapping(t, st, "projects/p/cases/6", "c6", func(m *casesync.Mapping) {
 		ok(m)
-		m.CompanyUpdatesSyncedAt = first.Add(-time.Minute)
+		m.Company.UpdatesSyncedAt = first.Add(-time.Minute)
 	})
 	if err := st.RecordPoll(ctx, casesync.SideGoogle, dead.Add(time.Minute), dead.Add(time.Minute)); err != nil {
 		t.Fatal(err)
@@ -260,10 +260,10 @@ func TestPurgeOfSettledMessagesKeepsEveryOther(t *testing.T) {
 	// The mapping of case 1 reconciled past the update after the outage;
 	// the mapping of c2 has seen as far but fails still; c3 has none.
 	healed := seedMapping(t, f.store, "projects/p/cases/1", "c1", func(m *casesync.Mapping) {
-		m.GoogleSeenUpdateTime = updated.Add(time.Minute)
+		m.Google.SeenUpdateTime = updated.Add(time.Minute)
 	})
 	failing := seedMapping(t, f.store, "projects/p/cases/2", "c2", func(m *casesync.Mapping) {
-		m.CompanySeenUpdateTime = updated.Add(time.Minute)
+		m.Company.SeenUpdateTime = updated.Add(time.Minute)
 		m.Attempts, m.FailingSince = 4, updated
 	})
 	ref1 := casesync.CaseRef{Side: casesync.SideGoogle, ID: "projects/p/cases/1", UpdateTime: updated}

@@ -239,14 +239,14 @@ func ComputeStatus(now time.Time, mappings []casesync.Mapping, ps casesync.PollS
 			if !m.Linked() {
 				st.Mappings.Unlinked++
 			}
-			if !m.GooglePendingSince.IsZero() || !m.CompanyPendingSince.IsZero() {
+			if !m.Google.PendingSince.IsZero() || !m.Company.PendingSince.IsZero() {
 				st.Mappings.Pending++
 			}
 		}
-		if m.OutageCommentSentToGoogle || m.OutageCommentSentToCompany {
+		if m.Google.OutageNoticeSent || m.Company.OutageNoticeSent {
 			st.OutageFlags = append(st.OutageFlags, OutageFlag{
 				MappingID: m.ID, GoogleCase: m.GoogleCase, CompanyCaseID: m.CompanyCaseID,
-				SentToGoogle: m.OutageCommentSentToGoogle, SentToCompany: m.OutageCommentSentToCompany,
+				SentToGoogle: m.Google.OutageNoticeSent, SentToCompany: m.Company.OutageNoticeSent,
 			})
 		}
 		st.addDelivery(now, m)
@@ -254,8 +254,8 @@ func ComputeStatus(now time.Time, mappings []casesync.Mapping, ps casesync.PollS
 			continue
 		}
 		tol := casesync.Tolerance(m.Priority, now.Sub(m.LastContentAt()))
-		g := casesync.SyncedThrough(m.GooglePendingSince, m.GoogleUpdatesSyncedAt, ps.GoogleHeartbeat)
-		c := casesync.SyncedThrough(m.CompanyPendingSince, m.CompanyUpdatesSyncedAt, ps.CompanyHeartbeat)
+		g := casesync.SyncedThrough(m.Google.PendingSince, m.Google.UpdatesSyncedAt, ps.GoogleHeartbeat)
+		c := casesync.SyncedThrough(m.Company.PendingSince, m.Company.UpdatesSyncedAt, ps.CompanyHeartbeat)
 		through := g
 		if c.Before(through) {
 			through = c
@@ -268,7 +268,7 @@ func ComputeStatus(now time.Time, mappings []casesync.Mapping, ps casesync.PollS
 			Priority: m.Priority, PriorityName: m.Priority.String(),
 			Lag: now.Sub(through), Tolerance: tol,
 			GoogleSyncedThrough: g, CompanySyncedThrough: c,
-			GooglePending: !m.GooglePendingSince.IsZero(), CompanyPending: !m.CompanyPendingSince.IsZero(),
+			GooglePending: !m.Google.PendingSince.IsZero(), CompanyPending: !m.Company.PendingSince.IsZero(),
 		})
 	}
 	sort.SliceStable(st.OutOfSync, func(i, j int) bool {
@@ -320,7 +320,7 @@ func (st *Status) addDelivery(now time.Time, m casesync.Mapping) {
 	for _, p := range []struct {
 		side  casesync.Side
 		since time.Time
-	}{{casesync.SideGoogle, m.GooglePendingSince}, {casesync.SideCompany, m.CompanyPendingSince}} {
+	}{{casesync.SideGoogle, m.Google.PendingSince}, {casesync.SideCompany, m.Company.PendingSince}} {
 		if p.since.IsZero() || now.Sub(p.since) < StuckAfter {
 			continue
 		}

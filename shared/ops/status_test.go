@@ -17,7 +17,7 @@ func TestComputeStatus(t *testing.T) {
 		CompanyLastPolledAt: ago(time.Minute), CompanyHeartbeat: ago(time.Minute)}
 	linked := func(id string) casesync.Mapping {
 		return casesync.Mapping{ID: id, GoogleCase: "projects/p/cases/" + id, CompanyCaseID: "c" + id, Priority: casesync.P2,
-			NewContentAt: ago(2 * time.Hour), GoogleUpdatesSyncedAt: ago(time.Hour), CompanyUpdatesSyncedAt: ago(time.Hour)}
+			NewContentAt: ago(2 * time.Hour), Google: casesync.MappingSide{UpdatesSyncedAt: ago(time.Hour)}, Company: casesync.MappingSide{UpdatesSyncedAt: ago(time.Hour)}}
 	}
 	tests := []struct {
 		name     string
@@ -35,7 +35,7 @@ func TestComputeStatus(t *testing.T) {
 			name: "a pending change older than the tolerance makes the mapping out of sync by its age",
 			mappings: []casesync.Mapping{func() casesync.Mapping {
 				m := linked("1")
-				m.CompanyPendingSince = ago(25 * time.Minute) // P2, fresh (the change is new content): 10 min
+				m.Company.PendingSince = ago(25 * time.Minute) // P2, fresh (the change is new content): 10 min
 				return m
 			}()},
 			poll: fresh,
@@ -70,9 +70,9 @@ func TestComputeStatus(t *testing.T) {
 
 	t.Run("counts, outage flags and pollers are reported", func(t *testing.T) {
 		flagged := linked("3")
-		flagged.OutageCommentSentToCompany = true
+		flagged.Company.OutageNoticeSent = true
 		pending := linked("4")
-		pending.GooglePendingSince = ago(time.Minute)
+		pending.Google.PendingSince = ago(time.Minute)
 		resolved := linked("5")
 		resolved.ResolvedAt = ago(time.Hour)
 		unlinked := casesync.Mapping{ID: "6", GoogleCase: "projects/p/cases/6"}
@@ -99,7 +99,7 @@ func TestStatusShowsStuckFailingAndGivenUpMappings(t *testing.T) {
 	ago := func(d time.Duration) time.Time { return now.Add(-d) }
 	linked := func(id string, fn func(*casesync.Mapping)) casesync.Mapping {
 		m := casesync.Mapping{ID: id, GoogleCase: "projects/p/cases/" + id, CompanyCaseID: "c" + id, Priority: casesync.P2,
-			NewContentAt: ago(time.Hour), GoogleUpdatesSyncedAt: ago(time.Hour), CompanyUpdatesSyncedAt: ago(time.Hour)}
+			NewContentAt: ago(time.Hour), Google: casesync.MappingSide{UpdatesSyncedAt: ago(time.Hour)}, Company: casesync.MappingSide{UpdatesSyncedAt: ago(time.Hour)}}
 		fn(&m)
 		return m
 	}
@@ -116,7 +116,7 @@ func TestStatusShowsStuckFailingAndGivenUpMappings(t *testing.T) {
 		{
 			name: "a change pending 3 minutes whose due time has passed is stuck, with its side, since when and its age",
 			mappings: []casesync.Mapping{linked("1", func(m *casesync.Mapping) {
-				m.CompanyPendingSince, m.DueAt = ago(3*time.Minute), ago(time.Second)
+				m.Company.PendingSince, m.DueAt = ago(3*time.Minute), ago(time.Second)
 			})},
 			want: []Stuck{stuck("1", func(s *Stuck) {
 				s.Sides, s.Since, s.Age, s.DueAt = []casesync.Side{casesync.SideCompany}, ago(3*time.Minute), 3*time.Minute, ago(time.Second)
@@ -125,14 +125,14 @@ func TestStatusShowsStuckFailingAndGivenUpMappings(t *testing.T) {
 		{
 			name: "a change pending 1 minute is not stuck yet",
 			mappings: []casesync.Mapping{linked("1", func(m *casesync.Mapping) {
-				m.GooglePendingSince, m.DueAt = ago(time.Minute), ago(time.Second)
+				m.Google.PendingSince, m.DueAt = ago(time.Minute), ago(time.Second)
 			})},
 			want: []Stuck{},
 		},
 		{
 			name: "a change pending 3 minutes under a running lease is not stuck: a sync is working on it",
 			mappings: []casesync.Mapping{linked("1", func(m *casesync.Mapping) {
-				m.GooglePendingSince = ago(3 * time.Minute)
+				m.Google.PendingSince = ago(3 * time.Minute)
 				m.LeaseHolder, m.LeaseUntil, m.DueAt = "w1", now.Add(20*time.Second), now.Add(20*time.Second)
 			})},
 			want: []Stuck{},
@@ -140,7 +140,7 @@ func TestStatusShowsStuckFailingAndGivenUpMappings(t *testing.T) {
 		{
 			name: "a change pending 3 minutes whose lease ran out unreleased is stuck, and says the lease expired",
 			mappings: []casesync.Mapping{linked("1", func(m *casesync.Mapping) {
-				m.GooglePendingSince = ago(3 * time.Minute)
+				m.Google.PendingSince = ago(3 * time.Minute)
 				m.LeaseHolder, m.LeaseUntil, m.DueAt = "w1", ago(100*time.Second), ago(100*time.Second)
 			})},
 			want: []Stuck{stuck("1", func(s *Stuck) {
@@ -150,7 +150,7 @@ func TestStatusShowsStuckFailingAndGivenUpMappings(t *testing.T) {
 		{
 			name: "a change the sweep already asked for again, due again later but never delivered, is still stuck",
 			mappings: []casesync.Mapping{linked("1", func(m *casesync.Mapping) {
-				m.CompanyPendingSince, m.DueAt = ago(8*time.Minute), now.Add(4*time.Minute)
+				m.Company.PendingSince, m.DueAt = ago(8*time.Minute), now.Add(4*time.Minute)
 			})},
 			want: []Stuck{stuck("1", func(s *Stuck) {
 				s.Sides, s.Since, s.Age, s.DueAt = []casesync.Side{casesync.SideCompany}, ago(8*time.Minute), 8*time.Minute, now.Add(4*time.Minute)
@@ -159,7 +159,7 @@ func TestStatusShowsStuckFailingAndGivenUpMappings(t *testing.T) {
 		{
 			name: "a failing mapping's waiting change is stuck with its attempts and last error, counterpart or not",
 			mappings: []casesync.Mapping{{ID: "2", GoogleCase: "projects/p/cases/2", CreatedAt: ago(time.Hour),
-				GooglePendingSince: ago(10 * time.Minute), DueAt: now.Add(time.Minute),
+				Google: casesync.MappingSide{PendingSince: ago(10 * time.Minute)}, DueAt: now.Add(time.Minute),
 				Attempts: 4, FailingSince: ago(9 * time.Minute), LastError: "CRM create case: HTTP 403"}},
 			want: []Stuck{{MappingID: "2", GoogleCase: "projects/p/cases/2", Sides: []casesync.Side{casesync.SideGoogle},
 				Since: ago(10 * time.Minute), Age: 10 * time.Minute, DueAt: now.Add(time.Minute), Attempts: 4, LastError: "CRM create case: HTTP 403"}},
@@ -167,9 +167,9 @@ func TestStatusShowsStuckFailingAndGivenUpMappings(t *testing.T) {
 		{
 			name: "changes stuck on both sides are one entry, since the older mark, and entries are listed oldest first",
 			mappings: []casesync.Mapping{
-				linked("1", func(m *casesync.Mapping) { m.GooglePendingSince, m.DueAt = ago(4*time.Minute), ago(time.Minute) }),
+				linked("1", func(m *casesync.Mapping) { m.Google.PendingSince, m.DueAt = ago(4*time.Minute), ago(time.Minute) }),
 				linked("2", func(m *casesync.Mapping) {
-					m.GooglePendingSince, m.CompanyPendingSince, m.DueAt = ago(5*time.Minute), ago(6*time.Minute), ago(time.Minute)
+					m.Google.PendingSince, m.Company.PendingSince, m.DueAt = ago(5*time.Minute), ago(6*time.Minute), ago(time.Minute)
 				}),
 			},
 			want: []Stuck{
@@ -184,8 +184,8 @@ func TestStatusShowsStuckFailingAndGivenUpMappings(t *testing.T) {
 		{
 			name: "resolved and given-up mappings are not listed as stuck",
 			mappings: []casesync.Mapping{
-				linked("1", func(m *casesync.Mapping) { m.GooglePendingSince, m.ResolvedAt = ago(time.Hour), ago(time.Minute) }),
-				{ID: "2", GoogleCase: "projects/p/cases/2", GooglePendingSince: ago(25 * time.Hour), Attempts: 30, FailingSince: ago(25 * time.Hour), GaveUpAt: ago(time.Hour)},
+				linked("1", func(m *casesync.Mapping) { m.Google.PendingSince, m.ResolvedAt = ago(time.Hour), ago(time.Minute) }),
+				{ID: "2", GoogleCase: "projects/p/cases/2", Google: casesync.MappingSide{PendingSince: ago(25 * time.Hour)}, Attempts: 30, FailingSince: ago(25 * time.Hour), GaveUpAt: ago(time.Hour)},
 			},
 			want: []Stuck{},
 		},
@@ -208,7 +208,7 @@ func TestStatusShowsStuckFailingAndGivenUpMappings(t *testing.T) {
 		var ms []casesync.Mapping
 		for i := range MaxMappingsShown + 10 {
 			ms = append(ms, linked(fmt.Sprintf("m%03d", i), func(m *casesync.Mapping) {
-				m.CompanyPendingSince, m.DueAt = ago(time.Duration(3+i)*time.Minute), ago(time.Second)
+				m.Company.PendingSince, m.DueAt = ago(time.Duration(3+i)*time.Minute), ago(time.Second)
 			}))
 		}
 		got := ComputeStatus(now, ms, fresh)

@@ -247,8 +247,8 @@ func (s *Store) UpdateMapping(ctx context.Context, id string, fn func(*casesync.
 		}
 		m := cur
 		m.PreviousGoogleCases = slices.Clone(cur.PreviousGoogleCases)
-		m.GoogleItems = cloneItems(cur.GoogleItems)
-		m.CompanyItems = cloneItems(cur.CompanyItems)
+		m.Google.Items = cloneItems(cur.Google.Items)
+		m.Company.Items = cloneItems(cur.Company.Items)
 		if err := fn(&m); err != nil {
 			return err
 		}
@@ -773,9 +773,9 @@ func (s *Store) RecordPollFailure(ctx context.Context, side casesync.Side, at ti
 func normalized(m casesync.Mapping) casesync.Mapping {
 	for _, t := range []*time.Time{
 		&m.CreatedAt, &m.NewContentAt, &m.ResolvedAt,
-		&m.GoogleUpdatesSyncedAt, &m.CompanyUpdatesSyncedAt,
-		&m.GooglePendingSince, &m.CompanyPendingSince,
-		&m.GoogleSeenUpdateTime, &m.CompanySeenUpdateTime,
+		&m.Google.UpdatesSyncedAt, &m.Company.UpdatesSyncedAt,
+		&m.Google.PendingSince, &m.Company.PendingSince,
+		&m.Google.SeenUpdateTime, &m.Company.SeenUpdateTime,
 		&m.CreateIntentAt, &m.LeaseUntil, &m.DueAt, &m.FailingSince, &m.GaveUpAt,
 	} {
 		if !t.IsZero() {
@@ -783,8 +783,8 @@ func normalized(m casesync.Mapping) casesync.Mapping {
 		}
 	}
 	m.PreviousGoogleCases = nilIfEmpty(m.PreviousGoogleCases)
-	m.GoogleItems = cloneItems(m.GoogleItems)
-	m.CompanyItems = cloneItems(m.CompanyItems)
+	m.Google.Items = cloneItems(m.Google.Items)
+	m.Company.Items = cloneItems(m.Company.Items)
 	return m
 }
 

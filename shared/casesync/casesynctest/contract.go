@@ -334,20 +334,20 @@ var contractCases = []contractCase{
 	{"UpdateMapping passes fn the stored mapping", func(ctx context.Context, t *testing.T, s casesync.Store) {
 		orig := mustCreate(ctx, t, s, "projects/p/cases/1001", "C-1")
 		if _, err := s.UpdateMapping(ctx, orig.ID, func(m *casesync.Mapping) error {
-			m.GoogleItems.Comments.Done = append(m.GoogleItems.Comments.Done, casesync.DoneItem{ID: "1", At: base})
+			m.Google.Items.Comments.Done = append(m.Google.Items.Comments.Done, casesync.DoneItem{ID: "1", At: base})
 			return nil
 		}); err != nil {
 			t.Fatal(err)
 		}
 		got, err := s.UpdateMapping(ctx, orig.ID, func(m *casesync.Mapping) error {
-			m.GoogleItems.Comments.Done = append(m.GoogleItems.Comments.Done, casesync.DoneItem{ID: "2"})
+			m.Google.Items.Comments.Done = append(m.Google.Items.Comments.Done, casesync.DoneItem{ID: "2"})
 			return nil
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := []casesync.DoneItem{{ID: "1", At: base.Truncate(time.Microsecond)}, {ID: "2"}}
-		if diff := cmp.Diff(want, got.GoogleItems.Comments.Done); diff != "" {
+		if diff := cmp.Diff(want, got.Google.Items.Comments.Done); diff != "" {
 			t.Errorf("Google comments done (-want +got):\n%s", diff)
 		}
 	}},
@@ -450,8 +450,8 @@ var contractCases = []contractCase{
 		orig := mustCreate(ctx, t, s, "projects/p/cases/1001", "C-1")
 		resolved := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 		if _, err := s.UpdateMapping(ctx, orig.ID, func(m *casesync.Mapping) error {
-			m.ResolvedAt, m.GoogleClosed, m.CompanyClosed = resolved, true, true
-			m.GoogleItems.Comments.Done, m.GoogleSeenUpdateTime = []casesync.DoneItem{{ID: "1", At: resolved}}, resolved
+			m.ResolvedAt, m.Google.Closed, m.Company.Closed = resolved, true, true
+			m.Google.Items.Comments.Done, m.Google.SeenUpdateTime = []casesync.DoneItem{{ID: "1", At: resolved}}, resolved
 			m.CreateIntentAt, m.CreateIntentSide = resolved, casesync.SideGoogle
 			return nil
 		}); err != nil {
@@ -466,10 +466,10 @@ var contractCases = []contractCase{
 			t.Fatal(err)
 		}
 		for _, got := range []casesync.Mapping{m, stored} {
-			if !got.ResolvedAt.IsZero() || got.GoogleClosed || got.CompanyClosed || !cmp.Equal(got.GoogleItems, casesync.SideItems{}) ||
-				!got.GoogleSeenUpdateTime.IsZero() || !got.CreateIntentAt.IsZero() || got.CreateIntentSide != "" {
+			if !got.ResolvedAt.IsZero() || got.Google.Closed || got.Company.Closed || !cmp.Equal(got.Google.Items, casesync.SideItems{}) ||
+				!got.Google.SeenUpdateTime.IsZero() || !got.CreateIntentAt.IsZero() || got.CreateIntentSide != "" {
 				t.Errorf("after moving to a new Google case: resolved %v, closed %v/%v, Google items %v, seen %v, intent %v %q; want the Google side started over and the mapping open",
-					got.ResolvedAt, got.GoogleClosed, got.CompanyClosed, got.GoogleItems, got.GoogleSeenUpdateTime, got.CreateIntentAt, got.CreateIntentSide)
+					got.ResolvedAt, got.Google.Closed, got.Company.Closed, got.Google.Items, got.Google.SeenUpdateTime, got.CreateIntentAt, got.CreateIntentSide)
 			}
 		}
 		if m.GoogleCase != "projects/p/cases/2002" {
@@ -810,7 +810,7 @@ var contractCases = []contractCase{
 		c := mustCreate(ctx, t, s, "projects/p/cases/1003", "C-3")
 		earlier := base.Add(-time.Hour)
 		if _, err := s.UpdateMapping(ctx, b.ID, func(m *casesync.Mapping) error {
-			m.GooglePendingSince = earlier
+			m.Google.PendingSince = earlier
 			return nil
 		}); err != nil {
 			t.Fatal(err)
@@ -830,7 +830,7 @@ var contractCases = []contractCase{
 			if err != nil {
 				t.Fatal(err)
 			}
-			got[id] = [2]time.Time{m.GooglePendingSince, m.CompanyPendingSince}
+			got[id] = [2]time.Time{m.Google.PendingSince, m.Company.PendingSince}
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("pending times [Google, CRM] (-want +got):\n%s", diff)
@@ -842,8 +842,8 @@ var contractCases = []contractCase{
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !m.GooglePendingSince.Equal(us) || !m.CompanyPendingSince.Equal(us.Add(time.Minute)) {
-			t.Errorf("after marking the CRM side: Google %v, CRM %v; want %v, %v", m.GooglePendingSince, m.CompanyPendingSince, us, us.Add(time.Minute))
+		if !m.Google.PendingSince.Equal(us) || !m.Company.PendingSince.Equal(us.Add(time.Minute)) {
+			t.Errorf("after marking the CRM side: Google %v, CRM %v; want %v, %v", m.Google.PendingSince, m.Company.PendingSince, us, us.Add(time.Minute))
 		}
 		if !m.DueAt.Equal(us.Add(5 * time.Minute)) {
 			t.Errorf("after marking the CRM side: due %v, want %v (an earlier due time still to come stays)", m.DueAt, us.Add(5*time.Minute))
@@ -1197,17 +1197,17 @@ var contractCases = []contractCase{
 			names[m.ID] = fmt.Sprint("mapping ", n)
 			return m.ID
 		}
-		quiet := newMapping(1, true, func(m *casesync.Mapping) { m.GoogleUpdatesSyncedAt = base })
-		lateG := newMapping(2, true, func(m *casesync.Mapping) { m.GooglePendingSince = old })
-		lateC := newMapping(3, true, func(m *casesync.Mapping) { m.CompanyPendingSince = old })
-		recentC := newMapping(4, true, func(m *casesync.Mapping) { m.CompanyPendingSince = recent })
-		atBound := newMapping(5, true, func(m *casesync.Mapping) { m.GooglePendingSince = pendingBefore })
-		resolvedLate := newMapping(6, true, func(m *casesync.Mapping) { m.GooglePendingSince, m.ResolvedAt = old, base })
-		resolvedSent := newMapping(7, true, func(m *casesync.Mapping) { m.OutageCommentSentToCompany, m.ResolvedAt = true, base })
-		intentG := newMapping(8, true, func(m *casesync.Mapping) { m.OutageNoticeIntentGoogle = true })
-		resolvedIntentC := newMapping(9, true, func(m *casesync.Mapping) { m.OutageNoticeIntentCompany, m.ResolvedAt = true, base })
+		quiet := newMapping(1, true, func(m *casesync.Mapping) { m.Google.UpdatesSyncedAt = base })
+		lateG := newMapping(2, true, func(m *casesync.Mapping) { m.Google.PendingSince = old })
+		lateC := newMapping(3, true, func(m *casesync.Mapping) { m.Company.PendingSince = old })
+		recentC := newMapping(4, true, func(m *casesync.Mapping) { m.Company.PendingSince = recent })
+		atBound := newMapping(5, true, func(m *casesync.Mapping) { m.Google.PendingSince = pendingBefore })
+		resolvedLate := newMapping(6, true, func(m *casesync.Mapping) { m.Google.PendingSince, m.ResolvedAt = old, base })
+		resolvedSent := newMapping(7, true, func(m *casesync.Mapping) { m.Company.OutageNoticeSent, m.ResolvedAt = true, base })
+		intentG := newMapping(8, true, func(m *casesync.Mapping) { m.Google.OutageNoticeIntent = true })
+		resolvedIntentC := newMapping(9, true, func(m *casesync.Mapping) { m.Company.OutageNoticeIntent, m.ResolvedAt = true, base })
 		sentAndLate := newMapping(10, true, func(m *casesync.Mapping) {
-			m.OutageCommentSentToGoogle, m.GooglePendingSince, m.CompanyPendingSince = true, old, old
+			m.Google.OutageNoticeSent, m.Google.PendingSince, m.Company.PendingSince = true, old, old
 		})
 		unlinked := newMapping(11, false, func(m *casesync.Mapping) {})
 
@@ -1257,7 +1257,7 @@ var contractCases = []contractCase{
 	{"ListOutageCandidates no longer returns a mapping once its notices are settled and its marks cleared", func(ctx context.Context, t *testing.T, s casesync.Store) {
 		m := mustCreate(ctx, t, s, "projects/p/cases/3100", "C-3100")
 		if _, err := s.UpdateMapping(ctx, m.ID, func(x *casesync.Mapping) error {
-			x.OutageCommentSentToGoogle, x.OutageNoticeIntentCompany, x.CompanyPendingSince = true, true, base.Add(-time.Hour)
+			x.Google.OutageNoticeSent, x.Company.OutageNoticeIntent, x.Company.PendingSince = true, true, base.Add(-time.Hour)
 			return nil
 		}); err != nil {
 			t.Fatal(err)
@@ -1266,11 +1266,11 @@ var contractCases = []contractCase{
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got) != 1 || got[0].ID != m.ID || !got[0].OutageCommentSentToGoogle || !got[0].OutageNoticeIntentCompany {
+		if len(got) != 1 || got[0].ID != m.ID || !got[0].Google.OutageNoticeSent || !got[0].Company.OutageNoticeIntent {
 			t.Fatalf("before: got %+v, want the mapping once with its flag and intent", got)
 		}
 		if _, err := s.UpdateMapping(ctx, m.ID, func(x *casesync.Mapping) error {
-			x.OutageCommentSentToGoogle, x.OutageNoticeIntentCompany, x.CompanyPendingSince = false, false, time.Time{}
+			x.Google.OutageNoticeSent, x.Company.OutageNoticeIntent, x.Company.PendingSince = false, false, time.Time{}
 			return nil
 		}); err != nil {
 			t.Fatal(err)
@@ -1314,47 +1314,51 @@ func countMappings(ctx context.Context, t *testing.T, s casesync.Store) int {
 func fullMapping(id, googleCase, companyCaseID string) casesync.Mapping {
 	at := func(minutes int) time.Time { return base.Add(time.Duration(minutes) * time.Minute) }
 	return casesync.Mapping{
-		ID:                         id,
-		GoogleCase:                 googleCase,
-		CompanyCaseID:              companyCaseID,
-		Origin:                     casesync.SideCompany,
-		CreatedAt:                  at(1),
-		NewContentAt:               at(2),
-		ResolvedAt:                 at(3),
-		GoogleUpdatesSyncedAt:      at(4),
-		CompanyUpdatesSyncedAt:     at(5),
-		GooglePendingSince:         at(6),
-		CompanyPendingSince:        at(7),
-		GoogleSeenUpdateTime:       at(8),
-		CompanySeenUpdateTime:      at(9),
-		OutageCommentSentToGoogle:  true,
-		OutageCommentSentToCompany: true,
-		OutageNoticeIntentGoogle:   true,
-		OutageNoticeIntentCompany:  true,
-		Priority:                   casesync.P2,
-		GoogleClosed:               true,
-		CompanyClosed:              true,
-		ReopenNoticeSent:           true,
-		PreviousGoogleCases:        []string{"projects/p/cases/900", "projects/p/cases/901"},
-		GoogleItems: casesync.SideItems{
-			Comments:    casesync.ItemLog{Through: at(12), Done: []casesync.DoneItem{{ID: "1", At: at(13)}, {ID: "7"}}},
-			Attachments: casesync.ItemLog{Done: []casesync.DoneItem{{ID: "2", At: at(14)}}},
+		ID:            id,
+		GoogleCase:    googleCase,
+		CompanyCaseID: companyCaseID,
+		Origin:        casesync.SideCompany,
+		CreatedAt:     at(1),
+		NewContentAt:  at(2),
+		ResolvedAt:    at(3),
+		Google: casesync.MappingSide{
+			UpdatesSyncedAt:    at(4),
+			PendingSince:       at(6),
+			SeenUpdateTime:     at(8),
+			OutageNoticeSent:   true,
+			OutageNoticeIntent: true,
+			Closed:             true,
+			Items: casesync.SideItems{
+				Comments:    casesync.ItemLog{Through: at(12), Done: []casesync.DoneItem{{ID: "1", At: at(13)}, {ID: "7"}}},
+				Attachments: casesync.ItemLog{Done: []casesync.DoneItem{{ID: "2", At: at(14)}}},
+			},
 		},
-		CompanyItems: casesync.SideItems{
-			Comments:    casesync.ItemLog{Done: []casesync.DoneItem{{ID: "3", At: at(15)}, {ID: "5", At: at(16)}}},
-			Attachments: casesync.ItemLog{Through: at(17), Done: []casesync.DoneItem{{ID: "4", At: at(18)}}},
+		Company: casesync.MappingSide{
+			UpdatesSyncedAt:    at(5),
+			PendingSince:       at(7),
+			SeenUpdateTime:     at(9),
+			OutageNoticeSent:   true,
+			OutageNoticeIntent: true,
+			Closed:             true,
+			Items: casesync.SideItems{
+				Comments:    casesync.ItemLog{Done: []casesync.DoneItem{{ID: "3", At: at(15)}, {ID: "5", At: at(16)}}},
+				Attachments: casesync.ItemLog{Through: at(17), Done: []casesync.DoneItem{{ID: "4", At: at(18)}}},
+			},
 		},
-		CreateIntentAt:   at(10),
-		CreateIntentSide: casesync.SideGoogle,
-		LeaseHolder:      "worker-1",
-		LeaseUntil:       at(11),
-		LeaseGeneration:  7,
-		RerunRequested:   true,
-		DueAt:            at(19),
-		Attempts:         3,
-		LastError:        "CRM tickets.create: permanent error, HTTP 403",
-		FailingSince:     at(20),
-		GaveUpAt:         at(21),
+		Priority:            casesync.P2,
+		ReopenNoticeSent:    true,
+		PreviousGoogleCases: []string{"projects/p/cases/900", "projects/p/cases/901"},
+		CreateIntentAt:      at(10),
+		CreateIntentSide:    casesync.SideGoogle,
+		LeaseHolder:         "worker-1",
+		LeaseUntil:          at(11),
+		LeaseGeneration:     7,
+		RerunRequested:      true,
+		DueAt:               at(19),
+		Attempts:            3,
+		LastError:           "CRM tickets.create: permanent error, HTTP 403",
+		FailingSince:        at(20),
+		GaveUpAt:            at(21),
 	}
 }
 
@@ -1363,14 +1367,14 @@ func fullMapping(id, googleCase, companyCaseID string) casesync.Mapping {
 func truncated(m casesync.Mapping) casesync.Mapping {
 	for _, t := range []*time.Time{
 		&m.CreatedAt, &m.NewContentAt, &m.ResolvedAt,
-		&m.GoogleUpdatesSyncedAt, &m.CompanyUpdatesSyncedAt,
-		&m.GooglePendingSince, &m.CompanyPendingSince,
-		&m.GoogleSeenUpdateTime, &m.CompanySeenUpdateTime,
+		&m.Google.UpdatesSyncedAt, &m.Company.UpdatesSyncedAt,
+		&m.Google.PendingSince, &m.Company.PendingSince,
+		&m.Google.SeenUpdateTime, &m.Company.SeenUpdateTime,
 		&m.CreateIntentAt, &m.LeaseUntil, &m.DueAt, &m.FailingSince, &m.GaveUpAt,
 	} {
 		*t = t.Truncate(time.Microsecond)
 	}
-	for _, s := range []*casesync.SideItems{&m.GoogleItems, &m.CompanyItems} {
+	for _, s := range []*casesync.SideItems{&m.Google.Items, &m.Company.Items} {
 		for _, l := range []*casesync.ItemLog{&s.Comments, &s.Attachments} {
 			l.Through = l.Through.Truncate(time.Microsecond)
 			for i := range l.Done {

@@ -389,9 +389,9 @@ func (s *MemStore) MarkPending(ctx context.Context, side casesync.Side, ids []st
 		if !ok {
 			continue
 		}
-		p := &m.GooglePendingSince
+		p := &m.Google.PendingSince
 		if side == casesync.SideCompany {
-			p = &m.CompanyPendingSince
+			p = &m.Company.PendingSince
 		}
 		if p.IsZero() {
 			*p = at
@@ -496,8 +496,8 @@ func (s *MemStore) RecordPollFailure(ctx context.Context, side casesync.Side, at
 // clone copies m so that callers never share its slices with the store.
 func clone(m casesync.Mapping) casesync.Mapping {
 	m.PreviousGoogleCases = cloneStrings(m.PreviousGoogleCases)
-	m.GoogleItems = cloneItems(m.GoogleItems)
-	m.CompanyItems = cloneItems(m.CompanyItems)
+	m.Google.Items = cloneItems(m.Google.Items)
+	m.Company.Items = cloneItems(m.Company.Items)
 	return m
 }
 
@@ -526,9 +526,9 @@ func cloneStrings(s []string) []string {
 func normalize(m casesync.Mapping) casesync.Mapping {
 	for _, t := range []*time.Time{
 		&m.CreatedAt, &m.NewContentAt, &m.ResolvedAt,
-		&m.GoogleUpdatesSyncedAt, &m.CompanyUpdatesSyncedAt,
-		&m.GooglePendingSince, &m.CompanyPendingSince,
-		&m.GoogleSeenUpdateTime, &m.CompanySeenUpdateTime,
+		&m.Google.UpdatesSyncedAt, &m.Company.UpdatesSyncedAt,
+		&m.Google.PendingSince, &m.Company.PendingSince,
+		&m.Google.SeenUpdateTime, &m.Company.SeenUpdateTime,
 		&m.CreateIntentAt, &m.LeaseUntil, &m.DueAt, &m.FailingSince, &m.GaveUpAt,
 	} {
 		*t = normTime(*t)

@@ -15,10 +15,10 @@ func (s *MemStore) ListOutageCandidates(ctx context.Context, pendingBefore time.
 	before := func(t time.Time) bool { return !t.IsZero() && t.Before(pendingBefore) }
 	var out []casesync.Mapping
 	for _, m := range s.mappings {
-		notice := m.OutageCommentSentToGoogle || m.OutageCommentSentToCompany ||
-			m.OutageNoticeIntentGoogle || m.OutageNoticeIntentCompany
+		notice := m.Google.OutageNoticeSent || m.Company.OutageNoticeSent ||
+			m.Google.OutageNoticeIntent || m.Company.OutageNoticeIntent
 		open := !m.Resolved()
-		pending := before(m.GooglePendingSince) || before(m.CompanyPendingSince)
+		pending := before(m.Google.PendingSince) || before(m.Company.PendingSince)
 		if notice || (open && (allOpen || pending)) {
 			out = append(out, clone(m))
 		}
