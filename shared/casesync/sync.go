@@ -216,9 +216,8 @@ type reconciliation struct {
 	c                              *CompanyCase
 	gAt                            time.Time // when g was read
 	cAt                            time.Time
-	gCom, cCom                     []Comment    // nil until listed
-	gAtt, cAtt                     []Attachment // nil until listed
-	gComOK, cComOK, gAttOK, cAttOK bool
+	// gRead, cRead: what the pass has read of each side (see read).
+	gRead, cRead sideRead
 
 	// What this run learnt, saved at the end (also after a failure).
 	done map[doneKey]time.Time
@@ -395,10 +394,10 @@ func (r *reconciliation) run(ctx context.Context) error {
 	if err := r.reopen(ctx); err != nil {
 		return err
 	}
-	if err := r.comments(ctx); err != nil {
+	if err := r.syncComments(ctx); err != nil {
 		return err
 	}
-	if err := r.attachments(ctx); err != nil {
+	if err := r.syncAttachments(ctx); err != nil {
 		return err
 	}
 	if err := r.syncPriority(ctx); err != nil {

@@ -11,51 +11,44 @@ import (
 	"strings"
 )
 
-func (r *reconciliation) attachments(ctx context.Context) error {
+// syncAttachments copies each side's new files to the other, once each.
+func (r *reconciliation) syncAttachments(ctx context.Context) error {
 	if !r.m.Linked() {
 		return nil
 	}
-	googleOpen := !r.g.Closed()
-	var newG, newC []Attachment
-	if r.googleChanged() {
-		as, err := r.googleAttachments(ctx)
+	fresh := map[Side][]Attachment{}
+	for _, side := range sides {
+		if !r.changed(side) {
+			continue
+		}
+		as, err := r.attachments(ctx, side)
 		if err != nil {
 			return err
 		}
-		newG = r.newAttachments(ctx, SideGoogle, as)
-		r.listed[logKey{SideGoogle, kindAttachment}] = true
+		fresh[side] = r.newAttachments(ctx, side, as)
+		r.listed[logKey{side, kindAttachment}] = true
 	}
-	if r.companyChanged() {
-		as, err := r.companyAttachments(ctx)
-		if err != nil {
-			return err
-		}
-		newC = r.newAttachments(ctx, SideCompany, as)
-		r.listed[logKey{SideCompany, kindAttachment}] = true
-	}
-	for _, a := range newG {
-		if r.isFileDone(SideGoogle, a) {
-			continue // paired while handling an earlier one
-		}
-		if err := r.mirrorAttachment(ctx, SideGoogle, a); err != nil {
-			return err
-		}
-	}
-	for _, a := range newC {
-		if r.isFileDone(SideCompany, a) {
-			continue
-		}
-		if !googleOpen {
-			r.fileDone(SideCompany, a)
-			continue
-		}
-		if err := r.mirrorAttachment(ctx, SideCompany, a); err != nil {
-			return err
+	for _, from := range sides {
+		to := from.Other()
+		for _, a := range fresh[from] {
+			if r.isFileDone(from, a) {
+				continue // paired while handling an earlier one
+			}
+			if !r.takesComments(to) {
+				// A closed Google case takes nothing more.
+				r.fileDone(from, a)
+				continue
+			}
+			if err := r.mirrorAttachment(ctx, from, a); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
+// newAttachments returns the files of one side that still need a decision,
+// marking, for the CRM, the files of internal notes as done.
 func (r *reconciliation) newAttachments(ctx context.Context, side Side, as []Attachment) []Attachment {
 	var out []Attachment
 	for _, a := range as {
@@ -85,13 +78,7 @@ func (r *reconciliation) newAttachments(ctx context.Context, side Side, as []Att
 // and never copied back.
 func (r *reconciliation) mirrorAttachment(ctx context.Context, from Side, a Attachment) error {
 	to := from.Other()
-	var others []Attachment
-	var err error
-	if to == SideGoogle {
-		others, err = r.googleAttachments(ctx)
-	} else {
-		others, err = r.companyAttachments(ctx)
-	}
+	others, err := r.attachments(ctx, to)
 	if err != nil {
 		return err
 	}
@@ -114,12 +101,7 @@ func (r *reconciliation) mirrorAttachment(ctx context.Context, from Side, a Atta
 	if err := r.keepLease(ctx); err != nil {
 		return err
 	}
-	var rc io.ReadCloser
-	if from == SideGoogle {
-		rc, err = r.e.Google.DownloadAttachment(ctx, r.m.GoogleCase, a.ID)
-	} else {
-		rc, err = r.e.CRM.DownloadAttachment(ctx, r.m.CompanyCaseID, a.ID)
-	}
+	rc, err := r.download(ctx, from, a.ID)
 	if err != nil {
 		return err
 	}
@@ -129,12 +111,7 @@ func (r *reconciliation) mirrorAttachment(ctx context.Context, from Side, a Atta
 	if mime == "" {
 		mime = "application/octet-stream"
 	}
-	var w Attachment
-	if to == SideGoogle {
-		w, err = r.e.Google.UploadAttachment(ctx, r.m.GoogleCase, a.Filename, mime, body)
-	} else {
-		w, err = r.crmWrite().UploadAttachment(ctx, r.m.CompanyCaseID, a.Filename, mime, body)
-	}
+	w, err := r.upload(ctx, to, a.Filename, mime, body)
 	if errors.Is(err, errTooLarge) || body.over || refusedAsTooLarge(body.srcErr) {
 		// Over casebridge's limit, or over the limit the source side's
 		// adapter enforces on the bytes it actually reads.
@@ -149,11 +126,6 @@ func (r *reconciliation) mirrorAttachment(ctx context.Context, from Side, a Atta
 	}
 	r.fileDone(to, w)
 	r.fileDone(from, a)
-	if to == SideGoogle {
-		r.gAtt = append(r.gAtt, w)
-	} else {
-		r.cAtt = append(r.cAtt, w)
-	}
 	r.act("copied %s attachment %s (%d bytes) to the other side", from, a.ID, a.Size)
 	return nil
 }
@@ -171,13 +143,7 @@ func refusedAsTooLarge(err error) bool {
 func (r *reconciliation) attachmentNotice(ctx context.Context, from Side, a Attachment, refused bool) error {
 	to := from.Other()
 	header := attachmentHeader(from, a.ID, a.AuthorName)
-	var coms []Comment
-	var err error
-	if to == SideGoogle {
-		coms, err = r.googleComments(ctx)
-	} else {
-		coms, err = r.companyComments(ctx)
-	}
+	coms, err := r.comments(ctx, to)
 	if err != nil {
 		return err
 	}
@@ -188,15 +154,7 @@ func (r *reconciliation) attachmentNotice(ctx context.Context, from Side, a Atta
 		}
 		text := fmt.Sprintf("%s\n\nThe file %q (%d bytes) was not copied from the %s case: %s. Find it on the %s case.",
 			header, cutName(a.Filename), a.Size, strings.ToLower(sideLabel(from)), why, strings.ToLower(sideLabel(from)))
-		if err := r.keepLease(ctx); err != nil {
-			return err
-		}
-		if to == SideGoogle {
-			_, err = r.e.Google.AddComment(ctx, r.m.GoogleCase, text)
-		} else {
-			_, err = r.crmWrite().AddComment(ctx, r.m.CompanyCaseID, text, true)
-		}
-		if err != nil {
+		if _, err := r.postComment(ctx, to, text, true); err != nil {
 			return err
 		}
 		r.act("noted on the other side that %s attachment %s is over the size limit", from, a.ID)

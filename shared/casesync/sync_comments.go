@@ -7,45 +7,41 @@ import (
 	"unicode/utf8"
 )
 
-func (r *reconciliation) comments(ctx context.Context) error {
+// syncComments mirrors each side's new comments to the other, once each.
+func (r *reconciliation) syncComments(ctx context.Context) error {
 	if !r.m.Linked() {
 		return nil
 	}
-	googleOpen := !r.g.Closed()
-	var newG, newC []Comment
-	if r.googleChanged() {
-		cs, err := r.googleComments(ctx)
+	fresh := map[Side][]Comment{}
+	for _, side := range sides {
+		if !r.changed(side) {
+			continue
+		}
+		cs, err := r.comments(ctx, side)
 		if err != nil {
 			return err
 		}
-		newG = r.newComments(ctx, SideGoogle, cs)
-		r.listed[logKey{SideGoogle, kindComment}] = true
-	}
-	if r.companyChanged() {
-		cs, err := r.companyComments(ctx)
-		if err != nil {
-			return err
-		}
-		newC = r.newComments(ctx, SideCompany, cs)
-		r.listed[logKey{SideCompany, kindComment}] = true
+		fresh[side] = r.newComments(ctx, side, cs)
+		r.listed[logKey{side, kindComment}] = true
 	}
 	// Pair what casebridge already wrote (possibly just before a crash) with
 	// its source, so it is neither written again nor mirrored back.
-	if len(newC) > 0 && googleOpen {
-		if _, err := r.googleComments(ctx); err != nil {
-			return err
-		}
-	}
-	if len(newG) > 0 {
-		if _, err := r.companyComments(ctx); err != nil {
-			return err
+	for _, from := range sides {
+		if to := from.Other(); len(fresh[from]) > 0 && r.takesComments(to) {
+			if _, err := r.comments(ctx, to); err != nil {
+				return err
+			}
 		}
 	}
 	written := map[string]map[int]bool{} // "<from>:<id>" -> parts already on the target
 	// Only casebridge's own comments count: a marker typed by a person
 	// proves nothing was written.
-	pair := func(side Side, cs []Comment) {
-		for _, c := range cs {
+	for _, side := range sides {
+		rd := r.read(side)
+		if !rd.commentsOK {
+			continue
+		}
+		for _, c := range rd.comments {
 			if !c.ByConnector {
 				continue
 			}
@@ -60,31 +56,26 @@ func (r *reconciliation) comments(ctx context.Context) error {
 			written[k][max(mk.Part, 1)] = true
 		}
 	}
-	if r.gComOK {
-		pair(SideGoogle, r.gCom)
-	}
-	if r.cComOK {
-		pair(SideCompany, r.cCom)
-	}
 
-	for _, c := range newG {
-		if err := r.mirrorComment(ctx, SideGoogle, c, written[string(SideGoogle)+":"+c.ID]); err != nil {
-			return err
-		}
-	}
-	for _, c := range newC {
-		if !googleOpen {
-			// A closed Google case takes no more comments; the reopen
-			// notice (or the new case) tells the CRM side.
-			r.commentDone(SideCompany, c)
-			continue
-		}
-		if err := r.mirrorComment(ctx, SideCompany, c, written[string(SideCompany)+":"+c.ID]); err != nil {
-			return err
+	for _, from := range sides {
+		to := from.Other()
+		for _, c := range fresh[from] {
+			if !r.takesComments(to) {
+				// A closed Google case takes no more comments; the reopen
+				// notice (or the new case) tells the CRM side.
+				r.commentDone(from, c)
+				continue
+			}
+			if err := r.mirrorComment(ctx, from, c, written[string(from)+":"+c.ID]); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
+
+// sides are the two sides in the order a pass works through them.
+var sides = []Side{SideGoogle, SideCompany}
 
 // newComments returns the comments of one side that still need a decision,
 // marking casebridge's own and, for the CRM, internal notes as done.
@@ -136,24 +127,16 @@ func authorOf(c Comment) string {
 }
 
 // mirrorComment writes c to the other side, skipping the parts that side
-// already has.
+// already has. A CRM comment longer than one Google comment goes to Google
+// in numbered parts; a Google comment fits any CRM.
 func (r *reconciliation) mirrorComment(ctx context.Context, from Side, c Comment, have map[int]bool) error {
+	to := from.Other()
 	header := commentHeader(from, c.ID, authorOf(c))
-	if from == SideGoogle {
-		if !have[1] {
-			if err := r.keepLease(ctx); err != nil {
-				return err
-			}
-			if _, err := r.crmWrite().AddComment(ctx, r.m.CompanyCaseID, header+"\n\n"+c.Body, *r.cfg.GoogleCommentsPublic); err != nil {
-				return err
-			}
-			r.act("mirrored Google comment %s to the CRM", c.ID)
-		}
-		r.commentDone(SideGoogle, c)
-		r.newContent = true
-		return nil
+	parts := []string{c.Body}
+	if to == SideGoogle {
+		parts = r.commentParts(header, c.Body)
 	}
-	parts := r.commentParts(header, c.Body)
+	posted := 0
 	for i, p := range parts {
 		if have[i+1] || (len(parts) == 1 && have[1]) {
 			continue
@@ -162,19 +145,19 @@ func (r *reconciliation) mirrorComment(ctx context.Context, from Side, c Comment
 		if len(parts) > 1 {
 			body = fmt.Sprintf("%s (part %d/%d)\n\n%s", header, i+1, len(parts), p)
 		}
-		if err := r.keepLease(ctx); err != nil {
+		if _, err := r.postComment(ctx, to, body, *r.cfg.GoogleCommentsPublic); err != nil {
 			return err
 		}
-		if _, err := r.e.Google.AddComment(ctx, r.m.GoogleCase, body); err != nil {
-			return err
-		}
+		posted++
 	}
-	if len(parts) > 1 {
-		r.act("mirrored CRM comment %s to Google in %d parts", c.ID, len(parts))
-	} else {
-		r.act("mirrored CRM comment %s to Google", c.ID)
+	switch {
+	case posted == 0:
+	case len(parts) > 1:
+		r.act("mirrored %s comment %s to %s in %d parts", sideName(from), c.ID, sideTo(to), len(parts))
+	default:
+		r.act("mirrored %s comment %s to %s", sideName(from), c.ID, sideTo(to))
 	}
-	r.commentDone(SideCompany, c)
+	r.commentDone(from, c)
 	r.newContent = true
 	return nil
 }

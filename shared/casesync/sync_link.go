@@ -36,19 +36,16 @@ func (r *reconciliation) link(ctx context.Context) error {
 	// A Google case that got its CRM case says so, once.
 	// Checked until the first complete run has recorded the CRM side.
 	if m.Origin == SideGoogle && m.Company.SeenUpdateTime.IsZero() {
-		coms, err := r.googleComments(ctx)
+		coms, err := r.comments(ctx, SideGoogle)
 		if err != nil {
 			return err
 		}
 		if !linksTo(*r.g, coms, m.CompanyCaseID) {
-			if err := r.keepLease(ctx); err != nil {
-				return err
-			}
-			c, err := r.e.Google.AddComment(ctx, m.GoogleCase, LinkLine(m.CompanyCaseID))
+			c, err := r.postComment(ctx, SideGoogle, LinkLine(m.CompanyCaseID), true)
 			if err != nil {
 				return err
 			}
-			r.gCom = append(r.gCom, c)
+			r.gRead.comments = append(r.gRead.comments, c)
 			r.act("posted the link comment on the Google case")
 		}
 	}
@@ -141,7 +138,7 @@ func (r *reconciliation) linkedCompanyID(ctx context.Context) (string, error) {
 	if id, ok := descriptionLink(*r.g); ok {
 		return id, nil
 	}
-	coms, err := r.googleComments(ctx)
+	coms, err := r.comments(ctx, SideGoogle)
 	if err != nil {
 		return "", err
 	}

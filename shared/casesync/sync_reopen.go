@@ -18,15 +18,12 @@ func (r *reconciliation) reopen(ctx context.Context) error {
 	if r.cfg.ReopenPolicy == ReopenNewCase {
 		return r.reopenWithNewCase(ctx)
 	}
-	coms, err := r.companyComments(ctx)
+	coms, err := r.comments(ctx, SideCompany)
 	if err != nil {
 		return err
 	}
 	if !slices.ContainsFunc(coms, func(c Comment) bool { return c.ByConnector && strings.HasPrefix(c.Body, reopenPrefix+m.GoogleCase+" ") }) {
-		if err := r.keepLease(ctx); err != nil {
-			return err
-		}
-		c, err := r.crmWrite().AddComment(ctx, m.CompanyCaseID, reopenText(m.GoogleCase, ReopenComment, ""), true)
+		c, err := r.postComment(ctx, SideCompany, reopenText(m.GoogleCase, ReopenComment, ""), true)
 		if err != nil {
 			return err
 		}
@@ -72,16 +69,16 @@ func (r *reconciliation) reopenWithNewCase(ctx context.Context) error {
 	m.PreviousGoogleCases = lm.PreviousGoogleCases
 	m.GoogleCase = lm.GoogleCase
 	StartOverOnNewGoogleCase(m)
-	r.gCom, r.gComOK, r.gAtt, r.gAttOK = nil, false, nil, false
+	r.forget(SideGoogle)
 	if _, err := r.getGoogle(ctx, name); err != nil {
 		return err
 	}
-	coms, err := r.companyComments(ctx)
+	coms, err := r.comments(ctx, SideCompany)
 	if err != nil {
 		return err
 	}
 	if !slices.ContainsFunc(coms, func(c Comment) bool { return c.ByConnector && strings.HasPrefix(c.Body, reopenPrefix+old+" ") }) {
-		c, err := r.crmWrite().AddComment(ctx, m.CompanyCaseID, reopenText(old, ReopenNewCase, name), true)
+		c, err := r.postComment(ctx, SideCompany, reopenText(old, ReopenNewCase, name), true)
 		if err != nil {
 			return err
 		}

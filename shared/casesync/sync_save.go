@@ -203,21 +203,13 @@ func (r *reconciliation) listing(side Side, kind itemKind) []listedItem {
 		settled := own || !ValidID(id) || r.isDone(side, kind, id, at)
 		out = append(out, listedItem{ID: id, At: at, Settled: settled})
 	}
-	switch {
-	case kind == kindComment && side == SideGoogle:
-		for _, c := range r.gCom {
+	rd := r.read(side)
+	if kind == kindComment {
+		for _, c := range rd.comments {
 			add(c.ID, c.CreateTime, c.ByConnector)
 		}
-	case kind == kindComment:
-		for _, c := range r.cCom {
-			add(c.ID, c.CreateTime, c.ByConnector)
-		}
-	case side == SideGoogle:
-		for _, a := range r.gAtt {
-			add(a.ID, a.CreateTime, false)
-		}
-	default:
-		for _, a := range r.cAtt {
+	} else {
+		for _, a := range rd.attachments {
 			add(a.ID, a.CreateTime, false)
 		}
 	}

@@ -1,0 +1,157 @@
+package casesync
+
+import (
+	"context"
+	"io"
+)
+
+// The steps of a pass are written once, from one side to the other; the
+// methods here are where the two sides differ: which API, which of the
+// mapping's cases, what each side can take.
+
+// sideName names a side in what a pass reports it did ("copied ... to the
+// CRM").
+func sideName(s Side) string {
+	if s == SideGoogle {
+		return "Google"
+	}
+	return "CRM"
+}
+
+// sideTo names a side as the destination of what a pass did.
+func sideTo(s Side) string {
+	if s == SideGoogle {
+		return "Google"
+	}
+	return "the CRM"
+}
+
+// sideRead is what one pass has read of one side's case. A step lists a
+// side's comments or attachments only when it needs them, and at most once
+// per pass; what the pass writes there is added, before or after the
+// listing.
+type sideRead struct {
+	comments      []Comment
+	commentsOK    bool
+	attachments   []Attachment
+	attachmentsOK bool
+}
+
+// read is what this pass has read of side.
+func (r *reconciliation) read(side Side) *sideRead {
+	if side == SideGoogle {
+		return &r.gRead
+	}
+	return &r.cRead
+}
+
+// caseOn is the mapping's case on side: the Google case name or the CRM
+// case id.
+func (r *reconciliation) caseOn(side Side) string {
+	if side == SideGoogle {
+		return r.m.GoogleCase
+	}
+	return r.m.CompanyCaseID
+}
+
+// changed reports whether side's case changed since the mapping last saw
+// it.
+func (r *reconciliation) changed(side Side) bool {
+	if side == SideGoogle {
+		return r.g != nil && changedSince(r.g.UpdateTime, r.m.Google.SeenUpdateTime)
+	}
+	return r.c != nil && changedSince(r.c.UpdateTime, r.m.Company.SeenUpdateTime)
+}
+
+// takesComments reports whether side's case can take a comment now: CSAPI
+// takes none on a closed case; a CRM case takes one whatever its state.
+func (r *reconciliation) takesComments(side Side) bool {
+	return side != SideGoogle || !r.g.Closed()
+}
+
+// comments lists side's comments, once per pass.
+func (r *reconciliation) comments(ctx context.Context, side Side) ([]Comment, error) {
+	rd := r.read(side)
+	if !rd.commentsOK {
+		var cs []Comment
+		var err error
+		if side == SideGoogle {
+			cs, err = r.e.Google.ListComments(ctx, r.m.GoogleCase)
+		} else {
+			cs, err = r.e.CRM.ListComments(ctx, r.m.CompanyCaseID)
+		}
+		if err != nil {
+			return nil, err
+		}
+		rd.comments, rd.commentsOK = append(cs, rd.comments...), true
+	}
+	return rd.comments, nil
+}
+
+// attachments lists side's attachments, once per pass.
+func (r *reconciliation) attachments(ctx context.Context, side Side) ([]Attachment, error) {
+	rd := r.read(side)
+	if !rd.attachmentsOK {
+		var as []Attachment
+		var err error
+		if side == SideGoogle {
+			as, err = r.e.Google.ListAttachments(ctx, r.m.GoogleCase)
+		} else {
+			as, err = r.e.CRM.ListAttachments(ctx, r.m.CompanyCaseID)
+		}
+		if err != nil {
+			return nil, err
+		}
+		rd.attachments, rd.attachmentsOK = append(as, rd.attachments...), true
+	}
+	return rd.attachments, nil
+}
+
+// postComment writes a comment on side's case, after making sure the lease
+// is still this pass's. public is what the CRM makes of it; a Google
+// comment is always public.
+func (r *reconciliation) postComment(ctx context.Context, side Side, body string, public bool) (Comment, error) {
+	if err := r.keepLease(ctx); err != nil {
+		return Comment{}, err
+	}
+	var c Comment
+	var err error
+	if side == SideGoogle {
+		c, err = r.e.Google.AddComment(ctx, r.m.GoogleCase, body)
+	} else {
+		c, err = r.crmWrite().AddComment(ctx, r.m.CompanyCaseID, body, public)
+	}
+	return c, err
+}
+
+// download opens the content of side's attachment id.
+func (r *reconciliation) download(ctx context.Context, side Side, id string) (io.ReadCloser, error) {
+	if side == SideGoogle {
+		return r.e.Google.DownloadAttachment(ctx, r.m.GoogleCase, id)
+	}
+	return r.e.CRM.DownloadAttachment(ctx, r.m.CompanyCaseID, id)
+}
+
+// upload attaches a file to side's case, after making sure the lease is
+// still this pass's, and adds it to what the pass has read of the side.
+func (r *reconciliation) upload(ctx context.Context, side Side, name, mime string, body io.Reader) (Attachment, error) {
+	if err := r.keepLease(ctx); err != nil {
+		return Attachment{}, err
+	}
+	var a Attachment
+	var err error
+	if side == SideGoogle {
+		a, err = r.e.Google.UploadAttachment(ctx, r.m.GoogleCase, name, mime, body)
+	} else {
+		a, err = r.crmWrite().UploadAttachment(ctx, r.m.CompanyCaseID, name, mime, body)
+	}
+	if err != nil {
+		return Attachment{}, err
+	}
+	rd := r.read(side)
+	rd.attachments = append(rd.attachments, a)
+	return a, nil
+}
+
+// forget drops what the pass has read of side (its case was replaced).
+func (r *reconciliation) forget(side Side) { *r.read(side) = sideRead{} }
