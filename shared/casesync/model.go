@@ -1,7 +1,3 @@
-// Package casesync is casebridge's sync engine: it keeps a Google Cloud support
-// case and its counterpart in a company's CRM in step, both ways. It knows no
-// cloud SDK; it works through the small interfaces declared in ports.go, which
-// the CSAPI adapter, the CRM adapters and the Firestore store implement.
 package casesync
 
 import (
