@@ -492,11 +492,7 @@ func (e *Engine) onSides(ctx context.Context, sides []Side, fn func(context.Cont
 func (e *Engine) bringNotice(ctx context.Context, m Mapping, side Side, kind noticeKind, text string) noticeOutcome {
 	var coms []Comment
 	err := withTimeout(ctx, func(ctx context.Context) (err error) {
-		if side == SideGoogle {
-			coms, err = e.Google.ListComments(ctx, m.GoogleCase)
-		} else {
-			coms, err = e.CRM.ListComments(ctx, m.CompanyCaseID)
-		}
+		coms, err = e.listComments(ctx, m, side)
 		return err
 	})
 	if err != nil {
@@ -517,13 +513,9 @@ func (e *Engine) bringNotice(ctx context.Context, m Mapping, side Side, kind not
 	}
 	var posted Comment
 	err = withTimeout(ctx, func(ctx context.Context) (err error) {
-		if side == SideGoogle {
-			posted, err = e.Google.AddComment(ctx, m.GoogleCase, text)
-		} else {
-			// On a closed CRM case an internal note, which neither reopens
-			// it nor writes to the customer.
-			posted, err = e.CRM.AddComment(ctx, m.CompanyCaseID, text, !m.Company.Closed)
-		}
+		// On a closed CRM case an internal note, which neither reopens it
+		// nor writes to the customer.
+		posted, err = e.addComment(ctx, m, side, text, !m.Company.Closed)
 		return err
 	})
 	if err != nil {

@@ -69,17 +69,28 @@ func (r *reconciliation) takesComments(side Side) bool {
 	return side != SideGoogle || !r.g.Closed()
 }
 
+// listComments lists the comments of m's case on side.
+func (e *Engine) listComments(ctx context.Context, m Mapping, side Side) ([]Comment, error) {
+	if side == SideGoogle {
+		return e.Google.ListComments(ctx, m.GoogleCase)
+	}
+	return e.CRM.ListComments(ctx, m.CompanyCaseID)
+}
+
+// addComment writes a comment on m's case on side. public is what the CRM
+// makes of it; a Google comment is always public.
+func (e *Engine) addComment(ctx context.Context, m Mapping, side Side, body string, public bool) (Comment, error) {
+	if side == SideGoogle {
+		return e.Google.AddComment(ctx, m.GoogleCase, body)
+	}
+	return e.CRM.AddComment(ctx, m.CompanyCaseID, body, public)
+}
+
 // comments lists side's comments, once per pass.
 func (r *reconciliation) comments(ctx context.Context, side Side) ([]Comment, error) {
 	rd := r.read(side)
 	if !rd.commentsOK {
-		var cs []Comment
-		var err error
-		if side == SideGoogle {
-			cs, err = r.e.Google.ListComments(ctx, r.m.GoogleCase)
-		} else {
-			cs, err = r.e.CRM.ListComments(ctx, r.m.CompanyCaseID)
-		}
+		cs, err := r.e.listComments(ctx, r.m, side)
 		if err != nil {
 			return nil, err
 		}
@@ -114,14 +125,10 @@ func (r *reconciliation) postComment(ctx context.Context, side Side, body string
 	if err := r.keepLease(ctx); err != nil {
 		return Comment{}, err
 	}
-	var c Comment
-	var err error
-	if side == SideGoogle {
-		c, err = r.e.Google.AddComment(ctx, r.m.GoogleCase, body)
-	} else {
-		c, err = r.crmWrite().AddComment(ctx, r.m.CompanyCaseID, body, public)
+	if side == SideCompany {
+		r.wroteCompany = true
 	}
-	return c, err
+	return r.e.addComment(ctx, r.m, side, body, public)
 }
 
 // download opens the content of side's attachment id.
