@@ -242,6 +242,13 @@ type Mapping struct {
 	// GaveUpAt is set when the sweep stopped asking for a mapping whose
 	// counterpart could not be created; an operator resync starts it again.
 	GaveUpAt time.Time
+	// RefusedItem names the item ("google/comment/123") whose copy the
+	// other side refused outright in the last failed pass, and
+	// RefusedItemCount in how many failed passes in a row; after
+	// MaxItemRefusals the item is skipped with a note, so that one item
+	// the other side will never take does not hold the case back.
+	RefusedItem      string
+	RefusedItemCount int
 }
 
 // NextDue is a mapping's due time once something new is asked of it at

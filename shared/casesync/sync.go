@@ -212,10 +212,10 @@ type reconciliation struct {
 	// last is set on the last pass a reconciliation may make.
 	last bool
 
-	g                              *GoogleCase
-	c                              *CompanyCase
-	gAt                            time.Time // when g was read
-	cAt                            time.Time
+	g   *GoogleCase
+	c   *CompanyCase
+	gAt time.Time // when g was read
+	cAt time.Time
 	// gRead, cRead: what the pass has read of each side (see read).
 	gRead, cRead sideRead
 
@@ -231,8 +231,11 @@ type reconciliation struct {
 	closedC      *bool
 	resolvedAt   *time.Time
 	reopenNotice *bool
-	merged       bool // this mapping was merged into another and deleted
-	gaveUp       bool // this pass gave up on creating the counterpart
+	// refused names the item the other side refused outright in this
+	// pass; skipped the item this pass skipped after too many refusals.
+	refused, skipped string
+	merged           bool // this mapping was merged into another and deleted
+	gaveUp           bool // this pass gave up on creating the counterpart
 	// writes lists what this pass wrote to either side; wroteCompany is set
 	// when it wrote to the CRM.
 	writes       []string

@@ -122,6 +122,12 @@ func (r *reconciliation) mirrorAttachment(ctx context.Context, from Side, a Atta
 		return r.attachmentNotice(ctx, from, a, true)
 	}
 	if err != nil {
+		if skip, serr := r.skipRefused(ctx, from, kindAttachment, a.ID, err); skip {
+			if serr == nil {
+				r.fileDone(from, a)
+			}
+			return serr
+		}
 		return err
 	}
 	r.fileDone(to, w)

@@ -146,6 +146,12 @@ func (r *reconciliation) mirrorComment(ctx context.Context, from Side, c Comment
 			body = fmt.Sprintf("%s (part %d/%d)\n\n%s", header, i+1, len(parts), p)
 		}
 		if _, err := r.postComment(ctx, to, body, *r.cfg.GoogleCommentsPublic); err != nil {
+			if skip, serr := r.skipRefused(ctx, from, kindComment, c.ID, err); skip {
+				if serr == nil {
+					r.commentDone(from, c)
+				}
+				return serr
+			}
 			return err
 		}
 		posted++

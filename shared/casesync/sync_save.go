@@ -49,6 +49,15 @@ func (r *reconciliation) save(ctx context.Context, runErr error) (saved Mapping,
 		if r.newContent {
 			m.NewContentAt = now
 		}
+		switch {
+		case r.refused != "" && m.RefusedItem == r.refused:
+			m.RefusedItemCount++
+		case r.refused != "":
+			m.RefusedItem, m.RefusedItemCount = r.refused, 1
+		case complete || (r.skipped != "" && m.RefusedItem == r.skipped):
+			// Copied or skipped at last.
+			m.RefusedItem, m.RefusedItemCount = "", 0
+		}
 		if !complete {
 			r.failed(m, runErr, now)
 			return nil

@@ -82,6 +82,9 @@ type mappingDoc struct {
 	LastError    string     `firestore:"lastError"`
 	FailingSince *time.Time `firestore:"failingSince"`
 	GaveUpAt     *time.Time `firestore:"gaveUpAt"`
+
+	RefusedItem      string `firestore:"refusedItem"`
+	RefusedItemCount int    `firestore:"refusedItemCount"`
 }
 
 // sideItemsDoc and itemLogDoc are the persisted casesync.SideItems.
@@ -167,6 +170,8 @@ func toDoc(m casesync.Mapping) mappingDoc {
 		LastError:                  m.LastError,
 		FailingSince:               timePtr(m.FailingSince),
 		GaveUpAt:                   timePtr(m.GaveUpAt),
+		RefusedItem:                m.RefusedItem,
+		RefusedItemCount:           m.RefusedItemCount,
 	}
 }
 
@@ -211,6 +216,8 @@ func (d mappingDoc) toMapping(id string) casesync.Mapping {
 		LastError:           d.LastError,
 		FailingSince:        timeVal(d.FailingSince),
 		GaveUpAt:            timeVal(d.GaveUpAt),
+		RefusedItem:         d.RefusedItem,
+		RefusedItemCount:    d.RefusedItemCount,
 	}
 }
 
