@@ -33,6 +33,12 @@ func TestMain(m *testing.M) {
 	if flag.Lookup("test.fuzzworker").Value.String() == "true" || flag.Lookup("test.run").Value.String() == "^$" {
 		os.Exit(m.Run())
 	}
+	// The inner loop (go test -short ./shared/casesync): the engine on the
+	// in-memory store only, in seconds; the Firestore variants say they
+	// were left out. The test command runs everything.
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
 	em, err := emulators.StartFirestore(context.Background())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "the engine's tests need the Firestore emulator:", err)
@@ -57,6 +63,9 @@ var projectSeq atomic.Int64
 var storeKinds = []storeKind{
 	{"in memory", func(t *testing.T) casesync.Store { return casesynctest.NewMemStore() }},
 	{"on Firestore", func(t *testing.T) casesync.Store {
+		if testing.Short() {
+			t.Skip("-short: the engine runs on the in-memory store only; the Firestore variant runs in the full test command")
+		}
 		s, err := store.New(context.Background(), fmt.Sprintf("engine-test-%d-%d", os.Getpid(), projectSeq.Add(1)))
 		if err != nil {
 			t.Fatalf("Firestore store: %v", err)
