@@ -98,7 +98,7 @@ resource "google_monitoring_alert_policy" "outage_detected" {
   documentation {
     mime_type = "text/markdown"
     subject   = "casebridge: cases are out of sync"
-    content   = "detect-outages found linked cases whose changes have waited longer than their tolerance; the log entry lists the mapping ids. Run `go run ./scripts/operator status --prefix ${local.name_prefix} --project ${var.project_id}` for lag, outage flags, poller heartbeats and dead-letter depth, then follow the README's troubleshooting section."
+    content   = "detect-outages found linked cases whose changes have waited longer than their tolerance; the log entry lists the mapping ids. Run `go run ./scripts/operator status --prefix ${local.name_prefix} --project ${var.project_id}` for lag, outage flags, poller heartbeats and dead-letter depth, then follow the troubleshooting section of docs/operating.md."
   }
 }
 
@@ -178,7 +178,7 @@ resource "google_monitoring_alert_policy" "dead_letter_backlog" {
   documentation {
     mime_type = "text/markdown"
     subject   = "casebridge: messages in a dead-letter subscription"
-    content   = "A message failed every delivery attempt and was dead-lettered. Inspect it with `go run ./scripts/deadletter list --prefix ${local.name_prefix} --project ${var.project_id}` (README, troubleshooting), fix the cause, then replay or purge it."
+    content   = "A message failed every delivery attempt and was dead-lettered. Inspect it with `go run ./scripts/deadletter list --prefix ${local.name_prefix} --project ${var.project_id}` (docs/operating.md, troubleshooting), fix the cause, then replay or purge it."
   }
 }
 

@@ -1,5 +1,5 @@
-# casebridge's deployment: every resource Terraform creates is listed in the
-# README's deploy section. The topology (topics, push subscriptions, retry
+# casebridge's deployment: every resource Terraform creates is listed in
+# docs/deploying.md. The topology (topics, push subscriptions, retry
 # and dead-letter settings, schedules) is read from topology.json, which
 # topology_test.go keeps equal to shared/eventing/topology.go.
 terraform {
