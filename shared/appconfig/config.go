@@ -183,7 +183,12 @@ func ParseFor(getenv func(string) string, requireCRM bool) (Config, error) {
 	if c.CRMKind != "" && !slices.Contains(KnownCRMKinds, c.CRMKind) {
 		problem(p, EnvCRMKind, fmt.Sprintf("is %q, which casebridge does not know: set it to one of: %s", c.CRMKind, strings.Join(KnownCRMKinds, ", ")))
 	}
-	c.CRMURL = p.URL(EnvCRMURL, c.CRMKind != "", "set it to the CRM's base URL, e.g. https://rt.example.com or https://example.zendesk.com")
+	kind, _ := lookupCRMKind(c.CRMKind)
+	urlHint := "set it to the CRM's base URL, e.g. https://rt.example.com or https://example.zendesk.com"
+	if kind.ExampleURL != "" {
+		urlHint = fmt.Sprintf("set it to %s's base URL, e.g. %s", kind.Title, kind.ExampleURL)
+	}
+	c.CRMURL = p.URL(EnvCRMURL, c.CRMKind != "", urlHint)
 	defaultPriorities := ""
 	if c.CRMURL != "" {
 		defaultPriorities = parseCRM(p, c.CRMKind, c.CRMURL, &c.CRM)
@@ -208,10 +213,8 @@ func ParseFor(getenv func(string) string, requireCRM bool) (Config, error) {
 	}
 	e.GooglePollingWindow = p.Duration(EnvGooglePollingWindow, 30*time.Minute)
 	e.CompanyPollingWindow = p.Duration(EnvCompanyPollingWindow, 5*time.Minute)
-	if c.CRMKind == CRMZendesk && e.CompanyPollingWindow < 3*time.Minute {
-		// Zendesk's incremental export holds the last minute back and
-		// refuses a start time under a minute old.
-		problem(p, EnvCompanyPollingWindow, fmt.Sprintf("is %s: with Zendesk set it to 3m or more (Zendesk holds back the last minute of changes)", e.CompanyPollingWindow))
+	if least := kind.MinCompanyPollingWindow; e.CompanyPollingWindow < least {
+		problem(p, EnvCompanyPollingWindow, fmt.Sprintf("is %s: with %s set it to %s or more (%s)", e.CompanyPollingWindow, kind.Title, least, kind.MinCompanyPollingWindowReason))
 	}
 	e.MaxAttachmentBytes = p.Int(EnvMaxAttachmentBytes, 26214400)
 	switch v := casesync.ReopenPolicy(p.Str(EnvReopenPolicy, string(casesync.ReopenComment))); v {

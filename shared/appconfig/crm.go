@@ -4,103 +4,58 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"time"
 
 	"github.com/casebridge/casebridge/shared/casesync"
-	"github.com/casebridge/casebridge/shared/crmsim"
 	"github.com/casebridge/casebridge/shared/envconf"
-	"github.com/casebridge/casebridge/shared/jirasm"
-	"github.com/casebridge/casebridge/shared/rt"
-	"github.com/casebridge/casebridge/shared/servicenow"
-	"github.com/casebridge/casebridge/shared/zendesk"
 )
 
-// The CRM_KIND values.
-const (
-	CRMSimulator      = "simulator"
-	CRMRequestTracker = "rt"
-	CRMZendesk        = "zendesk"
-	CRMJira           = "jira"
-	CRMServiceNow     = "servicenow"
-)
-
-// KnownCRMKinds lists the CRM_KIND values casebridge can talk to.
-var KnownCRMKinds = []string{CRMRequestTracker, CRMZendesk, CRMJira, CRMServiceNow, CRMSimulator}
-
-// CRMConfig holds the settings of the CRM adapter CRM_KIND chose; only that
-// one is filled in. It holds credentials: it is never logged.
+// CRMConfig holds the settings of the CRM adapter CRM_KIND chose. It holds
+// credentials: it is never logged.
 type CRMConfig struct {
-	RT         rt.Config
-	Zendesk    zendesk.Config
-	Jira       jirasm.Config
-	ServiceNow servicenow.Config
+	// Settings is the chosen adapter package's Config (rt.Config,
+	// zendesk.Config...), with casebridge's bounds applied; nil for the
+	// simulator, which has none, and without a CRM.
+	Settings any
 }
 
-// parseCRM reads the variables of the chosen CRM's adapter and returns its
-// default priority map.
+// parseCRM reads the variables of the chosen CRM's adapter into c and
+// returns its default priority map.
 func parseCRM(p *envconf.Reader, kind, baseURL string, c *CRMConfig) (defaultPriorities string) {
-	var problems []envconf.Problem
-	switch kind {
-	case CRMRequestTracker:
-		c.RT, problems = rt.ConfigFromEnv(p.Get, baseURL)
-		defaultPriorities = rt.DefaultPriorityMap
-	case CRMZendesk:
-		c.Zendesk, problems = zendesk.ConfigFromEnv(p.Get, baseURL)
-		defaultPriorities = zendesk.DefaultPriorityMap
-	case CRMJira:
-		c.Jira, problems = jirasm.ConfigFromEnv(p.Get, baseURL)
-		defaultPriorities = jirasm.DefaultPriorityMap
-	case CRMServiceNow:
-		c.ServiceNow, problems = servicenow.ConfigFromEnv(p.Get, baseURL)
-		defaultPriorities = servicenow.DefaultPriorityMap
+	k, ok := lookupCRMKind(kind)
+	if !ok {
+		// ParseFor has reported the unknown kind.
+		return ""
 	}
+	var problems []envconf.Problem
+	c.Settings, problems = k.adapter.parse(p.Get, baseURL)
 	for _, pr := range problems {
 		p.Problemf(pr.Var, "%s", pr.Message)
 	}
-	return defaultPriorities
+	return k.DefaultPriorities
 }
 
 // bound gives the chosen adapter casebridge's bounds on what it reads from
 // the CRM: pages per listing (CRM_MAX_PAGES) and bytes per download
 // (MAX_ATTACHMENT_BYTES: a larger file is not copied anyway).
 func (c *CRMConfig) bound(kind string, maxPages int, maxDownload int64) {
-	switch kind {
-	case CRMRequestTracker:
-		c.RT.MaxPages, c.RT.MaxDownloadBytes = maxPages, maxDownload
-	case CRMZendesk:
-		c.Zendesk.MaxPages, c.Zendesk.MaxDownloadBytes = maxPages, maxDownload
-	case CRMJira:
-		c.Jira.MaxPages, c.Jira.MaxDownloadBytes = maxPages, maxDownload
-	case CRMServiceNow:
-		c.ServiceNow.MaxPages, c.ServiceNow.MaxDownloadBytes = maxPages, maxDownload
+	if k, ok := lookupCRMKind(kind); ok {
+		c.Settings = k.adapter.bound(c.Settings, crmBounds{maxPages: maxPages, maxDownloadBytes: maxDownload})
 	}
 }
 
 // buildCRM makes the adapter of cfg.CRMKind. It makes no call to the CRM.
 func buildCRM(cfg Config) (casesync.CRM, error) {
-	var (
-		crm casesync.CRM
-		err error
-	)
-	switch cfg.CRMKind {
-	case "":
+	if cfg.CRMKind == "" {
 		// A function that never calls the CRM (NeedsCRM) is deployed
 		// without its settings.
 		return noCRM{}, nil
-	case CRMSimulator:
-		crm = crmsim.NewClient(cfg.CRMURL, &http.Client{Timeout: 30 * time.Second})
-	case CRMRequestTracker:
-		crm, err = rt.New(cfg.CRM.RT)
-	case CRMZendesk:
-		crm, err = zendesk.New(cfg.CRM.Zendesk)
-	case CRMJira:
-		crm, err = jirasm.New(cfg.CRM.Jira)
-	case CRMServiceNow:
-		crm, err = servicenow.New(cfg.CRM.ServiceNow)
-	default:
+	}
+	k, ok := lookupCRMKind(cfg.CRMKind)
+	if !ok {
 		return nil, fmt.Errorf("CRM_KIND %q has no adapter", cfg.CRMKind)
 	}
+	crm, err := k.adapter.build(cfg.CRM.Settings, cfg.CRMURL)
 	if err != nil {
 		return nil, fmt.Errorf("configuring the %s adapter: %w", cfg.CRMKind, err)
 	}

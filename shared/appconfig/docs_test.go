@@ -13,14 +13,6 @@ import (
 // docsDir is the repository's docs/ directory, seen from this package.
 var docsDir = filepath.Join("..", "..", "docs")
 
-// crmPages names each CRM adapter's page under docs/crms.
-var crmPages = map[string]string{
-	CRMRequestTracker: "request-tracker.md",
-	CRMZendesk:        "zendesk.md",
-	CRMJira:           "jira.md",
-	CRMServiceNow:     "servicenow.md",
-}
-
 // tableVariable is a variable name written as code in a table cell.
 var tableVariable = regexp.MustCompile("`([A-Z][A-Z0-9_]*)`")
 
@@ -127,8 +119,6 @@ func TestVariablesAreWhatParseReads(t *testing.T) {
 	if r := repeated(Variables()); len(r) > 0 {
 		t.Errorf("Variables lists %q more than once", r)
 	}
-	urls := map[string]string{CRMRequestTracker: "https://rt.example.com", CRMZendesk: "https://acme.zendesk.com",
-		CRMJira: "https://acme.atlassian.net", CRMServiceNow: "https://acme.service-now.com", CRMSimulator: "http://127.0.0.1:8081"}
 	var everyRead []string
 	for _, kind := range append(slices.Clone(KnownCRMKinds), "") {
 		var read []string
@@ -146,8 +136,8 @@ func TestVariablesAreWhatParseReads(t *testing.T) {
 			full[v] = "x"
 		}
 		full[EnvCRMKind] = kind
-		if kind != "" {
-			empty[EnvCRMURL], full[EnvCRMURL] = urls[kind], urls[kind]
+		if k, ok := lookupCRMKind(kind); ok {
+			empty[EnvCRMURL], full[EnvCRMURL] = k.ExampleURL, k.ExampleURL
 		} else {
 			delete(full, EnvCRMURL)
 		}
@@ -156,19 +146,19 @@ func TestVariablesAreWhatParseReads(t *testing.T) {
 		_, _ = ParseFor(record(full), kind != "")
 
 		if missing := without(read, Variables()); len(missing) > 0 {
-			t.Errorf("with CRM_KIND=%q Parse reads %q, which Variables does not list: add them to ownVariables or crmVariables (variables.go) and to docs/configuration.md", kind, missing)
+			t.Errorf("with CRM_KIND=%q Parse reads %q, which Variables does not list: add them to ownVariables (variables.go) or the kind's Variables (crms.go) and to docs/configuration.md", kind, missing)
 		}
 		adapter, listed := without(read, ownVariables), CRMVariables(kind)
 		if extra := without(adapter, listed); len(extra) > 0 {
-			t.Errorf("with CRM_KIND=%q the adapter reads %q, which crmVariables (variables.go) does not list for it", kind, extra)
+			t.Errorf("with CRM_KIND=%q the adapter reads %q, which its Variables in crmKinds (crms.go) do not list", kind, extra)
 		}
 		if unread := without(listed, adapter); len(unread) > 0 {
-			t.Errorf("with CRM_KIND=%q the adapter does not read %q, which crmVariables (variables.go) lists for it", kind, unread)
+			t.Errorf("with CRM_KIND=%q the adapter does not read %q, which its Variables in crmKinds (crms.go) list", kind, unread)
 		}
 		everyRead = append(everyRead, read...)
 	}
 	if unread := without(Variables(), everyRead); len(unread) > 0 {
-		t.Errorf("Variables lists %q, which Parse never reads: remove them from variables.go and docs/configuration.md", unread)
+		t.Errorf("Variables lists %q, which Parse never reads: remove them from variables.go or crms.go, and from docs/configuration.md", unread)
 	}
 }
 
@@ -180,7 +170,7 @@ func TestConfigurationPageListsEveryVariable(t *testing.T) {
 		t.Errorf("docs/configuration.md does not list %q, which casebridge reads: add a row for each", missing)
 	}
 	if stale := without(page, Variables()); len(stale) > 0 {
-		t.Errorf("docs/configuration.md lists %q, which casebridge does not read: remove them, or read them in shared/appconfig and list them in variables.go", stale)
+		t.Errorf("docs/configuration.md lists %q, which casebridge does not read: remove them, or read them in shared/appconfig and list them in variables.go or crms.go", stale)
 	}
 	if r := repeated(page); len(r) > 0 {
 		t.Errorf("docs/configuration.md lists %q more than once: keep one row each", r)
@@ -192,7 +182,11 @@ func TestConfigurationPageListsEveryVariable(t *testing.T) {
 // casebridge's own, such as CRM_URL), and the common page only variables
 // casebridge reads.
 func TestCRMPagesListTheirAdaptersVariables(t *testing.T) {
-	for kind, name := range crmPages {
+	for _, k := range crmKinds {
+		if k.DocsPage == "" {
+			continue
+		}
+		kind, name := k.Name, k.DocsPage
 		page := readTableVariables(t, filepath.Join("crms", name))
 		adapter := without(page, ownVariables)
 		if missing := without(CRMVariables(kind), adapter); len(missing) > 0 {
@@ -205,5 +199,39 @@ func TestCRMPagesListTheirAdaptersVariables(t *testing.T) {
 	common := readTableVariables(t, filepath.Join("crms", "README.md"))
 	if stale := without(common, Variables()); len(stale) > 0 {
 		t.Errorf("docs/crms/README.md lists %q, which casebridge does not read", stale)
+	}
+}
+
+// TestTheDocsNameEveryCRMKind checks the two lists of CRMs in the docs
+// against the registry: docs/crms/README.md has a row linking each kind's
+// page, and docs/configuration.md's CRM_KIND row names every kind.
+func TestTheDocsNameEveryCRMKind(t *testing.T) {
+	rowOf := func(t *testing.T, page, cell string) string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(docsDir, page))
+		if err != nil {
+			t.Fatalf("reading the documentation page: %v", err)
+		}
+		for line := range strings.Lines(string(b)) {
+			if strings.HasPrefix(line, "|") && strings.Contains(line, cell) {
+				return line
+			}
+		}
+		return ""
+	}
+	for _, k := range crmKinds {
+		if k.DocsPage == "" {
+			continue
+		}
+		row := rowOf(t, filepath.Join("crms", "README.md"), "| `"+k.Name+"` |")
+		if !strings.Contains(row, "]("+k.DocsPage+")") {
+			t.Errorf("docs/crms/README.md has no row for `%s` linking %s: add one to its table", k.Name, k.DocsPage)
+		}
+	}
+	row := rowOf(t, "configuration.md", "| `"+EnvCRMKind+"` |")
+	for _, k := range crmKinds {
+		if !strings.Contains(row, "`"+k.Name+"`") {
+			t.Errorf("docs/configuration.md: the %s row does not name `%s`", EnvCRMKind, k.Name)
+		}
 	}
 }
