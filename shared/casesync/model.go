@@ -205,6 +205,10 @@ type Mapping struct {
 
 	// Priority is the last priority both sides agreed on.
 	Priority Priority
+	// NewCaseNoticeOwed is set, in the write that moves the mapping to a
+	// new Google case, until the CRM case has been told which case it now
+	// syncs with (the last of PreviousGoogleCases is the one it replaces).
+	NewCaseNoticeOwed bool
 	// ReopenNoticeSent is set once the CRM has been told that its reopened
 	// case cannot reopen the closed Google case.
 	ReopenNoticeSent bool
@@ -242,13 +246,10 @@ type Mapping struct {
 	// GaveUpAt is set when the sweep stopped asking for a mapping whose
 	// counterpart could not be created; an operator resync starts it again.
 	GaveUpAt time.Time
-	// RefusedItem names the item ("google/comment/123") whose copy the
-	// other side refused outright in the last failed pass, and
-	// RefusedItemCount in how many failed passes in a row; after
-	// MaxItemRefusals the item is skipped with a note, so that one item
-	// the other side will never take does not hold the case back.
-	RefusedItem      string
-	RefusedItemCount int
+	// RefusedItem names an item ("google/comment/123") the other side was
+	// proven to refuse for what it is (it took the items after it) and
+	// whose skip note is not yet posted: the next pass skips it.
+	RefusedItem string
 }
 
 // NextDue is a mapping's due time once something new is asked of it at
@@ -356,4 +357,5 @@ func StartOverOnNewGoogleCase(m *Mapping) {
 	m.Google.Closed, m.Company.Closed = false, false
 	m.ResolvedAt = time.Time{}
 	m.CreateIntentAt, m.CreateIntentSide = time.Time{}, ""
+	m.NewCaseNoticeOwed = true
 }

@@ -392,7 +392,7 @@ func (e *Engine) notices(ctx context.Context, id string) noticeResult {
 		}
 		l, lctx := e.hold(ctx, m, holder, cfg.LeaseDuration)
 		outs := e.onSides(lctx, sides, func(ctx context.Context, side Side) noticeOutcome {
-			return e.bringNotice(ctx, m, side, kind, text)
+			return e.bringNotice(ctx, l, m, side, kind, text)
 		})
 		for i, o := range outs {
 			if kind == noticeResumed && o.err != nil && IsPermanent(o.err) {
@@ -488,8 +488,9 @@ func (e *Engine) onSides(ctx context.Context, sides []Side, fn func(context.Cont
 // already says so (an earlier run's answer was lost, or it died before
 // recording it). An outage notice is posted unless the last notice is one;
 // "Syncing has resumed." only when the last notice is an outage notice, so
-// that notices alternate. Each call has noticeCallTimeout.
-func (e *Engine) bringNotice(ctx context.Context, m Mapping, side Side, kind noticeKind, text string) noticeOutcome {
+// that notices alternate. Each call has noticeCallTimeout. The post is made
+// only while the lease l is still the job's.
+func (e *Engine) bringNotice(ctx context.Context, l *lease, m Mapping, side Side, kind noticeKind, text string) noticeOutcome {
 	var coms []Comment
 	err := withTimeout(ctx, func(ctx context.Context) (err error) {
 		coms, err = e.listComments(ctx, m, side)
@@ -510,6 +511,9 @@ func (e *Engine) bringNotice(ctx context.Context, m Mapping, side Side, kind not
 	}
 	if !post {
 		return noticeOutcome{}
+	}
+	if err := l.keep(ctx); err != nil {
+		return noticeOutcome{err: fmt.Errorf("mapping %s: post the %s notice: %w", m.ID, side, err)}
 	}
 	var posted Comment
 	err = withTimeout(ctx, func(ctx context.Context) (err error) {

@@ -75,14 +75,7 @@ func (w *world) runRounds(rounds int) {
 
 func TestAnItemTheOtherSideAlwaysRefusesIsSkippedWithANote(t *testing.T) {
 	w, name, refused := refusingWorld(t, "Refused reply", "POISON", 422)
-	poison, err := w.google.AddComment(name, "POISON reply", aliceActor)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.tick()
-	if _, err := w.google.AddComment(name, "the reply after it", aliceActor); err != nil {
-		t.Fatal(err)
-	}
+	poison := w.poisonThenReply(name)
 	w.runRounds(6)
 
 	id := w.mapping(name).CompanyCaseID
@@ -90,8 +83,8 @@ func TestAnItemTheOtherSideAlwaysRefusesIsSkippedWithANote(t *testing.T) {
 	if n := countContaining(bodiesOf(coms), "the reply after it"); n != 1 {
 		t.Errorf("the CRM has %d copies of the reply after the refused one, want 1: one refused item must not hold the case back", n)
 	}
-	if got := refused.Load(); got != casesync.MaxItemRefusals {
-		t.Errorf("the CRM was asked %d times to take the refused comment, want %d", got, casesync.MaxItemRefusals)
+	if got := refused.Load(); got != 1 {
+		t.Errorf("the CRM was asked %d times to take the refused comment, want 1 (it took the next one, so the refusal was about that comment)", got)
 	}
 	pid := poison[strings.LastIndex(poison, "/")+1:]
 	var notes []casesync.Comment
@@ -103,8 +96,8 @@ func TestAnItemTheOtherSideAlwaysRefusesIsSkippedWithANote(t *testing.T) {
 	if len(notes) != 1 || notes[0].Public {
 		t.Errorf("notes about the skipped comment: %+v; want one internal note", notes)
 	}
-	if m := w.mapping(name); m.Attempts != 0 || m.RefusedItem != "" || m.RefusedItemCount != 0 {
-		t.Errorf("mapping after the skip: attempts %d, refused item %q ×%d; want all cleared", m.Attempts, m.RefusedItem, m.RefusedItemCount)
+	if m := w.mapping(name); m.Attempts != 0 || m.RefusedItem != "" {
+		t.Errorf("mapping after the skip: attempts %d, refused item %q; want both cleared", m.Attempts, m.RefusedItem)
 	}
 }
 
@@ -121,8 +114,8 @@ func TestARefusalThatIsNotAboutTheItemIsNeverSkipped(t *testing.T) {
 			t.Errorf("a note was posted for a refusal that says nothing about the item: %q", c.Body)
 		}
 	}
-	if got := refused.Load(); got <= casesync.MaxItemRefusals {
-		t.Errorf("the CRM was asked %d times; want it still asked after %d refusals", got, casesync.MaxItemRefusals)
+	if got := refused.Load(); got < 3 {
+		t.Errorf("the CRM was asked %d times; want it still asked after every refusal", got)
 	}
 	if m := w.mapping(name); m.Attempts == 0 || m.RefusedItem != "" {
 		t.Errorf("mapping: attempts %d, refused item %q; want it failing, with no item counted as refused", m.Attempts, m.RefusedItem)
@@ -153,10 +146,57 @@ func TestAFileTheOtherSideAlwaysRefusesIsSkippedWithANote(t *testing.T) {
 	if len(names) != 1 || names[0] != "trace.log" {
 		t.Errorf("files on the CRM case: %v; want only trace.log", names)
 	}
-	if got := refused.Load(); got != casesync.MaxItemRefusals {
-		t.Errorf("the CRM was asked %d times to take the refused file, want %d", got, casesync.MaxItemRefusals)
+	if got := refused.Load(); got != 1 {
+		t.Errorf("the CRM was asked %d times to take the refused file, want 1", got)
 	}
 	if n := countWithPrefix(bodiesOf(w.crmComments(id)), "[casebridge: Google file "); n != 1 {
 		t.Errorf("%d notes about the skipped file, want 1", n)
 	}
+}
+
+// A refused item with nothing after it is not skipped: nothing shows yet
+// that the refusal is about the item. It is skipped once the other side
+// takes the next one.
+func TestARefusedItemIsSkippedOnlyOnceTheOtherSideTakesTheNextOne(t *testing.T) {
+	w, name, refused := refusingWorld(t, "Proof needed", "POISON", 400)
+	if _, err := w.google.AddComment(name, "POISON reply", aliceActor); err != nil {
+		t.Fatal(err)
+	}
+	w.runRounds(3)
+	id := w.mapping(name).CompanyCaseID
+	if n := countWithPrefix(bodiesOf(w.crmComments(id)), "[casebridge: "); n != 0 {
+		t.Errorf("%d skip notes with nothing after the refused reply, want 0", n)
+	}
+	if m := w.mapping(name); m.Attempts == 0 {
+		t.Errorf("the mapping is not failing although its reply was refused %d times", refused.Load())
+	}
+	w.tick()
+	if _, err := w.google.AddComment(name, "the next reply", aliceActor); err != nil {
+		t.Fatal(err)
+	}
+	w.runRounds(2)
+	if n := countContaining(bodiesOf(w.crmComments(id)), "the next reply"); n != 1 {
+		t.Errorf("the CRM has %d copies of the next reply, want 1", n)
+	}
+	if n := countWithPrefix(bodiesOf(w.crmComments(id)), "[casebridge: Google comment "); n != 1 {
+		t.Errorf("%d skip notes once the next reply was taken, want 1", n)
+	}
+	if m := w.mapping(name); m.Attempts != 0 || m.RefusedItem != "" {
+		t.Errorf("mapping: attempts %d, refused item %q; want both cleared", m.Attempts, m.RefusedItem)
+	}
+}
+
+// poisonThenReply has the customer write a reply the CRM refuses, then one
+// it takes; it returns the refused comment's name.
+func (w *world) poisonThenReply(name string) string {
+	w.t.Helper()
+	poison, err := w.google.AddComment(name, "POISON reply", aliceActor)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.tick()
+	if _, err := w.google.AddComment(name, "the reply after it", aliceActor); err != nil {
+		w.t.Fatal(err)
+	}
+	return poison
 }

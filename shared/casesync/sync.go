@@ -231,9 +231,17 @@ type reconciliation struct {
 	closedC      *bool
 	resolvedAt   *time.Time
 	reopenNotice *bool
-	// refused names the item the other side refused outright in this
-	// pass; skipped the item this pass skipped after too many refusals.
-	refused, skipped string
+	// newCaseNoticed: the CRM case has the notice naming its new Google
+	// case.
+	newCaseNoticed bool
+	// refused names the last item the other side was proven in this pass
+	// to refuse for what it is; skipped the items this pass skipped.
+	refused string
+	skipped []string
+	// mirrored counts, per target side and kind, the items this pass
+	// copied there (a refused item is skipped only once the side took
+	// another).
+	mirrored map[logKey]int
 	merged           bool // this mapping was merged into another and deleted
 	gaveUp           bool // this pass gave up on creating the counterpart
 	// writes lists what this pass wrote to either side; wroteCompany is set

@@ -30,6 +30,7 @@ func (r *reconciliation) syncAttachments(ctx context.Context) error {
 	}
 	for _, from := range sides {
 		to := from.Other()
+		refused := &refusals{r: r, from: from, kind: kindAttachment}
 		for _, a := range fresh[from] {
 			if r.isFileDone(from, a) {
 				continue // paired while handling an earlier one
@@ -39,9 +40,21 @@ func (r *reconciliation) syncAttachments(ctx context.Context) error {
 				r.fileDone(from, a)
 				continue
 			}
+			before := r.mirrored[logKey{to, kindAttachment}]
 			if err := r.mirrorAttachment(ctx, from, a); err != nil {
-				return err
+				if err := refused.failed(ctx, a.ID, err, func() { r.fileDone(from, a) }); err != nil {
+					return err
+				}
+				continue
 			}
+			if r.mirrored[logKey{to, kindAttachment}] > before {
+				if err := refused.accepted(ctx); err != nil {
+					return err
+				}
+			}
+		}
+		if err := refused.end(); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -122,14 +135,9 @@ func (r *reconciliation) mirrorAttachment(ctx context.Context, from Side, a Atta
 		return r.attachmentNotice(ctx, from, a, true)
 	}
 	if err != nil {
-		if skip, serr := r.skipRefused(ctx, from, kindAttachment, a.ID, err); skip {
-			if serr == nil {
-				r.fileDone(from, a)
-			}
-			return serr
-		}
 		return err
 	}
+	r.countMirrored(to, kindAttachment)
 	r.fileDone(to, w)
 	r.fileDone(from, a)
 	r.act("copied %s attachment %s (%d bytes) to the other side", from, a.ID, a.Size)

@@ -59,6 +59,7 @@ func (r *reconciliation) syncComments(ctx context.Context) error {
 
 	for _, from := range sides {
 		to := from.Other()
+		refused := &refusals{r: r, from: from, kind: kindComment}
 		for _, c := range fresh[from] {
 			if !r.takesComments(to) {
 				// A closed Google case takes no more comments; the reopen
@@ -66,9 +67,21 @@ func (r *reconciliation) syncComments(ctx context.Context) error {
 				r.commentDone(from, c)
 				continue
 			}
+			before := r.mirrored[logKey{to, kindComment}]
 			if err := r.mirrorComment(ctx, from, c, written[string(from)+":"+c.ID]); err != nil {
-				return err
+				if err := refused.failed(ctx, c.ID, err, func() { r.commentDone(from, c) }); err != nil {
+					return err
+				}
+				continue
 			}
+			if r.mirrored[logKey{to, kindComment}] > before {
+				if err := refused.accepted(ctx); err != nil {
+					return err
+				}
+			}
+		}
+		if err := refused.end(); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -146,15 +159,10 @@ func (r *reconciliation) mirrorComment(ctx context.Context, from Side, c Comment
 			body = fmt.Sprintf("%s (part %d/%d)\n\n%s", header, i+1, len(parts), p)
 		}
 		if _, err := r.postComment(ctx, to, body, *r.cfg.GoogleCommentsPublic); err != nil {
-			if skip, serr := r.skipRefused(ctx, from, kindComment, c.ID, err); skip {
-				if serr == nil {
-					r.commentDone(from, c)
-				}
-				return serr
-			}
 			return err
 		}
 		posted++
+		r.countMirrored(to, kindComment)
 	}
 	switch {
 	case posted == 0:

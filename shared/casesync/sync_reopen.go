@@ -9,6 +9,9 @@ import (
 // reopen handles a CRM case that is open again after both cases closed.
 func (r *reconciliation) reopen(ctx context.Context) error {
 	m := &r.m
+	if err := r.newCaseNotice(ctx); err != nil {
+		return err
+	}
 	if r.g == nil || r.c == nil || !r.g.Closed() || r.c.Closed || !m.Company.Closed {
 		return nil
 	}
@@ -73,18 +76,36 @@ func (r *reconciliation) reopenWithNewCase(ctx context.Context) error {
 	if _, err := r.getGoogle(ctx, name); err != nil {
 		return err
 	}
+	if err := r.newCaseNotice(ctx); err != nil {
+		return err
+	}
+	// What the CRM case said while both were closed stays done; what came
+	// since, such as the reply that reopened it, goes to the new case.
+	return nil
+}
+
+// newCaseNotice tells the CRM case which Google case it now syncs with,
+// while the mapping owes it that notice (NewCaseNoticeOwed): a run whose
+// post failed, or that died after linking the new case, leaves it owed,
+// and the next run posts it, unless the CRM case already has it.
+func (r *reconciliation) newCaseNotice(ctx context.Context) error {
+	m := &r.m
+	if !m.NewCaseNoticeOwed || len(m.PreviousGoogleCases) == 0 || m.CompanyCaseID == "" {
+		return nil
+	}
+	old := m.PreviousGoogleCases[len(m.PreviousGoogleCases)-1]
 	coms, err := r.comments(ctx, SideCompany)
 	if err != nil {
 		return err
 	}
 	if !slices.ContainsFunc(coms, func(c Comment) bool { return c.ByConnector && strings.HasPrefix(c.Body, reopenPrefix+old+" ") }) {
-		c, err := r.postComment(ctx, SideCompany, reopenText(old, ReopenNewCase, name), true)
+		c, err := r.postComment(ctx, SideCompany, reopenText(old, ReopenNewCase, m.GoogleCase), true)
 		if err != nil {
 			return err
 		}
 		r.commentDone(SideCompany, c)
+		r.act("told the reopened CRM case that Google case %s continues %s", m.GoogleCase, old)
 	}
-	// What the CRM case said while both were closed stays done; what came
-	// since, such as the reply that reopened it, goes to the new case.
+	r.newCaseNoticed = true
 	return nil
 }

@@ -2,6 +2,7 @@ package casesync
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 )
@@ -50,13 +51,12 @@ func (r *reconciliation) save(ctx context.Context, runErr error) (saved Mapping,
 			m.NewContentAt = now
 		}
 		switch {
-		case r.refused != "" && m.RefusedItem == r.refused:
-			m.RefusedItemCount++
-		case r.refused != "":
-			m.RefusedItem, m.RefusedItemCount = r.refused, 1
-		case complete || (r.skipped != "" && m.RefusedItem == r.skipped):
-			// Copied or skipped at last.
-			m.RefusedItem, m.RefusedItemCount = "", 0
+		case complete || slices.Contains(r.skipped, m.RefusedItem):
+			m.RefusedItem = ""
+		}
+		if r.refused != "" && !slices.Contains(r.skipped, r.refused) {
+			// Proven, its note not yet posted: the next pass skips it.
+			m.RefusedItem = r.refused
 		}
 		if !complete {
 			r.failed(m, runErr, now)
@@ -88,6 +88,9 @@ func (r *reconciliation) save(ctx context.Context, runErr error) (saved Mapping,
 		}
 		if r.reopenNotice != nil {
 			m.ReopenNoticeSent = *r.reopenNotice
+		}
+		if r.newCaseNoticed {
+			m.NewCaseNoticeOwed = false
 		}
 		m.Attempts, m.LastError, m.GaveUpAt = 0, "", time.Time{}
 		outstanding := m.RerunRequested || !m.Google.PendingSince.IsZero() || !m.Company.PendingSince.IsZero() ||

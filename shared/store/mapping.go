@@ -83,8 +83,9 @@ type mappingDoc struct {
 	FailingSince *time.Time `firestore:"failingSince"`
 	GaveUpAt     *time.Time `firestore:"gaveUpAt"`
 
-	RefusedItem      string `firestore:"refusedItem"`
-	RefusedItemCount int    `firestore:"refusedItemCount"`
+	NewCaseNoticeOwed bool `firestore:"newCaseNoticeOwed"`
+
+	RefusedItem string `firestore:"refusedItem"`
 }
 
 // sideItemsDoc and itemLogDoc are the persisted casesync.SideItems.
@@ -170,8 +171,8 @@ func toDoc(m casesync.Mapping) mappingDoc {
 		LastError:                  m.LastError,
 		FailingSince:               timePtr(m.FailingSince),
 		GaveUpAt:                   timePtr(m.GaveUpAt),
+		NewCaseNoticeOwed:          m.NewCaseNoticeOwed,
 		RefusedItem:                m.RefusedItem,
-		RefusedItemCount:           m.RefusedItemCount,
 	}
 }
 
@@ -216,8 +217,8 @@ func (d mappingDoc) toMapping(id string) casesync.Mapping {
 		LastError:           d.LastError,
 		FailingSince:        timeVal(d.FailingSince),
 		GaveUpAt:            timeVal(d.GaveUpAt),
+		NewCaseNoticeOwed:   d.NewCaseNoticeOwed,
 		RefusedItem:         d.RefusedItem,
-		RefusedItemCount:    d.RefusedItemCount,
 	}
 }
 

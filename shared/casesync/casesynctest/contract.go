@@ -1359,8 +1359,8 @@ func fullMapping(id, googleCase, companyCaseID string) casesync.Mapping {
 		LastError:           "CRM tickets.create: permanent error, HTTP 403",
 		FailingSince:        at(20),
 		GaveUpAt:            at(21),
+		NewCaseNoticeOwed:   true,
 		RefusedItem:         "company/attachment/9",
-		RefusedItemCount:    2,
 	}
 }
 
