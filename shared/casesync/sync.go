@@ -242,8 +242,8 @@ type reconciliation struct {
 	// copied there (a refused item is skipped only once the side took
 	// another).
 	mirrored map[logKey]int
-	merged           bool // this mapping was merged into another and deleted
-	gaveUp           bool // this pass gave up on creating the counterpart
+	merged   bool // this mapping was merged into another and deleted
+	gaveUp   bool // this pass gave up on creating the counterpart
 	// writes lists what this pass wrote to either side; wroteCompany is set
 	// when it wrote to the CRM.
 	writes       []string
