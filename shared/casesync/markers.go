@@ -158,6 +158,23 @@ func reopenText(googleCase string, policy ReopenPolicy, newCase string) string {
 	return reopenPrefix + googleCase + " is closed and cannot be reopened. Comments added here are no longer sent to Google; open a new case to reach Google Cloud Support."
 }
 
+const skipPrefix = "[casebridge: "
+
+// skipHeader is the first line of the note that says side's item id is not
+// copied; a run finds its own note by it.
+func skipHeader(from Side, what, id string) string {
+	return fmt.Sprintf("%s%s %s %s not copied]", skipPrefix, sideName(from), what, id)
+}
+
+// skipText is the internal note on the CRM case saying that from's item id
+// is not copied because the other side refused it with status while it
+// took the items after it.
+func skipText(from Side, what, id string, status int) string {
+	to := from.Other()
+	return fmt.Sprintf("%s\n\nThe %s case's %s %s could not be copied to %s: %s refused it (HTTP %d) while it took the items after it, so casebridge no longer tries. Find it on the %s case.",
+		skipHeader(from, what, id), sideName(from), what, id, sideTo(to), sideTo(to), status, sideName(from))
+}
+
 // notice kinds for outage bookkeeping.
 type noticeKind int
 
@@ -181,7 +198,7 @@ func connectorText(body string) (bool, noticeKind) {
 		return true, noticeOutage
 	case strings.HasPrefix(b, linkPrefix) && !strings.Contains(b, "\n"):
 		return true, noticeNone
-	case strings.HasPrefix(b, reopenPrefix), strings.HasPrefix(b, fieldNoticePrefix):
+	case strings.HasPrefix(b, reopenPrefix), strings.HasPrefix(b, fieldNoticePrefix), strings.HasPrefix(b, skipPrefix):
 		return true, noticeNone
 	}
 	return false, noticeNone

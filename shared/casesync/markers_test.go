@@ -54,6 +54,7 @@ func TestConnectorText(t *testing.T) {
 		{"an outage notice is the connector's", OutageText(25 * time.Minute), true, noticeOutage},
 		{"the resumed notice is the connector's", "Syncing has resumed.", true, noticeResumed},
 		{"a reopen notice is the connector's", reopenText("projects/p/cases/1", ReopenComment, ""), true, noticeNone},
+		{"a skip note is the connector's", skipText(SideGoogle, "file", "7", 415), true, noticeNone},
 		{"a human comment quoting the link line in a longer text is not", LinkLine("42") + "\nthanks", false, noticeNone},
 		{"a human comment is not", "Please check the logs.", false, noticeNone},
 	}

@@ -3,7 +3,6 @@ package casesync
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -104,14 +103,13 @@ func (r *reconciliation) skipRefused(ctx context.Context, from Side, kind itemKi
 	if kind == kindAttachment {
 		what = "file"
 	}
-	header := fmt.Sprintf("[casebridge: %s %s %s not copied]", sideName(from), what, h.id)
+	header := skipHeader(from, what, h.id)
 	coms, err := r.comments(ctx, SideCompany)
 	if err != nil {
 		return err
 	}
 	if !slices.ContainsFunc(coms, func(c Comment) bool { return c.ByConnector && strings.HasPrefix(c.Body, header) }) {
-		text := fmt.Sprintf("%s\n\nThe %s case's %s %s could not be copied to %s: %s refused it (HTTP %d) while it took the items after it, so casebridge no longer tries. Find it on the %s case.",
-			header, sideName(from), what, h.id, sideTo(to), sideTo(to), h.status, sideName(from))
+		text := skipText(from, what, h.id, h.status)
 		if _, err := r.postComment(ctx, SideCompany, text, false); err != nil {
 			return err
 		}
