@@ -122,6 +122,11 @@ type Config struct {
 	// NotFound reports whether an error answer means "no such record" when
 	// the vendor does not use 404 for it.
 	NotFound func(status int, body []byte) bool
+	// Reason gives the vendor's own reason for an error answer (e.g. one of
+	// its sentinel errors, from the error code in the body), or nil. The
+	// answer's StatusError wraps it, so errors.Is finds it. It must not
+	// carry case text.
+	Reason func(status int, body []byte) error
 	// MaxPages bounds every listing's pages (NewPager); DefaultMaxPages when
 	// zero.
 	MaxPages int
@@ -714,6 +719,9 @@ type StatusError struct {
 	Detail string
 	// CredentialVars, on a 401, are the variables to check.
 	CredentialVars []string
+	// Reason is the vendor's own reason (Config.Reason), when known. It is
+	// not in the message; Unwrap gives it to errors.Is and errors.As.
+	Reason error
 }
 
 func (e *StatusError) Error() string {
@@ -735,6 +743,9 @@ func (e *StatusError) Is(target error) bool {
 	return target == casesync.ErrNotFound && e.Status == http.StatusNotFound
 }
 
+// Unwrap gives the vendor's reason, if any.
+func (e *StatusError) Unwrap() error { return e.Reason }
+
 func (c *Client) errorFor(op string, resp *http.Response, body []byte) *casesync.APIError {
 	status := resp.StatusCode
 	if status != http.StatusNotFound && c.cfg.NotFound != nil && c.cfg.NotFound(status, body) {
@@ -743,6 +754,9 @@ func (c *Client) errorFor(op string, resp *http.Response, body []byte) *casesync
 	se := &StatusError{Vendor: c.cfg.Vendor, Status: status, CredentialVars: c.cfg.CredentialVars}
 	if c.cfg.ErrorDetail != nil {
 		se.Detail = cleanDetail(c.cfg.ErrorDetail(resp.StatusCode, body))
+	}
+	if c.cfg.Reason != nil {
+		se.Reason = c.cfg.Reason(resp.StatusCode, body)
 	}
 	ae := &casesync.APIError{
 		Side:      casesync.SideCompany,

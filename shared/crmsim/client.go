@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -18,31 +16,43 @@ import (
 	"github.com/casebridge/casebridge/shared/crmhttp"
 )
 
+// vendor names the simulator in error messages.
+const vendor = "CRM simulator"
+
 // Client implements casesync.CRM over the simulator's REST API (Handler),
 // the way the sandbox's functions reach a simulator in another process.
+// Its calls go through crmhttp, the HTTP client every CRM adapter shares.
 //
 // It maps HTTP statuses to *casesync.APIError (429 and 5xx transient, 404
-// recognised by casesync.IsNotFound, Retry-After in RetryAfter) and retries
-// a few times with short backoff: 429 always (the request was refused before
-// any work), 503 and transport failures only for calls that are safe to
-// repeat. A create or comment that may have been processed is not repeated;
-// an upload is never repeated, because its stream has been consumed.
+// recognised by casesync.IsNotFound, Retry-After in RetryAfter), restores
+// the simulator's reason (ErrTooLarge, ErrInvalidPriority, ...) from the
+// error code the server sends, so that errors.Is finds it, and retries a
+// few times with short backoff: 429 always (the request was refused before
+// any work), 502, 503, 504 and transport failures only for calls that are
+// safe to repeat. A create or comment that may have been processed is not
+// repeated; an upload is never repeated, because its stream has been
+// consumed.
 type Client struct {
-	base string
-	http *http.Client
+	base       string
+	httpClient *http.Client
 
 	// MaxAttempts is how many times a call is tried in all. Default 3.
 	MaxAttempts int
-	// MinBackoff is the first wait between attempts, doubled each time.
-	// Default 50 ms.
+	// MinBackoff is the first wait between attempts, doubled each time up
+	// to crmhttp's 5 s. Default 50 ms; zero means crmhttp's 250 ms.
 	MinBackoff time.Duration
 	// MaxRetryWait is the longest the Client waits before a retry, however
 	// long the server's Retry-After asks; a longer advice ends the retries
-	// and the error carries it. Default 2 s.
+	// and the error carries it. Default 2 s; zero means crmhttp's 30 s.
 	MaxRetryWait time.Duration
 	// PageSize is the search page size asked for. Default 0 lets the server
 	// choose (10).
 	PageSize int
+
+	// The fields above are read once, on the first call, to make the
+	// crmhttp client; set them before that.
+	build sync.Once
+	http  *crmhttp.Client
 }
 
 var _ casesync.CRM = (*Client)(nil)
@@ -53,16 +63,42 @@ func NewClient(baseURL string, httpClient *http.Client) *Client {
 	if httpClient == nil {
 		httpClient = http.DefaultClient
 	}
-	return &Client{base: strings.TrimRight(baseURL, "/"), http: httpClient, MaxAttempts: 3, MinBackoff: 50 * time.Millisecond, MaxRetryWait: 2 * time.Second}
+	return &Client{base: baseURL, httpClient: httpClient, MaxAttempts: 3, MinBackoff: 50 * time.Millisecond, MaxRetryWait: 2 * time.Second}
 }
 
-// retryMode says when a call may be repeated.
-type retryMode int
+// api returns the crmhttp client the calls go through, made on the first
+// call from the exported fields as they are then.
+func (c *Client) api() *crmhttp.Client {
+	c.build.Do(func() {
+		c.http = crmhttp.New(crmhttp.Config{
+			Vendor:       vendor,
+			BaseURL:      c.base,
+			HTTP:         c.httpClient,
+			MaxAttempts:  max(c.MaxAttempts, 1),
+			MinBackoff:   c.MinBackoff,
+			MaxRetryWait: c.MaxRetryWait,
+			ErrorDetail:  func(_ int, body []byte) string { return errorCode(body) },
+			Reason:       func(_ int, body []byte) error { return reasonOf(errorCode(body)) },
+		})
+	})
+	return c.http
+}
 
+// errorCode returns the error code of a failed answer's body when it is
+// one the simulator sends, else "". The rest of the body is not kept.
+func errorCode(body []byte) string {
+	var we wireError
+	if json.Unmarshal(body, &we) != nil || reasonOf(we.Code) == nil {
+		return ""
+	}
+	return we.Code
+}
+
+// The retry modes of the simulator's calls.
 const (
-	retrySafe      retryMode = iota // reads and idempotent writes: 429, 503, transport errors
-	retryIfRefused                  // creates: only 429, which did no work
-	retryNever                      // streamed uploads
+	retrySafe      = crmhttp.Safe      // reads and idempotent writes
+	retryIfRefused = crmhttp.IfRefused // creates and comments: only a 429, which did no work
+	retryNever     = crmhttp.Never     // streamed uploads
 )
 
 // request is one API call to make.
@@ -74,145 +110,30 @@ type request struct {
 	contentType string
 	body        []byte    // sent again on a retry
 	stream      io.Reader // sent once
-	mode        retryMode
+	mode        crmhttp.RetryMode
 }
 
-// do sends req, retrying as its mode allows, and returns the response of a
-// 2xx answer; the caller closes its body.
-func (c *Client) do(ctx context.Context, req request) (*http.Response, error) {
-	attempts := max(c.MaxAttempts, 1)
-	wait := c.MinBackoff
-	for attempt := 1; ; attempt++ {
-		resp, err := c.once(ctx, req)
-		if err == nil {
-			return resp, nil
-		}
-		var ae *casesync.APIError
-		if !errors.As(err, &ae) || attempt >= attempts || !retryable(req.mode, ae) || ctx.Err() != nil {
-			return nil, err
-		}
-		d := wait
-		if ae.RetryAfter > d {
-			d = ae.RetryAfter
-		}
-		if d > c.MaxRetryWait {
-			return nil, err
-		}
-		timer := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return nil, err
-		case <-timer.C:
-		}
-		wait *= 2
-	}
-}
-
-func retryable(mode retryMode, ae *casesync.APIError) bool {
-	switch mode {
-	case retrySafe:
-		return ae.Status == http.StatusTooManyRequests || ae.Status == http.StatusServiceUnavailable || (ae.Status == 0 && ae.Transient)
-	case retryIfRefused:
-		return ae.Status == http.StatusTooManyRequests
-	}
-	return false
-}
-
-func (c *Client) once(ctx context.Context, req request) (*http.Response, error) {
-	u := c.base + req.path
-	if len(req.query) > 0 {
-		u += "?" + req.query.Encode()
-	}
-	var body io.Reader
-	switch {
-	case req.stream != nil:
-		body = req.stream
-	case req.body != nil:
-		body = bytes.NewReader(req.body)
-	}
-	hr, err := http.NewRequestWithContext(ctx, req.method, u, body)
-	if err != nil {
-		return nil, &casesync.APIError{Side: casesync.SideCompany, Op: req.op, Err: err}
-	}
-	if req.contentType != "" {
-		hr.Header.Set("Content-Type", req.contentType)
-	}
-	resp, err := c.http.Do(hr)
-	if err != nil {
-		// A transport failure: worth retrying unless the caller gave up.
-		transient := ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded)
-		return nil, &casesync.APIError{Side: casesync.SideCompany, Op: req.op, Transient: transient, Err: err}
-	}
-	if resp.StatusCode/100 == 2 {
-		return resp, nil
-	}
-	defer resp.Body.Close()
-	return nil, errorFromResponse(req.op, resp)
-}
-
-// errorFromResponse builds the typed error of a failed answer. The reason
-// comes from the error code the server sends; the body's text is not kept
-// beyond that.
-func errorFromResponse(op string, resp *http.Response) error {
-	ae := newError(op, resp.StatusCode, nil)
-	if s := resp.Header.Get("Retry-After"); s != "" {
-		if secs, err := strconv.Atoi(s); err == nil && secs > 0 {
-			ae.RetryAfter = time.Duration(secs) * time.Second
-		} else if t, err := http.ParseTime(s); err == nil {
-			ae.RetryAfter = max(time.Until(t), 0)
-		}
-	}
-	var we wireError
-	_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&we)
-	reason := reasonOf(we.Code)
-	switch {
-	case reason == casesync.ErrNotFound:
-		ae.Err = &notFoundError{what: "resource"}
-	case reason != nil:
-		ae.Err = reason
-	case resp.StatusCode == http.StatusNotFound:
-		ae.Err = &notFoundError{what: "resource"}
-	default:
-		ae.Err = fmt.Errorf("HTTP %s", resp.Status)
-	}
-	return ae
+// toCRMHTTP gives req as crmhttp takes it.
+func (r request) toCRMHTTP() crmhttp.Request {
+	return crmhttp.Request{Op: r.op, Method: r.method, Path: r.path, Query: r.query,
+		ContentType: r.contentType, Body: r.body, Stream: r.stream, Mode: r.mode}
 }
 
 // call makes req and decodes its JSON answer into v (nil: no answer
 // expected).
 func (c *Client) call(ctx context.Context, req request, v any) error {
-	_, err := c.callAt(ctx, req, v)
-	return err
+	return c.api().JSON(ctx, req.toCRMHTTP(), v)
 }
 
 // callAt is call that also gives the answer's Date header: the CRM's own
 // clock when it answered, zero when the answer gave no usable one.
 func (c *Client) callAt(ctx context.Context, req request, v any) (time.Time, error) {
-	resp, err := c.do(ctx, req)
-	if err != nil {
-		return time.Time{}, err
-	}
-	defer resp.Body.Close()
-	at := crmhttp.AnswerDate(resp.Header)
-	if v == nil {
-		io.Copy(io.Discard, resp.Body)
-		return at, nil
-	}
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		return time.Time{}, &casesync.APIError{Side: casesync.SideCompany, Op: req.op, Status: resp.StatusCode, Transient: true, Err: fmt.Errorf("reading the answer: %w", err)}
-	}
-	return at, nil
+	return c.api().JSONAt(ctx, req.toCRMHTTP(), v)
 }
 
-func jsonBody(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		// Only plain structs of strings and bools are marshalled here.
-		panic(err)
-	}
-	return b
-}
+// jsonBody marshals a request body: only plain structs of strings and
+// bools are marshalled here.
+func jsonBody(v any) []byte { return crmhttp.JSONBody(v) }
 
 func ticketPath(id string, rest ...string) string {
 	p := "/api/tickets/" + url.PathEscape(id)
@@ -372,11 +293,7 @@ func (c *Client) ListAttachments(ctx context.Context, id string) ([]casesync.Att
 // DownloadAttachment streams an attachment's bytes; the caller closes the
 // reader.
 func (c *Client) DownloadAttachment(ctx context.Context, id, attachmentID string) (io.ReadCloser, error) {
-	resp, err := c.do(ctx, request{op: OpDownloadAttachment, method: http.MethodGet, path: ticketPath(id, "attachments", url.PathEscape(attachmentID)), mode: retrySafe})
-	if err != nil {
-		return nil, err
-	}
-	return resp.Body, nil
+	return c.api().Download(ctx, request{op: OpDownloadAttachment, method: http.MethodGet, path: ticketPath(id, "attachments", url.PathEscape(attachmentID)), mode: retrySafe}.toCRMHTTP())
 }
 
 // UploadAttachment streams r to the ticket as one attachment.
