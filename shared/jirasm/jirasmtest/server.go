@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/casebridge/casebridge/shared/simhttp"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/casebridge/casebridge/shared/simhttp"
 )
 
 // Options configures a Server. Zero values take the defaults noted.
@@ -89,7 +90,7 @@ type Server struct {
 	nextIssue   int
 	nextID      int // comment and attachment ids
 	faults      []Fault
-	requests    map[string]int
+	requests    simhttp.Counts[int]
 }
 
 type account struct{ ID, Name string }
@@ -257,7 +258,6 @@ func NewServer(t testing.TB, opts Options) *Server {
 		accounts:    map[string]string{},
 		nextIssue:   10000,
 		nextID:      10000,
-		requests:    map[string]int{},
 	}
 	// Every answer is dated by Options.Clock, as the site dates its answers
 	// by the clock that stamps its issues.
@@ -314,22 +314,10 @@ func (s *Server) ClearFaults() {
 
 // Requests returns how many requests each "METHOD pattern" received,
 // rejected and faulted ones included.
-func (s *Server) Requests() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.requests))
-	for k, v := range s.requests {
-		out[k] = v
-	}
-	return out
-}
+func (s *Server) Requests() map[string]int { return s.requests.Snapshot() }
 
 // ResetRequests zeroes the request counts.
-func (s *Server) ResetRequests() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.requests = map[string]int{}
-}
+func (s *Server) ResetRequests() { s.requests.Reset() }
 
 // now returns the clock's time at Jira's millisecond precision.
 func (s *Server) now() time.Time { return s.opts.Clock().Truncate(time.Millisecond) }
@@ -414,8 +402,8 @@ func (s *Server) lookup(idOrKey string) *issue {
 // injected faults and checks credentials.
 func (s *Server) route(mux *http.ServeMux, pattern string, auth bool, h http.HandlerFunc) {
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		s.requests.Add(pattern)
 		s.mu.Lock()
-		s.requests[pattern]++
 		var fault *Fault
 		for i := range s.faults {
 			f := &s.faults[i]
@@ -1174,8 +1162,8 @@ func serveFile(w http.ResponseWriter, a *attachment) {
 func (s *Server) mediaHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /file/{id}/binary", func(w http.ResponseWriter, r *http.Request) {
+		s.requests.Add("GET (media) /file/{id}/binary")
 		s.mu.Lock()
-		s.requests["GET (media) /file/{id}/binary"]++
 		a, ok := s.byMediaID[r.PathValue("id")]
 		s.mu.Unlock()
 		if r.Header.Get("Authorization") != "" {

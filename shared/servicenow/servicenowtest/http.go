@@ -57,9 +57,7 @@ func (s *Server) count(r *http.Request) {
 	case len(parts) == 5 && parts[2] == "attachment" && parts[4] == "file":
 		p = "/api/now/attachment/{sys_id}/file"
 	}
-	s.mu.Lock()
-	s.requests[r.Method+" "+p]++
-	s.mu.Unlock()
+	s.requests.Add(r.Method + " " + p)
 }
 
 func (s *Server) authenticate(r *http.Request) (string, bool) {

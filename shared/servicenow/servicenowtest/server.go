@@ -65,7 +65,7 @@ type Server struct {
 	seq      int
 	number   int
 	faults   []Fault
-	requests map[string]int64
+	requests simhttp.Counts[int64]
 	// rowACLs model read ACLs on rows that the API user fails, by table:
 	// a row for which the func is true is hidden (RestrictRowReads).
 	rowACLs map[string]func(map[string]string) bool
@@ -138,7 +138,7 @@ func newState(opts Options) *Server {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
-	s := &Server{opts: opts, tables: map[string]*table{}, files: map[string][]byte{}, requests: map[string]int64{}, number: 10000,
+	s := &Server{opts: opts, tables: map[string]*table{}, files: map[string][]byte{}, number: 10000,
 		rowACLs: map[string]func(map[string]string) bool{}, fieldACLs: map[string]map[string]bool{}, refused: map[string]bool{}}
 	sys := []string{"sys_id", "sys_created_on", "sys_created_by", "sys_updated_on", "sys_updated_by", "sys_mod_count"}
 	s.tables[opts.Table] = newTable(append(sys, "number", "short_description", "description", "state", "active",
@@ -460,18 +460,10 @@ func (s *Server) InjectRateLimit(after time.Duration) {
 // Requests returns how many requests each "METHOD pattern" received, e.g.
 // "GET /api/now/table/incident/{sys_id}" or "POST /api/now/attachment/file".
 // Requests refused for authentication or by a fault count too.
-func (s *Server) Requests() map[string]int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return maps.Clone(s.requests)
-}
+func (s *Server) Requests() map[string]int64 { return s.requests.Snapshot() }
 
 // ResetRequests clears the request counts.
-func (s *Server) ResetRequests() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	clear(s.requests)
-}
+func (s *Server) ResetRequests() { s.requests.Reset() }
 
 // insertCaseLocked creates a case record with the platform's defaults.
 func (s *Server) insertCaseLocked(by string, fields map[string]string) (map[string]string, error) {

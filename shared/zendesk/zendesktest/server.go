@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"github.com/casebridge/casebridge/shared/simhttp"
 	"html"
 	"net"
 	"net/http"
@@ -17,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/casebridge/casebridge/shared/simhttp"
 )
 
 // Options configures a simulator. Zero values take the defaults named.
@@ -86,7 +87,7 @@ type Server struct {
 	nextAudit   int64
 	syncUser    *user
 	requester   *user
-	calls       map[string]int
+	calls       simhttp.Counts[int]
 	faults      []*Fault
 	down        bool
 	window      time.Time // start of the rate-limit minute
@@ -125,7 +126,6 @@ func New(opts Options) *Server {
 		nextComment: 10000000000,
 		nextAttach:  20000000000,
 		nextAudit:   30000000000,
-		calls:       map[string]int{},
 	}
 	s.syncUser = s.addUserLocked(opts.SyncUserName, opts.Email, "admin")
 	s.requester = s.addUserLocked("Requester", "requester@example.com", "end-user")
@@ -208,22 +208,10 @@ func htmlEscape(s string) string { return html.EscapeString(s) }
 
 // Calls returns how many requests each "METHOD /path/{pattern}" received,
 // failed ones included.
-func (s *Server) Calls() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.calls))
-	for k, v := range s.calls {
-		out[k] = v
-	}
-	return out
-}
+func (s *Server) Calls() map[string]int { return s.calls.Snapshot() }
 
 // ResetCalls clears the request counts.
-func (s *Server) ResetCalls() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls = map[string]int{}
-}
+func (s *Server) ResetCalls() { s.calls.Reset() }
 
 // InjectFault adds a fault; faults are tried in the order added.
 func (s *Server) InjectFault(f Fault) {
@@ -334,8 +322,8 @@ func pattern(method, path string) string {
 // gate counts the request and applies outages, faults and the rate limit;
 // it reports whether the request may be served.
 func (s *Server) gate(w http.ResponseWriter, r *http.Request, pat string) bool {
+	s.calls.Add(pat)
 	s.mu.Lock()
-	s.calls[pat]++
 	if s.down {
 		s.mu.Unlock()
 		writeJSON(w, http.StatusServiceUnavailable, apiError{Error: "ServiceUnavailable", Description: "Zendesk is temporarily unavailable"})
