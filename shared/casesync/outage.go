@@ -555,10 +555,7 @@ func (e *Engine) recordNotices(ctx context.Context, l *lease, id string, kind no
 				x.Side(o.side).clearOutageNotice()
 			}
 			if o.posted.ID != "" {
-				items := &x.Google.Items
-				if o.side == SideCompany {
-					items = &x.Company.Items
-				}
+				items := &x.Side(o.side).Items
 				items.Comments, _ = items.Comments.settle(map[string]time.Time{o.posted.ID: o.posted.CreateTime}, nil)
 			}
 		}

@@ -71,7 +71,7 @@ func (r *reconciliation) newAttachments(ctx context.Context, side Side, as []Att
 		if r.isFileDone(side, a) {
 			continue
 		}
-		if side == SideCompany && !a.Public && !a.ByConnector && !r.cfg.SyncInternalNotes {
+		if !a.ByConnector && r.keptInternal(side, a.Public) {
 			// Files of internal notes, and files whose visibility the
 			// adapter cannot tell, stay in the CRM like the notes' text.
 			// casebridge's own uploads go on to be paired with their source.

@@ -107,7 +107,7 @@ func (r *reconciliation) newComments(ctx context.Context, side Side, cs []Commen
 			// quoting a mirrored comment, is a person's and is mirrored.
 			continue
 		}
-		if side == SideCompany && !c.Public && !r.cfg.SyncInternalNotes {
+		if r.keptInternal(side, c.Public) {
 			// Internal notes never leave the CRM.
 			r.commentDone(side, c)
 			continue
@@ -145,10 +145,7 @@ func authorOf(c Comment) string {
 func (r *reconciliation) mirrorComment(ctx context.Context, from Side, c Comment, have map[int]bool) error {
 	to := from.Other()
 	header := commentHeader(from, c.ID, authorOf(c))
-	parts := []string{c.Body}
-	if to == SideGoogle {
-		parts = r.commentParts(header, c.Body)
-	}
+	parts := r.partsFor(to, header, c.Body)
 	posted := 0
 	for i, p := range parts {
 		if have[i+1] || (len(parts) == 1 && have[1]) {

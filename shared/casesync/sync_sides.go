@@ -26,6 +26,23 @@ func sideTo(s Side) string {
 	return "the CRM"
 }
 
+// keptInternal reports whether an item of side that is not public stays
+// there: the CRM's internal notes and their files never leave it unless
+// internal notes are synced. Google has no internal items.
+func (r *reconciliation) keptInternal(side Side, public bool) bool {
+	return side == SideCompany && !public && !r.cfg.SyncInternalNotes
+}
+
+// partsFor splits a mirrored comment into what side takes: Google takes
+// at most MaxGoogleCommentLen per comment, so a longer one goes in
+// numbered parts (commentParts); a CRM takes it whole.
+func (r *reconciliation) partsFor(side Side, header, body string) []string {
+	if side == SideGoogle {
+		return r.commentParts(header, body)
+	}
+	return []string{body}
+}
+
 // sideRead is what one pass has read of one side's case. A step lists a
 // side's comments or attachments only when it needs them, and at most once
 // per pass; what the pass writes there is added, before or after the
