@@ -295,11 +295,7 @@ func (e *Engine) newMapping(ctx context.Context, side Side, f polled, start, due
 	}
 	m, created, err := e.Store.ResolveMapping(ctx, google, company, true, func(m *Mapping) {
 		initMapping(m, side, f.priority, start)
-		if side == SideGoogle {
-			m.Google.PendingSince = start
-		} else {
-			m.Company.PendingSince = start
-		}
+		m.Side(side).PendingSince = start
 		m.DueAt = due
 	})
 	if errors.Is(err, ErrConflict) {
