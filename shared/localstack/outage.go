@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -81,6 +82,9 @@ type OutageResult struct {
 	FailedMessages int
 	LateDeliveries int
 	Drained        bool
+	// Undrained describes, when Drained is false, each message still
+	// waiting: its failed deliveries and when the last one was.
+	Undrained []string
 	// DeadLettered is how many sync-case messages were dead-lettered since
 	// the outage began (they used their delivery attempts while it
 	// lasted), and Settled how many of those the dead-letter tool judges
@@ -142,10 +146,12 @@ func (r OutageResult) String() string {
 // every sync-case delivery and when each poll tick was handled.
 type deliveries struct {
 	mu        sync.Mutex
-	failed    map[string]bool // message id → its last delivery failed
-	everFail  map[string]bool // message ids that failed at least once
-	handled   []time.Time     // when each sync-case delivery was handled
-	lateAfter time.Time       // deliveries of failed messages after this count as late
+	failed    map[string]bool      // message id → its last delivery failed
+	everFail  map[string]bool      // message ids that failed at least once
+	fails     map[string]int       // message id → failed deliveries
+	lastSeen  map[string]time.Time // message id → its last delivery's log line
+	handled   []time.Time          // when each sync-case delivery was handled
+	lateAfter time.Time            // deliveries of failed messages after this count as late
 	late      int
 }
 
@@ -156,8 +162,13 @@ func (d *deliveries) follow(lines <-chan LogLine) {
 		}
 		id, now := l.Str("eventId"), time.Now()
 		d.mu.Lock()
+		if d.fails == nil {
+			d.fails, d.lastSeen = map[string]int{}, map[string]time.Time{}
+		}
+		d.lastSeen[id] = now
 		if strings.Contains(l.Message(), "will redeliver") {
 			d.failed[id], d.everFail[id] = true, true
+			d.fails[id]++
 		} else {
 			if d.everFail[id] && !d.lateAfter.IsZero() && now.After(d.lateAfter) {
 				d.late++
@@ -167,6 +178,21 @@ func (d *deliveries) follow(lines <-chan LogLine) {
 		}
 		d.mu.Unlock()
 	}
+}
+
+// undrained describes each message whose last delivery failed: its id,
+// how often it failed, and how long ago its last delivery was logged.
+func (d *deliveries) undrained() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	for id, f := range d.failed {
+		if f {
+			out = append(out, fmt.Sprintf("message %s: %d failed deliveries, the last %.0f s ago", id, d.fails[id], time.Since(d.lastSeen[id]).Seconds()))
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func (d *deliveries) outstanding() int {
@@ -376,6 +402,9 @@ func (s *Stack) RunOutage(ctx context.Context, o Outage) (res OutageResult, err 
 	}
 	if dlErr != nil {
 		return res, dlErr
+	}
+	if !res.Drained {
+		res.Undrained = d.undrained()
 	}
 	res.DeadLettered = len(letters)
 	for _, l := range letters {
