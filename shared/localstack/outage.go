@@ -16,6 +16,7 @@ import (
 	"github.com/casebridge/casebridge/shared/crmsim"
 	"github.com/casebridge/casebridge/shared/csapi/csapitest"
 	"github.com/casebridge/casebridge/shared/eventing"
+	"github.com/casebridge/casebridge/shared/logging"
 	"github.com/casebridge/casebridge/shared/ops"
 	"github.com/casebridge/casebridge/shared/store"
 	"google.golang.org/api/option"
@@ -41,9 +42,10 @@ type Outage struct {
 	// ConvergeWithin bounds the wait, from recovery, for everything to
 	// reach the other side. Default 2 minutes.
 	ConvergeWithin time.Duration
-	// DrainWithin bounds the wait, from convergence, for Pub/Sub's late
-	// redeliveries of the messages that failed during the outage. Default
-	// 12 minutes (Pub/Sub's longest backoff is 10).
+	// DrainWithin bounds the wait, from convergence, until every message
+	// that failed during the outage has been handled again or has its work
+	// done without it. Default 12 minutes (Pub/Sub's longest backoff is
+	// 10).
 	DrainWithin time.Duration
 	// Progress, if set, is told each step, one line at a time.
 	Progress func(line string)
@@ -85,6 +87,10 @@ type OutageResult struct {
 	// Undrained describes, when Drained is false, each message still
 	// waiting: its failed deliveries and when the last one was.
 	Undrained []string
+	// WaitingDone is how many failed messages were still in Pub/Sub's
+	// backoff (or dead-lettered) at the end with their work done: their
+	// mapping had reconciled completely since they last failed.
+	WaitingDone int
 	// DeadLettered is how many sync-case messages were dead-lettered since
 	// the outage began (they used their delivery attempts while it
 	// lasted), and Settled how many of those the dead-letter tool judges
@@ -113,8 +119,8 @@ func (r OutageResult) items(f func(int) bool) []string {
 
 // Healed reports whether the stack healed as it must: converged within
 // two polls of recovery, nothing lost or doubled, every failed message
-// finally handled or dead-lettered, and every dead-lettered one settled
-// (what it asked for was done without it, so purging it loses nothing).
+// handled or its work done without it, and every dead-lettered one settled
+// (so purging it loses nothing).
 func (r OutageResult) Healed() bool {
 	return r.Converged && r.Polls <= 2 && r.Drained && r.Settled == r.DeadLettered && len(r.Lost()) == 0 && len(r.Doubled()) == 0
 }
@@ -133,7 +139,10 @@ func (r OutageResult) String() string {
 	fmt.Fprintf(&b, "; %d item(s), lost %d, doubled %d", len(r.Items), len(r.Lost()), len(r.Doubled()))
 	fmt.Fprintf(&b, "; %d sync-case message(s) failed during the outage, %d redelivered after convergence", r.FailedMessages, r.LateDeliveries)
 	if !r.Drained {
-		b.WriteString(" (some neither handled nor dead-lettered)")
+		b.WriteString(" (some neither handled nor their work done)")
+	}
+	if r.WaitingDone > 0 {
+		fmt.Fprintf(&b, "; %d still in Pub/Sub's backoff or dead-lettered, their work done", r.WaitingDone)
 	}
 	if r.DeadLettered > 0 {
 		fmt.Fprintf(&b, "; %d dead-lettered, %d of them settled", r.DeadLettered, r.Settled)
@@ -146,12 +155,13 @@ func (r OutageResult) String() string {
 // every sync-case delivery and when each poll tick was handled.
 type deliveries struct {
 	mu        sync.Mutex
-	failed    map[string]bool      // message id → its last delivery failed
-	everFail  map[string]bool      // message ids that failed at least once
-	fails     map[string]int       // message id → failed deliveries
-	lastSeen  map[string]time.Time // message id → its last delivery's log line
-	handled   []time.Time          // when each sync-case delivery was handled
-	lateAfter time.Time            // deliveries of failed messages after this count as late
+	failed    map[string]bool             // message id → its last delivery failed
+	everFail  map[string]bool             // message ids that failed at least once
+	fails     map[string]int              // message id → failed deliveries
+	lastSeen  map[string]time.Time        // message id → its last delivery's log line
+	refs      map[string]casesync.CaseRef // message id → what it asked for, from its log lines
+	handled   []time.Time                 // when each sync-case delivery was handled
+	lateAfter time.Time                   // deliveries of failed messages after this count as late
 	late      int
 }
 
@@ -163,12 +173,17 @@ func (d *deliveries) follow(lines <-chan LogLine) {
 		id, now := l.Str("eventId"), time.Now()
 		d.mu.Lock()
 		if d.fails == nil {
-			d.fails, d.lastSeen = map[string]int{}, map[string]time.Time{}
+			d.fails, d.lastSeen, d.refs = map[string]int{}, map[string]time.Time{}, map[string]casesync.CaseRef{}
 		}
 		d.lastSeen[id] = now
 		if strings.Contains(l.Message(), "will redeliver") {
 			d.failed[id], d.everFail[id] = true, true
 			d.fails[id]++
+			if m := l.Str(logging.KeyMappingID); m != "" {
+				d.refs[id] = casesync.CaseRef{MappingID: m}
+			} else if side, cid := casesync.Side(l.Str(logging.KeyCaseSide)), l.Str(logging.KeyCaseID); side.Valid() && cid != "" {
+				d.refs[id] = casesync.CaseRef{Side: side, ID: cid}
+			}
 		} else {
 			if d.everFail[id] && !d.lateAfter.IsZero() && now.After(d.lateAfter) {
 				d.late++
@@ -192,6 +207,28 @@ func (d *deliveries) undrained() []string {
 		}
 	}
 	sort.Strings(out)
+	return out
+}
+
+// waitingMessage is a failed message not yet delivered again: what it
+// asked for and when it last failed.
+type waitingMessage struct {
+	ref      casesync.CaseRef
+	known    bool
+	lastFail time.Time
+}
+
+// waiting returns the messages whose last delivery failed.
+func (d *deliveries) waiting() map[string]waitingMessage {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := map[string]waitingMessage{}
+	for id, f := range d.failed {
+		if f {
+			ref, known := d.refs[id]
+			out[id] = waitingMessage{ref: ref, known: known, lastFail: d.lastSeen[id]}
+		}
+	}
 	return out
 }
 
@@ -389,13 +426,23 @@ func (s *Stack) RunOutage(ctx context.Context, o Outage) (res OutageResult, err 
 	defer dl.close()
 	var letters []ops.DeadLetter
 	var dlErr error
+	var waitingDone int
 	res.Drained = waitUntil(ctx, o.DrainWithin, func() bool {
-		// A message that used its attempts during the outage is
-		// dead-lettered, not redelivered: Pub/Sub's backoff grows more
-		// slowly on the emulator than in production, where a 15-minute
-		// outage uses 8 of the 10 attempts.
+		// A failed message is redelivered after Pub/Sub's backoff, which
+		// may reach the subscription's 10-minute maximum, or, once it has
+		// used its attempts, dead-lettered (the emulator's backoff grows
+		// more slowly than production's, where a 15-minute outage uses 8
+		// of the 10 attempts). Either way its work is done once its
+		// mapping has reconciled completely since it last failed: the
+		// sweep saw to it, and the message, when it comes, finds nothing
+		// to do.
 		letters, dlErr = dl.since(ctx, downAt)
-		return dlErr == nil && d.outstanding() <= len(letters)
+		if dlErr != nil {
+			return false
+		}
+		waiting := d.waiting()
+		waitingDone = dl.worked(ctx, waiting)
+		return waitingDone == len(waiting)
 	}) == nil
 	if ctx.Err() != nil {
 		return res, ctx.Err()
@@ -406,6 +453,7 @@ func (s *Stack) RunOutage(ctx context.Context, o Outage) (res OutageResult, err 
 	if !res.Drained {
 		res.Undrained = d.undrained()
 	}
+	res.WaitingDone = waitingDone
 	res.DeadLettered = len(letters)
 	for _, l := range letters {
 		if l.Settled {
@@ -458,6 +506,32 @@ func (s *Stack) deadLetters(ctx context.Context) (*stackDeadLetters, error) {
 		}
 	}
 	return &stackDeadLetters{q: q, db: db, subs: subs}, nil
+}
+
+// worked counts the waiting messages whose work is done: the mapping they
+// name has reconciled completely, with no failure outstanding, since they
+// last failed.
+func (d *stackDeadLetters) worked(ctx context.Context, waiting map[string]waitingMessage) int {
+	n := 0
+	for _, w := range waiting {
+		if !w.known {
+			continue
+		}
+		var m casesync.Mapping
+		var ok bool
+		if w.ref.MappingID != "" {
+			got, err := d.db.GetMapping(ctx, w.ref.MappingID)
+			m, ok = got, err == nil
+		} else {
+			got, err := d.db.LookupMappings(ctx, w.ref.Side, []string{w.ref.ID})
+			m, ok = got[w.ref.ID]
+			ok = ok && err == nil
+		}
+		if ok && m.Linked() && m.Attempts == 0 && m.Google.UpdatesSyncedAt.After(w.lastFail) && m.Company.UpdatesSyncedAt.After(w.lastFail) {
+			n++
+		}
+	}
+	return n
 }
 
 // since lists the sync-case messages dead-lettered at or after t, each
