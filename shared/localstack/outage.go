@@ -418,14 +418,12 @@ func (s *Stack) RunOutage(ctx context.Context, o Outage) (res OutageResult, err 
 	d.lateAfter = converged
 	res.FailedMessages = len(d.everFail)
 	d.mu.Unlock()
-	say("waiting for Pub/Sub to redeliver or dead-letter the %d sync-case message(s) that failed during the outage", res.FailedMessages)
+	say("waiting until each of the %d sync-case message(s) that failed during the outage is handled again or has its work done", res.FailedMessages)
 	dl, err := s.deadLetters(ctx)
 	if err != nil {
 		return res, err
 	}
 	defer dl.close()
-	var letters []ops.DeadLetter
-	var dlErr error
 	var waitingDone int
 	res.Drained = waitUntil(ctx, o.DrainWithin, func() bool {
 		// A failed message is redelivered after Pub/Sub's backoff, which
@@ -436,10 +434,6 @@ func (s *Stack) RunOutage(ctx context.Context, o Outage) (res OutageResult, err 
 		// mapping has reconciled completely since it last failed: the
 		// sweep saw to it, and the message, when it comes, finds nothing
 		// to do.
-		letters, dlErr = dl.since(ctx, downAt)
-		if dlErr != nil {
-			return false
-		}
 		waiting := d.waiting()
 		waitingDone = dl.worked(ctx, waiting)
 		return waitingDone == len(waiting)
@@ -447,8 +441,11 @@ func (s *Stack) RunOutage(ctx context.Context, o Outage) (res OutageResult, err 
 	if ctx.Err() != nil {
 		return res, ctx.Err()
 	}
-	if dlErr != nil {
-		return res, dlErr
+	// Read once the wait is over: what was dead-lettered is reported,
+	// and each must be settled.
+	letters, err := dl.since(ctx, downAt)
+	if err != nil {
+		return res, err
 	}
 	if !res.Drained {
 		res.Undrained = d.undrained()
