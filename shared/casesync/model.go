@@ -319,6 +319,16 @@ func CaseNumber(name string) string {
 	return rest
 }
 
+// PollMemo is what one side's recent polls handed on: each case key with
+// the update time at which a poll found it and either saw it covered by a
+// completed reconciliation or made sure one would run (published it, found
+// it already asked for, or left it to the sweep). A later poll that finds a
+// case at the same update time skips it without reading its mapping: what
+// made the entry true stays true. A case seen while its reconciliation was
+// running is never in it (that run's own writes may hide a person's
+// change, which the next poll must look at).
+type PollMemo map[string]time.Time
+
 // PollState is the pollers' shared state: one small document.
 type PollState struct {
 	GoogleLastPolledAt  time.Time

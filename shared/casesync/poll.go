@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -98,21 +99,37 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 		}
 		return PollResult{}, err
 	}
+	// A case found at the update time a recent poll handed on costs no
+	// read: only the others' mappings are looked up.
+	memo, err := e.Store.GetPollMemo(ctx, side)
+	if err != nil {
+		// Only a cost: every case is looked up.
+		e.log().WarnContext(ctx, "could not read the poll memo; looking every case up", "side", string(side), "error", err)
+		memo = nil
+	}
+	res := PollResult{Found: len(found)}
+	next := PollMemo{}
+	var fresh []polled
 	keys := make([]string, 0, len(found))
 	for _, f := range found {
+		if at, ok := memo[f.key]; ok && at.Equal(f.updateTime.Truncate(time.Microsecond)) {
+			next[f.key] = at
+			res.Skipped++
+			continue
+		}
+		fresh = append(fresh, f)
 		keys = append(keys, f.key)
 	}
 	mappings, err := e.Store.LookupMappings(ctx, side, keys)
 	if err != nil {
 		return PollResult{}, fmt.Errorf("look up mappings: %w", err)
 	}
-	refused := e.refusedUnmapped(ctx, side, found, mappings)
+	refused := e.refusedUnmapped(ctx, side, fresh, mappings)
 
-	res := PollResult{Found: len(found)}
 	due := start.Add(cfg.RepublishAfter)
 	var refs []CaseRef
 	var pending, created []string
-	for _, f := range found {
+	for _, f := range fresh {
 		m, ok := mappings[f.key]
 		if !ok && f.eligible && (side == SideGoogle || f.googleCase == "") {
 			// A new case: its mapping is made now, marked pending, so that
@@ -125,41 +142,49 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 			if isNew {
 				refs = append(refs, CaseRef{Side: side, ID: f.key, UpdateTime: f.updateTime})
 				created = append(created, nm.ID)
+				next[f.key] = f.updateTime.Truncate(time.Microsecond)
 				continue
 			}
 			m, ok = nm, nm.ID != ""
 		}
+		// settled: what is decided below holds for this update time, so a
+		// later poll finding it again has nothing to add. Not so for a case
+		// whose reconciliation is running, or one published without a
+		// mapping (no pending mark makes the sweep ask again).
+		settled := true
 		switch {
 		case ok && !changedSince(f.updateTime, m.Side(side).SeenUpdateTime):
 			res.Skipped++
-			continue
 		case ok && m.LeaseHolder != "" && m.LeaseUntil.After(start):
 			// A reconciliation is running: what changed may be its own
 			// writes, which it looks at again before it lets go. A person's
 			// change it missed is seen by the first poll after it ends.
 			res.Waiting++
-			continue
+			settled = false
 		case ok && !m.GaveUpAt.IsZero():
 			// Its counterpart could not be created; only an operator's
 			// resync starts it again (the alert said so once).
 			res.Skipped++
-			continue
 		case ok && !m.Side(side).PendingSince.IsZero() && start.Before(m.DueAt):
 			// Already asked for and not yet late: publishing it again
-			// would only queue a second run of the same work.
+			// would only queue a second run of the same work; the sweep
+			// asks again when it is late.
 			res.Waiting++
-			continue
 		case ok:
 			pending = append(pending, m.ID)
+			refs = append(refs, CaseRef{Side: side, ID: f.key, UpdateTime: f.updateTime})
 		case refusedStill(refused, f):
 			// Refused at this very update time: it would be refused again.
 			res.Skipped++
-			continue
 		case !f.eligible:
 			res.Skipped++
-			continue
+		default:
+			refs = append(refs, CaseRef{Side: side, ID: f.key, UpdateTime: f.updateTime})
+			settled = false
 		}
-		refs = append(refs, CaseRef{Side: side, ID: f.key, UpdateTime: f.updateTime})
+		if settled {
+			next[f.key] = f.updateTime.Truncate(time.Microsecond)
+		}
 	}
 	// Marked before publishing: marked after, the mark could land once the
 	// reconciliation it asks for has already finished, and hold the next
@@ -182,6 +207,10 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 		}
 	}
 	res.Published = len(refs)
+	// Kept for the next polls only when every change found is handed on.
+	if err := e.savePollMemo(ctx, side, memo, next, start.Add(-window)); err != nil {
+		e.log().WarnContext(ctx, "could not save the poll memo", "side", string(side), "error", err)
+	}
 
 	// The sweep: mappings whose work is overdue are asked for again. The
 	// first poll that succeeds after this side's polls failed asks for every
@@ -204,6 +233,32 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 	e.log().DebugContext(ctx, "poll finished", "side", string(side), "found", res.Found,
 		"published", res.Published, "unchanged", res.Skipped, "waiting", res.Waiting, "swept", res.Swept, "since", since)
 	return res, nil
+}
+
+// MaxPollMemo bounds the cases one side's poll memo keeps: the newest
+// update times are kept, and a case left out only costs its mapping's read.
+const MaxPollMemo = 2000
+
+// savePollMemo keeps next as the side's memo, without the cases the next
+// poll's search no longer returns (updated at or before horizon), at most
+// MaxPollMemo of them; it writes nothing when the memo is unchanged.
+func (e *Engine) savePollMemo(ctx context.Context, side Side, old, next PollMemo, horizon time.Time) error {
+	for k, at := range next {
+		if !at.After(horizon) {
+			delete(next, k)
+		}
+	}
+	if len(next) > MaxPollMemo {
+		keys := slices.Collect(maps.Keys(next))
+		slices.SortFunc(keys, func(a, b string) int { return next[b].Compare(next[a]) })
+		for _, k := range keys[MaxPollMemo:] {
+			delete(next, k)
+		}
+	}
+	if maps.EqualFunc(old, next, time.Time.Equal) {
+		return nil
+	}
+	return e.Store.SavePollMemo(ctx, side, next)
 }
 
 // farFuture is a sweep horizon past every due time.

@@ -159,6 +159,11 @@ type Store interface {
 	RecordPoll(ctx context.Context, side Side, lastPolledAt, heartbeat time.Time) error
 	// RecordPollFailure sets the side's FailingSince to at unless it is set.
 	RecordPollFailure(ctx context.Context, side Side, at time.Time) error
+	// GetPollMemo returns the side's poll memo (empty before any).
+	GetPollMemo(ctx context.Context, side Side) (PollMemo, error)
+	// SavePollMemo replaces the side's poll memo. Its size is bounded by
+	// the engine (MaxPollMemo entries).
+	SavePollMemo(ctx context.Context, side Side, memo PollMemo) error
 	RefusalStore
 }
 

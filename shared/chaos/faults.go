@@ -339,6 +339,20 @@ func (s faultyStore) RecordPoll(ctx context.Context, side casesync.Side, last, h
 	return s.Store.RecordPoll(ctx, side, last, heartbeat)
 }
 
+func (s faultyStore) GetPollMemo(ctx context.Context, side casesync.Side) (casesync.PollMemo, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	return s.Store.GetPollMemo(ctx, side)
+}
+
+func (s faultyStore) SavePollMemo(ctx context.Context, side casesync.Side, memo casesync.PollMemo) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	return s.Store.SavePollMemo(ctx, side, memo)
+}
+
 func (s faultyStore) DeleteMapping(ctx context.Context, id string) error {
 	if err := s.check(); err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -742,6 +743,66 @@ func (s *Store) RecordPoll(ctx context.Context, side casesync.Side, lastPolledAt
 	}, firestore.MergeAll)
 	if err != nil {
 		return classify("record poll", err)
+	}
+	s.writes.Add(1)
+	return nil
+}
+
+// pollMemoDoc is the persisted form of one side's poll memo, a list (case
+// keys hold '/', which map keys in field paths would need quoted).
+type pollMemoDoc struct {
+	Cases []pollMemoEntry `firestore:"cases"`
+}
+
+type pollMemoEntry struct {
+	Key string    `firestore:"key"`
+	At  time.Time `firestore:"at"`
+}
+
+// memoRef is the document holding side's poll memo, beside the poll state.
+func (s *Store) memoRef(side casesync.Side) *firestore.DocumentRef {
+	return s.global.Parent.Doc(string(side) + "PollMemo")
+}
+
+// GetPollMemo implements casesync.Store with one read. Entries with a
+// malformed key are left out.
+func (s *Store) GetPollMemo(ctx context.Context, side casesync.Side) (casesync.PollMemo, error) {
+	if !side.Valid() {
+		return nil, fmt.Errorf("store: invalid side %q", side)
+	}
+	snap, err := s.memoRef(side).Get(ctx)
+	s.reads.Add(1)
+	out := casesync.PollMemo{}
+	if err != nil {
+		if snap != nil && !snap.Exists() {
+			return out, nil
+		}
+		return nil, classify("get poll memo", err)
+	}
+	var d pollMemoDoc
+	if err := snap.DataTo(&d); err != nil {
+		return nil, fmt.Errorf("store: decoding the %s poll memo: %w", side, err)
+	}
+	for _, e := range d.Cases {
+		if (casesync.CaseRef{Side: side, ID: e.Key}).Validate() == nil && !e.At.IsZero() {
+			out[e.Key] = e.At.UTC()
+		}
+	}
+	return out, nil
+}
+
+// SavePollMemo implements casesync.Store with one write.
+func (s *Store) SavePollMemo(ctx context.Context, side casesync.Side, memo casesync.PollMemo) error {
+	if !side.Valid() {
+		return fmt.Errorf("store: invalid side %q", side)
+	}
+	d := pollMemoDoc{Cases: make([]pollMemoEntry, 0, len(memo))}
+	for k, at := range memo {
+		d.Cases = append(d.Cases, pollMemoEntry{Key: k, At: at.Truncate(time.Microsecond).UTC()})
+	}
+	slices.SortFunc(d.Cases, func(a, b pollMemoEntry) int { return strings.Compare(a.Key, b.Key) })
+	if _, err := s.memoRef(side).Set(ctx, d); err != nil {
+		return classify("save poll memo", err)
 	}
 	s.writes.Add(1)
 	return nil

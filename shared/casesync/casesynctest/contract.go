@@ -11,6 +11,7 @@ import (
 
 	"github.com/casebridge/casebridge/shared/casesync"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // RunStoreContract checks that a casesync.Store keeps the promises the
@@ -1002,6 +1003,53 @@ var contractCases = []contractCase{
 				t.Errorf("after poll %d of %s (-want +got):\n%s", i+1, st.side, diff)
 			}
 		}
+	}},
+	{"the poll memo of each side is kept whole and replaced whole", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		us := base.Truncate(time.Microsecond)
+		for _, side := range []casesync.Side{casesync.SideGoogle, casesync.SideCompany} {
+			got, err := s.GetPollMemo(ctx, side)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 0 {
+				t.Errorf("%s poll memo before any poll: %v, want empty", side, got)
+			}
+		}
+		google := casesync.PollMemo{"projects/p/cases/9": base, "organizations/1/cases/10": base.Add(time.Second)}
+		company := casesync.PollMemo{"C-7": base.Add(time.Minute)}
+		if err := s.SavePollMemo(ctx, casesync.SideGoogle, google); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SavePollMemo(ctx, casesync.SideCompany, company); err != nil {
+			t.Fatal(err)
+		}
+		want := map[casesync.Side]casesync.PollMemo{
+			casesync.SideGoogle:  {"projects/p/cases/9": us, "organizations/1/cases/10": us.Add(time.Second)},
+			casesync.SideCompany: {"C-7": us.Add(time.Minute)},
+		}
+		check := func(when string) {
+			t.Helper()
+			for side, w := range want {
+				got, err := s.GetPollMemo(ctx, side)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(w, got, cmpopts.EquateEmpty()); diff != "" {
+					t.Errorf("%s: %s poll memo (-want +got):\n%s", when, side, diff)
+				}
+			}
+		}
+		check("after saving both")
+		if err := s.SavePollMemo(ctx, casesync.SideGoogle, casesync.PollMemo{"projects/p/cases/11": base.Add(2 * time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+		want[casesync.SideGoogle] = casesync.PollMemo{"projects/p/cases/11": us.Add(2 * time.Second)}
+		check("after replacing Google's")
+		if err := s.SavePollMemo(ctx, casesync.SideCompany, casesync.PollMemo{}); err != nil {
+			t.Fatal(err)
+		}
+		want[casesync.SideCompany] = casesync.PollMemo{}
+		check("after emptying the CRM's")
 	}},
 	{"refusals are counted per case and kind and listed newest first", func(ctx context.Context, t *testing.T, s casesync.Store) {
 		us := base.Truncate(time.Microsecond)

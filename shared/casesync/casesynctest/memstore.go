@@ -27,6 +27,7 @@ type MemStore struct {
 	mappings map[string]casesync.Mapping
 	keys     map[string]string // storeKey(side, key) -> mapping id
 	poll     casesync.PollState
+	memos    map[casesync.Side]casesync.PollMemo
 	refusals map[string]casesync.Refusal
 }
 
@@ -472,6 +473,38 @@ func (s *MemStore) RecordPoll(ctx context.Context, side casesync.Side, lastPolle
 	default:
 		return fmt.Errorf("casesynctest: invalid side %q", side)
 	}
+	return nil
+}
+
+// GetPollMemo implements casesync.Store.
+func (s *MemStore) GetPollMemo(ctx context.Context, side casesync.Side) (casesync.PollMemo, error) {
+	if !side.Valid() {
+		return nil, fmt.Errorf("casesynctest: invalid side %q", side)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := casesync.PollMemo{}
+	for k, at := range s.memos[side] {
+		out[k] = at
+	}
+	return out, nil
+}
+
+// SavePollMemo implements casesync.Store.
+func (s *MemStore) SavePollMemo(ctx context.Context, side casesync.Side, memo casesync.PollMemo) error {
+	if !side.Valid() {
+		return fmt.Errorf("casesynctest: invalid side %q", side)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.memos == nil {
+		s.memos = map[casesync.Side]casesync.PollMemo{}
+	}
+	kept := casesync.PollMemo{}
+	for k, at := range memo {
+		kept[k] = normTime(at)
+	}
+	s.memos[side] = kept
 	return nil
 }
 

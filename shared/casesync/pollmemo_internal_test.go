@@ -1,0 +1,63 @@
+package casesync
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// memoSaver records the memos saved; nothing else of Store is used.
+type memoSaver struct {
+	Store
+	saved []PollMemo
+}
+
+func (s *memoSaver) SavePollMemo(_ context.Context, _ Side, m PollMemo) error {
+	s.saved = append(s.saved, m)
+	return nil
+}
+
+func TestThePollMemoKeepsOnlyWhatTheNextSearchReturnsAndIsBounded(t *testing.T) {
+	s := &memoSaver{}
+	e := &Engine{Store: s}
+	ctx := context.Background()
+	horizon := time.Date(2026, 12, 6, 7, 0, 0, 0, time.UTC)
+
+	next := PollMemo{"old": horizon, "older": horizon.Add(-time.Hour), "new": horizon.Add(time.Microsecond)}
+	if err := e.savePollMemo(ctx, SideGoogle, nil, next, horizon); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.saved) != 1 || len(s.saved[0]) != 1 || s.saved[0]["new"].IsZero() {
+		t.Fatalf("saved %v; want only the case updated after the next search's start", s.saved)
+	}
+
+	// Unchanged: nothing written.
+	if err := e.savePollMemo(ctx, SideGoogle, PollMemo{"new": horizon.Add(time.Microsecond)}, PollMemo{"new": horizon.Add(time.Microsecond)}, horizon); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.saved) != 1 {
+		t.Fatalf("an unchanged memo was written again")
+	}
+
+	// Over the bound: the newest are kept.
+	big := PollMemo{}
+	for i := range MaxPollMemo + 10 {
+		big[fmt.Sprint("case-", i)] = horizon.Add(time.Duration(i+1) * time.Second)
+	}
+	if err := e.savePollMemo(ctx, SideCompany, nil, big, horizon); err != nil {
+		t.Fatal(err)
+	}
+	got := s.saved[len(s.saved)-1]
+	if len(got) != MaxPollMemo {
+		t.Fatalf("memo of %d cases kept %d, want %d", MaxPollMemo+10, len(got), MaxPollMemo)
+	}
+	for i := range 10 {
+		if _, ok := got[fmt.Sprint("case-", i)]; ok {
+			t.Errorf("case-%d, among the oldest, was kept over newer ones", i)
+		}
+	}
+	if _, ok := got[fmt.Sprint("case-", MaxPollMemo+9)]; !ok {
+		t.Errorf("the newest case was dropped")
+	}
+}

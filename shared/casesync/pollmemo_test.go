@@ -1,0 +1,151 @@
+package casesync_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/casebridge/casebridge/shared/casesync"
+	"github.com/casebridge/casebridge/shared/crmsim"
+	"github.com/casebridge/casebridge/shared/csapi/csapitest"
+)
+
+// lookupCounter records the case keys each poll looks up.
+type lookupCounter struct {
+	casesync.Store
+	mu     sync.Mutex
+	looked []string
+}
+
+func (s *lookupCounter) LookupMappings(ctx context.Context, side casesync.Side, keys []string) (map[string]casesync.Mapping, error) {
+	s.mu.Lock()
+	s.looked = append(s.looked, keys...)
+	s.mu.Unlock()
+	return s.Store.LookupMappings(ctx, side, keys)
+}
+
+func (s *lookupCounter) take() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := s.looked
+	s.looked = nil
+	return k
+}
+
+// TestAnUnchangedCaseInThePollWindowCostsNoMappingRead: once a poll has
+// handed a case on, later polls that find it again at the same update time
+// (it stays in the search window for minutes) read nothing for it.
+func TestAnUnchangedCaseInThePollWindowCostsNoMappingRead(t *testing.T) {
+	for _, sk := range storeKinds {
+		t.Run(sk.name, func(t *testing.T) {
+			w := newWorldOn(t, casesync.Config{}, sk)
+			name := w.newGoogleCase("Quiet case", "P2")
+			w.settle()
+			id := w.mapping(name).CompanyCaseID
+			counter := &lookupCounter{Store: w.store}
+			w.engine.Store = counter
+
+			for i := range 3 {
+				w.tick()
+				g, err := w.engine.PollGoogle(w.ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c, err := w.engine.PollCRM(w.ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if g.Found == 0 || c.Found == 0 {
+					t.Fatalf("poll %d found %d Google and %d CRM cases; the case should still be in both windows", i+1, g.Found, c.Found)
+				}
+				if looked := counter.take(); len(looked) > 0 {
+					t.Errorf("poll %d looked up %q; an unchanged case should cost no read", i+1, looked)
+				}
+				if refs := w.queue.take(); len(refs) > 0 {
+					t.Errorf("poll %d published %+v for an unchanged case", i+1, refs)
+				}
+			}
+
+			// A change is still seen, and costs one lookup.
+			if _, err := w.google.AddComment(name, "One more detail.", csapitest.Actor{DisplayName: "Alice", Email: customer}); err != nil {
+				t.Fatal(err)
+			}
+			w.tick()
+			if _, err := w.engine.PollGoogle(w.ctx); err != nil {
+				t.Fatal(err)
+			}
+			if looked := counter.take(); !slices.Equal(looked, []string{name}) {
+				t.Errorf("the poll after a change looked up %q, want just %s", looked, name)
+			}
+			refs := w.queue.take()
+			if len(refs) != 1 || refs[0].ID != name {
+				t.Fatalf("the poll after a change published %+v, want the changed case", refs)
+			}
+			if _, err := w.engine.SyncCase(w.ctx, refs[0]); err != nil {
+				t.Fatal(err)
+			}
+			w.settle()
+			if got := countWithPrefix(bodiesOf(w.crmComments(id)), "[Google Comment "); got != 1 {
+				t.Errorf("the CRM case has %d mirrored comments, want 1", got)
+			}
+		})
+	}
+}
+
+// TestACaseFoundWhileItsReconciliationRunsIsLookedAtAgain: a poll that
+// finds a case while a reconciliation holds it does not remember it as
+// handed on; the change the run may not have seen is asked for by the
+// next poll.
+func TestACaseFoundWhileItsReconciliationRunsIsLookedAtAgain(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name := w.newGoogleCase("Busy case", "P2")
+	w.settle()
+	m := w.mapping(name)
+
+	if _, err := w.store.AcquireLease(w.ctx, m.ID, "another-worker", w.clock.Now(), w.clock.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.google.AddComment(name, "Written while another worker holds the case.", csapitest.Actor{DisplayName: "Alice", Email: customer}); err != nil {
+		t.Fatal(err)
+	}
+	w.tick()
+	res, err := w.engine.PollGoogle(w.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Waiting != 1 || len(w.queue.take()) != 0 {
+		t.Fatalf("poll while the case is held: %+v; want it waiting, nothing published", res)
+	}
+	// The other worker ends without having seen the comment.
+	if err := w.store.ReleaseLease(w.ctx, m.ID, "another-worker"); err != nil {
+		t.Fatal(err)
+	}
+	w.tick()
+	if _, err := w.engine.PollGoogle(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if refs := w.queue.take(); len(refs) != 1 || refs[0].ID != name {
+		t.Fatalf("the poll after the lease ended published %+v; want the case, whose comment no run has seen", refs)
+	}
+}
+
+// TestALinkRequestPublishedWithoutAMappingIsAskedForAgain: a CRM case that
+// names a Google case gets its mapping from sync-case, so no pending mark
+// stands for it; until a mapping exists, each poll that finds it asks again.
+func TestALinkRequestPublishedWithoutAMappingIsAskedForAgain(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name := w.newGoogleCase("Linked by hand", "P2")
+	id := w.crm.CreateTicket(crmsim.Ticket{Subject: "Linked by hand", Description: "Opened in the CRM.", Priority: "normal", GoogleCase: name})
+	for i := range 2 {
+		w.tick()
+		if _, err := w.engine.PollCRM(w.ctx); err != nil {
+			t.Fatal(err)
+		}
+		refs := w.queue.take()
+		if !slices.ContainsFunc(refs, func(r casesync.CaseRef) bool { return r.Side == casesync.SideCompany && r.ID == id }) {
+			t.Fatalf("CRM poll %d published %+v; want the unmapped CRM case naming %s", i+1, refs, name)
+		}
+	}
+}
