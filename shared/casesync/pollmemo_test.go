@@ -149,3 +149,41 @@ func TestALinkRequestPublishedWithoutAMappingIsAskedForAgain(t *testing.T) {
 		}
 	}
 }
+
+// commentsOnGoogleWhileWriting is a CRM that, the first time casebridge
+// writes a comment to it, has a person comment on the Google case, as if at
+// that very moment.
+type commentsOnGoogleWhileWriting struct {
+	casesync.CRM
+	once   sync.Once
+	google *csapitest.Server
+	name   string
+}
+
+func (c *commentsOnGoogleWhileWriting) AddComment(ctx context.Context, id, body string, public bool) (casesync.Comment, error) {
+	c.once.Do(func() {
+		if _, err := c.google.AddComment(c.name, "Written during the mirror.", csapitest.Actor{DisplayName: "Alice", Email: customer}); err != nil {
+			panic(err)
+		}
+	})
+	return c.CRM.AddComment(ctx, id, body, public)
+}
+
+// TestAChangeToTheSideAPassDidNotWriteIsNotLost: the pass after a write
+// reads again only the side written to; a person's change on the other
+// side during the first pass is still seen and mirrored.
+func TestAChangeToTheSideAPassDidNotWriteIsNotLost(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name := w.newGoogleCase("Busy", "P2")
+	w.settle()
+	id := w.mapping(name).CompanyCaseID
+	w.engine.CRM = &commentsOnGoogleWhileWriting{CRM: w.engine.CRM, google: w.google, name: name}
+	if _, err := w.google.AddComment(name, "First.", csapitest.Actor{DisplayName: "Alice", Email: customer}); err != nil {
+		t.Fatal(err)
+	}
+	w.settle()
+	w.settle()
+	if got := countWithPrefix(bodiesOf(w.crmComments(id)), "[Google Comment "); got != 2 {
+		t.Errorf("the CRM case has %d mirrored Google comments, want 2 (one written during the first's mirror)", got)
+	}
+}

@@ -56,7 +56,9 @@ func (e *Engine) SyncCase(ctx context.Context, ref CaseRef) (SyncResult, error) 
 	res := SyncResult{MappingID: m.ID}
 	for pass := 1; ; pass++ {
 		if pass > 1 {
+			prev := r
 			r = &reconciliation{e: e, cfg: cfg, start: e.now()}
+			r.carry(prev, m)
 		}
 		r.log, r.lease, r.m, r.last = log, l, m, pass == maxPasses
 		if pass == 1 && !ref.UpdateTime.IsZero() && !changedSince(ref.UpdateTime, m.Side(ref.Side).SeenUpdateTime) && m.Linked() && !m.RerunRequested {
@@ -118,6 +120,28 @@ func (e *Engine) SyncCase(ctx context.Context, ref CaseRef) (SyncResult, error) 
 // maxPasses bounds how often one reconciliation looks again at a case it
 // has just written to, or that changed while it ran.
 const maxPasses = 3
+
+// carry starts a pass with what the previous pass read of a side it did not
+// write to, when nothing says that side changed since: the next pass then
+// reads again only the side it wrote to (to see its own writes there, and
+// anything a person did meanwhile). A change to the carried side after the
+// previous pass read it moves that case's update time past what the mapping
+// has seen, so the next poll asks for it. saved is the mapping as the
+// previous pass saved it.
+func (r *reconciliation) carry(prev *reconciliation, saved Mapping) {
+	if prev.rerunAsked {
+		// Another delivery asked while the pass ran: read everything.
+		return
+	}
+	if g := prev.g; g != nil && !prev.wrote[SideGoogle] && g.Name == saved.GoogleCase &&
+		!saved.Google.PendingSince.After(prev.start) {
+		r.g, r.gAt = g, prev.gAt
+	}
+	if c := prev.c; c != nil && !prev.wrote[SideCompany] && c.ID == saved.CompanyCaseID &&
+		!saved.Company.PendingSince.After(prev.start) && prev.companyTickWait() == 0 {
+		r.c, r.cAt = c, prev.cAt
+	}
+}
 
 // lostIsDone turns a lost lease into success: the worker that took the
 // mapping carries on from what is stored.
@@ -245,9 +269,14 @@ type reconciliation struct {
 	merged   bool // this mapping was merged into another and deleted
 	gaveUp   bool // this pass gave up on creating the counterpart
 	// writes lists what this pass wrote to either side; wroteCompany is set
-	// when it wrote to the CRM.
+	// when it wrote to the CRM, wrote[side] when it called an API that
+	// writes to side (whether or not the call succeeded).
 	writes       []string
 	wroteCompany bool
+	wrote        map[Side]bool
+	// rerunAsked: the save found a reconciliation asked for while the pass
+	// ran.
+	rerunAsked bool
 }
 
 func (r *reconciliation) act(format string, args ...any) {
@@ -421,7 +450,22 @@ func (r *reconciliation) run(ctx context.Context) error {
 // waits for the CRM's clock to leave the tick of the write.
 func (r *reconciliation) crmWrite() CRM {
 	r.wroteCompany = true
+	r.wroteTo(SideCompany)
 	return r.e.CRM
+}
+
+// googleWrite is the Google side, for a call that writes to it.
+func (r *reconciliation) googleWrite() Google {
+	r.wroteTo(SideGoogle)
+	return r.e.Google
+}
+
+// wroteTo records that the pass called an API that writes to side.
+func (r *reconciliation) wroteTo(side Side) {
+	if r.wrote == nil {
+		r.wrote = map[Side]bool{}
+	}
+	r.wrote[side] = true
 }
 
 // keepLease is called before every side effect: it fails once the lease is

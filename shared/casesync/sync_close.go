@@ -26,7 +26,7 @@ func (r *reconciliation) close(ctx context.Context) error {
 		if err := r.keepLease(ctx); err != nil {
 			return err
 		}
-		if err := r.e.Google.CloseCase(ctx, r.m.GoogleCase); err != nil {
+		if err := r.googleWrite().CloseCase(ctx, r.m.GoogleCase); err != nil {
 			return err
 		}
 		r.act("closed the Google case")

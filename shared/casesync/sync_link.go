@@ -172,7 +172,7 @@ func (r *reconciliation) linkGoogle(ctx context.Context) error {
 		if err := r.recordIntent(ctx, SideGoogle); err != nil {
 			return err
 		}
-		g, err := e.Google.CreateCase(ctx, r.newGoogleCase(""))
+		g, err := r.googleWrite().CreateCase(ctx, r.newGoogleCase(""))
 		if err != nil {
 			return err
 		}

@@ -42,7 +42,7 @@ func (r *reconciliation) syncPriority(ctx context.Context) error {
 		if err := r.keepLease(ctx); err != nil {
 			return err
 		}
-		if err := r.e.Google.SetPriority(ctx, r.m.GoogleCase, want); err != nil {
+		if err := r.googleWrite().SetPriority(ctx, r.m.GoogleCase, want); err != nil {
 			return err
 		}
 		r.act("set Google priority to %s", want)

@@ -39,7 +39,7 @@ func (r *reconciliation) reopen(ctx context.Context) error {
 }
 
 func (r *reconciliation) reopenWithNewCase(ctx context.Context) error {
-	e, m := r.e, &r.m
+	m := &r.m
 	old := m.GoogleCase
 	exclude := append(slices.Clone(m.PreviousGoogleCases), old)
 	name, err := r.findLinkedGoogleCase(ctx, m.CompanyCaseID, exclude)
@@ -53,7 +53,7 @@ func (r *reconciliation) reopenWithNewCase(ctx context.Context) error {
 		if err := r.recordIntent(ctx, SideGoogle); err != nil {
 			return err
 		}
-		g, err := e.Google.CreateCase(ctx, r.newGoogleCase("This case continues closed Google Cloud support case "+old+", whose CRM case was reopened."))
+		g, err := r.googleWrite().CreateCase(ctx, r.newGoogleCase("This case continues closed Google Cloud support case "+old+", whose CRM case was reopened."))
 		if err != nil {
 			return err
 		}

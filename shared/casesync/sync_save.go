@@ -42,6 +42,7 @@ func (r *reconciliation) save(ctx context.Context, runErr error) (saved Mapping,
 			return err
 		}
 		again = false
+		r.rerunAsked = m.RerunRequested
 		if m.GoogleCase != googleName {
 			// A reopen swapped the Google case mid-run.
 			return nil

@@ -145,6 +145,7 @@ func (r *reconciliation) postComment(ctx context.Context, side Side, body string
 	if side == SideCompany {
 		r.wroteCompany = true
 	}
+	r.wroteTo(side)
 	return r.e.addComment(ctx, r.m, side, body, public)
 }
 
@@ -165,7 +166,7 @@ func (r *reconciliation) upload(ctx context.Context, side Side, name, mime strin
 	var a Attachment
 	var err error
 	if side == SideGoogle {
-		a, err = r.e.Google.UploadAttachment(ctx, r.m.GoogleCase, name, mime, body)
+		a, err = r.googleWrite().UploadAttachment(ctx, r.m.GoogleCase, name, mime, body)
 	} else {
 		a, err = r.crmWrite().UploadAttachment(ctx, r.m.CompanyCaseID, name, mime, body)
 	}
