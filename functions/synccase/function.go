@@ -27,7 +27,7 @@ var handler func(context.Context, event.Event) error
 
 func init() {
 	app := appconfig.MustLoad(Name)
-	h := eventing.Handler{Function: Name, Log: app.Log, MaxAge: app.Config.EventMaxAge, Failures: app.Store}
+	h := eventing.Handler{Function: Name, Log: app.Log, MaxAge: app.Config.EventMaxAge, Failures: app.Store, Clock: app.Engine.Clock.Now}
 	handler = h.Case(func(ctx context.Context, log *slog.Logger, ref casesync.CaseRef) error {
 		res, err := app.EngineFor(log).SyncCase(ctx, ref)
 		if err != nil {

@@ -74,6 +74,8 @@ func (r CaseRef) Validate() error {
 		return &InputError{Reason: fmt.Sprintf("Google case name %s is malformed: want projects/P/cases/N or organizations/N/cases/N", Quote(r.ID))}
 	case r.Side == SideCompany && !ValidID(r.ID):
 		return &InputError{Reason: fmt.Sprintf("CRM case id %s is malformed", Quote(r.ID))}
+	case r.Item != "" && !ValidID(r.Item):
+		return &InputError{Reason: fmt.Sprintf("item id %s is malformed", Quote(r.Item))}
 	}
 	return nil
 }

@@ -177,7 +177,18 @@ type MappingSide struct {
 	// work (mirrored, skipped, or written by casebridge), in bounded space
 	// whatever the case's length (see ItemLog).
 	Items SideItems
+	// ReadAt: when the last completed reconciliation read this side's case
+	// (the engine's clock). A change announced by a message published
+	// before it was seen by that reconciliation.
+	ReadAt time.Time
+	// OwnWrites: the ids of the last comments and files casebridge wrote to
+	// this side, newest last, at most MaxOwnWrites. An event naming one of
+	// them is casebridge's own write coming back.
+	OwnWrites []string
 }
+
+// MaxOwnWrites bounds MappingSide.OwnWrites.
+const MaxOwnWrites = 20
 
 // Side returns the mapping's state of side s.
 func (m *Mapping) Side(s Side) *MappingSide {
@@ -354,6 +365,14 @@ type CaseRef struct {
 	UpdateTime time.Time `json:"updateTime,omitzero"`
 	// MappingID may name the mapping directly (sync-requested).
 	MappingID string `json:"mappingId,omitempty"`
+	// Item is the id of the comment or file an event says changed on the
+	// case, when it names one (optional). It is a hint: it can only make
+	// a reconciliation unnecessary when the item is one casebridge wrote.
+	Item string `json:"item,omitempty"`
+	// EventTime is when the message carrying the reference was published,
+	// as Pub/Sub recorded it (never taken from the payload); zero when
+	// unknown. A reconciliation that read the case after it saw the change.
+	EventTime time.Time `json:"-"`
 }
 
 // StartOverOnNewGoogleCase resets what a mapping knows of its Google side

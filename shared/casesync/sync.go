@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -29,8 +30,11 @@ func (e *Engine) SyncCase(ctx context.Context, ref CaseRef) (SyncResult, error) 
 	if err != nil || skip != "" {
 		return SyncResult{MappingID: m.ID, Skipped: skip}, err
 	}
-	if !ref.UpdateTime.IsZero() && !changedSince(ref.UpdateTime, m.Side(ref.Side).SeenUpdateTime) && m.Linked() && !m.RerunRequested {
-		return SyncResult{MappingID: m.ID, Skipped: "unchanged since its last reconciliation"}, e.clearCoveredPending(ctx, m, ref)
+	if why := ref.coveredBy(m); why != "" {
+		if why != unchangedSinceLast {
+			return SyncResult{MappingID: m.ID, Skipped: why}, nil
+		}
+		return SyncResult{MappingID: m.ID, Skipped: why}, e.clearCoveredPending(ctx, m, ref)
 	}
 
 	holder := newHolder()
@@ -61,9 +65,9 @@ func (e *Engine) SyncCase(ctx context.Context, ref CaseRef) (SyncResult, error) 
 			r.carry(prev, m)
 		}
 		r.log, r.lease, r.m, r.last = log, l, m, pass == maxPasses
-		if pass == 1 && !ref.UpdateTime.IsZero() && !changedSince(ref.UpdateTime, m.Side(ref.Side).SeenUpdateTime) && m.Linked() && !m.RerunRequested {
+		if why := ref.coveredBy(m); pass == 1 && why != "" {
 			// A second look under the lease: another worker just finished.
-			res.Skipped = "unchanged since its last reconciliation"
+			res.Skipped = why
 			_, err := r.finishUnchanged(ctx, ref)
 			return res, lostIsDone(err)
 		}
@@ -117,6 +121,35 @@ func (e *Engine) SyncCase(ctx context.Context, ref CaseRef) (SyncResult, error) 
 	return res, nil
 }
 
+// eventClockMargin is how much later than a message's publish time a
+// reconciliation must have read the case to have seen what the message
+// announces: Pub/Sub's clock and the functions' may differ by this much.
+const eventClockMargin = 2 * time.Second
+
+// coveredBy returns why the change ref announces needs no reconciliation of
+// m, or "" when it may: the case has not changed since the last completed
+// reconciliation (the poller's update time), the event names a comment or
+// file casebridge wrote itself, or a completed reconciliation read the case
+// after the message was published. A message naming the mapping (a command)
+// is never covered, nor one for a mapping not yet linked or asked for again.
+func (ref CaseRef) coveredBy(m Mapping) string {
+	if ref.MappingID != "" || !ref.Side.Valid() || !m.Linked() || m.RerunRequested {
+		return ""
+	}
+	sd := m.Side(ref.Side)
+	switch {
+	case !ref.UpdateTime.IsZero() && !changedSince(ref.UpdateTime, sd.SeenUpdateTime):
+		return unchangedSinceLast
+	case ref.Item != "" && slices.Contains(sd.OwnWrites, ref.Item):
+		return "the event names casebridge's own write"
+	case !ref.EventTime.IsZero() && sd.ReadAt.After(ref.EventTime.Add(eventClockMargin)):
+		return "a reconciliation read the case after the event was published"
+	}
+	return ""
+}
+
+const unchangedSinceLast = "unchanged since its last reconciliation"
+
 // maxPasses bounds how often one reconciliation looks again at a case it
 // has just written to, or that changed while it ran.
 const maxPasses = 3
@@ -160,7 +193,7 @@ func (r *reconciliation) finishUnchanged(ctx context.Context, ref CaseRef) (Mapp
 		if err := r.lease.owns(x); err != nil {
 			return err
 		}
-		if !changedSince(ref.UpdateTime, x.Side(ref.Side).SeenUpdateTime) {
+		if !ref.UpdateTime.IsZero() && !changedSince(ref.UpdateTime, x.Side(ref.Side).SeenUpdateTime) {
 			x.Side(ref.Side).PendingSince = time.Time{}
 		}
 		if x.Google.PendingSince.IsZero() && x.Company.PendingSince.IsZero() && !x.RerunRequested && x.Attempts == 0 && x.Linked() {
@@ -274,6 +307,8 @@ type reconciliation struct {
 	writes       []string
 	wroteCompany bool
 	wrote        map[Side]bool
+	// own lists, per side, the comments and files this pass wrote there.
+	own map[Side][]string
 	// rerunAsked: the save found a reconciliation asked for while the pass
 	// ran.
 	rerunAsked bool
@@ -458,6 +493,17 @@ func (r *reconciliation) crmWrite() CRM {
 func (r *reconciliation) googleWrite() Google {
 	r.wroteTo(SideGoogle)
 	return r.e.Google
+}
+
+// wroteItem records the id of a comment or file the pass wrote to side.
+func (r *reconciliation) wroteItem(side Side, id string) {
+	if id == "" {
+		return
+	}
+	if r.own == nil {
+		r.own = map[Side][]string{}
+	}
+	r.own[side] = append(r.own[side], id)
 }
 
 // wroteTo records that the pass called an API that writes to side.

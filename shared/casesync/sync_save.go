@@ -48,6 +48,11 @@ func (r *reconciliation) save(ctx context.Context, runErr error) (saved Mapping,
 			return nil
 		}
 		behind = r.settleItems(m)
+		for _, side := range sides {
+			if own := r.own[side]; len(own) > 0 {
+				m.Side(side).OwnWrites = keepOwnWrites(m.Side(side).OwnWrites, own)
+			}
+		}
 		if r.newContent {
 			m.NewContentAt = now
 		}
@@ -68,6 +73,14 @@ func (r *reconciliation) save(ctx context.Context, runErr error) (saved Mapping,
 		}
 		if companyID != "" && seenC.After(m.Company.SeenUpdateTime) {
 			m.Company.SeenUpdateTime = seenC
+		}
+		// When this pass read each side: a message published before then
+		// announced nothing it did not see.
+		if r.g != nil && r.g.Name == googleName && r.gAt.After(m.Google.ReadAt) {
+			m.Google.ReadAt = r.gAt
+		}
+		if r.c != nil && r.c.ID == companyID && r.cAt.After(m.Company.ReadAt) {
+			m.Company.ReadAt = r.cAt
 		}
 		if m.Linked() {
 			m.Google.UpdatesSyncedAt, m.Company.UpdatesSyncedAt = now, now
@@ -225,6 +238,16 @@ func (r *reconciliation) listing(side Side, kind itemKind) []listedItem {
 		for _, a := range rd.attachments {
 			add(a.ID, a.CreateTime, false)
 		}
+	}
+	return out
+}
+
+// keepOwnWrites appends ids to the ids casebridge wrote to a side, keeping
+// the newest MaxOwnWrites.
+func keepOwnWrites(have, ids []string) []string {
+	out := append(slices.Clone(have), ids...)
+	if len(out) > MaxOwnWrites {
+		out = out[len(out)-MaxOwnWrites:]
 	}
 	return out
 }

@@ -146,7 +146,11 @@ func (r *reconciliation) postComment(ctx context.Context, side Side, body string
 		r.wroteCompany = true
 	}
 	r.wroteTo(side)
-	return r.e.addComment(ctx, r.m, side, body, public)
+	c, err := r.e.addComment(ctx, r.m, side, body, public)
+	if err == nil {
+		r.wroteItem(side, c.ID)
+	}
+	return c, err
 }
 
 // download opens the content of side's attachment id.
@@ -173,6 +177,7 @@ func (r *reconciliation) upload(ctx context.Context, side Side, name, mime strin
 	if err != nil {
 		return Attachment{}, err
 	}
+	r.wroteItem(side, a.ID)
 	rd := r.read(side)
 	rd.attachments = append(rd.attachments, a)
 	return a, nil

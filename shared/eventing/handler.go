@@ -18,6 +18,9 @@ const (
 	FunctionSyncCase      = "SyncCase"
 	FunctionCleanup       = "Cleanup"
 	FunctionDetectOutages = "DetectOutages"
+	// FunctionCRMWebhook is the HTTP function that takes the CRM's
+	// webhooks (functions/crmwebhook); no subscription feeds it.
+	FunctionCRMWebhook = "CRMWebhook"
 )
 
 // Handler turns a function's work into a CloudEvent handler that applies
@@ -38,6 +41,9 @@ type Handler struct {
 	// will redeliver, for the dead-letter tool (best effort; nothing is
 	// written when a message is handled or acknowledged).
 	Failures FailureRecorder
+	// Clock, when set, is the engine's clock (the sandbox may shift it):
+	// a case message's publish time is given to the engine on that clock.
+	Clock func() time.Time
 }
 
 func (h Handler) now() time.Time {
@@ -85,10 +91,21 @@ func (h Handler) Case(run func(ctx context.Context, log *slog.Logger, ref casesy
 		if h.tooOld(log, msg) {
 			return nil
 		}
-		err = Settle(log, run(ctx, log, ref))
+		timed := ref
+		timed.EventTime = h.eventTime(msg.Message.PublishTime)
+		err = Settle(log, run(ctx, log, timed))
 		h.recordFailure(ctx, log, msg, &ref, err)
 		return err
 	}
+}
+
+// eventTime is a message's publish time (Pub/Sub's, real time) on the
+// engine's clock; zero when Pub/Sub gave none.
+func (h Handler) eventTime(published time.Time) time.Time {
+	if published.IsZero() || h.Clock == nil {
+		return published
+	}
+	return published.Add(h.Clock().Sub(h.now()))
 }
 
 func (h Handler) tooOld(log *slog.Logger, msg MessagePublishedData) bool {

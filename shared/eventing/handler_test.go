@@ -96,6 +96,9 @@ func TestDecodeCaseRef(t *testing.T) {
 		{name: "a reference with no id is permanent", body: `{"side":"google"}`, wantPermanent: true},
 		{name: "a mapping id with a slash is permanent", body: `{"mappingId":"a/b"}`, wantPermanent: true},
 		{name: "a mapping id over the length bound is permanent", body: `{"mappingId":"` + strings.Repeat("m", casesync.MaxIDLen+1) + `"}`, wantPermanent: true},
+		{name: "an event's item is read", body: `{"side":"google","id":"projects/p/cases/1","item":"55"}`,
+			want: casesync.CaseRef{Side: casesync.SideGoogle, ID: "projects/p/cases/1", Item: "55"}},
+		{name: "a malformed item is permanent", body: `{"side":"google","id":"projects/p/cases/1","item":"5/../6"}`, wantPermanent: true},
 		{name: "a CRM case id with a space is permanent", body: `{"side":"company","id":"7 OR 1=1"}`, wantPermanent: true},
 		{name: "a Google case name with extra segments is permanent", body: `{"side":"google","id":"projects/p/cases/1/../2"}`, wantPermanent: true},
 		{name: "a Google case name given as a CRM id's form is permanent", body: `{"side":"google","id":"7"}`, wantPermanent: true},
@@ -211,6 +214,36 @@ func TestTickHandler(t *testing.T) {
 			}
 			if ran != tt.wantRun {
 				t.Errorf("poll ran = %v, want %v", ran, tt.wantRun)
+			}
+		})
+	}
+}
+
+// TestTheCaseHandlerGivesTheEngineThePublishTimeOnItsClock: the engine
+// compares a message's publish time with when it read a case, on its own
+// clock, which the sandbox may shift away from real time.
+func TestTheCaseHandlerGivesTheEngineThePublishTimeOnItsClock(t *testing.T) {
+	real := published.Add(3 * time.Second)
+	for _, tt := range []struct {
+		name  string
+		clock func() time.Time
+		want  time.Time
+	}{
+		{"real time", nil, published},
+		{"a clock two days ahead", func() time.Time { return real.Add(48 * time.Hour) }, published.Add(48 * time.Hour)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got casesync.CaseRef
+			h := Handler{Function: "SyncCase", Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return real }, Clock: tt.clock}
+			run := h.Case(func(_ context.Context, _ *slog.Logger, ref casesync.CaseRef) error {
+				got = ref
+				return nil
+			})
+			if err := run(context.Background(), pushEvent(t, "m1", []byte(`{"side":"company","id":"7","item":"42"}`))); err != nil {
+				t.Fatal(err)
+			}
+			if !got.EventTime.Equal(tt.want) || got.Item != "42" {
+				t.Errorf("the engine got %+v; want item 42 and event time %s", got, tt.want)
 			}
 		})
 	}

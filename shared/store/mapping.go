@@ -86,6 +86,11 @@ type mappingDoc struct {
 	NewCaseNoticeOwed bool `firestore:"newCaseNoticeOwed"`
 
 	RefusedItem string `firestore:"refusedItem"`
+
+	GoogleReadAt     *time.Time `firestore:"googleReadAt"`
+	CompanyReadAt    *time.Time `firestore:"companyReadAt"`
+	GoogleOwnWrites  []string   `firestore:"googleOwnWrites"`
+	CompanyOwnWrites []string   `firestore:"companyOwnWrites"`
 }
 
 // sideItemsDoc and itemLogDoc are the persisted casesync.SideItems.
@@ -173,6 +178,10 @@ func toDoc(m casesync.Mapping) mappingDoc {
 		GaveUpAt:                   timePtr(m.GaveUpAt),
 		NewCaseNoticeOwed:          m.NewCaseNoticeOwed,
 		RefusedItem:                m.RefusedItem,
+		GoogleReadAt:               timePtr(m.Google.ReadAt),
+		CompanyReadAt:              timePtr(m.Company.ReadAt),
+		GoogleOwnWrites:            nilIfEmpty(m.Google.OwnWrites),
+		CompanyOwnWrites:           nilIfEmpty(m.Company.OwnWrites),
 	}
 }
 
@@ -193,6 +202,8 @@ func (d mappingDoc) toMapping(id string) casesync.Mapping {
 			OutageNoticeIntent: d.OutageNoticeIntentGoogle,
 			Closed:             d.GoogleClosed,
 			Items:              d.GoogleItems.toItems(d.LegacyGoogleItemsDone),
+			ReadAt:             timeVal(d.GoogleReadAt),
+			OwnWrites:          nilIfEmpty(d.GoogleOwnWrites),
 		},
 		Company: casesync.MappingSide{
 			UpdatesSyncedAt:    timeVal(d.CompanyUpdatesSyncedAt),
@@ -202,6 +213,8 @@ func (d mappingDoc) toMapping(id string) casesync.Mapping {
 			OutageNoticeIntent: d.OutageNoticeIntentCompany,
 			Closed:             d.CompanyClosed,
 			Items:              d.CompanyItems.toItems(d.LegacyCompanyItemsDone),
+			ReadAt:             timeVal(d.CompanyReadAt),
+			OwnWrites:          nilIfEmpty(d.CompanyOwnWrites),
 		},
 		Priority:            casesync.ParsePriority(d.Priority),
 		ReopenNoticeSent:    d.ReopenNoticeSent,

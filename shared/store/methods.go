@@ -837,6 +837,7 @@ func normalized(m casesync.Mapping) casesync.Mapping {
 		&m.Google.UpdatesSyncedAt, &m.Company.UpdatesSyncedAt,
 		&m.Google.PendingSince, &m.Company.PendingSince,
 		&m.Google.SeenUpdateTime, &m.Company.SeenUpdateTime,
+		&m.Google.ReadAt, &m.Company.ReadAt,
 		&m.CreateIntentAt, &m.LeaseUntil, &m.DueAt, &m.FailingSince, &m.GaveUpAt,
 	} {
 		if !t.IsZero() {
@@ -844,6 +845,8 @@ func normalized(m casesync.Mapping) casesync.Mapping {
 		}
 	}
 	m.PreviousGoogleCases = nilIfEmpty(m.PreviousGoogleCases)
+	m.Google.OwnWrites = nilIfEmpty(slices.Clone(m.Google.OwnWrites))
+	m.Company.OwnWrites = nilIfEmpty(slices.Clone(m.Company.OwnWrites))
 	m.Google.Items = cloneItems(m.Google.Items)
 	m.Company.Items = cloneItems(m.Company.Items)
 	return m

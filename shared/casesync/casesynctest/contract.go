@@ -1380,6 +1380,8 @@ func fullMapping(id, googleCase, companyCaseID string) casesync.Mapping {
 				Comments:    casesync.ItemLog{Through: at(12), Done: []casesync.DoneItem{{ID: "1", At: at(13)}, {ID: "7"}}},
 				Attachments: casesync.ItemLog{Done: []casesync.DoneItem{{ID: "2", At: at(14)}}},
 			},
+			ReadAt:    at(22),
+			OwnWrites: []string{"31", "32"},
 		},
 		Company: casesync.MappingSide{
 			UpdatesSyncedAt:    at(5),
@@ -1392,6 +1394,8 @@ func fullMapping(id, googleCase, companyCaseID string) casesync.Mapping {
 				Comments:    casesync.ItemLog{Done: []casesync.DoneItem{{ID: "3", At: at(15)}, {ID: "5", At: at(16)}}},
 				Attachments: casesync.ItemLog{Through: at(17), Done: []casesync.DoneItem{{ID: "4", At: at(18)}}},
 			},
+			ReadAt:    at(23),
+			OwnWrites: []string{"41"},
 		},
 		Priority:            casesync.P2,
 		ReopenNoticeSent:    true,
@@ -1420,6 +1424,7 @@ func truncated(m casesync.Mapping) casesync.Mapping {
 		&m.Google.UpdatesSyncedAt, &m.Company.UpdatesSyncedAt,
 		&m.Google.PendingSince, &m.Company.PendingSince,
 		&m.Google.SeenUpdateTime, &m.Company.SeenUpdateTime,
+		&m.Google.ReadAt, &m.Company.ReadAt,
 		&m.CreateIntentAt, &m.LeaseUntil, &m.DueAt, &m.FailingSince, &m.GaveUpAt,
 	} {
 		*t = t.Truncate(time.Microsecond)

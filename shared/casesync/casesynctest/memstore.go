@@ -529,6 +529,8 @@ func (s *MemStore) RecordPollFailure(ctx context.Context, side casesync.Side, at
 // clone copies m so that callers never share its slices with the store.
 func clone(m casesync.Mapping) casesync.Mapping {
 	m.PreviousGoogleCases = cloneStrings(m.PreviousGoogleCases)
+	m.Google.OwnWrites = cloneStrings(m.Google.OwnWrites)
+	m.Company.OwnWrites = cloneStrings(m.Company.OwnWrites)
 	m.Google.Items = cloneItems(m.Google.Items)
 	m.Company.Items = cloneItems(m.Company.Items)
 	return m
@@ -562,6 +564,7 @@ func normalize(m casesync.Mapping) casesync.Mapping {
 		&m.Google.UpdatesSyncedAt, &m.Company.UpdatesSyncedAt,
 		&m.Google.PendingSince, &m.Company.PendingSince,
 		&m.Google.SeenUpdateTime, &m.Company.SeenUpdateTime,
+		&m.Google.ReadAt, &m.Company.ReadAt,
 		&m.CreateIntentAt, &m.LeaseUntil, &m.DueAt, &m.FailingSince, &m.GaveUpAt,
 	} {
 		*t = normTime(*t)

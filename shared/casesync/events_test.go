@@ -1,0 +1,117 @@
+package casesync_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/casebridge/casebridge/shared/casesync"
+)
+
+// linkedWithMirroredReply returns a linked case whose CRM reply has been
+// mirrored to Google, and the id of the comment casebridge wrote there.
+func linkedWithMirroredReply(t *testing.T, w *world) (name, ownID string) {
+	t.Helper()
+	name = w.newGoogleCase("Events", "P2")
+	w.settle()
+	id := w.mapping(name).CompanyCaseID
+	if _, err := w.crm.AddHumanComment(id, "Bob", "A public reply.", true); err != nil {
+		t.Fatal(err)
+	}
+	w.settle()
+	for _, c := range w.google.Comments(name) {
+		if strings.HasPrefix(c.Body, "[Company Comment ") {
+			ownID = c.Name[strings.LastIndex(c.Name, "/")+1:]
+		}
+	}
+	if ownID == "" {
+		t.Fatal("the CRM reply was not mirrored to Google")
+	}
+	return name, ownID
+}
+
+func (w *world) apiCalls() int {
+	n := 0
+	for _, c := range w.google.Calls() {
+		n += c
+	}
+	for _, c := range w.crm.Calls() {
+		n += c
+	}
+	return n
+}
+
+func (w *world) resetCalls() {
+	w.google.ResetCalls()
+	w.crm.ResetCalls()
+}
+
+// TestAnEventNamingCasebridgesOwnCommentCostsNoAPICall: the event Google
+// sends for the comment casebridge itself just wrote is recognised from the
+// mapping alone.
+func TestAnEventNamingCasebridgesOwnCommentCostsNoAPICall(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name, own := linkedWithMirroredReply(t, w)
+	w.resetCalls()
+	res, err := w.engine.SyncCase(w.ctx, casesync.CaseRef{Side: casesync.SideGoogle, ID: name, Item: own})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Skipped == "" || w.apiCalls() != 0 {
+		t.Errorf("event for casebridge's own comment: %+v after %d API calls (%v %v); want it skipped without any", res, w.apiCalls(), w.google.Calls(), w.crm.Calls())
+	}
+}
+
+// TestAnEventNamingAPersonsCommentIsReconciled: only casebridge's own items
+// are recognised; an event naming anything else is reconciled, and the
+// comment it names is mirrored.
+func TestAnEventNamingAPersonsCommentIsReconciled(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name, _ := linkedWithMirroredReply(t, w)
+	id := w.mapping(name).CompanyCaseID
+	w.tick()
+	cn, err := w.google.AddAgentComment(name, "An answer from Google.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := w.engine.SyncCase(w.ctx, casesync.CaseRef{Side: casesync.SideGoogle, ID: name, Item: cn[strings.LastIndex(cn, "/")+1:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Skipped != "" {
+		t.Fatalf("an event naming a person's comment was skipped: %s", res.Skipped)
+	}
+	if got := countWithPrefix(bodiesOf(w.crmComments(id)), "[Google Comment "); got != 1 {
+		t.Errorf("the CRM case has %d mirrored Google comments, want 1", got)
+	}
+}
+
+// TestAnEventPublishedBeforeTheLastReadNeedsNoReconciliation: a message
+// published before a completed reconciliation read the case (a late or
+// repeated delivery) announces nothing that run did not see; one published
+// after it is reconciled.
+func TestAnEventPublishedBeforeTheLastReadNeedsNoReconciliation(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name := w.newGoogleCase("Late event", "P2")
+	w.settle()
+	read := w.mapping(name).Google.ReadAt
+	if read.IsZero() {
+		t.Fatal("the mapping does not record when the Google case was last read")
+	}
+	w.tick()
+	w.resetCalls()
+	res, err := w.engine.SyncCase(w.ctx, casesync.CaseRef{Side: casesync.SideGoogle, ID: name, EventTime: read.Add(-10 * time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Skipped == "" || w.apiCalls() != 0 {
+		t.Errorf("an event published before the last read: %+v after %d API calls; want it skipped without any", res, w.apiCalls())
+	}
+	res, err = w.engine.SyncCase(w.ctx, casesync.CaseRef{Side: casesync.SideGoogle, ID: name, EventTime: read})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Skipped != "" || w.apiCalls() == 0 {
+		t.Errorf("an event published at the last read (within the clock margin): %+v after %d API calls; want it reconciled", res, w.apiCalls())
+	}
+}
