@@ -1,6 +1,7 @@
 package casesync_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -113,5 +114,56 @@ func TestAnEventPublishedBeforeTheLastReadNeedsNoReconciliation(t *testing.T) {
 	}
 	if res.Skipped != "" || w.apiCalls() == 0 {
 		t.Errorf("an event published at the last read (within the clock margin): %+v after %d API calls; want it reconciled", res, w.apiCalls())
+	}
+}
+
+// itemListingCRM is a CRM that can list comments and files in one call; it
+// counts which listing calls the engine makes.
+type itemListingCRM struct {
+	casesync.CRM
+	items, comments, attachments int
+}
+
+func (c *itemListingCRM) ListItems(ctx context.Context, id string) ([]casesync.Comment, []casesync.Attachment, error) {
+	c.items++
+	cs, err := c.CRM.ListComments(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	as, err := c.CRM.ListAttachments(ctx, id)
+	return cs, as, err
+}
+
+func (c *itemListingCRM) ListComments(ctx context.Context, id string) ([]casesync.Comment, error) {
+	c.comments++
+	return c.CRM.ListComments(ctx, id)
+}
+
+func (c *itemListingCRM) ListAttachments(ctx context.Context, id string) ([]casesync.Attachment, error) {
+	c.attachments++
+	return c.CRM.ListAttachments(ctx, id)
+}
+
+// TestASideThatListsItemsInOneCallIsListedOnce: where the API returns a
+// case's comments and files together, a pass lists the case once.
+func TestASideThatListsItemsInOneCallIsListedOnce(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name := w.newGoogleCase("One listing", "P2")
+	w.settle()
+	id := w.mapping(name).CompanyCaseID
+	crm := &itemListingCRM{CRM: w.engine.CRM}
+	w.engine.CRM = crm
+	if _, _, err := w.crm.AddHumanCommentWithFile(id, "Bob", "See the log.", true, "log.txt", "text/plain", []byte("log")); err != nil {
+		t.Fatal(err)
+	}
+	w.settle()
+	if crm.items == 0 || crm.comments != 0 || crm.attachments != 0 {
+		t.Errorf("the CRM was listed with %d item, %d comment and %d attachment calls; want item listings only", crm.items, crm.comments, crm.attachments)
+	}
+	if n := len(w.google.Attachments(name)); n != 1 {
+		t.Errorf("Google has %d attachments, want the file", n)
+	}
+	if got := countWithPrefix(w.googleBodies(name), "[Company Comment "); got != 1 {
+		t.Errorf("Google has %d mirrored CRM comments, want 1", got)
 	}
 }

@@ -85,6 +85,15 @@ type CreationLookupLag interface {
 	CreationLookupLag() time.Duration
 }
 
+// ItemLister is implemented by a side whose API returns a case's comments
+// and files in one call (CSAPI's case feed, a helpdesk whose comments carry
+// their attachments). A pass that needs both lists calls it once instead of
+// ListComments and ListAttachments; the lists are what those two would
+// return. The case is a Google case name or a CRM case id.
+type ItemLister interface {
+	ListItems(ctx context.Context, caseID string) ([]Comment, []Attachment, error)
+}
+
 // Store persists mappings and poll state. The Firestore store
 // (shared/store) implements it; every read-modify-write is transactional and
 // uniqueness is enforced by document IDs.

@@ -103,9 +103,40 @@ func (e *Engine) addComment(ctx context.Context, m Mapping, side Side, body stri
 	return e.CRM.AddComment(ctx, m.CompanyCaseID, body, public)
 }
 
+// lister returns side's adapter when it lists comments and files in one
+// call.
+func (r *reconciliation) lister(side Side) (ItemLister, bool) {
+	var a any = r.e.CRM
+	if side == SideGoogle {
+		a = r.e.Google
+	}
+	l, ok := a.(ItemLister)
+	return l, ok
+}
+
+// items lists side's comments and files in one call, when the side's API
+// can and the pass has listed neither yet. It reports whether it did.
+func (r *reconciliation) items(ctx context.Context, side Side) (bool, error) {
+	rd := r.read(side)
+	l, ok := r.lister(side)
+	if !ok || rd.commentsOK || rd.attachmentsOK {
+		return false, nil
+	}
+	cs, as, err := l.ListItems(ctx, r.caseOn(side))
+	if err != nil {
+		return false, err
+	}
+	rd.comments, rd.commentsOK = append(cs, rd.comments...), true
+	rd.attachments, rd.attachmentsOK = append(as, rd.attachments...), true
+	return true, nil
+}
+
 // comments lists side's comments, once per pass.
 func (r *reconciliation) comments(ctx context.Context, side Side) ([]Comment, error) {
 	rd := r.read(side)
+	if _, err := r.items(ctx, side); err != nil {
+		return nil, err
+	}
 	if !rd.commentsOK {
 		cs, err := r.e.listComments(ctx, r.m, side)
 		if err != nil {
@@ -119,6 +150,9 @@ func (r *reconciliation) comments(ctx context.Context, side Side) ([]Comment, er
 // attachments lists side's attachments, once per pass.
 func (r *reconciliation) attachments(ctx context.Context, side Side) ([]Attachment, error) {
 	rd := r.read(side)
+	if _, err := r.items(ctx, side); err != nil {
+		return nil, err
+	}
 	if !rd.attachmentsOK {
 		var as []Attachment
 		var err error
