@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/casebridge/casebridge/shared/casesync"
+	"github.com/casebridge/casebridge/shared/csapi/csapitest"
 )
 
 // linkedWithMirroredReply returns a linked case whose CRM reply has been
@@ -165,5 +166,46 @@ func TestASideThatListsItemsInOneCallIsListedOnce(t *testing.T) {
 	}
 	if got := countWithPrefix(w.googleBodies(name), "[Company Comment "); got != 1 {
 		t.Errorf("Google has %d mirrored CRM comments, want 1", got)
+	}
+}
+
+// releaseCounter counts the separate lease releases.
+type releaseCounter struct {
+	casesync.Store
+	releases int
+}
+
+func (s *releaseCounter) ReleaseLease(ctx context.Context, id, holder string) error {
+	s.releases++
+	return s.Store.ReleaseLease(ctx, id, holder)
+}
+
+// TestAReconciliationLetsItsLeaseGoInItsLastSave: a run's last save, done
+// or failed, also lets the lease go; no separate write is needed.
+func TestAReconciliationLetsItsLeaseGoInItsLastSave(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	counter := &releaseCounter{Store: w.store}
+	w.engine.Store = counter
+	name := w.newGoogleCase("Lease", "P2")
+	w.settle()
+	id := w.mapping(name).CompanyCaseID
+	if _, err := w.crm.AddHumanComment(id, "Bob", "A reply.", true); err != nil {
+		t.Fatal(err)
+	}
+	w.settle()
+	// A failed pass ends the run too.
+	w.google.InjectFault(csapitest.Fault{Method: "comments.create", Status: 503, Count: 2})
+	if _, err := w.crm.AddHumanComment(id, "Bob", "Another reply.", true); err != nil {
+		t.Fatal(err)
+	}
+	w.settle()
+	if counter.releases != 0 {
+		t.Errorf("%d separate lease releases; want every run to let its lease go in its last save", counter.releases)
+	}
+	if m := w.mapping(name); m.LeaseHolder != "" {
+		t.Errorf("the lease is still held by %q after the runs", m.LeaseHolder)
+	}
+	if got := countWithPrefix(w.googleBodies(name), "[Company Comment "); got != 2 {
+		t.Errorf("Google has %d mirrored replies, want 2", got)
 	}
 }

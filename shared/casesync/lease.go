@@ -22,6 +22,8 @@ type lease struct {
 	mu    sync.Mutex
 	until time.Time
 	lost  error
+	// ended: the holder's last write let the lease go (see endIn).
+	ended bool
 
 	cancel   context.CancelFunc
 	stop     chan struct{}
@@ -134,10 +136,24 @@ func (l *lease) stopRenewing() {
 // release stops the renewals and ends the lease, even if ctx is done.
 func (l *lease) release(ctx context.Context) error {
 	l.stopRenewing()
-	if l.lostErr() != nil {
+	if l.lostErr() != nil || l.ended {
 		return nil
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	return l.e.Store.ReleaseLease(rctx, l.id, l.holder)
+}
+
+// endIn lets the lease go in m, the holder's last write of the mapping, so
+// that no separate release is needed; call ended once that write is
+// committed.
+func (l *lease) endIn(m *Mapping) {
+	m.LeaseHolder, m.LeaseUntil = "", time.Time{}
+}
+
+// endedInWrite records that the holder's committed last write let the
+// lease go, and stops the renewals.
+func (l *lease) endedInWrite() {
+	l.stopRenewing()
+	l.ended = true
 }

@@ -95,21 +95,24 @@ func TestAChangeOnTheOtherSideOfADeadLeaseSyncsWhenTheLeaseEnds(t *testing.T) {
 	}
 }
 
-// releaseHook runs a function inside ReleaseLease, after the holder's last
-// save: another delivery arriving at that moment.
-type releaseHook struct {
+// saveHook runs a function once, inside the holder's first save (which
+// reads the mapping in a transaction): another delivery arriving at that
+// moment.
+type saveHook struct {
 	casesync.Store
 	once sync.Once
 	fn   func()
 }
 
-func (s *releaseHook) ReleaseLease(ctx context.Context, id, holder string) error {
+func (s *saveHook) UpdateMapping(ctx context.Context, id string, fn func(*casesync.Mapping) error) (casesync.Mapping, error) {
 	s.once.Do(s.fn)
-	return s.Store.ReleaseLease(ctx, id, holder)
+	return s.Store.UpdateMapping(ctx, id, fn)
 }
 
-// A delivery that finds the lease held after the holder's last look is not
-// lost: the mapping falls due by the end of that lease.
+// A delivery that finds the lease held while the holder saves is not lost:
+// the save sees it asked for and the holder looks again (the lease is let
+// go only in the holder's last save, so there is no moment after its last
+// look when a request would find the lease still held).
 func TestARerunRequestedAfterTheHoldersLastLookIsKept(t *testing.T) {
 	w := newWorld(t, casesync.Config{})
 	name := w.newGoogleCase("Late request", "P3")
@@ -118,7 +121,7 @@ func TestARerunRequestedAfterTheHoldersLastLookIsKept(t *testing.T) {
 	if _, err := w.google.AddComment(name, "first", csapitest.Actor{DisplayName: "Alice", Email: customer}); err != nil {
 		t.Fatal(err)
 	}
-	hook := &releaseHook{Store: w.store}
+	hook := &saveHook{Store: w.store}
 	hook.fn = func() {
 		if _, err := w.crm.AddHumanComment(m.CompanyCaseID, "Bob", "just before the release", true); err != nil {
 			t.Error(err)
@@ -135,8 +138,11 @@ func TestARerunRequestedAfterTheHoldersLastLookIsKept(t *testing.T) {
 	if _, err := holder.SyncCase(w.ctx, casesync.CaseRef{Side: casesync.SideGoogle, ID: name}); err != nil {
 		t.Fatal(err)
 	}
-	if got := w.mapping(name); got.DueAt.IsZero() {
-		t.Fatalf("after the release: rerun %v, due %v; want the mapping due", got.RerunRequested, got.DueAt)
+	if got := w.mapping(name); got.LeaseHolder != "" || got.RerunRequested {
+		t.Fatalf("after the run: lease holder %q, rerun %v; want the lease let go with nothing left asked for", got.LeaseHolder, got.RerunRequested)
+	}
+	if n := countContaining(w.googleBodies(name), "just before the release"); n != 1 {
+		t.Errorf("after the holder's run Google has %d copies of the reply, want 1", n)
 	}
 	w.clock.Advance(time.Minute)
 	w.rounds(1)

@@ -189,7 +189,7 @@ func lostIsDone(err error) error {
 // clears the covered pending mark and, with nothing else outstanding, the
 // mapping's due time.
 func (r *reconciliation) finishUnchanged(ctx context.Context, ref CaseRef) (Mapping, error) {
-	return r.e.Store.UpdateMapping(ctx, r.m.ID, func(x *Mapping) error {
+	m, err := r.e.Store.UpdateMapping(ctx, r.m.ID, func(x *Mapping) error {
 		if err := r.lease.owns(x); err != nil {
 			return err
 		}
@@ -199,8 +199,14 @@ func (r *reconciliation) finishUnchanged(ctx context.Context, ref CaseRef) (Mapp
 		if x.Google.PendingSince.IsZero() && x.Company.PendingSince.IsZero() && !x.RerunRequested && x.Attempts == 0 && x.Linked() {
 			x.DueAt = time.Time{}
 		}
+		// The run ends here: this write lets the lease go.
+		r.lease.endIn(x)
 		return nil
 	})
+	if err == nil {
+		r.lease.endedInWrite()
+	}
+	return m, err
 }
 
 // sleeper is implemented by a clock that can be waited on (a test clock
@@ -312,6 +318,8 @@ type reconciliation struct {
 	// rerunAsked: the save found a reconciliation asked for while the pass
 	// ran.
 	rerunAsked bool
+	// endsLease: the save let the lease go (the run ends with it).
+	endsLease bool
 }
 
 func (r *reconciliation) act(format string, args ...any) {

@@ -64,8 +64,12 @@ func (r *reconciliation) save(ctx context.Context, runErr error) (saved Mapping,
 			// Proven, its note not yet posted: the next pass skips it.
 			m.RefusedItem = r.refused
 		}
+		r.endsLease = false
 		if !complete {
 			r.failed(m, runErr, now)
+			// The run ends with this write: it lets the lease go.
+			r.lease.endIn(m)
+			r.endsLease = true
 			return nil
 		}
 		if googleName != "" && seenG.After(m.Google.SeenUpdateTime) {
@@ -124,8 +128,15 @@ func (r *reconciliation) save(ctx context.Context, runErr error) (saved Mapping,
 			m.RerunRequested = false
 			again = true
 		}
+		if !again {
+			r.lease.endIn(m)
+			r.endsLease = true
+		}
 		return nil
 	})
+	if err == nil && r.endsLease {
+		r.lease.endedInWrite()
+	}
 	if len(behind) > 0 {
 		r.log.WarnContext(ctx, "item log full: items left without being handled", "items", behind)
 	}
