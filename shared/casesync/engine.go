@@ -14,6 +14,15 @@ type Config struct {
 	GooglePollingWindow time.Duration
 	// CompanyPollingWindow: the same for the CRM. Default 5 min.
 	CompanyPollingWindow time.Duration
+	// WidePollEvery: how often a side's poll reaches back its whole
+	// polling window; the polls between reach back NarrowPollingWindow
+	// only. A change a lagging search index shows later than that is found
+	// by the next wide poll. Default 10 min.
+	WidePollEvery time.Duration
+	// NarrowPollingWindow: how far before the last poll a poll that is not
+	// wide reaches back. Default 2 min; a side whose polling window is no
+	// longer has only wide polls.
+	NarrowPollingWindow time.Duration
 	// MaxCaseAge: Google cases created longer ago than this get no CRM case.
 	// Default 30 days.
 	MaxCaseAge time.Duration

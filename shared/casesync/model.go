@@ -338,7 +338,12 @@ func CaseNumber(name string) string {
 // made the entry true stays true. A case seen while its reconciliation was
 // running is never in it (that run's own writes may hide a person's
 // change, which the next poll must look at).
-type PollMemo map[string]time.Time
+type PollMemo struct {
+	Cases map[string]time.Time
+	// WideAt is when the side's last wide poll started: one that searched
+	// the side's whole polling window (see Config.WidePollEvery).
+	WideAt time.Time
+}
 
 // PollState is the pollers' shared state: one small document.
 type PollState struct {

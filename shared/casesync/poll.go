@@ -20,6 +20,8 @@ func (c Config) WithDefaults() Config {
 	}
 	def(&c.GooglePollingWindow, 30*time.Minute)
 	def(&c.CompanyPollingWindow, 5*time.Minute)
+	def(&c.WidePollEvery, 10*time.Minute)
+	def(&c.NarrowPollingWindow, 2*time.Minute)
 	def(&c.MaxCaseAge, 30*24*time.Hour)
 	def(&c.CleanupAfter, 30*24*time.Hour)
 	def(&c.LeaseDuration, 30*time.Second)
@@ -84,10 +86,26 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 	if side == SideCompany {
 		last, window, failingSince = st.CompanyLastPolledAt, cfg.CompanyPollingWindow, st.CompanyFailingSince
 	}
-	// The first poll reaches back as far as a case may be and still sync.
+	// A case found at the update time a recent poll handed on costs no
+	// read: only the others' mappings are looked up.
+	memo, err := e.Store.GetPollMemo(ctx, side)
+	if err != nil {
+		// Only a cost: every case is looked up, and the poll is wide.
+		e.log().WarnContext(ctx, "could not read the poll memo; looking every case up", "side", string(side), "error", err)
+		memo = PollMemo{}
+	}
+	// The first poll reaches back as far as a case may be and still sync; a
+	// wide poll (every WidePollEvery, and the first after failures) reaches
+	// back the side's polling window; the others only the narrow window.
 	since := start.Add(-cfg.MaxCaseAge)
-	if !last.IsZero() {
+	wide := last.IsZero() || !failingSince.IsZero() || window <= cfg.NarrowPollingWindow ||
+		memo.WideAt.IsZero() || start.Sub(memo.WideAt) >= cfg.WidePollEvery || memo.WideAt.After(start)
+	switch {
+	case last.IsZero():
+	case wide:
 		since = last.Add(-window)
+	default:
+		since = last.Add(-cfg.NarrowPollingWindow)
 	}
 
 	found, err := e.search(ctx, side, since, start)
@@ -99,21 +117,16 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 		}
 		return PollResult{}, err
 	}
-	// A case found at the update time a recent poll handed on costs no
-	// read: only the others' mappings are looked up.
-	memo, err := e.Store.GetPollMemo(ctx, side)
-	if err != nil {
-		// Only a cost: every case is looked up.
-		e.log().WarnContext(ctx, "could not read the poll memo; looking every case up", "side", string(side), "error", err)
-		memo = nil
-	}
 	res := PollResult{Found: len(found)}
-	next := PollMemo{}
+	next := PollMemo{Cases: map[string]time.Time{}, WideAt: memo.WideAt}
+	if wide {
+		next.WideAt = start
+	}
 	var fresh []polled
 	keys := make([]string, 0, len(found))
 	for _, f := range found {
-		if at, ok := memo[f.key]; ok && at.Equal(f.updateTime.Truncate(time.Microsecond)) {
-			next[f.key] = at
+		if at, ok := memo.Cases[f.key]; ok && at.Equal(f.updateTime.Truncate(time.Microsecond)) {
+			next.Cases[f.key] = at
 			res.Skipped++
 			continue
 		}
@@ -142,7 +155,7 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 			if isNew {
 				refs = append(refs, CaseRef{Side: side, ID: f.key, UpdateTime: f.updateTime})
 				created = append(created, nm.ID)
-				next[f.key] = f.updateTime.Truncate(time.Microsecond)
+				next.Cases[f.key] = f.updateTime.Truncate(time.Microsecond)
 				continue
 			}
 			m, ok = nm, nm.ID != ""
@@ -183,7 +196,7 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 			settled = false
 		}
 		if settled {
-			next[f.key] = f.updateTime.Truncate(time.Microsecond)
+			next.Cases[f.key] = f.updateTime.Truncate(time.Microsecond)
 		}
 	}
 	// Marked before publishing: marked after, the mark could land once the
@@ -240,22 +253,22 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 const MaxPollMemo = 2000
 
 // savePollMemo keeps next as the side's memo, without the cases the next
-// poll's search no longer returns (updated at or before horizon), at most
-// MaxPollMemo of them; it writes nothing when the memo is unchanged.
+// wide poll's search no longer returns (updated at or before horizon), at
+// most MaxPollMemo of them; it writes nothing when the memo is unchanged.
 func (e *Engine) savePollMemo(ctx context.Context, side Side, old, next PollMemo, horizon time.Time) error {
-	for k, at := range next {
+	for k, at := range next.Cases {
 		if !at.After(horizon) {
-			delete(next, k)
+			delete(next.Cases, k)
 		}
 	}
-	if len(next) > MaxPollMemo {
-		keys := slices.Collect(maps.Keys(next))
-		slices.SortFunc(keys, func(a, b string) int { return next[b].Compare(next[a]) })
+	if len(next.Cases) > MaxPollMemo {
+		keys := slices.Collect(maps.Keys(next.Cases))
+		slices.SortFunc(keys, func(a, b string) int { return next.Cases[b].Compare(next.Cases[a]) })
 		for _, k := range keys[MaxPollMemo:] {
-			delete(next, k)
+			delete(next.Cases, k)
 		}
 	}
-	if maps.EqualFunc(old, next, time.Time.Equal) {
+	if old.WideAt.Equal(next.WideAt) && maps.EqualFunc(old.Cases, next.Cases, time.Time.Equal) {
 		return nil
 	}
 	return e.Store.SavePollMemo(ctx, side, next)

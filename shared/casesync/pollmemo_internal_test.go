@@ -24,16 +24,19 @@ func TestThePollMemoKeepsOnlyWhatTheNextSearchReturnsAndIsBounded(t *testing.T) 
 	ctx := context.Background()
 	horizon := time.Date(2026, 12, 6, 7, 0, 0, 0, time.UTC)
 
-	next := PollMemo{"old": horizon, "older": horizon.Add(-time.Hour), "new": horizon.Add(time.Microsecond)}
-	if err := e.savePollMemo(ctx, SideGoogle, nil, next, horizon); err != nil {
+	next := PollMemo{Cases: map[string]time.Time{"old": horizon, "older": horizon.Add(-time.Hour), "new": horizon.Add(time.Microsecond)}}
+	if err := e.savePollMemo(ctx, SideGoogle, PollMemo{}, next, horizon); err != nil {
 		t.Fatal(err)
 	}
-	if len(s.saved) != 1 || len(s.saved[0]) != 1 || s.saved[0]["new"].IsZero() {
+	if len(s.saved) != 1 || len(s.saved[0].Cases) != 1 || s.saved[0].Cases["new"].IsZero() {
 		t.Fatalf("saved %v; want only the case updated after the next search's start", s.saved)
 	}
 
 	// Unchanged: nothing written.
-	if err := e.savePollMemo(ctx, SideGoogle, PollMemo{"new": horizon.Add(time.Microsecond)}, PollMemo{"new": horizon.Add(time.Microsecond)}, horizon); err != nil {
+	same := func() PollMemo {
+		return PollMemo{Cases: map[string]time.Time{"new": horizon.Add(time.Microsecond)}, WideAt: horizon}
+	}
+	if err := e.savePollMemo(ctx, SideGoogle, same(), same(), horizon); err != nil {
 		t.Fatal(err)
 	}
 	if len(s.saved) != 1 {
@@ -41,14 +44,14 @@ func TestThePollMemoKeepsOnlyWhatTheNextSearchReturnsAndIsBounded(t *testing.T) 
 	}
 
 	// Over the bound: the newest are kept.
-	big := PollMemo{}
+	big := PollMemo{Cases: map[string]time.Time{}}
 	for i := range MaxPollMemo + 10 {
-		big[fmt.Sprint("case-", i)] = horizon.Add(time.Duration(i+1) * time.Second)
+		big.Cases[fmt.Sprint("case-", i)] = horizon.Add(time.Duration(i+1) * time.Second)
 	}
-	if err := e.savePollMemo(ctx, SideCompany, nil, big, horizon); err != nil {
+	if err := e.savePollMemo(ctx, SideCompany, PollMemo{}, big, horizon); err != nil {
 		t.Fatal(err)
 	}
-	got := s.saved[len(s.saved)-1]
+	got := s.saved[len(s.saved)-1].Cases
 	if len(got) != MaxPollMemo {
 		t.Fatalf("memo of %d cases kept %d, want %d", MaxPollMemo+10, len(got), MaxPollMemo)
 	}

@@ -187,3 +187,79 @@ func TestAChangeToTheSideAPassDidNotWriteIsNotLost(t *testing.T) {
 		t.Errorf("the CRM case has %d mirrored Google comments, want 2 (one written during the first's mirror)", got)
 	}
 }
+
+// sinceRecorder records how far back each Google search reaches.
+type sinceRecorder struct {
+	casesync.Google
+	mu     sync.Mutex
+	sinces []time.Time
+}
+
+func (g *sinceRecorder) SearchUpdated(ctx context.Context, since time.Time) ([]casesync.GoogleCase, error) {
+	g.mu.Lock()
+	g.sinces = append(g.sinces, since)
+	g.mu.Unlock()
+	return g.Google.SearchUpdated(ctx, since)
+}
+
+// TestPollsBetweenWidePollsReachBackOnlyTheNarrowWindow: a side's polls
+// reach back its whole polling window once every WidePollEvery, and only
+// the narrow window in between.
+func TestPollsBetweenWidePollsReachBackOnlyTheNarrowWindow(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	w.newGoogleCase("Windows", "P2")
+	w.settle()
+	rec := &sinceRecorder{Google: w.engine.Google}
+	w.engine.Google = rec
+	var starts []time.Time
+	for range 25 {
+		w.clock.Advance(time.Minute)
+		starts = append(starts, w.clock.Now())
+		if _, err := w.engine.PollGoogle(w.ctx); err != nil {
+			t.Fatal(err)
+		}
+		w.queue.take()
+	}
+	wide := 0
+	for i, since := range rec.sinces[1:] {
+		back := starts[i].Sub(since).Round(time.Millisecond)
+		switch back {
+		case 30 * time.Minute:
+			wide++
+		case 2 * time.Minute:
+		default:
+			t.Errorf("poll %d reached back %s from the previous poll; want 2m or 30m", i+2, back)
+		}
+	}
+	if wide < 2 || wide > 3 {
+		t.Errorf("%d of 24 polls a minute apart were wide; want one every 10 minutes", wide)
+	}
+}
+
+// TestAChangeTheSearchShowsLateIsFoundByAWidePoll: a change the search
+// index shows only after the narrow window has passed it is found by the
+// next wide poll.
+func TestAChangeTheSearchShowsLateIsFoundByAWidePoll(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name := w.newGoogleCase("Lagging index", "P2")
+	w.settle()
+	id := w.mapping(name).CompanyCaseID
+	w.google.SetSearchLag(5 * time.Minute)
+	if _, err := w.google.AddComment(name, "Shown late by the search.", csapitest.Actor{DisplayName: "Alice", Email: customer}); err != nil {
+		t.Fatal(err)
+	}
+	for range 12 {
+		w.clock.Advance(time.Minute)
+		if _, err := w.engine.PollGoogle(w.ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, ref := range w.queue.take() {
+			if _, err := w.engine.SyncCase(w.ctx, ref); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if got := countWithPrefix(bodiesOf(w.crmComments(id)), "[Google Comment "); got != 1 {
+		t.Errorf("after 12 polls the CRM has %d mirrored comments; want the one the search showed 5 minutes late", got)
+	}
+}

@@ -341,7 +341,7 @@ func (s faultyStore) RecordPoll(ctx context.Context, side casesync.Side, last, h
 
 func (s faultyStore) GetPollMemo(ctx context.Context, side casesync.Side) (casesync.PollMemo, error) {
 	if err := s.check(); err != nil {
-		return nil, err
+		return casesync.PollMemo{}, err
 	}
 	return s.Store.GetPollMemo(ctx, side)
 }

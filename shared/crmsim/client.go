@@ -2,6 +2,7 @@ package crmsim
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
@@ -45,8 +46,9 @@ type Client struct {
 	// long the server's Retry-After asks; a longer advice ends the retries
 	// and the error carries it. Default 2 s; zero means crmhttp's 30 s.
 	MaxRetryWait time.Duration
-	// PageSize is the search page size asked for. Default 0 lets the server
-	// choose (10).
+	// PageSize is the search page size asked for. Default 0 asks for the
+	// largest page the server serves (100), so a poll reads as few pages as
+	// it can.
 	PageSize int
 
 	// The fields above are read once, on the first call, to make the
@@ -148,8 +150,8 @@ func ticketPath(id string, rest ...string) string {
 // is returned once, as last seen.
 func (c *Client) SearchUpdated(ctx context.Context, since time.Time) ([]casesync.CompanyCase, error) {
 	q := url.Values{"updatedAfter": {since.UTC().Format(time.RFC3339Nano)}}
-	if c.PageSize > 0 {
-		q.Set("pageSize", strconv.Itoa(c.PageSize))
+	if size := cmp.Or(c.PageSize, maxPageSize); size > 0 {
+		q.Set("pageSize", strconv.Itoa(size))
 	}
 	var out []casesync.CompanyCase
 	index := map[string]int{}

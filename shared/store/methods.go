@@ -751,7 +751,8 @@ func (s *Store) RecordPoll(ctx context.Context, side casesync.Side, lastPolledAt
 // pollMemoDoc is the persisted form of one side's poll memo, a list (case
 // keys hold '/', which map keys in field paths would need quoted).
 type pollMemoDoc struct {
-	Cases []pollMemoEntry `firestore:"cases"`
+	Cases  []pollMemoEntry `firestore:"cases"`
+	WideAt *time.Time      `firestore:"wideAt"`
 }
 
 type pollMemoEntry struct {
@@ -768,24 +769,25 @@ func (s *Store) memoRef(side casesync.Side) *firestore.DocumentRef {
 // malformed key are left out.
 func (s *Store) GetPollMemo(ctx context.Context, side casesync.Side) (casesync.PollMemo, error) {
 	if !side.Valid() {
-		return nil, fmt.Errorf("store: invalid side %q", side)
+		return casesync.PollMemo{}, fmt.Errorf("store: invalid side %q", side)
 	}
 	snap, err := s.memoRef(side).Get(ctx)
 	s.reads.Add(1)
-	out := casesync.PollMemo{}
+	out := casesync.PollMemo{Cases: map[string]time.Time{}}
 	if err != nil {
 		if snap != nil && !snap.Exists() {
 			return out, nil
 		}
-		return nil, classify("get poll memo", err)
+		return casesync.PollMemo{}, classify("get poll memo", err)
 	}
 	var d pollMemoDoc
 	if err := snap.DataTo(&d); err != nil {
-		return nil, fmt.Errorf("store: decoding the %s poll memo: %w", side, err)
+		return casesync.PollMemo{}, fmt.Errorf("store: decoding the %s poll memo: %w", side, err)
 	}
+	out.WideAt = timeVal(d.WideAt)
 	for _, e := range d.Cases {
 		if (casesync.CaseRef{Side: side, ID: e.Key}).Validate() == nil && !e.At.IsZero() {
-			out[e.Key] = e.At.UTC()
+			out.Cases[e.Key] = e.At.UTC()
 		}
 	}
 	return out, nil
@@ -796,8 +798,8 @@ func (s *Store) SavePollMemo(ctx context.Context, side casesync.Side, memo cases
 	if !side.Valid() {
 		return fmt.Errorf("store: invalid side %q", side)
 	}
-	d := pollMemoDoc{Cases: make([]pollMemoEntry, 0, len(memo))}
-	for k, at := range memo {
+	d := pollMemoDoc{Cases: make([]pollMemoEntry, 0, len(memo.Cases)), WideAt: timePtr(memo.WideAt.Truncate(time.Microsecond).UTC())}
+	for k, at := range memo.Cases {
 		d.Cases = append(d.Cases, pollMemoEntry{Key: k, At: at.Truncate(time.Microsecond).UTC()})
 	}
 	slices.SortFunc(d.Cases, func(a, b pollMemoEntry) int { return strings.Compare(a.Key, b.Key) })

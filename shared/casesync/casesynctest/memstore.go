@@ -479,13 +479,14 @@ func (s *MemStore) RecordPoll(ctx context.Context, side casesync.Side, lastPolle
 // GetPollMemo implements casesync.Store.
 func (s *MemStore) GetPollMemo(ctx context.Context, side casesync.Side) (casesync.PollMemo, error) {
 	if !side.Valid() {
-		return nil, fmt.Errorf("casesynctest: invalid side %q", side)
+		return casesync.PollMemo{}, fmt.Errorf("casesynctest: invalid side %q", side)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := casesync.PollMemo{}
-	for k, at := range s.memos[side] {
-		out[k] = at
+	m := s.memos[side]
+	out := casesync.PollMemo{Cases: map[string]time.Time{}, WideAt: m.WideAt}
+	for k, at := range m.Cases {
+		out.Cases[k] = at
 	}
 	return out, nil
 }
@@ -500,9 +501,9 @@ func (s *MemStore) SavePollMemo(ctx context.Context, side casesync.Side, memo ca
 	if s.memos == nil {
 		s.memos = map[casesync.Side]casesync.PollMemo{}
 	}
-	kept := casesync.PollMemo{}
-	for k, at := range memo {
-		kept[k] = normTime(at)
+	kept := casesync.PollMemo{Cases: map[string]time.Time{}, WideAt: normTime(memo.WideAt)}
+	for k, at := range memo.Cases {
+		kept.Cases[k] = normTime(at)
 	}
 	s.memos[side] = kept
 	return nil
