@@ -190,6 +190,15 @@ type MappingSide struct {
 // MaxOwnWrites bounds MappingSide.OwnWrites.
 const MaxOwnWrites = 20
 
+// Holds reports whether the mapping's case on side is id (a Google case
+// whether named by project id or number).
+func (m Mapping) Holds(side Side, id string) bool {
+	if side == SideGoogle {
+		return m.GoogleCase != "" && (m.GoogleCase == id || CaseNumber(m.GoogleCase) != "" && CaseNumber(m.GoogleCase) == CaseNumber(id))
+	}
+	return side == SideCompany && m.CompanyCaseID != "" && m.CompanyCaseID == id
+}
+
 // Side returns the mapping's state of side s.
 func (m *Mapping) Side(s Side) *MappingSide {
 	if s == SideGoogle {

@@ -118,7 +118,15 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 		return PollResult{}, err
 	}
 	res := PollResult{Found: len(found)}
-	next := PollMemo{Cases: map[string]time.Time{}, WideAt: memo.WideAt}
+	// What the memo says of cases this poll did not find (a narrow poll
+	// finds only the latest) stays true; a case found is decided again.
+	next := PollMemo{Cases: maps.Clone(memo.Cases), WideAt: memo.WideAt}
+	if next.Cases == nil {
+		next.Cases = map[string]time.Time{}
+	}
+	for _, f := range found {
+		delete(next.Cases, f.key)
+	}
 	if wide {
 		next.WideAt = start
 	}
@@ -153,7 +161,7 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 				return res, err
 			}
 			if isNew {
-				refs = append(refs, CaseRef{Side: side, ID: f.key, UpdateTime: f.updateTime})
+				refs = append(refs, CaseRef{Side: side, ID: f.key, UpdateTime: f.updateTime, MappingID: nm.ID})
 				created = append(created, nm.ID)
 				next.Cases[f.key] = f.updateTime.Truncate(time.Microsecond)
 				continue
@@ -185,7 +193,8 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 			res.Waiting++
 		case ok:
 			pending = append(pending, m.ID)
-			refs = append(refs, CaseRef{Side: side, ID: f.key, UpdateTime: f.updateTime})
+			// Naming the mapping saves sync-case the case key's read.
+			refs = append(refs, CaseRef{Side: side, ID: f.key, UpdateTime: f.updateTime, MappingID: m.ID})
 		case refusedStill(refused, f):
 			// Refused at this very update time: it would be refused again.
 			res.Skipped++

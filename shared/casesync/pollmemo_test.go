@@ -263,3 +263,104 @@ func TestAChangeTheSearchShowsLateIsFoundByAWidePoll(t *testing.T) {
 		t.Errorf("after 12 polls the CRM has %d mirrored comments; want the one the search showed 5 minutes late", got)
 	}
 }
+
+// TestAWidePollLooksUpNoCaseAnEarlierPollHandedOn: the narrow polls between
+// two wide ones no longer find a case changed a few minutes ago; the wide
+// poll that finds it again still remembers it.
+func TestAWidePollLooksUpNoCaseAnEarlierPollHandedOn(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name := w.newGoogleCase("Found again by the wide poll", "P2")
+	w.settle()
+	counter := &lookupCounter{Store: w.store}
+	w.engine.Store = counter
+	wideFound := 0
+	for i := range 12 {
+		w.clock.Advance(time.Minute)
+		res, err := w.engine.PollGoogle(w.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Found > 0 && i > 2 {
+			wideFound++
+		}
+		if looked := counter.take(); len(looked) > 0 {
+			t.Errorf("poll %d (found %d) looked up %q; the case was handed on before", i+1, res.Found, looked)
+		}
+		w.queue.take()
+	}
+	if wideFound == 0 {
+		t.Fatalf("no wide poll found %s again in 12 minutes; the test proves nothing", name)
+	}
+}
+
+// resolveCounter counts how sync-case finds mappings.
+type resolveCounter struct {
+	casesync.Store
+	gets, resolves int
+}
+
+func (s *resolveCounter) GetMapping(ctx context.Context, id string) (casesync.Mapping, error) {
+	s.gets++
+	return s.Store.GetMapping(ctx, id)
+}
+
+func (s *resolveCounter) ResolveMapping(ctx context.Context, g, c string, create bool, init func(*casesync.Mapping)) (casesync.Mapping, bool, error) {
+	s.resolves++
+	return s.Store.ResolveMapping(ctx, g, c, create, init)
+}
+
+// TestAPollNamesTheMappingSoSyncCaseReadsItDirectly: a poll that found a
+// mapped case names the mapping in its message; sync-case reads that one
+// document instead of the case's key and then the mapping.
+func TestAPollNamesTheMappingSoSyncCaseReadsItDirectly(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name := w.newGoogleCase("Named", "P2")
+	w.settle()
+	m := w.mapping(name)
+	if _, err := w.google.AddComment(name, "News.", csapitest.Actor{DisplayName: "Alice", Email: customer}); err != nil {
+		t.Fatal(err)
+	}
+	w.tick()
+	if _, err := w.engine.PollGoogle(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	refs := w.queue.take()
+	if len(refs) != 1 || refs[0].MappingID != m.ID || refs[0].ID != name {
+		t.Fatalf("the poll published %+v; want the case with its mapping %s", refs, m.ID)
+	}
+	counter := &resolveCounter{Store: w.store}
+	w.engine.Store = counter
+	if _, err := w.engine.SyncCase(w.ctx, refs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if counter.gets != 1 || counter.resolves != 0 {
+		t.Errorf("sync-case read the mapping with %d gets and %d case lookups; want one get", counter.gets, counter.resolves)
+	}
+	if got := countWithPrefix(bodiesOf(w.crmComments(m.CompanyCaseID)), "[Google Comment "); got != 1 {
+		t.Errorf("the CRM case has %d mirrored comments, want 1", got)
+	}
+}
+
+// TestAMessageNamingAMappingThatNoLongerHoldsTheCaseFindsItsMapping: the
+// mapping a message names may have been deleted since (or moved to another
+// Google case); the case is then found by its key, as without a name.
+func TestAMessageNamingAMappingThatNoLongerHoldsTheCaseFindsItsMapping(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name := w.newGoogleCase("Moved", "P2")
+	w.settle()
+	m := w.mapping(name)
+	if _, err := w.google.AddComment(name, "Still synced.", csapitest.Actor{DisplayName: "Alice", Email: customer}); err != nil {
+		t.Fatal(err)
+	}
+	w.tick()
+	res, err := w.engine.SyncCase(w.ctx, casesync.CaseRef{Side: casesync.SideGoogle, ID: name, MappingID: "m-no-longer-there"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.MappingID != m.ID {
+		t.Fatalf("sync-case used mapping %q (%+v); want %s, found by the case", res.MappingID, res, m.ID)
+	}
+	if got := countWithPrefix(bodiesOf(w.crmComments(m.CompanyCaseID)), "[Google Comment "); got != 1 {
+		t.Errorf("the CRM case has %d mirrored comments, want 1", got)
+	}
+}

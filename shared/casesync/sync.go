@@ -130,10 +130,11 @@ const eventClockMargin = 2 * time.Second
 // m, or "" when it may: the case has not changed since the last completed
 // reconciliation (the poller's update time), the event names a comment or
 // file casebridge wrote itself, or a completed reconciliation read the case
-// after the message was published. A message naming the mapping (a command)
-// is never covered, nor one for a mapping not yet linked or asked for again.
+// after the message was published. A message naming only the mapping (a
+// command) is never covered, nor one for a mapping not yet linked or asked
+// for again.
 func (ref CaseRef) coveredBy(m Mapping) string {
-	if ref.MappingID != "" || !ref.Side.Valid() || !m.Linked() || m.RerunRequested {
+	if ref.ID == "" || !ref.Side.Valid() || !m.Linked() || m.RerunRequested {
 		return ""
 	}
 	sd := m.Side(ref.Side)
@@ -334,10 +335,17 @@ func (r *reconciliation) resolve(ctx context.Context, ref CaseRef) (Mapping, str
 	e := r.e
 	if ref.MappingID != "" {
 		m, err := e.Store.GetMapping(ctx, ref.MappingID)
-		if IsNotFound(err) {
+		switch {
+		case ref.ID == "" && IsNotFound(err):
 			return Mapping{}, "mapping no longer exists", nil
+		case ref.ID == "" || (err == nil && m.Holds(ref.Side, ref.ID)):
+			return m, "", err
+		case err != nil && !IsNotFound(err):
+			return Mapping{}, "", err
 		}
-		return m, "", err
+		// The mapping a poll named no longer holds the case (deleted, or a
+		// reopen moved it to a new Google case): found by the case.
+		ref.MappingID = ""
 	}
 	init := func(origin Side, p Priority) func(*Mapping) {
 		return func(m *Mapping) { initMapping(m, origin, p, r.start) }

@@ -75,13 +75,15 @@ func (q *DeadLetterQueues) settle(ctx context.Context, dls []DeadLetter) error {
 			needPolls = true
 		case d.Kind == KindTick:
 			d.SettledProblem = fmt.Sprintf("not judged for function %s: only case messages and the pollers' ticks are", d.Function)
+		case d.Kind == KindCase && d.Case != nil && d.Case.Side.Valid() && d.Case.ID != "":
+			// A message naming its mapping too is judged by the case, as
+			// sync-case resolves it when the mapping no longer holds it.
+			if !slices.Contains(caseKeys[d.Case.Side], d.Case.ID) {
+				caseKeys[d.Case.Side] = append(caseKeys[d.Case.Side], d.Case.ID)
+			}
 		case d.Kind == KindCase && d.Case != nil && d.Case.MappingID != "":
 			if !slices.Contains(mappingIDs, d.Case.MappingID) {
 				mappingIDs = append(mappingIDs, d.Case.MappingID)
-			}
-		case d.Kind == KindCase && d.Case != nil && d.Case.Side.Valid() && d.Case.ID != "":
-			if !slices.Contains(caseKeys[d.Case.Side], d.Case.ID) {
-				caseKeys[d.Case.Side] = append(caseKeys[d.Case.Side], d.Case.ID)
 			}
 		default:
 			d.SettledProblem = "not judged: the message is not a case reference"
@@ -154,16 +156,16 @@ func (q *DeadLetterQueues) settle(ctx context.Context, dls []DeadLetter) error {
 			}
 			judgeTick(d, *polls)
 			continue
-		case d.Case.MappingID != "":
-			m, read = byID[d.Case.MappingID]
-			if read && m == nil {
-				d.SettledProblem = fmt.Sprintf("mapping %s does not exist (cleaned up, or never created)", d.Case.MappingID)
-				continue
-			}
-		default:
+		case d.Case.Side.Valid() && d.Case.ID != "":
 			m, read = byCase[d.Case.Side][d.Case.ID]
 			if read && m == nil {
 				d.SettledProblem = fmt.Sprintf("no mapping holds %s case %s", d.Case.Side, d.Case.ID)
+				continue
+			}
+		default:
+			m, read = byID[d.Case.MappingID]
+			if read && m == nil {
+				d.SettledProblem = fmt.Sprintf("mapping %s does not exist (cleaned up, or never created)", d.Case.MappingID)
 				continue
 			}
 		}
@@ -247,7 +249,7 @@ func judgeCase(d *DeadLetter, m casesync.Mapping) {
 		return
 	}
 	ref := d.Case
-	if ref.MappingID == "" && !ref.UpdateTime.IsZero() && strings.HasSuffix(d.SourceTopic, eventing.TopicCaseUpdated) {
+	if ref.ID != "" && !ref.UpdateTime.IsZero() && strings.HasSuffix(d.SourceTopic, eventing.TopicCaseUpdated) {
 		// As the reconciliation itself compares them: to the microsecond,
 		// which is what Firestore keeps.
 		seen := m.Google.SeenUpdateTime

@@ -133,6 +133,12 @@ func TestSettledMessagesAreThoseTheMappingsAndPollsHaveMadeGood(t *testing.T) {
 			caseUpdated(casesync.SideGoogle, "projects/p/cases/3", updated), verdict{Not: "the sweep gave up on its mapping " + givenUp.ID}},
 		{"a case update of a mapping not linked on both sides is not settled",
 			caseUpdated(casesync.SideGoogle, "projects/p/cases/4", updated), verdict{Not: "its mapping " + unlinked.ID + " is not linked"}},
+		{"a case update a poll sent naming its mapping is judged by the case",
+			func() DeadLetter {
+				d := caseUpdated(casesync.SideGoogle, "projects/p/cases/1", updated.Add(-time.Second))
+				d.Case.MappingID = "m-since-deleted"
+				return d
+			}(), verdict{Settled: true, By: "its mapping " + healed.ID + " has reconciled the google case"}},
 		{"a case update without a mapping cannot be judged",
 			caseUpdated(casesync.SideCompany, "c404", updated), verdict{Problem: "no mapping holds company case c404"}},
 		{"a case update without an update time needs a complete reconciliation after its publication",
