@@ -209,3 +209,31 @@ func TestAReconciliationLetsItsLeaseGoInItsLastSave(t *testing.T) {
 		t.Errorf("Google has %d mirrored replies, want 2", got)
 	}
 }
+
+// TestASideWhoseCommentsAloneAreNeededIsNotListedWhole: the CRM side that
+// receives a Google comment is listed for its comments only before the
+// write (to find an earlier attempt's copy); only when it has changed are
+// both its lists needed, in one call.
+func TestASideWhoseCommentsAloneAreNeededIsNotListedWhole(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name := w.newGoogleCase("Comments only", "P2")
+	w.settle()
+	crm := &itemListingCRM{CRM: w.engine.CRM}
+	w.engine.CRM = crm
+	if _, err := w.google.AddComment(name, "From Google.", csapitest.Actor{DisplayName: "Alice", Email: customer}); err != nil {
+		t.Fatal(err)
+	}
+	w.tick()
+	if _, err := w.engine.PollGoogle(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range w.queue.take() {
+		if _, err := w.engine.SyncCase(w.ctx, ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if crm.comments != 1 || crm.items != 1 || crm.attachments != 0 {
+		t.Errorf("the CRM was listed with %d comment, %d item and %d attachment calls; want one comment listing before the write and one item listing after it",
+			crm.comments, crm.items, crm.attachments)
+	}
+}

@@ -17,6 +17,10 @@ func (r *reconciliation) syncComments(ctx context.Context) error {
 		if !r.changed(side) {
 			continue
 		}
+		// A changed side's files are listed next, by syncAttachments.
+		if _, err := r.items(ctx, side); err != nil {
+			return err
+		}
 		cs, err := r.comments(ctx, side)
 		if err != nil {
 			return err

@@ -115,7 +115,8 @@ func (r *reconciliation) lister(side Side) (ItemLister, bool) {
 }
 
 // items lists side's comments and files in one call, when the side's API
-// can and the pass has listed neither yet. It reports whether it did.
+// can and the pass has listed neither yet; a step that will need both
+// lists calls it first. It reports whether it did.
 func (r *reconciliation) items(ctx context.Context, side Side) (bool, error) {
 	rd := r.read(side)
 	l, ok := r.lister(side)
@@ -134,9 +135,6 @@ func (r *reconciliation) items(ctx context.Context, side Side) (bool, error) {
 // comments lists side's comments, once per pass.
 func (r *reconciliation) comments(ctx context.Context, side Side) ([]Comment, error) {
 	rd := r.read(side)
-	if _, err := r.items(ctx, side); err != nil {
-		return nil, err
-	}
 	if !rd.commentsOK {
 		cs, err := r.e.listComments(ctx, r.m, side)
 		if err != nil {
@@ -150,9 +148,6 @@ func (r *reconciliation) comments(ctx context.Context, side Side) ([]Comment, er
 // attachments lists side's attachments, once per pass.
 func (r *reconciliation) attachments(ctx context.Context, side Side) ([]Attachment, error) {
 	rd := r.read(side)
-	if _, err := r.items(ctx, side); err != nil {
-		return nil, err
-	}
 	if !rd.attachmentsOK {
 		var as []Attachment
 		var err error
