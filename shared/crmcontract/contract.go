@@ -55,6 +55,14 @@ type Harness interface {
 	MaxAttachmentBytes() int64
 }
 
+// CallCounter is implemented by a harness that can tell the adapter's API
+// calls so far, per operation. The suite then also checks that an adapter's
+// ListItems costs fewer calls than ListComments and ListAttachments
+// together, and logs both.
+type CallCounter interface {
+	Calls() map[string]int64
+}
+
 // searchVisibleWithin is how long a change may take to show in search
 // results: real helpdesks index with some lag.
 const searchVisibleWithin = 30 * time.Second
@@ -107,6 +115,9 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	})
 	t.Run("a file on an internal note lists as not public and a file on a public reply as public", func(t *testing.T) {
 		testAttachmentVisibility(t, newHarness(t))
+	})
+	t.Run("listing comments and files in one go gives what the two listings give, for fewer calls", func(t *testing.T) {
+		testListItems(t, newHarness(t))
 	})
 	t.Run("a 25 MiB file downloads as a stream with flat memory", func(t *testing.T) {
 		testDownloadStreams(t, newHarness(t))
@@ -738,6 +749,121 @@ func testAttachmentVisibility(t *testing.T, h Harness) {
 	}
 }
 
+// testListItems holds an adapter that implements casesync.ItemLister to
+// its promise: on a case with public replies and internal notes by a human
+// and by the connector, and files on a public reply, on an internal note
+// and uploaded by the connector, ListItems returns exactly what
+// ListComments and ListAttachments return, and (when the harness counts
+// calls) costs fewer calls than the two together.
+func testListItems(t *testing.T, h Harness) {
+	crm := h.CRM()
+	lister, ok := crm.(casesync.ItemLister)
+	if !ok {
+		t.Skipf("%T does not implement casesync.ItemLister: the engine lists its comments and files with ListComments and ListAttachments", crm)
+	}
+	ctx := ctxFor(t)
+	id := h.CreateTicket(t, "Contract: comments and files in one listing", "d", h.PriorityValues()[0], true)
+	commentIDs := []string{
+		h.AddHumanComment(t, id, "Alice Agent", "Public reply from Alice.", true),
+		h.AddHumanComment(t, id, "Bob Agent", "Internal note from Bob.", false),
+	}
+	for _, public := range []bool{true, false} {
+		c, err := crm.AddComment(ctx, id, fmt.Sprintf("From the connector, public %v.", public), public)
+		if err != nil {
+			t.Fatalf("AddComment(public %v): %v", public, err)
+		}
+		commentIDs = append(commentIDs, c.ID)
+	}
+	publicFile := h.AddHumanAttachment(t, id, "public.txt", "text/plain", []byte("for the requester\n"))
+	internalFile := h.AddHumanInternalAttachment(t, id, "internal.txt", "text/plain", []byte("agents only\n"))
+	up, err := crm.UploadAttachment(ctx, id, "upload.bin", "application/octet-stream", bytes.NewReader(binaryData(1000)))
+	if err != nil {
+		t.Fatalf("UploadAttachment: %v", err)
+	}
+
+	// A first round fills what the adapter keeps between calls (user names,
+	// the sync user, file ids), so that the two ways are measured alike.
+	if _, err := crm.ListComments(ctx, id); err != nil {
+		t.Fatalf("ListComments: %v", err)
+	}
+	if _, err := crm.ListAttachments(ctx, id); err != nil {
+		t.Fatalf("ListAttachments: %v", err)
+	}
+	if _, _, err := lister.ListItems(ctx, id); err != nil {
+		t.Fatalf("ListItems: %v", err)
+	}
+
+	counter, counts := h.(CallCounter)
+	calls := func() map[string]int64 {
+		if counts {
+			return counter.Calls()
+		}
+		return nil
+	}
+	before := calls()
+	wantComments, err := crm.ListComments(ctx, id)
+	if err != nil {
+		t.Fatalf("ListComments: %v", err)
+	}
+	wantFiles, err := crm.ListAttachments(ctx, id)
+	if err != nil {
+		t.Fatalf("ListAttachments: %v", err)
+	}
+	between := calls()
+	gotComments, gotFiles, err := lister.ListItems(ctx, id)
+	if err != nil {
+		t.Fatalf("ListItems: %v", err)
+	}
+	after := calls()
+
+	// The case holds what was added, each kind of it, so that equal lists
+	// are not lists that both missed something.
+	for _, cid := range commentIDs {
+		if !slices.ContainsFunc(wantComments, func(c casesync.Comment) bool { return c.ID == cid }) {
+			t.Errorf("ListComments lacks comment %s", cid)
+		}
+	}
+	public := map[string]bool{}
+	for _, a := range wantFiles {
+		public[a.ID] = a.Public
+	}
+	for aid, want := range map[string]bool{publicFile: true, internalFile: false} {
+		if got, ok := public[aid]; !ok || got != want {
+			t.Errorf("ListAttachments: file %s listed %v with Public %v, want listed with Public %v", aid, ok, got, want)
+		}
+	}
+	if _, ok := public[up.ID]; !ok {
+		t.Errorf("ListAttachments lacks the connector's upload %s", up.ID)
+	}
+
+	if diff := cmp.Diff(wantComments, gotComments); diff != "" {
+		t.Errorf("ListItems' comments differ from ListComments (-ListComments +ListItems):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantFiles, gotFiles); diff != "" {
+		t.Errorf("ListItems' files differ from ListAttachments (-ListAttachments +ListItems):\n%s", diff)
+	}
+
+	if !counts {
+		t.Logf("the harness does not count calls: what ListItems saves is not measured")
+		return
+	}
+	two, one := callsSince(before, between), callsSince(between, after)
+	t.Logf("cost: ListComments + ListAttachments: %s calls; ListItems: %s calls", formatCalls(two), formatCalls(one))
+	if total(one) >= total(two) {
+		t.Errorf("ListItems made %d calls, ListComments and ListAttachments %d together: an adapter implements casesync.ItemLister only when one listing costs fewer calls",
+			total(one), total(two))
+	}
+}
+
+// total adds up calls per operation.
+func total(calls map[string]int64) int64 {
+	var n int64
+	for _, c := range calls {
+		n += c
+	}
+	return n
+}
+
 // downloadAllocBudget is how much a 25 MiB download may allocate in all, in
 // the adapter and any in-process simulator together: a streamed copy needs a
 // few buffers, a download read into memory needs the whole file at least.
@@ -836,6 +962,12 @@ func testUnknownCase(t *testing.T, h Harness) {
 			}
 			return err
 		}},
+	}
+	if l, ok := crm.(casesync.ItemLister); ok {
+		tests = append(tests, struct {
+			name string
+			call func(ctx context.Context) error
+		}{"listing its comments and files in one go", func(ctx context.Context) error { _, _, err := l.ListItems(ctx, unknownID); return err }})
 	}
 	for _, tc := range tests {
 		t.Run(tc.name+" is not found", func(t *testing.T) {

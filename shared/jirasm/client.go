@@ -69,6 +69,7 @@ type myself struct {
 
 var _ casesync.CRM = (*Client)(nil)
 var _ casesync.CreationLookupLag = (*Client)(nil)
+var _ casesync.ItemLister = (*Client)(nil)
 
 // New returns a Client for cfg. It makes no call.
 func New(cfg Config) (*Client, error) {
@@ -664,12 +665,47 @@ func (c *Client) ListComments(ctx context.Context, id string) ([]casesync.Commen
 	if err != nil {
 		return nil, err
 	}
+	return c.toComments(list, me), nil
+}
+
+// toComments converts an issue's comments for ListComments, oldest first.
+func (c *Client) toComments(list []commentJSON, me *myself) []casesync.Comment {
 	out := make([]casesync.Comment, 0, len(list))
 	for _, cj := range list {
 		out = append(out, c.toComment(cj, me))
 	}
 	slices.SortStableFunc(out, func(a, b casesync.Comment) int { return a.CreateTime.Compare(b.CreateTime) })
-	return out, nil
+	return out
+}
+
+// ListItems returns what ListComments and ListAttachments return, reading
+// the issue's comments once: ListAttachments needs them too, to tell which
+// files a public reply shows. It reads the issue's attachment and
+// description fields and every page of its comments with their
+// properties.
+//
+// It does not take the comments from the issue's own comment field (GET
+// issue with fields=comment,attachment), which would make it one call: that
+// field gives no comment properties (only the comment endpoints take
+// expand=properties), so it cannot tell internal notes as ListComments
+// does, and Jira caps how many comments it holds.
+func (c *Client) ListItems(ctx context.Context, id string) ([]casesync.Comment, []casesync.Attachment, error) {
+	if err := checkID(OpListComments, id); err != nil {
+		return nil, nil, err
+	}
+	me, err := c.whoAmI(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	list, err := c.listComments(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	atts, err := c.attachments(ctx, id, me, func(context.Context) ([]commentJSON, error) { return list, nil })
+	if err != nil {
+		return nil, nil, err
+	}
+	return c.toComments(list, me), atts, nil
 }
 
 // listComments reads every comment of an issue with its properties, page
@@ -816,13 +852,19 @@ func (c *Client) ListAttachments(ctx context.Context, id string) ([]casesync.Att
 	if err != nil {
 		return nil, err
 	}
+	return c.attachments(ctx, id, me, func(ctx context.Context) ([]commentJSON, error) { return c.listComments(ctx, id) })
+}
+
+// attachments lists the issue's files for ListAttachments; comments gives
+// the issue's comments, asked for only when a file may be public.
+func (c *Client) attachments(ctx context.Context, id string, me *myself, comments func(context.Context) ([]commentJSON, error)) ([]casesync.Attachment, error) {
 	var is struct {
 		Fields struct {
 			Attachment  []attachmentJSON `json:"attachment"`
 			Description json.RawMessage  `json:"description"`
 		} `json:"fields"`
 	}
-	err = c.http.JSON(ctx, crmhttp.Request{Op: OpListAttachments, Path: issuePath(id), Query: url.Values{"fields": {"attachment,description"}}, Mode: crmhttp.Safe}, &is)
+	err := c.http.JSON(ctx, crmhttp.Request{Op: OpListAttachments, Path: issuePath(id), Query: url.Values{"fields": {"attachment,description"}}, Mode: crmhttp.Safe}, &is)
 	if err != nil {
 		return nil, err
 	}
@@ -830,7 +872,7 @@ func (c *Client) ListAttachments(ctx context.Context, id string) ([]casesync.Att
 	for _, a := range is.Fields.Attachment {
 		out = append(out, c.toAttachment(a, me))
 	}
-	if err := c.markPublic(ctx, id, is.Fields.Description, out); err != nil {
+	if err := c.markPublic(ctx, is.Fields.Description, out, comments); err != nil {
 		return nil, err
 	}
 	slices.SortStableFunc(out, func(a, b casesync.Attachment) int { return a.CreateTime.Compare(b.CreateTime) })
@@ -839,8 +881,9 @@ func (c *Client) ListAttachments(ctx context.Context, id string) ([]casesync.Att
 
 // markPublic sets Public on the files a public reply or the description
 // names. casebridge's own uploads, attached to the issue directly, stay
-// not public and cost no call.
-func (c *Client) markPublic(ctx context.Context, id string, description json.RawMessage, atts []casesync.Attachment) error {
+// not public and cost no call; the comments are asked for only when
+// another file is there.
+func (c *Client) markPublic(ctx context.Context, description json.RawMessage, atts []casesync.Attachment, comments func(context.Context) ([]commentJSON, error)) error {
 	others := 0
 	for _, a := range atts {
 		if !a.ByConnector {
@@ -852,11 +895,11 @@ func (c *Client) markPublic(ctx context.Context, id string, description json.Raw
 	}
 	shown := map[string]bool{}
 	mediaIDs(adfNodeOf(description), shown)
-	comments, err := c.listComments(ctx, id)
+	list, err := comments(ctx)
 	if err != nil {
 		return err
 	}
-	for _, cj := range comments {
+	for _, cj := range list {
 		if cj.public() {
 			mediaIDs(adfNodeOf(cj.Body), shown)
 		}

@@ -50,6 +50,16 @@
 // attached on the portal without it showing in a reply or the description
 // stays in Jira too.
 //
+// Comments and files together: ListAttachments reads every comment to tell
+// which files a public reply shows (when a file is not casebridge's own),
+// so ListItems (casesync.ItemLister) reads the comments once for both
+// lists: GET issue (fields=attachment,description) and the paged comment
+// listing. It does not use the issue's comment field (GET issue with
+// fields=comment,attachment, one call): that field carries no comment
+// properties, which only the comment endpoints give (expand=properties),
+// so it cannot tell internal notes as ListComments does; and Jira caps how
+// many comments it holds.
+//
 // Bounds: every listing (searches, an issue's comments, which
 // ListAttachments reads too) goes through a crmhttp.Pager and stops with a
 // permanent error matching crmhttp.ErrPaging past Config.MaxPages pages

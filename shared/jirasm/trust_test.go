@@ -95,6 +95,14 @@ func TestACommentIsPublicOnlyWhenItsServiceDeskPropertySaysSoPlainly(t *testing.
 	for _, cm := range list {
 		got[cm.ID] = cm.Public
 	}
+	// Listed with the files, the comments read the same.
+	items, _, err := c.ListItems(ctx(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(list, items); diff != "" {
+		t.Errorf("ListItems' comments differ from ListComments (-ListComments +ListItems):\n%s", diff)
+	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			public, ok := got[ids[i]]
@@ -270,10 +278,22 @@ func TestAFileIsPublicOnlyWhenAPublicReplyShowsIt(t *testing.T) {
 			t.Errorf("listing %d: files by id (-want +got):\n%s", round+1, diff)
 		}
 	}
+	// Listed with the comments, the files read the same.
+	_, items, err := c.ListItems(ctx(t), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]file{}
+	for _, a := range items {
+		got[a.ID] = file{a.Filename, a.Public}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ListItems: files by id (-want +got):\n%s", diff)
+	}
 	// Each human's file is looked up on the media host once; the
 	// connector's own upload never.
 	if got, want := sim.Requests()["GET /rest/api/3/attachment/content/{id}"], 6; got != want {
-		t.Errorf("two listings asked for %d media ids, want %d (once per human file)", got, want)
+		t.Errorf("three listings asked for %d media ids, want %d (once per human file)", got, want)
 	}
 }
 
@@ -404,6 +424,10 @@ func TestEveryListingStopsOnPagingItCannotTrust(t *testing.T) {
 		}, commentLists},
 		{"ListAttachments", jirasm.OpListComments, func(c *jirasm.Client) error {
 			_, err := c.ListAttachments(ctx(t), "SUP-1")
+			return err
+		}, commentLists},
+		{"ListItems", jirasm.OpListComments, func(c *jirasm.Client) error {
+			_, _, err := c.ListItems(ctx(t), "SUP-1")
 			return err
 		}, commentLists},
 	}

@@ -116,6 +116,10 @@ func TestEveryListingStopsOnAnEndlessOrRepeatingServer(t *testing.T) {
 			_, err := c.ListComments(ctx, "1")
 			return err
 		}},
+		{"a ticket's history read for its comments and files in one go", rt.OpHistory, func(ctx context.Context, c *rt.Client) error {
+			_, _, err := c.ListItems(ctx, "1")
+			return err
+		}},
 		{"a ticket's parts", rt.OpAttachments, func(ctx context.Context, c *rt.Client) error {
 			_, err := c.ListAttachments(ctx, "1")
 			return err

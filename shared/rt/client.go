@@ -52,6 +52,7 @@ type Client struct {
 }
 
 var _ casesync.CRM = (*Client)(nil)
+var _ casesync.ItemLister = (*Client)(nil)
 
 // New returns a Client for cfg. It makes no network call.
 func New(cfg Config) (*Client, error) {
@@ -566,12 +567,7 @@ func (c *Client) ListComments(ctx context.Context, id string) ([]casesync.Commen
 	if err != nil {
 		return nil, err
 	}
-	q := url.Values{
-		"query":           {`[{"field":"Type","value":"Comment"},{"field":"Type","value":"Correspond"}]`},
-		"fields":          {"Type,Created,Creator"},
-		"fields[Creator]": {"Name,RealName"},
-	}
-	txns, err := listAll[transaction](ctx, c, OpHistory, ticketPath(id)+"/history", q)
+	txns, err := c.history(ctx, id, "Comment", "Correspond")
 	if err != nil {
 		return nil, err
 	}
@@ -579,12 +575,43 @@ func (c *Client) ListComments(ctx context.Context, id string) ([]casesync.Commen
 		// A missing ticket has an empty history too.
 		return nil, c.ensureTicket(ctx, id)
 	}
+	return c.comments(ctx, id, txns, me)
+}
+
+// history lists the ticket's transactions of the given types, oldest
+// first, with their creators' names.
+func (c *Client) history(ctx context.Context, id string, types ...string) ([]transaction, error) {
+	var query []map[string]string
+	for _, t := range types {
+		query = append(query, map[string]string{"field": "Type", "value": t})
+	}
+	q, err := json.Marshal(query)
+	if err != nil {
+		return nil, err
+	}
+	return listAll[transaction](ctx, c, OpHistory, ticketPath(id)+"/history", url.Values{
+		"query":           {string(q)},
+		"fields":          {"Type,Created,Creator"},
+		"fields[Creator]": {"Name,RealName"},
+	})
+}
+
+// comments turns the ticket's transactions into its comments for
+// ListComments: the replies and comments among txns that have a text body,
+// which it reads. It reads nothing when none of txns is one.
+func (c *Client) comments(ctx context.Context, id string, txns []transaction, me user) ([]casesync.Comment, error) {
+	if !slices.ContainsFunc(txns, func(t transaction) bool { return t.Type == "Comment" || t.Type == "Correspond" }) {
+		return nil, nil
+	}
 	bodies, err := c.bodies(ctx, ticketPath(id)+"/attachments", OpAttachments)
 	if err != nil {
 		return nil, err
 	}
 	var out []casesync.Comment
 	for _, t := range txns {
+		if t.Type != "Comment" && t.Type != "Correspond" {
+			continue
+		}
 		body := bodies[t.ID.String()]
 		if strings.TrimSpace(body) == "" {
 			continue
@@ -599,6 +626,44 @@ func (c *Client) ListComments(ctx context.Context, id string) ([]casesync.Commen
 		})
 	}
 	return out, nil
+}
+
+// ListItems returns what ListComments and ListAttachments return, reading
+// the ticket's history once: ListComments needs its replies and comments,
+// ListAttachments its creation and replies (to tell which files are
+// public), so one listing of the three types serves both. The text bodies
+// and the file parts stay two listings: REST2 gives a part's content to
+// every part of a listing or to none, and file contents are not to be read
+// to list them.
+func (c *Client) ListItems(ctx context.Context, id string) ([]casesync.Comment, []casesync.Attachment, error) {
+	if err := validID(OpHistory, "ticket", id); err != nil {
+		return nil, nil, err
+	}
+	me, err := c.whoAmI(ctx, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	txns, err := c.history(ctx, id, "Create", "Comment", "Correspond")
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(txns) == 0 {
+		// Every ticket has its creation: a missing one has an empty history.
+		return nil, nil, c.ensureTicket(ctx, id)
+	}
+	comments, err := c.comments(ctx, id, txns, me)
+	if err != nil {
+		return nil, nil, err
+	}
+	parts, err := c.ticketParts(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	files, err := c.files(ctx, parts, publicOf(txns), me)
+	if err != nil {
+		return nil, nil, err
+	}
+	return comments, files, nil
 }
 
 func displayName(r ref) string {
@@ -726,21 +791,23 @@ func (c *Client) toAttachment(a attachment, me user, public bool) casesync.Attac
 // transaction, are not among them. (REST2 cannot give a part's transaction
 // type with the part: fields[TransactionId] does not expand.)
 func (c *Client) publicTransactions(ctx context.Context, id string) (map[string]bool, error) {
-	q := url.Values{
-		"query":  {`[{"field":"Type","value":"Create"},{"field":"Type","value":"Correspond"}]`},
-		"fields": {"Type"},
-	}
-	txns, err := listAll[transaction](ctx, c, OpHistory, ticketPath(id)+"/history", q)
+	txns, err := c.history(ctx, id, "Create", "Correspond")
 	if err != nil {
 		return nil, err
 	}
+	return publicOf(txns), nil
+}
+
+// publicOf returns the ids of the creation and the public replies among
+// txns.
+func publicOf(txns []transaction) map[string]bool {
 	public := map[string]bool{}
 	for _, t := range txns {
 		if t.Type == "Create" || t.Type == "Correspond" {
 			public[t.ID.String()] = true
 		}
 	}
-	return public, nil
+	return public
 }
 
 // ListAttachments lists the ticket's files, oldest first: the MIME parts
@@ -766,6 +833,12 @@ func (c *Client) ListAttachments(ctx context.Context, id string) ([]casesync.Att
 			return nil, err
 		}
 	}
+	return c.files(ctx, parts, public, me)
+}
+
+// files turns the ticket's MIME parts into its files for ListAttachments;
+// public holds the ids of the transactions whose files are public.
+func (c *Client) files(ctx context.Context, parts []attachment, public map[string]bool, me user) ([]casesync.Attachment, error) {
 	var out []casesync.Attachment
 	for _, a := range parts {
 		if a.Filename == "" {
@@ -775,6 +848,7 @@ func (c *Client) ListAttachments(ctx context.Context, id string) ([]casesync.Att
 		if transcoded(originalEncoding(a.Headers)) {
 			// RT converted the text file to UTF-8: its size as uploaded is
 			// known only from its content.
+			var err error
 			if att.Size, err = c.uploadedSize(ctx, a); err != nil {
 				return nil, err
 			}

@@ -30,6 +30,11 @@
 //     and stays in RT. REST2 cannot give a part's transaction type with the
 //     part, so ListAttachments reads the ticket's Create and Correspond
 //     transactions beside its parts.
+//   - ListItems (casesync.ItemLister) gives both lists with one history
+//     listing (Create, Comment and Correspond) where ListComments and
+//     ListAttachments make one each; the text bodies and the file parts
+//     stay two listings, since REST2 gives a part's content for every part
+//     of a listing or for none, and file contents are not read to list them.
 //   - Downloads stream. GET /attachment/{id} gives the file in base64 inside
 //     a JSON object; the adapter reads that object field by field, decodes
 //     the content as it arrives, and converts a text file RT stored in UTF-8

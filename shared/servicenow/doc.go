@@ -81,6 +81,10 @@
 // every other file is public. Files of internal notes stay on the record,
 // where agents still download them.
 //
+// There is no ListItems (casesync.ItemLister): journal entries
+// (sys_journal_field) and files (sys_attachment) are separate tables, and
+// no call of the Table or Attachment API returns both.
+//
 // The rule needs every work note, so ListAttachments reads them whole:
 // from sys_journal_field when each page held all the rows its X-Total-Count
 // called for, else through the record's work_notes field. When the work

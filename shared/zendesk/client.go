@@ -30,6 +30,7 @@ type Client struct {
 }
 
 var _ casesync.CRM = (*Client)(nil)
+var _ casesync.ItemLister = (*Client)(nil)
 
 // New returns an adapter for cfg. It makes no call.
 func New(cfg Config) (*Client, error) {

@@ -95,6 +95,12 @@ func (c *Client) ListComments(ctx context.Context, id string) ([]casesync.Commen
 	if err != nil {
 		return nil, err
 	}
+	return toComments(all, names, *me.ID), nil
+}
+
+// toComments converts a ticket's comments, listed oldest first, for
+// ListComments: every comment but a public first one (the description).
+func toComments(all []zComment, names map[int64]string, meID int64) []casesync.Comment {
 	var out []casesync.Comment
 	for i, cm := range all {
 		if i == 0 && cm.Public {
@@ -104,12 +110,28 @@ func (c *Client) ListComments(ctx context.Context, id string) ([]casesync.Commen
 			ID:          strconv.FormatInt(cm.ID, 10),
 			Body:        cm.Body,
 			AuthorName:  names[cm.AuthorID],
-			ByConnector: cm.AuthorID == *me.ID,
+			ByConnector: cm.AuthorID == meID,
 			Public:      cm.Public,
 			CreateTime:  cm.CreatedAt.UTC(),
 		})
 	}
-	return out, nil
+	return out
+}
+
+// ListItems returns what ListComments and ListAttachments return, from one
+// listing of the ticket's comments: Zendesk gives every comment with its
+// files (comments[].attachments), so the two lists cost the calls of one.
+func (c *Client) ListItems(ctx context.Context, id string) ([]casesync.Comment, []casesync.Attachment, error) {
+	const op = "comments.list"
+	all, names, err := c.allComments(ctx, op, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	me, err := c.syncUser(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return toComments(all, names, *me.ID), c.toAttachments(all, names, *me.ID), nil
 }
 
 // addComment adds a comment (with uploads) and returns it as the audit
@@ -190,13 +212,19 @@ func (c *Client) ListAttachments(ctx context.Context, id string) ([]casesync.Att
 	if err != nil {
 		return nil, err
 	}
+	return c.toAttachments(all, names, *me.ID), nil
+}
+
+// toAttachments converts the files of a ticket's comments, listed oldest
+// first, for ListAttachments.
+func (c *Client) toAttachments(all []zComment, names map[int64]string, meID int64) []casesync.Attachment {
 	var out []casesync.Attachment
 	for _, cm := range all {
 		for _, a := range cm.Attachments {
-			out = append(out, c.toAttachment(a, cm, names, *me.ID))
+			out = append(out, c.toAttachment(a, cm, names, meID))
 		}
 	}
-	return out, nil
+	return out
 }
 
 // contentURL picks the address of a file on CRM_URL's host, the only host

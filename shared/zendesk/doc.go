@@ -88,6 +88,12 @@
 // asked for, and one served larger than listed fails with a permanent
 // TooLarge error once the bound is passed.
 //
+// Comments and files in one listing: since every comment comes with its
+// files, ListAttachments reads the same comment listing as ListComments,
+// and ListItems (casesync.ItemLister) returns both lists from one reading
+// of it. A reconciliation that needs both pays for one listing instead of
+// two.
+//
 // Paging: every paged listing (comments, the incremental export, the
 // search) goes through crmhttp's Pager: at most Config.MaxPages pages
 // (default crmhttp.DefaultMaxPages), no cursor, page or start_time twice,

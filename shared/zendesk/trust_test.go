@@ -122,6 +122,14 @@ func TestAPrivateFirstCommentIsNeverTheDescription(t *testing.T) {
 			if firstListed != tc.wantFirstListed {
 				t.Errorf("first comment listed = %v, want %v", firstListed, tc.wantFirstListed)
 			}
+			// Listed with the files, the comments keep the same rule.
+			items, _, err := crm.ListItems(ctx, id)
+			if err != nil {
+				t.Fatalf("ListItems: %v", err)
+			}
+			if diff := cmp.Diff(comments, items); diff != "" {
+				t.Errorf("ListItems' comments differ from ListComments (-ListComments +ListItems):\n%s", diff)
+			}
 		})
 	}
 }
@@ -220,6 +228,9 @@ func TestEndlessOrCyclingListingsStop(t *testing.T) {
 		{name: "comments whose cursor repeats stop at the repeat", path: "/comments",
 			page: commentsPage(cycling), listing: "attachments.list",
 			call: func(crm *zendesk.Client, id string) error { _, err := crm.ListAttachments(ctx, id); return err }},
+		{name: "comments and files listed in one go stop at the page bound", path: "/comments",
+			page: commentsPage(endless), listing: "comments.list",
+			call: func(crm *zendesk.Client, id string) error { _, _, err := crm.ListItems(ctx, id); return err }},
 		{name: "an empty comment page that claims more stops the listing", path: "/comments",
 			page: commentsPage(empty), listing: "attachments.download",
 			call: func(crm *zendesk.Client, id string) error { _, err := crm.DownloadAttachment(ctx, id, "1"); return err }},

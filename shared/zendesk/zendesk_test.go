@@ -109,6 +109,8 @@ func (h *harness) InjectRateLimit(t *testing.T) bool {
 
 func (h *harness) MaxAttachmentBytes() int64 { return h.limit }
 
+func (h *harness) Calls() map[string]int64 { return h.crm.Calls() }
+
 func TestTheAdapterPassesTheContract(t *testing.T) {
 	crmcontract.Run(t, newHarness)
 }
@@ -117,8 +119,6 @@ func TestTheAdapterPassesTheContract(t *testing.T) {
 type engineHarness struct{ *harness }
 
 func (h engineHarness) PriorityMap() string { return zendesk.DefaultPriorityMap }
-
-func (h engineHarness) Calls() map[string]int64 { return h.crm.Calls() }
 
 func TestTheEngineSyncsThroughTheAdapter(t *testing.T) {
 	crmcontract.RunEngine(t, func(t *testing.T) crmcontract.EngineHarness {
