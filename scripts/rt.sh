@@ -10,7 +10,10 @@
 #
 # The instance has a sync user "gcp-sync" (password in <dir>/sync-password),
 # root (password in <dir>/root-password), the custom fields "GCP Case" and
-# "GCP Sync" on queue General, and a few human agents (agent-alice, agent-bob).
+# "GCP Sync" on queue General, a few human agents (agent-alice, agent-bob),
+# and casebridge's webhook scrip. start sets the scrip's URL and secret from
+# CB_RT_WEBHOOK_URL and CB_RT_WEBHOOK_SECRET (both empty by default: the
+# scrip then sends nothing).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -68,6 +71,28 @@ SEL
 
 randpw() { head -c 18 /dev/urandom | base64 | tr -d '/+='; }
 
+# write_webhook_config writes the site config the webhook scrip reads
+# (scripts/rt/initialdata.pl), rewritten at every start. It holds a secret,
+# so only its owner may read it.
+write_webhook_config() {
+  local dir=$1 url=${CB_RT_WEBHOOK_URL:-} secret=${CB_RT_WEBHOOK_SECRET:-}
+  [[ "$url$secret" != *$'\n'* ]] || die "CB_RT_WEBHOOK_URL and CB_RT_WEBHOOK_SECRET must be one line each"
+  [ -z "$url" ] || printf '%s\n' "$url" | grep -Eqx "https?://[^'[:space:]\\]+" ||
+    die "CB_RT_WEBHOOK_URL must be empty or an http(s) URL without quotes, backslashes or spaces"
+  [ -z "$secret" ] || printf '%s\n' "$secret" | grep -Eqx '[A-Za-z0-9._~+/=-]+' ||
+    die "CB_RT_WEBHOOK_SECRET may hold only letters, digits and ._~+/=-"
+  (umask 077
+   cat >"$dir/etc/RT_SiteConfig.d/60-casebridge-webhook.pm" <<CONF
+# casebridge's webhook scrip: where to POST, and the HMAC secret. An empty
+# URL turns the scrip off. Written by scripts/rt.sh start.
+Set(\$CasebridgeWebhookURL, '$url');
+Set(\$CasebridgeWebhookSecret, '$secret');
+Set(\$CasebridgeSyncUser, 'gcp-sync');
+1;
+CONF
+  )
+}
+
 cmd_start() {
   local dir=${1:-} port=${2:-}
   [ -n "$dir" ] && [ -n "$port" ] || die "usage: $0 start <dir> <port>"
@@ -102,6 +127,7 @@ Set(\$LogToFile, undef);
 \$RT::VarPath = '$dir/var';
 1;
 CONF
+  write_webhook_config "$dir"
   export RT_SITE_CONFIG="$dir/etc/RT_SiteConfig.pm" RT_SITE_CONFIG_DIR="$dir/etc/RT_SiteConfig.d"
   if [ ! -f "$dir/rt.db" ]; then
     rm -f "$dir/sync-token"
@@ -120,6 +146,8 @@ CONF
     [ -s "$dir/sync-token" ] || die "the sync user's token was not written; see $dir/setup.log"
   fi
   : >"$dir/server.log"
+  # The server needs none of the secrets the setup read from the environment.
+  unset CB_RT_SYNC_PASSWORD CB_RT_ROOT_PASSWORD CB_RT_AGENT_PASSWORD CB_RT_WEBHOOK_SECRET
   setsid "$RT_SERVER" --host 127.0.0.1 --port "$port" --max-workers 2 >>"$dir/server.log" 2>&1 </dev/null &
   local pid=$!
   echo "$pid" >"$dir/rt.pid"

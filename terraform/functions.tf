@@ -89,6 +89,7 @@ locals {
       SYNC_INTERNAL_NOTES     = tostring(var.sync_internal_notes)
       TOPIC_CASE_UPDATED      = local.topic_case_updated
       TOPIC_SYNC_REQUESTED    = local.topic_sync_requested
+      TOPIC_TICK_POLL_GOOGLE  = local.topic_tick_poll_google
       EVENT_MAX_AGE           = var.event_max_age
       LOG_LEVEL               = var.log_level
     },

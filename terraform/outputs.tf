@@ -80,5 +80,6 @@ output "iam_grants" {
     [{ resource = "service account ${local.push_email}", role = google_service_account_iam_member.push_token_creator.role, member = google_service_account_iam_member.push_token_creator.member }],
     [for g in google_organization_iam_member.csapi : { resource = "organization ${g.org_id}", role = g.role, member = g.member }],
     [for g in google_project_iam_member.csapi : { resource = "project ${g.project}", role = g.role, member = g.member }],
+    [for g in google_pubsub_topic_iam_member.support_events_publisher : { resource = "topic ${g.topic}", role = g.role, member = g.member }],
   )
 }

@@ -18,6 +18,8 @@ locals {
 
   topic_case_updated   = "${local.name_prefix}${local.topology.topics.case_updated}"
   topic_sync_requested = "${local.name_prefix}${local.topology.topics.sync_requested}"
+  # GoogleEvents asks for a Google poll at once on this topic.
+  topic_tick_poll_google = one([for k in local.topology.ticks : "${local.name_prefix}${k.topic}" if k.function == "PollGoogle"])
 
   # Every topic a subscription reads, except the dead-letter topics (the
   # function module creates those with their subscriptions).
@@ -62,6 +64,8 @@ locals {
     synccase      = { csapi = true, crm = true, publishes = [] }
     detectoutages = { csapi = true, crm = true, publishes = [local.topic_sync_requested] }
     cleanup       = { csapi = false, crm = false, publishes = [] }
+    # Only the Google adapter's scope check, never an API call.
+    googleevents = { csapi = false, crm = false, publishes = [local.topic_case_updated, local.topic_tick_poll_google] }
   }
   csapi_functions = toset([for dir, u in local.uses : dir if u.csapi])
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,7 +115,12 @@ func TestTopologyMirrorsEventing(t *testing.T) {
 			"FunctionSyncCase":      eventing.FunctionSyncCase,
 			"FunctionCleanup":       eventing.FunctionCleanup,
 			"FunctionDetectOutages": eventing.FunctionDetectOutages,
+			"FunctionCRMWebhook":    eventing.FunctionCRMWebhook,
+			"FunctionGoogleEvents":  eventing.FunctionGoogleEvents,
 		}
+		// HTTP functions no subscription feeds are deployed by a .tf file
+		// of their own, not through topology.json.
+		httpFunctions := map[string]string{"crmwebhook": "webhook.tf"}
 		nameRE := regexp.MustCompile(`(?m)^const Name = eventing\.(\w+)$`)
 		dirs, err := filepath.Glob(filepath.Join("..", "functions", "*", "function.go"))
 		if err != nil || len(dirs) == 0 {
@@ -134,7 +140,18 @@ func TestTopologyMirrorsEventing(t *testing.T) {
 			if !ok {
 				t.Fatalf("%s registers eventing.%s, which this test does not know", f, m[1])
 			}
-			want[filepath.Base(filepath.Dir(f))] = ep
+			dir := filepath.Base(filepath.Dir(f))
+			if tf, ok := httpFunctions[dir]; ok {
+				src, err := os.ReadFile(tf)
+				if err != nil {
+					t.Fatalf("%s is deployed by %s: %v", dir, tf, err)
+				}
+				if !regexp.MustCompile(`(?m)^\s*entry_point\s*=\s*"`+ep+`"`).Match(src) || !strings.Contains(string(src), `function_sources["`+dir+`"]`) {
+					t.Errorf("%s does not deploy %s from function_sources[%q] with entry_point = %q", tf, dir, dir, ep)
+				}
+				continue
+			}
+			want[dir] = ep
 		}
 		got := map[string]string{}
 		for dir, fn := range topo.Functions {

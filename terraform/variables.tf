@@ -57,7 +57,7 @@ variable "function_sources" {
     condition = alltrue([
       for dir in keys(jsondecode(file("${path.module}/topology.json")).functions) : contains(keys(var.function_sources), dir)
     ])
-    error_message = "function_sources must have an entry for every function (cleanup, detectoutages, pollcrm, pollgoogle, synccase): run `go run ./scripts/package -out terraform/build` and pass -var-file=build/functions.auto.tfvars.json."
+    error_message = "function_sources must have an entry for every function (cleanup, detectoutages, googleevents, pollcrm, pollgoogle, synccase): run `go run ./scripts/package -out terraform/build` and pass -var-file=build/functions.auto.tfvars.json."
   }
   validation {
     condition     = alltrue([for s in values(var.function_sources) : can(regex("^[0-9a-f]{64}$", s.sha256))])
@@ -112,6 +112,12 @@ variable "function_ingress" {
 }
 
 # The Cloud Support API side.
+
+variable "support_events_enabled" {
+  type        = bool
+  description = "Create the organization's support event subscription (events.tf): the Cloud Support API then publishes every case change to the support-events topic, and GoogleEvents has it synced within seconds instead of at the next poll (polling stays on). Creating it needs roles/cloudsupport.subscriptionEditor on the organization for the identity running Terraform. false: polling only."
+  default     = true
+}
 
 variable "organization_id" {
   type        = string

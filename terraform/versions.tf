@@ -6,8 +6,10 @@ terraform {
   required_version = ">= 1.9"
   required_providers {
     google = {
+      # 7.43.0 is the first release with
+      # google_cloud_support_support_event_subscription (events.tf).
       source  = "hashicorp/google"
-      version = ">= 6.0, < 9.0"
+      version = ">= 7.43.0, < 9.0"
     }
   }
 }

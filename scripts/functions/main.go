@@ -25,7 +25,10 @@ import (
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 	"github.com/casebridge/casebridge/functions/cleanup"
+	// CRMWebhook, an HTTP function, registers itself at /CRMWebhook.
+	_ "github.com/casebridge/casebridge/functions/crmwebhook"
 	"github.com/casebridge/casebridge/functions/detectoutages"
+	"github.com/casebridge/casebridge/functions/googleevents"
 	"github.com/casebridge/casebridge/functions/pollcrm"
 	"github.com/casebridge/casebridge/functions/pollgoogle"
 	"github.com/casebridge/casebridge/functions/synccase"
@@ -68,6 +71,7 @@ func run(host, port string) error {
 	ctx := context.Background()
 	pushed := map[string]func(context.Context, event.Event) error{
 		pollgoogle.Name:    pollgoogle.Handle,
+		googleevents.Name:  googleevents.Handle,
 		pollcrm.Name:       pollcrm.Handle,
 		synccase.Name:      synccase.Handle,
 		cleanup.Name:       cleanup.Handle,

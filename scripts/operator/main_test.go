@@ -245,7 +245,7 @@ func TestOperator(t *testing.T) {
 			depths[d.Subscription] = d.Messages
 		}
 		want := map[string]int64{"sync-case-case-updated-dead-letter": 0, "sync-case-sync-requested-dead-letter": 0, "poll-google-dead-letter": 0,
-			"poll-crm-dead-letter": 1, "detect-outages-dead-letter": 0, "cleanup-dead-letter": 0}
+			"poll-crm-dead-letter": 1, "detect-outages-dead-letter": 0, "cleanup-dead-letter": 0, "support-events-dead-letter": 0}
 		if diff := cmp.Diff(want, depths); diff != "" {
 			t.Errorf("dead-letter depths (-want +got):\n%s", diff)
 		}

@@ -89,9 +89,11 @@ func main() {
 var functionTargets = map[string]string{
 	"cleanup":       eventing.FunctionCleanup,
 	"detectoutages": eventing.FunctionDetectOutages,
+	"googleevents":  eventing.FunctionGoogleEvents,
 	"pollcrm":       eventing.FunctionPollCRM,
 	"pollgoogle":    eventing.FunctionPollGoogle,
 	"synccase":      eventing.FunctionSyncCase,
+	"crmwebhook":    eventing.FunctionCRMWebhook,
 }
 
 func TestEveryFunctionBuildsAndStartsFromItsZipAsTheBuildpackWould(t *testing.T) {
@@ -181,9 +183,14 @@ func TestEveryFunctionBuildsAndStartsFromItsZipAsTheBuildpackWould(t *testing.T)
 				p := startBinary(t, binary, configuredEnv(target, port))
 				status := postUntilAnswered(t, p, "http://127.0.0.1:"+port+"/")
 				// An empty body is not an event: the framework's CloudEvent
-				// handler, mounted at every path, rejects it with 400.
-				if status != http.StatusBadRequest {
-					t.Errorf("POST / answered %d, want %d (the event function rejecting an empty event)\n%s", status, http.StatusBadRequest, p.output())
+				// handler, mounted at every path, rejects it with 400. The
+				// webhook receiver, an HTTP function, refuses it unsigned.
+				want, what := http.StatusBadRequest, "the event function rejecting an empty event"
+				if target == eventing.FunctionCRMWebhook {
+					want, what = http.StatusUnauthorized, "the webhook receiver refusing an unsigned request"
+				}
+				if status != want {
+					t.Errorf("POST / answered %d, want %d (%s)\n%s", status, want, what, p.output())
 				}
 			})
 
@@ -401,6 +408,7 @@ func configuredEnv(target, port string) []string {
 		appconfig.EnvCRMURL + "=http://" + unreachable,
 		"FIRESTORE_EMULATOR_HOST=" + unreachable,
 		"PUBSUB_EMULATOR_HOST=" + unreachable,
+		appconfig.EnvWebhookSecret + "=package-test-webhook-secret",
 	}
 }
 

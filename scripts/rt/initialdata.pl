@@ -84,6 +84,82 @@ our @ACL = (
     } @agent_rights,
 );
 
+# The scrip that tells casebridge a ticket changed, so that it syncs at
+# once instead of at the next poll: on every transaction of a ticket in
+# queue General it POSTs {"ticket","txn","type","creator"} to the site
+# config's $CasebridgeWebhookURL, signed with $CasebridgeWebhookSecret
+# (X-Casebridge-Timestamp: unix seconds; X-Casebridge-Signature:
+# sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>). It sends
+# nothing when the URL is empty, for transactions of the sync user
+# ($CasebridgeSyncUser, default gcp-sync: casebridge's own writes) and for
+# RT's records of outgoing mail. It runs inside the user's request, so it
+# gives up after 2 seconds and swallows every error: a change in RT never
+# waits longer or fails because of it (the poller catches up).
+# docs/crms/request-tracker.md shows it for pasting into RT's admin UI.
+my $webhook_commit = <<'CODE';
+my $sent = eval {
+    my $url    = RT->Config->Get('CasebridgeWebhookURL')    // '';
+    my $secret = RT->Config->Get('CasebridgeWebhookSecret') // '';
+    my $sync   = RT->Config->Get('CasebridgeSyncUser')      || 'gcp-sync';
+    return 1 if $url eq '';
+    my $txn  = $self->TransactionObj;
+    my $type = $txn->Type // '';
+    return 1 if $type eq 'EmailRecord' || $type eq 'CommentEmailRecord';
+    my $creator = $txn->CreatorObj->Name // '';
+    return 1 if $creator eq $sync;
+    if ( $secret eq '' ) {
+        RT->Logger->warning('casebridge webhook: $CasebridgeWebhookSecret is empty, nothing sent');
+        return 1;
+    }
+    require JSON;
+    require Digest::SHA;
+    require HTTP::Tiny;
+    my $body = JSON->new->utf8->canonical->encode( {
+        ticket  => 0 + $self->TicketObj->id,
+        txn     => 0 + $txn->id,
+        type    => $type,
+        creator => $creator,
+    } );
+    my $ts  = time();
+    my $sig = 'sha256=' . Digest::SHA::hmac_sha256_hex( "$ts.$body", $secret );
+    my $res = HTTP::Tiny->new(
+        timeout      => 2,
+        max_redirect => 0,
+        verify_SSL   => 1,
+        agent        => 'casebridge-rt-scrip/1',
+    )->post( $url, {
+        headers => {
+            'Content-Type'           => 'application/json',
+            'X-Casebridge-Timestamp' => $ts,
+            'X-Casebridge-Signature' => $sig,
+        },
+        content => $body,
+    } );
+    RT->Logger->warning( sprintf 'casebridge webhook: ticket %d transaction %d: HTTP %s',
+        $self->TicketObj->id, $txn->id, $res->{status} )
+        unless $res->{success};
+    1;
+};
+unless ($sent) {
+    my $err = ( split /\n/, ( $@ // 'unknown error' ) )[0] // '';
+    RT->Logger->warning( 'casebridge webhook: ' . substr( $err, 0, 200 ) );
+}
+return 1;
+CODE
+
+our @Scrips = (
+    {
+        Description       => 'casebridge: tell casebridge a ticket changed',
+        Queue             => 'General',
+        ScripCondition    => 'On Transaction',
+        ScripAction       => 'User Defined',
+        Template          => 'Blank',
+        Stage             => 'TransactionCreate',
+        CustomPrepareCode => 'return 1;',
+        CustomCommitCode  => $webhook_commit,
+    },
+);
+
 our @Final = (
     sub {
         my $root = RT::User->new( RT->SystemUser );

@@ -6,7 +6,12 @@
 // SIGTERM, and stops everything.
 //
 //	go run ./scripts/sandbox [--crm simulator|rt] [--poll-every 2s] [--detect-outages-every 30s]
-//	    [--cleanup-every 60s] [--endpoints-file FILE] [--log-level info] [--raw-logs]
+//	    [--cleanup-every 60s] [--events=true|false] [--endpoints-file FILE] [--log-level info] [--raw-logs]
+//
+// With --events (the default) the CSAPI simulator publishes its support
+// events, as the Cloud Support API does once Terraform has created the
+// organization's subscription, and GoogleEvents syncs Google changes
+// without waiting for a poll; --events=false leaves polling only.
 //
 // Exit status: 0 after a clean stop, 1 on failure, 2 when an emulator (or
 // the Cloud SDK or Java) or, with --crm rt, Request Tracker is missing, with
@@ -63,6 +68,7 @@ func main() {
 		endpointsFile = flag.String("endpoints-file", "", "also write the KEY=value endpoint lines to this file")
 		logLevel      = flag.String("log-level", "info", "LOG_LEVEL of the functions: debug, info, warning or error")
 		rawLogs       = flag.Bool("raw-logs", false, "print the functions' JSON log lines as they are")
+		events        = flag.Bool("events", true, "the CSAPI simulator publishes support events to GoogleEvents (false: Google changes arrive by polling only)")
 		crm           = flag.String("crm", localstack.CRMSimulator, "the CRM casebridge talks to: "+localstack.CRMSimulator+
 			" (the in-process CRM simulator) or "+localstack.CRMRequestTracker+
 			" (a throw-away real Request Tracker 5 on real time; install it with scripts/rt.sh install)")
@@ -80,6 +86,7 @@ func main() {
 		PollEvery:          *pollEvery,
 		DetectOutagesEvery: *outageEvery,
 		CleanupEvery:       *cleanupEvery,
+		NoSupportEvents:    !*events,
 		Env:                map[string]string{"LOG_LEVEL": *logLevel},
 	}, *endpointsFile, *rawLogs)
 	switch {

@@ -47,6 +47,7 @@ const (
 	EnvGiveUpAfter          = "GIVE_UP_AFTER"
 	EnvTopicCaseUpdated     = "TOPIC_CASE_UPDATED"
 	EnvTopicSyncRequested   = "TOPIC_SYNC_REQUESTED"
+	EnvTopicTickPollGoogle  = "TOPIC_TICK_POLL_GOOGLE"
 	EnvEventMaxAge          = "EVENT_MAX_AGE"
 	EnvLogLevel             = "LOG_LEVEL"
 	EnvClockFile            = clock.EnvFile
@@ -92,6 +93,9 @@ type Config struct {
 	// TopicCaseUpdated and TopicSyncRequested are topic ids in Project.
 	TopicCaseUpdated   string
 	TopicSyncRequested string
+	// TopicTickPollGoogle is the topic id of the Google poll's ticks, on
+	// which GoogleEvents asks for a poll at once.
+	TopicTickPollGoogle string
 	// EventMaxAge is how old a case event may be and still be handled.
 	EventMaxAge time.Duration
 
@@ -254,6 +258,7 @@ func ParseFor(getenv func(string) string, requireCRM bool) (Config, error) {
 
 	c.TopicCaseUpdated = topic(p, EnvTopicCaseUpdated, eventing.TopicCaseUpdated)
 	c.TopicSyncRequested = topic(p, EnvTopicSyncRequested, eventing.TopicSyncRequested)
+	c.TopicTickPollGoogle = topic(p, EnvTopicTickPollGoogle, eventing.TopicTickPollGoogle)
 	c.EventMaxAge = p.Duration(EnvEventMaxAge, 24*time.Hour)
 
 	lvl, err := logging.ParseLevel(p.Get(EnvLogLevel))
@@ -269,12 +274,12 @@ func ParseFor(getenv func(string) string, requireCRM bool) (Config, error) {
 	return c, nil
 }
 
-// NeedsCRM reports whether a function calls the CRM. PollGoogle and Cleanup
-// do not: they are deployed without the CRM's settings and credentials, so
+// NeedsCRM reports whether a function calls the CRM. PollGoogle, Cleanup
+// and GoogleEvents do not: they are deployed without the CRM's settings and credentials, so
 // their service accounts need no access to the CRM secrets.
 func NeedsCRM(function string) bool {
 	switch function {
-	case eventing.FunctionPollGoogle, eventing.FunctionCleanup:
+	case eventing.FunctionPollGoogle, eventing.FunctionCleanup, eventing.FunctionGoogleEvents:
 		return false
 	}
 	return true

@@ -72,10 +72,11 @@ func TestParseDefaults(t *testing.T) {
 			RetryMaxBackoff:      time.Hour,
 			GiveUpAfter:          24 * time.Hour,
 		},
-		TopicCaseUpdated:   "case-updated",
-		TopicSyncRequested: "sync-requested",
-		EventMaxAge:        24 * time.Hour,
-		LogLevel:           slog.LevelInfo,
+		TopicCaseUpdated:    "case-updated",
+		TopicSyncRequested:  "sync-requested",
+		TopicTickPollGoogle: "tick-poll-google",
+		EventMaxAge:         24 * time.Hour,
+		LogLevel:            slog.LevelInfo,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Parse (-want +got):\n%s", diff)
@@ -96,6 +97,7 @@ func TestParseOverrides(t *testing.T) {
 		EnvSyncInternalNotes, "true",
 		EnvTopicCaseUpdated, "cb-case-updated",
 		EnvTopicSyncRequested, "cb-sync-requested",
+		EnvTopicTickPollGoogle, "cb-tick-poll-google",
 		EnvEventMaxAge, "6h",
 		EnvLogLevel, "debug",
 		EnvClockFile, "/tmp/clock",
@@ -118,9 +120,9 @@ func TestParseOverrides(t *testing.T) {
 		MaxAge                                    time.Duration
 		Level                                     slog.Level
 	}
-	want := view{"projects/cb-support", "http://127.0.0.1:9000", "cb-case-updated cb-sync-requested", "/tmp/clock",
+	want := view{"projects/cb-support", "http://127.0.0.1:9000", "cb-case-updated cb-sync-requested cb-tick-poll-google", "/tmp/clock",
 		false, false, true, [2]time.Duration{45 * time.Minute, 2 * time.Minute}, 1048576, casesync.ReopenNewCase, prio, 6 * time.Hour, slog.LevelDebug}
-	gotv := view{got.CSAPICreateParent, got.CSAPIEndpoint, got.TopicCaseUpdated + " " + got.TopicSyncRequested, got.ClockFile,
+	gotv := view{got.CSAPICreateParent, got.CSAPIEndpoint, got.TopicCaseUpdated + " " + got.TopicSyncRequested + " " + got.TopicTickPollGoogle, got.ClockFile,
 		got.CSAPITestCase, *got.Engine.GoogleCommentsPublic, got.Engine.SyncInternalNotes,
 		[2]time.Duration{got.Engine.GooglePollingWindow, got.Engine.CompanyPollingWindow}, got.Engine.MaxAttachmentBytes,
 		got.Engine.ReopenPolicy, got.Engine.Priorities, got.EventMaxAge, got.LogLevel}

@@ -144,6 +144,9 @@ func TestVariablesAreWhatParseReads(t *testing.T) {
 		// The configurations are invalid: only what is read matters here.
 		_, _ = ParseFor(record(empty), kind != "")
 		_, _ = ParseFor(record(full), kind != "")
+		// The webhook receiver reads a few of casebridge's own, and its two.
+		_, _ = ParseWebhook(record(empty))
+		_, _ = ParseWebhook(record(full))
 
 		if missing := without(read, Variables()); len(missing) > 0 {
 			t.Errorf("with CRM_KIND=%q Parse reads %q, which Variables does not list: add them to ownVariables (variables.go) or the kind's Variables (crms.go) and to docs/configuration.md", kind, missing)

@@ -2,8 +2,9 @@ package appconfig
 
 import "slices"
 
-// ownVariables are the variables Parse reads for casebridge itself, in the
-// order docs/configuration.md lists them.
+// ownVariables are the variables Parse (and, for the webhook receiver,
+// ParseWebhook) reads for casebridge itself, in the order
+// docs/configuration.md lists them.
 var ownVariables = []string{
 	EnvProject,
 	EnvCSAPIParent,
@@ -31,13 +32,17 @@ var ownVariables = []string{
 	EnvCRMMaxPages,
 	EnvTopicCaseUpdated,
 	EnvTopicSyncRequested,
+	EnvTopicTickPollGoogle,
 	EnvEventMaxAge,
 	EnvLogLevel,
 	EnvClockFile,
+	// Read by the webhook receiver only (ParseWebhook).
+	EnvWebhookSecret,
+	EnvWebhookSyncUser,
 }
 
 // Variables returns the name of every environment variable casebridge's
-// functions read through Parse: casebridge's own, then each CRM adapter's
+// functions read through Parse and ParseWebhook: casebridge's own, then each CRM adapter's
 // in the order of KnownCRMKinds. docs/configuration.md documents each one;
 // docs_test.go checks that page against this list, and this list against
 // what Parse reads.

@@ -110,6 +110,12 @@ func (k *Control) SetDown(ctx context.Context, down bool) error {
 	return k.send(ctx, "sim.down", http.MethodPut, "/_sim/down", wireDown{Down: down}, nil)
 }
 
+// SetWebhook makes the simulator send its webhooks to w.URL signed with
+// w.Secret; a zero Webhook stops them.
+func (k *Control) SetWebhook(ctx context.Context, w Webhook) error {
+	return k.send(ctx, "sim.webhook", http.MethodPut, "/_sim/webhook", w, nil)
+}
+
 // InjectFault adds a fault.
 func (k *Control) InjectFault(ctx context.Context, f Fault) error {
 	return k.send(ctx, "sim.faults", http.MethodPost, "/_sim/faults", f, nil)

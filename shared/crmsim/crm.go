@@ -112,6 +112,10 @@ type CRM struct {
 	down    bool
 	faults  []*Fault
 	calls   map[string]int
+	// webhook is where changes are sent (nil: nowhere); sending counts the
+	// deliveries under way.
+	webhook *Webhook
+	sending sync.WaitGroup
 }
 
 var _ casesync.CRM = (*CRM)(nil)
@@ -303,6 +307,7 @@ func (c *CRM) CreateCase(ctx context.Context, nc casesync.NewCompanyCase) (cases
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t := c.createLocked(Ticket{Subject: nc.Subject, Description: nc.Description, Priority: nc.Priority, GoogleCase: nc.GoogleCase}, c.opts.SyncUser)
+	c.notifyLocked(t, EventCreated, c.opts.SyncUser)
 	cc := t.CompanyCase
 	cc.ReadAt = c.readTime(ctx)
 	return cc, nil
@@ -345,6 +350,7 @@ func (c *CRM) SetGoogleCase(ctx context.Context, id, googleCaseName string) erro
 	if t.GoogleCase != googleCaseName {
 		t.GoogleCase = googleCaseName
 		t.UpdateTime = c.now()
+		c.notifyLocked(t, EventGoogleCase, c.opts.SyncUser)
 	}
 	return nil
 }
@@ -358,10 +364,10 @@ func (c *CRM) SetPriority(ctx context.Context, id, priority string) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.setPriorityLocked(OpSetPriority, id, priority)
+	return c.setPriorityLocked(OpSetPriority, id, priority, c.opts.SyncUser)
 }
 
-func (c *CRM) setPriorityLocked(op, id, priority string) error {
+func (c *CRM) setPriorityLocked(op, id, priority, actor string) error {
 	t, err := c.getLocked(op, id)
 	if err != nil {
 		return err
@@ -372,6 +378,7 @@ func (c *CRM) setPriorityLocked(op, id, priority string) error {
 	if t.Priority != priority {
 		t.Priority = priority
 		t.UpdateTime = c.now()
+		c.notifyLocked(t, EventPriority, actor)
 	}
 	return nil
 }
@@ -384,10 +391,10 @@ func (c *CRM) CloseCase(ctx context.Context, id string) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.setClosedLocked(OpClose, id, true)
+	return c.setClosedLocked(OpClose, id, true, c.opts.SyncUser)
 }
 
-func (c *CRM) setClosedLocked(op, id string, closed bool) error {
+func (c *CRM) setClosedLocked(op, id string, closed bool, actor string) error {
 	t, err := c.getLocked(op, id)
 	if err != nil {
 		return err
@@ -395,6 +402,11 @@ func (c *CRM) setClosedLocked(op, id string, closed bool) error {
 	if t.Closed != closed {
 		t.Closed = closed
 		t.UpdateTime = c.now()
+		event := EventClosed
+		if !closed {
+			event = EventReopened
+		}
+		c.notifyLocked(t, event, actor)
 	}
 	return nil
 }
@@ -425,6 +437,8 @@ func (c *CRM) AddComment(ctx context.Context, id, body string, public bool) (cas
 	return c.addCommentLocked(OpAddComment, id, c.opts.SyncUser, body, public)
 }
 
+// addCommentLocked adds a reply or note by author and sends the webhook of
+// the change.
 func (c *CRM) addCommentLocked(op, id, author, body string, public bool) (casesync.Comment, error) {
 	t, err := c.getLocked(op, id)
 	if err != nil {
@@ -447,6 +461,7 @@ func (c *CRM) addCommentLocked(op, id, author, body string, public bool) (casesy
 	}
 	t.comments = append(t.comments, cm)
 	t.UpdateTime = now
+	c.notifyLocked(t, EventComment, author)
 	return cm, nil
 }
 
@@ -584,5 +599,6 @@ func (c *CRM) upload(ctx context.Context, op, id, author, filename, mimeType str
 	}
 	t.attachments = append(t.attachments, a)
 	t.UpdateTime = now
+	c.notifyLocked(t, EventAttachment, author)
 	return a, nil
 }

@@ -42,6 +42,9 @@ import (
 //	PUT    /_sim/tickets/{id}/priority           {priority}
 //	POST   /_sim/tickets/{id}/close, /reopen
 //	PUT    /_sim/down                            {down}
+//	PUT    /_sim/webhook                         {url, secret}: send a signed
+//	       webhook after each change of a ticket flagged for sync or linked
+//	       (see webhook.go); {} stops them
 //	POST   /_sim/faults  Fault;  DELETE /_sim/faults
 //	GET    /_sim/calls;  DELETE /_sim/calls
 //
@@ -484,6 +487,17 @@ func (c *CRM) mux() *http.ServeMux {
 			return
 		}
 		c.SetDown(in.Down)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("PUT /_sim/webhook", func(w http.ResponseWriter, r *http.Request) {
+		var in Webhook
+		if !decode(w, r, "sim.webhook", &in) {
+			return
+		}
+		if err := c.SetWebhook(in); err != nil {
+			respond(w, 0, nil, newError("sim.webhook", http.StatusBadRequest, err))
+			return
+		}
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("POST /_sim/faults", func(w http.ResponseWriter, r *http.Request) {

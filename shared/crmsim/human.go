@@ -12,7 +12,9 @@ import (
 func (c *CRM) CreateTicket(t Ticket) (id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.createLocked(t, "customer").ID
+	nt := c.createLocked(t, "customer")
+	c.notifyLocked(nt, EventCreated, nt.requester)
+	return nt.ID
 }
 
 // AddHumanComment adds a public reply or an internal note written by author.
@@ -46,21 +48,21 @@ func (c *CRM) AddHumanCommentWithFile(id, author, body string, public bool, file
 func (c *CRM) SetHumanPriority(id, priority string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.setPriorityLocked("human.priority", id, priority)
+	return c.setPriorityLocked("human.priority", id, priority, HumanAgent)
 }
 
 // HumanClose closes (resolves) the ticket.
 func (c *CRM) HumanClose(id string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.setClosedLocked("human.close", id, true)
+	return c.setClosedLocked("human.close", id, true, HumanAgent)
 }
 
 // HumanReopen reopens a closed ticket.
 func (c *CRM) HumanReopen(id string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.setClosedLocked("human.reopen", id, false)
+	return c.setClosedLocked("human.reopen", id, false, HumanAgent)
 }
 
 // Ticket returns the full state of one ticket; ok is false when there is

@@ -22,6 +22,10 @@ const (
 	TopicTickPollCRM       = "tick-poll-crm"
 	TopicTickDetectOutages = "tick-detect-outages"
 	TopicTickCleanup       = "tick-cleanup"
+	// TopicSupportEvents is the topic the Cloud Support API's support event
+	// subscription publishes to (Terraform grants its agent publisher on
+	// it); GoogleEvents reads it.
+	TopicSupportEvents = "support-events"
 )
 
 // Tick is a scheduled trigger: Cloud Scheduler (or the local stack's
@@ -111,6 +115,9 @@ func Topology(prefix string) []Subscription {
 		sub("poll-crm", TopicTickPollCRM, FunctionPollCRM, 5),
 		sub("detect-outages", TopicTickDetectOutages, FunctionDetectOutages, 5),
 		sub("cleanup", TopicTickCleanup, FunctionCleanup, 5),
+		// Not "google-events": with no prefix (the local stack) its
+		// dead-letter topic would start with "goog", which Pub/Sub refuses.
+		sub("support-events", TopicSupportEvents, FunctionGoogleEvents, 5),
 	}
 }
 

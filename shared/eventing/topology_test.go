@@ -29,6 +29,7 @@ func TestTopologyShape(t *testing.T) {
 			FunctionPollCRM:       {"cb-tick-poll-crm"},
 			FunctionDetectOutages: {"cb-tick-detect-outages"},
 			FunctionCleanup:       {"cb-tick-cleanup"},
+			FunctionGoogleEvents:  {"cb-support-events"},
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("topology (-want +got):\n%s", diff)

@@ -6,8 +6,11 @@
 // process, the production topology of topics, push subscriptions,
 // retry policies and dead-letter topics on the Pub/Sub emulator (the same
 // policies Terraform deploys, unless a test overrides them), and a
-// ticker standing in for Cloud Scheduler. Everything listens on 127.0.0.1
-// on free ports, and Stop leaves nothing running.
+// ticker standing in for Cloud Scheduler. Unless Options.NoSupportEvents,
+// the CSAPI simulator also publishes its support events on the emulator's
+// support-events topic, as the Cloud Support API does in production, so
+// Google changes reach GoogleEvents without a poll. Everything listens on
+// 127.0.0.1 on free ports, and Stop leaves nothing running.
 package localstack
 
 import (
@@ -40,6 +43,8 @@ import (
 	"github.com/casebridge/casebridge/shared/eventing"
 	"github.com/casebridge/casebridge/shared/rt"
 	"github.com/casebridge/casebridge/shared/rt/rttest"
+	cloudsupport "google.golang.org/api/cloudsupport/v2"
+	"google.golang.org/api/option"
 )
 
 // The CRMs a stack can run (Options.CRM); the same names as CRM_KIND.
@@ -110,6 +115,14 @@ type Options struct {
 	FunctionsBinary string
 	// LogOutput, if set, receives every line the functions process writes.
 	LogOutput io.Writer
+
+	// NoSupportEvents turns the Cloud Support API's support events off:
+	// Google changes then reach casebridge only by polling. By default the
+	// stack creates the organization's support event subscription through
+	// the CSAPI simulator's API (as Terraform does in production), pointing
+	// at the emulator's support-events topic, and the simulator publishes
+	// every case change there, for GoogleEvents.
+	NoSupportEvents bool
 }
 
 func (o *Options) defaults() {
@@ -195,6 +208,12 @@ type Stack struct {
 	funcExited chan struct{}
 	funcErr    error
 	logs       *logHub
+	// csapiEvents publishes the CSAPI simulator's support events on the
+	// emulator; nil with NoSupportEvents.
+	csapiEvents *csapitest.PubSubPublisher
+	// eventSub is the support event subscription's name ("" with
+	// NoSupportEvents).
+	eventSub string
 
 	stopTicker context.CancelFunc
 	tickerDone sync.WaitGroup
@@ -256,13 +275,16 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return s, err
 	}
 
-	if err := s.startSimulators(); err != nil {
-		return s, err
-	}
-
 	s.psClient, err = eventing.NewEmulatorClient(ctx, opts.Project, s.PubSub.Host)
 	if err != nil {
 		return s, fmt.Errorf("connecting to the Pub/Sub emulator: %w", err)
+	}
+	if !opts.NoSupportEvents {
+		s.csapiEvents = csapitest.NewPubSubPublisher(s.psClient)
+	}
+
+	if err := s.startSimulators(); err != nil {
+		return s, err
 	}
 
 	if err := s.startFunctions(ctx, bin); err != nil {
@@ -276,18 +298,51 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	for _, t := range eventing.Ticks("") {
 		s.tickPubs[t.Function] = s.psClient.Publisher(t.Topic)
 	}
+	if !opts.NoSupportEvents {
+		if err := s.subscribeSupportEvents(ctx); err != nil {
+			return s, err
+		}
+	}
 	s.startTicker()
 	return s, nil
 }
 
+// subscribeSupportEvents creates the organization's support event
+// subscription through the CSAPI simulator's API, with the official
+// client, as Terraform does in production: the simulator then publishes
+// every case change on the emulator's support-events topic, which feeds
+// GoogleEvents.
+func (s *Stack) subscribeSupportEvents(ctx context.Context) error {
+	svc, err := cloudsupport.NewService(ctx, option.WithEndpoint(s.CSAPI.URL()), option.WithoutAuthentication())
+	if err != nil {
+		return fmt.Errorf("building the Cloud Support client: %w", err)
+	}
+	topic := "projects/" + s.opts.Project + "/topics/" + eventing.TopicSupportEvents
+	sub, err := svc.Organizations.SupportEventSubscriptions.Create(s.opts.Organization,
+		&cloudsupport.SupportEventSubscription{PubSubTopic: topic}).Context(ctx).Do()
+	if err != nil {
+		return fmt.Errorf("creating the support event subscription to %s: %w", topic, err)
+	}
+	s.eventSub = sub.Name
+	return nil
+}
+
+// SupportEventSubscription is the name of the support event subscription
+// the stack created in the CSAPI simulator ("" with NoSupportEvents).
+func (s *Stack) SupportEventSubscription() string { return s.eventSub }
+
 func (s *Stack) startSimulators() error {
 	now := s.Clock.Now
-	s.CSAPI = csapitest.New(csapitest.Options{
+	opts := csapitest.Options{
 		Organization: s.opts.Organization,
 		Projects:     s.opts.Projects,
 		CallerEmail:  s.opts.ConnectorEmail,
 		Clock:        now,
-	})
+	}
+	if s.csapiEvents != nil {
+		opts.Events = s.csapiEvents
+	}
+	s.CSAPI = csapitest.New(opts)
 	if err := s.CSAPI.Start("127.0.0.1:0"); err != nil {
 		s.CSAPI = nil
 		return fmt.Errorf("starting the CSAPI simulator: %w", err)
@@ -340,6 +395,7 @@ func (s *Stack) functionsEnv(port int) []string {
 		appconfig.EnvCRMURL:              s.crmURL,
 		appconfig.EnvTopicCaseUpdated:    eventing.TopicCaseUpdated,
 		appconfig.EnvTopicSyncRequested:  eventing.TopicSyncRequested,
+		appconfig.EnvTopicTickPollGoogle: eventing.TopicTickPollGoogle,
 		appconfig.EnvClockFile:           s.clockFile,
 		"PORT":                           strconv.Itoa(port),
 	}
@@ -688,6 +744,11 @@ func (s *Stack) Stop() error {
 		}
 		for _, p := range s.tickPubs {
 			p.Stop()
+		}
+		if s.csapiEvents != nil {
+			// The simulator's later publishes fail, harmlessly, rather
+			// than reach a closed client.
+			s.csapiEvents.Stop()
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()

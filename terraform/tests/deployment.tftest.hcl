@@ -24,6 +24,7 @@ variables {
   function_sources = {
     cleanup       = { path = "/tmp/build/cleanup.zip", sha256 = "1111111111111111111111111111111111111111111111111111111111111111" }
     detectoutages = { path = "/tmp/build/detectoutages.zip", sha256 = "2222222222222222222222222222222222222222222222222222222222222222" }
+    googleevents  = { path = "/tmp/build/googleevents.zip", sha256 = "6666666666666666666666666666666666666666666666666666666666666666" }
     pollcrm       = { path = "/tmp/build/pollcrm.zip", sha256 = "3333333333333333333333333333333333333333333333333333333333333333" }
     pollgoogle    = { path = "/tmp/build/pollgoogle.zip", sha256 = "4444444444444444444444444444444444444444444444444444444444444444" }
     synccase      = { path = "/tmp/build/synccase.zip", sha256 = "5555555555555555555555555555555555555555555555555555555555555555" }
@@ -34,8 +35,8 @@ run "every_function_is_fed_by_push_subscriptions_with_retry_and_dead_letter" {
   command = apply
 
   assert {
-    condition     = length(module.function) == 5
-    error_message = "Expected the five functions."
+    condition     = length(module.function) == 6
+    error_message = "Expected the six functions."
   }
 
   assert {
@@ -64,6 +65,7 @@ run "every_function_is_fed_by_push_subscriptions_with_retry_and_dead_letter" {
       } == {
       cleanup       = { "cb-cleanup" = 5 }
       detectoutages = { "cb-detect-outages" = 5 }
+      googleevents  = { "cb-support-events" = 5 }
       pollcrm       = { "cb-poll-crm" = 5 }
       pollgoogle    = { "cb-poll-google" = 5 }
       synccase      = { "cb-sync-case-case-updated" = 10, "cb-sync-case-sync-requested" = 10 }
@@ -77,6 +79,7 @@ run "every_function_is_fed_by_push_subscriptions_with_retry_and_dead_letter" {
       } == {
       cleanup       = { "cb-cleanup" = false }
       detectoutages = { "cb-detect-outages" = false }
+      googleevents  = { "cb-support-events" = false }
       pollcrm       = { "cb-poll-crm" = false }
       pollgoogle    = { "cb-poll-google" = false }
       synccase      = { "cb-sync-case-case-updated" = false, "cb-sync-case-sync-requested" = false }
@@ -146,7 +149,7 @@ run "nobody_else_may_invoke_and_no_broad_roles" {
   assert {
     condition = [
       for g in output.iam_grants : g.member if g.role == "roles/run.invoker"
-    ] == [for i in range(5) : "serviceAccount:${output.service_accounts["push"]}"]
+    ] == [for i in range(6) : "serviceAccount:${output.service_accounts["push"]}"]
     error_message = "run.invoker must go to the push identity only, once per function."
   }
 
@@ -162,7 +165,7 @@ run "one_service_account_per_function_with_only_its_roles" {
   command = apply
 
   assert {
-    condition     = length(distinct([for dir, m in module.function : m.service_account.account_id])) == 5
+    condition     = length(distinct([for dir, m in module.function : m.service_account.account_id])) == 6
     error_message = "Each function must have its own service account."
   }
 
@@ -190,6 +193,11 @@ run "one_service_account_per_function_with_only_its_roles" {
         "roles/secretmanager.secretAccessor secret ${google_secret_manager_secret.crm["RT_TOKEN"].id}",
         "roles/cloudsupport.techSupportEditor organization 123456789",
         "roles/resourcemanager.organizationViewer organization 123456789",
+      ])
+      googleevents = sort([
+        "roles/datastore.user project casebridge-test",
+        "roles/pubsub.publisher topic ${google_pubsub_topic.source["cb-case-updated"].id}",
+        "roles/pubsub.publisher topic ${google_pubsub_topic.source["cb-tick-poll-google"].id}",
       ])
       pollcrm = sort([
         "roles/datastore.user project casebridge-test",
@@ -252,6 +260,7 @@ run "sources_are_named_by_content_hash" {
       } == {
       cleanup       = "Cleanup"
       detectoutages = "DetectOutages"
+      googleevents  = "GoogleEvents"
       pollcrm       = "PollCRM"
       pollgoogle    = "PollGoogle"
       synccase      = "SyncCase"
@@ -272,6 +281,7 @@ run "a_code_change_is_a_new_object_name" {
     function_sources = {
       cleanup       = { path = "/tmp/build/cleanup.zip", sha256 = "1111111111111111111111111111111111111111111111111111111111111111" }
       detectoutages = { path = "/tmp/build/detectoutages.zip", sha256 = "2222222222222222222222222222222222222222222222222222222222222222" }
+      googleevents  = { path = "/tmp/build/googleevents.zip", sha256 = "6666666666666666666666666666666666666666666666666666666666666666" }
       pollcrm       = { path = "/tmp/build/pollcrm.zip", sha256 = "3333333333333333333333333333333333333333333333333333333333333333" }
       pollgoogle    = { path = "/tmp/build/pollgoogle.zip", sha256 = "4444444444444444444444444444444444444444444444444444444444444444" }
       synccase      = { path = "/tmp/build/synccase.zip", sha256 = "abcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcdefabcd" }
@@ -312,9 +322,9 @@ run "the_schedules_are_those_of_the_design" {
 
   assert {
     condition = sort([for t in google_pubsub_topic.source : t.name]) == sort([
-      "cb-case-updated", "cb-sync-requested", "cb-tick-poll-google", "cb-tick-poll-crm", "cb-tick-detect-outages", "cb-tick-cleanup",
+      "cb-case-updated", "cb-sync-requested", "cb-tick-poll-google", "cb-tick-poll-crm", "cb-tick-detect-outages", "cb-tick-cleanup", "cb-support-events",
     ])
-    error_message = "The source topics must be case-updated, sync-requested and the four tick topics."
+    error_message = "The source topics must be case-updated, sync-requested, the four tick topics and support-events."
   }
 }
 
@@ -389,6 +399,7 @@ run "the_functions_get_their_configuration_and_no_credential_in_plain_text" {
       SYNC_INTERNAL_NOTES     = "false"
       TOPIC_CASE_UPDATED      = "cb-case-updated"
       TOPIC_SYNC_REQUESTED    = "cb-sync-requested"
+      TOPIC_TICK_POLL_GOOGLE  = "cb-tick-poll-google"
       EVENT_MAX_AGE           = "24h"
       LOG_LEVEL               = "info"
     })
@@ -419,6 +430,7 @@ run "the_functions_get_their_configuration_and_no_credential_in_plain_text" {
       } == {
       cleanup       = []
       detectoutages = ["RT_TOKEN=cb-rt-token@latest"]
+      googleevents  = []
       pollcrm       = ["RT_TOKEN=cb-rt-token@latest"]
       pollgoogle    = []
       synccase      = ["RT_TOKEN=cb-rt-token@latest"]
@@ -428,11 +440,11 @@ run "the_functions_get_their_configuration_and_no_credential_in_plain_text" {
 
   assert {
     condition = alltrue([
-      for dir in ["pollgoogle", "cleanup"] : length([
+      for dir in ["pollgoogle", "cleanup", "googleevents"] : length([
         for k in keys(module.function[dir].function.service_config[0].environment_variables) : k if startswith(k, "CRM_") || startswith(k, "RT_")
       ]) == 0
     ])
-    error_message = "poll-google and cleanup never call the CRM and must get none of its settings."
+    error_message = "poll-google, cleanup and google-events never call the CRM and must get none of its settings."
   }
 
   assert {

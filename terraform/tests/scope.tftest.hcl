@@ -14,6 +14,7 @@ variables {
   function_sources = {
     cleanup       = { path = "/tmp/build/cleanup.zip", sha256 = "1111111111111111111111111111111111111111111111111111111111111111" }
     detectoutages = { path = "/tmp/build/detectoutages.zip", sha256 = "2222222222222222222222222222222222222222222222222222222222222222" }
+    googleevents  = { path = "/tmp/build/googleevents.zip", sha256 = "6666666666666666666666666666666666666666666666666666666666666666" }
     pollcrm       = { path = "/tmp/build/pollcrm.zip", sha256 = "3333333333333333333333333333333333333333333333333333333333333333" }
     pollgoogle    = { path = "/tmp/build/pollgoogle.zip", sha256 = "4444444444444444444444444444444444444444444444444444444444444444" }
     synccase      = { path = "/tmp/build/synccase.zip", sha256 = "5555555555555555555555555555555555555555555555555555555555555555" }
@@ -82,6 +83,7 @@ run "rejects_a_source_without_a_sha256" {
     function_sources = {
       cleanup       = { path = "/tmp/build/cleanup.zip", sha256 = "latest" }
       detectoutages = { path = "/tmp/build/detectoutages.zip", sha256 = "2222222222222222222222222222222222222222222222222222222222222222" }
+      googleevents  = { path = "/tmp/build/googleevents.zip", sha256 = "6666666666666666666666666666666666666666666666666666666666666666" }
       pollcrm       = { path = "/tmp/build/pollcrm.zip", sha256 = "3333333333333333333333333333333333333333333333333333333333333333" }
       pollgoogle    = { path = "/tmp/build/pollgoogle.zip", sha256 = "4444444444444444444444444444444444444444444444444444444444444444" }
       synccase      = { path = "/tmp/build/synccase.zip", sha256 = "5555555555555555555555555555555555555555555555555555555555555555" }

@@ -66,6 +66,9 @@ func parseRoute(httpMethod, rest string, upload bool) (route, bool) {
 		}
 		return route{}, false
 	}
+	if len(segs) >= 3 && segs[0] == "organizations" && segs[2] == "supportEventSubscriptions" && !upload {
+		return parseSubscriptionRoute(httpMethod, segs, verb)
+	}
 	if len(segs) < 3 || segs[2] != "cases" || (segs[0] != "projects" && segs[0] != "organizations") {
 		return route{}, false
 	}
@@ -217,6 +220,18 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	case "media.download":
 		s.download(w, r, rt)
 		return
+	case "supportEventSubscriptions.create":
+		resp, apiErr = s.createSubscription(rt, body)
+	case "supportEventSubscriptions.get":
+		resp, apiErr = s.getSubscription(rt)
+	case "supportEventSubscriptions.list":
+		resp, apiErr = s.listSubscriptions(r, rt)
+	case "supportEventSubscriptions.patch":
+		resp, apiErr = s.patchSubscription(r, rt, body)
+	case "supportEventSubscriptions.delete":
+		resp, apiErr = s.deleteSubscription(rt)
+	case "supportEventSubscriptions.undelete":
+		resp, apiErr = s.undeleteSubscription(rt, body)
 	}
 	if apiErr != nil {
 		writeError(w, apiErr)
@@ -406,6 +421,7 @@ func (s *Server) createCaseLocked(parent string, in cloudsupport.Case, creator *
 	rec := &caseRecord{number: number, parent: parent, c: c}
 	s.touch(rec, now)
 	s.cases[number] = rec
+	s.emitLocked(NotificationCaseCreated, c.Name)
 	return rec, nil
 }
 
@@ -458,6 +474,7 @@ func (s *Server) patchCase(r *http.Request, rt route, body []byte) (any, *APIErr
 		}
 	}
 	s.touch(rec, s.now())
+	s.emitLocked(NotificationCaseUpdated, rec.c.Name)
 	c := copyCase(rec.c)
 	return &c, nil
 }
@@ -486,6 +503,7 @@ func (s *Server) closeLocked(rec *caseRecord) *APIError {
 	}
 	rec.c.State = "CLOSED"
 	s.touch(rec, s.now())
+	s.emitLocked(NotificationCaseUpdated, rec.c.Name)
 	return nil
 }
 
@@ -515,6 +533,7 @@ func (s *Server) escalateCase(rt route, body []byte) (any, *APIError) {
 	}
 	rec.c.Escalated = true
 	s.touch(rec, s.now())
+	s.emitLocked(NotificationCaseUpdated, rec.c.Name)
 	c := copyCase(rec.c)
 	return &c, nil
 }
@@ -587,6 +606,7 @@ func (s *Server) addCommentLocked(rec *caseRecord, body string, creator *cloudsu
 		}
 	}
 	s.touch(rec, now)
+	s.emitLocked(NotificationCommentCreated, cm.Name)
 	return copyComment(cm), nil
 }
 
@@ -771,6 +791,7 @@ func (s *Server) addAttachmentLocked(rec *caseRecord, filename, mimeType string,
 	}
 	rec.attachments = append(rec.attachments, &attachmentRecord{at: now, a: a, data: append([]byte(nil), data...)})
 	s.touch(rec, now)
+	s.emitLocked(NotificationAttachmentCreated, a.Name)
 	return copyAttachment(a)
 }
 

@@ -51,6 +51,31 @@
 //     404 NOT_FOUND for unknown names, 403 PERMISSION_DENIED for parents
 //     outside the organization.
 //
+// # Support events
+//
+// organizations.supportEventSubscriptions.{create,get,list,patch,delete,
+// undelete} on /v2/organizations/{org}/supportEventSubscriptions follow the
+// reference: create takes {"pubSubTopic"} (or "pub_sub_topic"), which must
+// be projects/{project}/topics/{topic}, assigns a 12-character id and
+// returns the resource, WORKING; list takes pageSize, pageToken,
+// showDeleted and a filter of state=X and pub_sub_topic="T" joined by AND;
+// delete is soft (DELETED, with deleteTime and a purgeTime 30 days later,
+// when it is forgotten) and returns the resource. Where the reference is
+// silent the simulator follows AIP-164: deleting a deleted subscription
+// answers NOT_FOUND, undeleting a live one ALREADY_EXISTS.
+//
+// With Options.Events set, every change of a case (created, updated,
+// closed, a comment or an attachment added), made through the API or by a
+// test hook, publishes one message to the topic of each subscription not
+// deleted, from a goroutine outside the simulator's lock (FlushEvents waits
+// for them). A failed publish makes the subscription FAILING with
+// failureReason TOPIC_NOT_FOUND, PERMISSION_DENIED or OTHER; the next
+// publish that succeeds makes it WORKING again. The message's shape is not
+// documented by Google: the simulator's (attributes notificationType and
+// resourceName, a JSON body naming the same resource) is an assumption, see
+// events.go. PubSubPublisher publishes through a Pub/Sub client, such as one
+// on the emulator.
+//
 // # Faults and metering
 //
 // InjectFault makes matching calls fail (e.g. 429 RESOURCE_EXHAUSTED with a

@@ -95,6 +95,7 @@ func (s *Server) SetPriority(caseName, priority string) error {
 	}
 	rec.c.Priority = priority
 	s.touch(rec, s.now())
+	s.emitLocked(NotificationCaseUpdated, rec.c.Name)
 	return nil
 }
 
@@ -114,6 +115,7 @@ func (s *Server) SetState(caseName, state string) error {
 	}
 	rec.c.State = state
 	s.touch(rec, s.now())
+	s.emitLocked(NotificationCaseUpdated, rec.c.Name)
 	return nil
 }
 

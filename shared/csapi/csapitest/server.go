@@ -32,6 +32,10 @@ type Options struct {
 	// Classifications is the seeded list that cases.create validates against.
 	// Default: DefaultClassifications().
 	Classifications []Classification
+	// Events publishes the support events of the organization's support
+	// event subscriptions (see events.go); nil turns events off (the
+	// subscriptions can still be managed, nothing is published).
+	Events EventPublisher
 }
 
 // Classification is one entry of the case classification catalogue.
@@ -75,6 +79,10 @@ type Server struct {
 	searchLag   time.Duration
 	escalDenied bool
 	calls       map[string]int
+	subs        map[string]*subscriptionRecord // support event subscriptions by id
+	nextSub     int64
+
+	events *eventQueue // nil when Options.Events is nil
 
 	lifeMu  sync.Mutex
 	url     string
@@ -138,6 +146,11 @@ func New(opts Options) *Server {
 		nextComment:     234567890,
 		nextAttach:      1,
 		calls:           map[string]int{},
+		subs:            map[string]*subscriptionRecord{},
+		nextSub:         1,
+	}
+	if opts.Events != nil {
+		s.events = newEventQueue(opts.Events)
 	}
 	for id, num := range opts.Projects {
 		s.projectByID[id] = num
@@ -186,9 +199,13 @@ func (s *Server) URL() string {
 	return s.url
 }
 
-// Close stops a simulator started by NewServer or Start. It is safe to call
-// more than once.
+// Close stops a simulator started by NewServer or Start, and its event
+// publishing (events not yet published are dropped: call FlushEvents first
+// to wait for them). It is safe to call more than once.
 func (s *Server) Close() {
+	if s.events != nil {
+		s.events.close()
+	}
 	s.lifeMu.Lock()
 	ts, hs := s.testSrv, s.httpSrv
 	s.testSrv, s.httpSrv = nil, nil

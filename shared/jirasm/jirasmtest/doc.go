@@ -63,6 +63,24 @@
 //     agents only.
 //   - Every change, a comment or attachment included, moves the issue's
 //     updated time; a write that changes nothing does not.
+//   - Admin webhooks: POST and GET /rest/webhooks/1.0/webhook, GET and
+//     DELETE /rest/webhooks/1.0/webhook/{id}, with name, url, events,
+//     filters["issue-related-events-section"] (a JQL filter, read by the
+//     JQL support above and matched against the issue as it is after the
+//     change), excludeBody and secret (never answered back). Creating an
+//     issue sends jira:issue_created; a change of fields, priority, status
+//     (a transition) or attachments sends jira:issue_updated with a
+//     changelog; a comment sends comment_created and jira:issue_updated
+//     (issue_commented). Bodies carry timestamp (ms), webhookEvent, the
+//     issue (id, key, fields) and the acting user or the comment with its
+//     author. With a secret, each request carries X-Hub-Signature:
+//     sha256=<lower-case hex HMAC-SHA256(secret, body)>; every request
+//     carries X-Atlassian-Webhook-Identifier, the same on retries, which
+//     also carry X-Atlassian-Webhook-Retry. Requests are sent from
+//     goroutines of their own, never under the simulator's lock, each
+//     within Options.WebhookTimeout; answers 408, 409, 425, 429 and 5xx are
+//     retried up to three times (after Retry-After when under a minute,
+//     else a second), nothing else is. WaitWebhooks waits for them.
 //   - Injected faults: a status (429 with Retry-After and RateLimit-Reason,
 //     or a 5xx) answered to the next matching requests. Requests are counted
 //     by "METHOD pattern", e.g. "GET /rest/api/3/issue/{issueIdOrKey}".
@@ -78,6 +96,9 @@
 //   - Descriptions and comment bodies are stored as sent; ADF is checked
 //     only for its outer shape (type doc, version 1, a content array).
 //     Comments cannot be edited or deleted; no comment length limit.
-//   - No webhooks, no changelog, no notifications, no rate limit of its own
-//     beyond the injected faults.
+//   - No changelog API, no notifications, no rate limit of its own beyond
+//     the injected faults. Webhooks cannot be updated or disabled, URL
+//     variables such as ${issue.key} are not replaced, Jira's retry policy
+//     (undocumented) is a guess, and the dynamic webhooks of apps
+//     (/rest/api/3/webhook) are not served.
 package jirasmtest

@@ -91,6 +91,7 @@ func (s *Server) CreateIssue(in NewIssue) string {
 	is := &issue{summary: in.Summary, description: desc, priority: in.Priority, status: StatusWaiting,
 		syncFlag: in.SyncFlag, googleCase: in.GoogleCase, reporter: s.accountFor(in.Reporter)}
 	s.add(is)
+	s.issueCreatedLocked(is)
 	return is.key
 }
 
@@ -195,6 +196,10 @@ func (s *Server) AddHumanFileComment(key string, c HumanComment, filename, mimeT
 	return s.comment(is, author, body, props, vis).id, a.id, nil
 }
 
+// HumanAgent is the display name of the human who changes priorities and
+// moves issues along the workflow.
+const HumanAgent = "Human Agent"
+
 // SetPriority changes the priority as a human.
 func (s *Server) SetPriority(key, priority string) error {
 	s.mu.Lock()
@@ -207,8 +212,10 @@ func (s *Server) SetPriority(key, priority string) error {
 		return errors.New("unknown priority")
 	}
 	if is.priority != priority {
+		item := s.priorityChange(is.priority, priority)
 		is.priority = priority
 		s.bump(is)
+		s.issueUpdatedLocked(is, s.accountFor(HumanAgent), "issue_updated", []changeItem{item})
 	}
 	return nil
 }
@@ -224,7 +231,7 @@ func (s *Server) Transition(key, name string) error {
 	}
 	for _, t := range s.transitionsFrom(is.status) {
 		if t.name == name {
-			if msg := s.transition(is, t.id, "Done"); msg != "" {
+			if msg := s.transition(is, s.accountFor(HumanAgent), t.id, "Done"); msg != "" {
 				return errors.New(msg)
 			}
 			return nil

@@ -1,6 +1,7 @@
 package jirasmtest
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -55,6 +56,11 @@ type Options struct {
 	// one changed that recently is matched and shown as it was before.
 	// Reads by key are always current. Default 0 (search is current).
 	SearchLag time.Duration
+	// WebhookTimeout bounds each webhook request (default 10 s).
+	WebhookTimeout time.Duration
+	// WebhookClient sends the webhook requests (default: a client that
+	// does not follow redirects).
+	WebhookClient *http.Client
 }
 
 // Fault is an answer the server gives instead of handling a request.
@@ -91,6 +97,13 @@ type Server struct {
 	nextID      int // comment and attachment ids
 	faults      []Fault
 	requests    simhttp.Counts[int]
+
+	webhooks      map[int]*webhook
+	nextWebhook   int
+	webhookClient *http.Client
+	webhookCtx    context.Context
+	webhookCancel context.CancelFunc
+	sending       sync.WaitGroup // webhook requests in flight or waiting to retry
 }
 
 type account struct{ ID, Name string }
@@ -250,15 +263,25 @@ func NewServer(t testing.TB, opts Options) *Server {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
-	s := &Server{
-		opts:        opts,
-		byKey:       map[string]*issue{},
-		attachments: map[string]*attachment{},
-		byMediaID:   map[string]*attachment{},
-		accounts:    map[string]string{},
-		nextIssue:   10000,
-		nextID:      10000,
+	if opts.WebhookTimeout <= 0 {
+		opts.WebhookTimeout = defaultWebhookTimeout
 	}
+	client := opts.WebhookClient
+	if client == nil {
+		client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	s := &Server{
+		opts:          opts,
+		byKey:         map[string]*issue{},
+		attachments:   map[string]*attachment{},
+		byMediaID:     map[string]*attachment{},
+		accounts:      map[string]string{},
+		nextIssue:     10000,
+		nextID:        10000,
+		webhooks:      map[int]*webhook{},
+		webhookClient: client,
+	}
+	s.webhookCtx, s.webhookCancel = context.WithCancel(context.Background())
 	// Every answer is dated by Options.Clock, as the site dates its answers
 	// by the clock that stamps its issues.
 	s.media = httptest.NewServer(simhttp.Dated(opts.Clock, s.mediaHandler()))
@@ -267,6 +290,7 @@ func NewServer(t testing.TB, opts Options) *Server {
 	// an HTTP client drops the site's credentials on the redirect.
 	s.URL, s.MediaURL = s.srv.URL, strings.Replace(s.media.URL, "127.0.0.1", "localhost", 1)
 	t.Cleanup(func() {
+		s.StopWebhooks()
 		s.srv.Close()
 		s.media.Close()
 	})
@@ -466,6 +490,7 @@ func (s *Server) handler() http.Handler {
 	s.route(mux, "GET /rest/api/3/attachment/content/{id}", true, s.handleContent)
 	s.route(mux, "GET /rest/api/3/issue/{issueIdOrKey}/comment", true, s.handleListComments)
 	s.route(mux, "POST /rest/api/3/issue/{issueIdOrKey}/comment", true, s.handleAddComment)
+	s.registerWebhookRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusNotFound, []string{"No API endpoint matches " + r.Method + " " + r.URL.Path}, nil)
 	})
@@ -899,6 +924,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.add(is)
+	s.issueCreatedLocked(is)
 	writeJSON(w, http.StatusCreated, map[string]any{"id": is.id, "key": is.key, "self": s.URL + "/rest/api/3/issue/" + is.id})
 }
 
@@ -937,6 +963,7 @@ func (s *Server) handleEdit(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusBadRequest, []string{"The simulator supports edits through \"fields\" only."}, nil)
 		return
 	}
+	before := *is
 	errs, changed := s.applyFields(is, in.Fields, false)
 	if errs != nil {
 		writeErrors(w, http.StatusBadRequest, nil, errs)
@@ -944,6 +971,7 @@ func (s *Server) handleEdit(w http.ResponseWriter, r *http.Request) {
 	}
 	if changed {
 		s.bump(is)
+		s.issueUpdatedLocked(is, s.syncAccount(), "issue_updated", s.changelog(&before, is))
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -1005,19 +1033,26 @@ func (s *Server) handleTransition(w http.ResponseWriter, r *http.Request) {
 		}
 		resolution = res.Name
 	}
-	if err := s.transition(is, in.Transition.ID, resolution); err != "" {
+	if err := s.transition(is, s.syncAccount(), in.Transition.ID, resolution); err != "" {
 		writeErrors(w, http.StatusBadRequest, []string{err}, nil)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// transition moves an issue along the workflow; it returns Jira's error
-// message, or "". Callers hold mu.
-func (s *Server) transition(is *issue, id, resolution string) string {
+// transition moves an issue along the workflow as actor; it returns
+// Jira's error message, or "". Callers hold mu.
+func (s *Server) transition(is *issue, actor account, id, resolution string) string {
 	for _, t := range s.transitionsFrom(is.status) {
 		if t.id != id {
 			continue
+		}
+		items := []changeItem{{Field: "status", FieldType: "jira", FieldID: "status",
+			From: statuses[is.status].id, FromString: is.status, To: statuses[t.to].id, ToString: t.to}}
+		if statuses[t.to].categoryKey == "done" {
+			items = append(items, changeItem{Field: "resolution", FieldType: "jira", FieldID: "resolution", To: "10000", ToString: resolution})
+		} else if is.resolution != "" {
+			items = append(items, changeItem{Field: "resolution", FieldType: "jira", FieldID: "resolution", From: "10000", FromString: is.resolution})
 		}
 		is.status = t.to
 		if statuses[t.to].categoryKey == "done" {
@@ -1028,6 +1063,7 @@ func (s *Server) transition(is *issue, id, resolution string) string {
 			is.resolved = time.Time{}
 		}
 		s.bump(is)
+		s.issueUpdatedLocked(is, actor, "issue_generic", items)
 		return ""
 	}
 	return "Transition id '" + id + "' is not valid for this issue."
@@ -1113,6 +1149,7 @@ func (s *Server) attach(is *issue, author account, filename, mimeType string, da
 	s.byMediaID[a.mediaID] = a
 	is.attachmentIDs = append(is.attachmentIDs, a.id)
 	s.bump(is)
+	s.issueUpdatedLocked(is, author, "issue_updated", []changeItem{{Field: "Attachment", FieldType: "jira", FieldID: "attachment", To: a.id, ToString: filename}})
 	return a
 }
 
@@ -1301,5 +1338,6 @@ func (s *Server) comment(is *issue, author account, body json.RawMessage, props 
 	}
 	is.comments = append(is.comments, c)
 	s.bump(is)
+	s.commentCreatedLocked(is, c)
 	return c
 }

@@ -206,6 +206,12 @@ func (h *Human) update(ctx context.Context, id, author string, body map[string]a
 
 var nonLogin = regexp.MustCompile(`[^a-z0-9]+`)
 
+// Login returns the RT login of the agent named author (empty means
+// DefaultAuthor), creating the user on first use.
+func (h *Human) Login(ctx context.Context, author string) (string, error) {
+	return h.login(ctx, author)
+}
+
 // login returns the RT login of the agent named author, creating the user
 // (as root) on first use.
 func (h *Human) login(ctx context.Context, author string) (string, error) {

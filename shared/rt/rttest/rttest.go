@@ -6,8 +6,10 @@
 // one directory, rt-server with two workers on a free port of 127.0.0.1.
 // It holds the custom fields "GCP Case" and "GCP Sync" on queue General,
 // the sync user "gcp-sync" (with only the rights the connector needs, a
-// password and an auth token), root, and a group "Human Agents" whose
-// members the Human API creates on first use.
+// password and an auth token), root, a group "Human Agents" whose
+// members the Human API creates on first use, and casebridge's webhook
+// scrip, which POSTs a signed notice of each transaction to
+// Options.WebhookURL when one is set.
 //
 // Start, Stop and Human do not depend on package testing, so the sandbox
 // uses them too; NewInstance is the test helper.
@@ -51,6 +53,12 @@ type Options struct {
 	// Script is the path of scripts/rt.sh; empty finds it from the module
 	// root above the working directory.
 	Script string
+	// WebhookURL and WebhookSecret configure the instance's casebridge
+	// webhook scrip (see scripts/rt/initialdata.pl): on every transaction
+	// of a ticket that is not the sync user's, RT POSTs a signed
+	// notification to WebhookURL. Empty: the scrip sends nothing. They are
+	// written into the instance's site config at every Start.
+	WebhookURL, WebhookSecret string
 }
 
 // Instance is a running Request Tracker.
@@ -109,6 +117,7 @@ func Start(ctx context.Context, opts Options) (*Instance, error) {
 		}
 		var out bytes.Buffer
 		cmd := exec.CommandContext(ctx, script, "start", inst.Dir, strconv.Itoa(port))
+		cmd.Env = append(os.Environ(), "CB_RT_WEBHOOK_URL="+opts.WebhookURL, "CB_RT_WEBHOOK_SECRET="+opts.WebhookSecret)
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Run(); err != nil {
 			lastErr = fmt.Errorf("starting Request Tracker: %v: %s", err, strings.TrimSpace(out.String()))

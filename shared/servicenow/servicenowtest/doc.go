@@ -67,6 +67,14 @@
 //     case (POST /attachment/file lists 201, 400, 404, 500); the simulator
 //     answers 400 "Failed to create the attachment", the status it documents
 //     for a refused upload.
+//   - The webhook business rule docs/webhooks.md sets up (ServiceNow has no
+//     webhook API): SetWebhookRule, or PUT /_sim/webhook-rule, stands for an
+//     async business rule after insert and update on the case table whose
+//     condition is "flagged for sync or linked, and not changed by the
+//     integration user", calling an outbound REST message that POSTs the
+//     casebridge-signed {"table","sys_id","number","updated_by"} (see
+//     webhook.go). It sends in the background with a short timeout and
+//     never retries. UpdateRecord changes a record as a human does.
 //
 // What it simplifies: one API user (every API write is made as it); no ACLs
 // but the read ACLs above (none on the Attachment API, nor on writes), roles, business rules other than the priority

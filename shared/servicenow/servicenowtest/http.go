@@ -29,6 +29,11 @@ func (s *Server) handler() http.Handler {
 	mux.HandleFunc("GET /api/now/attachment/{id}/file", s.downloadAttachment)
 	mux.HandleFunc("POST /api/now/attachment/file", s.uploadAttachment)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == SimWebhookPath {
+			// The admin setup the rule stands for, not the Table API.
+			s.serveWebhookRule(w, r)
+			return
+		}
 		s.count(r)
 		user, ok := s.authenticate(r)
 		if !ok {

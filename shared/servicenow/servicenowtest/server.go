@@ -75,6 +75,10 @@ type Server struct {
 	// refused are the tables the API user may not read at all
 	// (RefuseTableReads).
 	refused map[string]bool
+	// rule is the webhook business rule (SetWebhookRule); sending counts
+	// its deliveries under way.
+	rule    *WebhookRule
+	sending sync.WaitGroup
 }
 
 type table struct {
@@ -101,6 +105,7 @@ func NewServer(t testing.TB, opts Options) *Server {
 	s.srv = httptest.NewServer(simhttp.Dated(s.opts.Clock, s.handler()))
 	s.URL = s.srv.URL
 	t.Cleanup(s.srv.Close)
+	t.Cleanup(s.WaitWebhooks)
 	return s
 }
 
@@ -182,13 +187,15 @@ func (s *Server) insertLocked(tableName, by string, row map[string]string) map[s
 	return row
 }
 
-// touchLocked records an update of a row by user.
+// touchLocked records an update of a row by user, and runs the webhook
+// business rule when it is a case record.
 func (s *Server) touchLocked(row map[string]string, by string) {
 	row["sys_updated_on"] = s.nowLocked()
 	row["sys_updated_by"] = by
 	n := 0
 	fmt.Sscan(row["sys_mod_count"], &n)
 	row["sys_mod_count"] = fmt.Sprint(n + 1)
+	s.afterWriteLocked(row, by)
 }
 
 func (s *Server) addUserLocked(userName, name, tz string) string {
@@ -480,6 +487,7 @@ func (s *Server) insertCaseLocked(by string, fields map[string]string) (map[stri
 	for _, j := range journal {
 		s.addJournalLocked(row, j[0], by, j[1])
 	}
+	s.afterWriteLocked(row, by)
 	return row, nil
 }
 

@@ -68,8 +68,32 @@
 //     Retry-After and {"error":"APIRateLimitExceeded",...}.
 //   - Rate limits: an optional requests-per-minute cap (429 + Retry-After
 //     with X-Rate-Limit headers) and injected faults (InjectFault).
+//   - Webhooks: POST and GET /webhooks, GET and DELETE /webhooks/{id},
+//     GET /webhooks/{id}/signing_secret and POST to reset it (201). A
+//     webhook is subscribed either to events (zen:event-type:..., POST and
+//     json only) or to "conditional_ticket_events" alone. Each ticket
+//     change (created, comment added, status, priority, subject, tags, a
+//     custom field, assignee, requester, external id changed), whether an
+//     API call or a human action made it, is sent to every active webhook
+//     subscribed to its event type: the documented fixed JSON payload
+//     (type, account_id, id, time, zendesk_event_version, subject
+//     "zen:ticket:{id}", detail with ids as strings and status and
+//     priority in upper case, event), signed with
+//     X-Zendesk-Webhook-Signature = base64(HMAC-SHA256(signing secret,
+//     X-Zendesk-Webhook-Signature-Timestamp + body)), the timestamp in ISO
+//     8601 UTC from Options.Clock. Requests are sent from goroutines of
+//     their own, never under the simulator's lock, each within
+//     Options.WebhookTimeout; a 409 is retried up to three times (a second
+//     apart), a 429 or 503 with a Retry-After under 60 s after that wait;
+//     nothing else is retried. WaitWebhooks waits for them.
 //
 // What it simplifies:
+//   - Webhooks connected to triggers are stored but never sent: there are
+//     no triggers (nor automations). Webhooks cannot be updated, cloned or
+//     tested, and their invocations are not listed. The Webhooks API's
+//     error bodies ({"errors":[{code, title, detail}]}) are plausible, not
+//     copied from Zendesk. A ticket's creation sends ticket.created only,
+//     not also comment_added for its first comment.
 //   - No groups, organizations, forms, triggers, SLAs, custom statuses,
 //     side conversations, or the end-user rule that reopens solved tickets;
 //     so no field other than the assignee is required to solve a ticket

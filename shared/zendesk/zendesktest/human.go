@@ -139,7 +139,7 @@ func (s *Server) AddHumanComment(id, author, body string, public bool) (string, 
 		return "", err
 	}
 	agent := s.agentLocked(author)
-	if _, herr := s.applyLocked(humanBase, t, ticketInput{Comment: &commentInput{Body: &body, Public: &public}}, agent); herr != nil {
+	if _, herr := s.updateLocked(humanBase, t, ticketInput{Comment: &commentInput{Body: &body, Public: &public}}, agent); herr != nil {
 		return "", herr
 	}
 	return strconv.FormatInt(t.Comments[len(t.Comments)-1].ID, 10), nil
@@ -178,7 +178,7 @@ func (s *Server) addHumanAttachment(id, author, filename, mimeType string, data 
 	s.uploads[tok] = []*attachment{a}
 	body := "Attached " + filename
 	in := ticketInput{Comment: &commentInput{Body: &body, Public: &public, Uploads: []string{tok}}}
-	if _, herr := s.applyLocked(humanBase, t, in, s.agentLocked(author)); herr != nil {
+	if _, herr := s.updateLocked(humanBase, t, in, s.agentLocked(author)); herr != nil {
 		delete(s.uploads, tok)
 		return "", herr
 	}
@@ -208,7 +208,7 @@ func (s *Server) humanUpdate(id string, in ticketInput) error {
 	if err != nil {
 		return err
 	}
-	_, herr := s.applyLocked(humanBase, t, in, s.agentLocked("Human Agent"))
+	_, herr := s.updateLocked(humanBase, t, in, s.agentLocked("Human Agent"))
 	return asError(herr)
 }
 
@@ -233,13 +233,18 @@ func (s *Server) SetHumanStatus(id, status string) error {
 	if (status == "solved" || status == "closed") && t.AssigneeID == 0 {
 		in.AssigneeID = &agent.ID
 	}
-	_, herr := s.applyLocked(humanBase, t, in, agent)
+	_, herr := s.updateLocked(humanBase, t, in, agent)
 	return asError(herr)
 }
 
 // SetHumanSyncFlag ticks or clears the sync flag as a human agent.
 func (s *Server) SetHumanSyncFlag(id string, on bool) error {
 	return s.humanUpdate(id, ticketInput{CustomFields: []fieldInput{{ID: s.opts.SyncFlagFieldID, Value: on}}})
+}
+
+// SetHumanTags replaces the ticket's tags as a human agent.
+func (s *Server) SetHumanTags(id string, tags []string) error {
+	return s.humanUpdate(id, ticketInput{Tags: append([]string{}, tags...)})
 }
 
 // SetHumanExternalID sets the ticket's external id as another integration

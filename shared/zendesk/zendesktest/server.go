@@ -54,6 +54,14 @@ type Options struct {
 	// on it. The simulator serves every host alike; HTTPClient connects to
 	// the simulator whatever host a URL names.
 	MappedHost string
+	// AccountID is the account's id, sent with webhook requests (default
+	// 22129848).
+	AccountID int64
+	// WebhookTimeout bounds each webhook request (default 10 s).
+	WebhookTimeout time.Duration
+	// WebhookClient sends the webhook requests (default: a client that
+	// does not follow redirects).
+	WebhookClient *http.Client
 }
 
 // Fault makes matching requests fail before they are served.
@@ -92,6 +100,13 @@ type Server struct {
 	down        bool
 	window      time.Time // start of the rate-limit minute
 	windowCount int
+
+	webhooks       map[string]*webhook
+	nextInvocation int64
+	webhookClient  *http.Client
+	webhookCtx     context.Context
+	webhookCancel  context.CancelFunc
+	sending        sync.WaitGroup // webhook requests in flight or waiting to retry
 }
 
 // New returns a simulator that is not listening; serve its Handler.
@@ -117,16 +132,29 @@ func New(opts Options) *Server {
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
-	s := &Server{
-		opts:        opts,
-		tickets:     map[int64]*ticket{},
-		users:       map[int64]*user{},
-		uploads:     map[string][]*attachment{},
-		nextUser:    1000000,
-		nextComment: 10000000000,
-		nextAttach:  20000000000,
-		nextAudit:   30000000000,
+	if opts.AccountID == 0 {
+		opts.AccountID = 22129848
 	}
+	if opts.WebhookTimeout <= 0 {
+		opts.WebhookTimeout = defaultWebhookTimeout
+	}
+	client := opts.WebhookClient
+	if client == nil {
+		client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	s := &Server{
+		opts:          opts,
+		tickets:       map[int64]*ticket{},
+		users:         map[int64]*user{},
+		uploads:       map[string][]*attachment{},
+		nextUser:      1000000,
+		nextComment:   10000000000,
+		nextAttach:    20000000000,
+		nextAudit:     30000000000,
+		webhooks:      map[string]*webhook{},
+		webhookClient: client,
+	}
+	s.webhookCtx, s.webhookCancel = context.WithCancel(context.Background())
 	s.syncUser = s.addUserLocked(opts.SyncUserName, opts.Email, "admin")
 	s.requester = s.addUserLocked("Requester", "requester@example.com", "end-user")
 	return s
@@ -139,6 +167,7 @@ func NewServer(tb testing.TB, opts Options) *Server {
 	s := New(opts)
 	srv := httptest.NewServer(s.Handler())
 	tb.Cleanup(srv.Close)
+	tb.Cleanup(s.StopWebhooks)
 	s.URL = srv.URL
 	return s
 }
@@ -315,6 +344,9 @@ func pattern(method, path string) string {
 		if i > 0 && segs[i-1] == "token" {
 			segs[i] = "{token}"
 		}
+		if i == 3 && segs[2] == "webhooks" {
+			segs[i] = "{webhook_id}"
+		}
 	}
 	return method + " /" + strings.Join(segs, "/")
 }
@@ -393,6 +425,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	base := "http://" + r.Host
 	if r.TLS != nil {
 		base = "https://" + r.Host
+	}
+	if s.serveWebhooks(w, r, pat, base) {
+		return
 	}
 	id := pathID(r.URL.Path)
 	switch pat {

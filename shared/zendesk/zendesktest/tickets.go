@@ -318,7 +318,18 @@ func (s *Server) createLocked(base string, in ticketInput, actor *user) (*ticket
 	}
 	s.nextTicket++
 	s.tickets[t.ID] = t
+	s.notifyLocked(t, a, actor, true)
 	return t, a, nil
+}
+
+// updateLocked applies in to an existing ticket as actor, as applyLocked
+// does, and sends the webhooks the change concerns.
+func (s *Server) updateLocked(base string, t *ticket, in ticketInput, actor *user) (*audit, *httpError) {
+	a, herr := s.applyLocked(base, t, in, actor)
+	if herr == nil {
+		s.notifyLocked(t, a, actor, false)
+	}
+	return a, herr
 }
 
 func decodeTicket(r *http.Request) (ticketInput, *httpError) {
@@ -360,7 +371,7 @@ func (s *Server) updateTicket(w http.ResponseWriter, r *http.Request, base strin
 		writeJSON(w, herr.Status, herr.Body)
 		return
 	}
-	a, herr := s.applyLocked(base, t, in, s.syncUser)
+	a, herr := s.updateLocked(base, t, in, s.syncUser)
 	if herr != nil {
 		writeJSON(w, herr.Status, herr.Body)
 		return
