@@ -237,3 +237,39 @@ func TestASideWhoseCommentsAloneAreNeededIsNotListedWhole(t *testing.T) {
 			crm.comments, crm.items, crm.attachments)
 	}
 }
+
+// TestAnEventNamingAnItemWhileARunHoldsTheCaseIsRetriedLater: the event
+// for casebridge's own write often arrives while the run that wrote it
+// still holds the case; it is handed back for redelivery (a transient
+// error) instead of making the holder look again, and once the run has
+// recorded its write the redelivery costs no API call.
+func TestAnEventNamingAnItemWhileARunHoldsTheCaseIsRetriedLater(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name, _ := linkedWithMirroredReply(t, w)
+	m := w.mapping(name)
+	if _, err := w.store.AcquireLease(w.ctx, m.ID, "the-writing-run", w.clock.Now(), w.clock.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	w.resetCalls()
+	// The run has written comment 9001 and not yet recorded it.
+	ref := casesync.CaseRef{Side: casesync.SideGoogle, ID: name, Item: "9001"}
+	_, err := w.engine.SyncCase(w.ctx, ref)
+	if !casesync.IsTransient(err) {
+		t.Fatalf("the event while the case is held: %v; want a transient error for redelivery", err)
+	}
+	if got := w.mapping(name); got.RerunRequested {
+		t.Errorf("the event asked the holder to look again")
+	}
+	// The run records its write as it ends.
+	if _, err := w.store.UpdateMapping(w.ctx, m.ID, func(x *casesync.Mapping) error {
+		x.Google.OwnWrites = append(x.Google.OwnWrites, "9001")
+		x.LeaseHolder, x.LeaseUntil = "", time.Time{}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := w.engine.SyncCase(w.ctx, ref)
+	if err != nil || res.Skipped == "" || w.apiCalls() != 0 {
+		t.Errorf("the redelivery: %+v, %v after %d API calls; want it skipped without any", res, err, w.apiCalls())
+	}
+}

@@ -195,6 +195,11 @@ var (
 	ErrLeaseHeld = errors.New("mapping is being reconciled by another worker")
 	// ErrLeaseLost: the worker's lease was taken by another worker.
 	ErrLeaseLost = errors.New("the lease on the mapping was taken by another worker")
+	// ErrWaitForHolder: an event naming an item arrived while a
+	// reconciliation holds the case; it is to be delivered again once that
+	// run has recorded its own writes (a transient error, and an expected
+	// one: not a failure to report).
+	ErrWaitForHolder = errors.New("the case is being reconciled; the event is handled once that run ends")
 )
 
 // APIError is the typed error the Google and CRM adapters return for a failed
@@ -237,7 +242,7 @@ func IsTransient(err error) bool {
 	if errors.As(err, &te) {
 		return true
 	}
-	return errors.Is(err, ErrLeaseHeld) || errors.Is(err, context.DeadlineExceeded)
+	return errors.Is(err, ErrLeaseHeld) || errors.Is(err, ErrWaitForHolder) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // TransientError marks an error (e.g. Firestore Aborted or Unavailable) as

@@ -37,6 +37,13 @@ func (e *Engine) SyncCase(ctx context.Context, ref CaseRef) (SyncResult, error) 
 		return SyncResult{MappingID: m.ID, Skipped: why}, e.clearCoveredPending(ctx, m, ref)
 	}
 
+	if ref.Item != "" && m.LeaseHolder != "" && m.LeaseUntil.After(r.start) {
+		// An event naming an item while a reconciliation runs is most
+		// likely that run's own write coming back: asked for again once
+		// the run has recorded what it wrote, it is then recognised without
+		// a pass (asking the holder to look again would cost one).
+		return SyncResult{MappingID: m.ID}, fmt.Errorf("mapping %s (event naming item %s): %w", m.ID, ref.Item, ErrWaitForHolder)
+	}
 	holder := newHolder()
 	leased, err := e.Store.AcquireLease(ctx, m.ID, holder, r.start, r.start.Add(cfg.LeaseDuration))
 	if errors.Is(err, ErrLeaseHeld) {

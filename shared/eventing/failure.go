@@ -2,6 +2,7 @@ package eventing
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/url"
 	"time"
@@ -76,7 +77,8 @@ func FailureKey(function string, ref *casesync.CaseRef) string {
 // tick) when err will make Pub/Sub redeliver it. It is best effort: a
 // failed write is logged at WARNING and changes nothing else.
 func (h Handler) recordFailure(ctx context.Context, log *slog.Logger, msg MessagePublishedData, ref *casesync.CaseRef, err error) {
-	if h.Failures == nil || err == nil {
+	if h.Failures == nil || err == nil || errors.Is(err, casesync.ErrWaitForHolder) {
+		// Waiting for a run to end is not a failure to report.
 		return
 	}
 	f := DeliveryFailure{

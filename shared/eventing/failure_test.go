@@ -91,6 +91,8 @@ func TestCaseHandlerRecordsTheFailuresPubSubRedelivers(t *testing.T) {
 		{name: "a failure is recorded even when the handler's context has ended", body: `{"side":"company","id":"4711"}`, runErr: transient, cancel: true,
 			want: []DeliveryFailure{{Key: "SyncCase-company-4711", Function: FunctionSyncCase, Error: transient.Error(), At: now, CaseRef: &ref}}},
 		{name: "a permanent failure is acknowledged and records nothing", body: `{"side":"company","id":"4711"}`, runErr: permanent},
+		{name: "an event handed back until the run holding its case ends records nothing", body: `{"side":"company","id":"4711","item":"9"}`,
+			runErr: casesync.ErrWaitForHolder},
 		{name: "a malformed message records nothing", body: `not json`},
 		{name: "an event older than the cutoff records nothing", body: `{"side":"company","id":"4711"}`, age: 25 * time.Hour, runErr: transient},
 	}

@@ -2,6 +2,7 @@ package eventing
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -135,6 +136,10 @@ func Settle(log *slog.Logger, err error) error {
 	if IsPermanent(err) || casesync.IsPermanent(err) {
 		log.Error("permanent failure: message acknowledged without retry", logging.Err(err))
 		return nil
+	}
+	if errors.Is(err, casesync.ErrWaitForHolder) {
+		log.Info("handed back: Pub/Sub will deliver it again once the run holding its case ends", logging.Err(err))
+		return err
 	}
 	if casesync.IsTransient(err) {
 		log.Warn("transient failure: Pub/Sub will redeliver", logging.Err(err))

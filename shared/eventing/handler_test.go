@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -139,6 +140,8 @@ func TestCaseHandlerRetryContract(t *testing.T) {
 			runErr: transient, wantErr: true, wantRun: true, wantSevere: "WARNING"},
 		{name: "a held lease is returned for redelivery", body: `{"side":"google","id":"projects/p/cases/1"}`,
 			runErr: casesync.ErrLeaseHeld, wantErr: true, wantRun: true, wantSevere: "WARNING"},
+		{name: "an event waiting for the run holding its case is returned for redelivery, logged at INFO", body: `{"side":"google","id":"projects/p/cases/1","item":"5"}`,
+			runErr: fmt.Errorf("mapping m1: %w", casesync.ErrWaitForHolder), wantErr: true, wantRun: true, wantSevere: "INFO"},
 		{name: "a permanent failure is logged and acked", body: `{"side":"google","id":"projects/p/cases/1"}`,
 			runErr: permanent, wantRun: true, wantSevere: "ERROR"},
 		{name: "a malformed message is logged and acked without running", body: `customer secret text`,
