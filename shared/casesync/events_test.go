@@ -273,3 +273,56 @@ func TestAnEventNamingAnItemWhileARunHoldsTheCaseIsRetriedLater(t *testing.T) {
 		t.Errorf("the redelivery: %+v, %v after %d API calls; want it skipped without any", res, err, w.apiCalls())
 	}
 }
+
+// TestALateOldMessageLeavesANewerPendingMark: a repeated or late message
+// for a change already reconciled does not clear the pending mark a later
+// poll set for a newer change; if that poll's own message is then lost,
+// the sweep still asks for the mapping.
+func TestALateOldMessageLeavesANewerPendingMark(t *testing.T) {
+	w := newWorld(t, casesync.Config{})
+	name := w.newGoogleCase("Late duplicate", "P2")
+	w.settle()
+	id := w.mapping(name).CompanyCaseID
+	if _, err := w.google.AddComment(name, "First.", csapitest.Actor{DisplayName: "Alice", Email: customer}); err != nil {
+		t.Fatal(err)
+	}
+	w.tick()
+	if _, err := w.engine.PollGoogle(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	first := w.queue.take()
+	if len(first) != 1 {
+		t.Fatalf("the first poll published %+v", first)
+	}
+	old := first[0]
+	old.EventTime = w.clock.Now()
+	if _, err := w.engine.SyncCase(w.ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	// A newer change; the poll marks it and its message is lost.
+	w.tick()
+	if _, err := w.google.AddComment(name, "Second.", csapitest.Actor{DisplayName: "Alice", Email: customer}); err != nil {
+		t.Fatal(err)
+	}
+	w.tick()
+	if _, err := w.engine.PollGoogle(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if lost := w.queue.take(); len(lost) != 1 {
+		t.Fatalf("the second poll published %+v", lost)
+	}
+	// The first message comes again.
+	w.tick()
+	if _, err := w.engine.SyncCase(w.ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if m := w.mapping(name); m.Google.PendingSince.IsZero() || m.DueAt.IsZero() {
+		t.Fatalf("the late first message cleared the second change's mark (pending %v, due %v)", m.Google.PendingSince, m.DueAt)
+	}
+	// The sweep asks again once it is due.
+	w.clock.Advance(6 * time.Minute)
+	w.settle()
+	if got := countWithPrefix(bodiesOf(w.crmComments(id)), "[Google Comment "); got != 2 {
+		t.Errorf("the CRM case has %d mirrored comments, want 2", got)
+	}
+}

@@ -397,6 +397,7 @@ type CaseRef struct {
 func StartOverOnNewGoogleCase(m *Mapping) {
 	m.Google.Items = SideItems{}
 	m.Google.SeenUpdateTime = time.Time{}
+	m.Google.ReadAt, m.Google.OwnWrites = time.Time{}, nil
 	m.Google.Closed, m.Company.Closed = false, false
 	m.ResolvedAt = time.Time{}
 	m.CreateIntentAt, m.CreateIntentSide = time.Time{}, ""

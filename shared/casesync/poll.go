@@ -102,6 +102,11 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 		memo.WideAt.IsZero() || start.Sub(memo.WideAt) >= cfg.WidePollEvery || memo.WideAt.After(start)
 	switch {
 	case last.IsZero():
+	case wide && !memo.WideAt.IsZero() && memo.WideAt.Before(last):
+		// From the window before the previous wide poll: a change the
+		// index showed late, after the narrow polls had passed it, is
+		// found as long as its lag stays within the window.
+		since = memo.WideAt.Add(-window)
 	case wide:
 		since = last.Add(-window)
 	default:
@@ -189,8 +194,11 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 		case ok && !m.Side(side).PendingSince.IsZero() && start.Before(m.DueAt):
 			// Already asked for and not yet late: publishing it again
 			// would only queue a second run of the same work; the sweep
-			// asks again when it is late.
+			// asks again when it is late. Not remembered as handed on: a
+			// run that read the case before this change (and took its lease
+			// after this poll) could end without seeing it.
 			res.Waiting++
+			settled = false
 		case ok:
 			pending = append(pending, m.ID)
 			// Naming the mapping saves sync-case the case key's read.
@@ -229,8 +237,13 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 		}
 	}
 	res.Published = len(refs)
-	// Kept for the next polls only when every change found is handed on.
-	if err := e.savePollMemo(ctx, side, memo, next, start.Add(-window)); err != nil {
+	// Kept for the next polls only when every change found is handed on,
+	// as far back as the next wide poll reaches.
+	horizon := start.Add(-window)
+	if next.WideAt.Before(start) {
+		horizon = next.WideAt.Add(-window)
+	}
+	if err := e.savePollMemo(ctx, side, memo, next, horizon); err != nil {
 		e.log().WarnContext(ctx, "could not save the poll memo", "side", string(side), "error", err)
 	}
 

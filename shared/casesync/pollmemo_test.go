@@ -211,6 +211,14 @@ func TestPollsBetweenWidePollsReachBackOnlyTheNarrowWindow(t *testing.T) {
 	w.settle()
 	rec := &sinceRecorder{Google: w.engine.Google}
 	w.engine.Google = rec
+	memoBefore, err := w.store.GetPollMemo(w.ctx, casesync.SideGoogle)
+	if err != nil || memoBefore.WideAt.IsZero() {
+		t.Fatalf("poll memo after settling: %+v, %v; want the last wide poll's time", memoBefore, err)
+	}
+	state, err := w.store.GetPollState(w.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var starts []time.Time
 	for range 25 {
 		w.clock.Advance(time.Minute)
@@ -220,15 +228,24 @@ func TestPollsBetweenWidePollsReachBackOnlyTheNarrowWindow(t *testing.T) {
 		}
 		w.queue.take()
 	}
+	// A wide poll reaches back the window before the previous wide poll
+	// (a change the index shows late is found while its lag is within the
+	// window); the others 2 minutes before the previous poll.
 	wide := 0
-	for i, since := range rec.sinces[1:] {
-		back := starts[i].Sub(since).Round(time.Millisecond)
-		switch back {
-		case 30 * time.Minute:
+	prevWide := memoBefore.WideAt
+	prevStart := state.GoogleLastPolledAt
+	for j, since := range rec.sinces {
+		since = since.Round(time.Millisecond)
+		if j > 0 {
+			prevStart = starts[j-1]
+		}
+		switch {
+		case since.Equal(prevWide.Add(-30 * time.Minute).Round(time.Millisecond)):
 			wide++
-		case 2 * time.Minute:
+			prevWide = starts[j]
+		case prevStart.Sub(since).Round(time.Millisecond) == 2*time.Minute:
 		default:
-			t.Errorf("poll %d reached back %s from the previous poll; want 2m or 30m", i+2, back)
+			t.Errorf("poll %d reached back to %s; want 2m before the previous poll, or 30m before the previous wide poll (%s)", j+1, since, prevWide)
 		}
 	}
 	if wide < 2 || wide > 3 {

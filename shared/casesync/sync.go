@@ -201,7 +201,7 @@ func (r *reconciliation) finishUnchanged(ctx context.Context, ref CaseRef) (Mapp
 		if err := r.lease.owns(x); err != nil {
 			return err
 		}
-		if !ref.UpdateTime.IsZero() && !changedSince(ref.UpdateTime, x.Side(ref.Side).SeenUpdateTime) {
+		if !ref.UpdateTime.IsZero() && !changedSince(ref.UpdateTime, x.Side(ref.Side).SeenUpdateTime) && !markedAfter(*x, ref) {
 			x.Side(ref.Side).PendingSince = time.Time{}
 		}
 		if x.Google.PendingSince.IsZero() && x.Company.PendingSince.IsZero() && !x.RerunRequested && x.Attempts == 0 && x.Linked() {
@@ -244,11 +244,11 @@ func (e *Engine) sleep(ctx context.Context, d time.Duration) error {
 // outlive the change it was for, and outage detection would then see the
 // mapping stuck. It writes only when a mark is set.
 func (e *Engine) clearCoveredPending(ctx context.Context, m Mapping, ref CaseRef) error {
-	if m.Side(ref.Side).PendingSince.IsZero() {
+	if m.Side(ref.Side).PendingSince.IsZero() || markedAfter(m, ref) {
 		return nil
 	}
 	_, err := e.Store.UpdateMapping(ctx, m.ID, func(x *Mapping) error {
-		if changedSince(ref.UpdateTime, x.Side(ref.Side).SeenUpdateTime) {
+		if changedSince(ref.UpdateTime, x.Side(ref.Side).SeenUpdateTime) || markedAfter(*x, ref) {
 			return nil
 		}
 		x.Side(ref.Side).PendingSince = time.Time{}
@@ -259,6 +259,13 @@ func (e *Engine) clearCoveredPending(ctx context.Context, m Mapping, ref CaseRef
 		return nil
 	})
 	return err
+}
+
+// markedAfter reports whether the pending mark on ref's side was set after
+// ref's message was published: a later poll's, for a later change, which a
+// late or repeated older message must not clear.
+func markedAfter(m Mapping, ref CaseRef) bool {
+	return !ref.EventTime.IsZero() && m.Side(ref.Side).PendingSince.After(ref.EventTime)
 }
 
 // InputError is a permanent error about a malformed request.
