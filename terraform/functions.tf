@@ -83,6 +83,7 @@ locals {
       CSAPI_TIME_ZONE         = var.csapi_time_zone
       GOOGLE_POLLING_WINDOW   = var.google_polling_window
       COMPANY_POLLING_WINDOW  = var.company_polling_window
+      POLL_INTERVAL           = "${var.poll_interval_minutes}m"
       MAX_ATTACHMENT_BYTES    = tostring(var.max_attachment_bytes)
       REOPEN_POLICY           = var.reopen_policy
       GOOGLE_COMMENTS_PUBLIC  = tostring(var.google_comments_public)

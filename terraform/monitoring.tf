@@ -98,7 +98,7 @@ resource "google_monitoring_alert_policy" "outage_detected" {
   documentation {
     mime_type = "text/markdown"
     subject   = "casebridge: cases are out of sync"
-    content   = "detect-outages found linked cases whose changes have waited longer than their tolerance; the log entry lists the mapping ids. Run `go run ./scripts/operator status --prefix ${local.name_prefix} --project ${var.project_id}` for lag, outage flags, poller heartbeats and dead-letter depth, then follow the troubleshooting section of docs/operating.md."
+    content   = "detect-outages found linked cases whose changes have waited longer than their tolerance; the log entry lists the mapping ids. Run `go run ./scripts/operator status --prefix ${local.name_prefix} --project ${var.project_id} --poll-interval ${var.poll_interval_minutes}m` for lag, outage flags, poller heartbeats and dead-letter depth, then follow the troubleshooting section of docs/operating.md."
   }
 }
 
@@ -146,7 +146,7 @@ resource "google_monitoring_alert_policy" "counterpart_given_up" {
   documentation {
     mime_type = "text/markdown"
     subject   = "casebridge: a case got no counterpart"
-    content   = "sync-case retried creating the counterpart of a case for GIVE_UP_AFTER and stopped; the log entry names the mapping and its last error. Run `go run ./scripts/operator status --prefix ${local.name_prefix} --project ${var.project_id}` to list such mappings, fix the cause (often a permission in the helpdesk), then `operator resync` the case."
+    content   = "sync-case retried creating the counterpart of a case for GIVE_UP_AFTER and stopped; the log entry names the mapping and its last error. Run `go run ./scripts/operator status --prefix ${local.name_prefix} --project ${var.project_id} --poll-interval ${var.poll_interval_minutes}m` to list such mappings, fix the cause (often a permission in the helpdesk), then `operator resync` the case."
   }
 }
 

@@ -1,5 +1,6 @@
 # Cloud Scheduler publishes a tick on each tick topic: the pollers every
-# minute, outage detection every 5 minutes, cleanup daily at 03:17. The tick
+# poll_interval_minutes (default 1), outage detection every 5 minutes,
+# cleanup daily at 03:17. The tick
 # body is ignored by the functions (Pub/Sub needs a non-empty message).
 resource "google_cloud_scheduler_job" "tick" {
   for_each = local.ticks

@@ -25,12 +25,18 @@ locals {
   # function module creates those with their subscriptions).
   source_topics = toset([for s in local.topology.subscriptions : "${local.name_prefix}${s.topic}"])
 
+  # The pollers' schedule, every poll_interval_minutes (the same
+  # expression as eventing.PollSchedule); topology.json holds the default,
+  # every minute.
+  pollers       = ["PollGoogle", "PollCRM"]
+  poll_schedule = var.poll_interval_minutes == 1 ? "* * * * *" : var.poll_interval_minutes == 60 ? "0 * * * *" : "*/${var.poll_interval_minutes} * * * *"
+
   # Scheduler ticks, keyed by the unprefixed name of the function they
   # trigger (e.g. "poll-google").
   ticks = {
     for k in local.topology.ticks : local.topology.functions[local.entry_point_dirs[k.function]].name => {
       topic    = "${local.name_prefix}${k.topic}"
-      schedule = k.schedule
+      schedule = contains(local.pollers, k.function) ? local.poll_schedule : k.schedule
     }
   }
 

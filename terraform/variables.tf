@@ -303,6 +303,16 @@ variable "log_level" {
 
 # Schedules and monitoring.
 
+variable "poll_interval_minutes" {
+  type        = number
+  description = "How often Cloud Scheduler ticks the two pollers, in minutes: 1 to 60, a number that divides 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 or 60) so that the ticks are evenly spaced. With events on (support_events_enabled, crm_webhooks) changes arrive in seconds and the poll is the safety net for a missed one: this interval bounds how late a missed change can be. The functions get it as POLL_INTERVAL: the pollers drop older ticks and outage detection allows for it (docs/webhooks.md#the-poll-interval)."
+  default     = 1
+  validation {
+    condition     = var.poll_interval_minutes >= 1 && var.poll_interval_minutes <= 60 && floor(var.poll_interval_minutes) == var.poll_interval_minutes && 60 % var.poll_interval_minutes == 0
+    error_message = "poll_interval_minutes must be a whole number of minutes from 1 to 60 that divides 60: 1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 or 60."
+  }
+}
+
 variable "scheduler_time_zone" {
   type        = string
   description = "Time zone of the Cloud Scheduler jobs (the daily cleanup runs at 03:17 in it)."

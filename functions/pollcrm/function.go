@@ -25,7 +25,9 @@ var handler func(context.Context, event.Event) error
 
 func init() {
 	app := appconfig.MustLoad(Name)
-	h := eventing.Handler{Function: Name, Log: app.Log, MaxAge: eventing.TickPeriod(Name), Failures: app.Store}
+	// A tick older than the poll interval is dropped: the next one does the
+	// same work.
+	h := eventing.Handler{Function: Name, Log: app.Log, MaxAge: app.Config.Engine.PollInterval, Failures: app.Store}
 	handler = h.Tick(func(ctx context.Context, log *slog.Logger) error {
 		res, err := app.EngineFor(log).PollCRM(ctx)
 		if err != nil {

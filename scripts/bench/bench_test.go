@@ -2,17 +2,27 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/casebridge/casebridge/shared/casesync"
 	"github.com/casebridge/casebridge/shared/casesync/casesynctest"
+	"github.com/casebridge/casebridge/shared/crmsim"
+	"github.com/casebridge/casebridge/shared/csapi/csapitest"
+	"github.com/casebridge/casebridge/shared/webhook"
 )
 
 const (
@@ -44,7 +54,7 @@ func TestLowerBoundOfASmallTraceWorkedOutByHand(t *testing.T) {
 		"csapi cases.patch":    1,
 		"crm attachments.list": 1, "crm attachments.download": 1, "csapi media.upload": 1,
 	}
-	got := LowerBound(tr)
+	got := LowerBound(tr, nil)
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("LowerBound =\n%v\nwant\n%v", got, want)
 	}
@@ -58,7 +68,7 @@ func TestLowerBoundSearchesOnePageMorePerHundredChangedCases(t *testing.T) {
 	for i := 0; i < 150; i++ {
 		tr.Changes = append(tr.Changes, Change{Side: G, Pair: i, Kind: KindPriority, Priority: casesync.P1})
 	}
-	got := LowerBound(tr)
+	got := LowerBound(tr, nil)
 	if got["csapi cases.search"] != 2 || got["crm search"] != 1 {
 		t.Errorf("150 Google cases changed in a minute: %d Google and %d CRM search pages, want 2 and 1", got["csapi cases.search"], got["crm search"])
 	}
@@ -210,7 +220,7 @@ func TestASmallRunCountsConsistently(t *testing.T) {
 	}
 	tr := res.trace
 	calls := res.cost.calls
-	lower := LowerBound(tr)
+	lower := res.lower
 	if total(calls) < total(lower) {
 		t.Errorf("casebridge made %d API calls, fewer than the lower bound %d", total(calls), total(lower))
 	}
@@ -249,8 +259,8 @@ func TestASmallRunCountsConsistently(t *testing.T) {
 	}
 	// Each minute drains, so every pair changed in a minute is reconciled
 	// at least once in it.
-	if res.cost.syncRuns < int64(len(changed)) {
-		t.Errorf("%d sync runs for %d (minute, pair) changes", res.cost.syncRuns, len(changed))
+	if res.cost.reconciliations() < int64(len(changed)) {
+		t.Errorf("%d reconciliations for %d (minute, pair) changes", res.cost.reconciliations(), len(changed))
 	}
 	if res.hasStoreCounts || res.cost.reads != 0 || res.cost.writes != 0 {
 		t.Errorf("the memory store reported document counts (%d reads, %d writes)", res.cost.reads, res.cost.writes)
@@ -264,7 +274,7 @@ func TestTheCommandPrintsTheTableAndWritesTheJSON(t *testing.T) {
 	if code := run(ctxFor(t), opts, &out, io.Discard); code != 0 {
 		t.Fatalf("exit code %d; output:\n%s", code, out.String())
 	}
-	for _, want := range []string{"exactly once: all", "API calls", "  csapi cases.search", "  crm search", "sync runs", "lower bound", "seed design"} {
+	for _, want := range []string{"exactly once: all", "API calls", "  csapi cases.search", "  crm search", "sync runs: reconciliations", "sync runs: messages skipped", "sync-case deliveries:", "lower bound", "seed design"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the table has no %q:\n%s", want, out.String())
 		}
@@ -363,8 +373,8 @@ func TestARunOnTheFirestoreEmulatorCountsDocuments(t *testing.T) {
 	}
 	// Every poll records its watermark, and every reconciliation reads its
 	// mapping.
-	if !res.hasStoreCounts || res.cost.writes < int64(2*opts.minutes) || res.cost.reads < res.cost.syncRuns {
-		t.Errorf("Firestore counted %d reads and %d writes for %d sync runs over %d minutes", res.cost.reads, res.cost.writes, res.cost.syncRuns, opts.minutes)
+	if !res.hasStoreCounts || res.cost.writes < int64(2*opts.minutes) || res.cost.reads < res.cost.deliveries {
+		t.Errorf("Firestore counted %d reads and %d writes for %d sync-case deliveries over %d minutes", res.cost.reads, res.cost.writes, res.cost.deliveries, opts.minutes)
 	}
 	if f := res.flat(); f["firestore_reads_per_change"] == nil || f["firestore_writes_per_change"] == nil {
 		t.Errorf("the JSON has no Firestore counts: %v", f)
@@ -376,8 +386,11 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.cases != 100 || o.rate != 0.02 || o.minutes != 60 || o.warmup != 30 || o.store != "firestore" {
+	if o.cases != 100 || o.rate != 0.02 || o.minutes != 60 || o.warmup != 30 || o.store != "firestore" || o.events || o.csapiFeed {
 		t.Errorf("defaults = %+v", o)
+	}
+	if o, err := parseFlags([]string{"--events", "--csapi-feed"}, io.Discard); err != nil || !o.events || !o.csapiFeed {
+		t.Errorf("parseFlags(--events --csapi-feed) = %+v, %v", o, err)
 	}
 	for _, args := range [][]string{
 		{"--cases", "0"}, {"--cases", "20000"}, {"--rate", "0"}, {"--rate", "2"}, {"--minutes", "0"},
@@ -426,4 +439,218 @@ func TestAPersonsChangeComesAfterWhatCasebridgeLastDid(t *testing.T) {
 		}
 	}
 	t.Fatalf("the comment was not made")
+}
+
+func TestLowerBoundCountsAOneCallListingAsTheListing(t *testing.T) {
+	tr := Trace{Pairs: 2, Minutes: 1, Changes: []Change{
+		{Side: G, Pair: 0, Kind: KindComment, Token: "a"},
+		{Side: G, Pair: 1, Kind: KindAttachment, Token: "b", Size: 10},
+		{Side: C, Pair: 0, Kind: KindComment, Token: "c"},
+		{Side: C, Pair: 1, Kind: KindPriority, Token: "d", Priority: casesync.P1},
+	}}
+	got := LowerBound(tr, listings{G: true, C: true})
+	want := map[string]int64{
+		"csapi cases.search": 1, "crm search": 1,
+		// a and b: one feed listing each, whatever the kind.
+		"csapi cases.get": 2, "csapi cases.showFeed": 2, "csapi media.download": 1,
+		"crm comments.add": 1, "crm attachments.upload": 1,
+		// c: one conversation listing; d: no listing.
+		"crm get": 2, "crm conversation.list": 1, "csapi comments.create": 1, "csapi cases.patch": 1,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("LowerBound with one-call listings =\n%v\nwant\n%v", got, want)
+	}
+	// One side only: the other lists by kind.
+	got = LowerBound(tr, listings{C: true})
+	if got["csapi comments.list"] != 1 || got["csapi attachments.list"] != 1 || got["csapi cases.showFeed"] != 0 || got["crm conversation.list"] != 1 {
+		t.Errorf("LowerBound with the CRM's listing only = %v", got)
+	}
+}
+
+// TestASmallRunWithEventsDeliversEachEventAndKeepsExactlyOnce plays a
+// small trace with both push paths on and accounts for every event: each
+// change on Google, a person's or casebridge's, is one support event; each
+// change on a linked CRM ticket is one webhook, published for a person's
+// and dropped for the sync user's. The events reconcile every change
+// before the minute's polls, so the polls publish nothing.
+func TestASmallRunWithEventsDeliversEachEventAndKeepsExactlyOnce(t *testing.T) {
+	opts := small()
+	opts.events = true
+	res, err := runCost(ctxFor(t), opts, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.problems) > 0 {
+		t.Fatalf("exactly-once check failed with events on: %v", res.problems)
+	}
+	people := map[casesync.Side]int64{}
+	for _, c := range res.trace.Changes {
+		if res.trace.Measured(c.Minute) {
+			people[c.Side]++
+		}
+	}
+	calls, ev := res.cost.calls, res.cost.events
+	googleWrites := calls["csapi comments.create"] + calls["csapi media.upload"] + calls["csapi cases.patch"]
+	crmWrites := calls["crm comments.add"] + calls["crm attachments.upload"] + calls["crm setPriority"]
+	if googleWrites == 0 || crmWrites == 0 {
+		t.Fatalf("casebridge wrote %d times to Google and %d times to the CRM; the trace should make it write to both", googleWrites, crmWrites)
+	}
+	if want := people[G] + googleWrites; ev.supportEvents != want || ev.supportEventRefs != want {
+		t.Errorf("%d support events handled, %d case-updated published from them; want %d each (%d changes by people, %d by casebridge)",
+			ev.supportEvents, ev.supportEventRefs, want, people[G], googleWrites)
+	}
+	if ev.webhooks != people[C] || ev.ownWebhooks != crmWrites || ev.refusedWebhooks != 0 {
+		t.Errorf("webhooks: %d published, %d of the sync user dropped, %d refused; want %d, %d and 0",
+			ev.webhooks, ev.ownWebhooks, ev.refusedWebhooks, people[C], crmWrites)
+	}
+	if ev.pollTicks != 0 {
+		t.Errorf("%d Google polls asked for, though every event names its case", ev.pollTicks)
+	}
+	if want := ev.supportEventRefs + ev.webhooks; res.cost.deliveries != want {
+		t.Errorf("%d sync-case deliveries, want %d (one per event; the polls should find nothing left)", res.cost.deliveries, want)
+	}
+	if res.cost.skipped["the event names casebridge's own write"] == 0 {
+		t.Errorf("no delivery was skipped as casebridge's own write coming back: %v", res.cost.skipped)
+	}
+	if res.cost.reconciliations()+res.cost.skips() != res.cost.deliveries {
+		t.Errorf("%d reconciliations and %d skipped for %d deliveries", res.cost.reconciliations(), res.cost.skips(), res.cost.deliveries)
+	}
+	f := res.flat()
+	if f["events"] != true || f["support_events"] != ev.supportEvents || f["crm_webhooks_published"] != ev.webhooks {
+		t.Errorf("JSON: events %v, support_events %v, crm_webhooks_published %v", f["events"], f["support_events"], f["crm_webhooks_published"])
+	}
+	if f["sync_runs_per_change"] != res.perChange(res.cost.reconciliations()) {
+		t.Errorf("JSON sync_runs_per_change = %v, want the reconciliations per change", f["sync_runs_per_change"])
+	}
+	var out strings.Builder
+	printTable(&out, res)
+	if !strings.Contains(out.String(), "events on") || !strings.Contains(out.String(), "support events handled") {
+		t.Errorf("the table does not say events were on and what they did:\n%s", out.String())
+	}
+}
+
+func TestTheWebhookReceiverPublishesOnlyAPersonsVerifiedChange(t *testing.T) {
+	now := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
+	q := &queue{now: func() time.Time { return now }}
+	p, err := newPushes(q, q.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.syncUser = crmsim.DefaultSyncUser
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	send := func(secret, body string, at time.Time) int {
+		ts := strconv.FormatInt(at.Unix(), 10)
+		m := hmac.New(sha256.New, []byte(secret))
+		m.Write([]byte(ts + "." + body))
+		req, err := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set(webhook.HeaderCasebridgeTimestamp, ts)
+		req.Header.Set(webhook.HeaderCasebridgeSignature, "sha256="+hex.EncodeToString(m.Sum(nil)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	other := strings.Repeat("0", 64)
+	for _, tc := range []struct {
+		name, secret, body string
+		at                 time.Time
+		status             int
+	}{
+		{"another secret", other, `{"case":"7","event":"comment","actor":"Dana"}`, now, http.StatusUnauthorized},
+		{"ten minutes old by the simulated clock", p.secret, `{"case":"7","event":"comment","actor":"Dana"}`, now.Add(-10 * time.Minute), http.StatusUnauthorized},
+		{"an invalid case id", p.secret, `{"case":"7/../8","event":"comment","actor":"Dana"}`, now, http.StatusBadRequest},
+		{"the sync user's own change", p.secret, `{"case":"7","event":"comment","actor":"casebridge"}`, now, http.StatusNoContent},
+	} {
+		if got := send(tc.secret, tc.body, tc.at); got != tc.status {
+			t.Errorf("%s: answered %d, want %d", tc.name, got, tc.status)
+		}
+	}
+	if n := q.len(); n != 0 {
+		t.Fatalf("%d messages published for webhooks that should publish none", n)
+	}
+	if got := send(p.secret, `{"case":"7","event":"comment","actor":"Dana"}`, now); got != http.StatusNoContent {
+		t.Fatalf("a person's signed webhook answered %d, want 204", got)
+	}
+	m, ok := q.pop()
+	if !ok || m.ref.Side != C || m.ref.ID != "7" || !m.ref.EventTime.Equal(now) {
+		t.Errorf("published %+v (%v), want case-updated for CRM case 7 stamped %s", m.ref, ok, now)
+	}
+	if c := p.snapshot(); c.webhooks != 1 || c.ownWebhooks != 1 || c.refusedWebhooks != 3 {
+		t.Errorf("counts %+v, want 1 published, 1 own and 3 refused", c)
+	}
+}
+
+func TestTheCSAPIFeedListsGoogleCasesInOneCall(t *testing.T) {
+	opts := small()
+	opts.csapiFeed = true
+	res, err := runCost(ctxFor(t), opts, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.problems) > 0 {
+		t.Fatalf("exactly-once check failed with the feed: %v", res.problems)
+	}
+	if res.cost.calls["csapi cases.showFeed"] == 0 {
+		t.Errorf("no cases.showFeed call with --csapi-feed: %v", res.cost.calls)
+	}
+	if res.lower["csapi cases.showFeed"] == 0 || res.lower["csapi comments.list"] != 0 || res.lower["csapi attachments.list"] != 0 {
+		t.Errorf("the lower bound does not list Google cases through the feed: %v", res.lower)
+	}
+	if res.lower["crm conversation.list"] == 0 {
+		t.Errorf("the lower bound does not list CRM tickets through their conversation: %v", res.lower)
+	}
+}
+
+// TestASupportEventIsReadAsGoogleEventsReadsIt hands support events to the
+// world's publisher as the CSAPI simulator does: one naming an in-scope
+// case's comment publishes case-updated with the comment as its item; one
+// naming a case outside CSAPI_PARENT publishes nothing; one naming no case
+// asks for a Google poll, which the drain runs; a publish to a topic that
+// does not exist fails as Pub/Sub's would.
+func TestASupportEventIsReadAsGoogleEventsReadsIt(t *testing.T) {
+	ctx := ctxFor(t)
+	w, err := newWorld(ctx, worldConfig{store: casesynctest.NewMemStore(), events: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.close)
+	send := func(topic string, attrs map[string]string, data string) error {
+		return w.pushes.PublishEvent(ctx, topic, csapitest.EventMessage{Attributes: attrs, Data: []byte(data)})
+	}
+	name := "projects/" + project + "/cases/123"
+	if err := send(supportEventsTopic, map[string]string{csapitest.AttrResourceName: name + "/comments/9"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(supportEventsTopic, nil, `{"resourceName":"organizations/999/cases/5"}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(supportEventsTopic+"-other", nil, `{"resourceName":"`+name+`"}`); !errors.Is(err, csapitest.ErrTopicNotFound) {
+		t.Errorf("a publish to another topic = %v, want ErrTopicNotFound", err)
+	}
+	m, ok := w.queue.pop()
+	if !ok || m.ref.Side != G || m.ref.ID != name || m.ref.Item != "9" || !m.ref.EventTime.Equal(w.clock.Now()) {
+		t.Fatalf("first message %+v (%v), want case-updated for %s with item 9 stamped %s", m.ref, ok, name, w.clock.Now())
+	}
+	if n := w.queue.len(); n != 0 {
+		t.Fatalf("%d more messages; the case outside CSAPI_PARENT should publish none", n)
+	}
+	searches := w.google.Calls()["cases.search"]
+	if err := send(supportEventsTopic, map[string]string{csapitest.AttrNotificationType: "SOMETHING"}, "no case here"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.google.Calls()["cases.search"]; got != searches+1 {
+		t.Errorf("a support event naming no case made %d Google searches, want 1", got-searches)
+	}
+	if c := w.pushes.snapshot(); c.supportEvents != 3 || c.supportEventRefs != 1 || c.pollTicks != 1 {
+		t.Errorf("counts %+v, want 3 support events, 1 case-updated and 1 poll tick", c)
+	}
 }

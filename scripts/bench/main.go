@@ -4,6 +4,7 @@
 //	go run ./scripts/bench                            100 pairs on the Firestore emulator
 //	go run ./scripts/bench --cases 10 --store memory  a quick run on the in-memory store
 //	go run ./scripts/bench --json bench.json          also write the numbers as JSON
+//	go run ./scripts/bench --events                   with support events and CRM webhooks on
 //
 // It opens --cases pairs of cases linked on both sides (not counted), then
 // plays a seeded trace: each simulated minute, on each side, --rate × cases
@@ -17,13 +18,38 @@
 // fills the polling windows first, so the measured --minutes are the steady
 // state.
 //
+// With --events both simulators also push, as in the sandbox: the CSAPI
+// simulator publishes support events (the world creates the support event
+// subscription through its API) to what GoogleEvents does, and the CRM
+// simulator sends signed webhooks to a receiver doing what CRMWebhook does
+// (events.go). Their messages are delivered right after the people's
+// changes, before the minute's polls, as they arrive within seconds. With
+// --csapi-feed the Google adapter lists comments and attachments in one
+// call of the v2beta case feed (CSAPI_USE_FEED).
+//
 // It counts, per change made in the measured minutes: API calls by side and
-// method (at the simulators), Firestore document reads and writes, and
-// sync-case runs. Beside them it prints the lower bound any polling
-// connector needs, and the cost of the design casebridge is based on
-// (Google's connector guide), modelled on the same trace. At the end it
-// checks on the simulators' own state that every change of the trace is on
-// the other side exactly once, and exits 1 if not.
+// method (at the simulators), Firestore document reads and writes, and the
+// messages delivered to sync-case, split into reconciliations and messages
+// skipped without one (the mapping showed the change was covered). Beside
+// them it prints the lower bound any polling connector needs, and the cost
+// of the design casebridge is based on (Google's connector guide),
+// modelled on the same trace. At the end it checks on the simulators' own
+// state that every change of the trace is on the other side exactly once,
+// and exits 1 if not.
+//
+// With --latency it measures propagation latency instead, on the running
+// local stack (shared/localstack: the emulators, the simulators, every
+// function fed by Pub/Sub push, the ticker), started twice: events on
+// (Google's support events and the CRM's webhooks), then off. On each it links --latency-pairs pairs (not measured), then
+// makes --latency-changes comments each way as people would (a customer's
+// comment on the Google case, an agent's public reply on the CRM ticket),
+// spread evenly over one poll period (--poll-every, a minute as in
+// production), and times each from the change to its first sight on the
+// other side, looking every 100 ms. It prints p50 and p95 per direction and
+// overall for each mode, and exits 1 if a change was lost or doubled, or
+// the events-on p95 is over --latency-target:
+//
+//	go run ./scripts/bench --latency --json latency.json
 package main
 
 import (
@@ -53,6 +79,14 @@ type options struct {
 	store       string // "firestore" or "memory"
 	jsonPath    string
 	crmPageSize int
+	// events turns on the support events and the CRM's webhooks;
+	// csapiFeed builds the Google adapter with WithFeed.
+	events    bool
+	csapiFeed bool
+
+	// latency runs the latency mode, with lat, instead of the cost run.
+	latency bool
+	lat     latencyOptions
 
 	// For tests: afterSetup runs once the pairs are linked, beforeCheck
 	// once the trace has played.
@@ -78,8 +112,23 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.store, "store", "firestore", "firestore (the emulator, started here) or memory (quick runs; no document counts)")
 	fs.StringVar(&o.jsonPath, "json", "", "also write the results to this file as flat JSON")
 	fs.IntVar(&o.crmPageSize, "crm-page-size", 0, "CRM search page size the adapter asks for; 0 is the adapter's default, as the deployed functions use (the largest page, 100)")
+	fs.BoolVar(&o.events, "events", false, "events on: the CSAPI simulator publishes support events to GoogleEvents and the CRM simulator sends webhooks to CRMWebhook, delivered before each minute's polls (default: polling only)")
+	fs.BoolVar(&o.csapiFeed, "csapi-feed", false, "list a Google case's comments and attachments in one call, the v2beta case feed (CSAPI_USE_FEED; off in production by default)")
+	fs.BoolVar(&o.latency, "latency", false, "measure propagation latency on the running local stack, events on and off, instead of the cost")
+	fs.DurationVar(&o.lat.pollEvery, "poll-every", time.Minute, "latency: how often the stack polls each side (production: every minute)")
+	fs.IntVar(&o.lat.changes, "latency-changes", 20, "latency: changes made each way in each mode")
+	fs.IntVar(&o.lat.pairs, "latency-pairs", 10, "latency: linked pairs the changes are made on: Google comments on one half, CRM replies on the other")
+	fs.DurationVar(&o.lat.spreadOver, "latency-spread", 0, "latency: how long each mode's changes are spread over (0: one poll period)")
+	fs.DurationVar(&o.lat.target, "latency-target", 5*time.Second, "latency: the most the events-on p95 may be; the command exits 1 above it (0: no target)")
+	fs.StringVar(&o.lat.modes, "latency-events", "both", "latency: the modes to run: both (events on, then off), on or off")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if o.latency {
+		if fs.NArg() > 0 {
+			return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+		}
+		return o, o.lat.validate()
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -115,9 +164,12 @@ func main() {
 }
 
 // run runs the benchmark, prints its table and writes its JSON; it returns
-// the exit code. The cost run is the only mode so far; the latency keys of
-// the JSON stay null until a latency run fills them.
+// the exit code. The cost run leaves the latency keys of its JSON null;
+// --latency runs the latency mode instead.
 func run(ctx context.Context, opts options, stdout, stderr io.Writer) int {
+	if opts.latency {
+		return runLatency(ctx, opts.lat, opts.jsonPath, stdout, stderr)
+	}
 	res, err := runCost(ctx, opts, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "bench:", err)
@@ -181,12 +233,12 @@ func runCost(ctx context.Context, opts options, progress io.Writer) (*result, er
 		st, res.hasStoreCounts = fs, true
 	}
 
-	w, err := newWorld(ctx, worldConfig{store: st, crmPageSize: opts.crmPageSize})
+	w, err := newWorld(ctx, worldConfig{store: st, crmPageSize: opts.crmPageSize, events: opts.events, csapiFeed: opts.csapiFeed})
 	if err != nil {
 		return nil, err
 	}
 	defer w.close()
-	fmt.Fprintf(progress, "bench: linking %d pairs of cases (%s store)\n", opts.cases, opts.store)
+	fmt.Fprintf(progress, "bench: linking %d pairs of cases (%s store, events %s)\n", opts.cases, opts.store, onOff(opts.events))
 	t := time.Now()
 	if err := w.setup(ctx, opts.cases); err != nil {
 		return nil, err
@@ -223,7 +275,7 @@ func runCost(ctx context.Context, opts options, progress io.Writer) (*result, er
 		opts.beforeCheck(w)
 	}
 	res.problems = w.check(tr)
-	res.lower = LowerBound(tr)
+	res.lower = LowerBound(tr, w.listings())
 	res.seed = SeedDesign(tr)
 	res.wall.total = time.Since(began)
 	return res, nil

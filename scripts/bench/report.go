@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -85,8 +87,8 @@ func ratio(a, b float64) string {
 
 func printTable(out io.Writer, r *result) {
 	o := r.opts
-	fmt.Fprintf(out, "casebridge cost benchmark: %d pairs, %g changes a minute per side per pair, %d minutes measured after %d of warm-up, seed %d, %s store\n",
-		o.cases, o.rate, o.minutes, o.warmup, o.seed, o.store)
+	fmt.Fprintf(out, "casebridge cost benchmark: %d pairs, %g changes a minute per side per pair, %d minutes measured after %d of warm-up, seed %d, %s store, events %s, CSAPI case feed %s\n",
+		o.cases, o.rate, o.minutes, o.warmup, o.seed, o.store, onOff(o.events), onOff(o.csapiFeed))
 	fmt.Fprintf(out, "changes measured: %d (%s)\n", r.trace.MeasuredChanges(), r.mix())
 	if len(r.problems) == 0 {
 		fmt.Fprintf(out, "exactly once: all %d changes of the trace are on the other side once, with the same bytes and priorities\n", len(r.trace.Changes))
@@ -102,7 +104,7 @@ func printTable(out io.Writer, r *result) {
 	}
 	fmt.Fprintln(out)
 
-	names := []string{"API calls", "Firestore reads", "Firestore writes", "sync runs"}
+	names := []string{"API calls", "Firestore reads", "Firestore writes", "sync runs: reconciliations", "sync runs: messages skipped"}
 	for _, m := range r.methods() {
 		names = append(names, "  "+m)
 	}
@@ -133,12 +135,20 @@ func printTable(out io.Writer, r *result) {
 	}
 	row("Firestore reads", r.perChange(r.cost.reads), 0, r.perChange(r.seed.Reads), r.hasStoreCounts, false)
 	row("Firestore writes", r.perChange(r.cost.writes), 0, r.perChange(r.seed.Writes), r.hasStoreCounts, false)
-	row("sync runs", r.perChange(r.cost.syncRuns), 0, r.perChange(r.seed.SyncRuns), true, false)
+	row("sync runs: reconciliations", r.perChange(r.cost.reconciliations()), 0, r.perChange(r.seed.SyncRuns), true, false)
+	row("sync runs: messages skipped", r.perChange(r.cost.skips()), 0, 0, true, false)
 	fmt.Fprintln(out)
+	fmt.Fprintf(out, "sync-case deliveries: %d, of which %d reconciliations and %d skipped without one%s\n",
+		r.cost.deliveries, r.cost.reconciliations(), r.cost.skips(), skipReasons(r.cost.skipped))
+	if o.events {
+		e := r.cost.events
+		fmt.Fprintf(out, "events: %d support events handled (%d case-updated published, %d Google polls asked for); %d CRM webhooks published, %d of the sync user's own changes dropped, %d refused\n",
+			e.supportEvents, e.supportEventRefs, e.pollTicks, e.webhooks, e.ownWebhooks, e.refusedWebhooks)
+	}
 	if !r.hasStoreCounts {
 		fmt.Fprintln(out, "Firestore reads and writes are counted on the Firestore store only (--store firestore).")
 	}
-	fmt.Fprintln(out, "lower bound: one search a poll per side (a page per 100 changed cases); per change, read the source case, list its items of the kind, download a file, one write to the other side.")
+	fmt.Fprintln(out, "lower bound: one search a poll per side (a page per 100 changed cases); per change, read the source case, list its items of the kind (in one call where the adapter lists comments and files together: cases.showFeed, conversation.list), download a file, one write to the other side.")
 	fmt.Fprintln(out, "seed design: Google's connector guide modelled on the same trace (scripts/bench/seedmodel.go).")
 	if r.retried > 0 {
 		fmt.Fprintf(out, "deliveries retried after a transient failure: %d\n", r.retried)
@@ -177,15 +187,30 @@ func (r *result) flat() map[string]any {
 		"firestore_writes_per_change":      nil,
 		"seed_firestore_reads_per_change":  r.perChange(r.seed.Reads),
 		"seed_firestore_writes_per_change": r.perChange(r.seed.Writes),
-		"sync_runs_per_change":             r.perChange(r.cost.syncRuns),
+		"events":                           o.events,
+		"csapi_feed":                       o.csapiFeed,
+		"sync_runs_per_change":             r.perChange(r.cost.reconciliations()),
+		"skipped_messages_per_change":      r.perChange(r.cost.skips()),
+		"sync_case_deliveries_per_change":  r.perChange(r.cost.deliveries),
 		"seed_sync_runs_per_change":        r.perChange(r.seed.SyncRuns),
-		"sync_runs_vs_seed":                r.perChange(r.cost.syncRuns) / r.perChange(r.seed.SyncRuns),
+		"sync_runs_vs_seed":                r.perChange(r.cost.reconciliations()) / r.perChange(r.seed.SyncRuns),
+		"support_events":                   nil,
+		"support_event_case_updates":       nil,
+		"support_event_poll_ticks":         nil,
+		"crm_webhooks_published":           nil,
+		"crm_webhooks_own_dropped":         nil,
+		"crm_webhooks_refused":             nil,
 		"retried_deliveries":               r.retried,
 		"poll_late_max_seconds":            r.late.Seconds(),
 		"wall_seconds":                     r.wall.total.Seconds(),
 		"wall_measured_seconds":            r.wall.measured.Seconds(),
 		"latency_events_p95_ms":            nil,
 		"latency_polling_p95_ms":           nil,
+	}
+	if o.events {
+		e := r.cost.events
+		out["support_events"], out["support_event_case_updates"], out["support_event_poll_ticks"] = e.supportEvents, e.supportEventRefs, e.pollTicks
+		out["crm_webhooks_published"], out["crm_webhooks_own_dropped"], out["crm_webhooks_refused"] = e.webhooks, e.ownWebhooks, e.refusedWebhooks
 	}
 	if r.hasStoreCounts {
 		out["firestore_reads_per_change"] = r.perChange(r.cost.reads)
@@ -200,8 +225,38 @@ func (r *result) flat() map[string]any {
 	return out
 }
 
-func writeJSON(path string, r *result) error {
-	b, err := json.MarshalIndent(r.flat(), "", "  ")
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+// skipReasons lists the reasons of the skipped deliveries, most frequent
+// first, as ": reason n, reason n".
+func skipReasons(by map[string]int64) string {
+	reasons := slices.Collect(maps.Keys(by))
+	slices.SortFunc(reasons, func(a, b string) int {
+		if by[a] != by[b] {
+			return cmp.Compare(by[b], by[a])
+		}
+		return strings.Compare(a, b)
+	})
+	var parts []string
+	for _, k := range reasons {
+		parts = append(parts, fmt.Sprintf("%s %d", k, by[k]))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, "; ") + ")"
+}
+
+func writeJSON(path string, r *result) error { return writeFlat(path, r.flat()) }
+
+// writeFlat writes flat keys to path as indented JSON.
+func writeFlat(path string, flat map[string]any) error {
+	b, err := json.MarshalIndent(flat, "", "  ")
 	if err != nil {
 		return err
 	}

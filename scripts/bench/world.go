@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"time"
 
@@ -63,9 +65,19 @@ type world struct {
 	// base is when minute 0 of the trace starts.
 	base time.Time
 
-	syncRuns int64
-	retried  int64
-	dropped  int64
+	// pushes, with events on, are the support events and the CRM's
+	// webhooks (events.go); webhookSrv serves the webhook receiver.
+	pushes     *pushes
+	webhookSrv *httptest.Server
+
+	// deliveries counts the messages delivered to SyncCase; of them,
+	// skipped those it answered with a reason and no action (the mapping
+	// showed the change was already covered: no lease, no API call), by
+	// reason. The rest are reconciliations.
+	deliveries int64
+	skipped    map[string]int64
+	retried    int64
+	dropped    int64
 	// late is how far behind its nominal time the latest-running poll ran:
 	// the reconciliations of one minute run one after another here, and
 	// their waits move the clock.
@@ -81,14 +93,27 @@ type worldConfig struct {
 	// crmPageSize is the CRM search page size the adapter asks for; 0
 	// is the adapter's default.
 	crmPageSize int
+	// events turns on the support events and the CRM's webhooks.
+	events bool
+	// csapiFeed builds the Google adapter with WithFeed (CSAPI_USE_FEED).
+	csapiFeed bool
 }
 
 // start is when the simulated world begins.
 var start = time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
 
 func newWorld(ctx context.Context, cfg worldConfig) (*world, error) {
-	w := &world{clock: clock.NewManual(start), store: cfg.store, table: casesync.DefaultPriorityTable(), queue: &queue{}}
-	w.google = csapitest.New(csapitest.Options{Organization: organization, CallerEmail: connectorEmail, Clock: w.clock.Now})
+	w := &world{clock: clock.NewManual(start), store: cfg.store, table: casesync.DefaultPriorityTable(), skipped: map[string]int64{}}
+	w.queue = &queue{now: w.clock.Now}
+	simOpts := csapitest.Options{Organization: organization, CallerEmail: connectorEmail, Clock: w.clock.Now}
+	if cfg.events {
+		p, err := newPushes(w.queue, w.clock.Now)
+		if err != nil {
+			return nil, err
+		}
+		w.pushes, simOpts.Events = p, p
+	}
+	w.google = csapitest.New(simOpts)
 	if err := w.google.Start("127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("start the CSAPI simulator: %w", err)
 	}
@@ -108,11 +133,22 @@ func newWorld(ctx context.Context, cfg worldConfig) (*world, error) {
 	}
 	w.crmSrv = &http.Server{Handler: w.crm.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = w.crmSrv.Serve(ln) }()
-	c := crmsim.NewClient("http://"+ln.Addr().String(), &http.Client{Timeout: 30 * time.Second})
+	crmURL := "http://" + ln.Addr().String()
+	c := crmsim.NewClient(crmURL, &http.Client{Timeout: 30 * time.Second})
 	c.PageSize = cfg.crmPageSize
+	var google casesync.Google = g
+	if cfg.csapiFeed {
+		google = g.WithFeed()
+	}
 	// The production defaults: polling windows of 30 min (Google) and
 	// 5 min (CRM), one-second CRM update times, the default priority table.
-	w.engine = &casesync.Engine{Google: g, CRM: c, Store: w.store, Publisher: w.queue, Clock: w.clock, Config: casesync.Config{}}
+	w.engine = &casesync.Engine{Google: google, CRM: c, Store: w.store, Publisher: w.queue, Clock: w.clock, Config: casesync.Config{}}
+	if cfg.events {
+		if err := w.startPushes(ctx, crmURL, g.InScope); err != nil {
+			w.close()
+			return nil, err
+		}
+	}
 	return w, nil
 }
 
@@ -120,14 +156,28 @@ func (w *world) close() {
 	if w.google != nil {
 		w.google.Close()
 	}
+	if w.crm != nil {
+		// Webhooks are sent in the background; stop them first.
+		_ = w.crm.SetWebhook(crmsim.Webhook{})
+		w.crm.WaitWebhooks()
+	}
 	if w.crmSrv != nil {
 		_ = w.crmSrv.Close()
 	}
+	if w.webhookSrv != nil {
+		w.webhookSrv.Close()
+	}
 }
 
-// queue stands in for Pub/Sub: what the engine publishes waits here until
-// the minute's drain delivers it to SyncCase, oldest first.
+// queue stands in for Pub/Sub: what the engine, GoogleEvents and the
+// webhook receiver publish waits here until a drain delivers it to
+// SyncCase, oldest first.
 type queue struct {
+	// now is the engine's clock: every message is stamped with its time
+	// at publish, which is what Pub/Sub's publish time gives the engine
+	// (casesync.CaseRef.EventTime).
+	now func() time.Time
+
 	mu   sync.Mutex
 	msgs []message
 }
@@ -135,12 +185,17 @@ type queue struct {
 type message struct {
 	ref      casesync.CaseRef
 	attempts int
+	// pollGoogle is a tick on tick-poll-google (GoogleEvents asks for a
+	// poll): its delivery runs PollGoogle.
+	pollGoogle bool
 }
 
 func (q *queue) PublishCaseUpdated(_ context.Context, refs []casesync.CaseRef) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	at := q.now()
 	for _, r := range refs {
+		r.EventTime = at
 		q.msgs = append(q.msgs, message{ref: r})
 	}
 	return nil
@@ -202,9 +257,20 @@ func (w *world) pollAndDrain(ctx context.Context) (int, error) {
 	return published, w.drain(ctx)
 }
 
-// drain delivers messages until the queue is empty. A transient failure is
-// delivered again, as Pub/Sub would; a permanent one, or a message failing
-// maxAttempts times, ends the run: nothing fails on purpose here.
+// settle waits until every support event and webhook of a change made so
+// far has been handed over (each is sent in the background).
+func (w *world) settle(ctx context.Context) error {
+	if w.pushes == nil {
+		return nil
+	}
+	w.crm.WaitWebhooks()
+	return w.google.FlushEvents(ctx)
+}
+
+// drain delivers messages until the queue is empty and no event is on its
+// way. A transient failure is delivered again, as Pub/Sub would; a
+// permanent one, or a message failing maxAttempts times, ends the run:
+// nothing fails on purpose here.
 func (w *world) drain(ctx context.Context) error {
 	for {
 		if err := ctx.Err(); err != nil {
@@ -212,15 +278,27 @@ func (w *world) drain(ctx context.Context) error {
 		}
 		m, ok := w.queue.pop()
 		if !ok {
-			return nil
+			if err := w.settle(ctx); err != nil {
+				return err
+			}
+			if m, ok = w.queue.pop(); !ok {
+				return nil
+			}
+		}
+		if m.pollGoogle {
+
+			continue
 		}
 		if w.drop != nil && w.drop(m.ref) {
 			w.dropped++
 			continue
 		}
-		w.syncRuns++
-		_, err := w.engine.SyncCase(ctx, m.ref)
+		w.deliveries++
+		res, err := w.engine.SyncCase(ctx, m.ref)
 		if err == nil {
+			if res.Skipped != "" && len(res.Actions) == 0 {
+				w.skipped[res.Skipped]++
+			}
 			continue
 		}
 		if ctx.Err() != nil {
@@ -303,8 +381,10 @@ const pollOffset = 30 * time.Second
 // personGap is the time that passes before each change a person makes.
 const personGap = time.Millisecond
 
-// minute plays minute m of the trace: people make its changes, then both
-// pollers run once and every message is delivered.
+// minute plays minute m of the trace: people make its changes; with events
+// on, the messages of their support events and webhooks are delivered
+// (they arrive within seconds); then both pollers run once and every
+// message is delivered.
 func (w *world) minute(ctx context.Context, m int, changes []Change) error {
 	at := w.base.Add(time.Duration(m) * time.Minute)
 	w.advanceTo(at)
@@ -315,6 +395,11 @@ func (w *world) minute(ctx context.Context, m int, changes []Change) error {
 		w.clock.Advance(personGap)
 		if err := w.apply(c); err != nil {
 			return fmt.Errorf("minute %d: %s %s on pair %d: %w", m, c.Side, c.Kind, c.Pair, err)
+		}
+	}
+	if w.pushes != nil {
+		if err := w.drain(ctx); err != nil {
+			return fmt.Errorf("minute %d: delivering events: %w", m, err)
 		}
 	}
 	w.late = max(w.late, w.advanceTo(at.Add(pollOffset)))
@@ -357,14 +442,34 @@ func (w *world) apply(c Change) error {
 
 // counts is a snapshot of everything the benchmark counts.
 type counts struct {
-	calls    map[string]int64
-	reads    int64
-	writes   int64
-	syncRuns int64
+	calls  map[string]int64
+	reads  int64
+	writes int64
+	// deliveries is the messages delivered to SyncCase; skipped, by
+	// reason, those it answered without a reconciliation.
+	deliveries int64
+	skipped    map[string]int64
+	events     eventCounts
 }
 
+// skips is how many deliveries were skipped, whatever the reason.
+func (c counts) skips() int64 {
+	var n int64
+	for _, v := range c.skipped {
+		n += v
+	}
+	return n
+}
+
+// reconciliations is how many deliveries took the case's lease and read
+// it (or failed trying).
+func (c counts) reconciliations() int64 { return c.deliveries - c.skips() }
+
 func (w *world) snapshot() counts {
-	c := counts{calls: map[string]int64{}, syncRuns: w.syncRuns}
+	c := counts{calls: map[string]int64{}, deliveries: w.deliveries, skipped: maps.Clone(w.skipped)}
+	if w.pushes != nil {
+		c.events = w.pushes.snapshot()
+	}
 	for m, n := range w.google.Calls() {
 		c.calls[csapiPrefix+m] += int64(n)
 	}
@@ -379,10 +484,16 @@ func (w *world) snapshot() counts {
 
 // since returns the counts made between before and c.
 func (c counts) since(before counts) counts {
-	out := counts{calls: map[string]int64{}, reads: c.reads - before.reads, writes: c.writes - before.writes, syncRuns: c.syncRuns - before.syncRuns}
+	out := counts{calls: map[string]int64{}, reads: c.reads - before.reads, writes: c.writes - before.writes,
+		deliveries: c.deliveries - before.deliveries, skipped: map[string]int64{}, events: c.events.minus(before.events)}
 	for m, n := range c.calls {
 		if d := n - before.calls[m]; d != 0 {
 			out.calls[m] = d
+		}
+	}
+	for r, n := range c.skipped {
+		if d := n - before.skipped[r]; d != 0 {
+			out.skipped[r] = d
 		}
 	}
 	return out

@@ -1,7 +1,7 @@
 // Command operator shows the state of a casebridge deployment and asks for
 // one case to be synced again.
 //
-//	go run ./scripts/operator status [--project P] [--prefix X] [--depth auto|pull|monitoring|none] [--json] [--timeout D]
+//	go run ./scripts/operator status [--project P] [--prefix X] [--poll-interval 1m] [--depth auto|pull|monitoring|none] [--json] [--timeout D]
 //	go run ./scripts/operator resync (--google-case NAME | --crm-case ID | --mapping ID) [--project P] [--prefix X] [--timeout D]
 //
 // status reads Firestore (mapping counts; the mappings stuck, failing,
@@ -98,12 +98,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "status":
 		depth := fs.String("depth", "auto", "how to count dead-lettered messages: pull (pull and hand back every message), monitoring (Cloud Monitoring's num_undelivered_messages), none, or auto (pull on the emulator, monitoring on Pub/Sub)")
 		asJSON := fs.Bool("json", false, "print JSON instead of text")
+		defInterval := eventing.DefaultPollInterval
+		if v, err := time.ParseDuration(os.Getenv("POLL_INTERVAL")); err == nil {
+			defInterval = v
+		}
+		pollInterval := fs.Duration("poll-interval", defInterval, "how often the deployment's pollers run (Terraform's poll_interval_minutes; default $POLL_INTERVAL, else 1m): outage lag and stale pollers are judged by it")
 		if code, ok := parse(fs, args[1:], stderr); !ok {
 			return code
 		}
+		if _, err := eventing.PollSchedule(*pollInterval); err != nil {
+			fmt.Fprintf(stderr, "operator status: --poll-interval: %v\n", err)
+			return exitUsage
+		}
 		ctx, cancel := ops.WithTimeout(ctx, *timeout)
 		defer cancel()
-		return status(ctx, *project, *prefix, *depth, *asJSON, *timeout, stdout, stderr)
+		return status(ctx, *project, *prefix, *depth, *asJSON, *timeout, *pollInterval, stdout, stderr)
 	case "resync":
 		googleCase := fs.String("google-case", "", "the Google case name, e.g. projects/my-project/cases/12345")
 		crmCase := fs.String("crm-case", "", "the CRM case id, e.g. an RT ticket number or a Jira issue key")
@@ -143,7 +152,7 @@ func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, ok bool
 	return exitOK, true
 }
 
-func status(ctx context.Context, project, prefix, depth string, asJSON bool, timeout time.Duration, stdout, stderr io.Writer) int {
+func status(ctx context.Context, project, prefix, depth string, asJSON bool, timeout, pollInterval time.Duration, stdout, stderr io.Writer) int {
 	switch depth {
 	case "auto", ops.DepthByPull, ops.DepthByMonitoring, "none":
 	default:
@@ -156,7 +165,7 @@ func status(ctx context.Context, project, prefix, depth string, asJSON bool, tim
 		return exitFailure
 	}
 	defer st.Close()
-	s, err := ops.ReadStatus(ctx, st, clock.FromEnv().Now())
+	s, err := ops.ReadStatus(ctx, st, clock.FromEnv().Now(), pollInterval)
 	if err != nil {
 		fmt.Fprintf(stderr, "operator status: %v\n", ops.Reach(ctx, ops.ServiceFirestore, project, err))
 		return exitFailure

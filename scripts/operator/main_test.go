@@ -351,6 +351,15 @@ func TestOperator(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("status takes the deployment's poll interval, and refuses one the scheduler cannot keep", func(t *testing.T) {
+		if code, _, stderr := runCmd(t, "status", "--depth", "none", "--poll-interval", "7m"); code != exitUsage || !strings.Contains(stderr, "divides 60") {
+			t.Errorf("status --poll-interval 7m: exit %d, stderr %q; want %d saying it must divide 60", code, stderr, exitUsage)
+		}
+		if code, _, stderr := runCmd(t, "status", "--depth", "none", "--poll-interval", "60m"); code == exitUsage || code == exitFailure {
+			t.Errorf("status --poll-interval 60m: exit %d, stderr %q; want it read as the pollers' hourly schedule", code, stderr)
+		}
+	})
 }
 
 // pullBodies pulls n messages from sub (acking them), sorted.

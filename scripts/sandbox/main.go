@@ -6,12 +6,17 @@
 // SIGTERM, and stops everything.
 //
 //	go run ./scripts/sandbox [--crm simulator|rt] [--poll-every 2s] [--detect-outages-every 30s]
-//	    [--cleanup-every 60s] [--events=true|false] [--endpoints-file FILE] [--log-level info] [--raw-logs]
+//	    [--cleanup-every 60s] [--events=true|false] [--crm-webhooks=true|false] [--endpoints-file FILE]
+//	    [--log-level info] [--raw-logs]
 //
-// With --events (the default) the CSAPI simulator publishes its support
-// events, as the Cloud Support API does once Terraform has created the
-// organization's subscription, and GoogleEvents syncs Google changes
-// without waiting for a poll; --events=false leaves polling only.
+// With --events (the default) changes flow as events from both sides, and
+// arrive in seconds without waiting for a poll: the CSAPI simulator
+// publishes its support events, as the Cloud Support API does once
+// Terraform has created the organization's subscription, for GoogleEvents;
+// and the CRM sends signed webhooks to CRMWebhook (CRM_WEBHOOK_URL), set up
+// as the helpdesk's administrator would with a secret the sandbox makes.
+// Polling stays on as the safety net. --events=false leaves polling only;
+// --crm-webhooks=false turns the CRM's webhooks off alone.
 //
 // Exit status: 0 after a clean stop, 1 on failure, 2 when an emulator (or
 // the Cloud SDK or Java) or, with --crm rt, Request Tracker is missing, with
@@ -68,7 +73,8 @@ func main() {
 		endpointsFile = flag.String("endpoints-file", "", "also write the KEY=value endpoint lines to this file")
 		logLevel      = flag.String("log-level", "info", "LOG_LEVEL of the functions: debug, info, warning or error")
 		rawLogs       = flag.Bool("raw-logs", false, "print the functions' JSON log lines as they are")
-		events        = flag.Bool("events", true, "the CSAPI simulator publishes support events to GoogleEvents (false: Google changes arrive by polling only)")
+		events        = flag.Bool("events", true, "events from both sides: the CSAPI simulator publishes support events to GoogleEvents and the CRM sends webhooks to CRMWebhook (false: changes arrive by polling only)")
+		crmWebhooks   = flag.Bool("crm-webhooks", true, "with --events, the CRM sends webhooks to CRMWebhook (false: CRM changes arrive by polling only)")
 		crm           = flag.String("crm", localstack.CRMSimulator, "the CRM casebridge talks to: "+localstack.CRMSimulator+
 			" (the in-process CRM simulator) or "+localstack.CRMRequestTracker+
 			" (a throw-away real Request Tracker 5 on real time; install it with scripts/rt.sh install)")
@@ -87,6 +93,7 @@ func main() {
 		DetectOutagesEvery: *outageEvery,
 		CleanupEvery:       *cleanupEvery,
 		NoSupportEvents:    !*events,
+		NoCRMWebhooks:      !*crmWebhooks,
 		Env:                map[string]string{"LOG_LEVEL": *logLevel},
 	}, *endpointsFile, *rawLogs)
 	switch {
@@ -126,6 +133,7 @@ func run(ctx context.Context, out io.Writer, opts localstack.Options, endpointsF
 		fmt.Fprintf(out, "# Request Tracker: log in at %s as root, with the password in %s/root-password;\n"+
 			"# CRM_URL is the same RT behind the sandbox's outage switch. Its clock is real time.\n", st.RT.URL, st.RT.Dir)
 	}
+	fmt.Fprintln(out, eventsLine(st))
 	if endpointsFile != "" {
 		if err := os.WriteFile(endpointsFile, []byte(lines), 0o644); err != nil {
 			return fmt.Errorf("writing %s: %w", endpointsFile, err)
@@ -163,6 +171,22 @@ func run(ctx context.Context, out io.Writer, opts localstack.Options, endpointsF
 	fmt.Fprintln(out, "# running; press Ctrl-C to stop")
 	<-ctx.Done()
 	return nil
+}
+
+// eventsLine says, as a comment line, where events come from.
+func eventsLine(st *localstack.Stack) string {
+	google := "Google changes arrive by polling only"
+	if st.SupportEventSubscription() != "" {
+		google = "the CSAPI simulator publishes support events to GoogleEvents"
+	}
+	crm := "CRM changes arrive by polling only"
+	switch {
+	case st.CRMWebhooks() && st.RT != nil:
+		crm = "Request Tracker's scrip sends webhooks to CRM_WEBHOOK_URL (it signs them by real time: once the clock is moved, the poll carries its changes)"
+	case st.CRMWebhooks():
+		crm = "the CRM simulator sends webhooks to CRM_WEBHOOK_URL"
+	}
+	return "# events: " + google + "; " + crm + "; polls stay on as the safety net"
 }
 
 // endpointLines renders the endpoints as sorted KEY=value lines.

@@ -110,7 +110,7 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (app *App, err err
 	if cfg.CSAPIEndpoint != "" {
 		opts = append(opts, option.WithEndpoint(cfg.CSAPIEndpoint+"/"), option.WithoutAuthentication())
 	}
-	google, err := csapi.New(ctx, csapi.Config{
+	client, err := csapi.New(ctx, csapi.Config{
 		Parent:              cfg.CSAPIParent,
 		MoreParents:         cfg.CSAPIMoreParents,
 		CreateParent:        cfg.CSAPICreateParent,
@@ -122,6 +122,10 @@ func Build(ctx context.Context, cfg Config, log *slog.Logger) (app *App, err err
 	}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("creating the Cloud Support API client: %w", err)
+	}
+	var google casesync.Google = client
+	if cfg.CSAPIUseFeed {
+		google = client.WithFeed()
 	}
 
 	crm, err := buildCRM(cfg)

@@ -29,11 +29,13 @@ const (
 	EnvCSAPIEndpoint        = "CSAPI_ENDPOINT"
 	EnvCSAPIConnectorEmail  = "CSAPI_CONNECTOR_EMAIL"
 	EnvCSAPITimeZone        = "CSAPI_TIME_ZONE"
+	EnvCSAPIUseFeed         = "CSAPI_USE_FEED"
 	EnvCRMKind              = "CRM_KIND"
 	EnvCRMURL               = "CRM_URL"
 	EnvCRMPriorityMap       = "CRM_PRIORITY_MAP"
 	EnvGooglePollingWindow  = "GOOGLE_POLLING_WINDOW"
 	EnvCompanyPollingWindow = "COMPANY_POLLING_WINDOW"
+	EnvPollInterval         = "POLL_INTERVAL"
 	EnvMaxAttachmentBytes   = "MAX_ATTACHMENT_BYTES"
 	EnvReopenPolicy         = "REOPEN_POLICY"
 	EnvGoogleCommentsPublic = "GOOGLE_COMMENTS_PUBLIC"
@@ -78,6 +80,10 @@ type Config struct {
 	CSAPIConnectorEmails []string
 	// CSAPITimeZone is the time zone of created cases (IANA name).
 	CSAPITimeZone string
+	// CSAPIUseFeed makes the CSAPI adapter read a case's comments and
+	// attachments together from v2beta's case feed (false unless
+	// CSAPI_USE_FEED=true; see shared/csapi).
+	CSAPIUseFeed bool
 
 	// CRMKind says which CRM adapter to use (see KnownCRMKinds).
 	CRMKind string
@@ -178,6 +184,7 @@ func ParseFor(getenv func(string) string, requireCRM bool) (Config, error) {
 	if _, err := time.LoadLocation(c.CSAPITimeZone); err != nil {
 		problem(p, EnvCSAPITimeZone, fmt.Sprintf("is %q: set it to an IANA time zone such as Europe/Paris", c.CSAPITimeZone))
 	}
+	c.CSAPIUseFeed = p.Bool(EnvCSAPIUseFeed, false)
 
 	if requireCRM {
 		c.CRMKind = p.Required(EnvCRMKind, "set it to one of: "+strings.Join(KnownCRMKinds, ", "))
@@ -219,6 +226,12 @@ func ParseFor(getenv func(string) string, requireCRM bool) (Config, error) {
 	e.CompanyPollingWindow = p.Duration(EnvCompanyPollingWindow, 5*time.Minute)
 	if least := kind.MinCompanyPollingWindow; e.CompanyPollingWindow < least {
 		problem(p, EnvCompanyPollingWindow, fmt.Sprintf("is %s: with %s set it to %s or more (%s)", e.CompanyPollingWindow, kind.Title, least, kind.MinCompanyPollingWindowReason))
+	}
+	// How often the scheduler ticks the pollers: their ticks' age limit
+	// and outage detection follow it.
+	e.PollInterval = p.Duration(EnvPollInterval, eventing.DefaultPollInterval)
+	if _, err := eventing.PollSchedule(e.PollInterval); err != nil {
+		problem(p, EnvPollInterval, fmt.Sprintf("is %s: set it to the pollers' schedule, a whole number of minutes that divides 60, from 1m to 60m (Terraform's poll_interval_minutes)", e.PollInterval))
 	}
 	e.MaxAttachmentBytes = p.Int(EnvMaxAttachmentBytes, 26214400)
 	switch v := casesync.ReopenPolicy(p.Str(EnvReopenPolicy, string(casesync.ReopenComment))); v {

@@ -71,6 +71,7 @@ func TestParseDefaults(t *testing.T) {
 			RetryBackoff:         time.Minute,
 			RetryMaxBackoff:      time.Hour,
 			GiveUpAfter:          24 * time.Hour,
+			PollInterval:         time.Minute,
 		},
 		TopicCaseUpdated:    "case-updated",
 		TopicSyncRequested:  "sync-requested",
@@ -91,6 +92,7 @@ func TestParseOverrides(t *testing.T) {
 		EnvCRMPriorityMap, "1=P0,2=P1,3=P2,4=P3,5=P4",
 		EnvGooglePollingWindow, "45m",
 		EnvCompanyPollingWindow, "2m",
+		EnvPollInterval, "15m",
 		EnvMaxAttachmentBytes, "1048576",
 		EnvReopenPolicy, "new-case",
 		EnvGoogleCommentsPublic, "false",
@@ -119,13 +121,15 @@ func TestParseOverrides(t *testing.T) {
 		Prio                                      casesync.PriorityTable
 		MaxAge                                    time.Duration
 		Level                                     slog.Level
+		PollInterval                              time.Duration
 	}
 	want := view{"projects/cb-support", "http://127.0.0.1:9000", "cb-case-updated cb-sync-requested cb-tick-poll-google", "/tmp/clock",
-		false, false, true, [2]time.Duration{45 * time.Minute, 2 * time.Minute}, 1048576, casesync.ReopenNewCase, prio, 6 * time.Hour, slog.LevelDebug}
+		false, false, true, [2]time.Duration{45 * time.Minute, 2 * time.Minute}, 1048576, casesync.ReopenNewCase, prio, 6 * time.Hour, slog.LevelDebug,
+		15 * time.Minute}
 	gotv := view{got.CSAPICreateParent, got.CSAPIEndpoint, got.TopicCaseUpdated + " " + got.TopicSyncRequested + " " + got.TopicTickPollGoogle, got.ClockFile,
 		got.CSAPITestCase, *got.Engine.GoogleCommentsPublic, got.Engine.SyncInternalNotes,
 		[2]time.Duration{got.Engine.GooglePollingWindow, got.Engine.CompanyPollingWindow}, got.Engine.MaxAttachmentBytes,
-		got.Engine.ReopenPolicy, got.Engine.Priorities, got.EventMaxAge, got.LogLevel}
+		got.Engine.ReopenPolicy, got.Engine.Priorities, got.EventMaxAge, got.LogLevel, got.Engine.PollInterval}
 	if diff := cmp.Diff(want, gotv); diff != "" {
 		t.Errorf("Parse (-want +got):\n%s", diff)
 	}
@@ -160,6 +164,12 @@ func TestParseProblems(t *testing.T) {
 			wantVars: []string{EnvCSAPITestCase}, wantHint: "true or false"},
 		{name: "a window that is not a duration is rejected", env: with(minimal(), EnvGooglePollingWindow, "30"),
 			wantVars: []string{EnvGooglePollingWindow}, wantHint: "Go duration"},
+		{name: "a poll interval cron cannot space evenly is rejected", env: with(minimal(), EnvPollInterval, "7m"),
+			wantVars: []string{EnvPollInterval}, wantHint: "divides 60"},
+		{name: "a poll interval over an hour is rejected", env: with(minimal(), EnvPollInterval, "2h"),
+			wantVars: []string{EnvPollInterval}, wantHint: "from 1m to 60m"},
+		{name: "a poll interval under a minute is rejected", env: with(minimal(), EnvPollInterval, "30s"),
+			wantVars: []string{EnvPollInterval}, wantHint: "whole number of minutes"},
 		{name: "a negative attachment limit is rejected", env: with(minimal(), EnvMaxAttachmentBytes, "-1"),
 			wantVars: []string{EnvMaxAttachmentBytes}, wantHint: "positive"},
 		{name: "a split limit under two parts is rejected", env: with(minimal(), EnvMaxSplitParts, "1"),

@@ -62,6 +62,12 @@ type Config struct {
 	// counterpart cannot be created before it gives up with an alert.
 	// Default 24 h.
 	GiveUpAfter time.Duration
+	// PollInterval: how often the pollers run (the deployment's schedule).
+	// Outage detection counts a poller's last successful poll as covering
+	// every change until HeartbeatCredit(PollInterval) after it, so that a
+	// period longer than the minute the tolerance table assumes does not
+	// make quiet cases look late. Default 1 min.
+	PollInterval time.Duration
 	// MaxSplitParts: a CRM comment longer than one Google comment is split
 	// into at most this many parts; past it, the last part says the rest is
 	// in the CRM case. Default 10, at most MaxSplitPartsLimit.

@@ -50,6 +50,22 @@ func MinTolerance() time.Duration {
 	return least
 }
 
+// TablePollInterval is the poll period the tolerance table was made for:
+// a poller's heartbeat is at most about this old while it is on time.
+const TablePollInterval = time.Minute
+
+// HeartbeatCredit is how long after a poller's heartbeat (the start of its
+// last successful poll) outage detection counts every change of its side
+// as covered, for pollers that run every pollInterval: what that period
+// adds to the minute the tolerance table assumes (0 for a minute or less).
+// A change made after the heartbeat is found by the next poll, or comes
+// sooner by an event; with a longer period the next poll is that much
+// further away, and a quiet case is not late for it. A change a poll has
+// found is measured from its pending mark, without credit.
+func HeartbeatCredit(pollInterval time.Duration) time.Duration {
+	return max(pollInterval-TablePollInterval, 0)
+}
+
 // LastContentAt is when new content of the mapping's case was last known
 // of: the later of when content was last mirrored (NewContentAt) and when a
 // poller found a change not yet reconciled (the pending marks). A case's
@@ -120,8 +136,9 @@ const maxLoggedIDs = 100
 // the tolerance table. It reads only candidates (ListOutageCandidates): the
 // open mappings with a pending mark StuckAfter old or more (no mapping is
 // out of sync before a change of it has waited MinTolerance, unless a
-// poller has stalled: while a poller's heartbeat is MinTolerance old, every
-// open mapping), and the mappings with an outage notice sent or intended,
+// poller has stalled: while a poller's heartbeat is MinTolerance old, plus
+// the heartbeat credit of the poll interval (HeartbeatCredit), every open
+// mapping), and the mappings with an outage notice sent or intended,
 // for "Syncing has resumed.". The tally counts linked, open candidates as
 // checked.
 //
@@ -141,7 +158,8 @@ func (e *Engine) DetectOutages(ctx context.Context) (OutageReport, error) {
 		return OutageReport{}, fmt.Errorf("read poll state: %w", err)
 	}
 	minTol := MinTolerance()
-	allOpen := now.Sub(st.GoogleHeartbeat) >= minTol || now.Sub(st.CompanyHeartbeat) >= minTol
+	credit := HeartbeatCredit(e.cfg().PollInterval)
+	allOpen := now.Sub(st.GoogleHeartbeat) >= minTol+credit || now.Sub(st.CompanyHeartbeat) >= minTol+credit
 	// A mark exactly StuckAfter old is stuck: the query's bound is strict.
 	cands, err := e.Store.ListOutageCandidates(ctx, now.Add(-min(minTol, StuckAfter)+time.Microsecond), allOpen)
 	if err != nil {
@@ -168,7 +186,7 @@ func (e *Engine) DetectOutages(ctx context.Context) (OutageReport, error) {
 				rep.Checked++
 			}
 		}
-		v := judge(m, st, now)
+		v := judge(m, st, now, credit)
 		if v.outOfSync {
 			worstLag = max(worstLag, v.lag)
 			rep.OutOfSync = append(rep.OutOfSync, m.ID)
@@ -270,15 +288,16 @@ type verdict struct {
 	heal bool
 }
 
-// judge measures how far behind m is at now against the tolerance table. A
+// judge measures how far behind m is at now against the tolerance table,
+// each poller's heartbeat counting for credit more (HeartbeatCredit). A
 // mapping that is not linked or is resolved is never out of sync.
-func judge(m Mapping, st PollState, now time.Time) verdict {
+func judge(m Mapping, st PollState, now time.Time, credit time.Duration) verdict {
 	if !m.Linked() || m.Resolved() {
 		return verdict{}
 	}
 	tol := Tolerance(m.Priority, now.Sub(m.LastContentAt()))
-	gThrough := SyncedThrough(m.Google.PendingSince, m.Google.UpdatesSyncedAt, st.GoogleHeartbeat)
-	cThrough := SyncedThrough(m.Company.PendingSince, m.Company.UpdatesSyncedAt, st.CompanyHeartbeat)
+	gThrough := SyncedThrough(m.Google.PendingSince, m.Google.UpdatesSyncedAt, Credited(st.GoogleHeartbeat, credit))
+	cThrough := SyncedThrough(m.Company.PendingSince, m.Company.UpdatesSyncedAt, Credited(st.CompanyHeartbeat, credit))
 	through := gThrough
 	if cThrough.Before(through) {
 		through = cThrough
@@ -287,7 +306,16 @@ func judge(m Mapping, st PollState, now time.Time) verdict {
 		return verdict{}
 	}
 	return verdict{outOfSync: true, lag: now.Sub(through), tol: tol, gThrough: gThrough, cThrough: cThrough,
-		heal: now.Sub(st.GoogleHeartbeat) < tol && now.Sub(st.CompanyHeartbeat) < tol}
+		heal: now.Sub(st.GoogleHeartbeat) < tol+credit && now.Sub(st.CompanyHeartbeat) < tol+credit}
+}
+
+// Credited is a poller's heartbeat moved credit later (HeartbeatCredit);
+// a missing heartbeat stays missing.
+func Credited(heartbeat time.Time, credit time.Duration) time.Time {
+	if heartbeat.IsZero() {
+		return heartbeat
+	}
+	return heartbeat.Add(credit)
 }
 
 // errNoticeBusy and errNoNotice end a notice job before it writes: the
@@ -336,7 +364,7 @@ func (e *Engine) notices(ctx context.Context, id string) noticeResult {
 		if x.LeaseHolder != "" && x.LeaseUntil.After(now) {
 			return errNoticeBusy
 		}
-		v, kind, sides, intend = judge(*x, st, now), noticeNone, nil, nil
+		v, kind, sides, intend = judge(*x, st, now, HeartbeatCredit(cfg.PollInterval)), noticeNone, nil, nil
 		cleared := false
 		for _, side := range []Side{SideGoogle, SideCompany} {
 			switch {

@@ -102,6 +102,45 @@ func TestAStalledPollerIsSeenWithoutPerMappingWrites(t *testing.T) {
 	}
 }
 
+// TestALongerPollIntervalIsNotAnOutage runs pollers every 30 minutes
+// (PollInterval): a quiet P0 case is not late 25 minutes after the last
+// polls, which found nothing, but it is once the pollers have missed their
+// next poll by more than the tolerance.
+func TestALongerPollIntervalIsNotAnOutage(t *testing.T) {
+	for _, tc := range []struct {
+		interval time.Duration
+		wantLate bool
+	}{{0, true}, {time.Minute, true}, {30 * time.Minute, false}} {
+		t.Run(fmt.Sprintf("polls every %s", tc.interval), func(t *testing.T) {
+			w := newWorld(t, casesync.Config{PollInterval: tc.interval})
+			w.newGoogleCase("Quiet", "P0")
+			w.settle()
+			w.engine.PollGoogle(w.ctx)
+			w.engine.PollCRM(w.ctx)
+			w.clock.Advance(25 * time.Minute)
+			_, err := w.engine.DetectOutages(w.ctx)
+			if late := errors.Is(err, casesync.ErrOutage); late != tc.wantLate || (err != nil && !late) {
+				t.Fatalf("25 minutes after the last polls: DetectOutages = %v, want an outage %t", err, tc.wantLate)
+			}
+			if tc.wantLate {
+				return
+			}
+			// The next polls are 16 minutes late: past the 10-minute
+			// tolerance.
+			w.clock.Advance(21 * time.Minute)
+			if _, err := w.engine.DetectOutages(w.ctx); !errors.Is(err, casesync.ErrOutage) {
+				t.Fatalf("46 minutes after the last polls: DetectOutages = %v, want ErrOutage", err)
+			}
+		})
+	}
+	if got := casesync.HeartbeatCredit(10 * time.Minute); got != 9*time.Minute {
+		t.Errorf("HeartbeatCredit(10m) = %s, want 9m", got)
+	}
+	if got := casesync.HeartbeatCredit(0); got != 0 {
+		t.Errorf("HeartbeatCredit(0) = %s, want 0", got)
+	}
+}
+
 func TestAnUnchangedCaseCostsNothingButTheSearch(t *testing.T) {
 	for _, sk := range storeKinds {
 		t.Run("with the store "+sk.name, func(t *testing.T) { testUnchangedCaseCost(t, sk) })

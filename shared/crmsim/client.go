@@ -57,7 +57,10 @@ type Client struct {
 	http  *crmhttp.Client
 }
 
-var _ casesync.CRM = (*Client)(nil)
+var (
+	_ casesync.CRM        = (*Client)(nil)
+	_ casesync.ItemLister = (*Client)(nil)
+)
 
 // NewClient returns a Client for the simulator at baseURL (e.g.
 // "http://127.0.0.1:8090"). A nil httpClient means http.DefaultClient.
@@ -290,6 +293,30 @@ func (c *Client) ListAttachments(ctx context.Context, id string) ([]casesync.Att
 		out = append(out, w.domain())
 	}
 	return out, nil
+}
+
+// ListItems returns what ListComments and ListAttachments return, from one
+// reading of the ticket's conversation: its replies and notes, oldest first,
+// and every file, those the replies and notes carry and those on the
+// ticket itself, oldest first (by create time, then id).
+func (c *Client) ListItems(ctx context.Context, id string) ([]casesync.Comment, []casesync.Attachment, error) {
+	var w wireConversation
+	if err := c.call(ctx, request{op: OpListConversation, method: http.MethodGet, path: ticketPath(id, "conversation"), mode: retrySafe}, &w); err != nil {
+		return nil, nil, err
+	}
+	comments := make([]casesync.Comment, 0, len(w.Comments))
+	files := make([]casesync.Attachment, 0, len(w.Attachments))
+	for _, wc := range w.Comments {
+		comments = append(comments, wc.domain())
+		for _, a := range wc.Attachments {
+			files = append(files, a.domain())
+		}
+	}
+	for _, a := range w.Attachments {
+		files = append(files, a.domain())
+	}
+	sortFiles(files)
+	return comments, files, nil
 }
 
 // DownloadAttachment streams an attachment's bytes; the caller closes the

@@ -465,7 +465,8 @@ func (c *CRM) addCommentLocked(op, id, author, body string, public bool) (casesy
 	return cm, nil
 }
 
-// ListAttachments returns the ticket's attachments, oldest first.
+// ListAttachments returns the ticket's attachments, oldest first (by
+// create time, then id).
 func (c *CRM) ListAttachments(ctx context.Context, id string) ([]casesync.Attachment, error) {
 	if err := c.enter(ctx, OpListAttachments); err != nil {
 		return nil, err
@@ -480,7 +481,39 @@ func (c *CRM) ListAttachments(ctx context.Context, id string) ([]casesync.Attach
 	for _, a := range t.attachments {
 		out = append(out, a.Attachment)
 	}
+	sortFiles(out)
 	return out, nil
+}
+
+// sortFiles orders files oldest first: by create time, then by id.
+func sortFiles(as []casesync.Attachment) {
+	slices.SortStableFunc(as, func(a, b casesync.Attachment) int {
+		if c := a.CreateTime.Compare(b.CreateTime); c != 0 {
+			return c
+		}
+		return compareIDs(a.ID, b.ID)
+	})
+}
+
+// conversation returns, in one call, the ticket's replies and notes,
+// oldest first, and its files without their bytes, in the order they came,
+// each with the reply or note it came with.
+func (c *CRM) conversation(ctx context.Context, id string) ([]casesync.Comment, []AttachmentState, error) {
+	if err := c.enter(ctx, OpListConversation); err != nil {
+		return nil, nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, err := c.getLocked(OpListConversation, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	files := make([]AttachmentState, 0, len(t.attachments))
+	for _, a := range t.attachments {
+		a.Data = nil
+		files = append(files, a)
+	}
+	return slices.Clone(t.comments), files, nil
 }
 
 // DownloadAttachment streams one attachment's bytes.

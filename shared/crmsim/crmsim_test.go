@@ -96,6 +96,15 @@ func (h *memHarness) InjectRateLimit(t *testing.T) bool {
 
 func (h *memHarness) MaxAttachmentBytes() int64 { return h.sim.MaxAttachmentBytes() }
 
+// Calls lets the contract measure what ListItems saves.
+func (h *memHarness) Calls() map[string]int64 {
+	out := map[string]int64{}
+	for op, n := range h.sim.Calls() {
+		out[op] = int64(n)
+	}
+	return out
+}
+
 // httpHarness runs the contract against the Client, over HTTP to the
 // simulator's Handler, acting as humans through the /_sim/ hooks.
 type httpHarness struct {

@@ -22,6 +22,9 @@ const (
 	OpListAttachments    = "attachments.list"
 	OpDownloadAttachment = "attachments.download"
 	OpUploadAttachment   = "attachments.upload"
+	// OpListConversation reads a ticket's replies and notes, each with its
+	// files, and the files on the ticket itself, in one call.
+	OpListConversation = "conversation.list"
 )
 
 // Reasons the simulator gives for a failed call. They are wrapped in the

@@ -29,6 +29,16 @@ import (
 //	GET    /api/tickets/{id}/attachments     [{id,filename,mimeType,size,author,byConnector,public,createTime}]
 //	POST   /api/tickets/{id}/attachments?filename=F  raw bytes, Content-Type; on the ticket, public
 //	GET    /api/tickets/{id}/attachments/{aid}   raw bytes
+//	GET    /api/tickets/{id}/conversation    {comments: [{id,body,author,byConnector,public,createTime,
+//	       attachments: [file...]}], attachments: [file...]}
+//
+// The conversation is a ticket's replies and notes, oldest first, each
+// carrying the files that came with it (a file as the attachments listing
+// gives it), and the files on the ticket itself, in the order they came:
+// the shape of Zendesk's ticket comments listing, whose comments carry
+// their attachments, with the ticket's own files beside them, since here a
+// file may belong to the ticket rather than to a reply. It is the
+// comments listing and the attachments listing in one call.
 //
 // Test hooks (no faults, not metered):
 //
@@ -139,6 +149,20 @@ func toWireAttachment(a casesync.Attachment) wireAttachment {
 
 func (w wireAttachment) domain() casesync.Attachment {
 	return casesync.Attachment{ID: w.ID, Filename: w.Filename, MimeType: w.MimeType, Size: w.Size, AuthorName: w.Author, ByConnector: w.ByConnector, Public: w.Public, CreateTime: w.CreateTime}
+}
+
+// wireConversation is a ticket's conversation on the wire.
+type wireConversation struct {
+	Comments []wireConversationComment `json:"comments"`
+	// Attachments are the files on the ticket itself.
+	Attachments []wireAttachment `json:"attachments"`
+}
+
+// wireConversationComment is a reply or note with the files that came
+// with it.
+type wireConversationComment struct {
+	wireComment
+	Attachments []wireAttachment `json:"attachments"`
 }
 
 type wireError struct {
@@ -300,6 +324,30 @@ func (c *CRM) serveAddComment(w http.ResponseWriter, r *http.Request) {
 	respond(w, http.StatusCreated, toWireComment(cm), err)
 }
 
+// serveConversation answers a ticket's replies and notes, each with its
+// files, and the files on the ticket itself.
+func (c *CRM) serveConversation(w http.ResponseWriter, r *http.Request) {
+	cs, files, err := c.conversation(r.Context(), r.PathValue("id"))
+	if err != nil {
+		respond(w, 0, nil, err)
+		return
+	}
+	out := wireConversation{Comments: make([]wireConversationComment, 0, len(cs)), Attachments: []wireAttachment{}}
+	at := map[string]int{}
+	for i, cm := range cs {
+		out.Comments = append(out.Comments, wireConversationComment{wireComment: toWireComment(cm), Attachments: []wireAttachment{}})
+		at[cm.ID] = i
+	}
+	for _, a := range files {
+		if i, ok := at[a.CommentID]; ok && a.CommentID != "" {
+			out.Comments[i].Attachments = append(out.Comments[i].Attachments, toWireAttachment(a.Attachment))
+			continue
+		}
+		out.Attachments = append(out.Attachments, toWireAttachment(a.Attachment))
+	}
+	respond(w, http.StatusOK, out, nil)
+}
+
 func (c *CRM) serveDownload(w http.ResponseWriter, r *http.Request) {
 	if err := c.enter(r.Context(), OpDownloadAttachment); err != nil {
 		respond(w, 0, nil, err)
@@ -421,6 +469,7 @@ func (c *CRM) mux() *http.ServeMux {
 		respond(w, http.StatusCreated, toWireAttachment(a.Attachment), err)
 	})
 	mux.HandleFunc("GET /api/tickets/{id}/attachments/{aid}", c.serveDownload)
+	mux.HandleFunc("GET /api/tickets/{id}/conversation", c.serveConversation)
 
 	mux.HandleFunc("POST /_sim/tickets", func(w http.ResponseWriter, r *http.Request) {
 		var in Ticket

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	cloudsupport "google.golang.org/api/cloudsupport/v2"
+	cloudsupportbeta "google.golang.org/api/cloudsupport/v2beta"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
 
@@ -150,6 +151,8 @@ func validParent(p string) bool {
 type Client struct {
 	cfg Config
 	svc *cloudsupport.Service
+	// beta is the v2beta client, for the case feed (WithFeed).
+	beta *cloudsupportbeta.Service
 }
 
 var _ casesync.Google = (*Client)(nil)
@@ -166,7 +169,11 @@ func New(ctx context.Context, cfg Config, opts ...option.ClientOption) (*Client,
 	if err != nil {
 		return nil, fmt.Errorf("csapi: building the Cloud Support client: %w", err)
 	}
-	return &Client{cfg: cfg, svc: svc}, nil
+	beta, err := cloudsupportbeta.NewService(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("csapi: building the Cloud Support v2beta client: %w", err)
+	}
+	return &Client{cfg: cfg, svc: svc, beta: beta}, nil
 }
 
 // SearchUpdated returns every case under the configured parent whose update

@@ -17,12 +17,36 @@
 // caller's reader; the file is never held in memory. Downloads return the
 // response body as a stream.
 //
+// # The case feed (v2beta)
+//
+// Client.WithFeed gives a FeedClient, which also implements
+// casesync.ItemLister: ListItems reads a case's comments and attachments
+// together from v2beta's case feed (cases.showFeed, GET
+// /v2beta/{case}:showFeed, through google.golang.org/api/cloudsupport/v2beta)
+// and returns exactly what ListComments and ListAttachments return, with
+// their conversion, page size (at most 100, as for attachments), page
+// bounds and retry rules. A reconciliation that needs both lists then
+// makes one paged listing instead of two. The feed also holds email
+// replies and deleted attachments, which v2 does not show; ListItems
+// leaves them out, as the v2 listings do.
+//
+// v2beta is a pre-GA surface (Google's Pre-GA Offerings Terms: it may
+// change or go without notice, and v2beta has needed allowlisting), its
+// search path has already changed between client versions, and whether
+// its feed always holds every comment comments.list holds is not
+// documented. A feed that silently left something out would leave it
+// unsynced, which no check of casebridge's would notice. So the feed is
+// used only when the deployment asks for it (CSAPI_USE_FEED, off by
+// default), and when it fails for a reason retrying cannot fix, the
+// FeedClient falls back on the v2 listings and stops using it.
+//
 // # Errors
 //
 // Every failure is a *casesync.APIError with Side casesync.SideGoogle and Op
 // naming the API method ("cases.search", "comments.create", ...). Status is
-// the HTTP status (0 when no response arrived). HTTP 429, 5xx, timeouts and
-// transport failures are transient; other 4xx are permanent; 404 satisfies
+// the HTTP status (0 when no response arrived). HTTP 429, 5xx but 501
+// (UNIMPLEMENTED), timeouts and transport failures are transient; other 4xx
+// and 501 are permanent; 404 satisfies
 // casesync.IsNotFound. A comment body longer than casesync.MaxGoogleCommentLen
 // is rejected before any call with a permanent error wrapping
 // *CommentTooLongError. Error bodies are never copied into errors or logs;

@@ -73,6 +73,9 @@ func classify(parent context.Context, op string, err error) outcome {
 		case herr.Code == http.StatusTooManyRequests:
 			ae.Transient = true
 			o.unsent = true
+		case herr.Code == http.StatusNotImplemented:
+			// UNIMPLEMENTED: the method is not there (a v2beta method
+			// withdrawn, say); retrying will not change that.
 		case herr.Code == http.StatusRequestTimeout || herr.Code >= 500:
 			ae.Transient = true
 		}

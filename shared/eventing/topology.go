@@ -40,18 +40,57 @@ type Tick struct {
 	Schedule string
 }
 
-// Ticks returns the scheduled triggers, with topic names prefixed.
+// DefaultPollInterval is how often the pollers run unless the deployment
+// chooses otherwise (Terraform's poll_interval_minutes, which gives the
+// functions POLL_INTERVAL). With events on, changes arrive in seconds and
+// the poll is the safety net for a missed one: its interval bounds how
+// late a missed change can be.
+const DefaultPollInterval = time.Minute
+
+// MaxPollInterval is the longest poll interval a deployment may choose.
+const MaxPollInterval = time.Hour
+
+// IsPoller reports whether function is one of the two pollers, whose tick
+// period is the deployment's poll interval.
+func IsPoller(function string) bool {
+	return function == FunctionPollGoogle || function == FunctionPollCRM
+}
+
+// PollSchedule returns the Cloud Scheduler cron expression that ticks a
+// poller every interval, which must be a whole number of minutes that
+// divides an hour (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 or 60): cron
+// cannot space other periods evenly. terraform/topology.tf builds the same
+// expression from poll_interval_minutes.
+func PollSchedule(interval time.Duration) (string, error) {
+	m := int(interval / time.Minute)
+	if interval%time.Minute != 0 || m < 1 || m > 60 || 60%m != 0 {
+		return "", fmt.Errorf("a poll interval of %s cannot be scheduled evenly: give a whole number of minutes that divides 60", interval)
+	}
+	switch m {
+	case 1:
+		return "* * * * *", nil
+	case 60:
+		return "0 * * * *", nil
+	}
+	return fmt.Sprintf("*/%d * * * *", m), nil
+}
+
+// Ticks returns the scheduled triggers, with topic names prefixed. The
+// pollers' are those of DefaultPollInterval; a deployment may tick them
+// less often (PollSchedule).
 func Ticks(prefix string) []Tick {
 	return []Tick{
-		{Topic: prefix + TopicTickPollGoogle, Function: FunctionPollGoogle, Period: time.Minute, Schedule: "* * * * *"},
-		{Topic: prefix + TopicTickPollCRM, Function: FunctionPollCRM, Period: time.Minute, Schedule: "* * * * *"},
+		{Topic: prefix + TopicTickPollGoogle, Function: FunctionPollGoogle, Period: DefaultPollInterval, Schedule: "* * * * *"},
+		{Topic: prefix + TopicTickPollCRM, Function: FunctionPollCRM, Period: DefaultPollInterval, Schedule: "* * * * *"},
 		{Topic: prefix + TopicTickDetectOutages, Function: FunctionDetectOutages, Period: 5 * time.Minute, Schedule: "*/5 * * * *"},
 		{Topic: prefix + TopicTickCleanup, Function: FunctionCleanup, Period: 24 * time.Hour, Schedule: "17 3 * * *"},
 	}
 }
 
-// TickPeriod returns the period of the tick that triggers function, or 0
-// if none does.
+// TickPeriod returns the period of the tick that triggers function in the
+// default schedule, or 0 if none does. The pollers' period is the
+// deployment's poll interval (DefaultPollInterval unless it chose
+// another): the functions read it from their configuration.
 func TickPeriod(function string) time.Duration {
 	for _, t := range Ticks("") {
 		if t.Function == function {

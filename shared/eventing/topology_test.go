@@ -232,3 +232,36 @@ func TestEnsureTopologyOnTheEmulator(t *testing.T) {
 		}
 	})
 }
+
+func TestPollSchedule(t *testing.T) {
+	good := map[time.Duration]string{
+		time.Minute:      "* * * * *",
+		2 * time.Minute:  "*/2 * * * *",
+		5 * time.Minute:  "*/5 * * * *",
+		10 * time.Minute: "*/10 * * * *",
+		15 * time.Minute: "*/15 * * * *",
+		30 * time.Minute: "*/30 * * * *",
+		time.Hour:        "0 * * * *",
+	}
+	for d, want := range good {
+		got, err := PollSchedule(d)
+		if err != nil || got != want {
+			t.Errorf("PollSchedule(%s) = %q, %v; want %q", d, got, err, want)
+		}
+	}
+	for _, d := range []time.Duration{0, 30 * time.Second, 90 * time.Second, 7 * time.Minute, 45 * time.Minute, 2 * time.Hour, -time.Minute} {
+		if got, err := PollSchedule(d); err == nil {
+			t.Errorf("PollSchedule(%s) = %q, want an error: it cannot be scheduled evenly", d, got)
+		}
+	}
+	if got := DefaultPollInterval; got != TickPeriod(FunctionPollGoogle) || got != TickPeriod(FunctionPollCRM) {
+		t.Errorf("the pollers' default ticks are %s and %s apart, want DefaultPollInterval %s", TickPeriod(FunctionPollGoogle), TickPeriod(FunctionPollCRM), got)
+	}
+	for _, tk := range Ticks("") {
+		if IsPoller(tk.Function) {
+			if want, _ := PollSchedule(DefaultPollInterval); tk.Schedule != want {
+				t.Errorf("%s is scheduled %q, want PollSchedule(DefaultPollInterval) %q", tk.Function, tk.Schedule, want)
+			}
+		}
+	}
+}

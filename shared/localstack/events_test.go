@@ -132,7 +132,8 @@ func TestSupportEventsCarryGoogleChangesWithoutAPoll(t *testing.T) {
 
 // TestWithSupportEventsOffGoogleChangesWaitForAPoll runs the stack with
 // NoSupportEvents: no subscription exists, nothing is published, and a new
-// Google case reaches the CRM only once PollGoogle runs.
+// Google case reaches the CRM only once PollGoogle runs; the CRM sends no
+// webhooks either, and a flagged ticket waits for PollCRM.
 func TestWithSupportEventsOffGoogleChangesWaitForAPoll(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
@@ -165,6 +166,29 @@ func TestWithSupportEventsOffGoogleChangesWaitForAPoll(t *testing.T) {
 	if took, ok := waitFor(30*time.Second, func() bool { _, ok := linkedTicket(st, caseName); return ok }); !ok {
 		t.Fatalf("no CRM ticket links %s %v after a Google poll; last lines:%s", caseName, took, tail(st))
 	}
+
+	t.Run("the CRM sends no webhooks, and a flagged ticket waits for a CRM poll", func(t *testing.T) {
+		if st.CRMWebhooks() || st.CRMWebhookURL() != "" || st.Endpoints()[EndpointCRMWebhook] != "" {
+			t.Errorf("CRMWebhooks %t, CRMWebhookURL %q; want none with NoSupportEvents", st.CRMWebhooks(), st.CRMWebhookURL())
+		}
+		if err := st.SetCRMWebhooks(ctx, true); err == nil {
+			t.Error("SetCRMWebhooks(true) succeeded on a stack started without webhooks")
+		}
+		id := st.CRM.CreateTicket(crmsim.Ticket{Subject: "Billing export empty", Description: "since Monday", Priority: "normal", SyncFlag: true})
+		time.Sleep(3 * time.Second)
+		if tk, _ := st.CRM.Ticket(id); tk.GoogleCase != "" {
+			t.Fatalf("ticket %s got Google case %s without a CRM poll or a webhook", id, tk.GoogleCase)
+		}
+		if n := len(st.Logs(func(l LogLine) bool { return l.Str("function") == eventing.FunctionCRMWebhook })); n != 0 {
+			t.Errorf("CRMWebhook logged %d lines with events off", n)
+		}
+		if _, err := st.PublishTick(ctx, eventing.FunctionPollCRM); err != nil {
+			t.Fatal(err)
+		}
+		if took, ok := waitFor(30*time.Second, func() bool { tk, _ := st.CRM.Ticket(id); return tk.GoogleCase != "" }); !ok {
+			t.Fatalf("ticket %s has no Google case %v after a CRM poll; last lines:%s", id, took, tail(st))
+		}
+	})
 }
 
 // TestABurstWithSupportEventsDrainsExactlyOnce acts out the burst of

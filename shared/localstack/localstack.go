@@ -7,15 +7,21 @@
 // retry policies and dead-letter topics on the Pub/Sub emulator (the same
 // policies Terraform deploys, unless a test overrides them), and a
 // ticker standing in for Cloud Scheduler. Unless Options.NoSupportEvents,
-// the CSAPI simulator also publishes its support events on the emulator's
-// support-events topic, as the Cloud Support API does in production, so
-// Google changes reach GoogleEvents without a poll. Everything listens on
+// events flow from both sides, so that changes arrive in seconds rather
+// than at the next poll: the CSAPI simulator publishes its support events
+// on the emulator's support-events topic, as the Cloud Support API does in
+// production, for GoogleEvents; and the CRM sends signed webhooks to
+// CRMWebhook, configured the way the helpdesk's administrator would
+// (docs/webhooks.md), with a secret the stack makes at random. Polling
+// stays on as the safety net for a missed event. Everything listens on
 // 127.0.0.1 on free ports, and Stop leaves nothing running.
 package localstack
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -89,7 +95,10 @@ type Options struct {
 	CRM string
 
 	// PollEvery is how often the ticker publishes tick-poll-google and
-	// tick-poll-crm. Default 2 s. Negative: no poll ticks.
+	// tick-poll-crm. Default 2 s. Negative: no poll ticks. The functions
+	// still take the pollers' period to be POLL_INTERVAL (1 minute unless
+	// Env sets it), which outage detection allows for: a stack polling
+	// less often than that with outage detection on should set it too.
 	PollEvery time.Duration
 	// DetectOutagesEvery: tick-detect-outages. Default 30 s. Negative: none.
 	DetectOutagesEvery time.Duration
@@ -116,13 +125,29 @@ type Options struct {
 	// LogOutput, if set, receives every line the functions process writes.
 	LogOutput io.Writer
 
-	// NoSupportEvents turns the Cloud Support API's support events off:
-	// Google changes then reach casebridge only by polling. By default the
-	// stack creates the organization's support event subscription through
-	// the CSAPI simulator's API (as Terraform does in production), pointing
-	// at the emulator's support-events topic, and the simulator publishes
-	// every case change there, for GoogleEvents.
+	// NoSupportEvents turns events off on both sides: changes then reach
+	// casebridge only by polling. By default the stack creates the
+	// organization's support event subscription through the CSAPI
+	// simulator's API (as Terraform does in production), pointing at the
+	// emulator's support-events topic, and the simulator publishes every
+	// case change there, for GoogleEvents; and the CRM sends its webhooks to
+	// CRMWebhook (see NoCRMWebhooks).
 	NoSupportEvents bool
+	// NoCRMWebhooks turns the CRM's webhooks off while support events stay
+	// on: CRM changes then reach casebridge only by polling. By default
+	// (unless NoSupportEvents) the stack makes a random webhook secret,
+	// gives it to the functions process (CASEBRIDGE_WEBHOOK_SECRET, with
+	// CASEBRIDGE_WEBHOOK_SYNC_USER the CRM's sync user, so that
+	// casebridge's own changes are dropped) and has the CRM send its
+	// webhooks to FUNCTIONS_URL/CRMWebhook as the helpdesk's administrator
+	// would: the CRM simulator through its control endpoint (PUT
+	// /_sim/webhook), Request Tracker through the site config of
+	// casebridge's scrip, written when it starts (rttest.Options).
+	// CRMWebhook dates webhooks by the stack's clock (the clock file);
+	// Request Tracker signs them by real time, so once Advance has moved
+	// the clock more than 5 minutes CRMWebhook refuses them as stale and
+	// RT's changes wait for the poll.
+	NoCRMWebhooks bool
 }
 
 func (o *Options) defaults() {
@@ -214,6 +239,9 @@ type Stack struct {
 	// eventSub is the support event subscription's name ("" with
 	// NoSupportEvents).
 	eventSub string
+	// webhookSecret is what the CRM signs its webhooks with and CRMWebhook
+	// checks them by ("" when the CRM sends none). Never logged.
+	webhookSecret string
 
 	stopTicker context.CancelFunc
 	tickerDone sync.WaitGroup
@@ -258,6 +286,19 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 			return s, err
 		}
 	}
+	if !opts.NoSupportEvents && !opts.NoCRMWebhooks {
+		if s.webhookSecret, err = newWebhookSecret(); err != nil {
+			return s, err
+		}
+	}
+	// The functions process's address is chosen now: Request Tracker is
+	// told where to send its webhooks when it starts, before the functions
+	// process does.
+	funcPort, err := freePort()
+	if err != nil {
+		return s, err
+	}
+	s.funcURL = "http://127.0.0.1:" + strconv.Itoa(funcPort)
 
 	// The emulators (and Request Tracker) start in parallel: each takes a
 	// second or two (Request Tracker about eight).
@@ -267,8 +308,14 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	go func() { defer wg.Done(); s.Firestore, fsErr = emulators.StartFirestore(ctx) }()
 	go func() { defer wg.Done(); s.PubSub, psErr = emulators.StartPubSub(ctx) }()
 	if opts.CRM == CRMRequestTracker {
+		rtOpts := rttest.Options{}
+		if s.webhookSecret != "" {
+			// As RT's administrator would set up casebridge's scrip
+			// (docs/crms/request-tracker.md).
+			rtOpts.WebhookURL, rtOpts.WebhookSecret = s.CRMWebhookURL(), s.webhookSecret
+		}
 		wg.Add(1)
-		go func() { defer wg.Done(); s.RT, rtErr = rttest.Start(ctx, rttest.Options{}) }()
+		go func() { defer wg.Done(); s.RT, rtErr = rttest.Start(ctx, rtOpts) }()
 	}
 	wg.Wait()
 	if err := errors.Join(fsErr, psErr, rtErr); err != nil {
@@ -287,8 +334,13 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return s, err
 	}
 
-	if err := s.startFunctions(ctx, bin); err != nil {
+	if err := s.startFunctions(ctx, bin, funcPort); err != nil {
 		return s, err
+	}
+	if s.webhookSecret != "" && s.CRM != nil {
+		if err := s.SetCRMWebhooks(ctx, true); err != nil {
+			return s, err
+		}
 	}
 
 	s.topo = opts.topology()
@@ -330,6 +382,59 @@ func (s *Stack) subscribeSupportEvents(ctx context.Context) error {
 // SupportEventSubscription is the name of the support event subscription
 // the stack created in the CSAPI simulator ("" with NoSupportEvents).
 func (s *Stack) SupportEventSubscription() string { return s.eventSub }
+
+// newWebhookSecret makes a webhook secret: 32 random bytes in hex, which
+// every CRM's scheme and Request Tracker's site config take.
+func newWebhookSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("making the webhook secret: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// CRMWebhooks reports whether the stack was started with the CRM's
+// webhooks on (see Options.NoCRMWebhooks).
+func (s *Stack) CRMWebhooks() bool { return s.webhookSecret != "" }
+
+// CRMWebhookURL is the CRMWebhook function's URL, where the CRM sends its
+// webhooks ("" when the stack was started without them).
+func (s *Stack) CRMWebhookURL() string {
+	if s.webhookSecret == "" {
+		return ""
+	}
+	return s.funcURL + "/" + eventing.FunctionCRMWebhook
+}
+
+// crmSyncUser is the CRM's sync user as its webhooks name the actor.
+func (s *Stack) crmSyncUser() string {
+	if s.opts.CRM == CRMRequestTracker {
+		return rttest.SyncUser
+	}
+	return s.opts.CRMSyncUser
+}
+
+// SetCRMWebhooks points the CRM simulator's webhooks at CRMWebhook (true)
+// or stops them (false), through the simulator's control endpoint, as the
+// helpdesk's administrator would; a test uses it to make the CRM miss the
+// webhook of a change. It fails on a stack started without webhooks, and
+// on Request Tracker, whose scrip is configured when it starts.
+func (s *Stack) SetCRMWebhooks(ctx context.Context, on bool) error {
+	if s.webhookSecret == "" {
+		return errors.New("the stack was started without the CRM's webhooks (Options.NoSupportEvents or NoCRMWebhooks)")
+	}
+	if s.CRM == nil {
+		return errors.New("Request Tracker's webhooks are set when it starts; only the CRM simulator's can be switched")
+	}
+	w := crmsim.Webhook{}
+	if on {
+		w = crmsim.Webhook{URL: s.CRMWebhookURL(), Secret: s.webhookSecret}
+	}
+	if err := crmsim.NewControl(s.crmURL, nil).SetWebhook(ctx, w); err != nil {
+		return fmt.Errorf("setting the CRM simulator's webhook: %w", err)
+	}
+	return nil
+}
 
 func (s *Stack) startSimulators() error {
 	now := s.Clock.Now
@@ -397,7 +502,14 @@ func (s *Stack) functionsEnv(port int) []string {
 		appconfig.EnvTopicSyncRequested:  eventing.TopicSyncRequested,
 		appconfig.EnvTopicTickPollGoogle: eventing.TopicTickPollGoogle,
 		appconfig.EnvClockFile:           s.clockFile,
-		"PORT":                           strconv.Itoa(port),
+		// CRMWebhook's secret and the sync user whose changes it drops;
+		// empty without webhooks (it then answers 503).
+		appconfig.EnvWebhookSecret:   s.webhookSecret,
+		appconfig.EnvWebhookSyncUser: "",
+		"PORT":                       strconv.Itoa(port),
+	}
+	if s.webhookSecret != "" {
+		vars[appconfig.EnvWebhookSyncUser] = s.crmSyncUser()
 	}
 	if s.RT != nil {
 		// The sync user of the instance, by its token, and the fields and
@@ -428,11 +540,7 @@ func (s *Stack) functionsEnv(port int) []string {
 	return env
 }
 
-func (s *Stack) startFunctions(ctx context.Context, bin string) error {
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
+func (s *Stack) startFunctions(ctx context.Context, bin string, port int) error {
 	cmd := exec.Command(bin, "--host", "127.0.0.1", "--port", strconv.Itoa(port))
 	cmd.Env = s.functionsEnv(port)
 	cmd.SysProcAttr = childAttrs()
@@ -447,7 +555,6 @@ func (s *Stack) startFunctions(ctx context.Context, bin string) error {
 		return fmt.Errorf("starting the functions process: %w", err)
 	}
 	s.funcCmd = cmd
-	s.funcURL = "http://127.0.0.1:" + strconv.Itoa(port)
 	s.funcExited = make(chan struct{})
 	go s.logs.read(pr)
 	go func() {
@@ -610,6 +717,9 @@ const (
 	// EndpointRT is Request Tracker's own web root (no outage switch in
 	// front), when the stack runs it.
 	EndpointRT = "RT_WEB_URL"
+	// EndpointCRMWebhook is where the CRM sends its webhooks
+	// (FUNCTIONS_URL/CRMWebhook), when it does.
+	EndpointCRMWebhook = "CRM_WEBHOOK_URL"
 )
 
 // Endpoints returns where each part of the stack listens.
@@ -626,6 +736,9 @@ func (s *Stack) Endpoints() map[string]string {
 	if s.RT != nil {
 		eps[EndpointRT] = s.RT.URL
 	}
+	if u := s.CRMWebhookURL(); u != "" {
+		eps[EndpointCRMWebhook] = u
+	}
 	return eps
 }
 
@@ -637,7 +750,8 @@ func (s *Stack) ClockFile() string { return s.clockFile }
 
 // Advance moves the whole stack's clock forward by d and returns the new
 // offset. The functions process sees it within 50 ms. Request Tracker's
-// clock is real time: it does not move.
+// clock is real time: it does not move (and past 5 minutes CRMWebhook
+// refuses its webhooks as stale; the poll carries its changes).
 func (s *Stack) Advance(d time.Duration) (time.Duration, error) {
 	return clock.Advance(s.clockFile, d)
 }
@@ -732,7 +846,7 @@ func (s *Stack) FunctionsPID() int {
 }
 
 // Stop stops everything the stack started, in an order that leaves nothing
-// pushing to a stopped process: the ticker, the subscriptions and topics,
+// pushing to a stopped process: the ticker, the CRM simulator's webhooks, the subscriptions and topics,
 // the functions process, the simulators (and Request Tracker), the
 // emulators, the temporary files. It is safe to call more than once and on a half-started stack.
 func (s *Stack) Stop() error {
@@ -744,6 +858,12 @@ func (s *Stack) Stop() error {
 		}
 		for _, p := range s.tickPubs {
 			p.Stop()
+		}
+		if s.CRM != nil {
+			// No webhook is sent to a stopped functions process; those on
+			// their way finish (each within crmsim.WebhookTimeout).
+			s.CRM.SetWebhook(crmsim.Webhook{})
+			s.CRM.WaitWebhooks()
 		}
 		if s.csapiEvents != nil {
 			// The simulator's later publishes fail, harmlessly, rather

@@ -13,6 +13,7 @@ import (
 	"github.com/casebridge/casebridge/shared/emulators"
 	"github.com/casebridge/casebridge/shared/eventing"
 	"github.com/casebridge/casebridge/shared/rt"
+	"github.com/casebridge/casebridge/shared/rt/rttest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -85,6 +86,49 @@ func TestTheRequestTrackerOptionStartsAndStopsRTLeavingNothingRunning(t *testing
 		}
 		if calls[rt.OpSearch] < 1 {
 			t.Errorf("the functions process reports CRM calls %v, want at least one %s", calls, rt.OpSearch)
+		}
+	})
+
+	t.Run("a ticket and a public reply in Request Tracker reach Google by its webhook scrip, without a poll", func(t *testing.T) {
+		polls := len(st.Logs(ranFunction(eventing.FunctionPollCRM)))
+		if st.CRMWebhookURL() == "" {
+			t.Fatal("the stack runs Request Tracker without webhooks; events are on by default")
+		}
+		id, err := st.RT.Human.CreateTicket(ctx, rttest.NewTicket{Subject: "Load balancer 502s", Description: "since the certificate rotation", SyncFlag: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var caseName string
+		took, ok := waitFor(30*time.Second, func() bool {
+			if cs := st.CSAPI.Cases(); len(cs) == 1 {
+				caseName = cs[0].Name
+			}
+			return caseName != ""
+		})
+		if !ok {
+			t.Fatalf("RT ticket %s got no Google case %v after it was opened; last lines:%s", id, took, tail(st))
+		}
+		t.Logf("the new RT ticket got its Google case in %v", took.Round(time.Millisecond))
+		// Nothing in flight may carry the reply but its webhook.
+		settle(t, st)
+		published := len(st.Logs(webhookLine(webhookPublishedMessage, id)))
+		const reply = "The new certificate chain was incomplete; it is fixed."
+		if _, err := st.RT.Human.AddComment(ctx, id, rttest.DefaultAuthor, reply, true); err != nil {
+			t.Fatal(err)
+		}
+		took, ok = waitFor(15*time.Second, func() bool { return googleComments(st, caseName, reply) > 0 })
+		if !ok {
+			t.Fatalf("the RT reply is not on Google case %s %v after it was made; last lines:%s", caseName, took, tail(st))
+		}
+		t.Logf("the RT reply reached Google in %v", took.Round(time.Millisecond))
+		if published < 1 {
+			t.Errorf("CRMWebhook published no case-updated for RT ticket %s before the reply; its Google case came some other way", id)
+		}
+		if n := len(st.Logs(webhookLine(webhookPublishedMessage, id))); n <= published {
+			t.Errorf("CRMWebhook published case-updated for RT ticket %s %d times after the reply, want more than the %d before", id, n, published)
+		}
+		if n := len(st.Logs(ranFunction(eventing.FunctionPollCRM))); n != polls {
+			t.Errorf("PollCRM ran meanwhile (%d lines, %d before); the changes were to come by webhook alone", n, polls)
 		}
 	})
 

@@ -10,8 +10,15 @@ import (
 )
 
 // StaleHeartbeat is how old a poller's heartbeat may be before status calls
-// the poller stale: five missed one-minute polls.
+// the poller stale, for pollers that run every minute: five missed polls.
 const StaleHeartbeat = 5 * time.Minute
+
+// StaleAfter is how old a poller's heartbeat may be before status calls it
+// stale, for pollers that run every pollInterval: its next poll four
+// minutes late (StaleHeartbeat for one-minute polls).
+func StaleAfter(pollInterval time.Duration) time.Duration {
+	return StaleHeartbeat + casesync.HeartbeatCredit(pollInterval)
+}
 
 // Status is the state of a deployment as the operator sees it.
 type Status struct {
@@ -137,7 +144,7 @@ type PollerStatus struct {
 	// HeartbeatAge is Now - Heartbeat (0 when there is none).
 	HeartbeatAge time.Duration `json:"heartbeatAge"`
 	// Stale is true when there is no heartbeat or it is older than
-	// StaleHeartbeat.
+	// StaleAfter the poll interval.
 	Stale bool `json:"stale"`
 	// Failing is true while the side's polls fail; FailingSince is when
 	// they started to (zero while they succeed).
@@ -183,8 +190,9 @@ type StateReader interface {
 }
 
 // ReadStatus reads every mapping and the poll state and computes the
-// status at now (dead-letter depths are left for the caller to add).
-func ReadStatus(ctx context.Context, s StateReader, now time.Time) (Status, error) {
+// status at now for pollers that run every pollInterval (dead-letter
+// depths are left for the caller to add).
+func ReadStatus(ctx context.Context, s StateReader, now time.Time, pollInterval time.Duration) (Status, error) {
 	ps, err := s.GetPollState(ctx)
 	if err != nil {
 		return Status{}, fmt.Errorf("reading the poll state: %w", err)
@@ -196,7 +204,7 @@ func ReadStatus(ctx context.Context, s StateReader, now time.Time) (Status, erro
 	}); err != nil {
 		return Status{}, fmt.Errorf("reading the mappings: %w", err)
 	}
-	st := ComputeStatus(now, ms, ps)
+	st := ComputeStatus(now, ms, ps, pollInterval)
 	refusals, err := readRefusals(ctx, s)
 	if err != nil {
 		return Status{}, err
@@ -219,17 +227,22 @@ func readRefusals(ctx context.Context, s StateReader) ([]casesync.Refusal, error
 	return rs, nil
 }
 
-// ComputeStatus is the status of mappings and poll state at now. A mapping
-// is out of sync exactly when outage detection (casesync.DetectOutages)
-// counts it so: it is linked and open, and now is past the earlier side's
-// synced-through time plus the tolerance for its priority and freshness.
-func ComputeStatus(now time.Time, mappings []casesync.Mapping, ps casesync.PollState) Status {
+// ComputeStatus is the status of mappings and poll state at now, for
+// pollers that run every pollInterval (0 means a minute). A mapping is out
+// of sync exactly when outage detection (casesync.DetectOutages), told the
+// same interval, counts it so: it is linked and open, and now is past the
+// earlier side's synced-through time (a poller's heartbeat counting for
+// casesync.HeartbeatCredit more) plus the tolerance for its priority and
+// freshness.
+func ComputeStatus(now time.Time, mappings []casesync.Mapping, ps casesync.PollState, pollInterval time.Duration) Status {
 	st := Status{Now: now, OutOfSync: []OutOfSync{}, OutageFlags: []OutageFlag{}, DeadLetters: []Depth{}, Refusals: []casesync.Refusal{},
 		Stuck: []Stuck{}, Failing: []Failing{}, GivenUp: []GivenUp{}}
+	stale := StaleAfter(pollInterval)
 	st.Pollers = []PollerStatus{
-		poller(now, casesync.SideGoogle, ps.GoogleLastPolledAt, ps.GoogleHeartbeat, ps.GoogleFailingSince),
-		poller(now, casesync.SideCompany, ps.CompanyLastPolledAt, ps.CompanyHeartbeat, ps.CompanyFailingSince),
+		poller(now, casesync.SideGoogle, ps.GoogleLastPolledAt, ps.GoogleHeartbeat, ps.GoogleFailingSince, stale),
+		poller(now, casesync.SideCompany, ps.CompanyLastPolledAt, ps.CompanyHeartbeat, ps.CompanyFailingSince, stale),
 	}
+	credit := casesync.HeartbeatCredit(pollInterval)
 	for _, m := range mappings {
 		st.Mappings.Total++
 		if m.Resolved() {
@@ -254,8 +267,8 @@ func ComputeStatus(now time.Time, mappings []casesync.Mapping, ps casesync.PollS
 			continue
 		}
 		tol := casesync.Tolerance(m.Priority, now.Sub(m.LastContentAt()))
-		g := casesync.SyncedThrough(m.Google.PendingSince, m.Google.UpdatesSyncedAt, ps.GoogleHeartbeat)
-		c := casesync.SyncedThrough(m.Company.PendingSince, m.Company.UpdatesSyncedAt, ps.CompanyHeartbeat)
+		g := casesync.SyncedThrough(m.Google.PendingSince, m.Google.UpdatesSyncedAt, casesync.Credited(ps.GoogleHeartbeat, credit))
+		c := casesync.SyncedThrough(m.Company.PendingSince, m.Company.UpdatesSyncedAt, casesync.Credited(ps.CompanyHeartbeat, credit))
 		through := g
 		if c.Before(through) {
 			through = c
@@ -366,11 +379,11 @@ func (st *Status) sortDelivery() {
 	st.GivenUp = st.GivenUp[:min(len(st.GivenUp), MaxMappingsShown)]
 }
 
-func poller(now time.Time, side casesync.Side, last, hb, failingSince time.Time) PollerStatus {
+func poller(now time.Time, side casesync.Side, last, hb, failingSince time.Time, staleAfter time.Duration) PollerStatus {
 	p := PollerStatus{Side: side, LastPolledAt: last, Heartbeat: hb, Stale: true, Failing: !failingSince.IsZero(), FailingSince: failingSince}
 	if !hb.IsZero() {
 		p.HeartbeatAge = now.Sub(hb)
-		p.Stale = p.HeartbeatAge > StaleHeartbeat
+		p.Stale = p.HeartbeatAge > staleAfter
 	}
 	return p
 }

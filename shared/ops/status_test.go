@@ -61,12 +61,41 @@ func TestComputeStatus(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := ComputeStatus(now, tc.mappings, tc.poll)
+			got := ComputeStatus(now, tc.mappings, tc.poll, time.Minute)
 			if diff := cmp.Diff(tc.want, got.OutOfSync); diff != "" {
 				t.Errorf("out of sync (-want +got):\n%s", diff)
 			}
 		})
 	}
+
+	t.Run("with pollers 30 minutes apart, status judges as outage detection does and calls a poller stale only once its next poll is 4 minutes late", func(t *testing.T) {
+		ps := casesync.PollState{GoogleHeartbeat: ago(25 * time.Minute), CompanyHeartbeat: ago(35 * time.Minute)}
+		m := linked("1")
+		m.Priority = casesync.P0 // 10 minutes
+		type view struct {
+			OutOfSync          int
+			GoogleStale, Stale bool
+		}
+		for _, c := range []struct {
+			interval time.Duration
+			want     view
+		}{
+			{time.Minute, view{OutOfSync: 1, GoogleStale: true, Stale: true}},
+			{30 * time.Minute, view{OutOfSync: 0, GoogleStale: false, Stale: true}},
+		} {
+			got := ComputeStatus(now, []casesync.Mapping{m}, ps, c.interval)
+			// The CRM poller's heartbeat is 35 minutes old, one minute
+			// past its 34-minute stale mark; its credited heartbeat (29
+			// minutes later) is 6 minutes old, within the tolerance.
+			gv := view{OutOfSync: len(got.OutOfSync), GoogleStale: got.Pollers[0].Stale, Stale: got.Pollers[1].Stale}
+			if diff := cmp.Diff(c.want, gv); diff != "" {
+				t.Errorf("polls every %s (-want +got):\n%s", c.interval, diff)
+			}
+		}
+		if got := StaleAfter(30 * time.Minute); got != 34*time.Minute {
+			t.Errorf("StaleAfter(30m) = %s, want 34m", got)
+		}
+	})
 
 	t.Run("counts, outage flags and pollers are reported", func(t *testing.T) {
 		flagged := linked("3")
@@ -77,7 +106,7 @@ func TestComputeStatus(t *testing.T) {
 		resolved.ResolvedAt = ago(time.Hour)
 		unlinked := casesync.Mapping{ID: "6", GoogleCase: "projects/p/cases/6"}
 		ps := casesync.PollState{GoogleLastPolledAt: ago(time.Minute), GoogleHeartbeat: ago(2 * time.Minute), CompanyHeartbeat: ago(10 * time.Minute)}
-		got := ComputeStatus(now, []casesync.Mapping{flagged, pending, resolved, unlinked}, ps)
+		got := ComputeStatus(now, []casesync.Mapping{flagged, pending, resolved, unlinked}, ps, time.Minute)
 		if diff := cmp.Diff(MappingCounts{Total: 4, Open: 3, Resolved: 1, Unlinked: 1, Pending: 1}, got.Mappings); diff != "" {
 			t.Errorf("counts (-want +got):\n%s", diff)
 		}
@@ -194,7 +223,7 @@ func TestStatusShowsStuckFailingAndGivenUpMappings(t *testing.T) {
 		CompanyLastPolledAt: ago(time.Minute), CompanyHeartbeat: ago(time.Minute)}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := ComputeStatus(now, tc.mappings, fresh)
+			got := ComputeStatus(now, tc.mappings, fresh, time.Minute)
 			if diff := cmp.Diff(tc.want, got.Stuck); diff != "" {
 				t.Errorf("stuck (-want +got):\n%s", diff)
 			}
@@ -211,7 +240,7 @@ func TestStatusShowsStuckFailingAndGivenUpMappings(t *testing.T) {
 				m.Company.PendingSince, m.DueAt = ago(time.Duration(3+i)*time.Minute), ago(time.Second)
 			}))
 		}
-		got := ComputeStatus(now, ms, fresh)
+		got := ComputeStatus(now, ms, fresh, time.Minute)
 		if got.Mappings.Stuck != MaxMappingsShown+10 || len(got.Stuck) != MaxMappingsShown {
 			t.Fatalf("count %d and %d listed, want %d and %d", got.Mappings.Stuck, len(got.Stuck), MaxMappingsShown+10, MaxMappingsShown)
 		}
@@ -226,7 +255,7 @@ func TestStatusShowsStuckFailingAndGivenUpMappings(t *testing.T) {
 		})
 		givenUp := casesync.Mapping{ID: "2", CompanyCaseID: "c2", Attempts: 40, FailingSince: ago(25 * time.Hour),
 			LastError: "Google create case: permission denied", GaveUpAt: ago(time.Hour)}
-		got := ComputeStatus(now, []casesync.Mapping{failing, givenUp, linked("3", func(*casesync.Mapping) {})}, fresh)
+		got := ComputeStatus(now, []casesync.Mapping{failing, givenUp, linked("3", func(*casesync.Mapping) {})}, fresh, time.Minute)
 		wantFailing := []Failing{{MappingID: "1", GoogleCase: "projects/p/cases/1", CompanyCaseID: "c1", Attempts: 3,
 			FailingSince: ago(7 * time.Minute), LastError: "CRM update case c1: HTTP 503", NextTry: now.Add(2 * time.Minute)}}
 		if diff := cmp.Diff(wantFailing, got.Failing); diff != "" {
@@ -258,7 +287,7 @@ func TestStatusShowsFailingPollsAndWhatNeedsAttention(t *testing.T) {
 	}
 
 	t.Run("with every poll succeeding and nothing waiting, nothing needs attention", func(t *testing.T) {
-		st, err := ReadStatus(ctx, s, now)
+		st, err := ReadStatus(ctx, s, now, time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -280,7 +309,7 @@ func TestStatusShowsFailingPollsAndWhatNeedsAttention(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	st, err := ReadStatus(ctx, s, now)
+	st, err := ReadStatus(ctx, s, now, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

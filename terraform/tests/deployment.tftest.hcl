@@ -393,6 +393,7 @@ run "the_functions_get_their_configuration_and_no_credential_in_plain_text" {
       CRM_URL                 = "https://rt.example.com"
       GOOGLE_POLLING_WINDOW   = "30m"
       COMPANY_POLLING_WINDOW  = "5m"
+      POLL_INTERVAL           = "1m"
       MAX_ATTACHMENT_BYTES    = "26214400"
       REOPEN_POLICY           = "comment"
       GOOGLE_COMMENTS_PUBLIC  = "true"

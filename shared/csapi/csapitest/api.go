@@ -130,18 +130,20 @@ func parseRoute(httpMethod, rest string, upload bool) (route, bool) {
 }
 
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
-	var rest string
-	upload := false
+	var (
+		rt     route
+		ok     bool
+		upload bool
+	)
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/upload/v2/"):
-		rest, upload = strings.TrimPrefix(r.URL.Path, "/upload/v2/"), true
+		upload = true
+		rt, ok = parseRoute(r.Method, strings.TrimPrefix(r.URL.Path, "/upload/v2/"), true)
 	case strings.HasPrefix(r.URL.Path, "/v2/"):
-		rest = strings.TrimPrefix(r.URL.Path, "/v2/")
-	default:
-		writeError(w, errNotFound("The requested URL was not found on this server."))
-		return
+		rt, ok = parseRoute(r.Method, strings.TrimPrefix(r.URL.Path, "/v2/"), false)
+	case strings.HasPrefix(r.URL.Path, "/v2beta/"):
+		rt, ok = parseBetaRoute(r.Method, strings.TrimPrefix(r.URL.Path, "/v2beta/"))
 	}
-	rt, ok := parseRoute(r.Method, rest, upload)
 	if !ok {
 		writeError(w, errNotFound("The requested URL was not found on this server."))
 		return
@@ -220,6 +222,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	case "media.download":
 		s.download(w, r, rt)
 		return
+	case "cases.showFeed":
+		resp, apiErr = s.showFeed(r, rt)
 	case "supportEventSubscriptions.create":
 		resp, apiErr = s.createSubscription(rt, body)
 	case "supportEventSubscriptions.get":
@@ -596,7 +600,8 @@ func (s *Server) addCommentLocked(rec *caseRecord, body string, creator *cloudsu
 		CreateTime:    formatTime(now),
 		Creator:       copyActor(creator),
 	}
-	rec.comments = append(rec.comments, &commentRecord{at: now, c: cm})
+	s.nextItem++
+	rec.comments = append(rec.comments, &commentRecord{at: now, seq: s.nextItem, c: cm})
 	if rec.c.State != "CLOSED" {
 		switch {
 		case creator.GoogleSupport:
@@ -789,7 +794,8 @@ func (s *Server) addAttachmentLocked(rec *caseRecord, filename, mimeType string,
 		CreateTime: formatTime(now),
 		Creator:    copyActor(creator),
 	}
-	rec.attachments = append(rec.attachments, &attachmentRecord{at: now, a: a, data: append([]byte(nil), data...)})
+	s.nextItem++
+	rec.attachments = append(rec.attachments, &attachmentRecord{at: now, seq: s.nextItem, a: a, data: append([]byte(nil), data...)})
 	s.touch(rec, now)
 	s.emitLocked(NotificationAttachmentCreated, a.Name)
 	return copyAttachment(a)

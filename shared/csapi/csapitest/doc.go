@@ -13,7 +13,8 @@
 // cases.comments.{list,create,get}, cases.attachments.{list,get},
 // media.{upload,download} and caseClassifications.search, on /v2/... and
 // /upload/v2/..., with custom verbs (":search", ":close", ":download") parsed
-// by hand. Behaviour follows the reference notes:
+// by hand, and v2beta's case feed, cases.showFeed, on /v2beta/ (see
+// feed.go). Behaviour follows the reference notes:
 //
 //   - JSON out is camelCase with false and empty fields omitted and int64
 //     (sizeBytes) as strings; JSON in accepts camelCase and snake_case and
@@ -46,6 +47,12 @@
 //     boundary may be single-quoted, as Google's Python tooling sends it,
 //     and lines may end in LF alone) and a raw body with the attachment.filename query parameter; resumable uploads
 //     answer 400. ":download?alt=media" returns the bytes.
+//   - cases.showFeed lists a case's comments, attachments, deleted
+//     attachments and email replies, oldest first (orderBy "creation_time
+//     desc": newest first), each with its eventTime; its comments and
+//     attachments are the objects the v2 lists return. Test hooks delete an
+//     attachment (gone from v2, deletedAttachment in the feed) and add an
+//     email reply (in the feed only).
 //   - Every change, comment or attachment bumps the case updateTime.
 //   - Errors use Google's envelope {"error":{"code","message","status"}}:
 //     404 NOT_FOUND for unknown names, 403 PERMISSION_DENIED for parents
@@ -93,6 +100,8 @@
 //	POST   /_sim/comments           {"case","body","creator":{"displayName","email","username","googleSupport"}} -> {"name"}
 //	POST   /_sim/agent-comments     {"case","body"} -> {"name"}
 //	POST   /_sim/attachments        {"case","filename","mimeType","data":"<base64>","creator":{...}} -> {"name"}
+//	POST   /_sim/email-messages     {"case","subject","body","creator":{...},"to":[...],"cc":[...]} -> {"name"}
+//	POST   /_sim/delete-attachment  {"name"}
 //	POST   /_sim/priority           {"case","priority"}
 //	POST   /_sim/case-state         {"case","state"}
 //	POST   /_sim/close              {"case"}

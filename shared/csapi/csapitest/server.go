@@ -12,6 +12,7 @@ import (
 	"time"
 
 	cloudsupport "google.golang.org/api/cloudsupport/v2"
+	cloudsupportbeta "google.golang.org/api/cloudsupport/v2beta"
 )
 
 // Options configures a simulated Cloud Support API. Zero values take the
@@ -73,6 +74,8 @@ type Server struct {
 	nextCase    int64
 	nextComment int64
 	nextAttach  int64
+	nextEmail   int64
+	nextItem    int64 // feed order of comments, attachments and emails
 	agentSeq    int
 	faults      []*Fault
 	down        bool
@@ -96,7 +99,13 @@ type caseRecord struct {
 	c           cloudsupport.Case
 	comments    []*commentRecord // oldest first
 	attachments []*attachmentRecord
-	history     []caseVersion // every state the case went through, oldest first
+	// deleted are the attachments removed from the case, oldest first:
+	// gone from the v2 methods, still in the v2beta feed.
+	deleted []*attachmentRecord
+	// emails are the email replies the case received, oldest first: only
+	// the v2beta feed shows them.
+	emails  []*emailRecord
+	history []caseVersion // every state the case went through, oldest first
 }
 
 type caseVersion struct {
@@ -104,15 +113,26 @@ type caseVersion struct {
 	c  cloudsupport.Case
 }
 
+// seq in the records below is the order in which the simulator took the
+// item in, which breaks ties between equal times in the case feed.
+
 type commentRecord struct {
-	at time.Time
-	c  cloudsupport.Comment
+	at  time.Time
+	seq int64
+	c   cloudsupport.Comment
 }
 
 type attachmentRecord struct {
 	at   time.Time
+	seq  int64
 	a    cloudsupport.Attachment
 	data []byte
+}
+
+type emailRecord struct {
+	at  time.Time
+	seq int64
+	m   cloudsupportbeta.EmailMessage
 }
 
 // New returns a simulator that is not listening; serve Handler yourself, or
@@ -145,6 +165,7 @@ func New(opts Options) *Server {
 		nextCase:        43595344,
 		nextComment:     234567890,
 		nextAttach:      1,
+		nextEmail:       1,
 		calls:           map[string]int{},
 		subs:            map[string]*subscriptionRecord{},
 		nextSub:         1,

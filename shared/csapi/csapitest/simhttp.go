@@ -62,6 +62,10 @@ type simRequest struct {
 	Down         bool      `json:"down"`
 	Lag          duration  `json:"lag"`
 	Denied       bool      `json:"denied"`
+	Name         string    `json:"name"`
+	Subject      string    `json:"subject"`
+	To           []string  `json:"to"`
+	Cc           []string  `json:"cc"`
 }
 
 // CaseState is one case as GET /_sim/state reports it.
@@ -131,6 +135,11 @@ func (s *Server) serveSim(w http.ResponseWriter, r *http.Request) {
 		}
 		name, err = s.AddAttachment(req.Case, req.Filename, req.MimeType, data, creator())
 		resp = nameResponse{Name: name}
+	case "POST /_sim/email-messages":
+		name, err = s.AddEmailMessage(req.Case, req.Subject, req.Body, creator(), req.To, req.Cc)
+		resp = nameResponse{Name: name}
+	case "POST /_sim/delete-attachment":
+		err = s.DeleteAttachment(req.Name)
 	case "POST /_sim/priority":
 		err = s.SetPriority(req.Case, req.Priority)
 	case "POST /_sim/case-state":
