@@ -286,7 +286,9 @@ func (w *world) drain(ctx context.Context) error {
 			}
 		}
 		if m.pollGoogle {
-
+			if _, err := w.engine.PollGoogle(ctx); err != nil {
+				return fmt.Errorf("PollGoogle asked for by a support event: %w", err)
+			}
 			continue
 		}
 		if w.drop != nil && w.drop(m.ref) {
