@@ -349,9 +349,6 @@ func CaseNumber(name string) string {
 // change, which the next poll must look at).
 type PollMemo struct {
 	Cases map[string]time.Time
-	// WideAt is when the side's last wide poll started: one that searched
-	// the side's whole polling window (see Config.WidePollEvery).
-	WideAt time.Time
 }
 
 // PollState is the pollers' shared state: one small document.

@@ -94,21 +94,20 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 		e.log().WarnContext(ctx, "could not read the poll memo; looking every case up", "side", string(side), "error", err)
 		memo = PollMemo{}
 	}
-	// The first poll reaches back as far as a case may be and still sync; a
-	// wide poll (every WidePollEvery, and the first after failures) reaches
-	// back the side's polling window; the others only the narrow window.
+	// The first poll reaches back as far as a case may be and still sync.
+	// The first poll of each WidePollEvery slot of the clock (and the first
+	// after failures) is wide: it reaches back the side's polling window
+	// before the start of the previous poll's slot, where the previous
+	// wide poll ran or later, so a change the index showed late, after the
+	// narrow polls had passed it, is found as long as its lag stays within
+	// the window. The others reach back only the narrow window.
 	since := start.Add(-cfg.MaxCaseAge)
-	wide := last.IsZero() || !failingSince.IsZero() || window <= cfg.NarrowPollingWindow ||
-		memo.WideAt.IsZero() || start.Sub(memo.WideAt) >= cfg.WidePollEvery || memo.WideAt.After(start)
+	slot := func(t time.Time) time.Time { return t.Truncate(cfg.WidePollEvery) }
+	wide := last.IsZero() || !failingSince.IsZero() || window <= cfg.NarrowPollingWindow || !slot(start).Equal(slot(last))
 	switch {
 	case last.IsZero():
-	case wide && !memo.WideAt.IsZero() && memo.WideAt.Before(last):
-		// From the window before the previous wide poll: a change the
-		// index showed late, after the narrow polls had passed it, is
-		// found as long as its lag stays within the window.
-		since = memo.WideAt.Add(-window)
 	case wide:
-		since = last.Add(-window)
+		since = slot(last).Add(-window)
 	default:
 		since = last.Add(-cfg.NarrowPollingWindow)
 	}
@@ -125,15 +124,12 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 	res := PollResult{Found: len(found)}
 	// What the memo says of cases this poll did not find (a narrow poll
 	// finds only the latest) stays true; a case found is decided again.
-	next := PollMemo{Cases: maps.Clone(memo.Cases), WideAt: memo.WideAt}
+	next := PollMemo{Cases: maps.Clone(memo.Cases)}
 	if next.Cases == nil {
 		next.Cases = map[string]time.Time{}
 	}
 	for _, f := range found {
 		delete(next.Cases, f.key)
-	}
-	if wide {
-		next.WideAt = start
 	}
 	var fresh []polled
 	keys := make([]string, 0, len(found))
@@ -239,10 +235,7 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 	res.Published = len(refs)
 	// Kept for the next polls only when every change found is handed on,
 	// as far back as the next wide poll reaches.
-	horizon := start.Add(-window)
-	if next.WideAt.Before(start) {
-		horizon = next.WideAt.Add(-window)
-	}
+	horizon := start.Truncate(cfg.WidePollEvery).Add(-window)
 	if err := e.savePollMemo(ctx, side, memo, next, horizon); err != nil {
 		e.log().WarnContext(ctx, "could not save the poll memo", "side", string(side), "error", err)
 	}
@@ -276,7 +269,10 @@ const MaxPollMemo = 2000
 
 // savePollMemo keeps next as the side's memo, without the cases the next
 // wide poll's search no longer returns (updated at or before horizon), at
-// most MaxPollMemo of them; it writes nothing when the memo is unchanged.
+// most MaxPollMemo of them. It writes only when a case was added or its
+// update time changed: cases merely dropped (a wrong entry is never
+// harmful, only kept to a bound) wait for the next write, so an idle poll
+// writes no memo.
 func (e *Engine) savePollMemo(ctx context.Context, side Side, old, next PollMemo, horizon time.Time) error {
 	for k, at := range next.Cases {
 		if !at.After(horizon) {
@@ -290,7 +286,14 @@ func (e *Engine) savePollMemo(ctx context.Context, side Side, old, next PollMemo
 			delete(next.Cases, k)
 		}
 	}
-	if old.WideAt.Equal(next.WideAt) && maps.EqualFunc(old.Cases, next.Cases, time.Time.Equal) {
+	added := false
+	for k, at := range next.Cases {
+		if was, ok := old.Cases[k]; !ok || !was.Equal(at) {
+			added = true
+			break
+		}
+	}
+	if !added {
 		return nil
 	}
 	return e.Store.SavePollMemo(ctx, side, next)

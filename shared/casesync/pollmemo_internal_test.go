@@ -32,15 +32,25 @@ func TestThePollMemoKeepsOnlyWhatTheNextSearchReturnsAndIsBounded(t *testing.T) 
 		t.Fatalf("saved %v; want only the case updated after the next search's start", s.saved)
 	}
 
-	// Unchanged: nothing written.
+	// Unchanged, or only cases dropped: nothing written.
 	same := func() PollMemo {
-		return PollMemo{Cases: map[string]time.Time{"new": horizon.Add(time.Microsecond)}, WideAt: horizon}
+		return PollMemo{Cases: map[string]time.Time{"new": horizon.Add(time.Microsecond)}}
 	}
 	if err := e.savePollMemo(ctx, SideGoogle, same(), same(), horizon); err != nil {
 		t.Fatal(err)
 	}
+	if err := e.savePollMemo(ctx, SideGoogle, PollMemo{Cases: map[string]time.Time{"new": horizon.Add(time.Microsecond), "gone": horizon.Add(time.Second)}}, same(), horizon); err != nil {
+		t.Fatal(err)
+	}
 	if len(s.saved) != 1 {
-		t.Fatalf("an unchanged memo was written again")
+		t.Fatalf("a memo that only lost cases was written (%d writes)", len(s.saved))
+	}
+	// A case whose update time moved is written.
+	if err := e.savePollMemo(ctx, SideGoogle, same(), PollMemo{Cases: map[string]time.Time{"new": horizon.Add(time.Second)}}, horizon); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.saved) != 2 {
+		t.Fatalf("a memo with a case at a new update time was not written")
 	}
 
 	// Over the bound: the newest are kept.

@@ -751,8 +751,7 @@ func (s *Store) RecordPoll(ctx context.Context, side casesync.Side, lastPolledAt
 // pollMemoDoc is the persisted form of one side's poll memo, a list (case
 // keys hold '/', which map keys in field paths would need quoted).
 type pollMemoDoc struct {
-	Cases  []pollMemoEntry `firestore:"cases"`
-	WideAt *time.Time      `firestore:"wideAt"`
+	Cases []pollMemoEntry `firestore:"cases"`
 }
 
 type pollMemoEntry struct {
@@ -784,7 +783,6 @@ func (s *Store) GetPollMemo(ctx context.Context, side casesync.Side) (casesync.P
 	if err := snap.DataTo(&d); err != nil {
 		return casesync.PollMemo{}, fmt.Errorf("store: decoding the %s poll memo: %w", side, err)
 	}
-	out.WideAt = timeVal(d.WideAt)
 	for _, e := range d.Cases {
 		if (casesync.CaseRef{Side: side, ID: e.Key}).Validate() == nil && !e.At.IsZero() {
 			out.Cases[e.Key] = e.At.UTC()
@@ -798,7 +796,7 @@ func (s *Store) SavePollMemo(ctx context.Context, side casesync.Side, memo cases
 	if !side.Valid() {
 		return fmt.Errorf("store: invalid side %q", side)
 	}
-	d := pollMemoDoc{Cases: make([]pollMemoEntry, 0, len(memo.Cases)), WideAt: timePtr(memo.WideAt.Truncate(time.Microsecond).UTC())}
+	d := pollMemoDoc{Cases: make([]pollMemoEntry, 0, len(memo.Cases))}
 	for k, at := range memo.Cases {
 		d.Cases = append(d.Cases, pollMemoEntry{Key: k, At: at.Truncate(time.Microsecond).UTC()})
 	}

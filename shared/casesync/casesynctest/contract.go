@@ -1011,11 +1011,11 @@ var contractCases = []contractCase{
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(got.Cases) != 0 || !got.WideAt.IsZero() {
+			if len(got.Cases) != 0 {
 				t.Errorf("%s poll memo before any poll: %+v, want empty", side, got)
 			}
 		}
-		google := casesync.PollMemo{Cases: map[string]time.Time{"projects/p/cases/9": base, "organizations/1/cases/10": base.Add(time.Second)}, WideAt: base.Add(-time.Minute)}
+		google := casesync.PollMemo{Cases: map[string]time.Time{"projects/p/cases/9": base, "organizations/1/cases/10": base.Add(time.Second)}}
 		company := casesync.PollMemo{Cases: map[string]time.Time{"C-7": base.Add(time.Minute)}}
 		if err := s.SavePollMemo(ctx, casesync.SideGoogle, google); err != nil {
 			t.Fatal(err)
@@ -1024,7 +1024,7 @@ var contractCases = []contractCase{
 			t.Fatal(err)
 		}
 		want := map[casesync.Side]casesync.PollMemo{
-			casesync.SideGoogle:  {Cases: map[string]time.Time{"projects/p/cases/9": us, "organizations/1/cases/10": us.Add(time.Second)}, WideAt: us.Add(-time.Minute)},
+			casesync.SideGoogle:  {Cases: map[string]time.Time{"projects/p/cases/9": us, "organizations/1/cases/10": us.Add(time.Second)}},
 			casesync.SideCompany: {Cases: map[string]time.Time{"C-7": us.Add(time.Minute)}},
 		}
 		check := func(when string) {
@@ -1040,11 +1040,11 @@ var contractCases = []contractCase{
 			}
 		}
 		check("after saving both")
-		replaced := casesync.PollMemo{Cases: map[string]time.Time{"projects/p/cases/11": base.Add(2 * time.Second)}, WideAt: base}
+		replaced := casesync.PollMemo{Cases: map[string]time.Time{"projects/p/cases/11": base.Add(2 * time.Second)}}
 		if err := s.SavePollMemo(ctx, casesync.SideGoogle, replaced); err != nil {
 			t.Fatal(err)
 		}
-		want[casesync.SideGoogle] = casesync.PollMemo{Cases: map[string]time.Time{"projects/p/cases/11": us.Add(2 * time.Second)}, WideAt: us}
+		want[casesync.SideGoogle] = casesync.PollMemo{Cases: map[string]time.Time{"projects/p/cases/11": us.Add(2 * time.Second)}}
 		check("after replacing Google's")
 		if err := s.SavePollMemo(ctx, casesync.SideCompany, casesync.PollMemo{}); err != nil {
 			t.Fatal(err)
