@@ -349,6 +349,10 @@ func CaseNumber(name string) string {
 // change, which the next poll must look at).
 type PollMemo struct {
 	Cases map[string]time.Time
+	// Recheck says the last poll found a case while its reconciliation
+	// ran: the next poll is wide, so that it finds that case again even
+	// when the change is older than the narrow window.
+	Recheck bool
 }
 
 // PollState is the pollers' shared state: one small document.

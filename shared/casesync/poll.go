@@ -103,7 +103,7 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 	// the window. The others reach back only the narrow window.
 	since := start.Add(-cfg.MaxCaseAge)
 	slot := func(t time.Time) time.Time { return t.Truncate(cfg.WidePollEvery) }
-	wide := last.IsZero() || !failingSince.IsZero() || window <= cfg.NarrowPollingWindow || !slot(start).Equal(slot(last))
+	wide := last.IsZero() || !failingSince.IsZero() || window <= cfg.NarrowPollingWindow || !slot(start).Equal(slot(last)) || memo.Recheck
 	switch {
 	case last.IsZero():
 	case wide:
@@ -180,9 +180,10 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 		case ok && m.LeaseHolder != "" && m.LeaseUntil.After(start):
 			// A reconciliation is running: what changed may be its own
 			// writes, which it looks at again before it lets go. A person's
-			// change it missed is seen by the first poll after it ends.
+			// change it missed is seen by the next poll, which is wide.
 			res.Waiting++
 			settled = false
+			next.Recheck = true
 		case ok && !m.GaveUpAt.IsZero():
 			// Its counterpart could not be created; only an operator's
 			// resync starts it again (the alert said so once).
@@ -286,7 +287,7 @@ func (e *Engine) savePollMemo(ctx context.Context, side Side, old, next PollMemo
 			delete(next.Cases, k)
 		}
 	}
-	added := false
+	added := old.Recheck != next.Recheck
 	for k, at := range next.Cases {
 		if was, ok := old.Cases[k]; !ok || !was.Equal(at) {
 			added = true

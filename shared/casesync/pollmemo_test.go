@@ -378,3 +378,44 @@ func TestAMessageNamingAMappingThatNoLongerHoldsTheCaseFindsItsMapping(t *testin
 		t.Errorf("the CRM case has %d mirrored comments, want 1", got)
 	}
 }
+
+// TestAChangeSeenOnlyWhileARunHeldItsCaseIsFoundAfterTheNarrowWindow: a
+// change every poll found while a reconciliation held its case, which
+// that run did not see, is older than the narrow window by the time the
+// case is free; the poll after one that found a held case is wide, so it
+// is found all the same.
+func TestAChangeSeenOnlyWhileARunHeldItsCaseIsFoundAfterTheNarrowWindow(t *testing.T) {
+	// Wide polls only when asked for, so that no clock slot boundary helps.
+	w := newWorld(t, casesync.Config{WidePollEvery: 24 * time.Hour})
+	name := w.newGoogleCase("Held for minutes", "P2")
+	w.settle()
+	m := w.mapping(name)
+	if _, err := w.store.AcquireLease(w.ctx, m.ID, "a-slow-run", w.clock.Now(), w.clock.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.google.AddComment(name, "Written while the case is held.", csapitest.Actor{DisplayName: "Alice", Email: customer}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		w.clock.Advance(time.Minute)
+		res, err := w.engine.PollGoogle(w.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 && res.Waiting != 1 {
+			t.Fatalf("the first poll: %+v; want the held case waiting", res)
+		}
+		w.queue.take()
+	}
+	// The slow run ends without having seen the comment.
+	if err := w.store.ReleaseLease(w.ctx, m.ID, "a-slow-run"); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Advance(time.Minute)
+	if _, err := w.engine.PollGoogle(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if refs := w.queue.take(); len(refs) != 1 || refs[0].ID != name {
+		t.Fatalf("the poll after the run ended published %+v; want the case, whose comment no run has seen", refs)
+	}
+}

@@ -751,7 +751,8 @@ func (s *Store) RecordPoll(ctx context.Context, side casesync.Side, lastPolledAt
 // pollMemoDoc is the persisted form of one side's poll memo, a list (case
 // keys hold '/', which map keys in field paths would need quoted).
 type pollMemoDoc struct {
-	Cases []pollMemoEntry `firestore:"cases"`
+	Cases   []pollMemoEntry `firestore:"cases"`
+	Recheck bool            `firestore:"recheck"`
 }
 
 type pollMemoEntry struct {
@@ -783,6 +784,7 @@ func (s *Store) GetPollMemo(ctx context.Context, side casesync.Side) (casesync.P
 	if err := snap.DataTo(&d); err != nil {
 		return casesync.PollMemo{}, fmt.Errorf("store: decoding the %s poll memo: %w", side, err)
 	}
+	out.Recheck = d.Recheck
 	for _, e := range d.Cases {
 		if (casesync.CaseRef{Side: side, ID: e.Key}).Validate() == nil && !e.At.IsZero() {
 			out.Cases[e.Key] = e.At.UTC()
@@ -796,7 +798,7 @@ func (s *Store) SavePollMemo(ctx context.Context, side casesync.Side, memo cases
 	if !side.Valid() {
 		return fmt.Errorf("store: invalid side %q", side)
 	}
-	d := pollMemoDoc{Cases: make([]pollMemoEntry, 0, len(memo.Cases))}
+	d := pollMemoDoc{Cases: make([]pollMemoEntry, 0, len(memo.Cases)), Recheck: memo.Recheck}
 	for k, at := range memo.Cases {
 		d.Cases = append(d.Cases, pollMemoEntry{Key: k, At: at.Truncate(time.Microsecond).UTC()})
 	}

@@ -1015,7 +1015,7 @@ var contractCases = []contractCase{
 				t.Errorf("%s poll memo before any poll: %+v, want empty", side, got)
 			}
 		}
-		google := casesync.PollMemo{Cases: map[string]time.Time{"projects/p/cases/9": base, "organizations/1/cases/10": base.Add(time.Second)}}
+		google := casesync.PollMemo{Cases: map[string]time.Time{"projects/p/cases/9": base, "organizations/1/cases/10": base.Add(time.Second)}, Recheck: true}
 		company := casesync.PollMemo{Cases: map[string]time.Time{"C-7": base.Add(time.Minute)}}
 		if err := s.SavePollMemo(ctx, casesync.SideGoogle, google); err != nil {
 			t.Fatal(err)
@@ -1024,7 +1024,7 @@ var contractCases = []contractCase{
 			t.Fatal(err)
 		}
 		want := map[casesync.Side]casesync.PollMemo{
-			casesync.SideGoogle:  {Cases: map[string]time.Time{"projects/p/cases/9": us, "organizations/1/cases/10": us.Add(time.Second)}},
+			casesync.SideGoogle:  {Cases: map[string]time.Time{"projects/p/cases/9": us, "organizations/1/cases/10": us.Add(time.Second)}, Recheck: true},
 			casesync.SideCompany: {Cases: map[string]time.Time{"C-7": us.Add(time.Minute)}},
 		}
 		check := func(when string) {

@@ -484,7 +484,7 @@ func (s *MemStore) GetPollMemo(ctx context.Context, side casesync.Side) (casesyn
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m := s.memos[side]
-	out := casesync.PollMemo{Cases: map[string]time.Time{}}
+	out := casesync.PollMemo{Cases: map[string]time.Time{}, Recheck: m.Recheck}
 	for k, at := range m.Cases {
 		out.Cases[k] = at
 	}
@@ -501,7 +501,7 @@ func (s *MemStore) SavePollMemo(ctx context.Context, side casesync.Side, memo ca
 	if s.memos == nil {
 		s.memos = map[casesync.Side]casesync.PollMemo{}
 	}
-	kept := casesync.PollMemo{Cases: map[string]time.Time{}}
+	kept := casesync.PollMemo{Cases: map[string]time.Time{}, Recheck: memo.Recheck}
 	for k, at := range memo.Cases {
 		kept.Cases[k] = normTime(at)
 	}
