@@ -22,6 +22,13 @@ func (s *Store) ResolveMapping(ctx context.Context, googleCase, companyCaseID st
 	if googleCase == "" && companyCaseID == "" {
 		return casesync.Mapping{}, false, errors.New("store: ResolveMapping needs a Google case or a CRM case id")
 	}
+	if !create && (googleCase == "" || companyCaseID == "") {
+		// The usual lookup, one case of a linked pair: one document read
+		// by a query instead of the key document and then the mapping.
+		if m, ok, err := s.findHolder(ctx, googleCase, companyCaseID); ok || err != nil {
+			return m, false, err
+		}
+	}
 	type wanted struct {
 		side casesync.Side
 		key  string
@@ -146,6 +153,32 @@ func (s *Store) ResolveMapping(ctx context.Context, googleCase, companyCaseID st
 	return normalized(out), created, nil
 }
 
+// findHolder looks up the mapping holding one case by its case field, a
+// query that reads the one document it finds (Firestore bills a query that
+// finds nothing as one read). It reports false when no mapping holds the
+// case under exactly that name, or more than one seems to: the caller then
+// goes by the case's key document, which also knows a Google case by its
+// number under another parent and the Google cases a mapping held before.
+func (s *Store) findHolder(ctx context.Context, googleCase, companyCaseID string) (casesync.Mapping, bool, error) {
+	field, key := fieldGoogleCase, googleCase
+	if googleCase == "" {
+		field, key = fieldCompanyCaseID, companyCaseID
+	}
+	snaps, err := s.mappings.Where(field, "==", key).Limit(2).Documents(ctx).GetAll()
+	s.reads.Add(int64(max(1, len(snaps))))
+	if err != nil {
+		return casesync.Mapping{}, false, classify("find mapping", err)
+	}
+	if len(snaps) != 1 {
+		return casesync.Mapping{}, false, nil
+	}
+	m, err := decodeMapping(snaps[0])
+	if err != nil {
+		return casesync.Mapping{}, false, fmt.Errorf("store: decoding mapping %s: %w", snaps[0].Ref.ID, err)
+	}
+	return normalized(m), true, nil
+}
+
 // GetMapping implements casesync.Store.
 func (s *Store) GetMapping(ctx context.Context, id string) (casesync.Mapping, error) {
 	if id == "" {
@@ -163,13 +196,59 @@ func (s *Store) GetMapping(ctx context.Context, id string) (casesync.Mapping, er
 	return m, nil
 }
 
-// LookupMappings implements casesync.Store. It reads each key document and
-// each mapping found once, in two batched reads.
+// maxInValues is how many values one Firestore "in" filter may compare.
+const maxInValues = 30
+
+// LookupMappings implements casesync.Store. It finds the mappings holding
+// the keys by their case field, 30 keys a query, reading each mapping found
+// once (and one read for a query that finds none); a key no mapping holds
+// under exactly that name is then looked up by its key document (see
+// findHolder).
 func (s *Store) LookupMappings(ctx context.Context, side casesync.Side, keys []string) (map[string]casesync.Mapping, error) {
 	if !side.Valid() {
 		return nil, fmt.Errorf("store: invalid side %q", side)
 	}
+	field := fieldGoogleCase
+	if side == casesync.SideCompany {
+		field = fieldCompanyCaseID
+	}
 	out := map[string]casesync.Mapping{}
+	var rest []string
+	for _, chunk := range chunks(keys, maxInValues) {
+		snaps, err := s.mappings.Where(field, "in", chunk).Documents(ctx).GetAll()
+		s.reads.Add(int64(max(1, len(snaps))))
+		if err != nil {
+			return nil, classify("lookup mappings", err)
+		}
+		holders := map[string]int{}
+		for _, snap := range snaps {
+			m, err := decodeMapping(snap)
+			if err != nil {
+				return nil, fmt.Errorf("store: decoding mapping %s: %w", snap.Ref.ID, err)
+			}
+			k := m.GoogleCase
+			if side == casesync.SideCompany {
+				k = m.CompanyCaseID
+			}
+			if slices.Contains(chunk, k) {
+				holders[k]++
+				out[k] = normalized(m)
+			}
+		}
+		for _, k := range chunk {
+			if holders[k] != 1 {
+				delete(out, k)
+				rest = append(rest, k)
+			}
+		}
+	}
+	return out, s.lookupByKeys(ctx, side, rest, out)
+}
+
+// lookupByKeys adds to out the mappings holding keys, found through the
+// keys' documents: each key document and each mapping found is read once,
+// in two batched reads.
+func (s *Store) lookupByKeys(ctx context.Context, side casesync.Side, keys []string, out map[string]casesync.Mapping) error {
 	var given []string
 	var keyRefs []*firestore.DocumentRef
 	for _, k := range keys {
@@ -180,11 +259,11 @@ func (s *Store) LookupMappings(ctx context.Context, side casesync.Side, keys []s
 		keyRefs = append(keyRefs, s.keyRef(side, k))
 	}
 	if len(keyRefs) == 0 {
-		return out, nil
+		return nil
 	}
 	keySnaps, err := s.client.GetAll(ctx, keyRefs)
 	if err != nil {
-		return nil, classify("lookup mappings", err)
+		return classify("lookup mappings", err)
 	}
 	s.reads.Add(int64(len(keyRefs)))
 
@@ -197,7 +276,7 @@ func (s *Store) LookupMappings(ctx context.Context, side casesync.Side, keys []s
 		}
 		var k keyDoc
 		if err := snap.DataTo(&k); err != nil {
-			return nil, fmt.Errorf("store: decoding case key %s: %w", snap.Ref.ID, err)
+			return fmt.Errorf("store: decoding case key %s: %w", snap.Ref.ID, err)
 		}
 		idOf[given[i]] = k.MappingID
 		if !seen[k.MappingID] {
@@ -206,11 +285,11 @@ func (s *Store) LookupMappings(ctx context.Context, side casesync.Side, keys []s
 		}
 	}
 	if len(mRefs) == 0 {
-		return out, nil
+		return nil
 	}
 	mSnaps, err := s.client.GetAll(ctx, mRefs)
 	if err != nil {
-		return nil, classify("lookup mappings", err)
+		return classify("lookup mappings", err)
 	}
 	s.reads.Add(int64(len(mRefs)))
 	byID := map[string]casesync.Mapping{}
@@ -220,7 +299,7 @@ func (s *Store) LookupMappings(ctx context.Context, side casesync.Side, keys []s
 		}
 		m, err := decodeMapping(snap)
 		if err != nil {
-			return nil, fmt.Errorf("store: decoding mapping %s: %w", snap.Ref.ID, err)
+			return fmt.Errorf("store: decoding mapping %s: %w", snap.Ref.ID, err)
 		}
 		byID[m.ID] = m
 	}
@@ -229,7 +308,7 @@ func (s *Store) LookupMappings(ctx context.Context, side casesync.Side, keys []s
 			out[k] = m
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // UpdateMapping implements casesync.Store. fn may not change the mapping's

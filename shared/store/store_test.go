@@ -97,14 +97,7 @@ func TestOperationsWriteOnlyWhatTheyChange(t *testing.T) {
 	ctx := context.Background()
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	s := newStore(t)
-	var ids []string
-	for i := range 3 {
-		m, _, err := s.ResolveMapping(ctx, fmt.Sprintf("projects/p/cases/%d", 100+i), fmt.Sprintf("C-%d", i), true, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, m.ID)
-	}
+	ids := linkPairs(t, s, 3)
 
 	tests := []struct {
 		name       string
@@ -169,6 +162,49 @@ func TestOperationsWriteOnlyWhatTheyChange(t *testing.T) {
 }
 
 var errTest = errors.New("test error")
+
+func TestLookingUpOneCaseOfALinkedPairReadsOneDocument(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	m, _, err := s.ResolveMapping(ctx, "projects/p/cases/100", "C-1", true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LinkKey(ctx, m.ID, casesync.SideGoogle, "projects/p/cases/200"); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name              string
+		google, crm       string
+		wantFound         bool
+		wantReads         int64
+		wantGoogleCaseNow string
+	}{
+		{"the Google case, by the name the mapping holds", "projects/p/cases/200", "", true, 1, "projects/p/cases/200"},
+		{"the CRM case", "", "C-1", true, 1, "projects/p/cases/200"},
+		{"the Google case under its organization's name: by its key document", "organizations/o/cases/200", "", true, 3, "projects/p/cases/200"},
+		{"the Google case the mapping held before: by its key document", "projects/p/cases/100", "", true, 3, "projects/p/cases/200"},
+		{"a case no mapping holds", "projects/p/cases/300", "", false, 2, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := s.Reads()
+			got, created, err := s.ResolveMapping(ctx, tc.google, tc.crm, false, nil)
+			reads := s.Reads() - before
+			switch {
+			case !tc.wantFound && !casesync.IsNotFound(err):
+				t.Fatalf("got %+v, %v; want not found", got, err)
+			case tc.wantFound && err != nil:
+				t.Fatal(err)
+			case tc.wantFound && (got.ID != m.ID || got.GoogleCase != tc.wantGoogleCaseNow || created):
+				t.Errorf("got mapping %s holding %s (created %v), want %s holding %s", got.ID, got.GoogleCase, created, m.ID, tc.wantGoogleCaseNow)
+			}
+			if reads != tc.wantReads {
+				t.Errorf("read %d documents, want %d", reads, tc.wantReads)
+			}
+		})
+	}
+}
 
 func TestDeliveryFailureRecords(t *testing.T) {
 	ctx := context.Background()
@@ -250,4 +286,70 @@ func TestDeliveryFailureRecords(t *testing.T) {
 			t.Error("GetFailure accepted an empty key")
 		}
 	})
+}
+
+func TestPollLookupsReadEachMappingFoundOnce(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	ids := linkPairs(t, s, 3)
+	// The first mapping moves to a new Google case; the old one still
+	// finds it, through its key document.
+	if _, err := s.LinkKey(ctx, ids[0], casesync.SideGoogle, "projects/p/cases/900"); err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{"projects/p/cases/900", "projects/p/cases/101", "projects/p/cases/102", "projects/p/cases/100", "projects/p/cases/555", "projects/p/cases/101"}
+	before := s.Reads()
+	got, err := s.LookupMappings(ctx, casesync.SideGoogle, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"projects/p/cases/900": ids[0], "projects/p/cases/101": ids[1], "projects/p/cases/102": ids[2], "projects/p/cases/100": ids[0]}
+	if len(got) != len(want) {
+		t.Errorf("found %d mappings, want %d: %v", len(got), len(want), got)
+	}
+	for k, id := range want {
+		if got[k].ID != id {
+			t.Errorf("key %s: got mapping %q, want %s", k, got[k].ID, id)
+		}
+	}
+	// One query finding three mappings (3), then the two keys it did not
+	// find by name: their key documents (2) and the one mapping named (1).
+	if reads := s.Reads() - before; reads != 6 {
+		t.Errorf("read %d documents, want 6", reads)
+	}
+
+	before = s.Reads()
+	var many []string
+	for i := range 61 { // more keys than two queries take (30 each)
+		many = append(many, fmt.Sprintf("C-%d", i%3))
+		many = append(many, fmt.Sprintf("C-x%d", i))
+	}
+	got, err = s.LookupMappings(ctx, casesync.SideCompany, many)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got["C-1"].ID != ids[1] {
+		t.Errorf("got %d mappings (C-1: %q), want 3", len(got), got["C-1"].ID)
+	}
+	// 64 distinct keys: three queries, one finding three mappings and two
+	// finding none (3 + 1 + 1), then 61 key documents of cases no mapping
+	// holds.
+	if reads := s.Reads() - before; reads != 66 {
+		t.Errorf("read %d documents, want 66", reads)
+	}
+}
+
+// linkPairs creates n mappings, of Google cases projects/p/cases/100… and
+// CRM cases C-0…, and returns their ids.
+func linkPairs(t *testing.T, s *store.Store, n int) []string {
+	t.Helper()
+	var ids []string
+	for i := range n {
+		m, _, err := s.ResolveMapping(context.Background(), fmt.Sprintf("projects/p/cases/%d", 100+i), fmt.Sprintf("C-%d", i), true, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, m.ID)
+	}
+	return ids
 }
