@@ -251,6 +251,15 @@ type Mapping struct {
 	// RerunRequested is set when a reconciliation was asked for while
 	// another held the lease; the holder looks again before it lets go.
 	RerunRequested bool
+	// WritesRecorded is set by the write that ends a reconciliation whose
+	// last pass completed, and cleared when a reconciliation takes the
+	// lease. While it is set, every comment casebridge mirrored to either
+	// case is recorded here: none was written by an attempt that crashed,
+	// lost its lease or lost the answer before recording it. A
+	// reconciliation that starts with it set mirrors a comment without
+	// first listing the other side's comments for such a copy.
+	// AcquireLease returns it as it was before clearing it.
+	WritesRecorded bool
 
 	// DueAt is when the mapping is to be asked for again if its work is not
 	// done by then (a lost message, a crashed worker, a counterpart not yet

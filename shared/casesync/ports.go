@@ -123,6 +123,7 @@ type Store interface {
 	// mapping due by the end of that lease at the latest, and returns
 	// ErrLeaseHeld. A new holder gets the next LeaseGeneration. DueAt is set
 	// to until, so the mapping is asked for again if the holder dies.
+	// WritesRecorded is cleared, and returned as it was.
 	AcquireLease(ctx context.Context, id, holder string, now, until time.Time) (Mapping, error)
 	// RenewLease extends the lease of holder, generation gen, to until (and
 	// DueAt with it). ErrLeaseLost if the mapping's holder or generation is no

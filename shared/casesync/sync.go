@@ -55,6 +55,7 @@ func (e *Engine) SyncCase(ctx context.Context, ref CaseRef) (SyncResult, error) 
 		return SyncResult{MappingID: m.ID}, err
 	}
 	m = leased
+	r.recorded = leased.WritesRecorded
 	log := r.log.With(mappingKey, m.ID)
 	l, wctx := e.hold(ctx, m, holder, cfg.LeaseDuration)
 	merged := false
@@ -68,7 +69,7 @@ func (e *Engine) SyncCase(ctx context.Context, ref CaseRef) (SyncResult, error) 
 	for pass := 1; ; pass++ {
 		if pass > 1 {
 			prev := r
-			r = &reconciliation{e: e, cfg: cfg, start: e.now()}
+			r = &reconciliation{e: e, cfg: cfg, start: e.now(), recorded: prev.recorded}
 			r.carry(prev, m)
 		}
 		r.log, r.lease, r.m, r.last = log, l, m, pass == maxPasses
@@ -335,6 +336,9 @@ type reconciliation struct {
 	rerunAsked bool
 	// endsLease: the save let the lease go (the run ends with it).
 	endsLease bool
+	// recorded: the mapping showed, when this run took the lease, that
+	// every comment casebridge mirrored is recorded (Mapping.WritesRecorded).
+	recorded bool
 }
 
 func (r *reconciliation) act(format string, args ...any) {

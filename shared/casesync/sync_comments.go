@@ -29,9 +29,11 @@ func (r *reconciliation) syncComments(ctx context.Context) error {
 		r.listed[logKey{side, kindComment}] = true
 	}
 	// Pair what casebridge already wrote (possibly just before a crash) with
-	// its source, so it is neither written again nor mirrored back.
+	// its source, so it is neither written again nor mirrored back. When
+	// the mapping shows every earlier write recorded, there is no such copy
+	// to look for.
 	for _, from := range sides {
-		if to := from.Other(); len(fresh[from]) > 0 && r.takesComments(to) {
+		if to := from.Other(); len(fresh[from]) > 0 && r.takesComments(to) && !r.recorded {
 			if _, err := r.comments(ctx, to); err != nil {
 				return err
 			}

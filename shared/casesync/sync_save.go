@@ -66,6 +66,8 @@ func (r *reconciliation) save(ctx context.Context, runErr error) (saved Mapping,
 		}
 		r.endsLease = false
 		if !complete {
+			// A write whose answer was lost may be on a side unrecorded.
+			m.WritesRecorded = false
 			r.failed(m, runErr, now)
 			// The run ends with this write: it lets the lease go.
 			r.lease.endIn(m)
@@ -131,6 +133,8 @@ func (r *reconciliation) save(ctx context.Context, runErr error) (saved Mapping,
 		if !again {
 			r.lease.endIn(m)
 			r.endsLease = true
+			// This pass completed: every write of the run is recorded.
+			m.WritesRecorded = true
 		}
 		return nil
 	})

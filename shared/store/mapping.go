@@ -22,6 +22,7 @@ const (
 	fieldGoogleItems          = "googleItems"
 	fieldDueAt                = "dueAt"
 	fieldRerunRequested       = "rerunRequested"
+	fieldWritesRecorded       = "writesRecorded"
 	fieldLeaseGeneration      = "leaseGeneration"
 	fieldGoogleSeenUpdateTime = "googleSeenUpdateTime"
 	fieldGoogleClosed         = "googleClosed"
@@ -76,6 +77,7 @@ type mappingDoc struct {
 	LeaseUntil      *time.Time `firestore:"leaseUntil"`
 	LeaseGeneration int64      `firestore:"leaseGeneration"`
 	RerunRequested  bool       `firestore:"rerunRequested"`
+	WritesRecorded  bool       `firestore:"writesRecorded"`
 
 	DueAt        *time.Time `firestore:"dueAt"`
 	Attempts     int        `firestore:"attempts"`
@@ -171,6 +173,7 @@ func toDoc(m casesync.Mapping) mappingDoc {
 		LeaseUntil:                 timePtr(m.LeaseUntil),
 		LeaseGeneration:            m.LeaseGeneration,
 		RerunRequested:             m.RerunRequested,
+		WritesRecorded:             m.WritesRecorded,
 		DueAt:                      timePtr(m.DueAt),
 		Attempts:                   m.Attempts,
 		LastError:                  m.LastError,
@@ -225,6 +228,7 @@ func (d mappingDoc) toMapping(id string) casesync.Mapping {
 		LeaseUntil:          timeVal(d.LeaseUntil),
 		LeaseGeneration:     d.LeaseGeneration,
 		RerunRequested:      d.RerunRequested,
+		WritesRecorded:      d.WritesRecorded,
 		DueAt:               timeVal(d.DueAt),
 		Attempts:            d.Attempts,
 		LastError:           d.LastError,

@@ -506,6 +506,7 @@ func (s *Store) AcquireLease(ctx context.Context, id, holder string, now, until 
 			{Path: fieldLeaseUntil, Value: timeValue(until)},
 			{Path: fieldLeaseGeneration, Value: m.LeaseGeneration},
 			{Path: fieldDueAt, Value: timeValue(until)},
+			{Path: fieldWritesRecorded, Value: false},
 		})
 	})
 	if err != nil {

@@ -533,6 +533,38 @@ var contractCases = []contractCase{
 			}
 		}
 	}},
+	{"AcquireLease returns WritesRecorded as it was and clears it; a refused request leaves it", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		m := mustCreate(ctx, t, s, "projects/p/cases/1002", "C-2")
+		if _, err := s.UpdateMapping(ctx, m.ID, func(x *casesync.Mapping) error { x.WritesRecorded = true; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		a, err := s.AcquireLease(ctx, m.ID, "a", base, base.Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !a.WritesRecorded {
+			t.Errorf("AcquireLease returned WritesRecorded false; want it as it was, true")
+		}
+		stored, err := s.GetMapping(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored.WritesRecorded {
+			t.Errorf("WritesRecorded still set in the store after a holder took the lease")
+		}
+		if _, err := s.UpdateMapping(ctx, m.ID, func(x *casesync.Mapping) error { x.WritesRecorded = true; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AcquireLease(ctx, m.ID, "b", base.Add(time.Second), base.Add(time.Minute)); !errors.Is(err, casesync.ErrLeaseHeld) {
+			t.Fatalf("another holder while the lease runs: %v, want ErrLeaseHeld", err)
+		}
+		if stored, err = s.GetMapping(ctx, m.ID); err != nil {
+			t.Fatal(err)
+		}
+		if !stored.WritesRecorded {
+			t.Errorf("a refused request cleared WritesRecorded")
+		}
+	}},
 	{"AcquireLease gives each new holder the next generation and records a refused request", func(ctx context.Context, t *testing.T, s casesync.Store) {
 		m := mustCreate(ctx, t, s, "projects/p/cases/1001", "C-1")
 		a, err := s.AcquireLease(ctx, m.ID, "a", base, base.Add(time.Minute))

@@ -297,8 +297,12 @@ func (s *MemStore) AcquireLease(ctx context.Context, id, holder string, now, unt
 	m.LeaseUntil = until
 	m.DueAt = until
 	m = normalize(m)
+	recorded := m.WritesRecorded
+	m.WritesRecorded = false
 	s.mappings[id] = m
-	return clone(m), nil
+	out := clone(m)
+	out.WritesRecorded = recorded
+	return out, nil
 }
 
 // RenewLease implements casesync.Store.
