@@ -112,7 +112,7 @@ func (r *reconciliation) refuse(ctx context.Context, f Refusal) error {
 // tick could share its update time; zero otherwise. Only CRM cases are
 // skipped by their refusals, so a Google case gets zero.
 func (r *reconciliation) refusedUpdateTime(side Side, caseID string) time.Time {
-	if side != SideCompany || r.c == nil || r.c.ID != caseID || r.companyTickWait() > 0 {
+	if side != SideCompany || r.c == nil || r.c.ID != caseID || r.assumed == SideCompany || r.companyTickWait() > 0 {
 		return time.Time{}
 	}
 	return r.c.UpdateTime

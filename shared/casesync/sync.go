@@ -66,6 +66,9 @@ func (e *Engine) SyncCase(ctx context.Context, ref CaseRef) (SyncResult, error) 
 	}()
 
 	res := SyncResult{MappingID: m.ID}
+	if ref.ID != "" && ref.Side.Valid() {
+		r.from = ref.Side
+	}
 	for pass := 1; ; pass++ {
 		if pass > 1 {
 			prev := r
@@ -179,7 +182,7 @@ func (r *reconciliation) carry(prev *reconciliation, saved Mapping) {
 		!saved.Google.PendingSince.After(prev.start) {
 		r.g, r.gAt = g, prev.gAt
 	}
-	if c := prev.c; c != nil && !prev.wrote[SideCompany] && c.ID == saved.CompanyCaseID &&
+	if c := prev.c; c != nil && !prev.wrote[SideCompany] && prev.assumed != SideCompany && c.ID == saved.CompanyCaseID &&
 		!saved.Company.PendingSince.After(prev.start) && prev.companyTickWait() == 0 {
 		r.c, r.cAt = c, prev.cAt
 	}
@@ -339,6 +342,10 @@ type reconciliation struct {
 	// recorded: the mapping showed, when this run took the lease, that
 	// every comment casebridge mirrored is recorded (Mapping.WritesRecorded).
 	recorded bool
+	// from is the side whose change the message announced, on the first
+	// pass only; assumed is the side the pass took to be as the mapping
+	// last saw it instead of reading it (see canAssumeCompany).
+	from, assumed Side
 }
 
 func (r *reconciliation) act(format string, args ...any) {
@@ -485,17 +492,8 @@ func (r *reconciliation) getCompany(ctx context.Context, id string) (*CompanyCas
 func (r *reconciliation) run(ctx context.Context) error {
 	r.done = map[doneKey]time.Time{}
 	r.listed = map[logKey]bool{}
-	m := &r.m
-	// Read each known side once (a case read while resolving is reused).
-	if m.GoogleCase != "" && (r.g == nil || r.g.Name != m.GoogleCase) {
-		if _, err := r.getGoogle(ctx, m.GoogleCase); err != nil {
-			return err
-		}
-	}
-	if m.CompanyCaseID != "" && (r.c == nil || r.c.ID != m.CompanyCaseID) {
-		if _, err := r.getCompany(ctx, m.CompanyCaseID); err != nil {
-			return err
-		}
+	if err := r.readSides(ctx); err != nil {
+		return err
 	}
 	if err := r.link(ctx); err != nil {
 		return err

@@ -89,7 +89,11 @@ func (r *reconciliation) save(ctx context.Context, runErr error) (saved Mapping,
 			m.Company.ReadAt = r.cAt
 		}
 		if m.Linked() {
-			m.Google.UpdatesSyncedAt, m.Company.UpdatesSyncedAt = now, now
+			for _, side := range sides {
+				if side != r.assumed {
+					m.Side(side).UpdatesSyncedAt = now
+				}
+			}
 			if !m.Google.PendingSince.After(r.start) {
 				m.Google.PendingSince = time.Time{}
 			}
@@ -188,7 +192,7 @@ const maxStoredError = 300
 // the CRM's own clock from its answer when the adapter gives it, and the
 // engine's otherwise; zero when the read was late enough.
 func (r *reconciliation) companyTickWait() time.Duration {
-	if r.c == nil || r.c.UpdateTime.IsZero() {
+	if r.c == nil || r.c.UpdateTime.IsZero() || r.assumed == SideCompany {
 		return 0
 	}
 	gran := r.cfg.CompanyTimeGranularity
