@@ -1,9 +1,10 @@
 package main
 
 // The demo's view of the CRM: what a helpdesk's human agents do there, and
-// what the demo reads back to check the sync. Two CRMs implement it: the
-// in-process CRM simulator (simCRM) and a real Request Tracker (rtCRM, in
-// democrm_rt.go).
+// what the demo reads back to check the sync. The in-process CRM simulator
+// (simCRM), a real Request Tracker (rtCRM, in democrm_rt.go) and the
+// vendors' simulators (democrm_zendesk.go, democrm_jira.go,
+// democrm_servicenow.go) implement it.
 
 import (
 	"context"
@@ -13,8 +14,11 @@ import (
 	"github.com/casebridge/casebridge/shared/appconfig"
 	"github.com/casebridge/casebridge/shared/casesync"
 	"github.com/casebridge/casebridge/shared/crmsim"
+	"github.com/casebridge/casebridge/shared/jirasm"
 	"github.com/casebridge/casebridge/shared/localstack"
 	"github.com/casebridge/casebridge/shared/rt"
+	"github.com/casebridge/casebridge/shared/servicenow"
+	"github.com/casebridge/casebridge/shared/zendesk"
 )
 
 // newDemoCRM returns the CRM side of the demo for the stack's CRM, and the
@@ -28,6 +32,27 @@ func newDemoCRM(st *localstack.Stack) (demoCRM, casesync.PriorityTable, error) {
 			return nil, table, err
 		}
 		c, err := newRTCRM(st.RT, st.CRMCalls)
+		return c, table, err
+	case localstack.CRMZendesk:
+		table, err := priorityTableFor(setting, zendesk.DefaultPriorityMap)
+		if err != nil {
+			return nil, table, err
+		}
+		c, err := newZendeskCRM(st)
+		return c, table, err
+	case localstack.CRMJira:
+		table, err := priorityTableFor(setting, jirasm.DefaultPriorityMap)
+		if err != nil {
+			return nil, table, err
+		}
+		c, err := newJiraCRM(st)
+		return c, table, err
+	case localstack.CRMServiceNow:
+		table, err := priorityTableFor(setting, servicenow.DefaultPriorityMap)
+		if err != nil {
+			return nil, table, err
+		}
+		c, err := newServiceNowCRM(st)
 		return c, table, err
 	default:
 		table, err := priorityTableFor(setting, "")

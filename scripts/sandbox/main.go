@@ -1,11 +1,12 @@
 // Command sandbox runs casebridge locally: the Firestore and Pub/Sub
-// emulators, the CSAPI simulator, the CRM simulator or (--crm rt) a real
-// Request Tracker, every function behind the same push subscriptions as
+// emulators, the CSAPI simulator, the CRM simulator, the Zendesk, Jira
+// Service Management or ServiceNow simulator (--crm zendesk|jira|servicenow)
+// or (--crm rt) a real Request Tracker, every function behind the same push subscriptions as
 // production, and a ticker in place of Cloud Scheduler. It prints the
 // endpoints as KEY=value lines, then what the functions do, until SIGINT or
 // SIGTERM, and stops everything.
 //
-//	go run ./scripts/sandbox [--crm simulator|rt] [--poll-every 2s] [--detect-outages-every 30s]
+//	go run ./scripts/sandbox [--crm simulator|rt|zendesk|jira|servicenow] [--poll-every 2s] [--detect-outages-every 30s]
 //	    [--cleanup-every 60s] [--events=true|false] [--crm-webhooks=true|false] [--endpoints-file FILE]
 //	    [--log-level info] [--raw-logs]
 //
@@ -76,15 +77,22 @@ func main() {
 		events        = flag.Bool("events", true, "events from both sides: the CSAPI simulator publishes support events to GoogleEvents and the CRM sends webhooks to CRMWebhook (false: changes arrive by polling only)")
 		crmWebhooks   = flag.Bool("crm-webhooks", true, "with --events, the CRM sends webhooks to CRMWebhook (false: CRM changes arrive by polling only)")
 		crm           = flag.String("crm", localstack.CRMSimulator, "the CRM casebridge talks to: "+localstack.CRMSimulator+
-			" (the in-process CRM simulator) or "+localstack.CRMRequestTracker+
+			" (the in-process CRM simulator), "+localstack.CRMZendesk+", "+localstack.CRMJira+" (or jirasm) or "+localstack.CRMServiceNow+
+			" (that vendor's simulator, set up as its administrator would, webhooks included), or "+localstack.CRMRequestTracker+
 			" (a throw-away real Request Tracker 5 on real time; install it with scripts/rt.sh install)")
 	)
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if *crm != localstack.CRMSimulator && *crm != localstack.CRMRequestTracker {
-		fmt.Fprintf(os.Stderr, "sandbox: --crm is %q: use %s or %s\n", *crm, localstack.CRMSimulator, localstack.CRMRequestTracker)
+	if *crm == "jirasm" {
+		*crm = localstack.CRMJira // the adapter's package name
+	}
+	switch *crm {
+	case localstack.CRMSimulator, localstack.CRMRequestTracker, localstack.CRMZendesk, localstack.CRMJira, localstack.CRMServiceNow:
+	default:
+		fmt.Fprintf(os.Stderr, "sandbox: --crm is %q: use %s, %s, %s, %s or %s\n", *crm, localstack.CRMSimulator,
+			localstack.CRMRequestTracker, localstack.CRMZendesk, localstack.CRMJira, localstack.CRMServiceNow)
 		os.Exit(1)
 	}
 	err := run(ctx, os.Stdout, localstack.Options{
@@ -109,8 +117,11 @@ func main() {
 
 func run(ctx context.Context, out io.Writer, opts localstack.Options, endpointsFile string, raw bool) (err error) {
 	what := "emulators, simulators, functions"
-	if opts.CRM == localstack.CRMRequestTracker {
+	switch opts.CRM {
+	case localstack.CRMRequestTracker:
 		what = "emulators, CSAPI simulator, Request Tracker, functions"
+	case localstack.CRMZendesk, localstack.CRMJira, localstack.CRMServiceNow:
+		what = "emulators, CSAPI simulator, " + opts.CRM + " simulator, functions"
 	}
 	fmt.Fprintf(out, "# starting the casebridge sandbox (%s)...\n", what)
 	st, err := localstack.Start(ctx, opts)
@@ -183,6 +194,12 @@ func eventsLine(st *localstack.Stack) string {
 	switch {
 	case st.CRMWebhooks() && st.RT != nil:
 		crm = "Request Tracker's scrip sends webhooks to CRM_WEBHOOK_URL (it signs them by real time: once the clock is moved, the poll carries its changes)"
+	case st.CRMWebhooks() && st.Zendesk != nil:
+		crm = "the Zendesk simulator sends its event webhooks to CRM_WEBHOOK_URL"
+	case st.CRMWebhooks() && st.Jira != nil:
+		crm = "the Jira simulator sends its admin webhooks to CRM_WEBHOOK_URL"
+	case st.CRMWebhooks() && st.ServiceNow != nil:
+		crm = "the ServiceNow simulator's business rule sends webhooks to CRM_WEBHOOK_URL"
 	case st.CRMWebhooks():
 		crm = "the CRM simulator sends webhooks to CRM_WEBHOOK_URL"
 	}

@@ -28,6 +28,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/casebridge/casebridge/shared/casesync"
+	"github.com/casebridge/casebridge/shared/simhttp"
 )
 
 // Options configures a simulated CRM. The zero value is usable.
@@ -112,10 +113,9 @@ type CRM struct {
 	down    bool
 	faults  []*Fault
 	calls   map[string]int
-	// webhook is where changes are sent (nil: nowhere); sending counts the
-	// deliveries under way.
+	// webhook is where changes are sent (nil: nowhere); sender sends them.
 	webhook *Webhook
-	sending sync.WaitGroup
+	sender  *simhttp.Sender
 }
 
 var _ casesync.CRM = (*CRM)(nil)
@@ -145,7 +145,7 @@ func New(opts Options) *CRM {
 	if opts.TimeGranularity <= 0 {
 		opts.TimeGranularity = time.Second
 	}
-	return &CRM{opts: opts, tickets: map[string]*ticket{}, calls: map[string]int{}}
+	return &CRM{opts: opts, tickets: map[string]*ticket{}, calls: map[string]int{}, sender: newWebhookSender()}
 }
 
 // SyncUser returns the connector's user name in this CRM.

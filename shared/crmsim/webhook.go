@@ -1,17 +1,12 @@
 package crmsim
 
 import (
-	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
-	"net/url"
-	"strconv"
 	"time"
+
+	"github.com/casebridge/casebridge/shared/simhttp"
 )
 
 // The simulator's webhooks follow casebridge's own scheme (the generic
@@ -53,24 +48,14 @@ type Webhook struct {
 	Secret string `json:"secret"`
 }
 
-// Bounds of a webhook secret, as casebridge's receiver takes it.
-const (
-	minWebhookSecret = 16
-	maxWebhookSecret = 1024
-)
-
 // ErrBadWebhook is the answer to a webhook setting that cannot be used.
 var ErrBadWebhook = errors.New("webhook needs an http or https url and a secret of 16 to 1024 bytes (or both empty to stop)")
 
 // SetWebhook makes the simulator send webhooks to w.URL signed with
 // w.Secret; a zero Webhook stops them.
 func (c *CRM) SetWebhook(w Webhook) error {
-	if w != (Webhook{}) {
-		u, err := url.Parse(w.URL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-			len(w.Secret) < minWebhookSecret || len(w.Secret) > maxWebhookSecret {
-			return ErrBadWebhook
-		}
+	if w != (Webhook{}) && !simhttp.ValidWebhookTarget(w.URL, w.Secret) {
+		return ErrBadWebhook
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -84,7 +69,7 @@ func (c *CRM) SetWebhook(w Webhook) error {
 
 // WaitWebhooks waits until every webhook sent so far was delivered or
 // dropped (each takes at most WebhookTimeout).
-func (c *CRM) WaitWebhooks() { c.sending.Wait() }
+func (c *CRM) WaitWebhooks() { c.sender.Wait() }
 
 type webhookBody struct {
 	Case  string `json:"case"`
@@ -99,37 +84,22 @@ func (c *CRM) notifyLocked(t *ticket, event, actor string) {
 	if c.webhook == nil || !(t.SyncFlag || t.GoogleCase != "") {
 		return
 	}
-	w := *c.webhook
 	body, err := json.Marshal(webhookBody{Case: t.ID, Event: event, Actor: actor})
 	if err != nil {
 		return
 	}
-	at := c.opts.Clock()
-	c.sending.Add(1)
-	go func() {
-		defer c.sending.Done()
-		deliver(w, at, body)
-	}()
+	c.sender.Send(simhttp.Delivery{
+		URL:    c.webhook.URL,
+		Header: http.Header{"Content-Type": {"application/json"}},
+		Body:   body,
+		Sign:   simhttp.CasebridgeSigner(c.webhook.Secret),
+		At:     c.opts.Clock(),
+	})
 }
 
-// deliver POSTs one signed webhook and drops any failure.
-func deliver(w Webhook, at time.Time, body []byte) {
-	ts := strconv.FormatInt(at.Unix(), 10)
-	m := hmac.New(sha256.New, []byte(w.Secret))
-	m.Write([]byte(ts))
-	m.Write([]byte("."))
-	m.Write(body)
-	req, err := http.NewRequest(http.MethodPost, w.URL, bytes.NewReader(body))
-	if err != nil {
-		return
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Casebridge-Timestamp", ts)
-	req.Header.Set("X-Casebridge-Signature", "sha256="+hex.EncodeToString(m.Sum(nil)))
-	resp, err := (&http.Client{Timeout: WebhookTimeout}).Do(req)
-	if err != nil {
-		return
-	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
+// newWebhookSender returns the sender of the simulator's webhooks: one
+// attempt each, bounded by WebhookTimeout, with a client that follows
+// redirects as Go's default one does.
+func newWebhookSender() *simhttp.Sender {
+	return simhttp.NewSender(simhttp.SenderOptions{Client: &http.Client{}, Timeout: WebhookTimeout})
 }

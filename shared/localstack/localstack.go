@@ -1,8 +1,9 @@
 // Package localstack runs casebridge on one machine, the way the sandbox
 // and the end-to-end tests need it: the official Firestore and Pub/Sub
 // emulators, the CSAPI and CRM simulators (in this process, on a clock the
-// stack can move forward) or, in place of the CRM simulator, a real
-// Request Tracker (on real time), every function in one functions-framework child
+// stack can move forward) or, in place of the CRM simulator, the Zendesk,
+// Jira Service Management or ServiceNow simulator (on that clock too) or a
+// real Request Tracker (on real time), every function in one functions-framework child
 // process, the production topology of topics, push subscriptions,
 // retry policies and dead-letter topics on the Pub/Sub emulator (the same
 // policies Terraform deploys, unless a test overrides them), and a
@@ -47,8 +48,11 @@ import (
 	"github.com/casebridge/casebridge/shared/csapi/csapitest"
 	"github.com/casebridge/casebridge/shared/emulators"
 	"github.com/casebridge/casebridge/shared/eventing"
+	"github.com/casebridge/casebridge/shared/jirasm/jirasmtest"
 	"github.com/casebridge/casebridge/shared/rt"
 	"github.com/casebridge/casebridge/shared/rt/rttest"
+	"github.com/casebridge/casebridge/shared/servicenow/servicenowtest"
+	"github.com/casebridge/casebridge/shared/zendesk/zendesktest"
 	cloudsupport "google.golang.org/api/cloudsupport/v2"
 	"google.golang.org/api/option"
 )
@@ -61,7 +65,17 @@ const (
 	// rttest (scripts/rt.sh). Its clock is real time: Advance does not move
 	// it.
 	CRMRequestTracker = appconfig.CRMRequestTracker
+	// CRMZendesk, CRMJira and CRMServiceNow are the vendors' simulators
+	// (shared/zendesk/zendesktest, shared/jirasm/jirasmtest,
+	// shared/servicenow/servicenowtest), on the stack's clock, set up as
+	// each helpdesk's administrator sets it up for casebridge (crm_*.go).
+	CRMZendesk    = appconfig.CRMZendesk
+	CRMJira       = appconfig.CRMJira
+	CRMServiceNow = appconfig.CRMServiceNow
 )
+
+// crmKinds are the CRMs a stack can run, for messages.
+var crmKinds = []string{CRMSimulator, CRMRequestTracker, CRMZendesk, CRMJira, CRMServiceNow}
 
 // Options configure a Stack. Zero values take the defaults documented on
 // each field.
@@ -88,10 +102,11 @@ type Options struct {
 	// CRMSyncUser is the CRM simulator user casebridge writes as. Default
 	// "casebridge". (Request Tracker's sync user is always rttest.SyncUser.)
 	CRMSyncUser string
-	// CRM is the CRM casebridge talks to: CRMSimulator (the default) or
-	// CRMRequestTracker. With Request Tracker the stack starts a
-	// throw-away instance (Request Tracker 5 must be installed: see
-	// scripts/rt.sh install) and stops it with the rest.
+	// CRM is the CRM casebridge talks to: CRMSimulator (the default),
+	// CRMRequestTracker, CRMZendesk, CRMJira or CRMServiceNow. With Request
+	// Tracker the stack starts a throw-away instance (Request Tracker 5
+	// must be installed: see scripts/rt.sh install) and stops it with the
+	// rest.
 	CRM string
 
 	// PollEvery is how often the ticker publishes tick-poll-google and
@@ -142,7 +157,11 @@ type Options struct {
 	// webhooks to FUNCTIONS_URL/CRMWebhook as the helpdesk's administrator
 	// would: the CRM simulator through its control endpoint (PUT
 	// /_sim/webhook), Request Tracker through the site config of
-	// casebridge's scrip, written when it starts (rttest.Options).
+	// casebridge's scrip, written when it starts (rttest.Options), and the
+	// vendors' simulators through their own APIs (Zendesk: an
+	// event-subscription webhook, whose signing secret Zendesk makes and
+	// CRMWebhook is given instead; Jira: an admin webhook; ServiceNow: the
+	// business rule, PUT /_sim/webhook-rule).
 	// CRMWebhook dates webhooks by the stack's clock (the clock file);
 	// Request Tracker signs them by real time, so once Advance has moved
 	// the clock more than 5 minutes CRMWebhook refuses them as stale and
@@ -210,8 +229,15 @@ type Stack struct {
 	// CSAPI is the Cloud Support API simulator (hooks, call counts).
 	CSAPI *csapitest.Server
 	// CRM is the CRM simulator (hooks, call counts); nil when the stack
-	// runs Request Tracker.
+	// runs another CRM.
 	CRM *crmsim.CRM
+	// Zendesk, Jira and ServiceNow are the vendor's simulator the stack
+	// runs (Options.CRM), each on its own address; nil otherwise. The
+	// functions process reaches it through the stack's CRM server
+	// (CRM_URL), which SetCRMDown turns off.
+	Zendesk    *zendesktest.Server
+	Jira       *jirasmtest.Server
+	ServiceNow *servicenowtest.Server
 	// RT is the Request Tracker instance when Options.CRM is
 	// CRMRequestTracker (its URL is RT itself; the functions process goes
 	// through the stack's proxy, so that SetCRMDown works); else nil.
@@ -242,6 +268,9 @@ type Stack struct {
 	// webhookSecret is what the CRM signs its webhooks with and CRMWebhook
 	// checks them by ("" when the CRM sends none). Never logged.
 	webhookSecret string
+	// vendor wires the vendor's simulator in (nil for the CRM simulator
+	// and Request Tracker).
+	vendor vendorCRM
 
 	stopTicker context.CancelFunc
 	tickerDone sync.WaitGroup
@@ -259,10 +288,11 @@ type Stack struct {
 // rttest.ErrNotInstalled.
 func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	opts.defaults()
-	if opts.CRM != CRMSimulator && opts.CRM != CRMRequestTracker {
-		return nil, fmt.Errorf("the local stack runs the CRM %q or %q, not %q", CRMSimulator, CRMRequestTracker, opts.CRM)
+	vendor := newVendorCRM(opts.CRM)
+	if opts.CRM != CRMSimulator && opts.CRM != CRMRequestTracker && vendor == nil {
+		return nil, fmt.Errorf("the local stack runs the CRM %s, not %q", strings.Join(crmKinds, ", "), opts.CRM)
 	}
-	s = &Stack{opts: opts, logs: newLogHub(), tickPubs: map[string]*pubsub.Publisher{}}
+	s = &Stack{opts: opts, vendor: vendor, logs: newLogHub(), tickPubs: map[string]*pubsub.Publisher{}}
 	defer func() {
 		if err != nil {
 			s.Stop()
@@ -332,6 +362,13 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 
 	if err := s.startSimulators(); err != nil {
 		return s, err
+	}
+	if s.webhookSecret != "" && s.vendor != nil {
+		// The vendor's administrator registers the webhook before
+		// CRMWebhook starts: Zendesk makes the secret CRMWebhook checks.
+		if s.webhookSecret, err = s.vendor.setWebhook(ctx, s.CRMWebhookURL(), s.webhookSecret); err != nil {
+			return s, fmt.Errorf("registering the webhook of %s: %w", s.vendor.title(), err)
+		}
 	}
 
 	if err := s.startFunctions(ctx, bin, funcPort); err != nil {
@@ -411,17 +448,33 @@ func (s *Stack) crmSyncUser() string {
 	if s.opts.CRM == CRMRequestTracker {
 		return rttest.SyncUser
 	}
+	if s.vendor != nil {
+		return s.vendor.syncUser()
+	}
 	return s.opts.CRMSyncUser
 }
 
 // SetCRMWebhooks points the CRM simulator's webhooks at CRMWebhook (true)
 // or stops them (false), through the simulator's control endpoint, as the
 // helpdesk's administrator would; a test uses it to make the CRM miss the
-// webhook of a change. It fails on a stack started without webhooks, and
-// on Request Tracker, whose scrip is configured when it starts.
+// webhook of a change. A vendor's simulator has its webhook registered
+// again (true) or removed (false) through its own API. It fails on a
+// stack started without webhooks, and on Request Tracker, whose scrip is
+// configured when it starts.
 func (s *Stack) SetCRMWebhooks(ctx context.Context, on bool) error {
 	if s.webhookSecret == "" {
 		return errors.New("the stack was started without the CRM's webhooks (Options.NoSupportEvents or NoCRMWebhooks)")
+	}
+	if s.vendor != nil {
+		endpoint := ""
+		if on {
+			endpoint = s.CRMWebhookURL()
+		}
+		// The secret CRMWebhook holds stays the one the webhook signs with.
+		if _, err := s.vendor.setWebhook(ctx, endpoint, s.webhookSecret); err != nil {
+			return fmt.Errorf("setting the webhook of %s: %w", s.vendor.title(), err)
+		}
+		return nil
 	}
 	if s.CRM == nil {
 		return errors.New("Request Tracker's webhooks are set when it starts; only the CRM simulator's can be switched")
@@ -454,23 +507,39 @@ func (s *Stack) startSimulators() error {
 	}
 
 	var crm http.Handler
-	what := "the CRM simulator"
-	if s.RT != nil {
+	// A vendor's simulator is told the CRM server's address (CRM_URL)
+	// when it starts.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("starting the CRM server: %w", err)
+	}
+	s.crmURL = "http://" + ln.Addr().String()
+	switch {
+	case s.vendor != nil:
+		if err := s.vendor.start(s, s.crmURL); err != nil {
+			ln.Close()
+			return fmt.Errorf("starting %s: %w", s.vendor.title(), err)
+		}
+		// The vendor's simulator serves itself; the functions process
+		// reaches it through this proxy, which SetCRMDown turns off.
+		target, err := url.Parse(s.vendor.url())
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("the address of %s: %w", s.vendor.title(), err)
+		}
+		crm = httputil.NewSingleHostReverseProxy(target)
+	case s.RT != nil:
 		// Request Tracker serves itself; the functions process reaches it
 		// through this proxy, which SetCRMDown turns off.
 		target, err := url.Parse(s.RT.URL)
 		if err != nil {
+			ln.Close()
 			return fmt.Errorf("the Request Tracker URL %q: %w", s.RT.URL, err)
 		}
 		crm = httputil.NewSingleHostReverseProxy(target)
-		what = "the proxy in front of Request Tracker"
-	} else {
+	default:
 		s.CRM = crmsim.New(crmsim.Options{Clock: now, SyncUser: s.opts.CRMSyncUser})
 		crm = s.CRM.Handler()
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fmt.Errorf("starting %s: %w", what, err)
 	}
 	s.crmServer = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.crmDown.Load() {
@@ -479,7 +548,6 @@ func (s *Stack) startSimulators() error {
 		}
 		crm.ServeHTTP(w, r)
 	}), ReadHeaderTimeout: 10 * time.Second}
-	s.crmURL = "http://" + ln.Addr().String()
 	go s.crmServer.Serve(ln)
 	return nil
 }
@@ -522,6 +590,12 @@ func (s *Stack) functionsEnv(port int) []string {
 		vars[rt.EnvGoogleCaseField] = rttest.GoogleCaseField
 		// The throw-away RT runs on UTC (scripts/rt.sh), so searches ask exactly.
 		vars[rt.EnvTimeZone] = "UTC"
+	}
+	if s.vendor != nil {
+		// The sync user's credentials and the fields the stack set up.
+		for k, v := range s.vendor.env() {
+			vars[k] = v
+		}
 	}
 	for k, v := range s.opts.Env {
 		vars[k] = v
@@ -742,7 +816,8 @@ func (s *Stack) Endpoints() map[string]string {
 	return eps
 }
 
-// CRMKind is the CRM the stack runs: CRMSimulator or CRMRequestTracker.
+// CRMKind is the CRM the stack runs: CRMSimulator, CRMRequestTracker,
+// CRMZendesk, CRMJira or CRMServiceNow.
 func (s *Stack) CRMKind() string { return s.opts.CRM }
 
 // ClockFile is the file holding the clock offset (CASEBRIDGE_CLOCK_FILE).
@@ -771,8 +846,9 @@ type FirestoreCounts struct {
 type metrics struct {
 	FirestoreCounts
 	// CRMCalls are the CRM adapter's calls by operation, when the adapter
-	// counts them (the Request Tracker adapter does; the simulator's
-	// client does not, the simulator counts them itself).
+	// counts them (the Request Tracker, Zendesk, Jira and ServiceNow
+	// adapters do; the CRM simulator's client does not, the simulator
+	// counts them itself).
 	CRMCalls map[string]int64 `json:"crmCalls"`
 }
 
@@ -865,6 +941,9 @@ func (s *Stack) Stop() error {
 			s.CRM.SetWebhook(crmsim.Webhook{})
 			s.CRM.WaitWebhooks()
 		}
+		if s.vendor != nil {
+			s.vendor.stopWebhooks()
+		}
 		if s.csapiEvents != nil {
 			// The simulator's later publishes fail, harmlessly, rather
 			// than reach a closed client.
@@ -888,6 +967,9 @@ func (s *Stack) Stop() error {
 		}
 		if s.crmServer != nil {
 			s.crmServer.Close()
+		}
+		if s.vendor != nil {
+			s.vendor.close()
 		}
 		if s.RT != nil {
 			errs = append(errs, s.RT.Stop())

@@ -1,5 +1,5 @@
 // Package simhttp holds what the vendor simulators (zendesktest,
-// jirasmtest, servicenowtest) share over HTTP.
+// jirasmtest, servicenowtest, and the generic crmsim) share over HTTP.
 package simhttp
 
 import (

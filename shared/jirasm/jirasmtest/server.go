@@ -1,7 +1,6 @@
 package jirasmtest
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -98,12 +97,9 @@ type Server struct {
 	faults      []Fault
 	requests    simhttp.Counts[int]
 
-	webhooks      map[int]*webhook
-	nextWebhook   int
-	webhookClient *http.Client
-	webhookCtx    context.Context
-	webhookCancel context.CancelFunc
-	sending       sync.WaitGroup // webhook requests in flight or waiting to retry
+	webhooks    map[int]*webhook
+	nextWebhook int
+	sender      *simhttp.Sender // webhook requests in flight or waiting to retry
 }
 
 type account struct{ ID, Name string }
@@ -227,6 +223,14 @@ var statuses = map[string]struct {
 // NewServer starts a simulator; it is closed when the test ends.
 func NewServer(t testing.TB, opts Options) *Server {
 	t.Helper()
+	s := Start(opts)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a simulator on 127.0.0.1 outside a test (the sandbox runs
+// one); Close stops it.
+func Start(opts Options) *Server {
 	if opts.Email == "" {
 		opts.Email = "sync@example.com"
 	}
@@ -266,22 +270,17 @@ func NewServer(t testing.TB, opts Options) *Server {
 	if opts.WebhookTimeout <= 0 {
 		opts.WebhookTimeout = defaultWebhookTimeout
 	}
-	client := opts.WebhookClient
-	if client == nil {
-		client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	}
 	s := &Server{
-		opts:          opts,
-		byKey:         map[string]*issue{},
-		attachments:   map[string]*attachment{},
-		byMediaID:     map[string]*attachment{},
-		accounts:      map[string]string{},
-		nextIssue:     10000,
-		nextID:        10000,
-		webhooks:      map[int]*webhook{},
-		webhookClient: client,
+		opts:        opts,
+		byKey:       map[string]*issue{},
+		attachments: map[string]*attachment{},
+		byMediaID:   map[string]*attachment{},
+		accounts:    map[string]string{},
+		nextIssue:   10000,
+		nextID:      10000,
+		webhooks:    map[int]*webhook{},
+		sender:      newWebhookSender(opts),
 	}
-	s.webhookCtx, s.webhookCancel = context.WithCancel(context.Background())
 	// Every answer is dated by Options.Clock, as the site dates its answers
 	// by the clock that stamps its issues.
 	s.media = httptest.NewServer(simhttp.Dated(opts.Clock, s.mediaHandler()))
@@ -289,13 +288,19 @@ func NewServer(t testing.TB, opts Options) *Server {
 	// The media host must be another host name, as in production, so that
 	// an HTTP client drops the site's credentials on the redirect.
 	s.URL, s.MediaURL = s.srv.URL, strings.Replace(s.media.URL, "127.0.0.1", "localhost", 1)
-	t.Cleanup(func() {
-		s.StopWebhooks()
-		s.srv.Close()
-		s.media.Close()
-	})
 	return s
 }
+
+// Close abandons the webhook requests on their way and closes the site
+// and the media host.
+func (s *Server) Close() {
+	s.StopWebhooks()
+	s.srv.Close()
+	s.media.Close()
+}
+
+// Options returns the options in effect, defaults filled in.
+func (s *Server) Options() Options { return s.opts }
 
 // Client returns an HTTP client for the server.
 func (s *Server) Client() *http.Client { return s.srv.Client() }

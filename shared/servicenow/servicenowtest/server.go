@@ -75,10 +75,10 @@ type Server struct {
 	// refused are the tables the API user may not read at all
 	// (RefuseTableReads).
 	refused map[string]bool
-	// rule is the webhook business rule (SetWebhookRule); sending counts
-	// its deliveries under way.
-	rule    *WebhookRule
-	sending sync.WaitGroup
+	// rule is the webhook business rule (SetWebhookRule); sender sends
+	// its deliveries.
+	rule   *WebhookRule
+	sender *simhttp.Sender
 }
 
 type table struct {
@@ -99,14 +99,26 @@ type Fault struct {
 // NewServer starts a simulated instance, closed when the test ends.
 func NewServer(t testing.TB, opts Options) *Server {
 	t.Helper()
+	s := Start(opts)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a simulated instance on 127.0.0.1 outside a test (the
+// sandbox runs one); Close stops it.
+func Start(opts Options) *Server {
 	s := newState(opts)
 	// Every answer is dated by Options.Clock, as the instance dates its
 	// answers by the clock that stamps its records.
 	s.srv = httptest.NewServer(simhttp.Dated(s.opts.Clock, s.handler()))
 	s.URL = s.srv.URL
-	t.Cleanup(s.srv.Close)
-	t.Cleanup(s.WaitWebhooks)
 	return s
+}
+
+// Close waits for the webhooks on their way and closes the instance.
+func (s *Server) Close() {
+	s.WaitWebhooks()
+	s.srv.Close()
 }
 
 // Client returns an HTTP client for the server.
@@ -144,7 +156,8 @@ func newState(opts Options) *Server {
 		opts.Clock = time.Now
 	}
 	s := &Server{opts: opts, tables: map[string]*table{}, files: map[string][]byte{}, number: 10000,
-		rowACLs: map[string]func(map[string]string) bool{}, fieldACLs: map[string]map[string]bool{}, refused: map[string]bool{}}
+		rowACLs: map[string]func(map[string]string) bool{}, fieldACLs: map[string]map[string]bool{}, refused: map[string]bool{},
+		sender: newWebhookSender()}
 	sys := []string{"sys_id", "sys_created_on", "sys_created_by", "sys_updated_on", "sys_updated_by", "sys_mod_count"}
 	s.tables[opts.Table] = newTable(append(sys, "number", "short_description", "description", "state", "active",
 		"impact", "urgency", "priority", "close_code", "close_notes", "comments", "work_notes",

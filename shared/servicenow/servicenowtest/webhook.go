@@ -1,20 +1,16 @@
 package servicenowtest
 
 import (
-	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/casebridge/casebridge/shared/simhttp"
 )
 
 // ServiceNow has no webhook API. The documented pattern, and what
@@ -66,12 +62,8 @@ var ErrBadWebhookRule = errors.New("the rule needs an http or https url, a secre
 // SetWebhookRule installs the rule, replacing any; a zero WebhookRule
 // removes it.
 func (s *Server) SetWebhookRule(r WebhookRule) error {
-	if r != (WebhookRule{}) {
-		u, err := url.Parse(r.URL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-			len(r.Secret) < 16 || len(r.Secret) > 1024 || !validTableName(r.Table) {
-			return ErrBadWebhookRule
-		}
+	if r != (WebhookRule{}) && (!simhttp.ValidWebhookTarget(r.URL, r.Secret) || !validTableName(r.Table)) {
+		return ErrBadWebhookRule
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -85,7 +77,7 @@ func (s *Server) SetWebhookRule(r WebhookRule) error {
 
 // WaitWebhooks waits until every webhook sent so far was delivered or
 // dropped.
-func (s *Server) WaitWebhooks() { s.sending.Wait() }
+func (s *Server) WaitWebhooks() { s.sender.Wait() }
 
 func validTableName(t string) bool {
 	if t == "" || len(t) > 80 {
@@ -122,34 +114,23 @@ func (s *Server) afterWriteLocked(row map[string]string, by string) {
 	if err != nil {
 		return
 	}
-	rule, at := *r, s.opts.Clock()
-	s.sending.Add(1)
-	go func() {
-		defer s.sending.Done()
-		deliver(rule, at, body)
-	}()
+	s.sender.Send(simhttp.Delivery{
+		URL: r.URL,
+		Header: http.Header{
+			"Content-Type": {"application/json"},
+			"User-Agent":   {"ServiceNow/1.0"},
+		},
+		Body: body,
+		Sign: simhttp.CasebridgeSigner(r.Secret),
+		At:   s.opts.Clock(),
+	})
 }
 
-// deliver POSTs one signed webhook and drops any failure.
-func deliver(r WebhookRule, at time.Time, body []byte) {
-	ts := strconv.FormatInt(at.Unix(), 10)
-	m := hmac.New(sha256.New, []byte(r.Secret))
-	m.Write([]byte(ts + "."))
-	m.Write(body)
-	req, err := http.NewRequest(http.MethodPost, r.URL, bytes.NewReader(body))
-	if err != nil {
-		return
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "ServiceNow/1.0")
-	req.Header.Set("X-Casebridge-Timestamp", ts)
-	req.Header.Set("X-Casebridge-Signature", "sha256="+hex.EncodeToString(m.Sum(nil)))
-	resp, err := (&http.Client{Timeout: WebhookTimeout}).Do(req)
-	if err != nil {
-		return
-	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
+// newWebhookSender returns the sender of the REST message: one attempt
+// each, bounded by WebhookTimeout, with a client that follows redirects as
+// Go's default one does.
+func newWebhookSender() *simhttp.Sender {
+	return simhttp.NewSender(simhttp.SenderOptions{Client: &http.Client{}, Timeout: WebhookTimeout})
 }
 
 // serveWebhookRule is the control endpoint at SimWebhookPath.

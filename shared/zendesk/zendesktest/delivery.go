@@ -1,15 +1,13 @@
 package zendesktest
 
 import (
-	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"io"
 	"net/http"
-	"strconv"
 	"time"
+
+	"github.com/casebridge/casebridge/shared/simhttp"
 )
 
 // How webhook requests are sent. Zendesk's documentation says a request
@@ -19,14 +17,30 @@ import (
 // (Zendesk retries timeouts too; the simulator keeps to answers, so that a
 // test never waits on a dead endpoint). Each request of a webhook carries
 // the same invocation id.
-const (
-	maxWebhookRetries   = 3
-	webhookRetryDelay   = time.Second
-	maxWebhookRetryWait = 60 * time.Second
-	// defaultWebhookTimeout bounds one request (Zendesk gives an endpoint
-	// about ten seconds).
-	defaultWebhookTimeout = 10 * time.Second
-)
+
+// defaultWebhookTimeout bounds one request (Zendesk gives an endpoint about
+// ten seconds).
+const defaultWebhookTimeout = 10 * time.Second
+
+// webhookRetry is Zendesk's retry policy, as described above.
+var webhookRetry = simhttp.RetryPolicy{
+	Retries: 3,
+	After: func(status int, retryAfter string) (time.Duration, bool) {
+		switch status {
+		case http.StatusConflict:
+			return time.Second, true
+		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+			return simhttp.RetryAfterSeconds(retryAfter, 60*time.Second)
+		}
+		return 0, false
+	},
+}
+
+// newWebhookSender returns the sender of the account's webhook requests.
+// Each attempt is signed with the time it is made, by Options.Clock.
+func newWebhookSender(o Options) *simhttp.Sender {
+	return simhttp.NewSender(simhttp.SenderOptions{Client: o.WebhookClient, Timeout: o.WebhookTimeout, Retry: webhookRetry, Clock: o.Clock})
+}
 
 // delivery is one webhook request to make, built under the lock.
 type delivery struct {
@@ -36,93 +50,35 @@ type delivery struct {
 	secret      string
 }
 
-// sendAsync sends d from a goroutine of its own, never under the lock.
+// sendAsync sends d from a goroutine of its own, never under the lock. A
+// GET or DELETE goes without a body, and is signed so.
 func (s *Server) sendAsync(d delivery) {
-	s.sending.Add(1)
-	go func() {
-		defer s.sending.Done()
-		s.send(d)
-	}()
-}
-
-// send makes d's request, retrying as Zendesk does.
-func (s *Server) send(d delivery) {
-	for attempt := 0; ; attempt++ {
-		status, retryAfter := s.attempt(d)
-		wait, retry := webhookRetry(status, retryAfter, attempt)
-		if !retry {
-			return
-		}
-		select {
-		case <-time.After(wait):
-		case <-s.webhookCtx.Done():
-			return
-		}
-	}
-}
-
-// webhookRetry says whether and when to retry after the attempt-th request
-// (from 0) was answered status (0: no answer) with a Retry-After header.
-func webhookRetry(status int, retryAfter string, attempt int) (time.Duration, bool) {
-	if attempt >= maxWebhookRetries {
-		return 0, false
-	}
-	switch status {
-	case http.StatusConflict:
-		return webhookRetryDelay, true
-	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-		secs, err := strconv.Atoi(retryAfter)
-		if err != nil || secs < 0 || time.Duration(secs)*time.Second >= maxWebhookRetryWait {
-			return 0, false
-		}
-		return time.Duration(secs) * time.Second, true
-	}
-	return 0, false
-}
-
-// attempt makes one signed request and returns the answer's status (0 when
-// none came) and Retry-After header.
-func (s *Server) attempt(d delivery) (int, string) {
-	ctx, cancel := context.WithTimeout(s.webhookCtx, s.opts.WebhookTimeout)
-	defer cancel()
 	body := d.body
 	if d.method == http.MethodGet || d.method == http.MethodDelete {
 		body = nil
 	}
-	req, err := http.NewRequestWithContext(ctx, d.method, d.url, bytes.NewReader(body))
-	if err != nil {
-		return 0, ""
-	}
-	req.Header = d.header.Clone()
-	ts := s.opts.Clock().UTC().Format(timeFormat)
-	req.Header.Set("X-Zendesk-Webhook-Signature-Timestamp", ts)
-	req.Header.Set("X-Zendesk-Webhook-Signature", sign(d.secret, ts, body))
-	resp, err := s.webhookClient.Do(req)
-	if err != nil {
-		return 0, ""
-	}
-	defer resp.Body.Close()
-	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
-	return resp.StatusCode, resp.Header.Get("Retry-After")
+	s.sender.Send(simhttp.Delivery{Method: d.method, URL: d.url, Header: d.header, Body: body, Sign: signer(d.secret)})
 }
 
-// sign is Zendesk's webhook signature of a request:
+// signer signs as Zendesk does: X-Zendesk-Webhook-Signature-Timestamp is
+// the time of the attempt, and X-Zendesk-Webhook-Signature is
 // base64(HMAC-SHA256(secret, timestamp + body)).
-func sign(secret, timestamp string, body []byte) string {
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(timestamp))
-	mac.Write(body)
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+func signer(secret string) simhttp.Signer {
+	return func(h http.Header, body []byte, at time.Time) {
+		ts := at.UTC().Format(timeFormat)
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write([]byte(ts))
+		mac.Write(body)
+		h.Set("X-Zendesk-Webhook-Signature-Timestamp", ts)
+		h.Set("X-Zendesk-Webhook-Signature", base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+	}
 }
 
 // StopWebhooks abandons the webhook requests still being sent or waiting
 // to be retried, and returns once none is left. NewServer calls it when the
 // test ends.
-func (s *Server) StopWebhooks() {
-	s.webhookCancel()
-	s.sending.Wait()
-}
+func (s *Server) StopWebhooks() { s.sender.Close() }
 
 // WaitWebhooks returns once every webhook request made so far has been
 // answered or given up, retries included.
-func (s *Server) WaitWebhooks() { s.sending.Wait() }
+func (s *Server) WaitWebhooks() { s.sender.Wait() }

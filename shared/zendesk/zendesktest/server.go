@@ -103,10 +103,7 @@ type Server struct {
 
 	webhooks       map[string]*webhook
 	nextInvocation int64
-	webhookClient  *http.Client
-	webhookCtx     context.Context
-	webhookCancel  context.CancelFunc
-	sending        sync.WaitGroup // webhook requests in flight or waiting to retry
+	sender         *simhttp.Sender // webhook requests in flight or waiting to retry
 }
 
 // New returns a simulator that is not listening; serve its Handler.
@@ -138,23 +135,18 @@ func New(opts Options) *Server {
 	if opts.WebhookTimeout <= 0 {
 		opts.WebhookTimeout = defaultWebhookTimeout
 	}
-	client := opts.WebhookClient
-	if client == nil {
-		client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	}
 	s := &Server{
-		opts:          opts,
-		tickets:       map[int64]*ticket{},
-		users:         map[int64]*user{},
-		uploads:       map[string][]*attachment{},
-		nextUser:      1000000,
-		nextComment:   10000000000,
-		nextAttach:    20000000000,
-		nextAudit:     30000000000,
-		webhooks:      map[string]*webhook{},
-		webhookClient: client,
+		opts:        opts,
+		tickets:     map[int64]*ticket{},
+		users:       map[int64]*user{},
+		uploads:     map[string][]*attachment{},
+		nextUser:    1000000,
+		nextComment: 10000000000,
+		nextAttach:  20000000000,
+		nextAudit:   30000000000,
+		webhooks:    map[string]*webhook{},
+		sender:      newWebhookSender(opts),
 	}
-	s.webhookCtx, s.webhookCancel = context.WithCancel(context.Background())
 	s.syncUser = s.addUserLocked(opts.SyncUserName, opts.Email, "admin")
 	s.requester = s.addUserLocked("Requester", "requester@example.com", "end-user")
 	return s
