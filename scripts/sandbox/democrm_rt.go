@@ -31,38 +31,9 @@ type rtCRM struct {
 	since time.Time
 
 	mu      sync.Mutex
-	tickets map[string]*rtRead[crmTicket]
-	synced  rtRead[[]crmTicket]
+	tickets map[string]*cachedRead[crmTicket]
+	synced  cachedRead[[]crmTicket]
 	files   map[string][]byte // attachment id -> bytes; files never change
-}
-
-// rtRead is one cached read; its lock is held while it is refreshed, so
-// that checks looking at once share one read.
-type rtRead[T any] struct {
-	mu  sync.Mutex
-	at  time.Time
-	val T
-}
-
-// forget makes the next get read afresh.
-func (r *rtRead[T]) forget() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.at = time.Time{}
-}
-
-func (r *rtRead[T]) get(refresh func() (T, error)) (T, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.at.IsZero() && time.Since(r.at) < rtReadEvery {
-		return r.val, nil
-	}
-	v, err := refresh()
-	if err != nil {
-		return v, err
-	}
-	r.val, r.at = v, time.Now()
-	return v, nil
 }
 
 // newRTCRM reads and acts on inst; calls (nil: not measured) gives the
@@ -81,7 +52,7 @@ func newRTCRM(inst *rttest.Instance, calls func(context.Context) (map[string]int
 		return nil, fmt.Errorf("reading Request Tracker: %w", err)
 	}
 	return &rtCRM{inst: inst, human: inst.Human, client: client, calls: calls,
-		since: time.Now().Add(-time.Hour), tickets: map[string]*rtRead[crmTicket]{}, files: map[string][]byte{}}, nil
+		since: time.Now().Add(-time.Hour), tickets: map[string]*cachedRead[crmTicket]{}, files: map[string][]byte{}}, nil
 }
 
 func (r *rtCRM) Describe() string { return "Request Tracker at " + r.inst.URL }
@@ -115,19 +86,19 @@ func (r *rtCRM) Close(ctx context.Context, id string) error {
 	return r.human.Resolve(ctx, id, demoAgentName)
 }
 
-func (r *rtCRM) entry(id string) *rtRead[crmTicket] {
+func (r *rtCRM) entry(id string) *cachedRead[crmTicket] {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	e, ok := r.tickets[id]
 	if !ok {
-		e = &rtRead[crmTicket]{}
+		e = &cachedRead[crmTicket]{}
 		r.tickets[id] = e
 	}
 	return e
 }
 
 func (r *rtCRM) Ticket(ctx context.Context, id string) (crmTicket, error) {
-	return r.entry(id).get(func() (crmTicket, error) { return r.read(ctx, id) })
+	return r.entry(id).get(rtReadEvery, func() (crmTicket, error) { return r.read(ctx, id) })
 }
 
 // read reads a ticket, its comments and its files (each file's bytes once).
@@ -181,7 +152,7 @@ func (r *rtCRM) file(ctx context.Context, ticketID, attachmentID string) ([]byte
 }
 
 func (r *rtCRM) Synced(ctx context.Context) ([]crmTicket, error) {
-	return r.synced.get(func() ([]crmTicket, error) {
+	return r.synced.get(rtReadEvery, func() ([]crmTicket, error) {
 		cases, err := r.client.SearchUpdated(ctx, r.since)
 		if err != nil {
 			return nil, fmt.Errorf("searching Request Tracker: %w", err)
