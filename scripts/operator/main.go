@@ -8,8 +8,9 @@
 // given up and out of sync; outage flags; the pollers' watermarks,
 // heartbeats and failing polls) and the depth of every dead-letter
 // subscription, and starts with one line saying what needs attention.
-// resync publishes one sync-requested command, which SyncCase handles like
-// any other: it reconciles the case both ways, or creates its counterpart;
+// resync publishes one sync-requested command, naming the case's mapping
+// when it has one, which SyncCase handles like any other: it reconciles the
+// case both ways, reading both cases, or creates its counterpart;
 // a mapping the sweep gave up on is first made due again, with its run of
 // failures cleared.
 //
@@ -409,7 +410,11 @@ func resync(ctx context.Context, project, prefix, googleCase, crmCase, mapping s
 		fmt.Fprintf(stderr, "operator resync: %v\n", ops.Reach(ctx, ops.ServiceFirestore, project, err))
 		return exitFailure
 	}
-	restarted, err := restartGivenUp(ctx, st, ref, clock.FromEnv().Now())
+	m, err := mappingOf(ctx, st, ref)
+	if err == nil {
+		m, err = restartGivenUp(ctx, st, m, clock.FromEnv().Now())
+	}
+	restarted := m
 	st.Close()
 	if casesync.IsNotFound(err) && mapping != "" {
 		fmt.Fprintf(stderr, "operator resync: there is no mapping %q (see operator status)\n", mapping)
@@ -422,6 +427,17 @@ func resync(ctx context.Context, project, prefix, googleCase, crmCase, mapping s
 	if !restarted.GaveUpAt.IsZero() {
 		fmt.Fprintf(stdout, "mapping %s had been given up at %s after %d attempts; cleared, the sweep asks for it again at its next poll\n",
 			restarted.ID, formatTime(restarted.GaveUpAt), restarted.Attempts)
+	}
+	what := "mapping " + ref.MappingID
+	if ref.ID != "" {
+		what = string(ref.Side) + " case " + ref.ID
+	}
+	if ref.ID != "" && m.ID != "" {
+		// A message naming a case announces a change on that side, and a
+		// reconciliation may take the other side's case to be as the
+		// mapping last saw it; naming the mapping has both cases read.
+		what += " (mapping " + m.ID + ")"
+		ref = casesync.CaseRef{MappingID: m.ID}
 	}
 	body, err := eventing.EncodeCaseRef(ref)
 	if err != nil {
@@ -445,10 +461,6 @@ func resync(ctx context.Context, project, prefix, googleCase, crmCase, mapping s
 	if _, err := pub.Publish(ctx, &pubsub.Message{Data: body}).Get(ctx); err != nil {
 		fmt.Fprintf(stderr, "operator resync: %v\n", ops.Reach(ctx, ops.ServicePubSub, project, fmt.Errorf("publishing sync-requested on %s: %w", topic, err)))
 		return exitFailure
-	}
-	what := "mapping " + ref.MappingID
-	if ref.ID != "" {
-		what = string(ref.Side) + " case " + ref.ID
 	}
 	fmt.Fprintf(stdout, "published sync-requested for %s on %s\n", what, topic)
 	return exitOK
@@ -575,22 +587,28 @@ var errNotGivenUp = errors.New("the mapping is not given up")
 // returns the mapping as it was when it was given up (zero GaveUpAt when
 // it was not, or when a case has no mapping yet). Only a given-up mapping
 // is written. ErrNotFound when ref names a mapping id that does not exist.
-func restartGivenUp(ctx context.Context, st *store.Store, ref casesync.CaseRef, now time.Time) (casesync.Mapping, error) {
-	var m casesync.Mapping
+// mappingOf reads the mapping ref names, or the mapping holding its case
+// (zero when the case has none).
+func mappingOf(ctx context.Context, st *store.Store, ref casesync.CaseRef) (casesync.Mapping, error) {
 	if ref.MappingID != "" {
-		var err error
-		if m, err = st.GetMapping(ctx, ref.MappingID); err != nil {
+		m, err := st.GetMapping(ctx, ref.MappingID)
+		if err != nil {
 			return casesync.Mapping{}, fmt.Errorf("reading mapping %s: %w", ref.MappingID, err)
 		}
-	} else {
-		found, err := st.LookupMappings(ctx, ref.Side, []string{ref.ID})
-		if err != nil {
-			return casesync.Mapping{}, fmt.Errorf("looking up the mapping of %s case %s: %w", ref.Side, ref.ID, err)
-		}
-		m = found[ref.ID]
+		return m, nil
 	}
+	found, err := st.LookupMappings(ctx, ref.Side, []string{ref.ID})
+	if err != nil {
+		return casesync.Mapping{}, fmt.Errorf("looking up the mapping of %s case %s: %w", ref.Side, ref.ID, err)
+	}
+	return found[ref.ID], nil
+}
+
+// restartGivenUp clears m's given-up state, if it has one, and returns m as
+// it was; m unchanged when it was not given up.
+func restartGivenUp(ctx context.Context, st *store.Store, m casesync.Mapping, now time.Time) (casesync.Mapping, error) {
 	if m.GaveUpAt.IsZero() {
-		return casesync.Mapping{}, nil
+		return m, nil
 	}
 	var was casesync.Mapping
 	_, err := st.UpdateMapping(ctx, m.ID, func(x *casesync.Mapping) error {
@@ -604,7 +622,8 @@ func restartGivenUp(ctx context.Context, st *store.Store, ref casesync.CaseRef, 
 	})
 	if errors.Is(err, errNotGivenUp) {
 		// Another resync, or a sync that succeeded, got there first.
-		return casesync.Mapping{}, nil
+		was.GaveUpAt = time.Time{}
+		return was, nil
 	}
 	if err != nil {
 		return casesync.Mapping{}, fmt.Errorf("restarting given-up mapping %s: %w", m.ID, err)

@@ -270,21 +270,26 @@ func TestOperator(t *testing.T) {
 	})
 
 	t.Run("resync publishes one sync-requested command for each way of naming a case", func(t *testing.T) {
+		// A case with a mapping is asked for by its mapping, so that the
+		// reconciliation reads both cases (a message naming one case
+		// announces a change on that side only); a case with none by the
+		// case.
 		for _, args := range [][]string{
 			{"--google-case", "projects/p/cases/2"},
 			{"--crm-case", "102"},
 			{"--mapping", stuck.ID},
+			{"--google-case", "projects/p/cases/999"},
 		} {
 			if code, out, errOut := runCmd(t, append([]string{"resync"}, args...)...); code != exitOK {
 				t.Fatalf("resync %v: exit %d: %s%s", args, code, out, errOut)
 			}
 		}
+		byMapping := `{"side":"","id":"","mappingId":"` + stuck.ID + `"}`
 		want := []string{
-			`{"side":"","id":"","mappingId":"` + stuck.ID + `"}`,
-			`{"side":"company","id":"102"}`,
-			`{"side":"google","id":"projects/p/cases/2"}`,
+			byMapping, byMapping, byMapping,
+			`{"side":"google","id":"projects/p/cases/999"}`,
 		}
-		if diff := cmp.Diff(want, pullBodies(t, c, "read-sync-requested", 3)); diff != "" {
+		if diff := cmp.Diff(want, pullBodies(t, c, "read-sync-requested", 4)); diff != "" {
 			t.Errorf("published (-want +got):\n%s", diff)
 		}
 	})

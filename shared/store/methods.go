@@ -425,21 +425,16 @@ func (s *Store) LinkKey(ctx context.Context, id string, side casesync.Side, key 
 		}
 
 		var updates []firestore.Update
+		startOver := false
 		if side == casesync.SideGoogle {
 			if m.GoogleCase != "" && s.keyRef(side, m.GoogleCase).ID != kRef.ID && !slices.Contains(m.PreviousGoogleCases, m.GoogleCase) {
 				m.PreviousGoogleCases = append(m.PreviousGoogleCases, m.GoogleCase)
-				updates = append(updates, firestore.Update{Path: fieldPreviousGoogleCases, Value: m.PreviousGoogleCases})
 				// A new Google case: its side starts over and the mapping
-				// is open again, in the same transaction as the link.
+				// is open again, in the same transaction as the link. The
+				// whole mapping is written, so that every field the start
+				// over resets is stored as returned.
 				casesync.StartOverOnNewGoogleCase(&m)
-				updates = append(updates,
-					firestore.Update{Path: fieldGoogleItems, Value: toItemsDoc(casesync.SideItems{})},
-					firestore.Update{Path: fieldGoogleSeenUpdateTime, Value: nil},
-					firestore.Update{Path: fieldGoogleClosed, Value: false},
-					firestore.Update{Path: fieldCompanyClosed, Value: false},
-					firestore.Update{Path: fieldResolvedAt, Value: nil},
-					firestore.Update{Path: fieldCreateIntentAt, Value: nil},
-					firestore.Update{Path: fieldCreateIntentSide, Value: ""})
+				startOver = true
 			}
 			if m.GoogleCase != key {
 				m.GoogleCase = key
@@ -459,7 +454,11 @@ func (s *Store) LinkKey(ctx context.Context, id string, side casesync.Side, key 
 				return err
 			}
 		}
-		if len(updates) > 0 {
+		if startOver {
+			if err := t.set(mRef, toDoc(m)); err != nil {
+				return err
+			}
+		} else if len(updates) > 0 {
 			if err := t.update(mRef, updates); err != nil {
 				return err
 			}
