@@ -413,3 +413,16 @@ func StartOverOnNewGoogleCase(m *Mapping) {
 	m.CreateIntentAt, m.CreateIntentSide = time.Time{}, ""
 	m.NewCaseNoticeOwed = true
 }
+
+// CheckMerge reports, for Store.MergeMapping, whether mapping from may merge
+// into mapping into: from holds a CRM case and no Google case, into a
+// Google case and no CRM case. The error wraps ErrConflict.
+func CheckMerge(from, into Mapping) error {
+	if from.CompanyCaseID == "" || from.GoogleCase != "" || len(from.PreviousGoogleCases) > 0 {
+		return fmt.Errorf("mapping %s does not hold just a CRM case: %w", from.ID, ErrConflict)
+	}
+	if into.GoogleCase == "" || into.CompanyCaseID != "" {
+		return fmt.Errorf("mapping %s does not hold just a Google case: %w", into.ID, ErrConflict)
+	}
+	return nil
+}

@@ -156,6 +156,12 @@ type Store interface {
 	ListResolvedBefore(ctx context.Context, t time.Time) ([]string, error)
 	// DeleteMapping deletes the mapping and its key documents.
 	DeleteMapping(ctx context.Context, id string) error
+	// MergeMapping, in one transaction, deletes mapping fromID, which holds
+	// a CRM case and no Google case, and gives that CRM case to mapping
+	// intoID, which holds a Google case and no CRM case; it returns intoID
+	// as merged. ErrConflict when either no longer holds just that;
+	// ErrNotFound when either is gone.
+	MergeMapping(ctx context.Context, fromID, intoID string) (Mapping, error)
 	// DeleteResolvedBefore deletes the mapping and its key documents as
 	// DeleteMapping does, but only if, in the same transaction, it is still
 	// resolved before before, no lease on it is running at now and no change

@@ -221,11 +221,12 @@ func (r *reconciliation) linkKey(ctx context.Context, side Side, key string) (Ma
 	}
 	switch {
 	case side == SideGoogle && other.CompanyCaseID == "":
-		// We are the CRM side's mapping, with no Google key of our own.
-		if err := e.Store.DeleteMapping(ctx, r.m.ID); err != nil {
-			return Mapping{}, err
-		}
-		if _, err := e.Store.LinkKey(ctx, other.ID, SideCompany, r.m.CompanyCaseID); err != nil {
+		// We are the CRM side's mapping, with no Google key of our own:
+		// merged in one write, so that no failure between deleting it and
+		// linking its CRM case leaves that case without a mapping (whose
+		// next reconciliation could create a second Google case while
+		// Google's search does not show the first).
+		if _, err := e.Store.MergeMapping(ctx, r.m.ID, other.ID); err != nil {
 			return Mapping{}, err
 		}
 		r.act("merged into mapping %s, which holds Google case %s", other.ID, key)

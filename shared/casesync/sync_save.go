@@ -137,8 +137,11 @@ func (r *reconciliation) save(ctx context.Context, runErr error) (saved Mapping,
 		if !again {
 			r.lease.endIn(m)
 			r.endsLease = true
-			// This pass completed: every write of the run is recorded.
-			m.WritesRecorded = true
+			// This pass completed: every write of the run is recorded, and
+			// a copy an earlier attempt left unrecorded was found, unless
+			// the pass took the CRM case as last seen without listing the
+			// items whose copy that may be.
+			m.WritesRecorded = r.recorded || r.assumed == ""
 		}
 		return nil
 	})

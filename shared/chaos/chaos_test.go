@@ -36,17 +36,29 @@ func TestMain(m *testing.M) {
 // The test command's campaign: at least 2,000 operations over several
 // seeds on the in-memory store.
 func TestChaosInMemory(t *testing.T) {
-	total := 0
+	total, events, handedBack, eventOps := 0, 0, 0, 0
 	for seed := uint64(1); seed <= uint64(*seedsFlag); seed++ {
 		rep, err := chaos.Run(context.Background(), chaos.Options{Seed: seed, Ops: *opsFlag})
 		if err != nil {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
 		total += rep.Ops
+		for k, n := range rep.Events {
+			if strings.HasPrefix(k, "published: ") {
+				events += n
+			}
+		}
+		handedBack += rep.HandedBack
+		eventOps += rep.EventOps
 		check(t, rep, false)
 	}
 	if total < 2000 && *seedsFlag == 5 && *opsFlag == 500 {
 		t.Errorf("the campaign ran %d operations, want at least 2000", total)
+	}
+	// The events must have been exercised: sent, handed back while a run
+	// held their case, and left alone to carry changes.
+	if events == 0 || handedBack == 0 || eventOps == 0 {
+		t.Errorf("the campaign published %d events, had %d handed back and made %d changes for events alone; want some of each", events, handedBack, eventOps)
 	}
 }
 

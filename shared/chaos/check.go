@@ -330,6 +330,8 @@ func (w *world) checkPair(f *findings, g cloudsupport.Case, t crmsim.TicketState
 		}
 	}
 
+	w.checkEchoes(f, g, t, gComs, gAtts)
+
 	// Priority and close.
 	gClosed := g.State == "CLOSED"
 	if gClosed != t.Closed {
@@ -363,8 +365,78 @@ func (w *world) checkPair(f *findings, g cloudsupport.Case, t crmsim.TicketState
 				break
 			}
 		}
-		if len(seq)%2 == 1 {
+		if len(seq)%2 == 1 && !(side == "Google case "+g.Name && gClosed) {
+			// A closed Google case takes no comment: "Syncing has resumed."
+			// is not posted there (docs/design.md, Outage detection).
 			f.add("notices on %s end with an outage notice: %v", side, seq)
+		}
+	}
+}
+
+var (
+	googleNoticeRE  = regexp.MustCompile(`^\[Google Attachment (\S+) by `)
+	companyNoticeRE = regexp.MustCompile(`^\[Company Attachment (\S+) by `)
+)
+
+// checkEchoes checks that every comment and file casebridge wrote as the
+// copy of an item names an item a person made on the other side: never one
+// casebridge wrote itself (an echo, such as the event of its own write
+// taken for news), nor one that does not exist.
+func (w *world) checkEchoes(f *findings, g cloudsupport.Case, t crmsim.TicketState, gComs []cloudsupport.Comment, gAtts []cloudsupport.Attachment) {
+	personGoogle := map[string]bool{} // ids of people's Google comments and files, names of their files
+	for _, c := range gComs {
+		if c.Creator == nil || c.Creator.Email != connectorEmail {
+			personGoogle[lastSegment(c.Name)] = true
+		}
+	}
+	for _, a := range gAtts {
+		if a.Creator == nil || a.Creator.Email != connectorEmail {
+			personGoogle[lastSegment(a.Name)], personGoogle["file "+a.Filename] = true, true
+		}
+	}
+	personCRM := map[string]bool{}
+	for _, c := range t.Comments {
+		if !c.ByConnector {
+			personCRM[c.ID] = true
+		}
+	}
+	for _, a := range t.Attachments {
+		if !a.ByConnector {
+			personCRM[a.ID], personCRM["file "+a.Filename] = true, true
+		}
+	}
+	echo := func(format string, args ...any) {
+		f.Duplicated++
+		f.add("echo: "+format, args...)
+	}
+	for _, c := range gComs {
+		if c.Creator == nil || c.Creator.Email != connectorEmail {
+			continue
+		}
+		for _, re := range []*regexp.Regexp{partRE, companyNoticeRE} {
+			if m := re.FindStringSubmatch(c.Body); m != nil && !personCRM[m[1]] {
+				echo("Google case %s has casebridge's copy of CRM item %s, which no person made on ticket %s", g.Name, m[1], t.ID)
+			}
+		}
+	}
+	for _, a := range gAtts {
+		if a.Creator != nil && a.Creator.Email == connectorEmail && !personCRM["file "+a.Filename] {
+			echo("Google case %s has casebridge's file %s, which no person attached to ticket %s", g.Name, a.Filename, t.ID)
+		}
+	}
+	for _, c := range t.Comments {
+		if !c.ByConnector {
+			continue
+		}
+		for _, re := range []*regexp.Regexp{googleRE, googleNoticeRE} {
+			if m := re.FindStringSubmatch(c.Body); m != nil && !personGoogle[m[1]] {
+				echo("ticket %s has casebridge's copy of Google item %s, which no person made on %s", t.ID, m[1], g.Name)
+			}
+		}
+	}
+	for _, a := range t.Attachments {
+		if a.ByConnector && !personGoogle["file "+a.Filename] {
+			echo("ticket %s has casebridge's file %s, which no person attached to %s", t.ID, a.Filename, g.Name)
 		}
 	}
 }

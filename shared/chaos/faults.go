@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/casebridge/casebridge/shared/casesync"
+	"github.com/casebridge/casebridge/shared/csapi/csapitest"
 )
 
 // run is one worker's run of a function. Once it "crashes", every port call
@@ -16,6 +18,55 @@ import (
 type run struct {
 	w    *world
 	dead atomic.Bool
+	// dice draws the run's faults.
+	dice *dice
+	// trigger is the kind of message that started a sync-case run; ""
+	// for a poll or outage detection.
+	trigger string
+	// deadline, when set, runs out at the run's deadlineAt-th API call.
+	deadline   *expiringContext
+	deadlineAt int
+	calls      atomic.Int32
+	// dieAfter, when set, makes the run die right after its first call of
+	// that API operation did its work; failStore makes the failStoreN-th
+	// call of that store method fail (for tests of one fault).
+	dieAfter   string
+	failStore  string
+	failStoreN int
+}
+
+// newRun starts a worker's run, with dice of its own drawn from d.
+func (w *world) newRun(d *dice, trigger string) *run {
+	return &run{w: w, dice: d.child(), trigger: trigger}
+}
+
+// roll draws from the run's dice.
+func (r *run) roll(p float64) bool { return r.dice.roll(p) }
+
+// expiringContext is a context whose deadline runs out when told: at a
+// given API call of the run, rather than at a time of the real clock, so
+// that a seed runs the same however fast the machine is.
+type expiringContext struct {
+	context.Context
+	done chan struct{}
+	once sync.Once
+}
+
+func newExpiringContext(parent context.Context) *expiringContext {
+	return &expiringContext{Context: parent, done: make(chan struct{})}
+}
+
+func (c *expiringContext) expire() { c.once.Do(func() { close(c.done) }) }
+
+func (c *expiringContext) Done() <-chan struct{} { return c.done }
+
+func (c *expiringContext) Err() error {
+	select {
+	case <-c.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
 }
 
 var errCrashed = errors.New("chaos: the worker died")
@@ -34,6 +85,9 @@ const (
 	faultEarly     = "delivered before its publish returned"
 	faultPublish   = "publish failed"
 	faultLag       = "search lagging"
+	faultHeld      = "message held back, delivered late"
+	faultNotSent   = "event never sent by its side"
+	faultSentLate  = "event sent late by its side"
 )
 
 // before decides the faults that strike before a call: the call fails
@@ -42,15 +96,22 @@ func (r *run) before(side casesync.Side, op string) error {
 	if r.dead.Load() {
 		return errCrashed
 	}
+	if r.deadline != nil && int(r.calls.Add(1)) >= r.deadlineAt {
+		// The call fails without going out: a request cancelled in flight
+		// could still land at the API after the retry's check for it,
+		// which in this world comes at once rather than seconds later.
+		r.deadline.expire()
+		return &casesync.APIError{Side: side, Op: op, Transient: true, Err: context.DeadlineExceeded}
+	}
 	w := r.w
 	if !w.faults {
 		return nil
 	}
-	if w.roll(w.opts.FaultRate / 3) {
+	if r.roll(w.opts.FaultRate / 3) {
 		w.count(faultBefore)
 		return &casesync.APIError{Side: side, Op: op, Status: 503, Transient: true, Err: errors.New("chaos: unavailable")}
 	}
-	if w.roll(w.opts.FaultRate / 40) {
+	if r.roll(w.opts.FaultRate / 40) {
 		// A stall longer than the lease, in the middle of the work.
 		w.count(faultJump)
 		w.clock.Advance(45 * time.Second)
@@ -62,14 +123,18 @@ func (r *run) before(side casesync.Side, op string) error {
 // the answer is lost, or the worker dies.
 func (r *run) after(side casesync.Side, op string, err error) error {
 	w := r.w
+	if err == nil && r.dieAfter != "" && op == r.dieAfter {
+		r.dead.Store(true)
+		return errCrashed
+	}
 	if err != nil || !w.faults {
 		return err
 	}
 	switch {
-	case w.roll(w.opts.FaultRate / 5):
+	case r.roll(w.opts.FaultRate / 5):
 		w.count(faultLost)
 		return &casesync.APIError{Side: side, Op: op, Transient: true, Err: context.DeadlineExceeded}
-	case w.roll(w.opts.FaultRate / 10):
+	case r.roll(w.opts.FaultRate / 10):
 		w.count(faultCrash)
 		r.dead.Store(true)
 		return errCrashed
@@ -139,6 +204,9 @@ func (g faultyGoogle) CreateCase(ctx context.Context, c casesync.NewGoogleCase) 
 		return casesync.GoogleCase{}, err
 	}
 	got, err := g.Google.CreateCase(ctx, c)
+	if err == nil {
+		g.r.w.ownGoogleChange(ctx, g.r, csapitest.NotificationCaseCreated, got.Name)
+	}
 	return got, g.r.after(casesync.SideGoogle, "cases.create", err)
 }
 
@@ -146,21 +214,33 @@ func (g faultyGoogle) SetPriority(ctx context.Context, name string, p casesync.P
 	if err := g.r.before(casesync.SideGoogle, "cases.patch"); err != nil {
 		return err
 	}
-	return g.r.after(casesync.SideGoogle, "cases.patch", g.Google.SetPriority(ctx, name, p))
+	err := g.Google.SetPriority(ctx, name, p)
+	if err == nil {
+		g.r.w.ownGoogleChange(ctx, g.r, csapitest.NotificationCaseUpdated, name)
+	}
+	return g.r.after(casesync.SideGoogle, "cases.patch", err)
 }
 
 func (g faultyGoogle) CloseCase(ctx context.Context, name string) error {
 	if err := g.r.before(casesync.SideGoogle, "cases.close"); err != nil {
 		return err
 	}
-	return g.r.after(casesync.SideGoogle, "cases.close", g.Google.CloseCase(ctx, name))
+	err := g.Google.CloseCase(ctx, name)
+	if err == nil {
+		g.r.w.ownGoogleChange(ctx, g.r, csapitest.NotificationCaseUpdated, name)
+	}
+	return g.r.after(casesync.SideGoogle, "cases.close", err)
 }
 
 func (g faultyGoogle) AddComment(ctx context.Context, name, body string) (casesync.Comment, error) {
 	if err := g.r.before(casesync.SideGoogle, "comments.create"); err != nil {
 		return casesync.Comment{}, err
 	}
+	g.r.w.checkWrite(g.r, casesync.SideGoogle, name, "comment", body)
 	got, err := g.Google.AddComment(ctx, name, body)
+	if err == nil {
+		g.r.w.ownGoogleChange(ctx, g.r, csapitest.NotificationCommentCreated, name+"/comments/"+got.ID)
+	}
 	return got, g.r.after(casesync.SideGoogle, "comments.create", err)
 }
 
@@ -168,7 +248,11 @@ func (g faultyGoogle) UploadAttachment(ctx context.Context, name, filename, mime
 	if err := g.r.before(casesync.SideGoogle, "media.upload"); err != nil {
 		return casesync.Attachment{}, err
 	}
+	g.r.w.checkWrite(g.r, casesync.SideGoogle, name, "file", filename)
 	got, err := g.Google.UploadAttachment(ctx, name, filename, mime, rd)
+	if err == nil {
+		g.r.w.ownGoogleChange(ctx, g.r, csapitest.NotificationAttachmentCreated, name+"/attachments/"+got.ID)
+	}
 	return got, g.r.after(casesync.SideGoogle, "media.upload", err)
 }
 
@@ -224,6 +308,9 @@ func (c faultyCRM) CreateCase(ctx context.Context, n casesync.NewCompanyCase) (c
 		return casesync.CompanyCase{}, err
 	}
 	got, err := c.CRM.CreateCase(ctx, n)
+	if err == nil {
+		c.r.w.ownCRMChange(ctx, c.r, got.ID, "")
+	}
 	return got, c.r.after(casesync.SideCompany, "create", err)
 }
 
@@ -231,28 +318,44 @@ func (c faultyCRM) SetGoogleCase(ctx context.Context, id, name string) error {
 	if err := c.r.before(casesync.SideCompany, "setGoogleCase"); err != nil {
 		return err
 	}
-	return c.r.after(casesync.SideCompany, "setGoogleCase", c.CRM.SetGoogleCase(ctx, id, name))
+	err := c.CRM.SetGoogleCase(ctx, id, name)
+	if err == nil {
+		c.r.w.ownCRMChange(ctx, c.r, id, "")
+	}
+	return c.r.after(casesync.SideCompany, "setGoogleCase", err)
 }
 
 func (c faultyCRM) SetPriority(ctx context.Context, id, p string) error {
 	if err := c.r.before(casesync.SideCompany, "setPriority"); err != nil {
 		return err
 	}
-	return c.r.after(casesync.SideCompany, "setPriority", c.CRM.SetPriority(ctx, id, p))
+	err := c.CRM.SetPriority(ctx, id, p)
+	if err == nil {
+		c.r.w.ownCRMChange(ctx, c.r, id, "")
+	}
+	return c.r.after(casesync.SideCompany, "setPriority", err)
 }
 
 func (c faultyCRM) CloseCase(ctx context.Context, id string) error {
 	if err := c.r.before(casesync.SideCompany, "close"); err != nil {
 		return err
 	}
-	return c.r.after(casesync.SideCompany, "close", c.CRM.CloseCase(ctx, id))
+	err := c.CRM.CloseCase(ctx, id)
+	if err == nil {
+		c.r.w.ownCRMChange(ctx, c.r, id, "")
+	}
+	return c.r.after(casesync.SideCompany, "close", err)
 }
 
 func (c faultyCRM) AddComment(ctx context.Context, id, body string, public bool) (casesync.Comment, error) {
 	if err := c.r.before(casesync.SideCompany, "comments.add"); err != nil {
 		return casesync.Comment{}, err
 	}
+	c.r.w.checkWrite(c.r, casesync.SideCompany, id, "comment", body)
 	got, err := c.CRM.AddComment(ctx, id, body, public)
+	if err == nil {
+		c.r.w.ownCRMChange(ctx, c.r, id, got.ID)
+	}
 	return got, c.r.after(casesync.SideCompany, "comments.add", err)
 }
 
@@ -260,7 +363,11 @@ func (c faultyCRM) UploadAttachment(ctx context.Context, id, filename, mime stri
 	if err := c.r.before(casesync.SideCompany, "attachments.upload"); err != nil {
 		return casesync.Attachment{}, err
 	}
+	c.r.w.checkWrite(c.r, casesync.SideCompany, id, "file", filename)
 	got, err := c.CRM.UploadAttachment(ctx, id, filename, mime, rd)
+	if err == nil {
+		c.r.w.ownCRMChange(ctx, c.r, id, got.ID)
+	}
 	return got, c.r.after(casesync.SideCompany, "attachments.upload", err)
 }
 
@@ -271,12 +378,17 @@ type faultyStore struct {
 	r *run
 }
 
-func (s faultyStore) check() error {
+func (s faultyStore) check(op string) error {
 	if s.r.dead.Load() {
 		return errCrashed
 	}
 	w := s.r.w
-	if w.faults && w.roll(w.opts.FaultRate/20) {
+	if s.r.failStore == op {
+		if s.r.failStoreN--; s.r.failStoreN == 0 {
+			return &casesync.TransientError{Err: errors.New("chaos: the store is unavailable")}
+		}
+	}
+	if w.faults && s.r.roll(w.opts.FaultRate/20) {
 		w.count(faultStore)
 		return &casesync.TransientError{Err: errors.New("chaos: the store is unavailable")}
 	}
@@ -284,14 +396,14 @@ func (s faultyStore) check() error {
 }
 
 func (s faultyStore) UpdateMapping(ctx context.Context, id string, fn func(*casesync.Mapping) error) (casesync.Mapping, error) {
-	if err := s.check(); err != nil {
+	if err := s.check("UpdateMapping"); err != nil {
 		return casesync.Mapping{}, err
 	}
 	return s.Store.UpdateMapping(ctx, id, fn)
 }
 
 func (s faultyStore) AcquireLease(ctx context.Context, id, holder string, now, until time.Time) (casesync.Mapping, error) {
-	if err := s.check(); err != nil {
+	if err := s.check("AcquireLease"); err != nil {
 		return casesync.Mapping{}, err
 	}
 	return s.Store.AcquireLease(ctx, id, holder, now, until)
@@ -312,49 +424,56 @@ func (s faultyStore) ReleaseLease(ctx context.Context, id, holder string) error 
 }
 
 func (s faultyStore) LinkKey(ctx context.Context, id string, side casesync.Side, key string) (casesync.Mapping, error) {
-	if err := s.check(); err != nil {
+	if err := s.check("LinkKey"); err != nil {
 		return casesync.Mapping{}, err
 	}
 	return s.Store.LinkKey(ctx, id, side, key)
 }
 
 func (s faultyStore) ResolveMapping(ctx context.Context, g, c string, create bool, init func(*casesync.Mapping)) (casesync.Mapping, bool, error) {
-	if err := s.check(); err != nil {
+	if err := s.check("ResolveMapping"); err != nil {
 		return casesync.Mapping{}, false, err
 	}
 	return s.Store.ResolveMapping(ctx, g, c, create, init)
 }
 
 func (s faultyStore) MarkPending(ctx context.Context, side casesync.Side, ids []string, at, due time.Time) error {
-	if err := s.check(); err != nil {
+	if err := s.check("MarkPending"); err != nil {
 		return err
 	}
 	return s.Store.MarkPending(ctx, side, ids, at, due)
 }
 
 func (s faultyStore) RecordPoll(ctx context.Context, side casesync.Side, last, heartbeat time.Time) error {
-	if err := s.check(); err != nil {
+	if err := s.check("RecordPoll"); err != nil {
 		return err
 	}
 	return s.Store.RecordPoll(ctx, side, last, heartbeat)
 }
 
 func (s faultyStore) GetPollMemo(ctx context.Context, side casesync.Side) (casesync.PollMemo, error) {
-	if err := s.check(); err != nil {
+	if err := s.check("GetPollMemo"); err != nil {
 		return casesync.PollMemo{}, err
 	}
 	return s.Store.GetPollMemo(ctx, side)
 }
 
 func (s faultyStore) SavePollMemo(ctx context.Context, side casesync.Side, memo casesync.PollMemo) error {
-	if err := s.check(); err != nil {
+	if err := s.check("SavePollMemo"); err != nil {
 		return err
 	}
 	return s.Store.SavePollMemo(ctx, side, memo)
 }
 
+func (s faultyStore) MergeMapping(ctx context.Context, fromID, intoID string) (casesync.Mapping, error) {
+	if err := s.check("MergeMapping"); err != nil {
+		return casesync.Mapping{}, err
+	}
+	return s.Store.MergeMapping(ctx, fromID, intoID)
+}
+
 func (s faultyStore) DeleteMapping(ctx context.Context, id string) error {
-	if err := s.check(); err != nil {
+	if err := s.check("DeleteMapping"); err != nil {
 		return err
 	}
 	return s.Store.DeleteMapping(ctx, id)

@@ -472,6 +472,55 @@ func (s *Store) LinkKey(ctx context.Context, id string, side casesync.Side, key 
 	return normalized(out), nil
 }
 
+// MergeMapping implements casesync.Store.
+func (s *Store) MergeMapping(ctx context.Context, fromID, intoID string) (casesync.Mapping, error) {
+	if fromID == "" || intoID == "" || fromID == intoID {
+		return casesync.Mapping{}, fmt.Errorf("store: MergeMapping needs two mapping ids, got %q and %q", fromID, intoID)
+	}
+	fromRef, intoRef := s.mappings.Doc(fromID), s.mappings.Doc(intoID)
+	var out casesync.Mapping
+	err := s.run(ctx, "merge mapping "+fromID, func(ctx context.Context, t *txn) error {
+		from, err := t.getMapping(fromRef, fromID)
+		if err != nil {
+			return err
+		}
+		into, err := t.getMapping(intoRef, intoID)
+		if err != nil {
+			return err
+		}
+		if err := casesync.CheckMerge(from, into); err != nil {
+			return err
+		}
+		kRef := s.keyRef(casesync.SideCompany, from.CompanyCaseID)
+		ks, err := t.get(kRef)
+		if err != nil {
+			return err
+		}
+		if ks.Exists() {
+			var k keyDoc
+			if err := ks.DataTo(&k); err != nil {
+				return err
+			}
+			if k.MappingID != fromID {
+				return fmt.Errorf("CRM case %s belongs to mapping %s: %w", from.CompanyCaseID, k.MappingID, casesync.ErrConflict)
+			}
+		}
+		if err := t.delete(fromRef); err != nil {
+			return err
+		}
+		if err := t.set(kRef, keyDoc{MappingID: intoID, Side: string(casesync.SideCompany), Key: from.CompanyCaseID}); err != nil {
+			return err
+		}
+		into.CompanyCaseID = from.CompanyCaseID
+		out = into
+		return t.update(intoRef, []firestore.Update{{Path: fieldCompanyCaseID, Value: from.CompanyCaseID}})
+	})
+	if err != nil {
+		return casesync.Mapping{}, err
+	}
+	return normalized(out), nil
+}
+
 // AcquireLease implements casesync.Store. A refused acquisition records
 // RerunRequested in the same transaction.
 func (s *Store) AcquireLease(ctx context.Context, id, holder string, now, until time.Time) (casesync.Mapping, error) {

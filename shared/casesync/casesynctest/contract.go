@@ -533,6 +533,45 @@ var contractCases = []contractCase{
 			}
 		}
 	}},
+	{"MergeMapping moves a CRM case's only key to a Google case's mapping and deletes the CRM one, or refuses and changes nothing", func(ctx context.Context, t *testing.T, s casesync.Store) {
+		crmOnly := mustCreate(ctx, t, s, "", "C-merge")
+		googleOnly := mustCreate(ctx, t, s, "projects/p/cases/3001", "")
+		both := mustCreate(ctx, t, s, "projects/p/cases/3002", "C-both")
+		for _, tc := range []struct{ name, from, into string }{
+			{"into a mapping that holds a CRM case", crmOnly.ID, both.ID},
+			{"from a mapping that holds a Google case", both.ID, googleOnly.ID},
+			{"from a Google case's mapping into a CRM case's", googleOnly.ID, crmOnly.ID},
+		} {
+			if _, err := s.MergeMapping(ctx, tc.from, tc.into); !errors.Is(err, casesync.ErrConflict) {
+				t.Errorf("%s: %v, want ErrConflict", tc.name, err)
+			}
+		}
+		if _, err := s.MergeMapping(ctx, "no-such-mapping", googleOnly.ID); !casesync.IsNotFound(err) {
+			t.Errorf("from a mapping that does not exist: %v, want ErrNotFound", err)
+		}
+		if m, _, err := s.ResolveMapping(ctx, "", "C-merge", false, nil); err != nil || m.ID != crmOnly.ID {
+			t.Fatalf("after the refused merges the CRM case resolves to %q (%v), want %s", m.ID, err, crmOnly.ID)
+		}
+
+		merged, err := s.MergeMapping(ctx, crmOnly.ID, googleOnly.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if merged.ID != googleOnly.ID || merged.GoogleCase != "projects/p/cases/3001" || merged.CompanyCaseID != "C-merge" {
+			t.Errorf("merged %+v, want mapping %s holding projects/p/cases/3001 and C-merge", merged, googleOnly.ID)
+		}
+		for _, key := range [][2]string{{"", "C-merge"}, {"projects/p/cases/3001", ""}} {
+			if m, _, err := s.ResolveMapping(ctx, key[0], key[1], false, nil); err != nil || m.ID != googleOnly.ID || m.CompanyCaseID != "C-merge" {
+				t.Errorf("case %q%q resolves to %q holding %q (%v), want %s holding C-merge", key[0], key[1], m.ID, m.CompanyCaseID, err, googleOnly.ID)
+			}
+		}
+		if _, err := s.GetMapping(ctx, crmOnly.ID); !casesync.IsNotFound(err) {
+			t.Errorf("the merged-from mapping: %v, want ErrNotFound", err)
+		}
+		if _, err := s.MergeMapping(ctx, crmOnly.ID, googleOnly.ID); !casesync.IsNotFound(err) {
+			t.Errorf("the same merge again: %v, want ErrNotFound", err)
+		}
+	}},
 	{"AcquireLease returns WritesRecorded as it was and clears it; a refused request leaves it", func(ctx context.Context, t *testing.T, s casesync.Store) {
 		m := mustCreate(ctx, t, s, "projects/p/cases/1002", "C-2")
 		if _, err := s.UpdateMapping(ctx, m.ID, func(x *casesync.Mapping) error { x.WritesRecorded = true; return nil }); err != nil {

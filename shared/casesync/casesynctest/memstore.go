@@ -447,6 +447,30 @@ func (s *MemStore) ListResolvedBefore(ctx context.Context, t time.Time) ([]strin
 	return ids, nil
 }
 
+// MergeMapping implements casesync.Store.
+func (s *MemStore) MergeMapping(ctx context.Context, fromID, intoID string) (casesync.Mapping, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	from, ok := s.mappings[fromID]
+	if !ok {
+		return casesync.Mapping{}, fmt.Errorf("mapping %s: %w", fromID, casesync.ErrNotFound)
+	}
+	into, ok := s.mappings[intoID]
+	if !ok {
+		return casesync.Mapping{}, fmt.Errorf("mapping %s: %w", intoID, casesync.ErrNotFound)
+	}
+	if err := casesync.CheckMerge(from, into); err != nil {
+		return casesync.Mapping{}, err
+	}
+	key := from.CompanyCaseID
+	s.deleteLocked(fromID)
+	into = clone(into)
+	into.CompanyCaseID = key
+	s.keys[storeKey(casesync.SideCompany, key)] = intoID
+	s.mappings[intoID] = into
+	return clone(into), nil
+}
+
 // DeleteMapping implements casesync.Store. Deleting a mapping that does not
 // exist is not an error, so a repeated cleanup is harmless.
 func (s *MemStore) DeleteMapping(ctx context.Context, id string) error {
