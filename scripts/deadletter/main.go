@@ -27,8 +27,11 @@
 // longer matters: a case message is settled when its mapping has no failure
 // outstanding and has reconciled the case since (past the message's update
 // time, or completely after the message was published), a poll tick when
-// its poller has succeeded since. A message is settled only when that is
-// known; purge --settled --yes deletes those.
+// its poller has succeeded since, a support event when each case it names
+// was read by a completed reconciliation since it was published (or, for a
+// case without a mapping, an event naming no case or one read incompletely,
+// the Google poller has succeeded since). A message is settled only when
+// that is known; purge --settled --yes deletes those.
 //
 // It talks to the Pub/Sub and Firestore emulators when PUBSUB_EMULATOR_HOST
 // and FIRESTORE_EMULATOR_HOST are set, else to Google Cloud with
@@ -300,11 +303,21 @@ func writeJSON(w io.Writer, v any) {
 }
 
 // describeBody is a message's content in one line: the case reference (ids
-// only, never case text), or what kind of message it is.
+// only, never case text), the Google cases a support event names (names
+// only, never the event's other text), or what kind of message it is.
 func describeBody(d ops.DeadLetter) string {
 	switch d.Kind {
 	case ops.KindTick:
 		return "scheduler tick (no case)"
+	case ops.KindSupportEvent:
+		s := fmt.Sprintf("support event naming no case (%d bytes)", d.Size)
+		if len(d.SupportCases) > 0 {
+			s = "support event naming Google case(s) " + strings.Join(d.SupportCases, ", ")
+		}
+		if d.SupportCasesIncomplete != "" {
+			s += " (it may name more: " + d.SupportCasesIncomplete + ")"
+		}
+		return s
 	case ops.KindMalformed:
 		return fmt.Sprintf("not a case reference: %s (%d bytes)", d.Problem, d.Size)
 	}
@@ -426,6 +439,9 @@ func printInspect(w io.Writer, dls []ops.DeadLetter, project string, emulator bo
 		fmt.Fprintf(tw, "settled\t%s\n", settledLine(d))
 		if d.LastError == ops.UnknownError {
 			why := "no failure record of this function and case was written during the message's life (none kept, expired, or overwritten by a newer message)"
+			if d.Kind == ops.KindTick || d.Kind == ops.KindSupportEvent {
+				why = "no failure record of this function was written during the message's life (none kept, expired, or overwritten by a newer message)"
+			}
 			if d.LastErrorProblem != "" {
 				why = d.LastErrorProblem
 			}

@@ -56,6 +56,9 @@ const (
 	// KindMalformed is a message on a case topic whose body is not a case
 	// reference.
 	KindMalformed Kind = "malformed"
+	// KindSupportEvent is a support event of the Cloud Support API, which
+	// GoogleEvents reads: the Google cases it names are in SupportCases.
+	KindSupportEvent Kind = "support-event"
 )
 
 // UnknownError is what LastError says when the error that made a message
@@ -82,6 +85,16 @@ type DeadLetter struct {
 	// Problem says why the body is not a case reference (KindMalformed).
 	// It never quotes the body.
 	Problem string `json:"problem,omitempty"`
+	// SupportCases are the Google case names a support event names
+	// (KindSupportEvent), read as GoogleEvents reads them
+	// (eventing.ReadSupportEvent): well-formed names only, never any other
+	// text of the event, at most eventing.MaxSupportEventCases.
+	SupportCases []string `json:"supportCases,omitempty"`
+	// SupportCasesIncomplete says why a support event may name cases that
+	// are not in SupportCases (its data too large to read, too many cases);
+	// empty when the reading was complete. GoogleEvents asks for a Google
+	// poll for such an event, as for one naming no case.
+	SupportCasesIncomplete string `json:"supportCasesIncomplete,omitempty"`
 	// Size is the body's length in bytes.
 	Size        int    `json:"size"`
 	OrderingKey string `json:"orderingKey,omitempty"`
@@ -405,6 +418,9 @@ func (q *DeadLetterQueues) describe(dlqSub string, m *pubsubpb.PubsubMessage) De
 		}
 	}
 	switch {
+	case dl.Function == eventing.FunctionGoogleEvents:
+		dl.Kind = KindSupportEvent
+		readSupportEvent(&dl)
 	case isTickFunction(dl.Function):
 		dl.Kind = KindTick
 	default:
@@ -421,12 +437,50 @@ func (q *DeadLetterQueues) describe(dlqSub string, m *pubsubpb.PubsubMessage) De
 	return dl
 }
 
+// readSupportEvent reads the Google case names of a support event as
+// GoogleEvents read them: from the message as it was published on the
+// support-events topic, without the attributes Pub/Sub added when it
+// dead-lettered it.
+func readSupportEvent(dl *DeadLetter) {
+	ev := eventing.ReadSupportEvent(eventing.PubsubMessage{Data: dl.data, Attributes: sourceAttributes(dl.attrs)})
+	dl.SupportCases = ev.Cases
+	var why []string
+	if ev.DataSkipped {
+		why = append(why, fmt.Sprintf("its data (%d bytes) is larger than the %d bytes read", ev.DataBytes, eventing.MaxSupportEventData))
+	}
+	if ev.MoreCases {
+		why = append(why, fmt.Sprintf("it names more than the %d cases taken from one event", eventing.MaxSupportEventCases))
+	}
+	dl.SupportCasesIncomplete = strings.Join(why, "; ")
+}
+
+// sourceAttributes is attrs without the attributes Pub/Sub adds to a
+// message it dead-letters.
+func sourceAttributes(attrs map[string]string) map[string]string {
+	out := make(map[string]string, len(attrs))
+	for k, v := range attrs {
+		if !strings.HasPrefix(k, deadLetterAttrPrefix) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 func isTickFunction(fn string) bool {
 	return fn != "" && eventing.TickPeriod(fn) > 0
 }
 
+// logFilterMargin is how long after a message's dead-lettering the filter
+// of a support event still looks: the function's clock and Pub/Sub's may
+// differ a little.
+const logFilterMargin = 10 * time.Second
+
 // logFilter is a Cloud Logging filter for the log entries of the failed
-// attempts: by case for a case message, by function for a tick.
+// attempts: by case for a case message, by function for a tick, and by
+// function between the first publication and the dead-lettering for a
+// support event (whose failed attempts are logged under the event's id on
+// the support-events topic, not the one it has on the dead-letter topic,
+// and name no case).
 func logFilter(dl DeadLetter) string {
 	var parts []string
 	if dl.Function != "" {
@@ -445,6 +499,9 @@ func logFilter(dl DeadLetter) string {
 	parts = append(parts, "severity>=WARNING")
 	if !dl.FirstPublishTime.IsZero() {
 		parts = append(parts, fmt.Sprintf("timestamp>=%q", dl.FirstPublishTime.Format(time.RFC3339)))
+	}
+	if dl.Kind == KindSupportEvent && !dl.DeadLetteredAt.IsZero() {
+		parts = append(parts, fmt.Sprintf("timestamp<=%q", dl.DeadLetteredAt.Add(logFilterMargin).Format(time.RFC3339)))
 	}
 	return strings.Join(parts, " AND ")
 }
@@ -612,6 +669,11 @@ func failureKey(d DeadLetter) (string, bool) {
 		return "", false
 	case d.Kind == KindTick:
 		return eventing.FailureKey(d.Function, nil), true
+	case d.Kind == KindSupportEvent:
+		// A support event names no single case: GoogleEvents records its
+		// failures under the function's tick key (eventing.Handler's
+		// SupportEvent).
+		return eventing.FailureKey(d.Function, nil), true
 	case d.Kind == KindCase && d.Case != nil:
 		return eventing.FailureKey(d.Function, d.Case), true
 	}
@@ -731,6 +793,9 @@ func (q *DeadLetterQueues) replayMessage(dl DeadLetter, as ReplayAs) (*pubsub.Me
 	switch as {
 	case ReplaySyncRequested:
 		topic := q.syncRequestedTopic()
+		if dl.Kind == KindSupportEvent {
+			return nil, topic, fmt.Errorf("a support event is not a case reference: replay it as %s, and GoogleEvents reads it again", ReplayOriginal)
+		}
 		if dl.Case == nil {
 			return nil, topic, fmt.Errorf("a %s message names no case: replay it as %s", dl.Kind, ReplayOriginal)
 		}

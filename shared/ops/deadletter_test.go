@@ -137,9 +137,16 @@ func (f *fixture) publish(t *testing.T, topic string, data []byte, orderingKey s
 // messages in all and returns them.
 func (f *fixture) waitDeadLettered(t *testing.T, n int) []DeadLetter {
 	t.Helper()
+	return f.waitListed(t, nil, n)
+}
+
+// waitListed waits until the dead-letter subscriptions subs (nil: all)
+// hold n messages in all and returns them.
+func (f *fixture) waitListed(t *testing.T, subs []string, n int) []DeadLetter {
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		dls, err := f.q.List(t.Context(), nil, Selection{})
+		dls, err := f.q.List(t.Context(), subs, Selection{})
 		if err != nil {
 			t.Fatalf("listing the dead-letter subscriptions: %v", err)
 		}

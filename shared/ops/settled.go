@@ -46,6 +46,12 @@ func settledTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 //     publication is unknown).
 //   - A poll tick is settled when its poller succeeded after the tick was
 //     dead-lettered. The other functions' ticks are not judged.
+//   - A support event (judgeSupportEvent) is settled when every case it
+//     names is settled: a case with a mapping when that mapping is linked,
+//     has no failure outstanding and a completed reconciliation read its
+//     Google case after the event was first published; a case without a
+//     mapping, and an event naming no case or read incompletely, when the
+//     Google poller succeeded in a poll started after that.
 //
 // A mapping is found by its id when the message names one, else by its
 // case. Each mapping, case and the poll state is read once. After a read
@@ -74,7 +80,16 @@ func (q *DeadLetterQueues) settle(ctx context.Context, dls []DeadLetter) error {
 		case d.Kind == KindTick && pollSide(d.Function) != "":
 			needPolls = true
 		case d.Kind == KindTick:
-			d.SettledProblem = fmt.Sprintf("not judged for function %s: only case messages and the pollers' ticks are", d.Function)
+			d.SettledProblem = fmt.Sprintf("not judged for function %s: only case messages, support events and the pollers' ticks are", d.Function)
+		case d.Kind == KindSupportEvent:
+			// Whether a poll is needed is known only once the mappings
+			// are read; the poll state is one read for every message.
+			needPolls = true
+			for _, name := range d.SupportCases {
+				if !slices.Contains(caseKeys[casesync.SideGoogle], name) {
+					caseKeys[casesync.SideGoogle] = append(caseKeys[casesync.SideGoogle], name)
+				}
+			}
 		case d.Kind == KindCase && d.Case != nil && d.Case.Side.Valid() && d.Case.ID != "":
 			// A message naming its mapping too is judged by the case, as
 			// sync-case resolves it when the mapping no longer holds it.
@@ -156,6 +171,9 @@ func (q *DeadLetterQueues) settle(ctx context.Context, dls []DeadLetter) error {
 			}
 			judgeTick(d, *polls)
 			continue
+		case d.Kind == KindSupportEvent:
+			judgeSupportEvent(d, byCase[casesync.SideGoogle], polls, readErr)
+			continue
 		case d.Case.Side.Valid() && d.Case.ID != "":
 			m, read = byCase[d.Case.Side][d.Case.ID]
 			if read && m == nil {
@@ -187,7 +205,7 @@ func (q *DeadLetterQueues) settle(ctx context.Context, dls []DeadLetter) error {
 func cannotJudge(dls []DeadLetter, err error) {
 	for i := range dls {
 		d := &dls[i]
-		if d.Kind == KindCase || (d.Kind == KindTick && pollSide(d.Function) != "") {
+		if d.Kind == KindCase || d.Kind == KindSupportEvent || (d.Kind == KindTick && pollSide(d.Function) != "") {
 			d.Settled, d.SettledBy, d.NotSettledBecause = false, "", ""
 			d.SettledProblem = "Firestore could not be read: " + err.Error()
 		}
@@ -231,21 +249,28 @@ func judgeTick(d *DeadLetter, ps casesync.PollState) {
 	}
 }
 
-// judgeCase judges a case message against its mapping m.
-func judgeCase(d *DeadLetter, m casesync.Mapping) {
+// outstanding says what keeps mapping m from settling any message: not
+// linked on both sides, given up, or still failing; "" when nothing does.
+func outstanding(m casesync.Mapping) string {
 	switch {
 	case !m.Linked():
-		d.NotSettledBecause = fmt.Sprintf("its mapping %s is not linked to a case on both sides yet", m.ID)
-		return
+		return fmt.Sprintf("its mapping %s is not linked to a case on both sides yet", m.ID)
 	case !m.GaveUpAt.IsZero():
-		d.NotSettledBecause = fmt.Sprintf("the sweep gave up on its mapping %s at %s", m.ID, settledTime(m.GaveUpAt))
-		return
+		return fmt.Sprintf("the sweep gave up on its mapping %s at %s", m.ID, settledTime(m.GaveUpAt))
 	case m.Attempts > 0:
 		since := ""
 		if !m.FailingSince.IsZero() {
 			since = " since " + settledTime(m.FailingSince)
 		}
-		d.NotSettledBecause = fmt.Sprintf("its mapping %s is still failing: %d failed reconciliation(s)%s", m.ID, m.Attempts, since)
+		return fmt.Sprintf("its mapping %s is still failing: %d failed reconciliation(s)%s", m.ID, m.Attempts, since)
+	}
+	return ""
+}
+
+// judgeCase judges a case message against its mapping m.
+func judgeCase(d *DeadLetter, m casesync.Mapping) {
+	if why := outstanding(m); why != "" {
+		d.NotSettledBecause = why
 		return
 	}
 	ref := d.Case
@@ -292,4 +317,111 @@ func judgeCase(d *DeadLetter, m casesync.Mapping) {
 	default:
 		d.NotSettledBecause = fmt.Sprintf("its mapping %s last reconciled completely at %s, not after %s at %s", m.ID, settledTime(synced), what, settledTime(since))
 	}
+}
+
+// eventReadMargin is how much later than a support event's first
+// publication a completed reconciliation must have read its case, or the
+// Google poller must have started, to have seen the change the event
+// announces: Pub/Sub stamps the publication on its clock and the functions
+// record the read and the poll on theirs. It is the margin sync-case itself
+// allows before it skips an event a reconciliation has already seen.
+const eventReadMargin = 2 * time.Second
+
+// judgeSupportEvent judges a support event. GoogleEvents turned it into a
+// case-updated for each case it names and, when it named none or may name
+// more than were read, a Google poll; it is settled when each of those has
+// been made good since the event was first published:
+//
+//   - a named case with a mapping, when the mapping is linked, has no
+//     failure outstanding, and its Google side was read by a completed
+//     reconciliation after the event's publication (MappingSide.ReadAt,
+//     which sync-case itself compares with an event's publish time to skip
+//     what it has seen). UpdatesSyncedAt would not prove as much: it is when
+//     a reconciliation finished, and one that read the case before the
+//     event and finished after it has not seen the event's change;
+//   - a named case without a mapping (the Google poll creates one for a
+//     case casebridge syncs), an event naming no case, and an event read
+//     incompletely, when the Google poller succeeded in a poll started
+//     after the event's publication: that poll covered every change up to
+//     its start.
+//
+// byName holds the mappings of the named cases (nil: no mapping; missing:
+// not read) and polls the poll state (nil: not read); readErr says why a
+// read failed.
+func judgeSupportEvent(d *DeadLetter, byName map[string]*casesync.Mapping, polls *casesync.PollState, readErr error) {
+	since, what := d.FirstPublishTime, "the event was first published"
+	if since.IsZero() {
+		since, what = d.DeadLetteredAt, "the event was dead-lettered"
+	}
+	if since.IsZero() {
+		d.SettledProblem = "the times the event was published and dead-lettered are unknown"
+		return
+	}
+	after := since.Add(eventReadMargin)
+	var by []string
+	var unmapped []string
+	for _, name := range d.SupportCases {
+		m, read := byName[name]
+		if !read {
+			d.SettledProblem = "the mappings could not be read: " + errText(readErr)
+			return
+		}
+		if m == nil {
+			unmapped = append(unmapped, name)
+			continue
+		}
+		if why := outstanding(*m); why != "" {
+			d.NotSettledBecause = fmt.Sprintf("Google case %s: %s", name, why)
+			return
+		}
+		switch readAt := m.Google.ReadAt; {
+		case readAt.After(after):
+			by = append(by, fmt.Sprintf("its mapping %s read Google case %s at %s", m.ID, name, settledTime(readAt)))
+		case readAt.IsZero():
+			d.NotSettledBecause = fmt.Sprintf("Google case %s: its mapping %s has no completed reconciliation that read it", name, m.ID)
+			return
+		default:
+			d.NotSettledBecause = fmt.Sprintf("Google case %s: its mapping %s last read it at %s, not more than %s after %s at %s",
+				name, m.ID, settledTime(readAt), eventReadMargin, what, settledTime(since))
+			return
+		}
+	}
+	var needPoll []string
+	switch {
+	case len(d.SupportCases) == 0:
+		needPoll = append(needPoll, "it names no case")
+	case d.SupportCasesIncomplete != "":
+		needPoll = append(needPoll, "it may name more cases than were read")
+	}
+	if len(unmapped) > 0 {
+		needPoll = append(needPoll, fmt.Sprintf("no mapping holds Google case(s) %s", strings.Join(unmapped, ", ")))
+	}
+	if len(needPoll) > 0 {
+		if polls == nil {
+			d.SettledProblem = "the poll state could not be read: " + errText(readErr)
+			return
+		}
+		why := strings.Join(needPoll, " and ")
+		switch hb := polls.GoogleHeartbeat; {
+		case hb.After(after):
+			by = append(by, fmt.Sprintf("the Google poller succeeded in a poll started at %s, after %s at %s (needed as %s)",
+				settledTime(hb), what, settledTime(since), why))
+		case hb.IsZero():
+			d.NotSettledBecause = fmt.Sprintf("%s, and the Google poller has never succeeded", why)
+			return
+		default:
+			d.NotSettledBecause = fmt.Sprintf("%s, and the Google poller last succeeded in a poll started at %s, not more than %s after %s at %s",
+				why, settledTime(hb), eventReadMargin, what, settledTime(since))
+			return
+		}
+	}
+	d.Settled = true
+	d.SettledBy = strings.Join(by, "; ")
+}
+
+func errText(err error) string {
+	if err == nil {
+		return "not read"
+	}
+	return err.Error()
 }

@@ -108,12 +108,6 @@ func TestSettledMessagesAreThoseTheMappingsAndPollsHaveMadeGood(t *testing.T) {
 	tick := func(function string) DeadLetter {
 		return DeadLetter{Function: function, Kind: KindTick, FirstPublishTime: first, DeadLetteredAt: dead}
 	}
-	type verdict struct {
-		Settled bool
-		// The words the reason, what still holds it, or the problem must
-		// hold; the other two must be empty.
-		By, Not, Problem string
-	}
 	tests := []struct {
 		name string
 		dl   DeadLetter
@@ -169,23 +163,7 @@ func TestSettledMessagesAreThoseTheMappingsAndPollsHaveMadeGood(t *testing.T) {
 			DeadLetter{Function: eventing.FunctionSyncCase, Kind: KindMalformed, FirstPublishTime: first, DeadLetteredAt: dead}, verdict{Problem: "not judged"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dls := []DeadLetter{tt.dl}
-			if err := (&DeadLetterQueues{Mappings: st}).settle(ctx, dls); err != nil {
-				t.Fatal(err)
-			}
-			d := dls[0]
-			if d.Settled != tt.want.Settled {
-				t.Errorf("settled = %v, want %v (by %q, not because %q, problem %q)", d.Settled, tt.want.Settled, d.SettledBy, d.NotSettledBecause, d.SettledProblem)
-			}
-			for _, f := range []struct{ name, got, want string }{
-				{"settled by", d.SettledBy, tt.want.By}, {"not settled because", d.NotSettledBecause, tt.want.Not}, {"problem", d.SettledProblem, tt.want.Problem},
-			} {
-				if (f.want == "") != (f.got == "") || !strings.Contains(f.got, f.want) {
-					t.Errorf("%s is %q, want %q", f.name, f.got, orNothing(f.want))
-				}
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkVerdict(ctx, t, st, tt.dl, tt.want) })
 	}
 
 	t.Run("each mapping, case and the poll state is read once however many messages name it", func(t *testing.T) {
@@ -285,21 +263,7 @@ func TestPurgeOfSettledMessagesKeepsEveryOther(t *testing.T) {
 	f.publish(t, "t-tick-poll-google", []byte("tick"), "")
 	id2 := f.deadLetter(t, caseUpdated, body2, time.Now())
 	id3 := f.deadLetter(t, caseUpdated, body3, time.Now())
-	var dls []DeadLetter
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		var err error
-		if dls, err = f.q.List(ctx, subs, Selection{}); err != nil {
-			t.Fatal(err)
-		}
-		if len(dls) >= 4 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 60 s the dead-letter subscriptions hold %d messages, want 4", len(dls))
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	dls := f.waitListed(t, subs, 4)
 	id1, tickID := byCase(dls, ref1.ID).MessageID, byCase(dls, "tick").MessageID
 	if id1 == "" || tickID == "" {
 		t.Fatalf("dead-lettered %+v, want case 1 and a tick among them", dls)
@@ -425,4 +389,32 @@ func TestPurgeOfSettledMessagesKeepsEveryOther(t *testing.T) {
 			t.Errorf("left after the purge (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// verdict is what settle should make of a dead letter.
+type verdict struct {
+	Settled bool
+	// The words the reason, what still holds it, or the problem must
+	// hold; the other two must be empty.
+	By, Not, Problem string
+}
+
+// checkVerdict judges dl alone against st and checks the verdict.
+func checkVerdict(ctx context.Context, t *testing.T, st MappingReader, dl DeadLetter, want verdict) {
+	t.Helper()
+	dls := []DeadLetter{dl}
+	if err := (&DeadLetterQueues{Mappings: st}).settle(ctx, dls); err != nil {
+		t.Fatal(err)
+	}
+	d := dls[0]
+	if d.Settled != want.Settled {
+		t.Errorf("settled = %v, want %v (by %q, not because %q, problem %q)", d.Settled, want.Settled, d.SettledBy, d.NotSettledBecause, d.SettledProblem)
+	}
+	for _, f := range []struct{ name, got, want string }{
+		{"settled by", d.SettledBy, want.By}, {"not settled because", d.NotSettledBecause, want.Not}, {"problem", d.SettledProblem, want.Problem},
+	} {
+		if (f.want == "") != (f.got == "") || !strings.Contains(f.got, f.want) {
+			t.Errorf("%s is %q, want %q", f.name, f.got, orNothing(f.want))
+		}
+	}
 }
