@@ -60,7 +60,14 @@ const testLimit = 25 << 20
 // sync user with its token, adjusted by edit.
 func newClient(t *testing.T, edit func(*rt.Config)) *rt.Client {
 	t.Helper()
-	cfg := rt.Config{BaseURL: proxy.URL, Token: inst.SyncToken, PageSize: 10, MaxAttachmentBytes: testLimit, RatePerSecond: 200}
+	return newClientOf(t, inst, proxy, edit)
+}
+
+// newClientOf returns an adapter for in through px, as the sync user with
+// its token, adjusted by edit.
+func newClientOf(t *testing.T, in *rttest.Instance, px *rttest.Proxy, edit func(*rt.Config)) *rt.Client {
+	t.Helper()
+	cfg := rt.Config{BaseURL: px.URL, Token: in.SyncToken, PageSize: 10, MaxAttachmentBytes: testLimit, RatePerSecond: 200}
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -77,24 +84,49 @@ func ctxFor(t *testing.T) context.Context {
 	return ctx
 }
 
-// harness acts as humans in the shared RT for the contract suites.
+// harness acts as humans in an RT (in, reached through px) for the contract
+// suites.
 type harness struct {
 	crm *rt.Client
+	in  *rttest.Instance
+	px  *rttest.Proxy
 }
 
-func newHarness(t *testing.T) crmcontract.Harness { return &harness{crm: newClient(t, nil)} }
+func newHarness(t *testing.T) crmcontract.Harness {
+	return &harness{crm: newClient(t, nil), in: inst, px: proxy}
+}
 
-// newEngineHarness uses the default page size, so the logged call costs
-// are those of a real deployment.
+// newEngineHarness runs the engine suite on an RT of its own: the flagged
+// tickets the other tests left in the shared one, changed within the
+// engine's first polling window, would each be given a Google case first.
+// It uses the default page size, so the logged call costs are those of a
+// real deployment.
 func newEngineHarness(t *testing.T) crmcontract.EngineHarness {
-	return &harness{crm: newClient(t, func(c *rt.Config) { c.PageSize = rt.DefaultPageSize })}
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	in, err := rttest.Start(ctx, rttest.Options{})
+	if err != nil {
+		t.Fatalf("starting a Request Tracker for the engine suite: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := in.Stop(); err != nil {
+			t.Errorf("stopping the engine suite's Request Tracker: %v", err)
+		}
+	})
+	px, err := rttest.NewProxy(in.URL)
+	if err != nil {
+		t.Fatalf("starting the engine suite's fault proxy: %v", err)
+	}
+	t.Cleanup(func() { px.Close() })
+	return &harness{crm: newClientOf(t, in, px, func(c *rt.Config) { c.PageSize = rt.DefaultPageSize }), in: in, px: px}
 }
 
 func (h *harness) CRM() casesync.CRM { return h.crm }
 
 func (h *harness) CreateTicket(t *testing.T, subject, description, priority string, syncFlag bool) string {
 	t.Helper()
-	id, err := inst.Human.CreateTicket(ctxFor(t), rttest.NewTicket{Subject: subject, Description: description, Priority: priority, SyncFlag: syncFlag})
+	id, err := h.in.Human.CreateTicket(ctxFor(t), rttest.NewTicket{Subject: subject, Description: description, Priority: priority, SyncFlag: syncFlag})
 	if err != nil {
 		t.Fatalf("creating a ticket as a human: %v", err)
 	}
@@ -103,7 +135,7 @@ func (h *harness) CreateTicket(t *testing.T, subject, description, priority stri
 
 func (h *harness) AddHumanComment(t *testing.T, id, author, body string, public bool) string {
 	t.Helper()
-	cid, err := inst.Human.AddComment(ctxFor(t), id, author, body, public)
+	cid, err := h.in.Human.AddComment(ctxFor(t), id, author, body, public)
 	if err != nil {
 		t.Fatalf("commenting as a human: %v", err)
 	}
@@ -112,7 +144,7 @@ func (h *harness) AddHumanComment(t *testing.T, id, author, body string, public 
 
 func (h *harness) AddHumanAttachment(t *testing.T, id, filename, mimeType string, data []byte) string {
 	t.Helper()
-	aid, err := inst.Human.Attach(ctxFor(t), id, "Human Agent", filename, mimeType, data)
+	aid, err := h.in.Human.Attach(ctxFor(t), id, "Human Agent", filename, mimeType, data)
 	if err != nil {
 		t.Fatalf("attaching as a human: %v", err)
 	}
@@ -121,7 +153,7 @@ func (h *harness) AddHumanAttachment(t *testing.T, id, filename, mimeType string
 
 func (h *harness) AddHumanInternalAttachment(t *testing.T, id, filename, mimeType string, data []byte) string {
 	t.Helper()
-	aid, err := inst.Human.AttachInternal(ctxFor(t), id, "Human Agent", filename, mimeType, data)
+	aid, err := h.in.Human.AttachInternal(ctxFor(t), id, "Human Agent", filename, mimeType, data)
 	if err != nil {
 		t.Fatalf("attaching to an internal comment as a human: %v", err)
 	}
@@ -131,7 +163,7 @@ func (h *harness) AddHumanInternalAttachment(t *testing.T, id, filename, mimeTyp
 func (h *harness) PriorityValues() []string { return []string{"Medium", "High", "Low"} }
 
 func (h *harness) InjectRateLimit(t *testing.T) bool {
-	proxy.InjectRateLimit(1, time.Second)
+	h.px.InjectRateLimit(1, time.Second)
 	return true
 }
 
