@@ -132,10 +132,11 @@ func (e *Engine) SyncCase(ctx context.Context, ref CaseRef) (SyncResult, error) 
 	return res, nil
 }
 
-// eventClockMargin is how much later than a message's publish time a
+// EventClockMargin is how much later than a message's publish time a
 // reconciliation must have read the case to have seen what the message
 // announces: Pub/Sub's clock and the functions' may differ by this much.
-const eventClockMargin = 2 * time.Second
+// The dead-letter tool judges support events by it too.
+const EventClockMargin = 2 * time.Second
 
 // coveredBy returns why the change ref announces needs no reconciliation of
 // m, or "" when it may: the case has not changed since the last completed
@@ -154,7 +155,7 @@ func (ref CaseRef) coveredBy(m Mapping) string {
 		return unchangedSinceLast
 	case ref.Item != "" && slices.Contains(sd.OwnWrites, ref.Item):
 		return "the event names casebridge's own write"
-	case !ref.EventTime.IsZero() && sd.ReadAt.After(ref.EventTime.Add(eventClockMargin)):
+	case !ref.EventTime.IsZero() && sd.ReadAt.After(ref.EventTime.Add(EventClockMargin)):
 		return "a reconciliation read the case after the event was published"
 	}
 	return ""

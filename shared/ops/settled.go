@@ -295,12 +295,8 @@ func judgeCase(d *DeadLetter, m casesync.Mapping) {
 		}
 		return
 	}
-	since, what := d.FirstPublishTime, "the message was first published"
-	if since.IsZero() {
-		since, what = d.DeadLetteredAt, "the message was dead-lettered"
-	}
-	if since.IsZero() {
-		d.SettledProblem = "the times the message was published and dead-lettered are unknown"
+	since, what, ok := publishedSince(d, "message")
+	if !ok {
 		return
 	}
 	// Both sides' changes applied: the earlier of the two times.
@@ -318,14 +314,6 @@ func judgeCase(d *DeadLetter, m casesync.Mapping) {
 		d.NotSettledBecause = fmt.Sprintf("its mapping %s last reconciled completely at %s, not after %s at %s", m.ID, settledTime(synced), what, settledTime(since))
 	}
 }
-
-// eventReadMargin is how much later than a support event's first
-// publication a completed reconciliation must have read its case, or the
-// Google poller must have started, to have seen the change the event
-// announces: Pub/Sub stamps the publication on its clock and the functions
-// record the read and the poll on theirs. It is the margin sync-case itself
-// allows before it skips an event a reconciliation has already seen.
-const eventReadMargin = 2 * time.Second
 
 // judgeSupportEvent judges a support event. GoogleEvents turned it into a
 // case-updated for each case it names and, when it named none or may name
@@ -349,15 +337,11 @@ const eventReadMargin = 2 * time.Second
 // not read) and polls the poll state (nil: not read); readErr says why a
 // read failed.
 func judgeSupportEvent(d *DeadLetter, byName map[string]*casesync.Mapping, polls *casesync.PollState, readErr error) {
-	since, what := d.FirstPublishTime, "the event was first published"
-	if since.IsZero() {
-		since, what = d.DeadLetteredAt, "the event was dead-lettered"
-	}
-	if since.IsZero() {
-		d.SettledProblem = "the times the event was published and dead-lettered are unknown"
+	since, what, ok := publishedSince(d, "event")
+	if !ok {
 		return
 	}
-	after := since.Add(eventReadMargin)
+	after := since.Add(casesync.EventClockMargin)
 	var by []string
 	var unmapped []string
 	for _, name := range d.SupportCases {
@@ -382,7 +366,7 @@ func judgeSupportEvent(d *DeadLetter, byName map[string]*casesync.Mapping, polls
 			return
 		default:
 			d.NotSettledBecause = fmt.Sprintf("Google case %s: its mapping %s last read it at %s, not more than %s after %s at %s",
-				name, m.ID, settledTime(readAt), eventReadMargin, what, settledTime(since))
+				name, m.ID, settledTime(readAt), casesync.EventClockMargin, what, settledTime(since))
 			return
 		}
 	}
@@ -411,7 +395,7 @@ func judgeSupportEvent(d *DeadLetter, byName map[string]*casesync.Mapping, polls
 			return
 		default:
 			d.NotSettledBecause = fmt.Sprintf("%s, and the Google poller last succeeded in a poll started at %s, not more than %s after %s at %s",
-				why, settledTime(hb), eventReadMargin, what, settledTime(since))
+				why, settledTime(hb), casesync.EventClockMargin, what, settledTime(since))
 			return
 		}
 	}
@@ -424,4 +408,19 @@ func errText(err error) string {
 		return "not read"
 	}
 	return err.Error()
+}
+
+// publishedSince is when d was first published (or, unknown that, when it
+// was dead-lettered), with those words for a reason naming d as noun
+// ("message", "event"); false, with d's SettledProblem set, when neither
+// time is known.
+func publishedSince(d *DeadLetter, noun string) (time.Time, string, bool) {
+	if !d.FirstPublishTime.IsZero() {
+		return d.FirstPublishTime, "the " + noun + " was first published", true
+	}
+	if !d.DeadLetteredAt.IsZero() {
+		return d.DeadLetteredAt, "the " + noun + " was dead-lettered", true
+	}
+	d.SettledProblem = "the times the " + noun + " was published and dead-lettered are unknown"
+	return time.Time{}, "", false
 }
