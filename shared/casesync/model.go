@@ -69,6 +69,8 @@ type GoogleCase struct {
 	// ByConnector is true when the case's creator is casebridge's own
 	// identity, so its description is text casebridge wrote.
 	ByConnector bool
+	// Escalated is true once the case has been escalated.
+	Escalated bool
 }
 
 // Closed reports whether the Google case is closed.
@@ -97,12 +99,31 @@ type CompanyCase struct {
 	GoogleCase string
 	CreateTime time.Time
 	UpdateTime time.Time
+	// Escalation is the case's request to escalate its Google case, read
+	// from the fields the adapter is configured with; zero when none.
+	Escalation EscalationRequest
 	// ReadAt is the CRM's own clock when it answered the read that returned
 	// the case (the answer's Date header), zero when unknown. The engine
 	// compares it with UpdateTime, never its own clock, to tell whether a
 	// change in the same tick as the read could have been missed.
 	ReadAt time.Time
 }
+
+// EscalationRequest is a request, made by a person in the CRM, that
+// casebridge escalate the linked Google case (cases.escalate).
+type EscalationRequest struct {
+	Requested bool
+	// Reason and Justification are the text of the CRM case's reason and
+	// justification fields when the adapter has them ("" otherwise), at
+	// most MaxEscalationText bytes of valid UTF-8 each (an adapter drops a
+	// value that is not). The engine maps Reason to a CSAPI escalation
+	// reason and uses its configured defaults for what is missing.
+	Reason, Justification string
+}
+
+// MaxEscalationText bounds an escalation request's reason and
+// justification text.
+const MaxEscalationText = 4096
 
 // NewCompanyCase is the input for creating a CRM case.
 type NewCompanyCase struct {

@@ -32,6 +32,10 @@ type Google interface {
 	// SetPriority patches the priority alone (updateMask=priority).
 	SetPriority(ctx context.Context, name string, p Priority) error
 	CloseCase(ctx context.Context, name string) error
+	// Escalate escalates the case (cases.escalate) with a CSAPI escalation
+	// reason (RESOLUTION_TIME, TECHNICAL_EXPERTISE or BUSINESS_IMPACT) and
+	// a justification.
+	Escalate(ctx context.Context, name, reason, justification string) error
 	// ListComments returns all comments of the case, oldest first.
 	ListComments(ctx context.Context, name string) ([]Comment, error)
 	// AddComment posts a comment; body must be at most MaxGoogleCommentLen.
@@ -73,6 +77,25 @@ type CRM interface {
 	ListAttachments(ctx context.Context, id string) ([]Attachment, error)
 	DownloadAttachment(ctx context.Context, id, attachmentID string) (io.ReadCloser, error)
 	UploadAttachment(ctx context.Context, id, filename, mimeType string, r io.Reader) (Attachment, error)
+}
+
+// CaseStateCRM is implemented by a CRM adapter that shows Google's case
+// state on the CRM case and takes requests, made in the CRM, to escalate the
+// Google case. Every CRM adapter casebridge ships implements it; what each
+// one writes and reads is configured per CRM (see its docs page).
+type CaseStateCRM interface {
+	// SetGoogleState writes a CSAPI case state (NEW,
+	// IN_PROGRESS_GOOGLE_SUPPORT, ACTION_REQUIRED, SOLUTION_PROVIDED or
+	// CLOSED) to the case's Google-state field and, when the adapter is
+	// configured to map that state to a CRM status, sets that status. It
+	// never closes or reopens the case: the adapter's configuration refuses
+	// a closed status as a mapped one, and closing is CloseCase's. It is
+	// idempotent. An adapter configured with neither a state field nor a
+	// status for the state makes no call.
+	SetGoogleState(ctx context.Context, id, state string) error
+	// ClearEscalationRequest withdraws the case's escalation request (see
+	// CompanyCase.Escalation). It is idempotent.
+	ClearEscalationRequest(ctx context.Context, id string) error
 }
 
 // CreationLookupLag is implemented by a CRM adapter whose FindByGoogleCase

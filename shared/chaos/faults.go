@@ -232,6 +232,17 @@ func (g faultyGoogle) CloseCase(ctx context.Context, name string) error {
 	return g.r.after(casesync.SideGoogle, "cases.close", err)
 }
 
+func (g faultyGoogle) Escalate(ctx context.Context, name, reason, justification string) error {
+	if err := g.r.before(casesync.SideGoogle, "cases.escalate"); err != nil {
+		return err
+	}
+	err := g.Google.Escalate(ctx, name, reason, justification)
+	if err == nil {
+		g.r.w.ownGoogleChange(ctx, g.r, csapitest.NotificationCaseUpdated, name)
+	}
+	return g.r.after(casesync.SideGoogle, "cases.escalate", err)
+}
+
 func (g faultyGoogle) AddComment(ctx context.Context, name, body string) (casesync.Comment, error) {
 	if err := g.r.before(casesync.SideGoogle, "comments.create"); err != nil {
 		return casesync.Comment{}, err

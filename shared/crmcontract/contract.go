@@ -138,6 +138,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	t.Run("a comment body that is not UTF-8 is refused for good", func(t *testing.T) {
 		testInvalidUTF8Comment(t, newHarness(t))
 	})
+	runState(t, newHarness)
 }
 
 func ctxFor(t *testing.T) context.Context {

@@ -368,6 +368,31 @@ func (c *Client) CloseCase(ctx context.Context, name string) error {
 	return err
 }
 
+// escalationReasons are the reasons cases.escalate takes.
+var escalationReasons = []string{"RESOLUTION_TIME", "TECHNICAL_EXPERTISE", "BUSINESS_IMPACT"}
+
+// Escalate escalates the case. It is made only when the server certainly
+// did not act on an earlier attempt: escalating twice is not the same as
+// once. A plan without technical escalations answers 403.
+func (c *Client) Escalate(ctx context.Context, name, reason, justification string) error {
+	const op = "cases.escalate"
+	if err := checkCaseName(op, name); err != nil {
+		return err
+	}
+	if !slices.Contains(escalationReasons, reason) {
+		return invalid(op, "escalation reason must be one of %s", strings.Join(escalationReasons, ", "))
+	}
+	if strings.TrimSpace(justification) == "" || !utf8.ValidString(justification) || len(justification) > casesync.MaxEscalationText {
+		return invalid(op, "escalation justification must be non-empty UTF-8 of at most %d bytes", casesync.MaxEscalationText)
+	}
+	return c.call(ctx, op, onlyIfUnsent, nil, func(actx context.Context) error {
+		_, err := c.svc.Cases.Escalate(name, &cloudsupport.EscalateCaseRequest{
+			Escalation: &cloudsupport.Escalation{Reason: reason, Justification: justification},
+		}).Context(actx).Do()
+		return err
+	})
+}
+
 // ListComments returns all comments of the case, oldest first (by create
 // time, then name), each once.
 func (c *Client) ListComments(ctx context.Context, name string) ([]casesync.Comment, error) {

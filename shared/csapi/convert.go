@@ -44,6 +44,7 @@ func (c *Client) toCase(cs *cloudsupport.Case) (casesync.GoogleCase, error) {
 		CreateTime:  created,
 		UpdateTime:  updated,
 		ByConnector: cs.Creator != nil && c.isConnector(cs.Creator),
+		Escalated:   cs.Escalated,
 	}, nil
 }
 
