@@ -9,9 +9,10 @@
 #   scripts/rt.sh stop <dir>           stop the instance's server (its whole process group)
 #
 # The instance has a sync user "gcp-sync" (password in <dir>/sync-password),
-# root (password in <dir>/root-password), the custom fields "GCP Case" and
-# "GCP Sync" on queue General, a few human agents (agent-alice, agent-bob),
-# and casebridge's webhook scrip. start sets the scrip's URL and secret from
+# root (password in <dir>/root-password), the custom fields "GCP Case",
+# "GCP Sync", "Google Case State", "Escalate to Google", "Google Escalation
+# Reason" and "Google Escalation Justification" on queue General, a few
+# human agents (agent-alice, agent-bob), and casebridge's webhook scrip. start sets the scrip's URL and secret from
 # CB_RT_WEBHOOK_URL and CB_RT_WEBHOOK_SECRET (both empty by default: the
 # scrip then sends nothing).
 set -euo pipefail

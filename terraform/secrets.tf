@@ -9,6 +9,8 @@ locals {
     zendesk    = ["ZENDESK_EMAIL", "ZENDESK_API_TOKEN"]
     jira       = ["JIRA_EMAIL", "JIRA_API_TOKEN"]
     servicenow = ["SERVICENOW_USER", "SERVICENOW_PASSWORD"]
+    freshdesk  = ["FRESHDESK_API_KEY"]
+    salesforce = ["SALESFORCE_CLIENT_SECRET"]
     simulator  = []
   }
   crm_credentials = toset(coalesce(var.crm_credential_variables, local.default_crm_credentials[var.crm_kind]))

@@ -168,10 +168,10 @@ variable "csapi_time_zone" {
 
 variable "crm_kind" {
   type        = string
-  description = "Which CRM casebridge syncs with: rt (Request Tracker), zendesk, jira (Jira Service Management), servicenow, or simulator."
+  description = "Which CRM casebridge syncs with: rt (Request Tracker), zendesk, jira (Jira Service Management), servicenow, freshdesk, salesforce, or simulator."
   validation {
-    condition     = contains(["rt", "zendesk", "jira", "servicenow", "simulator"], var.crm_kind)
-    error_message = "crm_kind must be one of rt, zendesk, jira, servicenow, simulator."
+    condition     = contains(["rt", "zendesk", "jira", "servicenow", "freshdesk", "salesforce", "simulator"], var.crm_kind)
+    error_message = "crm_kind must be one of rt, zendesk, jira, servicenow, freshdesk, salesforce, simulator."
   }
 }
 
@@ -186,7 +186,7 @@ variable "crm_url" {
 
 variable "crm_credential_variables" {
   type        = list(string)
-  description = "The CRM credential variables read from Secret Manager, one secret each. null: rt → RT_TOKEN; zendesk → ZENDESK_EMAIL, ZENDESK_API_TOKEN; jira → JIRA_EMAIL, JIRA_API_TOKEN; servicenow → SERVICENOW_USER, SERVICENOW_PASSWORD. Alternatives: RT_USER + RT_PASSWORD, ZENDESK_OAUTH_TOKEN, SERVICENOW_OAUTH_TOKEN."
+  description = "The CRM credential variables read from Secret Manager, one secret each. null: rt → RT_TOKEN; zendesk → ZENDESK_EMAIL, ZENDESK_API_TOKEN; jira → JIRA_EMAIL, JIRA_API_TOKEN; servicenow → SERVICENOW_USER, SERVICENOW_PASSWORD; freshdesk → FRESHDESK_API_KEY; salesforce → SALESFORCE_CLIENT_SECRET. Alternatives: RT_USER + RT_PASSWORD, ZENDESK_OAUTH_TOKEN, SERVICENOW_OAUTH_TOKEN, SALESFORCE_PRIVATE_KEY."
   default     = null
   validation {
     condition = var.crm_credential_variables == null || alltrue([
@@ -195,15 +195,17 @@ variable "crm_credential_variables" {
         "ZENDESK_EMAIL", "ZENDESK_API_TOKEN", "ZENDESK_OAUTH_TOKEN",
         "JIRA_EMAIL", "JIRA_API_TOKEN",
         "SERVICENOW_USER", "SERVICENOW_PASSWORD", "SERVICENOW_OAUTH_TOKEN",
+        "FRESHDESK_API_KEY",
+        "SALESFORCE_CLIENT_SECRET", "SALESFORCE_PRIVATE_KEY",
       ], v)
     ])
-    error_message = "crm_credential_variables may only name CRM credential variables (RT_TOKEN, RT_USER, RT_PASSWORD, ZENDESK_EMAIL, ZENDESK_API_TOKEN, ZENDESK_OAUTH_TOKEN, JIRA_EMAIL, JIRA_API_TOKEN, SERVICENOW_USER, SERVICENOW_PASSWORD, SERVICENOW_OAUTH_TOKEN)."
+    error_message = "crm_credential_variables may only name CRM credential variables (RT_TOKEN, RT_USER, RT_PASSWORD, ZENDESK_EMAIL, ZENDESK_API_TOKEN, ZENDESK_OAUTH_TOKEN, JIRA_EMAIL, JIRA_API_TOKEN, SERVICENOW_USER, SERVICENOW_PASSWORD, SERVICENOW_OAUTH_TOKEN, FRESHDESK_API_KEY, SALESFORCE_CLIENT_SECRET, SALESFORCE_PRIVATE_KEY)."
   }
   validation {
     condition = var.crm_credential_variables == null || alltrue([
       for v in coalesce(var.crm_credential_variables, []) : startswith(v, "${upper(var.crm_kind)}_")
     ])
-    error_message = "crm_credential_variables must be credentials of the chosen crm_kind (RT_* for rt, ZENDESK_* for zendesk, JIRA_* for jira, SERVICENOW_* for servicenow; none for simulator)."
+    error_message = "crm_credential_variables must be credentials of the chosen crm_kind (RT_* for rt, ZENDESK_* for zendesk, JIRA_* for jira, SERVICENOW_* for servicenow, FRESHDESK_* for freshdesk, SALESFORCE_* for salesforce; none for simulator)."
   }
 }
 
@@ -213,9 +215,9 @@ variable "crm_settings" {
   default     = {}
   validation {
     condition = alltrue([
-      for k in keys(var.crm_settings) : can(regex("^(RT|ZENDESK|JIRA|SERVICENOW)_[A-Z0-9_]+$", k)) && !can(regex("(TOKEN|PASSWORD|SECRET)", k))
+      for k in keys(var.crm_settings) : can(regex("^(RT|ZENDESK|JIRA|SERVICENOW|FRESHDESK|SALESFORCE|SIMULATOR)_[A-Z0-9_]+$", k)) && !can(regex("(TOKEN|PASSWORD|SECRET|API_KEY|PRIVATE_KEY)", k))
     ])
-    error_message = "crm_settings keys must be CRM adapter variables (RT_*, ZENDESK_*, JIRA_*, SERVICENOW_*) and never credentials (*TOKEN*, *PASSWORD*, *SECRET*): those belong in Secret Manager."
+    error_message = "crm_settings keys must be CRM adapter variables (RT_*, ZENDESK_*, JIRA_*, SERVICENOW_*, FRESHDESK_*, SALESFORCE_*, SIMULATOR_*) and never credentials (*TOKEN*, *PASSWORD*, *SECRET*, *API_KEY*, *PRIVATE_KEY*): those belong in Secret Manager."
   }
   validation {
     condition = length(setintersection(keys(var.crm_settings), [

@@ -17,7 +17,7 @@ variable "crm_webhooks" {
 
 variable "webhook_sync_user" {
   type        = string
-  description = "CASEBRIDGE_WEBHOOK_SYNC_USER: the sync user as the CRM's webhooks name who made a change (RT or ServiceNow user name, Jira account id, Zendesk user id); its own changes are acknowledged and not published. Empty: every change is published."
+  description = "CASEBRIDGE_WEBHOOK_SYNC_USER: the sync user as the CRM's webhooks name who made a change (RT or ServiceNow user name, Jira account id, Zendesk user id, Salesforce 18-character user id; Freshdesk's name nobody); its own changes are acknowledged and not published. Empty: every change is published."
   default     = ""
   validation {
     condition     = length(var.webhook_sync_user) <= 256 && !can(regex("[[:cntrl:]]", var.webhook_sync_user))

@@ -6,7 +6,7 @@
 //
 // status reads Firestore (mapping counts; the mappings stuck, failing,
 // given up and out of sync; outage flags; the pollers' watermarks,
-// heartbeats and failing polls) and the depth of every dead-letter
+// heartbeats and failing polls; the CRM's API usage its last poll saw) and the depth of every dead-letter
 // subscription, and starts with one line saying what needs attention.
 // resync publishes one sync-requested command, naming the case's mapping
 // when it has one, which SyncCase handles like any other: it reconciles the
@@ -31,8 +31,9 @@
 //
 // Exit status: 0 when all is well, 1 on failure, 2 on a usage error, 3 when
 // status finds something that needs attention: a mapping stuck, failing,
-// given up or out of sync, a poller failing, stale or never run, or
-// dead-lettered messages (so scripts and probes can act on it).
+// given up or out of sync, a poller failing, stale or never run, the CRM's
+// API usage above 80% of its limit, or dead-lettered messages (so scripts
+// and probes can act on it).
 package main
 
 import (
@@ -224,8 +225,9 @@ func status(ctx context.Context, project, prefix, depth string, asJSON bool, tim
 }
 
 // needsAttention reports whether an operator should look: a mapping
-// stuck, failing, given up or out of sync, a poller failing or stale, or a
-// dead-lettered message (see ops.Status.Attention).
+// stuck, failing, given up or out of sync, a poller failing or stale, the
+// CRM's API usage near its limit, or a dead-lettered message (see
+// ops.Status.Attention).
 func needsAttention(s ops.Status) bool { return len(s.Attention()) > 0 }
 
 // jsonStatus renders durations as strings ("1h2m3s") for people reading
@@ -307,6 +309,7 @@ func printStatus(w io.Writer, s ops.Status) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", p.Side, formatTime(p.LastPolledAt), formatTime(p.Heartbeat), age, state)
 	}
 	tw.Flush()
+	fmt.Fprintln(w, s.APIUsageLine())
 	fmt.Fprintln(w)
 
 	printDelivery(w, s)

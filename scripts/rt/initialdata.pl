@@ -1,7 +1,9 @@
 # Request Tracker initialdata for a casebridge test or sandbox instance,
 # loaded by scripts/rt.sh start with rt-setup-database-5 --action insert.
 #
-# It adds the two custom fields the connector uses on queue General, the
+# It adds the custom fields the connector uses on queue General (the sync
+# flag and the Google case, and those that show Google's case state and
+# take escalation requests), the
 # connector's sync user with only the rights it needs, and a group of human
 # agents who can do what a support agent does. Passwords come from the
 # environment rt.sh sets; the sync user's auth token and root's new password
@@ -35,6 +37,42 @@ our @CustomFields = (
             { Name => 'yes', SortOrder => 1 },
             { Name => 'no',  SortOrder => 2 },
         ],
+    },
+    {
+        Name        => 'Google Case State',
+        Description => 'The state of the linked Google Cloud support case, written by casebridge',
+        Type        => 'FreeformSingle',
+        LookupType  => 'RT::Queue-RT::Ticket',
+        ApplyTo     => 'General',
+    },
+    {
+        Name        => 'Escalate to Google',
+        Description => 'Set to yes to have casebridge escalate the linked Google case',
+        Type        => 'SelectSingle',
+        RenderType  => 'Dropdown',
+        LookupType  => 'RT::Queue-RT::Ticket',
+        ApplyTo     => 'General',
+        Values      => [ { Name => 'yes', SortOrder => 1 } ],
+    },
+    {
+        Name        => 'Google Escalation Reason',
+        Description => 'Why the Google case is to be escalated',
+        Type        => 'SelectSingle',
+        RenderType  => 'Dropdown',
+        LookupType  => 'RT::Queue-RT::Ticket',
+        ApplyTo     => 'General',
+        Values      => [
+            { Name => 'Resolution time',     SortOrder => 1 },
+            { Name => 'Technical expertise', SortOrder => 2 },
+            { Name => 'Business impact',     SortOrder => 3 },
+        ],
+    },
+    {
+        Name        => 'Google Escalation Justification',
+        Description => 'What Google is told about why the case is escalated',
+        Type        => 'TextSingle',
+        LookupType  => 'RT::Queue-RT::Ticket',
+        ApplyTo     => 'General',
     },
 );
 
@@ -71,7 +109,7 @@ our @Groups = (
 # What the connector does on queue General: read tickets and their history
 # including internal comments (ShowTicket, ShowTicketComments), create them,
 # reply and comment, change priority and status (ModifyTicket), and read and
-# write the two custom fields (SeeCustomField, ModifyCustomField). SeeQueue
+# write the custom fields (SeeCustomField, ModifyCustomField). SeeQueue
 # lets it name the queue on create.
 my @sync_rights = qw(SeeQueue ShowTicket CreateTicket ReplyToTicket CommentOnTicket
     ModifyTicket ShowTicketComments SeeCustomField ModifyCustomField);

@@ -208,7 +208,11 @@ func runDemo(ctx context.Context, st *localstack.Stack, out io.Writer) (err erro
 	d.newCheck("2", "flagged CRM ticket -> exactly one Google case (link line, priority, test case); unflagged -> none")
 	d.newCheck("3", "Google customer + agent comments -> CRM once each, attributed")
 	d.newCheck("4", "public CRM comment -> Google once; internal note never")
-	d.newCheck("5", "30,000-character CRM comment -> Google as numbered parts joining to the original")
+	if n := d.longReplyLen(); n == demoLongReply {
+		d.newCheck("5", "30,000-character CRM comment -> Google as numbered parts joining to the original")
+	} else {
+		d.newCheck("5", fmt.Sprintf("the longest comment %s takes (%d characters) -> Google once, whole", d.crm.Describe(), n))
+	}
 	d.newCheck("6", "binary attachments byte-exact both ways; over-limit file not copied, notice posted")
 	d.newCheck("7", "priority change Google -> CRM and CRM -> Google")
 	d.newCheck("8", "close on Google closes the CRM ticket; close in the CRM closes the Google case")
@@ -217,6 +221,7 @@ func runDemo(ctx context.Context, st *localstack.Stack, out io.Writer) (err erro
 	d.newCheck("11", "cleanup 30 days after closing removes closed cases' mappings, keeps open ones")
 	d.newCheck("12a", "cost of an idle poll: one search per side, at most 2 Firestore writes")
 	d.newCheck("12b", "cost of one changed case (one comment mirrored)")
+	d.newCheck("13", "Google's case state shows on the CRM ticket; an escalation asked for in the CRM escalates the Google case once, noted once")
 
 	d.say("")
 	d.say("==> casebridge demo: acting as people in the CSAPI simulator and %s; Pub/Sub and the functions do the rest.", d.crm.Describe())
@@ -245,6 +250,7 @@ func (d *demo) script(ctx context.Context) error {
 	steps := []func(context.Context) error{
 		d.createCases,
 		d.commentsAttachmentsPriorities,
+		d.stateAndEscalation,
 		d.closeCases,
 		d.noEcho,
 		d.costs12,
@@ -420,8 +426,8 @@ func (d *demo) commentsAttachmentsPriorities(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("replying on CRM ticket B: %w", err)
 	}
-	// 5: a 30,000-character reply on B.
-	long := longText(30000)
+	// 5: a 30,000-character reply on B (or the longest the CRM takes).
+	long := longText(d.longReplyLen())
 	longID, err := d.crm.Comment(ctx, d.ticketB, demoAgentName, long, true)
 	if err != nil {
 		return fmt.Errorf("adding the long reply on CRM ticket B: %w", err)
@@ -444,9 +450,16 @@ func (d *demo) commentsAttachmentsPriorities(ctx context.Context) error {
 		}),
 	)
 	c5 := d.checkByID("5")
-	c5.expect = append(c5.expect, always(func() (bool, string) {
-		return d.partsJoin(d.googleB, longID, author, long)
-	}))
+	if len(long) > casesync.MaxGoogleCommentLen {
+		c5.expect = append(c5.expect, always(func() (bool, string) {
+			return d.partsJoin(d.googleB, longID, author, long)
+		}))
+	} else {
+		longBody := fmt.Sprintf("[Company Comment %s by %s]\n\n%s", longID, author, long)
+		c5.expect = append(c5.expect, exactly(1, "Google copies of the long CRM comment "+longID, func() (int, error) {
+			return d.countOnGoogle(d.googleB, func(b string) bool { return b == longBody }), nil
+		}))
+	}
 
 	// 6: binary files with NUL bytes both ways, and one over the limit.
 	gFile, cFile := binaryData(4096, 1), binaryData(6000, 2)
@@ -550,6 +563,50 @@ func (d *demo) closeCases(ctx context.Context) error {
 		always(func() (bool, string) {
 			g, _ := d.st.CSAPI.Case(d.googleB)
 			return g.State == "CLOSED", fmt.Sprintf("Google case %s is %s, want CLOSED", d.googleB, g.State)
+		}),
+	)
+	d.awaitAll(ctx, start, c)
+	return ctx.Err()
+}
+
+// ---- 13: Google's case state, escalation from the CRM ----
+
+func (d *demo) stateAndEscalation(ctx context.Context) error {
+	d.say("")
+	d.say("--> 13: Google Support asks the customer for action on case A; the helpdesk agent asks for ticket B's Google case to be escalated")
+	c := d.checkByID("13")
+	sc, ok := d.crm.(demoStateCRM)
+	if !ok {
+		d.finish(c, false, 0, d.crm.Describe()+" has no escalation request the demo can make")
+		return nil
+	}
+	start := time.Now()
+	if err := d.st.CSAPI.SetState(d.caseA, "ACTION_REQUIRED"); err != nil {
+		return fmt.Errorf("moving Google case A to ACTION_REQUIRED: %w", err)
+	}
+	if err := sc.RequestEscalation(ctx, d.ticketB); err != nil {
+		return fmt.Errorf("asking for an escalation on CRM ticket B: %w", err)
+	}
+	isNote := func(body string) bool { return strings.HasPrefix(body, "Escalation of Google case "+d.googleB+",") }
+	c.expect = append(c.expect,
+		now(func() (bool, string) {
+			st, err := sc.GoogleState(ctx, d.ticketA)
+			if err != nil {
+				return false, err.Error()
+			}
+			return st == "ACTION_REQUIRED", fmt.Sprintf("CRM ticket %s shows Google state %q, want ACTION_REQUIRED", d.ticketA, st)
+		}),
+		always(func() (bool, string) {
+			g, _ := d.st.CSAPI.Case(d.googleB)
+			return g.Escalated, "Google case " + d.googleB + " is not escalated"
+		}),
+		exactly(1, "escalation notes on CRM ticket "+d.ticketB, func() (int, error) { return d.countInCRM(ctx, d.ticketB, isNote) }),
+		always(func() (bool, string) {
+			requested, err := sc.EscalationRequested(ctx, d.ticketB)
+			if err != nil {
+				return false, err.Error()
+			}
+			return !requested, "CRM ticket " + d.ticketB + " still asks for an escalation"
 		}),
 	)
 	d.awaitAll(ctx, start, c)
@@ -1493,6 +1550,19 @@ func isOutageNotice(body string) bool {
 }
 
 func isResumedNotice(body string) bool { return strings.TrimSpace(body) == "Syncing has resumed." }
+
+// demoLongReply is the length of check 5's long reply: more than two
+// Google comments hold.
+const demoLongReply = 30000
+
+// longReplyLen is the length of check 5's reply: demoLongReply, or the
+// longest comment a person can write in a CRM that takes less.
+func (d *demo) longReplyLen() int {
+	if l, ok := d.crm.(demoCommentLimit); ok && l.MaxCommentBytes() < demoLongReply {
+		return l.MaxCommentBytes()
+	}
+	return demoLongReply
+}
 
 // longText returns n characters of readable text in lines.
 func longText(n int) string {

@@ -4,7 +4,8 @@ package main
 // what the demo reads back to check the sync. The in-process CRM simulator
 // (simCRM), a real Request Tracker (rtCRM, in democrm_rt.go) and the
 // vendors' simulators (democrm_zendesk.go, democrm_jira.go,
-// democrm_servicenow.go) implement it.
+// democrm_servicenow.go, democrm_freshdesk.go, democrm_salesforce.go)
+// implement it.
 
 import (
 	"context"
@@ -14,9 +15,11 @@ import (
 	"github.com/casebridge/casebridge/shared/appconfig"
 	"github.com/casebridge/casebridge/shared/casesync"
 	"github.com/casebridge/casebridge/shared/crmsim"
+	"github.com/casebridge/casebridge/shared/freshdesk"
 	"github.com/casebridge/casebridge/shared/jirasm"
 	"github.com/casebridge/casebridge/shared/localstack"
 	"github.com/casebridge/casebridge/shared/rt"
+	"github.com/casebridge/casebridge/shared/salesforce"
 	"github.com/casebridge/casebridge/shared/servicenow"
 	"github.com/casebridge/casebridge/shared/zendesk"
 )
@@ -54,6 +57,19 @@ func newDemoCRM(st *localstack.Stack) (demoCRM, casesync.PriorityTable, error) {
 		}
 		c, err := newServiceNowCRM(st)
 		return c, table, err
+	case localstack.CRMFreshdesk:
+		table, err := priorityTableFor(setting, freshdesk.DefaultPriorityMap)
+		if err != nil {
+			return nil, table, err
+		}
+		c, err := newFreshdeskCRM(st)
+		return c, table, err
+	case localstack.CRMSalesforce:
+		table, err := priorityTableFor(setting, salesforce.DefaultPriorityMap)
+		if err != nil {
+			return nil, table, err
+		}
+		return newSalesforceCRM(st), table, nil
 	default:
 		table, err := priorityTableFor(setting, "")
 		return newSimCRM(st.CRM), table, err
@@ -96,6 +112,27 @@ type demoCRM interface {
 	// recent cases makes: 1, or 2 for a CRM whose adapter reads on to an
 	// empty page (Request Tracker's pages can come back short).
 	SearchCallsPerPoll() int
+}
+
+// demoStateCRM is a demo CRM on which the demo can ask for an escalation
+// as a person, and read Google's case state and the request as people see
+// them.
+type demoStateCRM interface {
+	// RequestEscalation asks for the ticket's Google case to be escalated,
+	// through the CRM's escalation field (or tag or label).
+	RequestEscalation(ctx context.Context, id string) error
+	// GoogleState reads the ticket's Google-state field.
+	GoogleState(ctx context.Context, id string) (string, error)
+	// EscalationRequested reports whether the ticket still asks for an
+	// escalation.
+	EscalationRequested(ctx context.Context, id string) (bool, error)
+}
+
+// demoCommentLimit is a demo CRM whose people cannot write a comment as
+// long as the demo's long reply (Salesforce's case comments hold 4,000
+// bytes).
+type demoCommentLimit interface {
+	MaxCommentBytes() int
 }
 
 // demoTicket is a ticket as a helpdesk agent opens it.
@@ -174,6 +211,26 @@ func simTicket(t crmsim.TicketState) crmTicket {
 		out.Files = append(out.Files, crmFile{Filename: a.Filename, Data: a.Data})
 	}
 	return out
+}
+
+func (s *simCRM) RequestEscalation(_ context.Context, id string) error {
+	return s.crm.RequestEscalation(id, "Business impact", "The demo's helpdesk agent asks for it.")
+}
+
+func (s *simCRM) GoogleState(_ context.Context, id string) (string, error) {
+	t, ok := s.crm.Ticket(id)
+	if !ok {
+		return "", fmt.Errorf("the CRM simulator has no ticket %s", id)
+	}
+	return t.CustomFields[crmsim.DefaultStateField], nil
+}
+
+func (s *simCRM) EscalationRequested(_ context.Context, id string) (bool, error) {
+	t, ok := s.crm.Ticket(id)
+	if !ok {
+		return false, fmt.Errorf("the CRM simulator has no ticket %s", id)
+	}
+	return t.Escalation.Requested, nil
 }
 
 // Calls are the simulator's own counts of the calls it received.

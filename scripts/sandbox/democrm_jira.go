@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/casebridge/casebridge/shared/jirasm"
 	"github.com/casebridge/casebridge/shared/jirasm/jirasmtest"
@@ -85,3 +87,42 @@ func (j *jiraCRM) SearchOp() string { return jirasm.OpSearch }
 
 // SearchCallsPerPoll: a page without nextPageToken is the last.
 func (j *jiraCRM) SearchCallsPerPoll() int { return 1 }
+
+// RequestEscalation asks for the issue's Google case to be escalated as an
+// agent does: the escalation label, with a reason chosen and a
+// justification written in their fields.
+func (j *jiraCRM) RequestEscalation(_ context.Context, id string) error {
+	defer j.changed(id)
+	if err := j.sim.AddLabel(id, jirasm.DefaultEscalationLabel); err != nil {
+		return err
+	}
+	if err := j.sim.SetCustomField(id, localstack.JiraReasonField, map[string]string{"value": "Business impact"}); err != nil {
+		return err
+	}
+	return j.sim.SetCustomField(id, localstack.JiraJustificationField, jirasmtest.TextDocument("The demo's helpdesk agent asks for it."))
+}
+
+// GoogleState reads the issue's Google-state field.
+func (j *jiraCRM) GoogleState(_ context.Context, id string) (string, error) {
+	is, ok := j.sim.Issue(id)
+	if !ok {
+		return "", fmt.Errorf("the Jira simulator has no issue %s", id)
+	}
+	var state string
+	if raw, ok := is.Custom[localstack.JiraStateField]; ok {
+		if err := json.Unmarshal(raw, &state); err != nil {
+			return "", fmt.Errorf("issue %s's Google-state field is not text", id)
+		}
+	}
+	return state, nil
+}
+
+// EscalationRequested reports whether the issue still has the escalation
+// label.
+func (j *jiraCRM) EscalationRequested(_ context.Context, id string) (bool, error) {
+	is, ok := j.sim.Issue(id)
+	if !ok {
+		return false, fmt.Errorf("the Jira simulator has no issue %s", id)
+	}
+	return slices.Contains(is.Labels, jirasm.DefaultEscalationLabel), nil
+}

@@ -34,6 +34,8 @@ type rtCRM struct {
 	tickets map[string]*cachedRead[crmTicket]
 	synced  cachedRead[[]crmTicket]
 	files   map[string][]byte // attachment id -> bytes; files never change
+	// views are the tickets' status and custom fields as an agent sees them.
+	views map[string]*cachedRead[rttest.TicketView]
 }
 
 // newRTCRM reads and acts on inst; calls (nil: not measured) gives the
@@ -187,3 +189,42 @@ func (r *rtCRM) SearchOp() string { return rt.OpSearch }
 // SearchCallsPerPoll: the adapter reads on to an empty page, because RT
 // can return a short page that is not the last.
 func (r *rtCRM) SearchCallsPerPoll() int { return 2 }
+
+// RequestEscalation sets the ticket's "Escalate to Google" field as an
+// agent, with a reason and a justification.
+func (r *rtCRM) RequestEscalation(ctx context.Context, id string) error {
+	defer r.view(id).forget()
+	return r.human.RequestEscalation(ctx, id, demoAgentName, "Business impact", "The demo's helpdesk agent asks for it.")
+}
+
+// GoogleState reads the ticket's Google-state field as an agent sees it.
+func (r *rtCRM) GoogleState(ctx context.Context, id string) (string, error) {
+	t, err := r.readView(ctx, id)
+	return t.CustomFields[rttest.StateField], err
+}
+
+// EscalationRequested reports whether the ticket's "Escalate to Google"
+// field still asks.
+func (r *rtCRM) EscalationRequested(ctx context.Context, id string) (bool, error) {
+	t, err := r.readView(ctx, id)
+	return t.CustomFields[rttest.EscalationField] != "", err
+}
+
+// view is the cached read of one ticket's status and custom fields.
+func (r *rtCRM) view(id string) *cachedRead[rttest.TicketView] {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.views == nil {
+		r.views = map[string]*cachedRead[rttest.TicketView]{}
+	}
+	e, ok := r.views[id]
+	if !ok {
+		e = &cachedRead[rttest.TicketView]{}
+		r.views[id] = e
+	}
+	return e
+}
+
+func (r *rtCRM) readView(ctx context.Context, id string) (rttest.TicketView, error) {
+	return r.view(id).get(rtReadEvery, func() (rttest.TicketView, error) { return r.human.Ticket(ctx, id) })
+}

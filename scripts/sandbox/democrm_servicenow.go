@@ -112,3 +112,31 @@ func (n *serviceNowCRM) SearchOp() string { return "records.search" }
 // SearchCallsPerPoll: the records of files attached since the last poll are
 // already among the records found, unless a file alone changed a record.
 func (n *serviceNowCRM) SearchCallsPerPoll() int { return 1 }
+
+// RequestEscalation ticks the record's escalation box with a reason and a
+// justification, as an agent does in the form.
+func (n *serviceNowCRM) RequestEscalation(_ context.Context, id string) error {
+	defer n.changed(id)
+	o := n.sim.Options()
+	return n.sim.UpdateRecord(id, n.agent("Helpdesk Agent"), map[string]string{o.EscalationField: "true",
+		o.EscalationReasonField: "Business impact", o.EscalationJustificationField: "The demo's helpdesk agent asks for it."})
+}
+
+// GoogleState reads the record's Google-state column.
+func (n *serviceNowCRM) GoogleState(_ context.Context, id string) (string, error) {
+	r, ok := n.sim.Record(id)
+	if !ok {
+		return "", fmt.Errorf("the ServiceNow simulator has no record %s", id)
+	}
+	return r[n.sim.Options().StateField], nil
+}
+
+// EscalationRequested reports whether the record's escalation box is
+// still ticked.
+func (n *serviceNowCRM) EscalationRequested(_ context.Context, id string) (bool, error) {
+	r, ok := n.sim.Record(id)
+	if !ok {
+		return false, fmt.Errorf("the ServiceNow simulator has no record %s", id)
+	}
+	return r[n.sim.Options().EscalationField] == "true", nil
+}

@@ -78,7 +78,9 @@ func main() {
 		crmWebhooks   = flag.Bool("crm-webhooks", true, "with --events, the CRM sends webhooks to CRMWebhook (false: CRM changes arrive by polling only)")
 		crm           = flag.String("crm", localstack.CRMSimulator, "the CRM casebridge talks to: "+localstack.CRMSimulator+
 			" (the in-process CRM simulator), "+localstack.CRMZendesk+", "+localstack.CRMJira+" (or jirasm) or "+localstack.CRMServiceNow+
-			" (that vendor's simulator, set up as its administrator would, webhooks included), or "+localstack.CRMRequestTracker+
+			" (that vendor's simulator, set up as its administrator would, webhooks included), "+localstack.CRMFreshdesk+
+			" (Freshdesk's simulator, its webhooks from automation rules), "+localstack.CRMSalesforce+
+			" (Salesforce's simulator, its webhooks from Apex), or "+localstack.CRMRequestTracker+
 			" (a throw-away real Request Tracker 5 on real time; install it with scripts/rt.sh install)")
 	)
 	flag.Parse()
@@ -89,10 +91,12 @@ func main() {
 		*crm = localstack.CRMJira // the adapter's package name
 	}
 	switch *crm {
-	case localstack.CRMSimulator, localstack.CRMRequestTracker, localstack.CRMZendesk, localstack.CRMJira, localstack.CRMServiceNow:
+	case localstack.CRMSimulator, localstack.CRMRequestTracker, localstack.CRMZendesk, localstack.CRMJira, localstack.CRMServiceNow,
+		localstack.CRMFreshdesk, localstack.CRMSalesforce:
 	default:
-		fmt.Fprintf(os.Stderr, "sandbox: --crm is %q: use %s, %s, %s, %s or %s\n", *crm, localstack.CRMSimulator,
-			localstack.CRMRequestTracker, localstack.CRMZendesk, localstack.CRMJira, localstack.CRMServiceNow)
+		fmt.Fprintf(os.Stderr, "sandbox: --crm is %q: use %s, %s, %s, %s, %s, %s or %s\n", *crm, localstack.CRMSimulator,
+			localstack.CRMRequestTracker, localstack.CRMZendesk, localstack.CRMJira, localstack.CRMServiceNow, localstack.CRMFreshdesk,
+			localstack.CRMSalesforce)
 		os.Exit(1)
 	}
 	err := run(ctx, os.Stdout, localstack.Options{
@@ -120,7 +124,7 @@ func run(ctx context.Context, out io.Writer, opts localstack.Options, endpointsF
 	switch opts.CRM {
 	case localstack.CRMRequestTracker:
 		what = "emulators, CSAPI simulator, Request Tracker, functions"
-	case localstack.CRMZendesk, localstack.CRMJira, localstack.CRMServiceNow:
+	case localstack.CRMZendesk, localstack.CRMJira, localstack.CRMServiceNow, localstack.CRMFreshdesk, localstack.CRMSalesforce:
 		what = "emulators, CSAPI simulator, " + opts.CRM + " simulator, functions"
 	}
 	fmt.Fprintf(out, "# starting the casebridge sandbox (%s)...\n", what)
@@ -200,6 +204,10 @@ func eventsLine(st *localstack.Stack) string {
 		crm = "the Jira simulator sends its admin webhooks to CRM_WEBHOOK_URL"
 	case st.CRMWebhooks() && st.ServiceNow != nil:
 		crm = "the ServiceNow simulator's business rule sends webhooks to CRM_WEBHOOK_URL"
+	case st.CRMWebhooks() && st.Salesforce != nil:
+		crm = "the Salesforce simulator's Apex sends webhooks to CRM_WEBHOOK_URL"
+	case st.CRMWebhooks() && st.Freshdesk != nil:
+		crm = "the Freshdesk simulator's automation rules send webhooks to CRM_WEBHOOK_URL"
 	case st.CRMWebhooks():
 		crm = "the CRM simulator sends webhooks to CRM_WEBHOOK_URL"
 	}

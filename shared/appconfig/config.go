@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/casebridge/casebridge/shared/casesync"
 	"github.com/casebridge/casebridge/shared/clock"
@@ -41,6 +42,8 @@ const (
 	EnvGoogleCommentsPublic = "GOOGLE_COMMENTS_PUBLIC"
 	EnvSyncInternalNotes    = "SYNC_INTERNAL_NOTES"
 	EnvMaxSplitParts        = "MAX_SPLIT_PARTS"
+	EnvEscalationReason     = "ESCALATION_REASON"
+	EnvEscalationJustify    = "ESCALATION_JUSTIFICATION"
 	EnvCRMMaxPages          = "CRM_MAX_PAGES"
 	EnvLeaseDuration        = "LEASE_DURATION"
 	EnvRepublishAfter       = "REPUBLISH_AFTER"
@@ -239,6 +242,16 @@ func ParseFor(getenv func(string) string, requireCRM bool) (Config, error) {
 		e.ReopenPolicy = v
 	default:
 		problem(p, EnvReopenPolicy, fmt.Sprintf("is %q: set it to %q or %q", v, casesync.ReopenComment, casesync.ReopenNewCase))
+	}
+	if v := p.Str(EnvEscalationReason, casesync.DefaultEscalationReason); casesync.EscalationReason(v) == "" {
+		problem(p, EnvEscalationReason, fmt.Sprintf("is %q: set it to one of %s", v, strings.Join(casesync.EscalationReasons, ", ")))
+	} else {
+		e.EscalationReason = casesync.EscalationReason(v)
+	}
+	if v := p.Str(EnvEscalationJustify, ""); !utf8.ValidString(v) || len(v) > casesync.MaxEscalationText {
+		problem(p, EnvEscalationJustify, fmt.Sprintf("is not UTF-8 text of at most %d bytes", casesync.MaxEscalationText))
+	} else {
+		e.EscalationJustification = strings.TrimSpace(v)
 	}
 	public := p.Bool(EnvGoogleCommentsPublic, true)
 	e.GoogleCommentsPublic = &public

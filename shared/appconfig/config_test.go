@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/casebridge/casebridge/shared/casesync"
+	"github.com/casebridge/casebridge/shared/crmsim"
 	"github.com/casebridge/casebridge/shared/eventing"
 	"github.com/google/go-cmp/cmp"
 )
@@ -58,6 +59,10 @@ func TestParseDefaults(t *testing.T) {
 		CSAPITimeZone:         "UTC",
 		CRMKind:               "simulator",
 		CRMURL:                "http://127.0.0.1:8081",
+		CRM: CRMConfig{Settings: crmsim.Config{BaseURL: "http://127.0.0.1:8081", State: crmsim.StateConfig{
+			StateField: crmsim.DefaultStateField, EscalationField: crmsim.DefaultEscalationField,
+			EscalationReasonField: crmsim.DefaultEscalationReasonField, EscalationJustificationField: crmsim.DefaultEscalationJustificationField,
+		}}},
 		Engine: casesync.Config{
 			GooglePollingWindow:  30 * time.Minute,
 			CompanyPollingWindow: 5 * time.Minute,
@@ -65,6 +70,7 @@ func TestParseDefaults(t *testing.T) {
 			Priorities:           casesync.DefaultPriorityTable(),
 			GoogleCommentsPublic: &public,
 			ReopenPolicy:         casesync.ReopenComment,
+			EscalationReason:     casesync.DefaultEscalationReason,
 			MaxSplitParts:        10,
 			LeaseDuration:        30 * time.Second,
 			RepublishAfter:       5 * time.Minute,
@@ -244,6 +250,9 @@ var crmEnvs = map[string][]string{
 		"JIRA_GOOGLE_CASE_FIELD", "customfield_10050"},
 	CRMServiceNow: {EnvCRMKind, "servicenow", EnvCRMURL, "https://acme.service-now.com", "SERVICENOW_USER", "casebridge",
 		"SERVICENOW_PASSWORD", "secret"},
+	CRMFreshdesk: {EnvCRMKind, "freshdesk", EnvCRMURL, "https://acme.freshdesk.com", "FRESHDESK_API_KEY", "secret"},
+	CRMSalesforce: {EnvCRMKind, "salesforce", EnvCRMURL, "https://acme.my.salesforce.com", "SALESFORCE_CLIENT_ID", "3MVG9id",
+		"SALESFORCE_CLIENT_SECRET", "secret"},
 }
 
 func TestSeveralProjectsMayBeListedAsAnAllowlist(t *testing.T) {
@@ -270,6 +279,8 @@ func TestEveryCRMKindReadsItsOwnSettings(t *testing.T) {
 		{CRMZendesk, "urgent", "ZENDESK_API_TOKEN"},
 		{CRMJira, "High", "JIRA_API_TOKEN"},
 		{CRMServiceNow, "2", "SERVICENOW_PASSWORD"},
+		{CRMFreshdesk, "4", "FRESHDESK_API_KEY"},
+		{CRMSalesforce, "High", "SALESFORCE_CLIENT_SECRET"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.kind+" parses with its default priority table", func(t *testing.T) {

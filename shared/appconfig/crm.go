@@ -14,8 +14,8 @@ import (
 // credentials: it is never logged.
 type CRMConfig struct {
 	// Settings is the chosen adapter package's Config (rt.Config,
-	// zendesk.Config...), with casebridge's bounds applied; nil for the
-	// simulator, which has none, and without a CRM.
+	// zendesk.Config, crmsim.Config...), with casebridge's bounds applied
+	// (the simulator's client takes none); nil without a CRM.
 	Settings any
 }
 

@@ -9,8 +9,10 @@ import (
 	"github.com/casebridge/casebridge/shared/casesync"
 	"github.com/casebridge/casebridge/shared/crmsim"
 	"github.com/casebridge/casebridge/shared/envconf"
+	"github.com/casebridge/casebridge/shared/freshdesk"
 	"github.com/casebridge/casebridge/shared/jirasm"
 	"github.com/casebridge/casebridge/shared/rt"
+	"github.com/casebridge/casebridge/shared/salesforce"
 	"github.com/casebridge/casebridge/shared/servicenow"
 	"github.com/casebridge/casebridge/shared/zendesk"
 )
@@ -22,6 +24,8 @@ const (
 	CRMZendesk        = "zendesk"
 	CRMJira           = "jira"
 	CRMServiceNow     = "servicenow"
+	CRMFreshdesk      = "freshdesk"
+	CRMSalesforce     = "salesforce"
 )
 
 // crmKinds is the registry of the CRMs casebridge can sync with: one entry
@@ -39,6 +43,8 @@ var crmKinds = []CRMKind{
 			rt.EnvSyncFlagField, rt.EnvSyncFlagValue, rt.EnvGoogleCaseField,
 			rt.EnvClosedStatuses, rt.EnvCloseStatus, rt.EnvPriorities,
 			rt.EnvRateLimit, rt.EnvPageSize, rt.EnvMaxAttachmentBytes, rt.EnvTimeZone,
+			rt.EnvStateField, rt.EnvStateStatuses, rt.EnvEscalationField,
+			rt.EnvEscalationReasonField, rt.EnvEscalationJustificationField,
 		},
 		Secrets:           []string{rt.EnvToken, rt.EnvUser, rt.EnvPassword},
 		DefaultSecrets:    []string{rt.EnvToken},
@@ -60,6 +66,8 @@ var crmKinds = []CRMKind{
 			zendesk.EnvSyncFlagFieldID, zendesk.EnvGoogleCaseFieldID,
 			zendesk.EnvClosedStatuses, zendesk.EnvCloseStatus, zendesk.EnvRateLimit,
 			zendesk.EnvPageSize, zendesk.EnvExportPageSize, zendesk.EnvMaxAttachmentBytes,
+			zendesk.EnvStateField, zendesk.EnvStateStatuses, zendesk.EnvEscalationField,
+			zendesk.EnvEscalationReasonField, zendesk.EnvEscalationJustificationField,
 		},
 		Secrets:           []string{zendesk.EnvEmail, zendesk.EnvAPIToken, zendesk.EnvOAuthToken},
 		DefaultSecrets:    []string{zendesk.EnvEmail, zendesk.EnvAPIToken},
@@ -87,6 +95,8 @@ var crmKinds = []CRMKind{
 			jirasm.EnvCloseTransition, jirasm.EnvCloseResolution, jirasm.EnvClosedStatuses,
 			jirasm.EnvPriorities, jirasm.EnvRateLimit, jirasm.EnvPageSize,
 			jirasm.EnvMaxAttachmentBytes, jirasm.EnvSearchLag,
+			jirasm.EnvStateField, jirasm.EnvStateStatuses, jirasm.EnvEscalationField,
+			jirasm.EnvEscalationReasonField, jirasm.EnvEscalationJustificationField,
 		},
 		Secrets:           []string{jirasm.EnvEmail, jirasm.EnvAPIToken},
 		DefaultSecrets:    []string{jirasm.EnvEmail, jirasm.EnvAPIToken},
@@ -109,6 +119,8 @@ var crmKinds = []CRMKind{
 			servicenow.EnvClosedStates, servicenow.EnvCloseState, servicenow.EnvCloseCode,
 			servicenow.EnvCloseNotes, servicenow.EnvRateLimit, servicenow.EnvPageSize,
 			servicenow.EnvMaxAttachmentBytes,
+			servicenow.EnvStateField, servicenow.EnvStateStatuses, servicenow.EnvHoldReason,
+			servicenow.EnvEscalationField, servicenow.EnvEscalationReasonField, servicenow.EnvEscalationJustificationField,
 		},
 		Secrets:           []string{servicenow.EnvUser, servicenow.EnvPassword, servicenow.EnvOAuthToken},
 		DefaultSecrets:    []string{servicenow.EnvUser, servicenow.EnvPassword},
@@ -125,12 +137,67 @@ var crmKinds = []CRMKind{
 		},
 	},
 	{
-		// The sandbox's and the tests' CRM: it reads no variable of its
-		// own, needs no credential and keeps casesync's default priority
-		// table.
-		Name:         CRMSimulator,
-		Title:        "the CRM simulator",
+		Name:  CRMFreshdesk,
+		Title: "Freshdesk",
+		Variables: []string{
+			freshdesk.EnvAPIKey, freshdesk.EnvSyncFlagField, freshdesk.EnvGoogleCaseField,
+			freshdesk.EnvClosedStatuses, freshdesk.EnvCloseStatus,
+			freshdesk.EnvStateField, freshdesk.EnvStateStatuses, freshdesk.EnvEscalationField,
+			freshdesk.EnvEscalationReasonField, freshdesk.EnvEscalationJustificationField,
+			freshdesk.EnvRateLimit, freshdesk.EnvPageSize, freshdesk.EnvMaxAttachmentBytes, freshdesk.EnvSearchLag,
+		},
+		Secrets:           []string{freshdesk.EnvAPIKey},
+		DefaultSecrets:    []string{freshdesk.EnvAPIKey},
+		DefaultPriorities: freshdesk.DefaultPriorityMap,
+		ExampleURL:        "https://acme.freshdesk.com",
+		DocsPage:          "freshdesk.md",
+		ContractTest:      "shared/freshdesk/freshdesk_test.go",
+		adapter: adapter[freshdesk.Config]{
+			fromEnv: freshdesk.ConfigFromEnv,
+			setBounds: func(c *freshdesk.Config, b crmBounds) {
+				c.MaxPages, c.MaxDownloadBytes = b.maxPages, b.maxDownloadBytes
+			},
+			newCRM: func(c freshdesk.Config) (casesync.CRM, error) { return freshdesk.New(c) },
+		},
+	},
+	{
+		Name:  CRMSalesforce,
+		Title: "Salesforce",
+		Variables: []string{
+			salesforce.EnvClientID, salesforce.EnvClientSecret, salesforce.EnvPrivateKey,
+			salesforce.EnvUsername, salesforce.EnvLoginURL, salesforce.EnvAPIVersion,
+			salesforce.EnvSyncFlagField, salesforce.EnvGoogleCaseField, salesforce.EnvCloseStatus,
+			salesforce.EnvStateField, salesforce.EnvStateStatuses, salesforce.EnvEscalationField,
+			salesforce.EnvEscalationReasonField, salesforce.EnvEscalationJustificationField,
+			salesforce.EnvRateLimit, salesforce.EnvBatchSize, salesforce.EnvMaxAttachmentBytes,
+		},
+		Secrets:           []string{salesforce.EnvClientSecret, salesforce.EnvPrivateKey},
+		DefaultSecrets:    []string{salesforce.EnvClientSecret},
+		DefaultPriorities: salesforce.DefaultPriorityMap,
+		ExampleURL:        "https://acme.my.salesforce.com",
+		DocsPage:          "salesforce.md",
+		ContractTest:      "shared/salesforce/salesforce_test.go",
+		adapter: adapter[salesforce.Config]{
+			fromEnv: salesforce.ConfigFromEnv,
+			setBounds: func(c *salesforce.Config, b crmBounds) {
+				c.MaxPages, c.MaxDownloadBytes = b.maxPages, b.maxDownloadBytes
+			},
+			newCRM: func(c salesforce.Config) (casesync.CRM, error) { return salesforce.New(c) },
+		},
+	},
+	{
+		// The sandbox's and the tests' CRM: it needs no credential, keeps
+		// casesync's default priority table, and reads only which of its
+		// fields and statuses show Google's case state and take
+		// escalation requests.
+		Name:  CRMSimulator,
+		Title: "the CRM simulator",
+		Variables: []string{
+			crmsim.EnvStateField, crmsim.EnvStateStatuses, crmsim.EnvEscalationField,
+			crmsim.EnvEscalationReasonField, crmsim.EnvEscalationJustificationField,
+		},
 		ExampleURL:   "http://127.0.0.1:8081",
+		DocsPage:     "simulator.md",
 		ContractTest: "shared/crmsim/crmsim_test.go",
 		adapter:      simulatorAdapter{},
 	},
@@ -227,13 +294,21 @@ func (a adapter[C]) build(settings any, _ string) (casesync.CRM, error) {
 	return a.newCRM(c)
 }
 
-// simulatorAdapter is the CRM simulator's client: it has no settings.
+// simulatorAdapter is the CRM simulator's client. casebridge's bounds do
+// not apply to it: it reads what the simulator serves.
 type simulatorAdapter struct{}
 
-func (simulatorAdapter) parse(func(string) string, string) (any, []envconf.Problem) { return nil, nil }
-func (simulatorAdapter) bound(settings any, _ crmBounds) any                        { return settings }
-func (simulatorAdapter) build(_ any, baseURL string) (casesync.CRM, error) {
-	return crmsim.NewClient(baseURL, &http.Client{Timeout: 30 * time.Second}), nil
+func (simulatorAdapter) parse(getenv func(string) string, baseURL string) (any, []envconf.Problem) {
+	return crmsim.ConfigFromEnv(getenv, baseURL)
+}
+func (simulatorAdapter) bound(settings any, _ crmBounds) any { return settings }
+func (simulatorAdapter) build(settings any, baseURL string) (casesync.CRM, error) {
+	cfg, ok := settings.(crmsim.Config)
+	if !ok {
+		cfg = crmsim.Config{BaseURL: baseURL}
+	}
+	cfg.HTTP = &http.Client{Timeout: 30 * time.Second}
+	return crmsim.NewFromConfig(cfg)
 }
 
 // KnownCRMKinds lists the CRM_KIND values casebridge can talk to.

@@ -19,7 +19,7 @@ var repoRoot = filepath.Join("..", "..")
 
 // credentialName matches the variables Terraform refuses in crm_settings
 // (terraform/variables.tf): they can only come from Secret Manager.
-var credentialName = regexp.MustCompile(`TOKEN|PASSWORD|SECRET`)
+var credentialName = regexp.MustCompile(`TOKEN|PASSWORD|SECRET|API_KEY|PRIVATE_KEY`)
 
 func TestEveryCRMKindIsRegisteredWhole(t *testing.T) {
 	var names []string

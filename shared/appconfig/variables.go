@@ -25,6 +25,8 @@ var ownVariables = []string{
 	EnvReopenPolicy,
 	EnvGoogleCommentsPublic,
 	EnvSyncInternalNotes,
+	EnvEscalationReason,
+	EnvEscalationJustify,
 	EnvMaxSplitParts,
 	EnvLeaseDuration,
 	EnvRepublishAfter,

@@ -62,7 +62,7 @@ func TestParseWebhookProblems(t *testing.T) {
 		{"no secret", with(webhookEnv(), EnvWebhookSecret, ""), []string{EnvWebhookSecret}},
 		{"a short secret", with(webhookEnv(), EnvWebhookSecret, secretValue), []string{EnvWebhookSecret}},
 		{"a secret over 1024 bytes", with(webhookEnv(), EnvWebhookSecret, strings.Repeat("s", 1025)), []string{EnvWebhookSecret}},
-		{"an unknown CRM", with(webhookEnv(), EnvCRMKind, "salesforce"), []string{EnvCRMKind}},
+		{"an unknown CRM", with(webhookEnv(), EnvCRMKind, "hubspot"), []string{EnvCRMKind}},
 		{"a bad topic", with(webhookEnv(), EnvTopicCaseUpdated, "a b"), []string{EnvTopicCaseUpdated}},
 		{"an over-long sync user", with(webhookEnv(), EnvWebhookSyncUser, strings.Repeat("u", 257)), []string{EnvWebhookSyncUser}},
 	} {

@@ -47,6 +47,12 @@ type Config struct {
 	// ReopenPolicy says what happens when a CRM case is reopened after its
 	// Google case closed: ReopenComment (default) or ReopenNewCase.
 	ReopenPolicy ReopenPolicy
+	// EscalationReason and EscalationJustification are what an escalation
+	// asked for in the CRM is sent with when the CRM case gives no reason
+	// CSAPI knows, or no justification. Defaults BUSINESS_IMPACT and a
+	// sentence naming the CRM case.
+	EscalationReason        string
+	EscalationJustification string
 	// CompanyTimeGranularity: the precision of the CRM's update times (RT:
 	// one second). Default 1 s.
 	CompanyTimeGranularity time.Duration

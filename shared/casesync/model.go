@@ -296,11 +296,66 @@ type Mapping struct {
 	// GaveUpAt is set when the sweep stopped asking for a mapping whose
 	// counterpart could not be created; an operator resync starts it again.
 	GaveUpAt time.Time
+	// GoogleStateShown is the Google case state casebridge last wrote to
+	// the CRM case (CaseStateCRM.SetGoogleState); "" before the first.
+	GoogleStateShown string
+	// Escalation is how far the CRM case's escalation request has been
+	// handled; LastEscalation is the last request handled to the end for
+	// the current Google case (its SeenAt and Outcome), so that a request
+	// put back at once (by a CRM automation, say) is not answered again.
+	Escalation     EscalationProgress
+	LastEscalation EscalationProgress
 	// RefusedItem names an item ("google/comment/123") the other side was
 	// proven to refuse for what it is (it took the items after it) and
 	// whose skip note is not yet posted: the next pass skips it.
 	RefusedItem string
 }
+
+// EscalationProgress is how far a reconciliation got with the CRM case's
+// request to escalate its Google case. Each step is recorded before the
+// next is taken, so that a run that crashed or lost an answer neither
+// escalates nor notes twice. It is zero when no request is being handled.
+type EscalationProgress struct {
+	// SeenAt is when a reconciliation first saw the request; the note
+	// names the request by it.
+	SeenAt time.Time
+	// IntentAt is set before cases.escalate is called.
+	IntentAt time.Time
+	// Outcome is what came of the request, once known.
+	Outcome EscalationOutcome
+	// Detail is the Google Cloud Support API's message when it refused,
+	// cut to MaxEscalationDetail bytes.
+	Detail string
+	// Noted is set once the outcome's internal note is on the CRM case.
+	Noted bool
+	// Clearing is set before the request is withdrawn in the CRM.
+	Clearing bool
+	// WithdrawRefused is set when the CRM refused for good to withdraw the
+	// request (a sync user who may not edit the field): casebridge leaves
+	// the answered request in place until a person withdraws it.
+	WithdrawRefused bool
+}
+
+// EscalationOutcome is what came of an escalation request.
+type EscalationOutcome string
+
+const (
+	// EscalationDone: casebridge escalated the Google case.
+	EscalationDone EscalationOutcome = "escalated"
+	// EscalationAlready: the Google case was escalated before the request
+	// was handled.
+	EscalationAlready EscalationOutcome = "already-escalated"
+	// EscalationDenied: the support plan has no technical escalations
+	// (403).
+	EscalationDenied EscalationOutcome = "denied"
+	// EscalationClosed: the Google case is closed.
+	EscalationClosed EscalationOutcome = "closed"
+	// EscalationRefused: the API refused the request for another reason.
+	EscalationRefused EscalationOutcome = "refused"
+)
+
+// MaxEscalationDetail bounds EscalationProgress.Detail.
+const MaxEscalationDetail = 500
 
 // NextDue is a mapping's due time once something new is asked of it at
 // now, to be done by due: a due time already passed (or none) becomes due;
@@ -399,6 +454,14 @@ type PollState struct {
 	// after a failure asks again for every mapping with work outstanding.
 	GoogleFailingSince  time.Time
 	CompanyFailingSince time.Time
+	// CompanyResume is where the CRM poll that did not reach the end of its
+	// search stopped (ResumableSearchCRM): the next run goes on from it.
+	// Zero when no CRM poll is unfinished.
+	CompanyResume PollResume
+	// CompanyAPIUsage is the CRM's API usage as the answers to the latest
+	// CRM poll that carried one reported it (APIUsageReporter), At being
+	// when that poll recorded it; zero when none did.
+	CompanyAPIUsage APIUsage
 }
 
 // CaseRef names a case on one side. It is the payload of case-updated and
@@ -432,6 +495,12 @@ func StartOverOnNewGoogleCase(m *Mapping) {
 	m.Google.Closed, m.Company.Closed = false, false
 	m.ResolvedAt = time.Time{}
 	m.CreateIntentAt, m.CreateIntentSide = time.Time{}, ""
+	m.GoogleStateShown, m.LastEscalation = "", EscalationProgress{}
+	if !m.Escalation.Noted {
+		// A request answered on the old case keeps its answer: only its
+		// withdrawal is left. One not yet answered is for the new case.
+		m.Escalation = EscalationProgress{}
+	}
 	m.NewCaseNoticeOwed = true
 }
 

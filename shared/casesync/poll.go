@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -78,6 +79,9 @@ type polled struct {
 func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 	cfg := e.cfg()
 	start := e.now()
+	// The CRM's API usage is recorded only when an answer to this poll's
+	// own calls reported it: the adapter stamps it with its wall clock.
+	wallStart := time.Now()
 	st, err := e.Store.GetPollState(ctx)
 	if err != nil {
 		return PollResult{}, fmt.Errorf("read poll state: %w", err)
@@ -112,12 +116,28 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 		since = last.Add(-cfg.NarrowPollingWindow)
 	}
 
-	found, err := e.search(ctx, side, since, start)
+	// A CRM whose search can be read in steps reads only what this run has
+	// time for; a poll an earlier run left unfinished goes on from there.
+	var step *pollStep
+	if side == SideCompany {
+		step = e.pollStepFor(ctx, st.CompanyResume, since, start)
+	}
+	var found []polled
+	if step != nil {
+		found, err = e.searchStep(ctx, step)
+		since = step.since
+	} else {
+		found, err = e.search(ctx, side, since, start)
+	}
 	if err != nil {
 		// Recorded so that the first poll to succeed again asks for every
 		// mapping that waited meanwhile.
 		if ferr := e.Store.RecordPollFailure(ctx, side, start); ferr != nil {
 			e.log().WarnContext(ctx, "could not record the failed poll", "side", string(side), "error", ferr)
+		}
+		if side == SideCompany {
+			// A CRM near or past its request limit is why a poll fails.
+			e.saveCRMUsage(ctx, wallStart, e.now())
 		}
 		return PollResult{}, err
 	}
@@ -125,6 +145,11 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 	// What the memo says of cases this poll did not find (a narrow poll
 	// finds only the latest) stays true; a case found is decided again.
 	next := PollMemo{Cases: maps.Clone(memo.Cases)}
+	if step != nil && step.resumed {
+		// The poll's first run decided how wide it is; what its runs ask
+		// of the next poll is kept until the poll completes.
+		next.Recheck = memo.Recheck
+	}
 	if next.Cases == nil {
 		next.Cases = map[string]time.Time{}
 	}
@@ -234,11 +259,34 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 		}
 	}
 	res.Published = len(refs)
+	// A poll that stopped before the end of its search saves where it
+	// stopped, only now that what it read is handed on: a run that dies
+	// before this line leaves the previous position, and the next run reads
+	// (and hands on) the same cases again rather than skip them.
+	unfinished := step != nil && step.next != ""
+	if unfinished {
+		r := PollResume{Cursor: step.next, Since: step.since, StartedAt: step.startedAt}
+		if err := step.store.SaveCompanyPollResume(ctx, r); err != nil {
+			return res, fmt.Errorf("save where the CRM poll stopped: %w", err)
+		}
+		e.saveCRMUsage(ctx, wallStart, e.now())
+	}
 	// Kept for the next polls only when every change found is handed on,
 	// as far back as the next wide poll reaches.
 	horizon := start.Truncate(cfg.WidePollEvery).Add(-window)
 	if err := e.savePollMemo(ctx, side, memo, next, horizon); err != nil {
 		e.log().WarnContext(ctx, "could not save the poll memo", "side", string(side), "error", err)
+	}
+	if unfinished {
+		// Mappings overdue are still asked for; the watermark and the
+		// heartbeat wait for the poll to reach the end of its search.
+		res.Swept, err = e.sweep(ctx, start, time.Time{}, start)
+		if err != nil {
+			return res, err
+		}
+		e.log().InfoContext(ctx, "the CRM poll read part of its search; the next run goes on from where it stopped",
+			"found", res.Found, "published", res.Published, "since", since, "pollStartedAt", step.startedAt)
+		return res, nil
 	}
 
 	// The sweep: mappings whose work is overdue are asked for again. The
@@ -254,14 +302,39 @@ func (e *Engine) poll(ctx context.Context, side Side) (PollResult, error) {
 	if err != nil {
 		return res, err
 	}
-	// Only now, with every change handed on, does the watermark move.
-	if err := e.Store.RecordPoll(ctx, side, start, start); err != nil {
+	// Only now, with every change handed on, does the watermark move. A
+	// poll read over several runs covered every change up to the start of
+	// its first run.
+	watermark := start
+	if step != nil {
+		watermark = step.startedAt
+	}
+	if err := e.recordPoll(ctx, side, watermark, wallStart); err != nil {
 		return res, fmt.Errorf("record poll: %w", err)
+	}
+	if step != nil && step.saved {
+		// Cleared after the watermark moved: a run that dies between the
+		// two reads the end of the search again, never all of it.
+		if err := step.store.SaveCompanyPollResume(ctx, PollResume{}); err != nil {
+			return res, fmt.Errorf("clear where the CRM poll stopped: %w", err)
+		}
 	}
 	// The function logs the poll's summary at INFO.
 	e.log().DebugContext(ctx, "poll finished", "side", string(side), "found", res.Found,
 		"published", res.Published, "unchanged", res.Skipped, "waiting", res.Waiting, "swept", res.Swept, "since", since)
 	return res, nil
+}
+
+// recordPoll records a completed poll's watermark and heartbeat and, for
+// the CRM, in the same write, the API usage its calls reported
+// (APIUsageReporter), so that an idle poll still writes one document.
+func (e *Engine) recordPoll(ctx context.Context, side Side, watermark, wallStart time.Time) error {
+	if side == SideCompany {
+		if u, store, ok := e.crmUsage(ctx, wallStart, e.now()); ok {
+			return store.RecordCompanyPollWithAPIUsage(ctx, watermark, watermark, u)
+		}
+	}
+	return e.Store.RecordPoll(ctx, side, watermark, watermark)
 }
 
 // MaxPollMemo bounds the cases one side's poll memo keeps: the newest
@@ -354,29 +427,41 @@ func (e *Engine) search(ctx context.Context, side Side, since, start time.Time) 
 		if err != nil {
 			return nil, err
 		}
-		for _, c := range cases {
-			p, ok := cfg.Priorities.Google(c.Priority)
-			if !ok {
-				p = P3
-			}
-			found = append(found, polled{
-				key:        c.ID,
-				updateTime: c.UpdateTime,
-				eligible:   !c.Closed && (c.SyncFlag || c.GoogleCase != ""),
-				googleCase: c.GoogleCase,
-				priority:   p,
-			})
-		}
+		found = e.crmPolled(cases)
 	}
-	// A search result whose key is malformed cannot be looked up, keyed or
-	// published: it is left out, with a log line naming it (cut).
+	return e.wellFormed(ctx, side, found), nil
+}
+
+// crmPolled turns CRM search results into poll results.
+func (e *Engine) crmPolled(cases []CompanyCase) []polled {
+	cfg := e.cfg()
+	found := make([]polled, 0, len(cases))
+	for _, c := range cases {
+		p, ok := cfg.Priorities.Google(c.Priority)
+		if !ok {
+			p = P3
+		}
+		found = append(found, polled{
+			key:        c.ID,
+			updateTime: c.UpdateTime,
+			eligible:   !c.Closed && (c.SyncFlag || c.GoogleCase != ""),
+			googleCase: c.GoogleCase,
+			priority:   p,
+		})
+	}
+	return found
+}
+
+// wellFormed leaves out the search results whose key is malformed: they
+// cannot be looked up, keyed or published. Each is logged, its id cut.
+func (e *Engine) wellFormed(ctx context.Context, side Side, found []polled) []polled {
 	return slices.DeleteFunc(found, func(f polled) bool {
 		ok := CaseRef{Side: side, ID: f.key}.Validate() == nil
 		if !ok {
 			e.log().WarnContext(ctx, "search returned a case with a malformed id; skipped", "side", string(side), "id", Quote(f.key))
 		}
 		return !ok
-	}), nil
+	})
 }
 
 // newMapping makes the mapping of a new case found by a poll, pending on
@@ -513,4 +598,169 @@ func ReadyForCleanup(m Mapping, before, now time.Time) bool {
 	leased := m.LeaseHolder != "" && m.LeaseUntil.After(now)
 	return !m.ResolvedAt.IsZero() && m.ResolvedAt.Before(before) && !leased &&
 		m.Google.PendingSince.IsZero() && m.Company.PendingSince.IsZero()
+}
+
+// ResumableSearchCRM is implemented by a CRM whose search for changed
+// cases can be read in steps. A poll with more changes than one run can read
+// (the first poll of a busy helpdesk reaches back MaxCaseAge) then hands on
+// what each run read and saves where it stopped (PollState.CompanyResume),
+// and the next run goes on from there instead of starting again; the poll
+// completes, and the watermark moves, when a run reaches the end of the
+// search. The engine uses it only with a store that implements
+// PollResumeStore; otherwise it calls SearchUpdated.
+type ResumableSearchCRM interface {
+	// SearchUpdatedStep returns the cases updated strictly after since, as
+	// SearchUpdated does, reading the search from cursor ("" for its
+	// beginning) until it ends, the adapter's page bound is reached, or
+	// stopAt (on the wall clock, time.Now) has passed, whichever comes
+	// first; it reads at least one page. next is "" when the search reached
+	// its end; otherwise it is where to go on from (with the same since),
+	// printable ASCII of at most MaxPollCursor bytes. An error that wraps
+	// ErrPollCursorRefused says the CRM does not take cursor (any more).
+	SearchUpdatedStep(ctx context.Context, since time.Time, cursor string, stopAt time.Time) (cases []CompanyCase, next string, err error)
+}
+
+// ErrPollCursorRefused is wrapped by SearchUpdatedStep's error when the CRM
+// refuses the cursor it was given: the poll starts its search again from
+// its beginning.
+var ErrPollCursorRefused = errors.New("the CRM does not accept the saved poll cursor")
+
+// MaxPollCursor bounds a saved poll cursor, in bytes.
+const MaxPollCursor = 1024
+
+// PollReadBudget is how long one run of a CRM poll reads a resumable search
+// before it hands on what it read and saves where it stopped. It keeps a run
+// well inside the function's timeout and short of the next scheduler tick,
+// so that runs rarely overlap and each one goes on from where the last one
+// stopped.
+const PollReadBudget = 45 * time.Second
+
+// pollDeadlineReserve is kept free before the run's deadline, when its
+// context has one, for handing on what was read and saving the position.
+const pollDeadlineReserve = 60 * time.Second
+
+// PollResume is where a CRM poll that did not reach the end of its search
+// stopped: the zero value when none did.
+type PollResume struct {
+	// Cursor is the CRM's position in the search (ResumableSearchCRM).
+	Cursor string
+	// Since is the poll's since: the search reads changes after it.
+	Since time.Time
+	// StartedAt is when the poll's first run started. The poll covers every
+	// change up to it, so it is the watermark recorded when the poll
+	// completes.
+	StartedAt time.Time
+}
+
+// IsZero reports whether r says no poll is unfinished.
+func (r PollResume) IsZero() bool {
+	return r.Cursor == "" && r.Since.IsZero() && r.StartedAt.IsZero()
+}
+
+// Check reports why r cannot be resumed at now, or nil. A store holds it,
+// but the cursor came from the CRM: it is checked before it is used.
+func (r PollResume) Check(now time.Time) error {
+	if err := CheckPollCursor(r.Cursor); err != nil {
+		return err
+	}
+	switch {
+	case r.Since.IsZero() || r.StartedAt.IsZero():
+		return errors.New("no since or start time")
+	case r.StartedAt.Before(r.Since):
+		return errors.New("a start time before its since")
+	case r.StartedAt.After(now):
+		return errors.New("a start time after now")
+	}
+	return nil
+}
+
+// CheckPollCursor reports why cursor cannot be a saved poll position: it
+// must be printable ASCII of 1 to MaxPollCursor bytes.
+func CheckPollCursor(cursor string) error {
+	switch {
+	case cursor == "":
+		return errors.New("no cursor")
+	case len(cursor) > MaxPollCursor:
+		return fmt.Errorf("a cursor of %d bytes, over %d", len(cursor), MaxPollCursor)
+	case strings.ContainsFunc(cursor, func(c rune) bool { return c <= ' ' || c > '~' }):
+		return errors.New("a cursor that is not printable ASCII")
+	}
+	return nil
+}
+
+// PollResumeStore is implemented by a store that keeps
+// PollState.CompanyResume.
+type PollResumeStore interface {
+	// SaveCompanyPollResume replaces PollState.CompanyResume (the zero
+	// value clears it) with one write, leaving the rest of the poll state
+	// alone. It refuses a non-zero r that Check(r.StartedAt) refuses.
+	SaveCompanyPollResume(ctx context.Context, r PollResume) error
+}
+
+// pollStep is one run's part of a CRM poll read in steps.
+type pollStep struct {
+	crm   ResumableSearchCRM
+	store PollResumeStore
+	// since and startedAt are the poll's (see PollResume); cursor is where
+	// this run reads from ("" from the beginning).
+	since, startedAt time.Time
+	cursor           string
+	// resumed: this run goes on from where an earlier run stopped. saved: a
+	// position is stored, to be cleared when the poll completes.
+	resumed, saved bool
+	// next is where the next run goes on from, "" once the search ended.
+	next string
+}
+
+// pollStepFor returns how this run reads the CRM's search in steps, or nil
+// when the CRM or the store cannot: the poll then reads it whole. A saved
+// position that cannot be used is logged (never the cursor itself) and the
+// poll starts again from its watermark.
+func (e *Engine) pollStepFor(ctx context.Context, saved PollResume, since, start time.Time) *pollStep {
+	crm, ok := e.CRM.(ResumableSearchCRM)
+	if !ok {
+		return nil
+	}
+	store, ok := e.Store.(PollResumeStore)
+	if !ok {
+		return nil
+	}
+	p := &pollStep{crm: crm, store: store, since: since, startedAt: start, saved: !saved.IsZero()}
+	if !p.saved {
+		return p
+	}
+	if err := saved.Check(start); err != nil {
+		e.log().WarnContext(ctx, "the saved position of the unfinished CRM poll cannot be used; the poll starts again from its watermark",
+			"reason", err.Error(), "cursorBytes", len(saved.Cursor))
+		return p
+	}
+	p.since, p.startedAt, p.cursor, p.resumed = saved.Since, saved.StartedAt, saved.Cursor, true
+	return p
+}
+
+// searchStep reads this run's part of the CRM's search. A cursor the CRM
+// refuses (expired, or never valid) starts the search again from the
+// poll's since, which is safe: the watermark has not moved past it.
+func (e *Engine) searchStep(ctx context.Context, p *pollStep) ([]polled, error) {
+	stopAt := time.Now().Add(PollReadBudget)
+	if d, ok := ctx.Deadline(); ok && d.Add(-pollDeadlineReserve).Before(stopAt) {
+		stopAt = d.Add(-pollDeadlineReserve)
+	}
+	cases, next, err := p.crm.SearchUpdatedStep(ctx, p.since, p.cursor, stopAt)
+	if err != nil && p.cursor != "" && errors.Is(err, ErrPollCursorRefused) {
+		e.log().WarnContext(ctx, "the CRM refused the saved position of the unfinished CRM poll; the poll starts its search again from the beginning",
+			"since", p.since, "pollStartedAt", p.startedAt, "cursorBytes", len(p.cursor), "error", err)
+		p.cursor = ""
+		cases, next, err = p.crm.SearchUpdatedStep(ctx, p.since, "", stopAt)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if next != "" {
+		if cerr := (PollResume{Cursor: next, Since: p.since, StartedAt: p.startedAt}).Check(p.startedAt); cerr != nil {
+			return nil, &APIError{Side: SideCompany, Op: "poll", Err: fmt.Errorf("the CRM's search gave a position that cannot be saved: %w", cerr)}
+		}
+	}
+	p.next = next
+	return e.wellFormed(ctx, SideCompany, e.crmPolled(cases)), nil
 }

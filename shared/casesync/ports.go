@@ -52,8 +52,8 @@ type Google interface {
 const MaxGoogleCommentLen = 12800
 
 // CRM is the engine's view of a company's helpdesk. Every CRM adapter
-// (Request Tracker, Zendesk, Jira Service Management, ServiceNow, the
-// simulator) implements it.
+// (Request Tracker, Zendesk, Jira Service Management, ServiceNow,
+// Freshdesk, Salesforce, the simulator) implements it.
 type CRM interface {
 	// SearchUpdated returns the cases flagged for sync (SyncFlag) or linked to
 	// a Google case (GoogleCase set) whose update time is after since,

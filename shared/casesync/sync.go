@@ -314,6 +314,11 @@ type reconciliation struct {
 	closedC      *bool
 	resolvedAt   *time.Time
 	reopenNotice *bool
+	// stateShown: the Google state this run wrote to the CRM case;
+	// escalation: the escalation request's progress as this run left it.
+	stateShown     *string
+	escalation     *EscalationProgress
+	lastEscalation *EscalationProgress
 	// newCaseNoticed: the CRM case has the notice naming its new Google
 	// case.
 	newCaseNoticed bool
@@ -509,6 +514,12 @@ func (r *reconciliation) run(ctx context.Context) error {
 		return err
 	}
 	if err := r.syncPriority(ctx); err != nil {
+		return err
+	}
+	if err := r.syncState(ctx); err != nil {
+		return err
+	}
+	if err := r.syncEscalation(ctx); err != nil {
 		return err
 	}
 	return r.close(ctx)

@@ -31,16 +31,18 @@ func (r *reconciliation) readSides(ctx context.Context) error {
 // on the CRM case beyond what the mapping knows of it: the pair is linked
 // and open on both sides as far as anyone knows, the Google case's priority
 // is the one last agreed (so its change can only be comments or files), no
-// change on the CRM side is announced, and nothing is owed or failing. A
-// CRM case takes comments and files whatever its state; a pass that writes
-// to it reads it in the next pass, as it would anyway, and a change to it
-// meanwhile is announced by its own poll or webhook. (The Google case is
-// always read: a closed one takes no comment, and it may have been closed
-// just before.)
+// change on the CRM side is announced, and nothing is owed, failing or
+// half-done (an escalation request being handled). A CRM case takes
+// comments, files and Google's state whatever its state; a pass that
+// writes to it reads it in the next pass, as it would anyway, and a change
+// to it meanwhile is announced by its own poll or webhook. (The Google case
+// is always read: a closed one takes no comment, and it may have been
+// closed just before.)
 func (r *reconciliation) canAssumeCompany() bool {
 	m := &r.m
 	if !m.Linked() || m.RerunRequested || m.Attempts > 0 || m.RefusedItem != "" || m.NewCaseNoticeOwed ||
-		m.ReopenNoticeSent || m.Priority == PriorityUnspecified || !m.Company.PendingSince.IsZero() {
+		m.ReopenNoticeSent || m.Priority == PriorityUnspecified || !m.Company.PendingSince.IsZero() ||
+		m.Escalation != (EscalationProgress{}) {
 		return false
 	}
 	for _, s := range sides {

@@ -64,6 +64,17 @@ func (r *reconciliation) save(ctx context.Context, runErr error) (saved Mapping,
 			// Proven, its note not yet posted: the next pass skips it.
 			m.RefusedItem = r.refused
 		}
+		// What the pass did of Google's state and the escalation request
+		// is so whether or not the pass completed.
+		if r.stateShown != nil {
+			m.GoogleStateShown = *r.stateShown
+		}
+		if r.escalation != nil {
+			m.Escalation = *r.escalation
+		}
+		if r.lastEscalation != nil {
+			m.LastEscalation = *r.lastEscalation
+		}
 		r.endsLease = false
 		if !complete {
 			// A write whose answer was lost may be on a side unrecorded.

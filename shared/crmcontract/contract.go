@@ -1,6 +1,6 @@
 // Package crmcontract is the contract suite every CRM adapter of casebridge
 // must pass: the simulator, Request Tracker, Zendesk, Jira Service
-// Management and ServiceNow alike. It drives the adapter through the
+// Management, ServiceNow, Freshdesk and Salesforce alike. It drives the adapter through the
 // casesync.CRM port and acts as the helpdesk's human agents through a
 // Harness the adapter's tests provide.
 //

@@ -495,6 +495,8 @@ func RunEngine(t *testing.T, newHarness func(t *testing.T) EngineHarness) {
 		}
 	})
 
+	runEngineState(t, w)
+
 	t.Run("what one changed case costs", func(t *testing.T) {
 		before := h.Calls()
 		if _, err := w.engine.PollCRM(ctx); err != nil {

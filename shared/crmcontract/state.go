@@ -3,6 +3,7 @@ package crmcontract
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -186,4 +187,131 @@ func testStateUnknownCase(t *testing.T, h StateHarness) {
 			t.Errorf("%s: error %v, want not found", tc.name, err)
 		}
 	}
+}
+
+// runEngineState runs the engine's handling of Google's case state and of
+// escalation requests against the CRM under test, when its harness is a
+// StateHarness.
+func runEngineState(t *testing.T, w *engineWorld) {
+	h, ok := w.h.(StateHarness)
+	if _, isState := w.crm.(casesync.CaseStateCRM); !isState {
+		return
+	}
+	if !ok {
+		t.Errorf("the adapter implements casesync.CaseStateCRM but its harness (%T) is not a crmcontract.StateHarness", w.h)
+		return
+	}
+	// link makes a Google case and lets the engine give it a CRM case.
+	link := func(t *testing.T, title string) (string, string) {
+		t.Helper()
+		name := w.newGoogleCase(t, title, "P3")
+		w.settle(t)
+		id := w.mappingOf(t, name, "").CompanyCaseID
+		if id == "" {
+			t.Fatalf("the Google case got no CRM case")
+		}
+		return name, id
+	}
+	// outcomeNotes returns the connector's notes about an escalation.
+	outcomeNotes := func(t *testing.T, id string) []casesync.Comment {
+		t.Helper()
+		var out []casesync.Comment
+		for _, c := range w.crmComments(t, id) {
+			if c.ByConnector && strings.HasPrefix(c.Body, "Escalation of Google case ") {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+
+	t.Run("Google's case state shows on the CRM case when it changes, and is not written again", func(t *testing.T) {
+		name, id := link(t, "Engine: state")
+		if got, _ := h.GoogleState(t, id); got != "NEW" {
+			t.Errorf("a new linked case shows Google state %q, want NEW", got)
+		}
+		states := []string{"IN_PROGRESS_GOOGLE_SUPPORT", "ACTION_REQUIRED", "SOLUTION_PROVIDED"}
+		if mapped, _, ok := h.MappedState(); ok && !slices.Contains(states, mapped) && mapped != "NEW" {
+			states = append(states, mapped)
+		}
+		for _, s := range states {
+			if err := w.sim.SetState(name, s); err != nil {
+				t.Fatalf("SetState(%s): %v", s, err)
+			}
+			w.settle(t)
+			got, status := h.GoogleState(t, id)
+			if got != s {
+				t.Errorf("after Google's state became %s the CRM case shows %q", s, got)
+			}
+			if mapped, want, ok := h.MappedState(); ok && mapped == s && status != want {
+				t.Errorf("after Google's state became %s the CRM status is %q, want %q", s, status, want)
+			}
+			if mustGet(t, w.crm, id).Closed {
+				t.Fatalf("showing Google state %s closed the CRM case", s)
+			}
+		}
+		if m := w.mappingOf(t, name, ""); m.GoogleStateShown != states[len(states)-1] {
+			t.Errorf("the mapping records state %q as shown, want %q", m.GoogleStateShown, states[len(states)-1])
+		}
+		// A quiet pass writes nothing: the CRM case's update time stays.
+		before := mustGet(t, w.crm, id).UpdateTime
+		if _, err := w.engine.SyncCase(ctxFor(t), casesync.CaseRef{Side: casesync.SideGoogle, ID: name}); err != nil {
+			t.Fatalf("SyncCase: %v", err)
+		}
+		if after := mustGet(t, w.crm, id).UpdateTime; !after.Equal(before) {
+			t.Errorf("a pass with Google's state unchanged changed the CRM case (update time %v to %v)", before, after)
+		}
+	})
+
+	t.Run("an escalation asked for in the CRM escalates the Google case once, with a note, and is withdrawn", func(t *testing.T) {
+		name, id := link(t, "Engine: escalate")
+		w.sim.ResetCalls()
+		h.RequestEscalation(t, id, "Technical expertise", "We need a specialist.")
+		w.settle(t)
+		g, _ := w.sim.Case(name)
+		if !g.Escalated {
+			t.Errorf("the Google case is not escalated")
+		}
+		if n := w.sim.Calls()["cases.escalate"]; n != 1 {
+			t.Errorf("cases.escalate was called %d times, want 1", n)
+		}
+		if c := mustGet(t, w.crm, id); c.Escalation.Requested {
+			t.Errorf("the CRM case still asks for an escalation")
+		}
+		notes := outcomeNotes(t, id)
+		if len(notes) != 1 || notes[0].Public || !strings.Contains(notes[0].Body, "done") {
+			t.Errorf("the CRM case has escalation notes %+v, want one internal note saying it was done", notes)
+		}
+		for _, b := range w.googleBodies() {
+			if strings.Contains(b, "Escalation of Google case") {
+				t.Errorf("the escalation note reached Google")
+			}
+		}
+		// Asked again within the hour: the earlier note answers it, and
+		// casebridge leaves it alone (a CRM automation that puts the
+		// request back cannot make it note or escalate without end).
+		h.RequestEscalation(t, id, "", "")
+		w.settle(t)
+		w.settle(t)
+		if n := w.sim.Calls()["cases.escalate"]; n != 1 {
+			t.Errorf("after a second request cases.escalate was called %d times in all, want 1", n)
+		}
+		if notes = outcomeNotes(t, id); len(notes) != 1 {
+			t.Errorf("after a second request within the hour the notes are %v, want the first alone", commentBodies(notes))
+		}
+	})
+
+	t.Run("an escalation a support plan does not allow is noted as refused and withdrawn", func(t *testing.T) {
+		_, id := link(t, "Engine: escalation denied")
+		w.sim.SetEscalationDenied(true)
+		defer w.sim.SetEscalationDenied(false)
+		h.RequestEscalation(t, id, "", "")
+		w.settle(t)
+		notes := outcomeNotes(t, id)
+		if len(notes) != 1 || notes[0].Public || !strings.Contains(notes[0].Body, "support plan does not include technical escalations") {
+			t.Errorf("the CRM case has escalation notes %v, want one internal note saying the plan has no escalations", commentBodies(notes))
+		}
+		if c := mustGet(t, w.crm, id); c.Escalation.Requested {
+			t.Errorf("the CRM case still asks for an escalation")
+		}
+	})
 }

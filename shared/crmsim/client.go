@@ -5,6 +5,8 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -50,16 +52,24 @@ type Client struct {
 	// largest page the server serves (100), so a poll reads as few pages as
 	// it can.
 	PageSize int
+	// State says which custom fields and statuses the Client uses for
+	// Google's case state and escalation requests. The zero value uses the
+	// simulator's default fields and sets no status.
+	State StateConfig
 
 	// The fields above are read once, on the first call, to make the
 	// crmhttp client; set them before that.
 	build sync.Once
 	http  *crmhttp.Client
+	// state is State with its defaults; stateErr what is wrong with it.
+	state    StateConfig
+	stateErr error
 }
 
 var (
-	_ casesync.CRM        = (*Client)(nil)
-	_ casesync.ItemLister = (*Client)(nil)
+	_ casesync.CRM          = (*Client)(nil)
+	_ casesync.ItemLister   = (*Client)(nil)
+	_ casesync.CaseStateCRM = (*Client)(nil)
 )
 
 // NewClient returns a Client for the simulator at baseURL (e.g.
@@ -85,8 +95,16 @@ func (c *Client) api() *crmhttp.Client {
 			ErrorDetail:  func(_ int, body []byte) string { return errorCode(body) },
 			Reason:       func(_ int, body []byte) error { return reasonOf(errorCode(body)) },
 		})
+		c.state = c.State.withDefaults()
+		c.stateErr = c.state.check()
 	})
 	return c.http
+}
+
+// stateConfig returns the Client's State with its defaults.
+func (c *Client) stateConfig() StateConfig {
+	c.api()
+	return c.state
 }
 
 // errorCode returns the error code of a failed answer's body when it is
@@ -165,7 +183,7 @@ func (c *Client) SearchUpdated(ctx context.Context, since time.Time) ([]casesync
 			return nil, err
 		}
 		for _, w := range page.Tickets {
-			cc := w.domain()
+			cc := w.domain(c.stateConfig())
 			cc.ReadAt = at
 			if i, ok := index[w.ID]; ok {
 				out[i] = cc
@@ -197,7 +215,7 @@ func (c *Client) GetCase(ctx context.Context, id string) (casesync.CompanyCase, 
 	if err != nil {
 		return casesync.CompanyCase{}, err
 	}
-	cc := w.domain()
+	cc := w.domain(c.stateConfig())
 	cc.ReadAt = at
 	return cc, nil
 }
@@ -213,7 +231,7 @@ func (c *Client) FindByGoogleCase(ctx context.Context, googleCaseName string) (c
 	if len(page.Tickets) == 0 {
 		return casesync.CompanyCase{}, false, nil
 	}
-	cc := page.Tickets[0].domain()
+	cc := page.Tickets[0].domain(c.stateConfig())
 	cc.ReadAt = at
 	return cc, true, nil
 }
@@ -231,7 +249,7 @@ func (c *Client) CreateCase(ctx context.Context, nc casesync.NewCompanyCase) (ca
 	if err != nil {
 		return casesync.CompanyCase{}, err
 	}
-	cc := w.domain()
+	cc := w.domain(c.stateConfig())
 	cc.ReadAt = at
 	return cc, nil
 }
@@ -341,4 +359,55 @@ func (c *Client) UploadAttachment(ctx context.Context, id, filename, mimeType st
 		return casesync.Attachment{}, err
 	}
 	return w.domain(), nil
+}
+
+// SetGoogleState writes state to the configured state field and, when the
+// configuration maps it, sets its status, in one update. A state that is
+// not CSAPI's is refused without a call; with neither a field nor a status
+// for the state, no call is made.
+func (c *Client) SetGoogleState(ctx context.Context, id, state string) error {
+	if err := checkState(OpUpdate, state); err != nil {
+		return err
+	}
+	s := c.stateConfig()
+	if c.stateErr != nil {
+		return newError(OpUpdate, http.StatusBadRequest, fmt.Errorf("%w: %w", ErrInvalidStatus, c.stateErr))
+	}
+	u, ok := s.stateUpdate(state)
+	if !ok {
+		return nil
+	}
+	err := c.update(ctx, id, u)
+	var ae *casesync.APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusConflict && errors.Is(err, ErrClosedTicket) && u.status != "" {
+		// A closed ticket keeps its status: only the field is written.
+		u.status = ""
+		if len(u.fields) == 0 {
+			return nil
+		}
+		err = c.update(ctx, id, u)
+	}
+	return err
+}
+
+// ClearEscalationRequest empties the configured escalation field (a
+// checkbox is unchecked); with none configured, it makes no call.
+func (c *Client) ClearEscalationRequest(ctx context.Context, id string) error {
+	f := c.stateConfig().EscalationField
+	if f == "" {
+		return nil
+	}
+	return c.update(ctx, id, update{fields: map[string]string{f: ""}})
+}
+
+// update sends a ticket update. It is safe to repeat: it sets values.
+func (c *Client) update(ctx context.Context, id string, u update) error {
+	for _, v := range u.fields {
+		// JSON would silently replace bytes that are not UTF-8.
+		if !utf8.ValidString(v) {
+			return newError(OpUpdate, http.StatusBadRequest, ErrInvalidUTF8)
+		}
+	}
+	body := jsonBody(wireUpdate{Status: u.status, CustomFields: u.fields})
+	return c.call(ctx, request{op: OpUpdate, method: http.MethodPatch, path: ticketPath(id), contentType: "application/json", body: body, mode: retrySafe}, nil)
 }

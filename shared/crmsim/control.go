@@ -81,6 +81,19 @@ func (k *Control) SetHumanPriority(ctx context.Context, id, priority string) err
 	return k.send(ctx, "human.priority", http.MethodPut, simTicketPath(id, "priority"), wirePriority{Priority: priority}, nil)
 }
 
+// UpdateTicket changes a ticket's status and custom fields as an agent
+// would.
+func (k *Control) UpdateTicket(ctx context.Context, id string, u TicketUpdate) error {
+	return k.send(ctx, "human.update", http.MethodPatch, simTicketPath(id), u, nil)
+}
+
+// RequestEscalation asks, as an agent, for the ticket's Google case to be
+// escalated, through the simulator's default fields (see
+// CRM.RequestEscalation).
+func (k *Control) RequestEscalation(ctx context.Context, id, reason, justification string) error {
+	return k.UpdateTicket(ctx, id, escalationUpdate(reason, justification))
+}
+
 // HumanClose closes the ticket.
 func (k *Control) HumanClose(ctx context.Context, id string) error {
 	return k.send(ctx, "human.close", http.MethodPost, simTicketPath(id, "close"), nil, nil)

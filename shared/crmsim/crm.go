@@ -2,7 +2,10 @@
 // use in place of a company's CRM. It keeps tickets, public replies, internal
 // notes and attachments in memory (a file is on the ticket, on a public reply
 // or on an internal note, and is public unless on a note), lets tests act as the helpdesk's human
-// agents, injects faults, and counts the calls the connector makes.
+// agents, injects faults, and counts the calls the connector makes. A
+// ticket also has a status and custom fields (state.go): casebridge writes
+// the Google case's state to one and reads escalation requests from
+// others, as casesync.CaseStateCRM.
 //
 // A CRM implements casesync.CRM directly, acting as the connector's sync
 // user. Handler serves the same state as a small JSON REST API, and Client
@@ -20,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,6 +51,18 @@ type Options struct {
 	// TimeGranularity is the precision of the update times the CRM reports
 	// (Request Tracker: whole seconds). Default 1s.
 	TimeGranularity time.Duration
+	// Statuses are the open statuses a ticket may be given (ClosedStatus
+	// is the closed one). Default DefaultStatuses; NewStatus and
+	// ReopenStatus are always among them.
+	Statuses []string
+	// Fields are the custom fields the CRM defines. Default DefaultFields.
+	Fields []Field
+	// State is what the CRM, acting as the connector's adapter
+	// (casesync.CaseStateCRM), writes Google's case state to and reads
+	// escalation requests from. The zero value uses the default fields and
+	// sets no status. New panics when its state-to-status table maps CLOSED
+	// or names a status that is not one of Statuses.
+	State StateConfig
 }
 
 // DefaultPriorities are the priority values a CRM allows unless Options
@@ -80,8 +96,14 @@ type Ticket struct {
 // TicketState is everything the simulator holds about one ticket, for
 // tests to inspect.
 type TicketState struct {
+	// CompanyCase is the ticket as the connector reads it, with the
+	// escalation request its fields hold under Options.State.
 	casesync.CompanyCase
-	Requester string
+	// Status is the ticket's status: ClosedStatus exactly when closed.
+	Status string
+	// CustomFields are the custom fields that hold a value, by name.
+	CustomFields map[string]string
+	Requester    string
 	// Comments are the public replies and internal notes, oldest first.
 	Comments []casesync.Comment
 	// Attachments are the files, oldest first, with their bytes.
@@ -118,10 +140,17 @@ type CRM struct {
 	sender  *simhttp.Sender
 }
 
-var _ casesync.CRM = (*CRM)(nil)
+var (
+	_ casesync.CRM          = (*CRM)(nil)
+	_ casesync.CaseStateCRM = (*CRM)(nil)
+)
 
 type ticket struct {
 	casesync.CompanyCase
+	// status is the ticket's status: ClosedStatus exactly when closed.
+	status string
+	// fields are the custom fields that hold a value, by name.
+	fields      map[string]string
 	requester   string
 	comments    []casesync.Comment
 	attachments []AttachmentState
@@ -144,6 +173,29 @@ func New(opts Options) *CRM {
 	}
 	if opts.TimeGranularity <= 0 {
 		opts.TimeGranularity = time.Second
+	}
+	if len(opts.Statuses) == 0 {
+		opts.Statuses = DefaultStatuses
+	}
+	opts.Statuses = slices.Clone(opts.Statuses)
+	for _, s := range []string{NewStatus, ReopenStatus} {
+		if !slices.Contains(opts.Statuses, s) {
+			opts.Statuses = append(opts.Statuses, s)
+		}
+	}
+	opts.Statuses = slices.DeleteFunc(opts.Statuses, func(s string) bool { return s == ClosedStatus })
+	if len(opts.Fields) == 0 {
+		opts.Fields = DefaultFields
+	}
+	opts.Fields = slices.Clone(opts.Fields)
+	opts.State = opts.State.withDefaults()
+	if err := opts.State.check(); err != nil {
+		panic("crmsim: Options.State: " + err.Error())
+	}
+	for state, status := range opts.State.StateStatuses {
+		if !slices.Contains(opts.Statuses, status) {
+			panic(fmt.Sprintf("crmsim: Options.State maps %s to %q, which is not one of the statuses %q", state, status, opts.Statuses))
+		}
 	}
 	return &CRM{opts: opts, tickets: map[string]*ticket{}, calls: map[string]int{}, sender: newWebhookSender()}
 }
@@ -193,6 +245,30 @@ func (c *CRM) enter(ctx context.Context, op string) error {
 	return nil
 }
 
+// view is a ticket as a read returns it: the case as the connector reads
+// it, with the escalation request its fields hold under Options.State, and
+// its status and custom fields (a copy) as the API sends them.
+type view struct {
+	casesync.CompanyCase
+	status string
+	fields map[string]string
+}
+
+func (c *CRM) viewLocked(t *ticket) view {
+	cc := t.CompanyCase
+	cc.Escalation = c.opts.State.escalation(t.fields)
+	return view{CompanyCase: cc, status: t.status, fields: maps.Clone(t.fields)}
+}
+
+// cases returns the cases of views.
+func cases(vs []view) []casesync.CompanyCase {
+	out := make([]casesync.CompanyCase, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, v.CompanyCase)
+	}
+	return out
+}
+
 func (c *CRM) getLocked(op, id string) (*ticket, error) {
 	t, ok := c.tickets[id]
 	if !ok {
@@ -206,29 +282,31 @@ func (c *CRM) validPriority(p string) bool { return slices.Contains(c.opts.Prior
 // SearchUpdated returns the tickets flagged for sync or linked to a Google
 // case whose update time is strictly after since, by update time then id.
 func (c *CRM) SearchUpdated(ctx context.Context, since time.Time) ([]casesync.CompanyCase, error) {
+	vs, err := c.search(ctx, since)
+	if err != nil || len(vs) == 0 {
+		return nil, err
+	}
+	return cases(vs), nil
+}
+
+func (c *CRM) search(ctx context.Context, since time.Time) ([]view, error) {
 	if err := c.enter(ctx, OpSearch); err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := c.searchLocked(since)
+	var out []view
 	at := c.readTime(ctx)
-	for i := range out {
-		out[i].ReadAt = at
-	}
-	return out, nil
-}
-
-func (c *CRM) searchLocked(since time.Time) []casesync.CompanyCase {
-	var out []casesync.CompanyCase
 	for _, id := range c.order {
 		t := c.tickets[id]
 		if (t.SyncFlag || t.GoogleCase != "") && t.UpdateTime.After(since) {
-			out = append(out, t.CompanyCase)
+			v := c.viewLocked(t)
+			v.ReadAt = at
+			out = append(out, v)
 		}
 	}
-	slices.SortStableFunc(out, compareCases)
-	return out
+	slices.SortStableFunc(out, func(a, b view) int { return compareCases(a.CompanyCase, b.CompanyCase) })
+	return out, nil
 }
 
 // compareCases orders cases by update time, then by numeric id.
@@ -256,61 +334,76 @@ func compareIDs(a, b string) int {
 
 // GetCase returns one ticket.
 func (c *CRM) GetCase(ctx context.Context, id string) (casesync.CompanyCase, error) {
+	v, err := c.get(ctx, id)
+	return v.CompanyCase, err
+}
+
+func (c *CRM) get(ctx context.Context, id string) (view, error) {
 	if err := c.enter(ctx, OpGet); err != nil {
-		return casesync.CompanyCase{}, err
+		return view{}, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t, err := c.getLocked(OpGet, id)
 	if err != nil {
-		return casesync.CompanyCase{}, err
+		return view{}, err
 	}
-	cc := t.CompanyCase
-	cc.ReadAt = c.readTime(ctx)
-	return cc, nil
+	v := c.viewLocked(t)
+	v.ReadAt = c.readTime(ctx)
+	return v, nil
 }
 
 // FindByGoogleCase returns the oldest ticket whose Google-case field holds
 // name.
 func (c *CRM) FindByGoogleCase(ctx context.Context, googleCaseName string) (casesync.CompanyCase, bool, error) {
+	v, ok, err := c.find(ctx, googleCaseName)
+	return v.CompanyCase, ok, err
+}
+
+func (c *CRM) find(ctx context.Context, googleCaseName string) (view, bool, error) {
 	if err := c.enter(ctx, OpFind); err != nil {
-		return casesync.CompanyCase{}, false, err
+		return view{}, false, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if googleCaseName == "" {
-		return casesync.CompanyCase{}, false, nil
+		return view{}, false, nil
 	}
 	for _, id := range c.order {
 		if t := c.tickets[id]; t.GoogleCase == googleCaseName {
-			cc := t.CompanyCase
-			cc.ReadAt = c.readTime(ctx)
-			return cc, true, nil
+			v := c.viewLocked(t)
+			v.ReadAt = c.readTime(ctx)
+			return v, true, nil
 		}
 	}
-	return casesync.CompanyCase{}, false, nil
+	return view{}, false, nil
 }
 
 // CreateCase opens a ticket as the sync user, with the Google-case field
 // set. An empty priority is allowed; any other value must be one of the
 // CRM's priorities.
 func (c *CRM) CreateCase(ctx context.Context, nc casesync.NewCompanyCase) (casesync.CompanyCase, error) {
+	v, err := c.create(ctx, nc)
+	return v.CompanyCase, err
+}
+
+func (c *CRM) create(ctx context.Context, nc casesync.NewCompanyCase) (view, error) {
 	if err := c.enter(ctx, OpCreate); err != nil {
-		return casesync.CompanyCase{}, err
+		return view{}, err
 	}
 	if !utf8.ValidString(nc.Subject) || !utf8.ValidString(nc.Description) || !utf8.ValidString(nc.GoogleCase) {
-		return casesync.CompanyCase{}, newError(OpCreate, 400, ErrInvalidUTF8)
+		return view{}, newError(OpCreate, 400, ErrInvalidUTF8)
 	}
 	if nc.Priority != "" && !c.validPriority(nc.Priority) {
-		return casesync.CompanyCase{}, newError(OpCreate, 400, ErrInvalidPriority)
+		return view{}, newError(OpCreate, 400, ErrInvalidPriority)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t := c.createLocked(Ticket{Subject: nc.Subject, Description: nc.Description, Priority: nc.Priority, GoogleCase: nc.GoogleCase}, c.opts.SyncUser)
 	c.notifyLocked(t, EventCreated, c.opts.SyncUser)
-	cc := t.CompanyCase
-	cc.ReadAt = c.readTime(ctx)
-	return cc, nil
+	v := c.viewLocked(t)
+	v.ReadAt = c.readTime(ctx)
+	return v, nil
 }
 
 func (c *CRM) createLocked(in Ticket, requester string) *ticket {
@@ -322,6 +415,8 @@ func (c *CRM) createLocked(in Ticket, requester string) *ticket {
 			ID: id, Subject: in.Subject, Description: in.Description, Priority: in.Priority,
 			SyncFlag: in.SyncFlag, GoogleCase: in.GoogleCase, CreateTime: now, UpdateTime: now,
 		},
+		status:    NewStatus,
+		fields:    map[string]string{},
 		requester: requester,
 	}
 	if in.Requester != "" {
@@ -401,6 +496,10 @@ func (c *CRM) setClosedLocked(op, id string, closed bool, actor string) error {
 	}
 	if t.Closed != closed {
 		t.Closed = closed
+		t.status = ClosedStatus
+		if !closed {
+			t.status = ReopenStatus
+		}
 		t.UpdateTime = c.now()
 		event := EventClosed
 		if !closed {

@@ -49,9 +49,36 @@ type memHarness struct {
 	crm casesync.CRM
 }
 
+// harnessState is the state configuration the harnesses run with: the
+// default fields, and two Google states mapped to statuses.
+var harnessState = crmsim.StateConfig{StateStatuses: map[string]string{
+	"IN_PROGRESS_GOOGLE_SUPPORT": "on-hold",
+	"ACTION_REQUIRED":            "open",
+}}
+
 func newMemHarness(t *testing.T) crmcontract.Harness {
-	sim := crmsim.New(crmsim.Options{Clock: newSteppingClock().Now, MaxAttachmentBytes: contractLimit})
+	sim := crmsim.New(crmsim.Options{Clock: newSteppingClock().Now, MaxAttachmentBytes: contractLimit, State: harnessState})
 	return &memHarness{sim: sim, crm: sim}
+}
+
+func (h *memHarness) RequestEscalation(t *testing.T, id, reason, justification string) {
+	t.Helper()
+	if err := h.sim.RequestEscalation(id, reason, justification); err != nil {
+		t.Fatalf("RequestEscalation: %v", err)
+	}
+}
+
+func (h *memHarness) GoogleState(t *testing.T, id string) (state, status string) {
+	t.Helper()
+	ts, ok := h.sim.Ticket(id)
+	if !ok {
+		t.Fatalf("ticket %s is gone", id)
+	}
+	return ts.CustomFields[crmsim.DefaultStateField], ts.Status
+}
+
+func (h *memHarness) MappedState() (state, status string, ok bool) {
+	return "ACTION_REQUIRED", "open", true
 }
 
 func (h *memHarness) CRM() casesync.CRM { return h.crm }
@@ -118,6 +145,7 @@ func newHTTPHarness(t *testing.T) crmcontract.Harness {
 	t.Cleanup(srv.Close)
 	client := crmsim.NewClient(srv.URL, srv.Client())
 	client.PageSize = 7 // 25 tickets take four pages
+	client.State = harnessState
 	return &httpHarness{memHarness: memHarness{sim: sim, crm: client}, ctl: crmsim.NewControl(srv.URL, srv.Client())}
 }
 
@@ -155,6 +183,22 @@ func (h *httpHarness) AddHumanInternalAttachment(t *testing.T, id, filename, mim
 		t.Fatalf("AddHumanCommentWithFile on an internal note over HTTP: %v", err)
 	}
 	return aid
+}
+
+func (h *httpHarness) RequestEscalation(t *testing.T, id, reason, justification string) {
+	t.Helper()
+	if err := h.ctl.RequestEscalation(context.Background(), id, reason, justification); err != nil {
+		t.Fatalf("RequestEscalation over HTTP: %v", err)
+	}
+}
+
+func (h *httpHarness) GoogleState(t *testing.T, id string) (state, status string) {
+	t.Helper()
+	ts, err := h.ctl.Ticket(context.Background(), id)
+	if err != nil {
+		t.Fatalf("reading ticket %s over HTTP: %v", id, err)
+	}
+	return ts.CustomFields[crmsim.DefaultStateField], ts.Status
 }
 
 func (h *httpHarness) InjectRateLimit(t *testing.T) bool {
@@ -568,6 +612,7 @@ func TestTheSyncEngineRunsEndToEndOverTheHTTPClient(t *testing.T) {
 		srv := httptest.NewServer(sim.Handler())
 		t.Cleanup(srv.Close)
 		client := crmsim.NewClient(srv.URL, srv.Client())
+		client.State = harnessState
 		return &engineHarness{httpHarness{memHarness: memHarness{sim: sim, crm: client}, ctl: crmsim.NewControl(srv.URL, srv.Client())}}
 	})
 }

@@ -25,6 +25,8 @@ const (
 	// OpListConversation reads a ticket's replies and notes, each with its
 	// files, and the files on the ticket itself, in one call.
 	OpListConversation = "conversation.list"
+	// OpUpdate changes a ticket's status and custom fields in one call.
+	OpUpdate = "update"
 )
 
 // Reasons the simulator gives for a failed call. They are wrapped in the
@@ -42,6 +44,13 @@ var (
 	ErrRateLimited       = errors.New("rate limit exceeded")
 	ErrInjected          = errors.New("injected fault")
 	ErrBadRequest        = errors.New("malformed request")
+	ErrInvalidStatus     = errors.New("status is not one of the CRM's open statuses")
+	ErrClosedTicket      = errors.New("a closed ticket's status is changed only by reopening it")
+	ErrUnknownField      = errors.New("custom field is not defined in the CRM")
+	ErrInvalidFieldValue = errors.New("value is not one the custom field's type takes")
+	// ErrInvalidState is the adapter's answer to a Google case state that
+	// is not one of CSAPI's; it makes no call.
+	ErrInvalidState = errors.New("not a Google case state")
 )
 
 // codes names each reason on the wire.
@@ -57,6 +66,11 @@ var codes = map[error]string{
 	ErrRateLimited:       "rate_limited",
 	ErrInjected:          "injected",
 	ErrBadRequest:        "bad_request",
+	ErrInvalidStatus:     "invalid_status",
+	ErrUnknownField:      "unknown_field",
+	ErrInvalidFieldValue: "invalid_field_value",
+	ErrInvalidState:      "invalid_state",
+	ErrClosedTicket:      "closed_ticket",
 }
 
 // codeOf returns the wire code of the reason err wraps, or "".

@@ -21,6 +21,7 @@ import (
 //	GET    /api/tickets?googleCase=NAME                               find
 //	POST   /api/tickets                          {subject,description,priority,googleCase}
 //	GET    /api/tickets/{id}
+//	PATCH  /api/tickets/{id}                     {status,customFields: {name: value}}
 //	PUT    /api/tickets/{id}/google-case         {googleCase}
 //	PUT    /api/tickets/{id}/priority            {priority}
 //	POST   /api/tickets/{id}/close
@@ -40,6 +41,23 @@ import (
 // file may belong to the ticket rather than to a reply. It is the
 // comments listing and the attachments listing in one call.
 //
+// A ticket on the wire is
+//
+//	{id,subject,description,priority,status,closed,syncFlag,googleCase,
+//	 customFields: {name: value},createTime,updateTime}
+//
+// where status is one of the CRM's open statuses or "closed" (exactly when
+// closed is true), and customFields holds every custom field the CRM
+// defines, "" when empty (see state.go for the statuses and fields). The
+// update (PATCH) sets the status and the custom fields it is given and
+// leaves the rest: a status of "" or left out is kept, a field given as ""
+// is emptied (a checkbox unchecked). It checks every value before it
+// writes any, refuses "closed" and any status the CRM does not have
+// (invalid_status), a field the CRM does not define (unknown_field) and a
+// value the field's type does not take (invalid_field_value, invalid_utf8,
+// too_large), and changes nothing, not even the update time, when the
+// ticket already holds what it is given.
+//
 // Test hooks (no faults, not metered):
 //
 //	POST   /_sim/tickets                         Ticket → {id}
@@ -50,6 +68,8 @@ import (
 //	       internal note by A with body B (a file on a note is not public)
 //	       → {id, commentId}
 //	PUT    /_sim/tickets/{id}/priority           {priority}
+//	PATCH  /_sim/tickets/{id}                    {status,customFields}: as the update,
+//	       made by an agent (e.g. checking "escalate_to_google")
 //	POST   /_sim/tickets/{id}/close, /reopen
 //	PUT    /_sim/down                            {down}
 //	PUT    /_sim/webhook                         {url, secret}: send a signed
@@ -76,25 +96,41 @@ const (
 
 // wireCase is a ticket on the wire.
 type wireCase struct {
-	ID          string    `json:"id"`
-	Subject     string    `json:"subject"`
-	Description string    `json:"description"`
-	Priority    string    `json:"priority"`
-	Closed      bool      `json:"closed"`
-	SyncFlag    bool      `json:"syncFlag"`
-	GoogleCase  string    `json:"googleCase"`
-	CreateTime  time.Time `json:"createTime"`
-	UpdateTime  time.Time `json:"updateTime"`
+	ID          string `json:"id"`
+	Subject     string `json:"subject"`
+	Description string `json:"description"`
+	Priority    string `json:"priority"`
+	Status      string `json:"status"`
+	Closed      bool   `json:"closed"`
+	SyncFlag    bool   `json:"syncFlag"`
+	GoogleCase  string `json:"googleCase"`
+	// CustomFields holds every field the CRM defines, "" when empty.
+	CustomFields map[string]string `json:"customFields"`
+	CreateTime   time.Time         `json:"createTime"`
+	UpdateTime   time.Time         `json:"updateTime"`
 }
 
-func toWireCase(c casesync.CompanyCase) wireCase {
-	return wireCase{ID: c.ID, Subject: c.Subject, Description: c.Description, Priority: c.Priority, Closed: c.Closed,
-		SyncFlag: c.SyncFlag, GoogleCase: c.GoogleCase, CreateTime: c.CreateTime, UpdateTime: c.UpdateTime}
+func (c *CRM) toWireCase(v view) wireCase {
+	fields := make(map[string]string, len(c.opts.Fields))
+	for _, f := range c.opts.Fields {
+		fields[f.Name] = v.fields[f.Name]
+	}
+	return wireCase{ID: v.ID, Subject: v.Subject, Description: v.Description, Priority: v.Priority, Status: v.status, Closed: v.Closed,
+		SyncFlag: v.SyncFlag, GoogleCase: v.GoogleCase, CustomFields: fields, CreateTime: v.CreateTime, UpdateTime: v.UpdateTime}
 }
 
-func (w wireCase) domain() casesync.CompanyCase {
+// domain is the case the ticket is, with the escalation request its
+// fields hold under s.
+func (w wireCase) domain(s StateConfig) casesync.CompanyCase {
 	return casesync.CompanyCase{ID: w.ID, Subject: w.Subject, Description: w.Description, Priority: w.Priority, Closed: w.Closed,
-		SyncFlag: w.SyncFlag, GoogleCase: w.GoogleCase, CreateTime: w.CreateTime, UpdateTime: w.UpdateTime}
+		SyncFlag: w.SyncFlag, GoogleCase: w.GoogleCase, CreateTime: w.CreateTime, UpdateTime: w.UpdateTime,
+		Escalation: s.escalation(w.CustomFields)}
+}
+
+// wireUpdate is a ticket update on the wire.
+type wireUpdate struct {
+	Status       string            `json:"status,omitempty"`
+	CustomFields map[string]string `json:"customFields,omitempty"`
 }
 
 type wireCaseList struct {
@@ -228,10 +264,10 @@ func (rc *requestClock) get() time.Time {
 func (c *CRM) serveSearch(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if q.Has("googleCase") {
-		tc, ok, err := c.FindByGoogleCase(r.Context(), q.Get("googleCase"))
+		tc, ok, err := c.find(r.Context(), q.Get("googleCase"))
 		out := wireCaseList{Tickets: []wireCase{}}
 		if ok {
-			out.Tickets = append(out.Tickets, toWireCase(tc))
+			out.Tickets = append(out.Tickets, c.toWireCase(tc))
 		}
 		respond(w, http.StatusOK, out, err)
 		return
@@ -259,7 +295,7 @@ func (c *CRM) serveSearch(w http.ResponseWriter, r *http.Request) {
 		respond(w, 0, nil, newError(OpSearch, http.StatusBadRequest, ErrBadRequest))
 		return
 	}
-	all, err := c.SearchUpdated(r.Context(), since)
+	all, err := c.search(r.Context(), since)
 	if err != nil {
 		respond(w, 0, nil, err)
 		return
@@ -269,7 +305,7 @@ func (c *CRM) serveSearch(w http.ResponseWriter, r *http.Request) {
 	// shifted; a ticket updated meanwhile may come again on a later page.
 	out := wireCaseList{Tickets: []wireCase{}}
 	for _, tc := range all {
-		if after != nil && compareCases(tc, *after) <= 0 {
+		if after != nil && compareCases(tc.CompanyCase, *after) <= 0 {
 			continue
 		}
 		if len(out.Tickets) == size {
@@ -277,7 +313,7 @@ func (c *CRM) serveSearch(w http.ResponseWriter, r *http.Request) {
 			out.NextPageToken = last.UpdateTime.Format(time.RFC3339Nano) + "," + last.ID
 			break
 		}
-		out.Tickets = append(out.Tickets, toWireCase(tc))
+		out.Tickets = append(out.Tickets, c.toWireCase(tc))
 	}
 	respond(w, http.StatusOK, out, nil)
 }
@@ -302,8 +338,8 @@ func (c *CRM) serveCreate(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, OpCreate, &in) {
 		return
 	}
-	tc, err := c.CreateCase(r.Context(), casesync.NewCompanyCase{Subject: in.Subject, Description: in.Description, Priority: in.Priority, GoogleCase: in.GoogleCase})
-	respond(w, http.StatusCreated, toWireCase(tc), err)
+	tc, err := c.create(r.Context(), casesync.NewCompanyCase{Subject: in.Subject, Description: in.Description, Priority: in.Priority, GoogleCase: in.GoogleCase})
+	respond(w, http.StatusCreated, c.toWireCase(tc), err)
 }
 
 // serveAddComment takes the body raw rather than in JSON, so that bytes
@@ -420,8 +456,15 @@ func (c *CRM) mux() *http.ServeMux {
 	mux.HandleFunc("GET /api/tickets", c.serveSearch)
 	mux.HandleFunc("POST /api/tickets", c.serveCreate)
 	mux.HandleFunc("GET /api/tickets/{id}", func(w http.ResponseWriter, r *http.Request) {
-		tc, err := c.GetCase(r.Context(), r.PathValue("id"))
-		respond(w, http.StatusOK, toWireCase(tc), err)
+		tc, err := c.get(r.Context(), r.PathValue("id"))
+		respond(w, http.StatusOK, c.toWireCase(tc), err)
+	})
+	mux.HandleFunc("PATCH /api/tickets/{id}", func(w http.ResponseWriter, r *http.Request) {
+		var in wireUpdate
+		if !decode(w, r, OpUpdate, &in) {
+			return
+		}
+		respond(w, http.StatusNoContent, nil, c.update(r.Context(), r.PathValue("id"), update{status: in.Status, fields: in.CustomFields}))
 	})
 	mux.HandleFunc("PUT /api/tickets/{id}/google-case", func(w http.ResponseWriter, r *http.Request) {
 		var in wireGoogleCase
@@ -523,6 +566,13 @@ func (c *CRM) mux() *http.ServeMux {
 			return
 		}
 		respond(w, http.StatusNoContent, nil, c.SetHumanPriority(r.PathValue("id"), in.Priority))
+	})
+	mux.HandleFunc("PATCH /_sim/tickets/{id}", func(w http.ResponseWriter, r *http.Request) {
+		var in TicketUpdate
+		if !decode(w, r, "human.update", &in) {
+			return
+		}
+		respond(w, http.StatusNoContent, nil, c.UpdateTicket(r.PathValue("id"), in))
 	})
 	mux.HandleFunc("POST /_sim/tickets/{id}/close", func(w http.ResponseWriter, r *http.Request) {
 		respond(w, http.StatusNoContent, nil, c.HumanClose(r.PathValue("id")))

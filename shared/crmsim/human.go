@@ -3,6 +3,7 @@ package crmsim
 import (
 	"bytes"
 	"context"
+	"maps"
 	"slices"
 )
 
@@ -74,7 +75,7 @@ func (c *CRM) Ticket(id string) (TicketState, bool) {
 	if !ok {
 		return TicketState{}, false
 	}
-	return t.state(), true
+	return c.stateLocked(t), true
 }
 
 // Tickets returns the full state of every ticket, in creation order.
@@ -83,13 +84,14 @@ func (c *CRM) Tickets() []TicketState {
 	defer c.mu.Unlock()
 	out := make([]TicketState, 0, len(c.order))
 	for _, id := range c.order {
-		out = append(out, c.tickets[id].state())
+		out = append(out, c.stateLocked(c.tickets[id]))
 	}
 	return out
 }
 
-func (t *ticket) state() TicketState {
-	s := TicketState{CompanyCase: t.CompanyCase, Requester: t.requester, Comments: slices.Clone(t.comments)}
+func (c *CRM) stateLocked(t *ticket) TicketState {
+	s := TicketState{CompanyCase: c.viewLocked(t).CompanyCase, Status: t.status, CustomFields: maps.Clone(t.fields),
+		Requester: t.requester, Comments: slices.Clone(t.comments)}
 	for _, a := range t.attachments {
 		a.Data = slices.Clone(a.Data)
 		s.Attachments = append(s.Attachments, a)

@@ -32,6 +32,8 @@ const (
 	EventClosed     = "closed"
 	EventReopened   = "reopened"
 	EventGoogleCase = "google-case"
+	// EventUpdated: the ticket's status or custom fields changed.
+	EventUpdated = "updated"
 )
 
 // HumanAgent is the actor named for a human agent's change whose agent the

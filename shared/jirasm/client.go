@@ -189,7 +189,16 @@ func issuePath(id string, rest ...string) string {
 
 // caseFields are the fields a CompanyCase is read from.
 func (c *Client) caseFields() []string {
-	return []string{"summary", "description", "priority", "status", "created", "updated", c.cfg.SyncFlagField, c.cfg.GoogleCaseField}
+	fields := []string{"summary", "description", "priority", "status", "created", "updated", c.cfg.SyncFlagField, c.cfg.GoogleCaseField}
+	if c.cfg.EscalationLabel != "" {
+		fields = append(fields, "labels")
+	}
+	for _, f := range []string{c.cfg.EscalationField, c.cfg.EscalationReasonField, c.cfg.EscalationJustificationField} {
+		if f != "" && !slices.Contains(fields, f) {
+			fields = append(fields, f)
+		}
+	}
+	return fields
 }
 
 // issueJSON is an issue as the platform API gives it.
@@ -236,6 +245,7 @@ func (c *Client) toCase(is issueJSON) casesync.CompanyCase {
 		GoogleCase:  gc,
 		CreateTime:  jiraTime(f["created"]),
 		UpdateTime:  jiraTime(f["updated"]),
+		Escalation:  c.escalation(f),
 		ReadAt:      is.readAt,
 	}
 }

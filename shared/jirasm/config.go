@@ -60,6 +60,24 @@ const (
 	// EnvSearchLag is how long JQL search may take to show a new or changed
 	// issue (a Go duration). Default 5m.
 	EnvSearchLag = "JIRA_SEARCH_LAG"
+	// EnvStateField, optional, is the single-line text custom field Google's
+	// case state is written to, e.g. customfield_10060.
+	EnvStateField = "JIRA_STATE_FIELD"
+	// EnvStateStatuses, optional, maps Google states to status names,
+	// "IN_PROGRESS_GOOGLE_SUPPORT=In Progress,ACTION_REQUIRED=Waiting for
+	// support": the issue is moved there through the transition leading to
+	// it. Empty: no status is set.
+	EnvStateStatuses = "JIRA_STATE_STATUSES"
+	// EnvEscalationField is what a person sets to ask for the Google case
+	// to be escalated: a label (default "escalate-to-google"), or a custom
+	// field id (customfield_NNNNN) of a checkbox, select or text field that
+	// asks when it holds a value; "none" turns requests off.
+	EnvEscalationField = "JIRA_ESCALATION_FIELD"
+	// EnvEscalationReasonField and EnvEscalationJustificationField,
+	// optional, are custom field ids whose text is the escalation's reason
+	// and justification.
+	EnvEscalationReasonField        = "JIRA_ESCALATION_REASON_FIELD"
+	EnvEscalationJustificationField = "JIRA_ESCALATION_JUSTIFICATION_FIELD"
 )
 
 // DefaultPriorityMap maps Jira's default priorities to Google's, in
@@ -75,6 +93,8 @@ const (
 	DefaultPageSize           = 50
 	DefaultMaxAttachmentBytes = 100 << 20
 	DefaultSearchLag          = 5 * time.Minute
+	// DefaultEscalationLabel is the label that asks for an escalation.
+	DefaultEscalationLabel = "escalate-to-google"
 )
 
 // DefaultPriorities are Jira's default priority names, most urgent first.
@@ -125,6 +145,20 @@ type Config struct {
 	// 0 means DefaultSearchLag; a negative value means none (only for a
 	// simulator without index lag).
 	SearchLag time.Duration
+	// StateField, if set, is the text custom field Google's case state is
+	// written to.
+	StateField string
+	// StateStatuses maps Google states (NEW, IN_PROGRESS_GOOGLE_SUPPORT,
+	// ACTION_REQUIRED, SOLUTION_PROVIDED) to the names of the open statuses
+	// SetGoogleState moves the issue to.
+	StateStatuses map[string]string
+	// EscalationLabel is the label that asks for an escalation, and
+	// EscalationField a custom field that does when it holds a value: one
+	// of the two, or neither (no request is ever read).
+	EscalationLabel, EscalationField string
+	// EscalationReasonField and EscalationJustificationField, if set, are
+	// the custom fields holding the escalation's reason and justification.
+	EscalationReasonField, EscalationJustificationField string
 	// HTTP is the HTTP client; nil means crmhttp's default.
 	HTTP *http.Client
 }
@@ -203,6 +237,7 @@ func ConfigFromEnv(getenv func(string) string, baseURL string) (Config, []envcon
 	if (c.RequestTypeField == "") != (c.RequestTypeID == "") {
 		r.Problemf(EnvRequestTypeID, "%s and %s go together: set both or neither", EnvRequestTypeField, EnvRequestTypeID)
 	}
+	c.readStateConfig(r)
 	if c.PageSize > 100 {
 		r.Problemf(EnvPageSize, "is %d: Jira pages hold at most 100; set 1 to 100", c.PageSize)
 	}
@@ -243,6 +278,9 @@ func (c *Config) validate() error {
 			return fmt.Errorf("jirasm: request type field %q is not a custom field id", c.RequestTypeField)
 		}
 		c.RequestTypeField = id
+	}
+	if err := c.validateState(); err != nil {
+		return err
 	}
 	if c.IssueType == "" {
 		c.IssueType = DefaultIssueType

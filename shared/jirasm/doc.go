@@ -60,6 +60,23 @@
 // so it cannot tell internal notes as ListComments does; and Jira caps how
 // many comments it holds.
 //
+// Google's case state and escalation requests (casesync.CaseStateCRM):
+// SetGoogleState writes the state to a single-line text custom field
+// (JIRA_STATE_FIELD; no default, as custom fields are known by id only)
+// and, for a state JIRA_STATE_STATUSES maps to a status name, moves the
+// issue through the transition whose target status has that name (GET
+// then POST /rest/api/3/issue/{key}/transitions). It reads the issue's
+// status and field first and writes only what differs. It never closes or
+// reopens: an issue already closed keeps its status, and a target in the
+// Done category (or one JIRA_CLOSED_STATUSES names) is refused for good,
+// as is a status no transition reaches. A person asks for an escalation
+// with the label escalate-to-google (JIRA_ESCALATION_FIELD: a label, or a
+// custom field id whose value asks); ClearEscalationRequest removes that
+// label alone with the edit's update operation
+// ({"update":{"labels":[{"remove":…}]}}), which leaves the other labels
+// as they are. The reason and justification are read from optional text,
+// select or paragraph fields.
+//
 // Bounds: every listing (searches, an issue's comments, which
 // ListAttachments reads too) goes through a crmhttp.Pager and stops with a
 // permanent error matching crmhttp.ErrPaging past Config.MaxPages pages

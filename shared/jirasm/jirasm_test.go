@@ -1,6 +1,7 @@
 package jirasm_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -25,7 +26,37 @@ func sydney(t *testing.T) *time.Location {
 	return loc
 }
 
-// newSite starts a simulator and an adapter for it.
+// The custom fields the test site has for Google's case state and
+// escalation requests, as docs/crms/jira.md asks the administrator to
+// create them.
+const (
+	stateField         = "customfield_10060"
+	reasonField        = "customfield_10062"
+	justificationField = "customfield_10063"
+)
+
+// stateFields are those fields as the site's administrator made them.
+func stateFields() map[string]jirasmtest.CustomField {
+	return map[string]jirasmtest.CustomField{
+		stateField: {Name: "Google case state", Type: jirasmtest.FieldText},
+		reasonField: {Name: "Escalation reason", Type: jirasmtest.FieldSelect,
+			Options: []string{"Resolution time", "Technical expertise", "Business impact"}},
+		justificationField: {Name: "Escalation justification", Type: jirasmtest.FieldParagraph},
+	}
+}
+
+// stateStatuses is the test site's mapping of Google states to statuses.
+func stateStatuses() map[string]string {
+	return map[string]string{
+		"IN_PROGRESS_GOOGLE_SUPPORT": jirasmtest.StatusInProgress,
+		"ACTION_REQUIRED":            jirasmtest.StatusWaiting,
+		"SOLUTION_PROVIDED":          jirasmtest.StatusWaitingCustomer,
+	}
+}
+
+// newSite starts a simulator and an adapter for it. Unless opts names
+// other custom fields, the site has the state and escalation fields and
+// the adapter uses them, with stateStatuses.
 func newSite(t *testing.T, opts jirasmtest.Options, edit func(*jirasm.Config)) (*jirasmtest.Server, *jirasm.Client) {
 	t.Helper()
 	if opts.TimeZone == nil {
@@ -33,6 +64,10 @@ func newSite(t *testing.T, opts jirasmtest.Options, edit func(*jirasm.Config)) (
 	}
 	if opts.MaxAttachmentBytes == 0 {
 		opts.MaxAttachmentBytes = testLimit
+	}
+	withState := opts.CustomFields == nil
+	if withState {
+		opts.CustomFields = stateFields()
 	}
 	sim := jirasmtest.NewServer(t, opts)
 	// The adapter declares the simulator's search lag: none by default, so
@@ -52,6 +87,13 @@ func newSite(t *testing.T, opts jirasmtest.Options, edit func(*jirasm.Config)) (
 		MaxAttachmentBytes: sim.MaxAttachmentBytes(),
 		SearchLag:          searchLag,
 		HTTP:               &http.Client{Timeout: 30 * time.Second},
+	}
+	if withState {
+		cfg.StateField = stateField
+		cfg.StateStatuses = stateStatuses()
+		cfg.EscalationLabel = jirasm.DefaultEscalationLabel
+		cfg.EscalationReasonField = reasonField
+		cfg.EscalationJustificationField = justificationField
 	}
 	if edit != nil {
 		edit(&cfg)
@@ -139,4 +181,47 @@ func TestTheSyncEngineRunsEndToEndOverJiraServiceManagement(t *testing.T) {
 		sim, c := newSite(t, jirasmtest.Options{}, nil)
 		return &harness{sim: sim, crm: c}
 	})
+}
+
+// RequestEscalation asks for an escalation as an agent does: the label
+// (the adapter's default), the reason chosen in the select list and the
+// justification typed in the paragraph field.
+func (h *harness) RequestEscalation(t *testing.T, id, reason, justification string) {
+	t.Helper()
+	if err := h.sim.AddLabel(id, jirasm.DefaultEscalationLabel); err != nil {
+		t.Fatalf("adding the escalation label as a human: %v", err)
+	}
+	var r, j any
+	if reason != "" {
+		r = map[string]string{"value": reason}
+	}
+	if justification != "" {
+		j = jirasmtest.TextDocument(justification)
+	}
+	if err := h.sim.SetCustomField(id, reasonField, r); err != nil {
+		t.Fatalf("choosing the escalation reason as a human: %v", err)
+	}
+	if err := h.sim.SetCustomField(id, justificationField, j); err != nil {
+		t.Fatalf("writing the escalation justification as a human: %v", err)
+	}
+}
+
+// GoogleState reads the state field and the status as the agent view
+// shows them.
+func (h *harness) GoogleState(t *testing.T, id string) (state, status string) {
+	t.Helper()
+	is, ok := h.sim.Issue(id)
+	if !ok {
+		t.Fatalf("issue %s does not exist", id)
+	}
+	if raw, ok := is.Custom[stateField]; ok {
+		if err := json.Unmarshal(raw, &state); err != nil {
+			t.Fatalf("the state field holds %s, not text", raw)
+		}
+	}
+	return state, is.Status
+}
+
+func (h *harness) MappedState() (state, status string, ok bool) {
+	return "IN_PROGRESS_GOOGLE_SUPPORT", jirasmtest.StatusInProgress, true
 }

@@ -21,6 +21,20 @@ const (
 	jiraGoogleCaseField = "customfield_10050"
 )
 
+// The fields of Google's case state and escalation requests on the
+// stack's Jira site (docs/crms/jira.md): a short text field, a select list
+// and a paragraph field. An agent asks for an escalation with the label
+// jirasm.DefaultEscalationLabel.
+const (
+	JiraStateField         = "customfield_10060"
+	JiraReasonField        = "customfield_10062"
+	JiraJustificationField = "customfield_10063"
+)
+
+// jiraStateStatuses moves an issue along the simulator's service-desk
+// workflow as Google's case state changes.
+const jiraStateStatuses = "IN_PROGRESS_GOOGLE_SUPPORT=" + jirasmtest.StatusInProgress + ",ACTION_REQUIRED=" + jirasmtest.StatusWaiting
+
 // jiraWebhookEvents are the events of the stack's Jira webhook, as
 // docs/webhooks.md asks the administrator to choose.
 var jiraWebhookEvents = []string{
@@ -30,8 +44,9 @@ var jiraWebhookEvents = []string{
 
 // jiraCRM runs the Jira Service Management simulator
 // (shared/jirasm/jirasmtest), set up as docs/crms/jira.md asks the
-// administrator: a sync user with an API token, the project, and the
-// checkbox and text fields (the simulator's own: it serves no field
+// administrator: a sync user with an API token, the project, the
+// checkbox and text fields, and the fields of Google's case state and
+// escalation requests (the simulator's own: it serves no field
 // administration API). Its webhook is an admin webhook with a secret.
 // The simulator's search shows changes at once (no index lag).
 type jiraCRM struct {
@@ -57,7 +72,13 @@ func (j *jiraCRM) start(st *Stack, _ string) error {
 		SyncFlagField:   jiraSyncFlagField,
 		SyncFlagValue:   jiraSyncFlagValue,
 		GoogleCaseField: jiraGoogleCaseField,
-		Clock:           st.Clock.Now,
+		CustomFields: map[string]jirasmtest.CustomField{
+			JiraStateField: {Name: "Google case state", Type: jirasmtest.FieldText},
+			JiraReasonField: {Name: "Escalation reason", Type: jirasmtest.FieldSelect,
+				Options: []string{"Resolution time", "Technical expertise", "Business impact"}},
+			JiraJustificationField: {Name: "Escalation justification", Type: jirasmtest.FieldParagraph},
+		},
+		Clock: st.Clock.Now,
 	})
 	st.Jira = j.sim
 	return nil
@@ -73,6 +94,11 @@ func (j *jiraCRM) env() map[string]string {
 		jirasm.EnvSyncFlagField:   jiraSyncFlagField,
 		jirasm.EnvSyncFlagValue:   jiraSyncFlagValue,
 		jirasm.EnvGoogleCaseField: jiraGoogleCaseField,
+
+		jirasm.EnvStateField:                   JiraStateField,
+		jirasm.EnvStateStatuses:                jiraStateStatuses,
+		jirasm.EnvEscalationReasonField:        JiraReasonField,
+		jirasm.EnvEscalationJustificationField: JiraJustificationField,
 	}
 }
 

@@ -14,8 +14,8 @@ const serviceNowUser = "casebridge.sync"
 // serviceNowCRM runs the ServiceNow simulator
 // (shared/servicenow/servicenowtest), set up as docs/crms/servicenow.md
 // asks the administrator: a sync user on UTC with a password, and the
-// True/False and String columns on the incident table (the simulator's
-// own). ServiceNow has no webhook API: its webhook is the async business
+// True/False and String columns on the incident table, those of Google's
+// case state and escalation requests included (the simulator's own). ServiceNow has no webhook API: its webhook is the async business
 // rule and REST message of docs/webhooks.md, which the simulator stands
 // for with PUT /_sim/webhook-rule.
 type serviceNowCRM struct {
@@ -52,6 +52,14 @@ func (n *serviceNowCRM) env() map[string]string {
 		servicenow.EnvTable:           o.Table,
 		servicenow.EnvSyncFlagField:   o.SyncFlagField,
 		servicenow.EnvGoogleCaseField: o.GoogleCaseField,
+
+		servicenow.EnvStateField:                   o.StateField,
+		servicenow.EnvEscalationField:              o.EscalationField,
+		servicenow.EnvEscalationReasonField:        o.EscalationReasonField,
+		servicenow.EnvEscalationJustificationField: o.EscalationJustificationField,
+		// On Hold (awaiting the vendor) while Google works on the case, In
+		// Progress when the company's agents must act.
+		servicenow.EnvStateStatuses: "IN_PROGRESS_GOOGLE_SUPPORT=3,ACTION_REQUIRED=2",
 	}
 }
 

@@ -58,6 +58,10 @@ func newVendorCRM(kind string) vendorCRM {
 		return &jiraCRM{}
 	case CRMServiceNow:
 		return &serviceNowCRM{}
+	case CRMFreshdesk:
+		return &freshdeskCRM{}
+	case CRMSalesforce:
+		return &salesforceCRM{}
 	}
 	return nil
 }

@@ -48,9 +48,11 @@ import (
 	"github.com/casebridge/casebridge/shared/csapi/csapitest"
 	"github.com/casebridge/casebridge/shared/emulators"
 	"github.com/casebridge/casebridge/shared/eventing"
+	"github.com/casebridge/casebridge/shared/freshdesk/freshdesktest"
 	"github.com/casebridge/casebridge/shared/jirasm/jirasmtest"
 	"github.com/casebridge/casebridge/shared/rt"
 	"github.com/casebridge/casebridge/shared/rt/rttest"
+	"github.com/casebridge/casebridge/shared/salesforce/salesforcetest"
 	"github.com/casebridge/casebridge/shared/servicenow/servicenowtest"
 	"github.com/casebridge/casebridge/shared/zendesk/zendesktest"
 	cloudsupport "google.golang.org/api/cloudsupport/v2"
@@ -72,10 +74,19 @@ const (
 	CRMZendesk    = appconfig.CRMZendesk
 	CRMJira       = appconfig.CRMJira
 	CRMServiceNow = appconfig.CRMServiceNow
+	// CRMFreshdesk is Freshdesk's simulator (shared/freshdesk/freshdesktest),
+	// set up as Freshdesk's administrator sets it up, webhook automation
+	// rules included (crm_freshdesk.go).
+	CRMFreshdesk = appconfig.CRMFreshdesk
+	// CRMSalesforce is Salesforce's simulator
+	// (shared/salesforce/salesforcetest), set up as Salesforce's
+	// administrator sets it up, the webhook Apex included
+	// (crm_salesforce.go).
+	CRMSalesforce = appconfig.CRMSalesforce
 )
 
 // crmKinds are the CRMs a stack can run, for messages.
-var crmKinds = []string{CRMSimulator, CRMRequestTracker, CRMZendesk, CRMJira, CRMServiceNow}
+var crmKinds = []string{CRMSimulator, CRMRequestTracker, CRMZendesk, CRMJira, CRMServiceNow, CRMFreshdesk, CRMSalesforce}
 
 // Options configure a Stack. Zero values take the defaults documented on
 // each field.
@@ -238,6 +249,8 @@ type Stack struct {
 	Zendesk    *zendesktest.Server
 	Jira       *jirasmtest.Server
 	ServiceNow *servicenowtest.Server
+	Freshdesk  *freshdesktest.Server
+	Salesforce *salesforcetest.Server
 	// RT is the Request Tracker instance when Options.CRM is
 	// CRMRequestTracker (its URL is RT itself; the functions process goes
 	// through the stack's proxy, so that SetCRMDown works); else nil.

@@ -9,7 +9,9 @@ import (
 	"github.com/casebridge/casebridge/shared/casesync"
 	"github.com/casebridge/casebridge/shared/csapi/csapitest"
 	"github.com/casebridge/casebridge/shared/eventing"
+	"github.com/casebridge/casebridge/shared/freshdesk/freshdesktest"
 	"github.com/casebridge/casebridge/shared/jirasm/jirasmtest"
+	"github.com/casebridge/casebridge/shared/salesforce/salesforcetest"
 	"github.com/casebridge/casebridge/shared/zendesk/zendesktest"
 )
 
@@ -26,8 +28,8 @@ type vendorPeople struct {
 	// comments counts the ticket's comments holding text.
 	comments func(st *Stack, id, text string) int
 	// dropsOwnChanges: the vendor's webhooks tell CRMWebhook of the sync
-	// user's own changes, which it drops; ServiceNow's business rule leaves
-	// them out itself.
+	// user's own changes, which it drops; ServiceNow's business rule and
+	// Freshdesk's automation rules leave them out themselves.
 	dropsOwnChanges bool
 }
 
@@ -110,6 +112,60 @@ var serviceNowPeople = vendorPeople{
 	},
 }
 
+var freshdeskPeople = vendorPeople{
+	open: func(st *Stack, subject, description string) (string, error) {
+		return st.Freshdesk.CreateTicket(freshdesktest.Ticket{Subject: subject, Description: description,
+			Priority: 3, SyncFlag: true, Requester: "ops@example.com"}), nil
+	},
+	reply: func(st *Stack, id, author, body string) error {
+		_, err := st.Freshdesk.AddHumanComment(id, author, body, true)
+		return err
+	},
+	googleCase: func(st *Stack, id string) string {
+		t, _ := st.Freshdesk.TicketState(id)
+		return t.GoogleCase
+	},
+	comments: func(st *Stack, id, text string) int {
+		t, _ := st.Freshdesk.TicketState(id)
+		n := 0
+		for _, c := range t.Conversations {
+			if strings.Contains(c.Body, text) {
+				n++
+			}
+		}
+		return n
+	},
+	// The automation rules leave out the sync agent's updates, and name
+	// no performer.
+	dropsOwnChanges: false,
+}
+
+var salesforcePeople = vendorPeople{
+	open: func(st *Stack, subject, description string) (string, error) {
+		return st.Salesforce.CreateCase(salesforcetest.Case{Subject: subject, Description: description,
+			Priority: "High", SyncFlag: true, Author: "Dana Agent"}), nil
+	},
+	reply: func(st *Stack, id, author, body string) error {
+		_, err := st.Salesforce.AddComment(id, author, body, true)
+		return err
+	},
+	googleCase: func(st *Stack, id string) string {
+		v, _ := st.Salesforce.View(id)
+		g, _ := v.Fields[salesforcetest.GoogleCaseField].(string)
+		return g
+	},
+	comments: func(st *Stack, id, text string) int {
+		n := 0
+		for _, c := range st.Salesforce.Comments(id) {
+			if strings.Contains(c.Body, text) {
+				n++
+			}
+		}
+		return n
+	},
+	dropsOwnChanges: true,
+}
+
 // TestZendeskWebhooksAndSupportEventsCarryChangesBothWays: see
 // testVendorEventsBothWays.
 func TestZendeskWebhooksAndSupportEventsCarryChangesBothWays(t *testing.T) {
@@ -126,6 +182,18 @@ func TestJiraWebhooksAndSupportEventsCarryChangesBothWays(t *testing.T) {
 // testVendorEventsBothWays.
 func TestServiceNowWebhooksAndSupportEventsCarryChangesBothWays(t *testing.T) {
 	testVendorEventsBothWays(t, CRMServiceNow, serviceNowPeople)
+}
+
+// TestFreshdeskWebhooksAndSupportEventsCarryChangesBothWays: see
+// testVendorEventsBothWays.
+func TestFreshdeskWebhooksAndSupportEventsCarryChangesBothWays(t *testing.T) {
+	testVendorEventsBothWays(t, CRMFreshdesk, freshdeskPeople)
+}
+
+// TestSalesforceWebhooksAndSupportEventsCarryChangesBothWays: see
+// testVendorEventsBothWays.
+func TestSalesforceWebhooksAndSupportEventsCarryChangesBothWays(t *testing.T) {
+	testVendorEventsBothWays(t, CRMSalesforce, salesforcePeople)
 }
 
 // testVendorEventsBothWays runs a stack on a vendor's simulator with events

@@ -52,6 +52,9 @@ type Status struct {
 	// again): oldest first, at most MaxMappingsShown (Mappings.GivenUp
 	// counts them all).
 	GivenUp []GivenUp `json:"givenUp"`
+	// CRMAPIUsage is the CRM's API usage the latest CRM poll recorded; nil
+	// when none did (usage.go).
+	CRMAPIUsage *CRMAPIUsage `json:"crmApiUsage"`
 }
 
 // StuckAfter is how long a change a poller handed on may wait for a
@@ -242,6 +245,7 @@ func ComputeStatus(now time.Time, mappings []casesync.Mapping, ps casesync.PollS
 		poller(now, casesync.SideGoogle, ps.GoogleLastPolledAt, ps.GoogleHeartbeat, ps.GoogleFailingSince, stale),
 		poller(now, casesync.SideCompany, ps.CompanyLastPolledAt, ps.CompanyHeartbeat, ps.CompanyFailingSince, stale),
 	}
+	st.CRMAPIUsage = crmAPIUsage(ps.CompanyAPIUsage)
 	credit := casesync.HeartbeatCredit(pollInterval)
 	for _, m := range mappings {
 		st.Mappings.Total++
@@ -391,7 +395,8 @@ func poller(now time.Time, side casesync.Side, last, hb, failingSince time.Time,
 // Attention lists what an operator should look at, most telling first, one
 // short phrase each ("3 stuck, the oldest since …", "CRM polls failing
 // since …"): stuck, given-up and failing mappings, failing, stale or idle
-// pollers, mappings out of sync and dead-lettered messages (counted or
+// pollers, the CRM's API usage above casesync.APIUsageWarnPercent of its
+// limit, mappings out of sync and dead-lettered messages (counted or
 // not). It is empty when all is well.
 func (s Status) Attention() []string {
 	var out []string
@@ -413,6 +418,9 @@ func (s Status) Attention() []string {
 		case p.Stale:
 			out = append(out, fmt.Sprintf("%s poller stale, last heartbeat %s", sideName(p.Side), ago(p.HeartbeatAge)))
 		}
+	}
+	if a := s.apiUsageAttention(); a != "" {
+		out = append(out, a)
 	}
 	if n := len(s.OutOfSync); n > 0 {
 		out = append(out, fmt.Sprintf("%d out of sync", n))

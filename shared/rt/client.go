@@ -188,6 +188,7 @@ func (c *Client) toCase(t ticket) casesync.CompanyCase {
 		GoogleCase: t.customField(c.cfg.GoogleCaseField),
 		CreateTime: parseTime(t.Created),
 		UpdateTime: parseTime(t.LastUpdated),
+		Escalation: c.escalation(t),
 		ReadAt:     t.readAt,
 	}
 }

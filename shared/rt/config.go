@@ -2,6 +2,7 @@ package rt
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -29,6 +30,12 @@ const (
 	EnvPageSize           = "RT_PAGE_SIZE"
 	EnvMaxAttachmentBytes = "RT_MAX_ATTACHMENT_BYTES"
 	EnvTimeZone           = "RT_TIME_ZONE"
+
+	EnvStateField                   = "RT_STATE_FIELD"
+	EnvStateStatuses                = "RT_STATE_STATUSES"
+	EnvEscalationField              = "RT_ESCALATION_FIELD"
+	EnvEscalationReasonField        = "RT_ESCALATION_REASON_FIELD"
+	EnvEscalationJustificationField = "RT_ESCALATION_JUSTIFICATION_FIELD"
 )
 
 // DefaultPriorityMap maps RT 5's default priority names to Google's
@@ -58,6 +65,17 @@ const (
 	DefaultMaxDownloadBytes   = 25 << 20
 	// MaxPageSize is REST2's largest per_page.
 	MaxPageSize = 100
+)
+
+// The custom fields of Google's case state and escalation requests
+// (docs/crms/request-tracker.md tells the administrator to create them).
+// NoField, as a field's setting, turns that field off.
+const (
+	DefaultStateField                   = "Google Case State"
+	DefaultEscalationField              = "Escalate to Google"
+	DefaultEscalationReasonField        = "Google Escalation Reason"
+	DefaultEscalationJustificationField = "Google Escalation Justification"
+	NoField                             = "none"
 )
 
 // DefaultClosedStatuses are the statuses of RT's default lifecycle that
@@ -108,6 +126,19 @@ type Config struct {
 	// page twice, stops with a permanent error (crmhttp.ErrPaging). Zero
 	// means crmhttp.DefaultMaxPages.
 	MaxPages int
+	// StateField is the custom field Google's case state is written to.
+	StateField string
+	// StateStatuses maps Google case states (NEW, IN_PROGRESS_GOOGLE_SUPPORT,
+	// ACTION_REQUIRED, SOLUTION_PROVIDED) to the open status a ticket is
+	// given when its Google case enters that state; empty sets none. A
+	// status among ClosedStatuses is refused.
+	StateStatuses map[string]string
+	// EscalationField is the custom field an agent sets to ask for an
+	// escalation: any value but "no" or "false" asks.
+	EscalationField string
+	// EscalationReasonField and EscalationJustificationField hold the
+	// request's reason and justification.
+	EscalationReasonField, EscalationJustificationField string
 	// TimeZone is the zone RT reads the sync user's TicketSQL dates in: the
 	// user's Timezone preference, or RT's $Timezone when it has none. RT
 	// takes a date in a search as that zone's wall time, whatever zone the
@@ -146,6 +177,11 @@ func ConfigFromEnv(getenv func(string) string, baseURL string) (Config, []envcon
 		RatePerSecond:      r.Float(EnvRateLimit, DefaultRatePerSecond),
 		PageSize:           int(r.Int(EnvPageSize, DefaultPageSize)),
 		MaxAttachmentBytes: r.Int(EnvMaxAttachmentBytes, DefaultMaxAttachmentBytes),
+
+		StateField:                   r.Str(EnvStateField, DefaultStateField),
+		EscalationField:              r.Str(EnvEscalationField, DefaultEscalationField),
+		EscalationReasonField:        r.Str(EnvEscalationReasonField, DefaultEscalationReasonField),
+		EscalationJustificationField: r.Str(EnvEscalationJustificationField, DefaultEscalationJustificationField),
 	}
 	if tz := r.Get(EnvTimeZone); tz != "" {
 		loc, err := time.LoadLocation(tz)
@@ -177,6 +213,13 @@ func ConfigFromEnv(getenv func(string) string, baseURL string) (Config, []envcon
 	}
 	if !slices.Contains(cfg.ClosedStatuses, cfg.CloseStatus) {
 		r.Problemf(EnvCloseStatus, "is %q, which is not one of %s (%s)", cfg.CloseStatus, EnvClosedStatuses, strings.Join(cfg.ClosedStatuses, ","))
+	}
+	if s := r.Get(EnvStateStatuses); s != "" {
+		m, err := ParseStateStatuses(s, cfg.ClosedStatuses)
+		if err != nil {
+			r.Problemf(EnvStateStatuses, "is %q: %v; set it to STATE=status pairs naming open statuses of the queue's lifecycle (e.g. ACTION_REQUIRED=open), or leave it unset to set no status", s, err)
+		}
+		cfg.StateStatuses = m
 	}
 	return cfg, r.Problems()
 }
@@ -227,12 +270,25 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.SyncFlagValue, DefaultSyncFlagValue)
 	def(&c.GoogleCaseField, DefaultGoogleCaseField)
 	def(&c.CloseStatus, DefaultCloseStatus)
+	def(&c.StateField, DefaultStateField)
+	def(&c.EscalationField, DefaultEscalationField)
+	def(&c.EscalationReasonField, DefaultEscalationReasonField)
+	def(&c.EscalationJustificationField, DefaultEscalationJustificationField)
+	for _, f := range []*string{&c.StateField, &c.EscalationField, &c.EscalationReasonField, &c.EscalationJustificationField} {
+		if strings.EqualFold(*f, NoField) {
+			*f = ""
+		}
+	}
 	if len(c.ClosedStatuses) == 0 {
 		c.ClosedStatuses = slices.Clone(DefaultClosedStatuses)
 	}
 	if !slices.Contains(c.ClosedStatuses, c.CloseStatus) {
 		return c, fmt.Errorf("rt: the close status %q is not one of the closed statuses %v", c.CloseStatus, c.ClosedStatuses)
 	}
+	if err := checkStateStatuses(c.StateStatuses, c.ClosedStatuses); err != nil {
+		return c, fmt.Errorf("rt: %s: %w", EnvStateStatuses, err)
+	}
+	c.StateStatuses = maps.Clone(c.StateStatuses)
 	if len(c.Priorities) == 0 {
 		c.Priorities = slices.Clone(DefaultPriorities)
 	}

@@ -50,6 +50,13 @@
 //     scrip). The adapter sends such a reply with the ticket's closed status,
 //     so the ticket ends closed: RT records a reopen and a close by the sync
 //     user beside the reply.
+//   - Google's case state and escalation requests (casesync.CaseStateCRM,
+//     state.go) are custom fields addressed by name: the state is written
+//     to a free-form one, with the status RT_STATE_STATUSES maps it to in
+//     the same PUT, sent only while the ticket is open and with If-Match
+//     on the ETag of the read before it, so no ticket is reopened; the
+//     request is a select set to "yes", cleared by sending it null (only
+//     when set: REST2 adds an empty value to an empty field).
 //
 // REST2 quirks the adapter encodes: collection pages of a non-superuser
 // carry no total, and RT removes the records the user may not see (the

@@ -67,7 +67,8 @@ func newClient(t *testing.T, edit func(*rt.Config)) *rt.Client {
 // its token, adjusted by edit.
 func newClientOf(t *testing.T, in *rttest.Instance, px *rttest.Proxy, edit func(*rt.Config)) *rt.Client {
 	t.Helper()
-	cfg := rt.Config{BaseURL: px.URL, Token: in.SyncToken, PageSize: 10, MaxAttachmentBytes: testLimit, RatePerSecond: 200}
+	cfg := rt.Config{BaseURL: px.URL, Token: in.SyncToken, PageSize: 10, MaxAttachmentBytes: testLimit, RatePerSecond: 200,
+		StateStatuses: map[string]string{"ACTION_REQUIRED": "open", "IN_PROGRESS_GOOGLE_SUPPORT": "stalled"}}
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -158,6 +159,26 @@ func (h *harness) AddHumanInternalAttachment(t *testing.T, id, filename, mimeTyp
 		t.Fatalf("attaching to an internal comment as a human: %v", err)
 	}
 	return aid
+}
+
+func (h *harness) RequestEscalation(t *testing.T, id, reason, justification string) {
+	t.Helper()
+	if err := h.in.Human.RequestEscalation(ctxFor(t), id, "Human Agent", reason, justification); err != nil {
+		t.Fatalf("asking for an escalation as a human: %v", err)
+	}
+}
+
+func (h *harness) GoogleState(t *testing.T, id string) (state, status string) {
+	t.Helper()
+	v, err := h.in.Human.Ticket(ctxFor(t), id)
+	if err != nil {
+		t.Fatalf("reading the ticket as a human: %v", err)
+	}
+	return v.CustomFields[rttest.StateField], v.Status
+}
+
+func (h *harness) MappedState() (state, status string, ok bool) {
+	return "ACTION_REQUIRED", "open", true
 }
 
 func (h *harness) PriorityValues() []string { return []string{"Medium", "High", "Low"} }

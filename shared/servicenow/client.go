@@ -139,8 +139,16 @@ func formatTime(t time.Time) string { return t.UTC().Format(dateTime) }
 
 // caseFields is sysparm_fields for case records.
 func (c *Client) caseFields() string {
-	return strings.Join([]string{"sys_id", "short_description", "description", "priority", "state",
-		c.cfg.SyncFlagField, c.cfg.GoogleCaseField, "sys_created_on", "sys_updated_on"}, ",")
+	fields := []string{"sys_id", "short_description", "description", "priority", "state",
+		c.cfg.SyncFlagField, c.cfg.GoogleCaseField, "sys_created_on", "sys_updated_on"}
+	if c.cfg.EscalationField != "" {
+		for _, f := range []string{c.cfg.EscalationField, c.cfg.EscalationReasonField, c.cfg.EscalationJustificationField} {
+			if f != "" {
+				fields = append(fields, f)
+			}
+		}
+	}
+	return strings.Join(fields, ",")
 }
 
 // linkedQuery is the encoded condition "flagged or linked". ^OR binds
@@ -171,6 +179,7 @@ func (c *Client) toCase(r record, latestAttachment time.Time) casesync.CompanyCa
 		GoogleCase:  r.get(c.cfg.GoogleCaseField),
 		CreateTime:  r.time("sys_created_on"),
 		UpdateTime:  r.time("sys_updated_on"),
+		Escalation:  c.escalation(r),
 	}
 	if latestAttachment.After(cc.UpdateTime) {
 		cc.UpdateTime = latestAttachment
@@ -608,13 +617,19 @@ func (c *Client) priorityPair(op, p string) ([2]string, error) {
 
 // patch updates a record: PATCH /table/{table}/{sys_id}.
 func (c *Client) patch(ctx context.Context, op, id string, fields map[string]string, mode crmhttp.RetryMode) (record, error) {
+	return c.patchReturning(ctx, op, id, fields, "sys_id,sys_updated_on", mode)
+}
+
+// patchReturning is patch answering with the record's columns named by
+// sysparm, as the platform answers after the write.
+func (c *Client) patchReturning(ctx context.Context, op, id string, fields map[string]string, sysparm string, mode crmhttp.RetryMode) (record, error) {
 	if !validID(id) {
 		return nil, crmhttp.NotFoundError(vendor, op, "case "+casesync.Quote(id))
 	}
 	var out struct {
 		Result record `json:"result"`
 	}
-	q := url.Values{"sysparm_fields": {"sys_id,sys_updated_on"}}
+	q := url.Values{"sysparm_fields": {sysparm}, "sysparm_display_value": {"false"}, "sysparm_exclude_reference_link": {"true"}}
 	req := crmhttp.Request{Op: op, Method: http.MethodPatch, Path: c.tablePath(id), Query: q,
 		Body: crmhttp.JSONBody(fields), ContentType: "application/json", Mode: mode}
 	if err := c.http.JSON(ctx, req, &out); err != nil {

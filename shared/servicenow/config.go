@@ -50,6 +50,27 @@ const (
 	// EnvMaxAttachmentBytes is the largest upload, matching the instance's
 	// com.glide.attachment.max_size (default 1024 MB).
 	EnvMaxAttachmentBytes = "SERVICENOW_MAX_ATTACHMENT_BYTES"
+	// EnvStateField is the String column Google's case state is written to
+	// (default u_google_case_state; "none" turns it off, as it does each
+	// column below).
+	EnvStateField = "SERVICENOW_STATE_FIELD"
+	// EnvStateStatuses maps Google states to state values,
+	// "IN_PROGRESS_GOOGLE_SUPPORT=3,ACTION_REQUIRED=2" (default none: the
+	// state is left alone).
+	EnvStateStatuses = "SERVICENOW_STATE_STATUSES"
+	// EnvHoldReason is the hold_reason written with state 3 (On Hold) on
+	// incident, which the platform asks for with it (default 4, Awaiting
+	// Vendor).
+	EnvHoldReason = "SERVICENOW_HOLD_REASON"
+	// EnvEscalationField is the True/False column a person sets to ask for
+	// the Google case to be escalated (default u_escalate_to_google).
+	EnvEscalationField = "SERVICENOW_ESCALATION_FIELD"
+	// EnvEscalationReasonField and EnvEscalationJustificationField are the
+	// String columns holding the escalation's reason and justification
+	// (defaults u_google_escalation_reason and
+	// u_google_escalation_justification).
+	EnvEscalationReasonField        = "SERVICENOW_ESCALATION_REASON_FIELD"
+	EnvEscalationJustificationField = "SERVICENOW_ESCALATION_JUSTIFICATION_FIELD"
 )
 
 // DefaultPriorityMap maps ServiceNow's priority values (1 Critical, 2 High,
@@ -68,7 +89,16 @@ const (
 	DefaultRatePerSecond      = 10
 	DefaultPageSize           = 100
 	DefaultMaxAttachmentBytes = 1024 << 20
+
+	DefaultStateField                   = "u_google_case_state"
+	DefaultHoldReason                   = "4"
+	DefaultEscalationField              = "u_escalate_to_google"
+	DefaultEscalationReasonField        = "u_google_escalation_reason"
+	DefaultEscalationJustificationField = "u_google_escalation_justification"
 )
+
+// onHold is incident's On Hold state, which takes a hold_reason.
+const onHold = "3"
 
 // DefaultClosedStates are incident's Resolved, Closed and Canceled states.
 var DefaultClosedStates = []string{"6", "7", "8"}
@@ -119,6 +149,18 @@ type Config struct {
 	// MaxAnswerBytes bounds the body of every JSON answer (a page of a
 	// listing, a record); 0 means crmhttp.DefaultMaxAnswerBytes.
 	MaxAnswerBytes int64
+	// StateField is the column Google's case state is written to ("":
+	// none);
+	// StateStatuses maps Google states to the state values SetGoogleState
+	// sets (none by default), and HoldReason is written with state 3 (On
+	// Hold) on incident.
+	StateField    string
+	StateStatuses map[string]string
+	HoldReason    string
+	// EscalationField is the True/False column that asks for an escalation;
+	// EscalationReasonField and EscalationJustificationField hold its
+	// reason and justification. "" turns each off.
+	EscalationField, EscalationReasonField, EscalationJustificationField string
 	// HTTP is the client to use; nil means crmhttp.DefaultHTTPClient.
 	HTTP *http.Client
 }
@@ -141,6 +183,12 @@ func ConfigFromEnv(getenv func(string) string, baseURL string) (Config, []envcon
 		RatePerSecond:      r.Float(EnvRateLimit, DefaultRatePerSecond),
 		PageSize:           int(r.Int(EnvPageSize, DefaultPageSize)),
 		MaxAttachmentBytes: r.Int(EnvMaxAttachmentBytes, DefaultMaxAttachmentBytes),
+
+		StateField:                   optionalColumn(r, EnvStateField, DefaultStateField),
+		HoldReason:                   r.Str(EnvHoldReason, DefaultHoldReason),
+		EscalationField:              optionalColumn(r, EnvEscalationField, DefaultEscalationField),
+		EscalationReasonField:        optionalColumn(r, EnvEscalationReasonField, DefaultEscalationReasonField),
+		EscalationJustificationField: optionalColumn(r, EnvEscalationJustificationField, DefaultEscalationJustificationField),
 	}
 	if cfg.BaseURL == "" {
 		r.Problemf("CRM_URL", "is not set: set it to the ServiceNow instance URL, e.g. https://acme.service-now.com")
@@ -150,10 +198,22 @@ func ConfigFromEnv(getenv func(string) string, baseURL string) (Config, []envcon
 	if cfg.Password == "" && cfg.OAuthToken == "" {
 		r.Problemf(EnvPassword, "is not set: set %s (Basic auth) or %s (an OAuth bearer token) for %s", EnvPassword, EnvOAuthToken, EnvUser)
 	}
-	for v, name := range map[string]string{EnvTable: cfg.Table, EnvSyncFlagField: cfg.SyncFlagField, EnvGoogleCaseField: cfg.GoogleCaseField} {
-		if !validName(name) {
-			r.Problemf(v, "is %q: set it to a table or column name (lower-case letters, digits and _)", name)
+	for _, f := range []struct{ v, name string }{
+		{EnvTable, cfg.Table}, {EnvSyncFlagField, cfg.SyncFlagField}, {EnvGoogleCaseField, cfg.GoogleCaseField},
+	} {
+		if !validName(f.name) {
+			r.Problemf(f.v, "is %q: set it to a table or column name (lower-case letters, digits and _)", f.name)
 		}
+	}
+	if s := r.Get(EnvStateStatuses); s != "" {
+		m, problems := parseStateStatuses(s, cfg.ClosedStates)
+		for _, p := range problems {
+			r.Problemf(EnvStateStatuses, "%s", p)
+		}
+		cfg.StateStatuses = m
+	}
+	if !validValue(cfg.HoldReason) {
+		r.Problemf(EnvHoldReason, "is %q: set it to a hold_reason value such as 4 (Awaiting Vendor)", cfg.HoldReason)
 	}
 	if cfg.PageSize > 10000 {
 		r.Problemf(EnvPageSize, "is %d: set it to at most 10000", cfg.PageSize)
@@ -167,6 +227,19 @@ func ConfigFromEnv(getenv func(string) string, baseURL string) (Config, []envcon
 		r.Problemf(EnvCloseState, "is %q, which is not one of %s (%s): CloseCase would not close the case", cfg.CloseState, EnvClosedStates, strings.Join(cfg.ClosedStates, ","))
 	}
 	return cfg, r.Problems()
+}
+
+// optionalColumn reads a column name whose default is def and which "none"
+// turns off ("").
+func optionalColumn(r *envconf.Reader, v, def string) string {
+	s := r.Str(v, def)
+	if strings.EqualFold(s, "none") {
+		return ""
+	}
+	if !validName(s) {
+		r.Problemf(v, "is %q: set it to a column name (lower-case letters, digits and _), e.g. %s, or none", s, def)
+	}
+	return s
 }
 
 // validName reports whether s is a table or column name.
@@ -226,6 +299,17 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.GoogleCaseField == "" {
 		cfg.GoogleCaseField = DefaultGoogleCaseField
 	}
+	if cfg.HoldReason == "" {
+		cfg.HoldReason = DefaultHoldReason
+	}
+	if !validValue(cfg.HoldReason) {
+		problems = append(problems, fmt.Sprintf("HoldReason %q cannot be a hold_reason value", cfg.HoldReason))
+	}
+	for _, n := range []string{cfg.StateField, cfg.EscalationField, cfg.EscalationReasonField, cfg.EscalationJustificationField} {
+		if n != "" && !validName(n) {
+			problems = append(problems, fmt.Sprintf("%q is not a column name", n))
+		}
+	}
 	for _, n := range []string{cfg.Table, cfg.SyncFlagField, cfg.GoogleCaseField} {
 		if !validName(n) {
 			problems = append(problems, fmt.Sprintf("%q is not a table or column name", n))
@@ -239,6 +323,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if !slices.Contains(cfg.ClosedStates, cfg.CloseState) {
 		problems = append(problems, fmt.Sprintf("CloseState %q is not one of ClosedStates", cfg.CloseState))
+	}
+	for state, value := range cfg.StateStatuses {
+		problems = append(problems, stateStatusProblems(state, value, cfg.ClosedStates)...)
 	}
 	if cfg.CloseCode == "" {
 		cfg.CloseCode = DefaultCloseCode

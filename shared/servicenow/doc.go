@@ -26,6 +26,21 @@
 //	UploadAttachment    POST /attachment/file?table_name=&table_sys_id=&file_name= (raw body, Content-Type)
 //	Check (who am I)    GET /table/sys_user?sysparm_query=user_name={SERVICENOW_USER}&sysparm_limit=1
 //
+// Google's case state and escalation requests (casesync.CaseStateCRM) use
+// four more columns the administrator adds, by default u_google_case_state
+// (String), u_escalate_to_google (True/False), u_google_escalation_reason
+// and u_google_escalation_justification (String):
+//
+//	SetGoogleState          PATCH {state column, state, hold_reason} (with a mapped state: GET /table/{table}/{sys_id} first, and only what differs)
+//	ClearEscalationRequest  PATCH {escalation column: false}
+//
+// SERVICENOW_STATE_STATUSES maps Google states to state values (none by
+// default); a record in a closed state keeps it, and incident's On Hold
+// (3) is written with SERVICENOW_HOLD_REASON (default 4, Awaiting Vendor).
+// The platform ignores a write to a column the table lacks; the PATCH asks
+// for the column back, and its absence is a permanent error naming the
+// variable.
+//
 // Time zone: the Table API reads and writes date-times ("yyyy-MM-dd
 // HH:mm:ss") in the API user's time zone. The sync user's sys_user record
 // must have time zone UTC (or none, with the system default UTC); Check and

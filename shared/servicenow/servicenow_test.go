@@ -60,13 +60,24 @@ func newSimLimit(t *testing.T, clock func() time.Time, limit int64) *servicenowt
 	return sim
 }
 
-// newClient returns an adapter for sim; edit changes the configuration.
+// stateStatuses is the tests' mapping of Google states to incident
+// states: On Hold (awaiting the vendor) while Google works on the case, In
+// Progress when the company must act.
+func stateStatuses() map[string]string {
+	return map[string]string{"IN_PROGRESS_GOOGLE_SUPPORT": "3", "ACTION_REQUIRED": "2"}
+}
+
+// newClient returns an adapter for sim, with the default state and
+// escalation columns and stateStatuses; edit changes the configuration.
 func newClient(t *testing.T, sim *servicenowtest.Server, edit func(*servicenow.Config)) *servicenow.Client {
 	t.Helper()
 	o := sim.Options()
 	cfg := servicenow.Config{
 		BaseURL: sim.URL, User: o.User, Password: o.Password, HTTP: sim.Client(),
 		PageSize: 7, MaxAttachmentBytes: testLimit, // 25 tickets take four pages
+		StateStatuses: stateStatuses(),
+		StateField:    o.StateField, EscalationField: o.EscalationField,
+		EscalationReasonField: o.EscalationReasonField, EscalationJustificationField: o.EscalationJustificationField,
 	}
 	if edit != nil {
 		edit(&cfg)
@@ -157,4 +168,30 @@ func TestTheSyncEngineRunsEndToEndOverServiceNow(t *testing.T) {
 		sim := newSim(t, nil) // a real instance keeps real time
 		return &harness{sim: sim, crm: newClient(t, sim, nil), limit: testLimit}
 	})
+}
+
+// RequestEscalation ticks the escalation box and fills in the reason and
+// justification as an agent does in the form.
+func (h *harness) RequestEscalation(t *testing.T, id, reason, justification string) {
+	t.Helper()
+	o := h.sim.Options()
+	err := h.sim.UpdateRecord(id, human, map[string]string{o.EscalationField: "true",
+		o.EscalationReasonField: reason, o.EscalationJustificationField: justification})
+	if err != nil {
+		t.Fatalf("asking for an escalation as a human: %v", err)
+	}
+}
+
+// GoogleState reads the state column and the record's state.
+func (h *harness) GoogleState(t *testing.T, id string) (state, status string) {
+	t.Helper()
+	r, ok := h.sim.Record(id)
+	if !ok {
+		t.Fatalf("record %s does not exist", id)
+	}
+	return r[h.sim.Options().StateField], r["state"]
+}
+
+func (h *harness) MappedState() (state, status string, ok bool) {
+	return "IN_PROGRESS_GOOGLE_SUPPORT", "3", true
 }

@@ -413,7 +413,9 @@ func TestConfigFromEnv(t *testing.T) {
 		want := servicenow.Config{BaseURL: "https://acme.service-now.com", User: "casebridge.sync", Password: "pw",
 			Table: "incident", SyncFlagField: "u_gcp_sync", GoogleCaseField: "u_gcp_case", ClosedStates: []string{"6", "7", "8"},
 			CloseState: "6", CloseCode: "Solved (Permanently)", CloseNotes: "Closed in Google Cloud Support",
-			RatePerSecond: 10, PageSize: 100, MaxAttachmentBytes: 1024 << 20}
+			RatePerSecond: 10, PageSize: 100, MaxAttachmentBytes: 1024 << 20,
+			StateField: "u_google_case_state", HoldReason: "4", EscalationField: "u_escalate_to_google",
+			EscalationReasonField: "u_google_escalation_reason", EscalationJustificationField: "u_google_escalation_justification"}
 		if diff := cmp.Diff(want, cfg); diff != "" {
 			t.Errorf("ConfigFromEnv defaults (-want +got):\n%s", diff)
 		}

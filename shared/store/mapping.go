@@ -89,10 +89,33 @@ type mappingDoc struct {
 
 	RefusedItem string `firestore:"refusedItem"`
 
+	GoogleStateShown string        `firestore:"googleStateShown"`
+	Escalation       escalationDoc `firestore:"escalation"`
+	LastEscalation   escalationDoc `firestore:"lastEscalation"`
+
 	GoogleReadAt     *time.Time `firestore:"googleReadAt"`
 	CompanyReadAt    *time.Time `firestore:"companyReadAt"`
 	GoogleOwnWrites  []string   `firestore:"googleOwnWrites"`
 	CompanyOwnWrites []string   `firestore:"companyOwnWrites"`
+}
+
+// escalationDoc is the persisted casesync.EscalationProgress.
+type escalationDoc struct {
+	SeenAt   *time.Time `firestore:"seenAt"`
+	IntentAt *time.Time `firestore:"intentAt"`
+	Outcome  string     `firestore:"outcome"`
+	Detail   string     `firestore:"detail"`
+	Noted    bool       `firestore:"noted"`
+	Clearing bool       `firestore:"clearing"`
+	Refused  bool       `firestore:"withdrawRefused"`
+}
+
+func toEscalationDoc(e casesync.EscalationProgress) escalationDoc {
+	return escalationDoc{SeenAt: timePtr(e.SeenAt), IntentAt: timePtr(e.IntentAt), Outcome: string(e.Outcome), Detail: e.Detail, Noted: e.Noted, Clearing: e.Clearing, Refused: e.WithdrawRefused}
+}
+
+func (d escalationDoc) toProgress() casesync.EscalationProgress {
+	return casesync.EscalationProgress{SeenAt: timeVal(d.SeenAt), IntentAt: timeVal(d.IntentAt), Outcome: casesync.EscalationOutcome(d.Outcome), Detail: d.Detail, Noted: d.Noted, Clearing: d.Clearing, WithdrawRefused: d.Refused}
 }
 
 // sideItemsDoc and itemLogDoc are the persisted casesync.SideItems.
@@ -181,6 +204,9 @@ func toDoc(m casesync.Mapping) mappingDoc {
 		GaveUpAt:                   timePtr(m.GaveUpAt),
 		NewCaseNoticeOwed:          m.NewCaseNoticeOwed,
 		RefusedItem:                m.RefusedItem,
+		GoogleStateShown:           m.GoogleStateShown,
+		Escalation:                 toEscalationDoc(m.Escalation),
+		LastEscalation:             toEscalationDoc(m.LastEscalation),
 		GoogleReadAt:               timePtr(m.Google.ReadAt),
 		CompanyReadAt:              timePtr(m.Company.ReadAt),
 		GoogleOwnWrites:            nilIfEmpty(m.Google.OwnWrites),
@@ -236,6 +262,9 @@ func (d mappingDoc) toMapping(id string) casesync.Mapping {
 		GaveUpAt:            timeVal(d.GaveUpAt),
 		NewCaseNoticeOwed:   d.NewCaseNoticeOwed,
 		RefusedItem:         d.RefusedItem,
+		GoogleStateShown:    d.GoogleStateShown,
+		Escalation:          d.Escalation.toProgress(),
+		LastEscalation:      d.LastEscalation.toProgress(),
 	}
 }
 

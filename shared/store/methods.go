@@ -832,7 +832,23 @@ type pollDoc struct {
 	CompanyHeartbeat    *time.Time `firestore:"company_heartbeat"`
 	GoogleFailingSince  *time.Time `firestore:"google_failing_since"`
 	CompanyFailingSince *time.Time `firestore:"company_failing_since"`
+	// CompanyResume is where an unfinished CRM poll stopped; absent when
+	// none is.
+	CompanyResume *pollResumeDoc `firestore:"company_resume"`
+	// CompanyAPIUsage is the CRM's API usage the latest CRM poll recorded;
+	// absent before any (usage.go).
+	CompanyAPIUsage *apiUsageDoc `firestore:"company_api_usage"`
 }
+
+// pollResumeDoc is the persisted form of casesync.PollResume.
+type pollResumeDoc struct {
+	Cursor    string    `firestore:"cursor"`
+	Since     time.Time `firestore:"since"`
+	StartedAt time.Time `firestore:"started_at"`
+}
+
+// fieldCompanyResume is the poll state's field holding pollResumeDoc.
+const fieldCompanyResume = "company_resume"
 
 // GetPollState implements casesync.Store. Before any poll it is all zero.
 func (s *Store) GetPollState(ctx context.Context) (casesync.PollState, error) {
@@ -855,7 +871,45 @@ func (s *Store) GetPollState(ctx context.Context) (casesync.PollState, error) {
 		CompanyHeartbeat:    timeVal(d.CompanyHeartbeat),
 		GoogleFailingSince:  timeVal(d.GoogleFailingSince),
 		CompanyFailingSince: timeVal(d.CompanyFailingSince),
+		CompanyResume:       d.CompanyResume.value(),
+		CompanyAPIUsage:     d.CompanyAPIUsage.value(),
 	}, nil
+}
+
+// value is the stored position as the engine takes it; the zero value when
+// none is stored. What it holds is checked by the engine before use.
+func (d *pollResumeDoc) value() casesync.PollResume {
+	if d == nil {
+		return casesync.PollResume{}
+	}
+	r := casesync.PollResume{Cursor: d.Cursor}
+	if !d.Since.IsZero() {
+		r.Since = d.Since.UTC()
+	}
+	if !d.StartedAt.IsZero() {
+		r.StartedAt = d.StartedAt.UTC()
+	}
+	return r
+}
+
+var _ casesync.PollResumeStore = (*Store)(nil)
+
+// SaveCompanyPollResume implements casesync.PollResumeStore with one merge
+// write of the poll state's company_resume field (deleted for the zero
+// value); it reads nothing and leaves the other fields alone.
+func (s *Store) SaveCompanyPollResume(ctx context.Context, r casesync.PollResume) error {
+	var v any = firestore.Delete
+	if !r.IsZero() {
+		if err := r.Check(r.StartedAt); err != nil {
+			return fmt.Errorf("store: a CRM poll position with %w", err)
+		}
+		v = pollResumeDoc{Cursor: r.Cursor, Since: r.Since.Truncate(time.Microsecond).UTC(), StartedAt: r.StartedAt.Truncate(time.Microsecond).UTC()}
+	}
+	if _, err := s.global.Set(ctx, map[string]any{fieldCompanyResume: v}, firestore.MergeAll); err != nil {
+		return classify("save the CRM poll position", err)
+	}
+	s.writes.Add(1)
+	return nil
 }
 
 // RecordPoll implements casesync.Store with one merge write of the side's
@@ -969,6 +1023,7 @@ func normalized(m casesync.Mapping) casesync.Mapping {
 		&m.Google.SeenUpdateTime, &m.Company.SeenUpdateTime,
 		&m.Google.ReadAt, &m.Company.ReadAt,
 		&m.CreateIntentAt, &m.LeaseUntil, &m.DueAt, &m.FailingSince, &m.GaveUpAt,
+		&m.Escalation.SeenAt, &m.Escalation.IntentAt, &m.LastEscalation.SeenAt, &m.LastEscalation.IntentAt,
 	} {
 		if !t.IsZero() {
 			*t = t.Truncate(time.Microsecond).UTC()

@@ -37,6 +37,12 @@ func FuzzVerify(f *testing.F) {
 		{`{"case":"7"}`, "sha256=" + strings.Repeat("g", 64), "17965386870000000", 0},
 		{`{"ticket_id":"1"}`, "=====", "2026-12-06T06:31:27+01:00", 0},
 		{"\xff\xfe{}", "", "", 0},
+		{`{"case_id":"5005g00000AbCdEAAV","object":"CaseComment","user_id":"0055g00000XyZ12AAF"}`, "", "", 120},
+		{`{"case_id":"5005g00000AbCdE","object":"Case"}`, "", "", 0},
+		{`{"case_id":"5005G00000ABCDE555","user_id":"5005g00000AbCdEAAV"}`, "", "", 0},
+		{`{"ticket_id":"1234"}`, secret, "", 0},
+		{`{"ticket_id":1234}`, " " + secret + "\t", "", 0},
+		{`{"ticket_id":"{{ticket.id}}"}`, secret[:16], "", 0},
 	} {
 		f.Add([]byte(s.body), s.sig, s.ts, s.skew)
 	}
@@ -57,6 +63,8 @@ func FuzzVerify(f *testing.F) {
 				signed = zendeskHeaders(secret, at, string(body))
 			case KindJira:
 				signed = jiraHeaders(secret, string(body))
+			case KindFreshdesk:
+				signed = map[string]string{HeaderWebhookSecret: secret}
 			default:
 				signed = casebridgeHeaders(secret, at, string(body))
 			}
@@ -64,6 +72,7 @@ func FuzzVerify(f *testing.F) {
 				HeaderZendeskSignature: sig, HeaderZendeskTimestamp: ts,
 				HeaderHubSignature:        sig,
 				HeaderCasebridgeSignature: sig, HeaderCasebridgeTimestamp: ts,
+				HeaderWebhookSecret: sig,
 			}
 			for _, h := range []map[string]string{signed, fuzzed} {
 				ev, err := v.Verify(request(http.MethodPost, string(body), h))
@@ -92,6 +101,9 @@ func check(t *testing.T, kind string, body []byte, ev Event, err error) {
 		}
 		if len(body) >= 8 && strings.Contains(e.Error(), string(body)) {
 			t.Fatalf("%s: the error quotes the body", kind)
+		}
+		if strings.Contains(e.Error(), secret) {
+			t.Fatalf("%s: the error quotes the secret", kind)
 		}
 		return
 	}

@@ -16,22 +16,32 @@
 //     (milliseconds since the epoch) bounds the replay window, and
 //     X-Atlassian-Webhook-Identifier, stable across retries, is the event id.
 //     The case is the issue key.
-//   - ServiceNow, Request Tracker and the CRM simulator (casebridge's own
-//     scheme, computed by a business rule, a scrip or the simulator):
-//     X-Casebridge-Timestamp is Unix seconds and X-Casebridge-Signature is
-//     "sha256=" + hex(HMAC-SHA256(secret, timestamp + "." + body)).
+//   - ServiceNow, Request Tracker, Salesforce and the CRM simulator
+//     (casebridge's own scheme, computed by a business rule, a scrip, Apex
+//     or the simulator): X-Casebridge-Timestamp is Unix seconds and
+//     X-Casebridge-Signature is "sha256=" + hex(HMAC-SHA256(secret,
+//     timestamp + "." + body)). Salesforce's body is
+//     {"case_id":"<18-character Case id>","object":"<sObject>","user_id":"<18-character User id>"}.
+//   - Freshdesk (an automation rule's "Trigger webhook" action, which
+//     cannot sign): the header X-Casebridge-Webhook-Secret carries the
+//     secret itself, and the body is {"ticket_id":"<id>"}. There is no
+//     timestamp, so no replay window: a replayed request only asks for a
+//     reconciliation of the ticket it names, which reads the ticket from
+//     the API and finds nothing to do.
 //
-// Every request must be a POST of at most MaxBodyBytes whose timestamp is
-// within MaxSkew of the verifier's clock; signatures are compared in
-// constant time; ids are checked against the form the CRM's adapter uses
-// before anything else sees them. Errors carry the HTTP status to answer
-// and a fixed reason that never quotes the body, a header or the secret.
+// Every request must be a POST of at most MaxBodyBytes whose timestamp,
+// where the scheme has one, is within MaxSkew of the verifier's clock;
+// signatures and secrets are compared in constant time; ids are checked
+// against the form the CRM's adapter uses before anything else sees them.
+// Errors carry the HTTP status to answer and a fixed reason that never
+// quotes the body, a header or the secret.
 package webhook
 
 import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -54,11 +64,13 @@ const (
 	KindZendesk        = "zendesk"
 	KindJira           = "jira"
 	KindServiceNow     = "servicenow"
+	KindSalesforce     = "salesforce"
+	KindFreshdesk      = "freshdesk"
 	KindSimulator      = "simulator"
 )
 
 // Kinds lists the CRM kinds a Verifier can be made for.
-var Kinds = []string{KindRequestTracker, KindZendesk, KindJira, KindServiceNow, KindSimulator}
+var Kinds = []string{KindRequestTracker, KindZendesk, KindJira, KindServiceNow, KindSalesforce, KindFreshdesk, KindSimulator}
 
 // The headers the schemes use.
 const (
@@ -68,6 +80,9 @@ const (
 	HeaderAtlassianIdentifier = "X-Atlassian-Webhook-Identifier"
 	HeaderCasebridgeTimestamp = "X-Casebridge-Timestamp"
 	HeaderCasebridgeSignature = "X-Casebridge-Signature"
+	// HeaderWebhookSecret carries the secret itself, for a helpdesk that
+	// cannot sign (Freshdesk).
+	HeaderWebhookSecret = "X-Casebridge-Webhook-Secret"
 )
 
 // MaxBodyBytes is the largest body accepted (413 past it).
@@ -86,6 +101,10 @@ const (
 // maxHeaderBytes bounds the signature and timestamp headers read.
 const maxHeaderBytes = 256
 
+// maxSecretHeaderBytes bounds the secret header read: the longest secret
+// and room for spaces around it.
+const maxSecretHeaderBytes = MaxSecretBytes + 64
+
 // Event is what a verified webhook says: which case changed, and, where
 // the vendor gives them, the event id and who made the change.
 type Event struct {
@@ -102,7 +121,8 @@ type Event struct {
 	Type string
 	// Actor is who made the change when the payload names them ("" when
 	// it does not): Zendesk's actor_id, Jira's account id, RT's and
-	// ServiceNow's user name, the simulator's actor.
+	// ServiceNow's user name, Salesforce's 18-character user id, the
+	// simulator's actor. Freshdesk's rule names nobody.
 	Actor string
 	// Size is the body's length in bytes.
 	Size int
@@ -139,6 +159,8 @@ var (
 	errNoCase       = refuse(http.StatusBadRequest, "the body names no valid case id")
 	errNoTimestamp  = refuse(http.StatusBadRequest, "the body has no timestamp")
 	errUnreadable   = refuse(http.StatusBadRequest, "the body could not be read")
+	errNoSecret     = refuse(http.StatusUnauthorized, "the webhook secret header is missing")
+	errBadSecret    = refuse(http.StatusUnauthorized, "the webhook secret does not match")
 )
 
 // Verifier checks the webhooks of one CRM kind against one secret.
@@ -221,6 +243,8 @@ func (v *Verifier) verifyBody(h http.Header, body []byte) (Event, error) {
 		return v.zendesk(h, body)
 	case KindJira:
 		return v.jira(h, body)
+	case KindFreshdesk:
+		return v.freshdesk(h, body)
 	default:
 		return v.casebridge(h, body)
 	}
@@ -392,7 +416,8 @@ var sysID = regexp.MustCompile(`^[0-9a-f]{32}$`)
 var tableName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,79}$`)
 
 // casebridge checks casebridge's own scheme and reads the body of the
-// kind: ServiceNow's business rule, RT's scrip or the simulator.
+// kind: ServiceNow's business rule, RT's scrip, Salesforce's Apex or the
+// simulator.
 func (v *Verifier) casebridge(h http.Header, body []byte) (Event, error) {
 	sig, ts := header(h, HeaderCasebridgeSignature), header(h, HeaderCasebridgeTimestamp)
 	if sig == "" || ts == "" {
@@ -446,6 +471,23 @@ func (v *Verifier) casebridge(h http.Header, body []byte) (Event, error) {
 			ev.EventID = txn
 		}
 		return ev, nil
+	case KindSalesforce:
+		var b struct {
+			CaseID string `json:"case_id"`
+			Object string `json:"object"`
+			UserID string `json:"user_id"`
+		}
+		if err := decode(body, &b); err != nil {
+			return Event{}, err
+		}
+		if !validSalesforceID(b.CaseID, "500") {
+			return Event{}, errNoCase
+		}
+		ev := Event{CaseIDs: []string{b.CaseID}, Type: eventType(b.Object)}
+		if validSalesforceID(b.UserID, "005") {
+			ev.Actor = b.UserID
+		}
+		return ev, nil
 	default: // KindSimulator
 		var b struct {
 			Case  flexID `json:"case"`
@@ -461,6 +503,64 @@ func (v *Verifier) casebridge(h http.Header, body []byte) (Event, error) {
 		}
 		return Event{CaseIDs: []string{id}, Type: eventType(b.Event), Actor: actor(b.Actor)}, nil
 	}
+}
+
+// freshdesk checks the secret a Freshdesk automation rule sends in a
+// custom header and reads the ticket id of the rule's body. Nothing dates
+// the request: a replay asks for one more reconciliation of the ticket.
+func (v *Verifier) freshdesk(h http.Header, body []byte) (Event, error) {
+	vs := h.Values(HeaderWebhookSecret)
+	if len(vs) == 0 {
+		return Event{}, errNoSecret
+	}
+	if len(vs) != 1 || len(vs[0]) > maxSecretHeaderBytes {
+		return Event{}, errBadSecret
+	}
+	// Digests of equal length, compared in constant time, so that neither
+	// the secret's bytes nor its length show in the time taken.
+	got, want := sha256.Sum256([]byte(strings.TrimSpace(vs[0]))), sha256.Sum256(v.secret)
+	if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+		return Event{}, errBadSecret
+	}
+	var b struct {
+		TicketID flexID `json:"ticket_id"`
+	}
+	if err := decode(body, &b); err != nil {
+		return Event{}, err
+	}
+	id := string(b.TicketID)
+	if !validNumericID(id) {
+		return Event{}, errNoCase
+	}
+	return Event{CaseIDs: []string{id}}, nil
+}
+
+// salesforceBase is the first 15 characters of a Salesforce record id.
+var salesforceBase = regexp.MustCompile(`^[a-zA-Z0-9]{15}$`)
+
+// validSalesforceID reports whether id is a record id with the key prefix
+// prefix (500 Case, 005 User) in its 18-character form, whose last three
+// characters encode the case of the first fifteen. That is the form Apex
+// gives an Id as text and the form the Salesforce adapter names cases by;
+// the 15-character form, and an 18-character id whose suffix does not
+// match, are refused rather than converted.
+func validSalesforceID(id, prefix string) bool {
+	if len(id) != 18 || !strings.HasPrefix(id, prefix) || !salesforceBase.MatchString(id[:15]) {
+		return false
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+	for i := 0; i < 3; i++ {
+		n := 0
+		for j := 0; j < 5; j++ {
+			if c := id[i*5+j]; c >= 'A' && c <= 'Z' {
+				n |= 1 << j
+			}
+		}
+		if id[15+i] != alphabet[n] {
+			return false
+		}
+	}
+	return casesync.ValidID(id)
 }
 
 // decode reads a JSON object into v; anything else is errNotJSON.

@@ -326,6 +326,121 @@ func TestSimulator(t *testing.T) {
 	})
 }
 
+// The Salesforce ids below are written out with the suffixes computed
+// outside Go from Salesforce's documented rule (for each five characters
+// of the 15-character id, a bit per capital letter, read as an index into
+// A-Z0-5).
+const (
+	sfCase   = "5005g00000AbCdEAAV"
+	sfUser   = "0055g00000XyZ12AAF"
+	sfCase15 = "5005g00000AbCdE"
+)
+
+func TestSalesforce(t *testing.T) {
+	body := `{"case_id":"` + sfCase + `","object":"CaseComment","user_id":"` + sfUser + `"}`
+	signed := func(b string) map[string]string { return casebridgeHeaders(secret, now, b) }
+	withCase := func(id string) string { return `{"case_id":"` + id + `","object":"Case","user_id":"` + sfUser + `"}` }
+	runCases(t, KindSalesforce, []verifyCase{
+		{name: "the Apex callout's body names the case, the object and the user", body: body, headers: signed(body),
+			want: accepted(Event{CaseIDs: []string{sfCase}, Type: "CaseComment", Actor: sfUser})},
+		{name: "a signature under another secret", body: body, headers: casebridgeHeaders("another-secret-0123456789", now, body), want: unauthorized("does not match")},
+		{name: "a signature of another body", body: withCase(sfCase), headers: signed(body), want: unauthorized("does not match")},
+		{name: "a base64 signature, as Crypto.generateMac gives it before it is put in hex", body: body,
+			headers: with(signed(body), HeaderCasebridgeSignature, "sha256="+base64.StdEncoding.EncodeToString(hmacSHA256(secret, signed(body)[HeaderCasebridgeTimestamp], ".", body))), want: unauthorized("does not match")},
+		{name: "no signature", body: body, headers: with(signed(body), HeaderCasebridgeSignature, ""), want: unauthorized("missing")},
+		{name: "no timestamp", body: body, headers: with(signed(body), HeaderCasebridgeTimestamp, ""), want: unauthorized("missing")},
+		{name: "signed six minutes ago", body: body, headers: casebridgeHeaders(secret, now.Add(-6*time.Minute), body), want: unauthorized("stale")},
+		{name: "signed six minutes ahead", body: body, headers: casebridgeHeaders(secret, now.Add(6*time.Minute), body), want: unauthorized("stale")},
+		{name: "signed four minutes ago", body: body, headers: casebridgeHeaders(secret, now.Add(-4*time.Minute), body),
+			want: accepted(Event{CaseIDs: []string{sfCase}, Type: "CaseComment", Actor: sfUser})},
+		{name: "a timestamp in milliseconds (DateTime.getTime() not divided)", body: body, headers: func() map[string]string {
+			ts := strconv.FormatInt(now.UnixMilli(), 10)
+			return map[string]string{HeaderCasebridgeTimestamp: ts, HeaderCasebridgeSignature: "sha256=" + hex.EncodeToString(hmacSHA256(secret, ts, ".", body))}
+		}(), want: unauthorized("malformed")},
+		{name: "a GET", method: http.MethodGet, body: body, headers: signed(body), want: want{status: http.StatusMethodNotAllowed, reason: "POST"}},
+		{name: "a body over the limit", body: oversized(), headers: signed(oversized()), want: want{status: http.StatusRequestEntityTooLarge, reason: "larger"}},
+		{name: "signed malformed JSON", body: `{"case_id":`, headers: signed(`{"case_id":`), want: badRequest("JSON")},
+		{name: "no case id", body: `{"object":"Case"}`, headers: signed(`{"object":"Case"}`), want: badRequest("case id")},
+		{name: "the 15-character form is refused, not converted", body: withCase(sfCase15), headers: signed(withCase(sfCase15)), want: badRequest("case id")},
+		{name: "an 18-character id whose suffix does not match its case", body: withCase("5005g00000AbCdeAAV"), headers: signed(withCase("5005g00000AbCdeAAV")), want: badRequest("case id")},
+		{name: "an 18-character id in lower case", body: withCase(strings.ToLower(sfCase)), headers: signed(withCase(strings.ToLower(sfCase))), want: badRequest("case id")},
+		{name: "a user id in the case id", body: withCase(sfUser), headers: signed(withCase(sfUser)), want: badRequest("case id")},
+		{name: "a case id with a path", body: withCase("500/../00000AbCdEAAV"), headers: signed(withCase("500/../00000AbCdEAAV")), want: badRequest("case id")},
+		{name: "a case id sent as a number", body: `{"case_id":5005}`, headers: signed(`{"case_id":5005}`), want: badRequest("JSON")},
+		{name: "a malformed user id leaves the actor unknown", body: `{"case_id":"` + sfCase + `","object":"Case","user_id":"` + sfCase + `"}`,
+			headers: signed(`{"case_id":"` + sfCase + `","object":"Case","user_id":"` + sfCase + `"}`), want: accepted(Event{CaseIDs: []string{sfCase}, Type: "Case"})},
+		{name: "an object name that is no type is left out", body: `{"case_id":"` + sfCase + `","object":"a b"}`, headers: signed(`{"case_id":"` + sfCase + `","object":"a b"}`),
+			want: accepted(Event{CaseIDs: []string{sfCase}})},
+	})
+}
+
+func TestFreshdesk(t *testing.T) {
+	body := `{"ticket_id":"1234"}`
+	good := map[string]string{HeaderWebhookSecret: secret}
+	runCases(t, KindFreshdesk, []verifyCase{
+		{name: "the rule's body names the ticket", body: body, headers: good, want: accepted(Event{CaseIDs: []string{"1234"}})},
+		{name: "the placeholder left unquoted gives a number", body: `{"ticket_id":1234}`, headers: good, want: accepted(Event{CaseIDs: []string{"1234"}})},
+		{name: "spaces around the secret are ignored", body: body, headers: map[string]string{HeaderWebhookSecret: "  " + secret + " "}, want: accepted(Event{CaseIDs: []string{"1234"}})},
+		{name: "another secret", body: body, headers: map[string]string{HeaderWebhookSecret: "another-secret-0123456789"}, want: unauthorized("does not match")},
+		{name: "the secret with a byte more", body: body, headers: map[string]string{HeaderWebhookSecret: secret + "x"}, want: unauthorized("does not match")},
+		{name: "the secret less its last byte", body: body, headers: map[string]string{HeaderWebhookSecret: secret[:len(secret)-1]}, want: unauthorized("does not match")},
+		{name: "the secret in another case", body: body, headers: map[string]string{HeaderWebhookSecret: strings.ToUpper(secret)}, want: unauthorized("does not match")},
+		{name: "the secret's HMAC instead of the secret", body: body, headers: map[string]string{HeaderWebhookSecret: hex.EncodeToString(hmacSHA256(secret, body))}, want: unauthorized("does not match")},
+		{name: "an over-long secret header", body: body, headers: map[string]string{HeaderWebhookSecret: strings.Repeat("s", maxSecretHeaderBytes+1)}, want: unauthorized("does not match")},
+		{name: "no secret header", body: body, headers: map[string]string{}, want: unauthorized("missing")},
+		{name: "an empty secret header", body: body, headers: map[string]string{HeaderWebhookSecret: " "}, want: unauthorized("does not match")},
+		{name: "the secret as Basic credentials instead", body: body, headers: map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(secret+":X"))}, want: unauthorized("missing")},
+		{name: "casebridge's signature instead of the secret", body: body, headers: casebridgeHeaders(secret, now, body), want: unauthorized("missing")},
+		{name: "a PUT", method: http.MethodPut, body: body, headers: good, want: want{status: http.StatusMethodNotAllowed, reason: "POST"}},
+		{name: "a body over the limit", body: oversized(), headers: good, want: want{status: http.StatusRequestEntityTooLarge, reason: "larger"}},
+		{name: "malformed JSON", body: `{"ticket_id":`, headers: good, want: badRequest("JSON")},
+		{name: "a placeholder Freshdesk did not fill", body: `{"ticket_id":"{{ticket.id}}"}`, headers: good, want: badRequest("case id")},
+		{name: "an empty placeholder left unquoted", body: `{"ticket_id":}`, headers: good, want: badRequest("JSON")},
+		{name: "no ticket id", body: `{"id":"1234"}`, headers: good, want: badRequest("case id")},
+		{name: "ticket zero", body: `{"ticket_id":0}`, headers: good, want: badRequest("case id")},
+		{name: "a ticket id with a leading zero", body: `{"ticket_id":"01234"}`, headers: good, want: badRequest("case id")},
+		{name: "a ticket id over 18 digits", body: `{"ticket_id":"1234567890123456789"}`, headers: good, want: badRequest("case id")},
+		{name: "a negative ticket id", body: `{"ticket_id":-1}`, headers: good, want: badRequest("JSON")},
+		{name: "a ticket id with a path", body: `{"ticket_id":"12/../34"}`, headers: good, want: badRequest("case id")},
+		{name: "two JSON values", body: body + body, headers: good, want: badRequest("JSON")},
+	})
+}
+
+// TestTheFreshdeskSecretSentTwiceIsRefused checks that a second secret
+// header, even a right one, is not taken.
+func TestTheFreshdeskSecretSentTwiceIsRefused(t *testing.T) {
+	v, err := New(KindFreshdesk, []byte(secret), clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"ticket_id":"1234"}`
+	for _, pair := range [][2]string{{secret, "another-secret-0123456789"}, {"another-secret-0123456789", secret}, {secret, secret}} {
+		r := request(http.MethodPost, body, map[string]string{HeaderWebhookSecret: pair[0]})
+		r.Header.Add(HeaderWebhookSecret, pair[1])
+		if _, err := v.Verify(r); Status(err) != http.StatusUnauthorized {
+			t.Errorf("Verify with the secret headers %s and %s = %v, want 401", pair[0][:7], pair[1][:7], err)
+		}
+	}
+}
+
+// TestFreshdeskErrorsNeverQuoteTheSecretHeader checks that a wrong secret,
+// which may be a near miss of the right one, is never quoted back.
+func TestFreshdeskErrorsNeverQuoteTheSecretHeader(t *testing.T) {
+	v, err := New(KindFreshdesk, []byte(secret), clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sent := range []string{secret[:len(secret)-1], "MARKER-7f3a-0123456789", strings.Repeat("m", maxSecretHeaderBytes+1)} {
+		_, err := v.Verify(request(http.MethodPost, `{"ticket_id":"MARKER-7f3a"}`, map[string]string{HeaderWebhookSecret: sent}))
+		if err == nil {
+			t.Fatalf("Verify accepted a wrong secret")
+		}
+		if strings.Contains(err.Error(), "MARKER") || strings.Contains(err.Error(), secret[:20]) || strings.Contains(err.Error(), "mmmm") {
+			t.Errorf("error %q quotes the request", err)
+		}
+	}
+}
+
 // TestContentLengthOverTheLimitIsRefusedUnread checks that a request
 // announcing too large a body is refused before any of it is read.
 func TestContentLengthOverTheLimitIsRefusedUnread(t *testing.T) {
@@ -394,7 +509,7 @@ func TestNewRefusesWhatCannotVerify(t *testing.T) {
 		name, kind string
 		secret     []byte
 	}{
-		{"an unknown kind", "salesforce", []byte(secret)},
+		{"an unknown kind", "hubspot", []byte(secret)},
 		{"an empty secret", KindJira, nil},
 		{"a short secret", KindJira, []byte("fifteen-bytes!!")},
 		{"an oversized secret", KindJira, []byte(strings.Repeat("s", MaxSecretBytes+1))},

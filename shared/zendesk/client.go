@@ -126,6 +126,7 @@ type zTicket struct {
 	Priority     *string  `json:"priority"`
 	Status       string   `json:"status"`
 	AssigneeID   *int64   `json:"assignee_id"`
+	Tags         []string `json:"tags"`
 	CustomFields []zField `json:"custom_fields"`
 	// readAt is the Date of the answer that held the ticket: Zendesk's own
 	// clock then. It is not in the JSON.
@@ -201,6 +202,7 @@ func (c *Client) toCase(t zTicket) casesync.CompanyCase {
 		GoogleCase: c.googleCaseOf(t),
 		CreateTime: t.CreatedAt.UTC(),
 		UpdateTime: t.UpdatedAt.UTC(),
+		Escalation: c.escalationOf(t),
 		ReadAt:     t.readAt,
 	}
 	if t.Priority != nil {

@@ -46,6 +46,22 @@ const (
 	// EnvMaxAttachmentBytes is the largest file uploaded (default 50 MB,
 	// Zendesk's limit).
 	EnvMaxAttachmentBytes = "ZENDESK_MAX_ATTACHMENT_BYTES"
+	// EnvStateField is where Google's case state is written: the numeric
+	// id of a text ticket field, or empty (the default) for a tag
+	// google_state_{state in lower case}, or "none".
+	EnvStateField = "ZENDESK_STATE_FIELD"
+	// EnvStateStatuses maps Google states to the status set with them,
+	// "STATE=status,..." (statuses open, pending or hold; default none).
+	EnvStateStatuses = "ZENDESK_STATE_STATUSES"
+	// EnvEscalationField is what a person sets to ask casebridge to
+	// escalate the Google case: a tag (default escalate_to_google), the
+	// numeric id of a checkbox ticket field, or "none".
+	EnvEscalationField = "ZENDESK_ESCALATION_FIELD"
+	// EnvEscalationReasonField and EnvEscalationJustificationField are the
+	// numeric ids of optional text ticket fields holding the escalation's
+	// reason and justification.
+	EnvEscalationReasonField        = "ZENDESK_ESCALATION_REASON_FIELD"
+	EnvEscalationJustificationField = "ZENDESK_ESCALATION_JUSTIFICATION_FIELD"
 )
 
 // DefaultPriorityMap maps Zendesk's four priorities to Google's five: P0
@@ -116,6 +132,26 @@ type Config struct {
 	// (default 65 s, DefaultMaxRetryWait); a longer one ends the call with
 	// a transient error.
 	MaxRetryWait time.Duration
+
+	// Google's case state and escalation requests (see state.go).
+	//
+	// StateFieldID is the text ticket field Google's state is written to;
+	// 0 writes it as the tag StateTagPrefix+state in lower case instead,
+	// and NoState writes it nowhere.
+	StateFieldID int64
+	NoState      bool
+	// StateStatuses maps Google states to the status set with them (open,
+	// pending or hold); nil sets none.
+	StateStatuses map[string]string
+	// EscalationFieldID is a checkbox ticket field a person ticks to ask
+	// for an escalation; 0 reads the tag EscalationTag (default
+	// DefaultEscalationTag) instead, and NoEscalation reads none.
+	EscalationFieldID int64
+	EscalationTag     string
+	NoEscalation      bool
+	// EscalationReasonFieldID and EscalationJustificationFieldID are
+	// optional text ticket fields read with a request.
+	EscalationReasonFieldID, EscalationJustificationFieldID int64
 }
 
 // ConfigFromEnv reads the adapter's variables; baseURL comes from CRM_URL.
@@ -155,6 +191,7 @@ func ConfigFromEnv(getenv func(string) string, baseURL string) (Config, []envcon
 	} else if !slices.Contains(cfg.ClosedStatuses, cfg.CloseStatus) {
 		r.Problemf(EnvCloseStatus, "is %q, which %s does not count as closed: add it there or choose one listed", cfg.CloseStatus, EnvClosedStatuses)
 	}
+	cfg.readStateConfig(r)
 	if cfg.PageSize > 100 {
 		r.Problemf(EnvPageSize, "is %d: Zendesk pages hold at most 100", cfg.PageSize)
 	}
@@ -208,6 +245,12 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.EscalationTag == "" {
+		cfg.EscalationTag = DefaultEscalationTag
+	}
+	if err := cfg.validateState(); err != nil {
+		return cfg, err
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	u, err := url.Parse(cfg.BaseURL)

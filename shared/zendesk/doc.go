@@ -45,16 +45,19 @@
 //
 // The first poll is the expensive one: the engine reaches back 30 days, so
 // it reads every ticket of the account changed in that time, at most 10,000
-// a minute (10 pages of 1000, the export's limit). A poll run has 240 s
-// (the function timeout) and hands nothing on until it has read every
-// page; a run that runs out of time is lost, the next run starts again
-// from the beginning, and the minutely runs overlap and share the export's
-// limit. So the first poll of an account with tens of thousands of tickets
-// changed in the last 30 days takes several runs, and it finishes only
-// when one run reads every page within its 240 s: at most about 40,000
-// tickets, fewer while runs overlap. Past that it does not finish until the
-// engine can resume a poll across runs. Later polls read a few minutes of
-// changes.
+// a minute (10 pages of 1000, the export's limit). So the adapter also
+// implements casesync.ResumableSearchCRM: SearchUpdatedStep reads the
+// export for as long as the poll run allows (casesync.PollReadBudget) or
+// Config.MaxPages pages, and answers the export's after_cursor; the engine
+// hands on what was read, saves the cursor in its poll state, and the next
+// run goes on from it, so the first poll of any account completes over as
+// many runs as it needs. The cursor is checked (printable ASCII, at most
+// casesync.MaxPollCursor bytes) before it is saved and before it is sent;
+// a cursor Zendesk refuses (400 or 422) is reported as
+// casesync.ErrPollCursorRefused, and the poll starts its export again.
+// Later polls read a few minutes of changes.
+//
+// Google's case state and escalation requests: see state.go.
 //
 // Descriptions: Zendesk keeps a ticket's description as its first comment,
 // and its description field answers that comment's text whatever the
@@ -100,9 +103,9 @@
 // and no empty page that claims more. A listing that breaks a bound ends
 // with a permanent error naming it (comments.list, attachments.list,
 // attachments.download, tickets.export, tickets.search) for which
-// errors.Is(err, crmhttp.ErrPaging) holds. Note that MaxPages also bounds
-// the first poll: with export pages of 1000 it reads at most MaxPages
-// thousand changed tickets.
+// errors.Is(err, crmhttp.ErrPaging) holds. SearchUpdated, which reads the
+// export whole, is bounded so too; SearchUpdatedStep stops at MaxPages
+// pages and answers where to go on instead.
 //
 // Closing: CloseCase sets the close status (default solved). Zendesk
 // refuses to solve a ticket without an assignee ("Assignee: is required

@@ -3,6 +3,7 @@ package zendesk
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -26,36 +27,87 @@ const exportStartMargin = 2 * time.Minute
 // description: the export's description field may be an internal note's
 // text, and GetCase reads it with its visibility.
 func (c *Client) SearchUpdated(ctx context.Context, since time.Time) ([]casesync.CompanyCase, error) {
+	cases, _, err := c.export(ctx, since, "", time.Time{}, false)
+	return cases, err
+}
+
+// SearchUpdatedStep implements casesync.ResumableSearchCRM: it reads the
+// same export as SearchUpdated, from cursor (an after_cursor of an earlier
+// step with the same since) or from since, and stops after Config.MaxPages
+// pages (crmhttp.DefaultMaxPages when unset) or once stopAt has passed,
+// answering the export's after_cursor to go on from. A cursor Zendesk
+// refuses (400 or 422), or one that could not have come from it, is
+// reported as casesync.ErrPollCursorRefused.
+func (c *Client) SearchUpdatedStep(ctx context.Context, since time.Time, cursor string, stopAt time.Time) ([]casesync.CompanyCase, string, error) {
+	return c.export(ctx, since, cursor, stopAt, true)
+}
+
+var _ casesync.ResumableSearchCRM = (*Client)(nil)
+
+// export reads the incremental export from cursor, or from since when
+// cursor is empty, and returns the flagged or linked tickets updated after
+// since. Read whole (step false), a listing past the page bound is an
+// error; read in a step, it stops there, or at stopAt, and answers where
+// to go on.
+func (c *Client) export(ctx context.Context, since time.Time, cursor string, stopAt time.Time, step bool) ([]casesync.CompanyCase, string, error) {
 	const op = "tickets.export"
-	// The export compares start_time with generated_timestamp, which is never
-	// before updated_at, so every ticket updated after since is included;
-	// the exact filter is applied here.
-	start := since.Add(-time.Second).Unix()
-	if latest := c.cfg.Now().Add(-exportStartMargin).Unix(); start > latest {
-		start = latest
+	size := strconv.Itoa(c.cfg.ExportPageSize)
+	var q url.Values
+	token := ""
+	if cursor != "" {
+		if err := casesync.CheckPollCursor(cursor); err != nil {
+			return nil, "", &casesync.APIError{Side: casesync.SideCompany, Op: op,
+				Err: fmt.Errorf("%w: %w", casesync.ErrPollCursorRefused, err)}
+		}
+		token = "cursor=" + cursor
+		q = url.Values{"cursor": {cursor}, "per_page": {size}, "exclude_deleted": {"true"}}
+	} else {
+		// The export compares start_time with generated_timestamp, which is
+		// never before updated_at, so every ticket updated after since is
+		// included; the exact filter is applied here.
+		start := since.Add(-time.Second).Unix()
+		if latest := c.cfg.Now().Add(-exportStartMargin).Unix(); start > latest {
+			start = latest
+		}
+		start = max(start, 0)
+		token = "start_time=" + strconv.FormatInt(start, 10)
+		q = url.Values{"start_time": {strconv.FormatInt(start, 10)}, "per_page": {size}, "exclude_deleted": {"true"}}
 	}
-	start = max(start, 0)
-	q := url.Values{
-		"start_time":      {strconv.FormatInt(start, 10)},
-		"per_page":        {strconv.Itoa(c.cfg.ExportPageSize)},
-		"exclude_deleted": {"true"},
+	maxPages := c.cfg.MaxPages
+	if maxPages <= 0 {
+		maxPages = crmhttp.DefaultMaxPages
 	}
 	found := map[int64]zTicket{}
 	// With exclude_deleted, a page of deleted tickets may come back empty
-	// with more to follow: allowed, and bounded by the page limit.
+	// with more to follow: allowed, and bounded by the page limit. A step
+	// stops at the bound itself, so its pager is given one page more.
 	pg := c.http.NewPager(op).AllowEmptyPages()
-	for token := "start_time=" + q.Get("start_time"); ; {
+	if step {
+		pg = crmhttp.NewPager(vendor, op, maxPages+1).AllowEmptyPages()
+	}
+	// given: the request is the first, made with the cursor the step was
+	// given (from the poll state, so from outside).
+	given := cursor != ""
+	next := ""
+	for {
 		var resp struct {
 			Tickets     []zTicket `json:"tickets"`
 			AfterCursor *string   `json:"after_cursor"`
 			EndOfStream bool      `json:"end_of_stream"`
 		}
 		at, err := c.http.JSONAt(ctx, crmhttp.Request{Op: op, Path: "/api/v2/incremental/tickets/cursor.json", Query: q}, &resp)
+		var ae *casesync.APIError
+		if err != nil && given && errors.As(err, &ae) &&
+			(ae.Status == http.StatusBadRequest || ae.Status == http.StatusUnprocessableEntity) {
+			// Zendesk does not take the cursor the step was given.
+			return nil, "", fmt.Errorf("%w (%w)", err, casesync.ErrPollCursorRefused)
+		}
+		given = false
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if err := pg.Page(token, len(resp.Tickets), !resp.EndOfStream); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		for _, t := range resp.Tickets {
 			if t.Status == "deleted" || !t.UpdatedAt.After(since) {
@@ -74,11 +126,20 @@ func (c *Client) SearchUpdated(ctx context.Context, since time.Time) ([]casesync
 			break
 		}
 		if resp.AfterCursor == nil || *resp.AfterCursor == "" {
-			return nil, &casesync.APIError{Side: casesync.SideCompany, Op: op, Transient: true,
+			return nil, "", &casesync.APIError{Side: casesync.SideCompany, Op: op, Transient: true,
 				Err: errors.New("Zendesk: the incremental export gave no cursor to continue")}
 		}
-		token = "cursor=" + *resp.AfterCursor
-		q = url.Values{"cursor": {*resp.AfterCursor}, "per_page": {strconv.Itoa(c.cfg.ExportPageSize)}, "exclude_deleted": {"true"}}
+		after := *resp.AfterCursor
+		if step && (pg.Pages() >= maxPages || !time.Now().Before(stopAt)) {
+			if err := casesync.CheckPollCursor(after); err != nil {
+				return nil, "", &casesync.APIError{Side: casesync.SideCompany, Op: op,
+					Err: fmt.Errorf("Zendesk: the incremental export gave a cursor that cannot be kept: %w", err)}
+			}
+			next = after
+			break
+		}
+		token = "cursor=" + after
+		q = url.Values{"cursor": {after}, "per_page": {size}, "exclude_deleted": {"true"}}
 	}
 	out := make([]casesync.CompanyCase, 0, len(found))
 	for _, t := range found {
@@ -90,7 +151,7 @@ func (c *Client) SearchUpdated(ctx context.Context, since time.Time) ([]casesync
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	return out, nil
+	return out, next, nil
 }
 
 func (c *Client) getTicket(ctx context.Context, op, id string) (zTicket, error) {
@@ -220,6 +281,12 @@ type ticketUpdate struct {
 	AssigneeID   *int64      `json:"assignee_id,omitempty"`
 	CustomFields []zField    `json:"custom_fields,omitempty"`
 	ExternalID   *string     `json:"external_id,omitempty"`
+	// Tags replaces every tag of the ticket: it is sent as a safe update
+	// (SafeUpdate with the UpdatedStamp read), which Zendesk refuses with
+	// 409 when the ticket changed since.
+	Tags         *[]string `json:"tags,omitempty"`
+	SafeUpdate   bool      `json:"safe_update,omitempty"`
+	UpdatedStamp string    `json:"updated_stamp,omitempty"`
 }
 
 type newComment struct {

@@ -62,9 +62,59 @@ func adapterFor(t *testing.T, sim *zendesktest.Server, edit func(*zendesk.Config
 	return crm
 }
 
+// The custom fields of Google's case state and escalation requests in the
+// simulated account.
+const (
+	stateFieldID         = 360000000010 // text
+	reasonFieldID        = 360000000011 // text
+	justificationFieldID = 360000000012 // textarea
+	escalationBoxID      = 360000000013 // checkbox
+)
+
+var stateFields = []zendesktest.CustomField{
+	{ID: stateFieldID, Type: "text"}, {ID: reasonFieldID, Type: "text"},
+	{ID: justificationFieldID, Type: "textarea"}, {ID: escalationBoxID, Type: "checkbox"},
+}
+
+// withStateFields configures the adapter as the contract's state subtests
+// need: the state in a text field, two states mapped to statuses, and the
+// escalation's reason and justification in text fields. The request is the
+// default tag.
+func withStateFields(c *zendesk.Config) {
+	c.StateFieldID = stateFieldID
+	c.StateStatuses = map[string]string{"IN_PROGRESS_GOOGLE_SUPPORT": "hold", "ACTION_REQUIRED": "open"}
+	c.EscalationReasonFieldID, c.EscalationJustificationFieldID = reasonFieldID, justificationFieldID
+}
+
 func newHarness(t *testing.T) crmcontract.Harness {
-	sim, crm := newAdapter(t, zendesktest.Options{MaxAttachmentBytes: contractLimit}, nil)
+	sim, crm := newAdapter(t, zendesktest.Options{MaxAttachmentBytes: contractLimit, Fields: stateFields}, withStateFields)
 	return &harness{sim: sim, crm: crm, limit: contractLimit}
+}
+
+// RequestEscalation fills in the reason and justification and adds the
+// escalation tag, as an agent does.
+func (h *harness) RequestEscalation(t *testing.T, id, reason, justification string) {
+	t.Helper()
+	if err := h.sim.SetHumanFields(id, map[int64]any{reasonFieldID: reason, justificationFieldID: justification}); err != nil {
+		t.Fatalf("SetHumanFields: %v", err)
+	}
+	if err := h.sim.AddHumanTags(id, zendesk.DefaultEscalationTag); err != nil {
+		t.Fatalf("AddHumanTags: %v", err)
+	}
+}
+
+func (h *harness) GoogleState(t *testing.T, id string) (state, status string) {
+	t.Helper()
+	v, err := h.sim.TicketState(id)
+	if err != nil {
+		t.Fatalf("TicketState: %v", err)
+	}
+	state, _ = v.Fields[stateFieldID].(string)
+	return state, v.Status
+}
+
+func (h *harness) MappedState() (state, status string, ok bool) {
+	return "ACTION_REQUIRED", "open", true
 }
 
 func (h *harness) CRM() casesync.CRM { return h.crm }
@@ -124,7 +174,10 @@ func TestTheEngineSyncsThroughTheAdapter(t *testing.T) {
 	crmcontract.RunEngine(t, func(t *testing.T) crmcontract.EngineHarness {
 		// Default comment pages, so that the logged costs are those of a
 		// real deployment.
-		sim, crm := newAdapter(t, zendesktest.Options{MaxAttachmentBytes: testLimit}, func(c *zendesk.Config) { c.PageSize = 0 })
+		sim, crm := newAdapter(t, zendesktest.Options{MaxAttachmentBytes: testLimit, Fields: stateFields}, func(c *zendesk.Config) {
+			c.PageSize = 0
+			withStateFields(c)
+		})
 		return engineHarness{&harness{sim: sim, crm: crm, limit: testLimit}}
 	})
 }

@@ -490,6 +490,50 @@ run "zendesk_credentials_are_two_secrets" {
   }
 }
 
+run "freshdesk_credentials_are_one_secret" {
+  command = apply
+
+  variables {
+    crm_kind = "freshdesk"
+    crm_url  = "https://example.freshdesk.com"
+    crm_settings = {
+      FRESHDESK_CLOSE_STATUS = "4"
+    }
+  }
+
+  assert {
+    condition     = output.secrets_to_fill == { FRESHDESK_API_KEY = "cb-freshdesk-api-key" }
+    error_message = "freshdesk must get one secret, for its API key."
+  }
+
+  assert {
+    condition     = module.function["pollcrm"].function.service_config[0].environment_variables["FRESHDESK_CLOSE_STATUS"] == "4"
+    error_message = "crm_settings must reach the functions."
+  }
+}
+
+run "salesforce_credentials_are_the_client_secret" {
+  command = apply
+
+  variables {
+    crm_kind = "salesforce"
+    crm_url  = "https://example.my.salesforce.com"
+    crm_settings = {
+      SALESFORCE_CLIENT_ID = "3MVG9example"
+    }
+  }
+
+  assert {
+    condition     = output.secrets_to_fill == { SALESFORCE_CLIENT_SECRET = "cb-salesforce-client-secret" }
+    error_message = "salesforce must get one secret, for its client secret."
+  }
+
+  assert {
+    condition     = module.function["pollcrm"].function.service_config[0].environment_variables["SALESFORCE_CLIENT_ID"] == "3MVG9example"
+    error_message = "crm_settings must reach the functions."
+  }
+}
+
 run "monitoring_watches_outages_dead_letters_and_errors" {
   command = apply
 

@@ -1485,6 +1485,12 @@ func fullMapping(id, googleCase, companyCaseID string) casesync.Mapping {
 		GaveUpAt:            at(21),
 		NewCaseNoticeOwed:   true,
 		RefusedItem:         "company/attachment/9",
+		GoogleStateShown:    "ACTION_REQUIRED",
+		Escalation: casesync.EscalationProgress{
+			SeenAt: at(24), IntentAt: at(25), Outcome: casesync.EscalationDenied,
+			Detail: "Your support plan does not include technical escalations.", Noted: true, Clearing: true, WithdrawRefused: true,
+		},
+		LastEscalation: casesync.EscalationProgress{SeenAt: at(26), IntentAt: at(27), Outcome: casesync.EscalationDone, Noted: true},
 	}
 }
 
@@ -1498,6 +1504,7 @@ func truncated(m casesync.Mapping) casesync.Mapping {
 		&m.Google.SeenUpdateTime, &m.Company.SeenUpdateTime,
 		&m.Google.ReadAt, &m.Company.ReadAt,
 		&m.CreateIntentAt, &m.LeaseUntil, &m.DueAt, &m.FailingSince, &m.GaveUpAt,
+		&m.Escalation.SeenAt, &m.Escalation.IntentAt, &m.LastEscalation.SeenAt, &m.LastEscalation.IntentAt,
 	} {
 		*t = t.Truncate(time.Microsecond)
 	}

@@ -32,6 +32,8 @@ type MemStore struct {
 }
 
 var _ casesync.Store = (*MemStore)(nil)
+var _ casesync.PollResumeStore = (*MemStore)(nil)
+var _ casesync.APIUsageStore = (*MemStore)(nil)
 
 // NewMemStore returns an empty store.
 func NewMemStore() *MemStore {
@@ -504,6 +506,46 @@ func (s *MemStore) RecordPoll(ctx context.Context, side casesync.Side, lastPolle
 	return nil
 }
 
+// SaveCompanyPollResume implements casesync.PollResumeStore.
+func (s *MemStore) SaveCompanyPollResume(ctx context.Context, r casesync.PollResume) error {
+	if !r.IsZero() {
+		if err := r.Check(r.StartedAt); err != nil {
+			return fmt.Errorf("casesynctest: a CRM poll position with %w", err)
+		}
+		r.Since, r.StartedAt = normTime(r.Since), normTime(r.StartedAt)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.poll.CompanyResume = r
+	return nil
+}
+
+// RecordCompanyPollWithAPIUsage implements casesync.APIUsageStore.
+func (s *MemStore) RecordCompanyPollWithAPIUsage(ctx context.Context, lastPolledAt, heartbeat time.Time, u casesync.APIUsage) error {
+	if err := u.Check(); err != nil {
+		return fmt.Errorf("casesynctest: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.poll.CompanyLastPolledAt, s.poll.CompanyHeartbeat = normTime(lastPolledAt), normTime(heartbeat)
+	s.poll.CompanyFailingSince = time.Time{}
+	u.At = normTime(u.At)
+	s.poll.CompanyAPIUsage = u
+	return nil
+}
+
+// SaveCompanyAPIUsage implements casesync.APIUsageStore.
+func (s *MemStore) SaveCompanyAPIUsage(ctx context.Context, u casesync.APIUsage) error {
+	if err := u.Check(); err != nil {
+		return fmt.Errorf("casesynctest: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u.At = normTime(u.At)
+	s.poll.CompanyAPIUsage = u
+	return nil
+}
+
 // GetPollMemo implements casesync.Store.
 func (s *MemStore) GetPollMemo(ctx context.Context, side casesync.Side) (casesync.PollMemo, error) {
 	if !side.Valid() {
@@ -595,6 +637,7 @@ func normalize(m casesync.Mapping) casesync.Mapping {
 		&m.Google.SeenUpdateTime, &m.Company.SeenUpdateTime,
 		&m.Google.ReadAt, &m.Company.ReadAt,
 		&m.CreateIntentAt, &m.LeaseUntil, &m.DueAt, &m.FailingSince, &m.GaveUpAt,
+		&m.Escalation.SeenAt, &m.Escalation.IntentAt, &m.LastEscalation.SeenAt, &m.LastEscalation.IntentAt,
 	} {
 		*t = normTime(*t)
 	}

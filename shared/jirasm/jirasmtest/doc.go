@@ -25,9 +25,22 @@
 //     are read in the sync user's time zone at minute granularity, as Jira
 //     does; timestamps in answers carry that zone's offset and milliseconds.
 //   - A service-desk workflow: Waiting for support (To Do) → In Progress →
-//     Resolved (Done), with GET/POST /rest/api/3/issue/{key}/transitions;
-//     "Resolve this issue" resolves, "Reopen issue" reopens. A transition
-//     not available from the current status answers 400.
+//     Resolved (Done), with Waiting for customer (In Progress category)
+//     beside them, and GET/POST /rest/api/3/issue/{key}/transitions, each
+//     transition listed with its target status and that status's category;
+//     "Resolve this issue" resolves, "Reopen issue" reopens, "Respond to
+//     customer" and "Respond to support" move between the waiting
+//     statuses. A transition not available from the current status
+//     answers 400.
+//   - Labels (the labels field: strings without white space, at most 255
+//     characters) and the other custom fields of Options.CustomFields:
+//     single-line text (a string of at most 255 characters), paragraph (an
+//     Atlassian Document in v3), select list ({"value"} or {"id"} of an
+//     option) and checkboxes (an array of options), each refused with
+//     Jira's 400 field error when the value does not fit, emptied by null.
+//     Edits take "fields" and "update" operations: add, remove and set on
+//     labels (removing an absent label is no error), set on other fields;
+//     a field in both is refused.
 //   - Comments through GET/POST /rest/api/3/issue/{key}/comment: bodies
 //     must be Atlassian Documents (400 {"errors":{"comment":…}} for a
 //     plain string or an empty document); entity properties sent with a
@@ -87,7 +100,8 @@
 //
 // What it simplifies:
 //   - One project, one service desk, one workflow; no permissions,
-//     screens, request types, customers or portal.
+//     screens, request types, customers or portal. JQL does not search
+//     labels or the fields of Options.CustomFields.
 //   - Text search (~) is a case-insensitive substring match of the phrase,
 //     not Lucene tokens; the index lag is one fixed duration for every
 //     change (Jira's varies from seconds to minutes) and reconcileIssues is

@@ -41,6 +41,11 @@ type Issue struct {
 	Updated     time.Time
 	Comments    []Comment
 	Attachments []Attachment
+	// Labels are the issue's labels.
+	Labels []string
+	// Custom holds the values of Options.CustomFields, as the API answers
+	// them; a field without a value is absent.
+	Custom map[string]json.RawMessage
 }
 
 // Comment is a snapshot of a comment.
@@ -250,7 +255,11 @@ func (s *Server) Issue(key string) (Issue, bool) {
 	}
 	out := Issue{ID: is.id, Key: is.key, Summary: is.summary, Description: slices.Clone(is.description),
 		Priority: is.priority, Status: is.status, Resolution: is.resolution, SyncFlag: is.syncFlag,
-		GoogleCase: is.googleCase, Created: is.created, Updated: is.updated}
+		GoogleCase: is.googleCase, Created: is.created, Updated: is.updated,
+		Labels: slices.Clone(is.labels), Custom: map[string]json.RawMessage{}}
+	for k, v := range is.custom {
+		out.Custom[k] = slices.Clone(v)
+	}
 	for _, c := range is.comments {
 		cs := Comment{ID: c.id, Body: slices.Clone(c.body), AuthorID: c.author.ID,
 			AuthorName: c.author.Name, Public: c.public(), Created: c.created}

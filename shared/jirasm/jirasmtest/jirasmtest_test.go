@@ -243,3 +243,75 @@ func TestAFileInACommentIsAnIssueAttachmentTheCommentNamesByMediaID(t *testing.T
 		}
 	})
 }
+
+func TestLabelsCustomFieldsAndStatusesAnswerLikeJira(t *testing.T) {
+	fields := map[string]jirasmtest.CustomField{
+		"customfield_10060": {Name: "Google case state", Type: jirasmtest.FieldText},
+		"customfield_10062": {Name: "Escalation reason", Type: jirasmtest.FieldSelect, Options: []string{"Business impact"}},
+		"customfield_10063": {Name: "Escalation justification", Type: jirasmtest.FieldParagraph},
+	}
+	sim := jirasmtest.NewServer(t, jirasmtest.Options{CustomFields: fields})
+	key := sim.CreateIssue(jirasmtest.NewIssue{Summary: "s"})
+	edit := "/rest/api/3/issue/" + key
+	doc := `{"type":"doc","version":1,"content":[{"type":"paragraph","content":[{"type":"text","text":"why"}]}]}`
+	tests := []struct {
+		name, method, path, body string
+		wantStatus               int
+		wantIn                   string
+	}{
+		{name: "labels are set through fields", method: "PUT", path: edit, body: `{"fields":{"labels":["a","b"]}}`, wantStatus: 204},
+		{name: "a label with a space is refused", method: "PUT", path: edit, body: `{"fields":{"labels":["a b"]}}`,
+			wantStatus: 400, wantIn: `"labels":"The label 'a b' contains spaces which is invalid."`},
+		{name: "update adds and removes labels", method: "PUT", path: edit, body: `{"update":{"labels":[{"add":"c"},{"remove":"a"}]}}`, wantStatus: 204},
+		{name: "the labels read back in order", method: "GET", path: edit + "?fields=labels", wantStatus: 200, wantIn: `"labels":["b","c"]`},
+		{name: "removing an absent label is fine", method: "PUT", path: edit, body: `{"update":{"labels":[{"remove":"zzz"}]}}`, wantStatus: 204},
+		{name: "a field in both fields and update is refused", method: "PUT", path: edit,
+			body: `{"fields":{"labels":[]},"update":{"labels":[{"add":"x"}]}}`, wantStatus: 400, wantIn: `"labels":`},
+		{name: "a text field takes a string", method: "PUT", path: edit, body: `{"fields":{"customfield_10060":"ACTION_REQUIRED"}}`, wantStatus: 204},
+		{name: "a text field refuses more than 255 characters", method: "PUT", path: edit,
+			body: `{"fields":{"customfield_10060":"` + strings.Repeat("x", 256) + `"}}`, wantStatus: 400, wantIn: "255 characters"},
+		{name: "a select list takes one of its options", method: "PUT", path: edit, body: `{"fields":{"customfield_10062":{"value":"Business impact"}}}`, wantStatus: 204},
+		{name: "a select list refuses another value", method: "PUT", path: edit, body: `{"fields":{"customfield_10062":{"value":"Urgent"}}}`,
+			wantStatus: 400, wantIn: `"customfield_10062":`},
+		{name: "a paragraph field refuses plain text in v3", method: "PUT", path: edit, body: `{"fields":{"customfield_10063":"why"}}`,
+			wantStatus: 400, wantIn: "Atlassian Document"},
+		{name: "a paragraph field takes a document", method: "PUT", path: edit, body: `{"fields":{"customfield_10063":` + doc + `}}`, wantStatus: 204},
+		{name: "custom fields read back as the API gives them", method: "GET", path: edit + "?fields=customfield_10060,customfield_10062",
+			wantStatus: 200, wantIn: `"customfield_10060":"ACTION_REQUIRED","customfield_10062":{"id":"10100","self":`},
+		{name: "a field the site lacks is refused", method: "PUT", path: edit, body: `{"fields":{"customfield_10099":"x"}}`,
+			wantStatus: 400, wantIn: "It is not on the appropriate screen, or unknown."},
+		{name: "transitions name their target status and its category", method: "GET", path: edit + "/transitions",
+			wantStatus: 200, wantIn: `"name":"Respond to customer","to":{"id":"10003","name":"Waiting for customer","statusCategory":{"id":4,"key":"indeterminate"`},
+		{name: "an unknown issue's edit is a 404", method: "PUT", path: "/rest/api/3/issue/SUP-404", body: `{"update":{"labels":[{"remove":"x"}]}}`,
+			wantStatus: 404},
+	}
+	for _, tc := range tests {
+		status, body := call(t, sim, tc.method, tc.path, tc.body, http.Header{"Content-Type": {"application/json"}}, sim.APIToken())
+		if status != tc.wantStatus || !strings.Contains(body, tc.wantIn) {
+			t.Errorf("%s: %d %s; want %d with %s", tc.name, status, body, tc.wantStatus, tc.wantIn)
+		}
+	}
+	is, _ := sim.Issue(key)
+	if !cmp.Equal(is.Labels, []string{"b", "c"}) || string(is.Custom["customfield_10063"]) != doc {
+		t.Errorf("labels %q, justification %s", is.Labels, is.Custom["customfield_10063"])
+	}
+}
+
+func TestAnEditThatChangesNothingLeavesTheIssueAlone(t *testing.T) {
+	sim := jirasmtest.NewServer(t, jirasmtest.Options{CustomFields: map[string]jirasmtest.CustomField{
+		"customfield_10060": {Name: "Google case state", Type: jirasmtest.FieldText}}})
+	key := sim.CreateIssue(jirasmtest.NewIssue{Summary: "s"})
+	for _, body := range []string{`{"fields":{"customfield_10060":"NEW"}}`, `{"update":{"labels":[{"add":"x"}]}}`} {
+		if status, b := call(t, sim, "PUT", "/rest/api/3/issue/"+key, body, http.Header{"Content-Type": {"application/json"}}, sim.APIToken()); status != 204 {
+			t.Fatalf("%s: %d %s", body, status, b)
+		}
+		before, _ := sim.Issue(key)
+		time.Sleep(2 * time.Millisecond)
+		if status, b := call(t, sim, "PUT", "/rest/api/3/issue/"+key, body, http.Header{"Content-Type": {"application/json"}}, sim.APIToken()); status != 204 {
+			t.Fatalf("%s again: %d %s", body, status, b)
+		}
+		if after, _ := sim.Issue(key); !after.Updated.Equal(before.Updated) {
+			t.Errorf("%s a second time moved the updated time", body)
+		}
+	}
+}

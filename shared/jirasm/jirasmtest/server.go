@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -60,6 +61,37 @@ type Options struct {
 	// WebhookClient sends the webhook requests (default: a client that
 	// does not follow redirects).
 	WebhookClient *http.Client
+	// CustomFields are the site's other custom fields, by id
+	// ("customfield_10060"), as an administrator creates them and puts
+	// them on the project's screens. Default none.
+	CustomFields map[string]CustomField
+}
+
+// FieldType is a custom field's type, as the field's schema names it.
+type FieldType string
+
+// The custom field types the simulator models.
+const (
+	// FieldText is a single-line text field: a string of at most 255
+	// characters.
+	FieldText FieldType = "textfield"
+	// FieldParagraph is a multi-line text field, which the v3 API reads
+	// and writes as an Atlassian Document.
+	FieldParagraph FieldType = "textarea"
+	// FieldSelect is a single-choice select list: {"value": option} or
+	// {"id": option id}.
+	FieldSelect FieldType = "select"
+	// FieldCheckboxes is a checkbox field: an array of options.
+	FieldCheckboxes FieldType = "multicheckboxes"
+)
+
+// CustomField is a custom field of the site.
+type CustomField struct {
+	// Name is the field's name, as the changelog shows it.
+	Name string
+	Type FieldType
+	// Options are the options of a select or checkbox field.
+	Options []string
 }
 
 // Fault is an answer the server gives instead of handling a request.
@@ -120,6 +152,12 @@ type issue struct {
 	resolved      time.Time
 	comments      []*comment
 	attachmentIDs []string
+	// labels are the issue's labels, in the order added.
+	labels []string
+	// custom holds the values of Options.CustomFields, as the API answers
+	// them; a field without a value is absent. It is replaced, never
+	// changed in place, so that the versions search sees keep theirs.
+	custom map[string]json.RawMessage
 	// versions are what search sees, newest last, when SearchLag is set.
 	versions []version
 }
@@ -186,16 +224,19 @@ type attachment struct {
 
 // The workflow's statuses and their categories.
 const (
-	StatusWaiting    = "Waiting for support"
-	StatusInProgress = "In Progress"
-	StatusResolved   = "Resolved"
+	StatusWaiting         = "Waiting for support"
+	StatusInProgress      = "In Progress"
+	StatusWaitingCustomer = "Waiting for customer"
+	StatusResolved        = "Resolved"
 )
 
 // Transition names, as GET .../transitions lists them.
 const (
-	TransitionResolve  = "Resolve this issue"
-	TransitionProgress = "Start progress"
-	TransitionReopen   = "Reopen issue"
+	TransitionResolve           = "Resolve this issue"
+	TransitionProgress          = "Start progress"
+	TransitionReopen            = "Reopen issue"
+	TransitionRespondToCustomer = "Respond to customer"
+	TransitionRespondToSupport  = "Respond to support"
 )
 
 type transition struct {
@@ -205,8 +246,10 @@ type transition struct {
 
 var workflow = []transition{
 	{id: "11", name: TransitionProgress, to: StatusInProgress, from: []string{StatusWaiting}},
-	{id: "761", name: TransitionResolve, to: StatusResolved, from: []string{StatusWaiting, StatusInProgress}},
+	{id: "761", name: TransitionResolve, to: StatusResolved, from: []string{StatusWaiting, StatusInProgress, StatusWaitingCustomer}},
 	{id: "781", name: TransitionReopen, to: StatusWaiting, from: []string{StatusResolved}},
+	{id: "851", name: TransitionRespondToCustomer, to: StatusWaitingCustomer, from: []string{StatusWaiting, StatusInProgress}},
+	{id: "861", name: TransitionRespondToSupport, to: StatusWaiting, from: []string{StatusWaitingCustomer, StatusInProgress}},
 }
 
 var statuses = map[string]struct {
@@ -215,9 +258,10 @@ var statuses = map[string]struct {
 	categoryKey string
 	category    string
 }{
-	StatusWaiting:    {"10001", 2, "new", "To Do"},
-	StatusInProgress: {"3", 4, "indeterminate", "In Progress"},
-	StatusResolved:   {"10002", 3, "done", "Done"},
+	StatusWaiting:         {"10001", 2, "new", "To Do"},
+	StatusInProgress:      {"3", 4, "indeterminate", "In Progress"},
+	StatusWaitingCustomer: {"10003", 4, "indeterminate", "In Progress"},
+	StatusResolved:        {"10002", 3, "done", "Done"},
 }
 
 // NewServer starts a simulator; it is closed when the test ends.
@@ -590,7 +634,12 @@ func (s *Server) allFields(is *issue) map[string]any {
 		resolution = map[string]any{"id": "10000", "name": is.resolution}
 		resolved = s.jiraTime(is.resolved)
 	}
-	return map[string]any{
+	labels := is.labels
+	if labels == nil {
+		labels = []string{}
+	}
+	out := map[string]any{
+		"labels":      labels,
 		"summary":     is.summary,
 		"description": desc,
 		"priority":    s.priorityJSON(is.priority),
@@ -609,6 +658,14 @@ func (s *Server) allFields(is *issue) map[string]any {
 		s.opts.SyncFlagField:   flag,
 		s.opts.GoogleCaseField: gc,
 	}
+	for id := range s.opts.CustomFields {
+		var v any
+		if raw, ok := is.custom[id]; ok {
+			v = raw
+		}
+		out[id] = v
+	}
+	return out
 }
 
 func (s *Server) attachmentJSON(a *attachment) map[string]any {
@@ -793,6 +850,8 @@ func (s *Server) applyFields(is *issue, fields map[string]json.RawMessage, creat
 	errs := map[string]string{}
 	changed := false
 	next := *is
+	next.labels = slices.Clone(is.labels)
+	next.custom = maps.Clone(is.custom)
 	for name, raw := range fields {
 		isNull := string(raw) == "null"
 		switch name {
@@ -888,8 +947,36 @@ func (s *Server) applyFields(is *issue, fields map[string]json.RawMessage, creat
 				flag = true
 			}
 			next.syncFlag = flag
+		case "labels":
+			var labels []string
+			if !isNull && json.Unmarshal(raw, &labels) != nil {
+				errs[name] = "Specify the labels in an array of strings"
+				continue
+			}
+			if msg := checkLabels(labels); msg != "" {
+				errs[name] = msg
+				continue
+			}
+			next.labels = dedupe(labels)
 		default:
-			errs[name] = "Field '" + name + "' cannot be set. It is not on the appropriate screen, or unknown."
+			f, ok := s.opts.CustomFields[name]
+			if !ok {
+				errs[name] = "Field '" + name + "' cannot be set. It is not on the appropriate screen, or unknown."
+				continue
+			}
+			v, msg := s.customValue(name, f, raw)
+			if msg != "" {
+				errs[name] = msg
+				continue
+			}
+			if next.custom == nil {
+				next.custom = map[string]json.RawMessage{}
+			}
+			if v == nil {
+				delete(next.custom, name)
+			} else {
+				next.custom[name] = v
+			}
 		}
 	}
 	if creating {
@@ -908,7 +995,8 @@ func (s *Server) applyFields(is *issue, fields map[string]json.RawMessage, creat
 	}
 	changed = next.summary != is.summary || string(next.description) != string(is.description) ||
 		next.priority != is.priority || next.issueType != is.issueType ||
-		next.googleCase != is.googleCase || next.syncFlag != is.syncFlag
+		next.googleCase != is.googleCase || next.syncFlag != is.syncFlag ||
+		!slices.Equal(next.labels, is.labels) || !sameCustom(next.custom, is.custom)
 	comments, atts := is.comments, is.attachmentIDs
 	*is = next
 	is.comments, is.attachmentIDs = comments, atts
@@ -964,12 +1052,13 @@ func (s *Server) handleEdit(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusNotFound, []string{issueNotFound}, nil)
 		return
 	}
-	if len(in.Update) > 0 {
-		writeErrors(w, http.StatusBadRequest, []string{"The simulator supports edits through \"fields\" only."}, nil)
+	before := *is
+	fields, errs := s.withUpdate(is, in.Fields, in.Update)
+	if errs != nil {
+		writeErrors(w, http.StatusBadRequest, nil, errs)
 		return
 	}
-	before := *is
-	errs, changed := s.applyFields(is, in.Fields, false)
+	errs, changed := s.applyFields(is, fields, false)
 	if errs != nil {
 		writeErrors(w, http.StatusBadRequest, nil, errs)
 		return

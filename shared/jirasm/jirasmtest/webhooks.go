@@ -240,7 +240,7 @@ func (s *Server) changelog(before, after *issue) []changeItem {
 		items = append(items, changeItem{Field: "Sync with Google", FieldType: "custom", FieldID: s.opts.SyncFlagField,
 			FromString: flag(before.syncFlag), ToString: flag(after.syncFlag)})
 	}
-	return items
+	return append(items, s.customChanges(before, after)...)
 }
 
 func (s *Server) priorityChange(from, to string) changeItem {

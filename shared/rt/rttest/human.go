@@ -193,6 +193,62 @@ func (h *Human) SetGoogleCase(ctx context.Context, id, author, googleCase string
 	return h.update(ctx, id, author, map[string]any{"CustomFields": map[string]any{GoogleCaseField: googleCase}})
 }
 
+// RequestEscalation asks, as author, for the ticket's Google case to be
+// escalated: it sets EscalationField to EscalationYes and the reason and
+// justification fields to the given text ("" empties a field).
+func (h *Human) RequestEscalation(ctx context.Context, id, author, reason, justification string) error {
+	t, err := h.Ticket(ctx, id)
+	if err != nil {
+		return err
+	}
+	cfs := map[string]any{EscalationField: EscalationYes}
+	for field, v := range map[string]string{EscalationReasonField: reason, EscalationJustificationField: justification} {
+		switch {
+		case v != "":
+			cfs[field] = v
+		case t.CustomFields[field] != "":
+			// REST2 deletes a value sent as null; an empty value sent
+			// where there is none would be added as one.
+			cfs[field] = nil
+		}
+	}
+	return h.update(ctx, id, author, map[string]any{"CustomFields": cfs})
+}
+
+// SetCustomField sets one custom field of the ticket as author.
+func (h *Human) SetCustomField(ctx context.Context, id, author, field, value string) error {
+	return h.update(ctx, id, author, map[string]any{"CustomFields": map[string]any{field: value}})
+}
+
+// TicketView is a ticket as an agent sees it.
+type TicketView struct {
+	Status string
+	// CustomFields holds the first value of each custom field that has
+	// one, by name.
+	CustomFields map[string]string
+}
+
+// Ticket reads a ticket as root.
+func (h *Human) Ticket(ctx context.Context, id string) (TicketView, error) {
+	var t struct {
+		Status       string `json:"Status"`
+		CustomFields []struct {
+			Name   string    `json:"name"`
+			Values []*string `json:"values"`
+		} `json:"CustomFields"`
+	}
+	if _, err := h.call(ctx, "root", h.rootPW, http.MethodGet, "/ticket/"+url.PathEscape(id), nil, &t); err != nil {
+		return TicketView{}, fmt.Errorf("reading ticket %s: %w", id, err)
+	}
+	v := TicketView{Status: t.Status, CustomFields: map[string]string{}}
+	for _, cf := range t.CustomFields {
+		if len(cf.Values) > 0 && cf.Values[0] != nil && *cf.Values[0] != "" {
+			v.CustomFields[cf.Name] = *cf.Values[0]
+		}
+	}
+	return v, nil
+}
+
 func (h *Human) update(ctx context.Context, id, author string, body map[string]any) error {
 	login, err := h.login(ctx, author)
 	if err != nil {

@@ -5,11 +5,12 @@
 // served by scripts/rt.sh: its own SQLite database, config and mailbox in
 // one directory, rt-server with two workers on a free port of 127.0.0.1.
 // It holds the custom fields "GCP Case" and "GCP Sync" on queue General,
-// the sync user "gcp-sync" (with only the rights the connector needs, a
-// password and an auth token), root, a group "Human Agents" whose
-// members the Human API creates on first use, and casebridge's webhook
-// scrip, which POSTs a signed notice of each transaction to
-// Options.WebhookURL when one is set.
+// and those of Google's case state and escalation requests (StateField and
+// the others below), the sync user "gcp-sync" (with only the rights the
+// connector needs, a password and an auth token), root, a group "Human
+// Agents" whose members the Human API creates on first use, and
+// casebridge's webhook scrip, which POSTs a signed notice of each
+// transaction to Options.WebhookURL when one is set.
 //
 // Start, Stop and Human do not depend on package testing, so the sandbox
 // uses them too; NewInstance is the test helper.
@@ -40,7 +41,18 @@ const (
 	SyncFlagField   = "GCP Sync"
 	SyncFlagYes     = "yes"
 	Queue           = "General"
+	// StateField shows the Google case's state; EscalationField, set to
+	// EscalationYes, asks for an escalation, with the reason (one of
+	// EscalationReasons) and justification fields.
+	StateField                   = "Google Case State"
+	EscalationField              = "Escalate to Google"
+	EscalationYes                = "yes"
+	EscalationReasonField        = "Google Escalation Reason"
+	EscalationJustificationField = "Google Escalation Justification"
 )
+
+// EscalationReasons are the values of EscalationReasonField.
+var EscalationReasons = []string{"Resolution time", "Technical expertise", "Business impact"}
 
 // Options configure Start.
 type Options struct {

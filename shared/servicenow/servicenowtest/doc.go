@@ -11,7 +11,10 @@
 //     ?table_name=&table_sys_id=&file_name= with the raw bytes and their
 //     Content-Type (mandatory).
 //   - Tables: the case table (default incident) with its custom sync-flag
-//     (boolean) and Google-case (string) columns, sys_journal_field (one row
+//     (boolean) and Google-case (string) columns, the columns for Google's
+//     case state and escalation requests (String, True/False, String,
+//     String; left out with Options.WithoutStateColumns) and hold_reason,
+//     sys_journal_field (one row
 //     per comments / work_notes entry: element_id, element, name, value,
 //     sys_created_on, sys_created_by = the writer's user_name), sys_user and
 //     sys_attachment.
@@ -28,8 +31,13 @@
 //     read back empty; unknown and system columns are ignored; priority is
 //     computed from impact and urgency by the default lookup rules
 //     (impact + urgency - 1, 1 Critical .. 5 Planning); a write leaving state
-//     6 (Resolved) or 7 (Closed) without close_code and close_notes is refused
-//     with 403 "Data Policy Exception", changing nothing. A write that changes
+//     6 (Resolved) or 7 (Closed) without close_code and close_notes, or
+//     leaving incident in state 3 (On Hold) without a hold_reason, is
+//     refused with 403 "Data Policy Exception", changing nothing (the form
+//     makes On hold reason mandatory; the simulator enforces it on the API
+//     too, as an instance with a data policy does). A write to a column
+//     the table lacks is ignored, and sysparm_fields leaves it out of the
+//     answer. A write that changes
 //     nothing does not move sys_updated_on.
 //   - Attachments do not update the case record (as on the platform: an
 //     attachment is a sys_attachment row, not a change of the record), and

@@ -42,6 +42,16 @@ type Options struct {
 	// SyncFlagField and GoogleCaseField are the custom columns; defaults
 	// "u_gcp_sync" (boolean) and "u_gcp_case" (string).
 	SyncFlagField, GoogleCaseField string
+	// StateField, EscalationField, EscalationReasonField and
+	// EscalationJustificationField are the columns docs/crms/servicenow.md
+	// asks the administrator to add for Google's case state and escalation
+	// requests: String, True/False, String and String. Defaults
+	// "u_google_case_state", "u_escalate_to_google",
+	// "u_google_escalation_reason" and "u_google_escalation_justification".
+	StateField, EscalationField, EscalationReasonField, EscalationJustificationField string
+	// WithoutStateColumns leaves those four columns out, as on an instance
+	// where they were not added.
+	WithoutStateColumns bool
 	// MaxAttachmentBytes is com.glide.attachment.max_size in bytes; 0 means
 	// the platform default of 1024 MB.
 	MaxAttachmentBytes int64
@@ -149,6 +159,18 @@ func newState(opts Options) *Server {
 	if opts.GoogleCaseField == "" {
 		opts.GoogleCaseField = "u_gcp_case"
 	}
+	for _, f := range []struct {
+		dst *string
+		def string
+	}{
+		{&opts.StateField, "u_google_case_state"}, {&opts.EscalationField, "u_escalate_to_google"},
+		{&opts.EscalationReasonField, "u_google_escalation_reason"},
+		{&opts.EscalationJustificationField, "u_google_escalation_justification"},
+	} {
+		if *f.dst == "" {
+			*f.dst = f.def
+		}
+	}
 	if opts.MaxAttachmentBytes <= 0 {
 		opts.MaxAttachmentBytes = 1024 << 20
 	}
@@ -159,9 +181,13 @@ func newState(opts Options) *Server {
 		rowACLs: map[string]func(map[string]string) bool{}, fieldACLs: map[string]map[string]bool{}, refused: map[string]bool{},
 		sender: newWebhookSender()}
 	sys := []string{"sys_id", "sys_created_on", "sys_created_by", "sys_updated_on", "sys_updated_by", "sys_mod_count"}
-	s.tables[opts.Table] = newTable(append(sys, "number", "short_description", "description", "state", "active",
+	columns := append(sys, "number", "short_description", "description", "state", "active", "hold_reason",
 		"impact", "urgency", "priority", "close_code", "close_notes", "comments", "work_notes",
-		opts.SyncFlagField, opts.GoogleCaseField))
+		opts.SyncFlagField, opts.GoogleCaseField)
+	if !opts.WithoutStateColumns {
+		columns = append(columns, opts.StateField, opts.EscalationField, opts.EscalationReasonField, opts.EscalationJustificationField)
+	}
+	s.tables[opts.Table] = newTable(columns)
 	s.tables[JournalTable] = newTable(append(sys, "element_id", "element", "name", "value"))
 	s.tables[UserTable] = newTable(append(sys, "user_name", "name", "first_name", "last_name", "email", "time_zone", "date_format", "active"))
 	s.tables[AttachmentTable] = newTable(append(sys, "table_name", "table_sys_id", "file_name", "content_type",
@@ -489,8 +515,12 @@ func (s *Server) ResetRequests() { s.requests.Reset() }
 func (s *Server) insertCaseLocked(by string, fields map[string]string) (map[string]string, error) {
 	s.number++
 	row := map[string]string{"number": fmt.Sprintf("INC%07d", s.number), "short_description": "", "description": "",
-		"state": "1", "active": "true", "impact": "3", "urgency": "3", "close_code": "", "close_notes": "",
+		"state": "1", "active": "true", "hold_reason": "", "impact": "3", "urgency": "3", "close_code": "", "close_notes": "",
 		"comments": "", "work_notes": "", s.opts.SyncFlagField: "false", s.opts.GoogleCaseField: ""}
+	if !s.opts.WithoutStateColumns {
+		row[s.opts.StateField], row[s.opts.EscalationReasonField], row[s.opts.EscalationJustificationField] = "", "", ""
+		row[s.opts.EscalationField] = "false"
+	}
 	journal, err := s.applyLocked(row, fields)
 	if err != nil {
 		s.number--
@@ -528,13 +558,16 @@ func (s *Server) applyLocked(row map[string]string, fields map[string]string) ([
 			}
 		case strings.HasPrefix(k, "sys_") || k == "number" || k == "priority" || !cols[k]:
 			// read-only, computed or unknown: ignored
-		case k == s.opts.SyncFlagField:
+		case k == s.opts.SyncFlagField || (k == s.opts.EscalationField && !s.opts.WithoutStateColumns):
 			next[k] = normalBool(v)
 		default:
 			next[k] = v
 		}
 	}
 	next["priority"] = Priority(next["impact"], next["urgency"])
+	if s.opts.Table == "incident" && next["state"] == "3" && next["hold_reason"] == "" {
+		return nil, &dataPolicyError{fields: []string{"On hold reason"}}
+	}
 	switch next["state"] {
 	case "6", "7":
 		var missing []string

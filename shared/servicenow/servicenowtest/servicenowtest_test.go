@@ -227,3 +227,28 @@ func TestReadACLsApplyAfterTheQuery(t *testing.T) {
 		}
 	})
 }
+
+func TestOnHoldAndTheStateColumns(t *testing.T) {
+	s := NewServer(t, Options{})
+	id := s.CreateRecord("abel.tuter", map[string]string{"short_description": "s"})
+	path := "/api/now/table/incident/" + id + "?sysparm_fields=state,hold_reason,u_escalate_to_google,u_google_case_state"
+	patch := func(body string) (*http.Response, map[string]any) {
+		return call(t, s, "PATCH", path, []byte(body), "application/json")
+	}
+	if resp, out := patch(`{"state":"3"}`); resp.StatusCode != 403 || !strings.Contains(mustJSON(out), "On hold reason") {
+		t.Errorf("On Hold without a reason: %d %v; want 403 naming On hold reason", resp.StatusCode, out)
+	}
+	if r, _ := s.Record(id); r["state"] != "1" {
+		t.Errorf("the refused write changed the state to %q", r["state"])
+	}
+	if resp, out := patch(`{"state":"3","hold_reason":"4","u_escalate_to_google":"1","u_google_case_state":"NEW"}`); resp.StatusCode != 200 ||
+		mustJSON(out["result"]) != `{"hold_reason":"4","state":"3","u_escalate_to_google":"true","u_google_case_state":"NEW"}` {
+		t.Errorf("On Hold with a reason: %d %v", resp.StatusCode, out)
+	}
+	bare := NewServer(t, Options{WithoutStateColumns: true})
+	id = bare.CreateRecord("abel.tuter", map[string]string{"short_description": "s"})
+	resp, out := call(t, bare, "PATCH", "/api/now/table/incident/"+id+"?sysparm_fields=sys_id,u_google_case_state", []byte(`{"u_google_case_state":"NEW"}`), "application/json")
+	if res, _ := out["result"].(map[string]any); resp.StatusCode != 200 || len(res) != 1 || res["sys_id"] != id {
+		t.Errorf("a write to a column the table lacks: %d %v; want 200 with the column left out", resp.StatusCode, out)
+	}
+}

@@ -13,13 +13,24 @@
 //   - Tickets: GET /tickets/{id}, GET /tickets?external_id=, POST /tickets
 //     (the comment body becomes the description and the first comment),
 //     PUT /tickets/{id} (status, priority, subject, custom_fields,
-//     external_id, tags, and a comment with uploads). The description field
+//     external_id, tags, and a comment with uploads; with safe_update and
+//     updated_stamp it answers 409 UpdateConflict when the ticket's
+//     updated_at is not the stamp). The description field
 //     is the first comment's text whatever its visibility (a ticket may be
 //     opened with a private first comment, Ticket.Private, and a comment
 //     may be made private later, MakeCommentPrivate); is_public says
 //     whether any comment is public. Custom fields are
 //     listed by numeric id ({id, value}); the sync flag is a checkbox, the
-//     Google case a text field. Timestamps are whole seconds, UTC.
+//     Google case a text field; Options.Fields adds text and checkbox
+//     fields (a checkbox takes only a boolean and reads false when unset;
+//     every field is listed on every ticket). Timestamps are whole
+//     seconds, UTC.
+//   - Tags: kept in lower case, split at white space, each once. A ticket
+//     update's tags replace them all. GET /tickets/{id}/tags shows them,
+//     POST sets them, PUT adds and DELETE removes the given ones, each
+//     with optional safe_update and updated_stamp (409 as above); these
+//     endpoints do not change a closed ticket (422), whose tags a ticket
+//     update still changes.
 //   - Statuses new, open, pending, hold, solved, closed. Solving (or
 //     closing) a ticket without an assignee answers 422 RecordInvalid with
 //     details.base "Assignee: is required when solving a ticket"
@@ -108,7 +119,8 @@
 //     /tickets/{id}/comments/{id}/make_private is not served) and does not
 //     move the ticket's update time.
 //   - The texts of some error bodies (413, 400 on paging parameters and a
-//     too recent start_time) are plausible, not copied from Zendesk.
+//     too recent start_time, 409 UpdateConflict, 422 from the tag
+//     endpoints on a closed ticket) are plausible, not copied from Zendesk.
 //   - Export and search rate limits (10 and 100 a minute) are not enforced
 //     separately.
 package zendesktest

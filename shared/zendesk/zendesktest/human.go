@@ -41,6 +41,10 @@ type TicketView struct {
 	ExternalID           string
 	CreatedAt, UpdatedAt time.Time
 	Comments             []CommentView
+	// Tags are the ticket's tags; Fields its custom fields that hold a
+	// value, by id.
+	Tags   []string
+	Fields map[int64]any
 }
 
 // CommentView is a snapshot of a comment, the description included.
@@ -247,6 +251,30 @@ func (s *Server) SetHumanTags(id string, tags []string) error {
 	return s.humanUpdate(id, ticketInput{Tags: append([]string{}, tags...)})
 }
 
+// AddHumanTags adds tags to the ticket as a human agent, keeping the
+// others.
+func (s *Server) AddHumanTags(id string, tags ...string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, err := s.ticketLocked(id)
+	if err != nil {
+		return err
+	}
+	in := ticketInput{Tags: append(append([]string{}, t.Tags...), tags...)}
+	_, herr := s.updateLocked(humanBase, t, in, s.agentLocked("Human Agent"))
+	return asError(herr)
+}
+
+// SetHumanFields sets custom fields (by id) as a human agent: a checkbox
+// takes a bool, a text field a string ("" empties it).
+func (s *Server) SetHumanFields(id string, values map[int64]any) error {
+	var fs []fieldInput
+	for fid, v := range values {
+		fs = append(fs, fieldInput{ID: fid, Value: v})
+	}
+	return s.humanUpdate(id, ticketInput{CustomFields: fs})
+}
+
 // SetHumanExternalID sets the ticket's external id as another integration
 // would.
 func (s *Server) SetHumanExternalID(id, externalID string) error {
@@ -287,6 +315,11 @@ func (s *Server) viewLocked(t *ticket) TicketView {
 	v.SyncFlag, _ = checkbox(t.CustomFields[s.opts.SyncFlagFieldID])
 	if g, ok := t.CustomFields[s.opts.GoogleCaseFieldID].(string); ok {
 		v.GoogleCase = g
+	}
+	v.Tags = append([]string{}, t.Tags...)
+	v.Fields = map[int64]any{}
+	for id, x := range t.CustomFields {
+		v.Fields[id] = x
 	}
 	for _, c := range t.Comments {
 		cv := CommentView{ID: strconv.FormatInt(c.ID, 10), Body: c.Body, Public: c.Public, CreatedAt: c.CreatedAt}

@@ -161,12 +161,19 @@ type ticketInput struct {
 	RequesterID  *int64          `json:"requester_id"`
 	AssigneeID   *int64          `json:"assignee_id"`
 	Tags         []string        `json:"tags"`
+	// SafeUpdate (true or "true") with UpdatedStamp makes the update
+	// conditional on the ticket's updated_at.
+	SafeUpdate   json.RawMessage `json:"safe_update"`
+	UpdatedStamp *string         `json:"updated_stamp"`
 }
 
 // fieldsJSON lists the ticket's custom fields, the configured ones always
 // present (an unset checkbox reads false, an unset text field null).
 func (s *Server) fieldsJSON(t *ticket) []fieldJSON {
 	ids := map[int64]bool{s.opts.SyncFlagFieldID: true, s.opts.GoogleCaseFieldID: true}
+	for _, f := range s.opts.Fields {
+		ids[f.ID] = true
+	}
 	for id := range t.CustomFields {
 		ids[id] = true
 	}
@@ -178,7 +185,7 @@ func (s *Server) fieldsJSON(t *ticket) []fieldJSON {
 	out := make([]fieldJSON, 0, len(sorted))
 	for _, id := range sorted {
 		v, ok := t.CustomFields[id]
-		if !ok && id == s.opts.SyncFlagFieldID {
+		if !ok && s.fieldType(id) == "checkbox" {
 			v = false
 		}
 		out = append(out, fieldJSON{ID: id, Value: v})

@@ -62,6 +62,17 @@ type Options struct {
 	// WebhookClient sends the webhook requests (default: a client that
 	// does not follow redirects).
 	WebhookClient *http.Client
+	// Fields are the account's other custom ticket fields. Zendesk lists
+	// every field on every ticket (null when empty; a checkbox false) and
+	// takes a checkbox value only as a boolean.
+	Fields []CustomField
+}
+
+// CustomField is a custom ticket field of the account.
+type CustomField struct {
+	ID int64
+	// Type is "text", "textarea" or "checkbox" (Zendesk's field types).
+	Type string
 }
 
 // Fault makes matching requests fail before they are served.
@@ -275,6 +286,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 var (
 	errNotFound = apiError{Error: "RecordNotFound", Description: "Not found"}
+	// errConflict refuses a safe update of a ticket changed since the
+	// updated_stamp the caller read.
+	errConflict = apiError{Error: "UpdateConflict", Description: "The ticket was updated since you last loaded it"}
 	errAuth     = apiError{Error: "Couldn't authenticate you"}
 )
 
@@ -455,6 +469,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 	case "PUT /api/v2/tickets/{id}":
 		s.updateTicket(w, r, base, id)
+	case "GET /api/v2/tickets/{id}/tags", "POST /api/v2/tickets/{id}/tags", "PUT /api/v2/tickets/{id}/tags", "DELETE /api/v2/tickets/{id}/tags":
+		s.ticketTags(w, r, base, id)
 	case "GET /api/v2/tickets/{id}/comments":
 		s.listComments(w, r, base, id)
 	case "POST /api/v2/uploads":
