@@ -5,7 +5,8 @@
 # with the official Google client, every CRM adapter (Request Tracker against
 # a real RT 5), the dead-letter and operator tools, the packaging of every
 # function as the buildpack builds it, the Terraform deployment offline, and
-# the sandbox demo against the CRM simulator and a real RT.
+# the sandbox demo against the CRM simulator, a real RT and the Salesforce
+# and Freshdesk simulators.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,3 +40,9 @@ go run ./scripts/sandbox --demo
 
 echo "== sandbox demo (a real Request Tracker)"
 go run ./scripts/sandbox --demo --crm rt
+
+echo "== sandbox demo (the Salesforce simulator)"
+go run ./scripts/sandbox --demo --crm salesforce
+
+echo "== sandbox demo (the Freshdesk simulator)"
+go run ./scripts/sandbox --demo --crm freshdesk

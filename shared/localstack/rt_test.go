@@ -168,8 +168,8 @@ func TestTheRequestTrackerOptionStartsAndStopsRTLeavingNothingRunning(t *testing
 }
 
 func TestAnUnknownCRMIsRefusedBeforeAnythingStarts(t *testing.T) {
-	_, err := Start(t.Context(), Options{CRM: "salesforce"})
-	if err == nil || !strings.Contains(err.Error(), `not "salesforce"`) {
-		t.Errorf("Start with CRM salesforce: error %v, want one naming the CRMs it runs", err)
+	_, err := Start(t.Context(), Options{CRM: "hubspot"})
+	if err == nil || !strings.Contains(err.Error(), `not "hubspot"`) {
+		t.Errorf("Start with CRM hubspot: error %v, want one naming the CRMs it runs", err)
 	}
 }

@@ -123,7 +123,8 @@ func (c *Client) syncedWhere() string {
 
 // SearchUpdated returns every flagged or linked case updated strictly
 // after since: cases whose SystemModstamp is later, and cases with a case
-// comment made or changed later (their update time is that comment's).
+// comment or a file link made or changed later (their update time is that
+// comment's or link's).
 func (c *Client) SearchUpdated(ctx context.Context, since time.Time) ([]casesync.CompanyCase, error) {
 	const op = "cases.search"
 	found := map[string]casesync.CompanyCase{}
