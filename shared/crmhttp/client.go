@@ -137,6 +137,10 @@ type Config struct {
 	// DecodeJSON): past it the decoding fails with the permanent
 	// *AnswerTooLargeError of the call's Op. Zero: DefaultMaxAnswerBytes.
 	MaxAnswerBytes int64
+	// OnAnswer, when set, is given the headers of every answer the CRM
+	// sends, error answers included, before the answer is read: an adapter
+	// keeps what they say of its API usage. It must not block.
+	OnAnswer func(http.Header)
 	// TrustedOrigins are origins other than BaseURL's that get the
 	// credentials too, each "scheme://host[:port]" (e.g. a vendor's
 	// documented download host that checks the same credentials). An
@@ -414,6 +418,9 @@ func (c *Client) once(ctx context.Context, req Request, streamed bool) (*http.Re
 	if err != nil {
 		g.stop()
 		return nil, err
+	}
+	if c.cfg.OnAnswer != nil {
+		c.cfg.OnAnswer(resp.Header)
 	}
 	if resp.StatusCode/100 == 2 {
 		resp.Body = &guardedBody{body: resp.Body, g: g, op: req.Op}

@@ -130,12 +130,7 @@ func (c *Client) keepRateLimit(h http.Header) {
 		return
 	}
 	c.remaining.Store(remaining)
-	total, err := strconv.ParseInt(strings.TrimSpace(h.Get("X-RateLimit-Total")), 10, 64)
-	if err != nil {
-		return
-	}
-	u := casesync.APIUsage{Used: total - min(remaining, total), Max: total, Window: casesync.APIUsageMinute, At: time.Now().UTC()}
-	if u.Check() == nil {
+	if u, ok := crmhttp.UsageFromHeaders(h, "X-RateLimit-Total", "X-RateLimit-Remaining", casesync.APIUsageMinute); ok {
 		c.usage.Store(&u)
 	}
 }

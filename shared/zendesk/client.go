@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/casebridge/casebridge/shared/casesync"
@@ -27,10 +28,15 @@ type Client struct {
 	mu    sync.Mutex
 	me    *zUser           // the sync user, once known
 	names map[int64]string // user display names by id
+
+	// usage is the account's API usage the latest answer's X-Rate-Limit
+	// and X-Rate-Limit-Remaining gave.
+	usage atomic.Pointer[casesync.APIUsage]
 }
 
 var _ casesync.CRM = (*Client)(nil)
 var _ casesync.ItemLister = (*Client)(nil)
+var _ casesync.APIUsageReporter = (*Client)(nil)
 
 // New returns an adapter for cfg. It makes no call.
 func New(cfg Config) (*Client, error) {
@@ -61,8 +67,24 @@ func New(cfg Config) (*Client, error) {
 		ErrorDetail:      errorDetail,
 		MaxPages:         cfg.MaxPages,
 		MaxDownloadBytes: cfg.MaxDownloadBytes,
+		OnAnswer: func(h http.Header) {
+			if u, ok := crmhttp.UsageFromHeaders(h, "X-Rate-Limit", "X-Rate-Limit-Remaining", casesync.APIUsageMinute); ok {
+				c.usage.Store(&u)
+			}
+		},
 	})
 	return c, nil
+}
+
+// APIUsage implements casesync.APIUsageReporter: the account's requests
+// used and allowed in the current minute, as the latest answer's
+// X-Rate-Limit and X-Rate-Limit-Remaining gave them; ok is false before
+// any answer carried both.
+func (c *Client) APIUsage() (casesync.APIUsage, bool) {
+	if u := c.usage.Load(); u != nil {
+		return *u, true
+	}
+	return casesync.APIUsage{}, false
 }
 
 // Calls returns how many requests each operation has made, retries
