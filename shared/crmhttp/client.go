@@ -703,17 +703,18 @@ func limitedReaderOf(req Request) *LimitedReader {
 	return l
 }
 
-// scrubURL drops the query string from a transport error's URL: queries
-// may hold search terms.
+// scrubURL keeps only the scheme and host of a transport error's URL: a
+// query may hold search terms, and a path a file's name (a download link)
+// or a signed token. The error's Op names the call.
 func scrubURL(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		u, perr := url.Parse(ue.URL)
-		if perr == nil {
-			u.RawQuery = ""
-			u.User = nil
-			return &url.Error{Op: ue.Op, URL: u.String(), Err: ue.Err}
+		host := "the CRM"
+		if perr == nil && u.Host != "" {
+			host = (&url.URL{Scheme: u.Scheme, Host: u.Host}).String()
 		}
+		return &url.Error{Op: ue.Op, URL: host, Err: ue.Err}
 	}
 	return err
 }
