@@ -54,3 +54,31 @@ func TestEscalationNoteNamesTheRequestAndItsOutcome(t *testing.T) {
 		t.Errorf("two requests seen a millisecond apart share a note prefix")
 	}
 }
+
+func TestParseStateStatusesReadsATableAndRefusesWhatCannotBeMapped(t *testing.T) {
+	got, err := ParseStateStatuses(" action_required=open , IN_PROGRESS_GOOGLE_SUPPORT = on hold,")
+	if err != nil || len(got) != 2 || got["ACTION_REQUIRED"] != "open" || got["IN_PROGRESS_GOOGLE_SUPPORT"] != "on hold" {
+		t.Errorf("ParseStateStatuses = %v, %v; want the two pairs", got, err)
+	}
+	if got, err := ParseStateStatuses(""); err != nil || len(got) != 0 {
+		t.Errorf("an empty table gave %v, %v", got, err)
+	}
+	for _, bad := range []string{"CLOSED=closed", "URGENT=open", "NEW", "NEW=", "=open", "NEW=a,new=b", "NEW=" + strings.Repeat("x", 256), "NEW=\xff"} {
+		if got, err := ParseStateStatuses(bad); err == nil {
+			t.Errorf("ParseStateStatuses(%.30q) = %v, want an error", bad, got)
+		}
+	}
+}
+
+func TestEscalationTextDropsWhatTheEngineWouldNotTake(t *testing.T) {
+	for in, want := range map[string]string{
+		"Business impact":                        "Business impact",
+		"\xff":                                   "",
+		strings.Repeat("x", MaxEscalationText+1): "",
+		strings.Repeat("x", MaxEscalationText):   strings.Repeat("x", MaxEscalationText),
+	} {
+		if got := EscalationText(in); got != want {
+			t.Errorf("EscalationText(%.20q) = %.20q, want %.20q", in, got, want)
+		}
+	}
+}

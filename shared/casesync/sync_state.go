@@ -14,6 +14,51 @@ import (
 // GoogleStates are the CSAPI case states casebridge shows in the CRM.
 var GoogleStates = []string{"NEW", "IN_PROGRESS_GOOGLE_SUPPORT", "ACTION_REQUIRED", "SOLUTION_PROVIDED", "CLOSED"}
 
+// MappableGoogleStates are the Google states a CRM's configuration may map
+// to a status: all but CLOSED, since closing is CloseCase's.
+var MappableGoogleStates = GoogleStates[:4]
+
+// ParseStateStatuses reads a CRM's state-to-status table,
+// "STATE=status,STATE=status" (e.g. "ACTION_REQUIRED=open"); empty is no
+// table. Each state (in any case) must be one of MappableGoogleStates,
+// listed once, with a status of at most 255 bytes. The adapter checks the
+// statuses against its CRM's closed ones.
+func ParseStateStatuses(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for pair := range strings.SplitSeq(s, ",") {
+		if pair = strings.TrimSpace(pair); pair == "" {
+			continue
+		}
+		state, status, ok := strings.Cut(pair, "=")
+		state, status = strings.ToUpper(strings.TrimSpace(state)), strings.TrimSpace(status)
+		switch {
+		case !ok || state == "" || status == "":
+			return nil, fmt.Errorf("entry %q: want STATE=status, e.g. ACTION_REQUIRED=open", pair)
+		case state == "CLOSED":
+			return nil, errors.New("CLOSED may not be mapped to a status: a closed Google case closes the CRM case through the adapter's close status")
+		case !slices.Contains(MappableGoogleStates, state):
+			return nil, fmt.Errorf("%s is not a Google case state that can be mapped: use %s", Quote(state), strings.Join(MappableGoogleStates, ", "))
+		case len(status) > 255 || !utf8.ValidString(status):
+			return nil, fmt.Errorf("the state %s is mapped to a status that is not UTF-8 text of at most 255 bytes", state)
+		}
+		if _, dup := out[state]; dup {
+			return nil, fmt.Errorf("the state %s is listed twice", state)
+		}
+		out[state] = status
+	}
+	return out, nil
+}
+
+// EscalationText is a reason or justification read from a CRM field as the
+// engine takes it: "" when it is not valid UTF-8 or is over
+// MaxEscalationText bytes (see EscalationRequest).
+func EscalationText(v string) string {
+	if len(v) > MaxEscalationText || !utf8.ValidString(v) {
+		return ""
+	}
+	return v
+}
+
 // EscalationReasons are the reasons cases.escalate takes.
 var EscalationReasons = []string{"RESOLUTION_TIME", "TECHNICAL_EXPERTISE", "BUSINESS_IMPACT"}
 

@@ -131,8 +131,8 @@ func (s StateConfig) check() error {
 		switch {
 		case state == "CLOSED":
 			return fmt.Errorf("the Google state CLOSED may not be mapped to a status: closing is casebridge's close, not a state change")
-		case !slices.Contains(mappableStates, state):
-			return fmt.Errorf("%q is not a Google case state that can be mapped: use %s", state, strings.Join(mappableStates, ", "))
+		case !slices.Contains(casesync.MappableGoogleStates, state):
+			return fmt.Errorf("%q is not a Google case state that can be mapped: use %s", state, strings.Join(casesync.MappableGoogleStates, ", "))
 		case status == "":
 			return fmt.Errorf("the Google state %s is mapped to an empty status", state)
 		case status == ClosedStatus:
@@ -142,30 +142,13 @@ func (s StateConfig) check() error {
 	return nil
 }
 
-// googleStates are the CSAPI case states SetGoogleState takes.
-var googleStates = []string{"NEW", "IN_PROGRESS_GOOGLE_SUPPORT", "ACTION_REQUIRED", "SOLUTION_PROVIDED", "CLOSED"}
-
-// mappableStates are the states that may be mapped to a status.
-var mappableStates = googleStates[:4]
-
 // ParseStateStatuses reads "STATE=status,STATE=status" (e.g.
 // "ACTION_REQUIRED=open,IN_PROGRESS_GOOGLE_SUPPORT=on-hold"); empty is no
 // mapping.
 func ParseStateStatuses(s string) (map[string]string, error) {
-	out := map[string]string{}
-	for pair := range strings.SplitSeq(s, ",") {
-		if pair = strings.TrimSpace(pair); pair == "" {
-			continue
-		}
-		state, status, ok := strings.Cut(pair, "=")
-		state, status = strings.TrimSpace(state), strings.TrimSpace(status)
-		if !ok || state == "" || status == "" {
-			return nil, fmt.Errorf("entry %q: want STATE=status, e.g. ACTION_REQUIRED=open", pair)
-		}
-		if _, dup := out[state]; dup {
-			return nil, fmt.Errorf("the state %s is listed twice", state)
-		}
-		out[state] = status
+	out, err := casesync.ParseStateStatuses(s)
+	if err != nil {
+		return nil, err
 	}
 	if err := (StateConfig{StateStatuses: out}).check(); err != nil {
 		return nil, err
@@ -182,7 +165,7 @@ func (s StateConfig) escalation(fields map[string]string) casesync.EscalationReq
 		if name == "" {
 			return ""
 		}
-		return escalationText(fields[name])
+		return casesync.EscalationText(fields[name])
 	}
 	return casesync.EscalationRequest{Requested: true, Reason: text(s.EscalationReasonField), Justification: text(s.EscalationJustificationField)}
 }
@@ -192,15 +175,6 @@ func (s StateConfig) escalation(fields map[string]string) casesync.EscalationReq
 func asksForEscalation(v string) bool {
 	v = strings.TrimSpace(v)
 	return v != "" && !strings.EqualFold(v, "false")
-}
-
-// escalationText is a reason or justification as the engine takes it: ""
-// when it is not valid UTF-8 or is over casesync.MaxEscalationText bytes.
-func escalationText(v string) string {
-	if len(v) > casesync.MaxEscalationText || !utf8.ValidString(v) {
-		return ""
-	}
-	return v
 }
 
 // update is a change to a ticket's status and custom fields: a status of ""
@@ -213,7 +187,7 @@ type update struct {
 // checkState returns the permanent error of a SetGoogleState call given a
 // state that is not one of CSAPI's, made without any call.
 func checkState(op, state string) error {
-	if !slices.Contains(googleStates, state) {
+	if !slices.Contains(casesync.GoogleStates, state) {
 		return newError(op, 400, ErrInvalidState)
 	}
 	return nil

@@ -2,6 +2,7 @@ package freshdesk
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/casebridge/casebridge/shared/casesync"
 	"github.com/casebridge/casebridge/shared/envconf"
 )
 
@@ -97,13 +99,6 @@ var DefaultClosedStatuses = []int{StatusResolved, StatusClosed}
 
 // Priorities are Freshdesk's ticket priorities, as the adapter spells them.
 var Priorities = []string{"1", "2", "3", "4"}
-
-// googleStates are the CSAPI case states SetGoogleState takes; mappable
-// are those a status may be set for (never CLOSED: closing is CloseCase's).
-var (
-	googleStates   = []string{"NEW", "IN_PROGRESS_GOOGLE_SUPPORT", "ACTION_REQUIRED", "SOLUTION_PROVIDED", "CLOSED"}
-	mappableStates = googleStates[:4]
-)
 
 // fieldName is the form of a custom field's API name: cf_ and lower-case
 // letters, digits and underscores.
@@ -234,27 +229,19 @@ func ConfigFromEnv(getenv func(string) string, baseURL string) (Config, []envcon
 // parseStateStatuses reads "STATE=status,..." and refuses a state that
 // cannot be mapped and a status that is not an open one.
 func parseStateStatuses(s string, closed []int) (map[string]int, error) {
+	table, err := casesync.ParseStateStatuses(s)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string]int{}
-	for _, item := range strings.Split(s, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(item, "=")
-		k, v = strings.ToUpper(strings.TrimSpace(k)), strings.TrimSpace(v)
+	for _, k := range slices.Sorted(maps.Keys(table)) {
+		v := table[k]
 		n, err := strconv.Atoi(v)
 		switch {
-		case !ok:
-			return nil, fmt.Errorf("%q is not STATE=status", item)
-		case !slices.Contains(mappableStates, k):
-			return nil, fmt.Errorf("%q is not a Google state that may set a status: use %s (closing is CloseCase's)", k, strings.Join(mappableStates, ", "))
 		case err != nil || n < StatusOpen:
 			return nil, fmt.Errorf("the status of %s, %q, is not a status number such as 2 (Open) or 3 (Pending)", k, v)
 		case slices.Contains(closed, n):
 			return nil, fmt.Errorf("the status of %s, %d, counts as closed: setting Google's state never closes a ticket", k, n)
-		}
-		if _, dup := out[k]; dup {
-			return nil, fmt.Errorf("%s is mapped twice", k)
 		}
 		out[k] = n
 	}
@@ -320,7 +307,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		}
 	}
 	for k, n := range cfg.StateStatuses {
-		if !slices.Contains(mappableStates, k) || n < StatusOpen || slices.Contains(cfg.ClosedStatuses, n) {
+		if !slices.Contains(casesync.MappableGoogleStates, k) || n < StatusOpen || slices.Contains(cfg.ClosedStatuses, n) {
 			return cfg, fmt.Errorf("freshdesk: the state mapping %s=%d is not a Google state other than CLOSED mapped to an open status", k, n)
 		}
 	}

@@ -61,8 +61,8 @@ func (c *Client) escalationOf(t fTicket) casesync.EscalationRequest {
 // makes no call.
 func (c *Client) SetGoogleState(ctx context.Context, id, state string) error {
 	const op = "tickets.set_google_state"
-	if !slices.Contains(googleStates, state) {
-		return crmhttp.Invalid(vendor, op, "%s is not a Google case state (%s)", casesync.Quote(state), strings.Join(googleStates, ", "))
+	if !slices.Contains(casesync.GoogleStates, state) {
+		return crmhttp.Invalid(vendor, op, "%s is not a Google case state (%s)", casesync.Quote(state), strings.Join(casesync.GoogleStates, ", "))
 	}
 	status, mapped := c.cfg.StateStatuses[state]
 	if mapped && slices.Contains(c.cfg.ClosedStatuses, status) {

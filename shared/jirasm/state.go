@@ -110,10 +110,6 @@ func validLabel(s string) bool {
 		strings.IndexFunc(s, unicode.IsSpace) < 0
 }
 
-// mappableStates are the Google states a status may be given for: CLOSED
-// is not among them, as closing is CloseCase's.
-var mappableStates = []string{"NEW", "IN_PROGRESS_GOOGLE_SUPPORT", "ACTION_REQUIRED", "SOLUTION_PROVIDED"}
-
 // parseStateStatuses reads "STATE=status,STATE=status" and returns the
 // map and what is wrong with it, if anything.
 func parseStateStatuses(s string) (map[string]string, []string) {
@@ -148,8 +144,8 @@ func stateStatusProblems(state, status string) []string {
 	switch {
 	case state == "CLOSED":
 		return []string{fmt.Sprintf("maps CLOSED: a closed Google case closes the issue through %s, so leave CLOSED out", EnvCloseTransition)}
-	case !slices.Contains(mappableStates, state):
-		return []string{fmt.Sprintf("maps %q, which is not one of %s", state, strings.Join(mappableStates, ", "))}
+	case !slices.Contains(casesync.MappableGoogleStates, state):
+		return []string{fmt.Sprintf("maps %q, which is not one of %s", state, strings.Join(casesync.MappableGoogleStates, ", "))}
 	case status == "" || len(status) > 255 || !utf8.ValidString(status):
 		return []string{fmt.Sprintf("maps %s to %q: give the name of one of the workflow's statuses", state, status)}
 	}
@@ -161,7 +157,7 @@ func stateStatusProblems(state, status string) []string {
 // issue would move there, as only the workflow knows them.
 func closedStatusProblems(m map[string]string, closed []string) []string {
 	var problems []string
-	for _, state := range mappableStates {
+	for _, state := range casesync.MappableGoogleStates {
 		status, ok := m[state]
 		if ok && slices.ContainsFunc(closed, func(s string) bool { return strings.EqualFold(s, status) }) {
 			problems = append(problems, fmt.Sprintf("maps %s to %q, which %s counts as closed: casebridge never closes an issue through a Google state", state, status, EnvClosedStatuses))

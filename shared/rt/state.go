@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/casebridge/casebridge/shared/casesync"
 	"github.com/casebridge/casebridge/shared/crmhttp"
@@ -31,31 +30,13 @@ import (
 
 var _ casesync.CaseStateCRM = (*Client)(nil)
 
-// googleStates are the CSAPI case states SetGoogleState takes.
-var googleStates = []string{"NEW", "IN_PROGRESS_GOOGLE_SUPPORT", "ACTION_REQUIRED", "SOLUTION_PROVIDED", "CLOSED"}
-
-// mappableStates are the states that may be mapped to a status: CLOSED is
-// casebridge's close.
-var mappableStates = googleStates[:4]
-
 // ParseStateStatuses reads RT_STATE_STATUSES: "STATE=status,..." (e.g.
 // "ACTION_REQUIRED=open,IN_PROGRESS_GOOGLE_SUPPORT=stalled"), refusing a
 // state that cannot be mapped and a status among closed.
 func ParseStateStatuses(s string, closed []string) (map[string]string, error) {
-	out := map[string]string{}
-	for pair := range strings.SplitSeq(s, ",") {
-		if pair = strings.TrimSpace(pair); pair == "" {
-			continue
-		}
-		state, status, ok := strings.Cut(pair, "=")
-		state, status = strings.TrimSpace(state), strings.TrimSpace(status)
-		if !ok || state == "" || status == "" {
-			return nil, fmt.Errorf("entry %q: want STATE=status, e.g. ACTION_REQUIRED=open", pair)
-		}
-		if _, dup := out[state]; dup {
-			return nil, fmt.Errorf("the state %s is listed twice", state)
-		}
-		out[state] = status
+	out, err := casesync.ParseStateStatuses(s)
+	if err != nil {
+		return nil, err
 	}
 	if err := checkStateStatuses(out, closed); err != nil {
 		return nil, err
@@ -70,8 +51,8 @@ func checkStateStatuses(m map[string]string, closed []string) error {
 		switch {
 		case state == "CLOSED":
 			return errors.New("CLOSED may not be mapped to a status: casebridge closes the ticket with RT_CLOSE_STATUS")
-		case !slices.Contains(mappableStates, state):
-			return fmt.Errorf("%q is not a Google case state that can be mapped: use %s", state, strings.Join(mappableStates, ", "))
+		case !slices.Contains(casesync.MappableGoogleStates, state):
+			return fmt.Errorf("%q is not a Google case state that can be mapped: use %s", state, strings.Join(casesync.MappableGoogleStates, ", "))
 		case status == "":
 			return fmt.Errorf("the state %s is mapped to an empty status", state)
 		case slices.Contains(closed, status):
@@ -90,7 +71,7 @@ func (c *Client) escalation(t ticket) casesync.EscalationRequest {
 		if field == "" {
 			return ""
 		}
-		return escalationText(t.customField(field))
+		return casesync.EscalationText(t.customField(field))
 	}
 	return casesync.EscalationRequest{Requested: true, Reason: text(c.cfg.EscalationReasonField), Justification: text(c.cfg.EscalationJustificationField)}
 }
@@ -102,21 +83,12 @@ func asksForEscalation(v string) bool {
 	return v != "" && !strings.EqualFold(v, "no") && !strings.EqualFold(v, "false")
 }
 
-// escalationText is a reason or justification as the engine takes it: ""
-// when it is not valid UTF-8 or is over casesync.MaxEscalationText bytes.
-func escalationText(v string) string {
-	if len(v) > casesync.MaxEscalationText || !utf8.ValidString(v) {
-		return ""
-	}
-	return v
-}
-
 // SetGoogleState writes state to the state field and, when it is mapped to
 // a status and the ticket is open, sets that status in the same update. A
 // state that is not CSAPI's is refused without a call; with neither a field
 // nor a status for the state, no call is made.
 func (c *Client) SetGoogleState(ctx context.Context, id, state string) error {
-	if !slices.Contains(googleStates, state) {
+	if !slices.Contains(casesync.GoogleStates, state) {
 		return crmhttp.Invalid(vendor, OpUpdate, "%s is not a Google case state", casesync.Quote(state))
 	}
 	field, status := c.cfg.StateField, c.cfg.StateStatuses[state]

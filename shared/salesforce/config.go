@@ -237,28 +237,7 @@ func ConfigFromEnv(getenv func(string) string, baseURL string) (Config, []envcon
 // the org's own open Status values. CLOSED may not be mapped: closing is
 // CloseCase's.
 func ParseStateStatuses(s string) (map[string]string, error) {
-	out := map[string]string{}
-	if strings.TrimSpace(s) == "" {
-		return out, nil
-	}
-	for _, item := range strings.Split(s, ",") {
-		k, v, ok := strings.Cut(item, "=")
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		switch {
-		case !ok || v == "":
-			return nil, fmt.Errorf("has %q: write STATE=status pairs separated by commas, e.g. IN_PROGRESS_GOOGLE_SUPPORT=Working", item)
-		case k == "CLOSED":
-			return nil, errors.New("maps CLOSED: casebridge closes the case through its close status and never sets a closed status for a state; drop it")
-		case !slices.Contains(casesync.GoogleStates, k):
-			return nil, fmt.Errorf("has the state %q: use NEW, IN_PROGRESS_GOOGLE_SUPPORT, ACTION_REQUIRED or SOLUTION_PROVIDED", k)
-		case len(v) > 255:
-			return nil, fmt.Errorf("maps %s to a status longer than 255 characters", k)
-		case out[k] != "":
-			return nil, fmt.Errorf("maps %s twice", k)
-		}
-		out[k] = v
-	}
-	return out, nil
+	return casesync.ParseStateStatuses(s)
 }
 
 // parseKey reads a PEM RSA private key (PKCS#1 or PKCS#8). A key given in

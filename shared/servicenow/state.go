@@ -5,17 +5,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/casebridge/casebridge/shared/casesync"
 	"github.com/casebridge/casebridge/shared/crmhttp"
 )
 
 var _ casesync.CaseStateCRM = (*Client)(nil)
-
-// mappableStates are the Google states a state value may be given for:
-// CLOSED is not among them, as closing is CloseCase's.
-var mappableStates = []string{"NEW", "IN_PROGRESS_GOOGLE_SUPPORT", "ACTION_REQUIRED", "SOLUTION_PROVIDED"}
 
 // parseStateStatuses reads "STATE=value,STATE=value" and returns the map
 // and what is wrong with it, if anything.
@@ -51,8 +46,8 @@ func stateStatusProblems(state, value string, closed []string) []string {
 	switch {
 	case state == "CLOSED":
 		return []string{fmt.Sprintf("maps CLOSED: a closed Google case resolves the record with %s, so leave CLOSED out", EnvCloseState)}
-	case !slices.Contains(mappableStates, state):
-		return []string{fmt.Sprintf("maps %q, which is not one of %s", state, strings.Join(mappableStates, ", "))}
+	case !slices.Contains(casesync.MappableGoogleStates, state):
+		return []string{fmt.Sprintf("maps %q, which is not one of %s", state, strings.Join(casesync.MappableGoogleStates, ", "))}
 	case !validValue(value):
 		return []string{fmt.Sprintf("maps %s to %q: give a state value such as 2 (In Progress)", state, value)}
 	case slices.Contains(closed, value):
@@ -83,21 +78,12 @@ func (c *Client) escalation(r record) casesync.EscalationRequest {
 	}
 	req := casesync.EscalationRequest{Requested: true}
 	if c.cfg.EscalationReasonField != "" {
-		req.Reason = escalationText(r.get(c.cfg.EscalationReasonField))
+		req.Reason = casesync.EscalationText(r.get(c.cfg.EscalationReasonField))
 	}
 	if c.cfg.EscalationJustificationField != "" {
-		req.Justification = escalationText(r.get(c.cfg.EscalationJustificationField))
+		req.Justification = casesync.EscalationText(r.get(c.cfg.EscalationJustificationField))
 	}
 	return req
-}
-
-// escalationText drops text that is not valid UTF-8 or is longer than
-// casesync.MaxEscalationText bytes.
-func escalationText(s string) string {
-	if !utf8.ValidString(s) || len(s) > casesync.MaxEscalationText {
-		return ""
-	}
-	return s
 }
 
 // SetGoogleState writes a Google case state to the state column and, when

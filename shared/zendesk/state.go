@@ -52,10 +52,6 @@ const maxTagLen = 80
 // ticket changed meanwhile is read and made again.
 const maxSafeUpdates = 3
 
-// mappableStates are the Google states a status may be given for: CLOSED
-// is not among them, as closing is CloseCase's.
-var mappableStates = []string{"NEW", "IN_PROGRESS_GOOGLE_SUPPORT", "ACTION_REQUIRED", "SOLUTION_PROVIDED"}
-
 // settableStatuses are the statuses a Google state may set: new cannot be
 // set again once a ticket left it, and solved and closed close it.
 var settableStatuses = []string{"open", "pending", "hold"}
@@ -184,8 +180,8 @@ func stateStatusProblem(state, status string, closed []string) string {
 	switch {
 	case state == "CLOSED":
 		return "maps CLOSED: closing the ticket is left to casebridge's close, so CLOSED takes no status"
-	case !slices.Contains(mappableStates, state):
-		return fmt.Sprintf("maps %q, which is no Google case state: use %s", state, strings.Join(mappableStates, ", "))
+	case !slices.Contains(casesync.MappableGoogleStates, state):
+		return fmt.Sprintf("maps %q, which is no Google case state: use %s", state, strings.Join(casesync.MappableGoogleStates, ", "))
 	case status == "new":
 		return fmt.Sprintf("maps %s to new: Zendesk does not let a ticket go back to new; use %s", state, strings.Join(settableStatuses, ", "))
 	case slices.Contains(closed, status) || status == "solved" || status == "closed":
