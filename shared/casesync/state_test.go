@@ -238,3 +238,32 @@ func TestAnEscalationSurvivesCrashesAnywhere(t *testing.T) {
 		})
 	}
 }
+
+// TestAStateWriteWhoseAnswerWasLostIsNotTakenForTheOldOne: a write of
+// Google's state lands but its answer is lost; Google then goes back to the
+// state casebridge had shown before. The CRM case must show it again.
+func TestAStateWriteWhoseAnswerWasLostIsNotTakenForTheOldOne(t *testing.T) {
+	w, name, _ := linkedPair(t, "State answer lost")
+	crash := &crashAfter{}
+	w.engine.CRM = stateCRM{crashingCRM{w.crm, crash}, w.crm}
+	crash.mu.Lock()
+	crash.op, crash.left = "SetGoogleState", 1
+	crash.mu.Unlock()
+	if err := w.google.SetState(name, "ACTION_REQUIRED"); err != nil {
+		t.Fatal(err)
+	}
+	w.tick()
+	if _, err := w.engine.SyncCase(w.ctx, casesync.CaseRef{Side: casesync.SideGoogle, ID: name}); !casesync.IsTransient(err) {
+		t.Fatalf("SyncCase with the state write's answer lost: %v, want the injected transient error", err)
+	}
+	if got := w.crmCase(name).CustomFields[crmsim.DefaultStateField]; got != "ACTION_REQUIRED" {
+		t.Fatalf("the lost write did not land: the ticket shows %q", got)
+	}
+	if err := w.google.SetState(name, "NEW"); err != nil {
+		t.Fatal(err)
+	}
+	w.settle()
+	if got := w.crmCase(name).CustomFields[crmsim.DefaultStateField]; got != "NEW" {
+		t.Errorf("Google is back to NEW, the ticket shows %q", got)
+	}
+}

@@ -67,7 +67,8 @@ var EscalationReasons = []string{"RESOLUTION_TIME", "TECHNICAL_EXPERTISE", "BUSI
 const DefaultEscalationReason = "BUSINESS_IMPACT"
 
 // syncState writes the Google case's state to the CRM case when it differs
-// from the state casebridge last wrote there. A person may change the CRM
+// from the state casebridge last wrote there (Mapping.GoogleStateShown,
+// which is cleared before each write and set once it landed). A person may change the CRM
 // field or status meanwhile; casebridge writes again only when Google's
 // state changes. The write is casebridge's own: the next pass reads the CRM
 // case after it, so the poll that sees it finds it already seen. A CRM that
@@ -82,6 +83,28 @@ func (r *reconciliation) syncState(ctx context.Context) error {
 	s := r.g.State
 	if !slices.Contains(GoogleStates, s) || s == r.m.GoogleStateShown {
 		return nil
+	}
+	if r.m.GoogleStateShown != "" {
+		// What the CRM case shows is unknown from here until the write
+		// is known to have landed: a write whose answer was lost, or a
+		// run that died after it, may have left this state there, and a
+		// later Google state equal to the recorded one must still be
+		// written.
+		if err := r.keepLease(ctx); err != nil {
+			return err
+		}
+		if _, err := r.e.Store.UpdateMapping(ctx, r.m.ID, func(m *Mapping) error {
+			if err := r.lease.owns(m); err != nil {
+				return err
+			}
+			m.GoogleStateShown = ""
+			return nil
+		}); err != nil {
+			return err
+		}
+		r.m.GoogleStateShown = ""
+		unknown := ""
+		r.stateShown = &unknown
 	}
 	if err := r.keepLease(ctx); err != nil {
 		return err

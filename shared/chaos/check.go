@@ -342,6 +342,10 @@ func (w *world) checkPair(f *findings, g cloudsupport.Case, t crmsim.TicketState
 		if gp := casesync.ParsePriority(g.Priority); !ok || table.Bucket(gp) != cp {
 			f.add("Google case %s is %s, ticket %s is %q", g.Name, g.Priority, t.ID, t.Priority)
 		}
+		// The ticket shows Google's state (nobody edits the field here).
+		if got := t.CustomFields[crmsim.DefaultStateField]; got != g.State {
+			f.add("Google case %s is in state %s, ticket %s shows %q", g.Name, g.State, t.ID, got)
+		}
 	}
 
 	// Outage notices alternate and end with "Syncing has resumed.".

@@ -347,6 +347,38 @@ func (c faultyCRM) SetPriority(ctx context.Context, id, p string) error {
 	return c.r.after(casesync.SideCompany, "setPriority", err)
 }
 
+// SetGoogleState and ClearEscalationRequest pass the CRM's
+// casesync.CaseStateCRM on, with the same faults as its other writes.
+func (c faultyCRM) SetGoogleState(ctx context.Context, id, state string) error {
+	sc, ok := c.CRM.(casesync.CaseStateCRM)
+	if !ok {
+		return nil
+	}
+	if err := c.r.before(casesync.SideCompany, "setGoogleState"); err != nil {
+		return err
+	}
+	err := sc.SetGoogleState(ctx, id, state)
+	if err == nil {
+		c.r.w.ownCRMChange(ctx, c.r, id, "")
+	}
+	return c.r.after(casesync.SideCompany, "setGoogleState", err)
+}
+
+func (c faultyCRM) ClearEscalationRequest(ctx context.Context, id string) error {
+	sc, ok := c.CRM.(casesync.CaseStateCRM)
+	if !ok {
+		return nil
+	}
+	if err := c.r.before(casesync.SideCompany, "clearEscalation"); err != nil {
+		return err
+	}
+	err := sc.ClearEscalationRequest(ctx, id)
+	if err == nil {
+		c.r.w.ownCRMChange(ctx, c.r, id, "")
+	}
+	return c.r.after(casesync.SideCompany, "clearEscalation", err)
+}
+
 func (c faultyCRM) CloseCase(ctx context.Context, id string) error {
 	if err := c.r.before(casesync.SideCompany, "close"); err != nil {
 		return err

@@ -243,6 +243,12 @@ func (p *people) act(ctx context.Context) string {
 		if g == "" {
 			return "no priority to change"
 		}
+		if w.intn(3) == 0 {
+			// Google Support moves the case on: casebridge shows the
+			// state on the CRM case.
+			states := []string{"IN_PROGRESS_GOOGLE_SUPPORT", "ACTION_REQUIRED", "SOLUTION_PROVIDED"}
+			return google("Google state on "+g, csapitest.NotificationCaseUpdated, g, w.google.SetState(g, states[w.intn(len(states))]))
+		}
 		return google("Google priority on "+g, csapitest.NotificationCaseUpdated, g, w.google.SetPriority(g, priorities[w.intn(5)]))
 	case n < 94:
 		t := p.openTicket()
